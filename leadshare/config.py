@@ -1,0 +1,216 @@
+"""YAML configuration: partners, qualification rules, strategic accounts, source profiles.
+
+Each file is validated with pydantic when it is loaded; an invalid file raises
+:class:`ConfigError` naming the file, the field path and what to change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from leadshare.errors import ConfigError
+from leadshare.model import LEAD_FIELDS
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Territory(_Strict):
+    countries: list[str] = Field(default_factory=list, description="ISO alpha-2; empty = any")
+    regions: list[str] = Field(default_factory=list)
+    postcode_prefixes: list[str] = Field(default_factory=list)
+
+    @field_validator("countries")
+    @classmethod
+    def _upper_codes(cls, codes: list[str]) -> list[str]:
+        for code in codes:
+            if len(code) != 2 or not code.isalpha():
+                raise ValueError(f"country {code!r} is not an ISO 3166 alpha-2 code such as 'DE'")
+        return [code.upper() for code in codes]
+
+
+class WebhookConfig(_Strict):
+    url: str
+    secret: str = Field(description="Reference to the signing secret: env:NAME or block:NAME")
+
+
+class Partner(_Strict):
+    id: str
+    name: str
+    tier: Literal["gold", "silver", "bronze"] = "silver"
+    status: Literal["active", "paused"] = "active"
+    agreement_expires: dt.date | None = None
+    territory: Territory = Field(default_factory=Territory)
+    industries: list[str] = Field(default_factory=list, description="empty = any")
+    products: list[str] = Field(default_factory=list, description="empty = any")
+    capacity_per_day: int = Field(ge=0)
+    capacity_per_week: int = Field(ge=0)
+    performance: float = Field(default=0.5, ge=0, le=1, description="Prior acceptance rate")
+    timezone: str = "UTC"
+    sla_hours: int = 48
+    channel: Literal["webhook", "file_drop", "crm_export", "manual"]
+    webhook: WebhookConfig | None = None
+    crm_owner_id: str | None = None
+    fields: list[str] = Field(description="Allowlist: only these lead fields leave the system")
+    template: str = "intro_default.j2"
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, fields: list[str]) -> list[str]:
+        allowed = set(LEAD_FIELDS) | {"lead_id", "score", "phone_e164", "email_display"}
+        unknown = [name for name in fields if name not in allowed]
+        if unknown:
+            raise ValueError(f"unknown lead fields {unknown}; allowed: {sorted(allowed)}")
+        return fields
+
+    def model_post_init(self, _context: Any) -> None:
+        if self.channel == "webhook" and self.webhook is None:
+            raise ValueError(f"partner {self.id}: channel 'webhook' needs a 'webhook' section")
+
+
+class ScoreRule(_Strict):
+    field: str
+    points: float
+    equals: str | None = None
+    any_of: list[str] | None = None
+    at_least: float | None = None
+    present: bool | None = None
+
+
+class Exclusions(_Strict):
+    competitor_domains: list[str] = Field(default_factory=list)
+    unsupported_countries: list[str] = Field(default_factory=list)
+    free_mail_domains: list[str] = Field(default_factory=list)
+    b2b_only: bool = False
+
+
+class Strategic(_Strict):
+    named_accounts: list[str] = Field(default_factory=list)
+    min_company_size: int | None = None
+    min_annual_revenue: float | None = None
+
+
+class Rules(_Strict):
+    version: str
+    threshold: float
+    points: list[ScoreRule] = Field(default_factory=list)
+    required_fields: list[str] = Field(default_factory=list)
+    exclusions: Exclusions = Field(default_factory=Exclusions)
+    freshness_days: int | None = None
+    strategic: Strategic = Field(default_factory=Strategic)
+    tier_weights: dict[str, float] = Field(
+        default_factory=lambda: {"gold": 1.0, "silver": 0.8, "bronze": 0.6}
+    )
+    approval_partner_hint: bool = True
+
+
+class Profile(_Strict):
+    """How one source's columns and values map onto the lead model."""
+
+    name: str
+    columns: dict[str, str | list[str]] = Field(
+        description="lead field -> source column header, or a list of accepted headers"
+    )
+    placeholders: list[str] = Field(default_factory=lambda: ["", "select", "n/a", "null", "-"])
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)
+    defaults: dict[str, str] = Field(default_factory=dict)
+    required_columns: list[str] = Field(default_factory=list)
+    suite: str = "leads_batch"
+    max_null_rate: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("columns", "defaults", "values")
+    @classmethod
+    def _lead_fields(cls, mapping: dict[str, Any]) -> dict[str, Any]:
+        unknown = [name for name in mapping if name not in LEAD_FIELDS]
+        if unknown:
+            raise ValueError(f"unknown lead fields {unknown}; allowed: {list(LEAD_FIELDS)}")
+        return mapping
+
+
+class Config(BaseModel):
+    partners: list[Partner]
+    rules: Rules
+    profiles: dict[str, Profile]
+    digest: str = Field(description="sha256 of the config files, stored with each decision")
+
+    def partner(self, partner_id: str) -> Partner:
+        for partner in self.partners:
+            if partner.id == partner_id:
+                return partner
+        raise ConfigError(f"partner {partner_id!r} is not in partners.yaml")
+
+    def profile(self, name: str) -> Profile:
+        try:
+            return self.profiles[name]
+        except KeyError:
+            raise ConfigError(
+                f"source profile {name!r} not found; known profiles: {sorted(self.profiles)}. "
+                f"Add config/profiles/{name}.yaml or pass one of these with --profile"
+            ) from None
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found; copy it from {EXAMPLE_CONFIG}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+
+
+def _validate(model: type[BaseModel], data: Any, path: Path, prefix: str = "") -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise ConfigError(
+            f"{path}: field {prefix}{field}: {first['msg']} (got {first.get('input')!r}); "
+            f"fix this field and run again"
+        ) from exc
+
+
+def ensure_config(config_dir: Path) -> None:
+    """Create the example config in an empty config folder; never overwrite a user's files."""
+    if (config_dir / "partners.yaml").exists():
+        return
+    config_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(EXAMPLE_CONFIG, config_dir, dirs_exist_ok=True)
+
+
+def load_config(config_dir: Path) -> Config:
+    digest = hashlib.sha256()
+    paths = sorted(config_dir.glob("*.yaml")) + sorted((config_dir / "profiles").glob("*.yaml"))
+    for path in paths:
+        digest.update(path.read_bytes())
+
+    partners_path = config_dir / "partners.yaml"
+    raw_partners = _read_yaml(partners_path) or {}
+    partners = [
+        _validate(Partner, item, partners_path, f"partners[{index}].")
+        for index, item in enumerate(raw_partners.get("partners", []))
+    ]
+    if not partners:
+        raise ConfigError(f"{partners_path}: no partners defined under 'partners:'")
+    ids = [partner.id for partner in partners]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{partners_path}: partner ids must be unique, got {ids}")
+
+    rules_path = config_dir / "rules.yaml"
+    rules = _validate(Rules, _read_yaml(rules_path), rules_path)
+
+    profiles = {}
+    for path in sorted((config_dir / "profiles").glob("*.yaml")):
+        profile = _validate(Profile, _read_yaml(path), path)
+        profiles[profile.name] = profile
+    return Config(partners=partners, rules=rules, profiles=profiles, digest=digest.hexdigest()[:12])

@@ -1,0 +1,69 @@
+"""Exceptions raised by leadshare.
+
+    LeadshareError
+    ├── ConfigError (ValueError)        a config file or setting is invalid
+    ├── IntakeError (ValueError)        a lead file cannot be read as a whole
+    │   └── GateError                   a batch-level data-quality gate failed
+    ├── StoreError                      the store failed or is locked by another writer
+    └── DeliveryError                   a transfer to a partner failed
+        ├── RetryableDeliveryError      5xx, 429, timeout: try again later
+        ├── RejectedDeliveryError       4xx other than 410/429: no retry
+        └── EndpointGoneError           410 Gone: disable the endpoint
+"""
+
+from __future__ import annotations
+
+
+class LeadshareError(Exception):
+    """Root of every error leadshare raises on purpose."""
+
+
+class ConfigError(LeadshareError, ValueError):
+    """A config file or setting is invalid; the message names the file, field and fix."""
+
+
+class IntakeError(LeadshareError, ValueError):
+    """A lead file is rejected whole; ``reason`` is written next to it in quarantine."""
+
+    def __init__(self, path: str, reason: str, line: int | None = None, fix: str = "") -> None:
+        self.path = path
+        self.reason = reason
+        self.line = line
+        self.fix = fix
+        where = f"{path}, line {line}" if line is not None else path
+        text = f"{where}: {reason}"
+        if fix:
+            text += f". {fix}"
+        super().__init__(text)
+
+
+class GateError(IntakeError):
+    """A batch-level expectation failed (missing column, empty file, null rate)."""
+
+
+class StoreError(LeadshareError):
+    """The store cannot be opened or written."""
+
+
+class DeliveryError(LeadshareError):
+    """A delivery to a partner failed."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class RetryableDeliveryError(DeliveryError):
+    """The partner may accept the same message later (5xx, 429, timeout, connection)."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after_s: float | None = None):
+        self.retry_after_s = retry_after_s
+        super().__init__(message, status)
+
+
+class RejectedDeliveryError(DeliveryError):
+    """The partner rejected the message (4xx); sending it again would not help."""
+
+
+class EndpointGoneError(DeliveryError):
+    """The partner answered 410 Gone: the endpoint is disabled until someone re-enables it."""

@@ -1,0 +1,234 @@
+"""Partner matching: eligibility, a documented score, fair allocation under capacity.
+
+Leads that share country, region, industry, product and postcode-prefix hits have the
+same eligible partners, so eligibility is decided once per such group and stored as the
+group's explanation (candidates with scores, and why every other partner was excluded).
+
+Score of giving one more lead to partner p that already holds ``load`` leads this week:
+
+    marginal(p) = 0.5 * tier_weight(p) + 0.3 * performance(p) - 0.4 * load / capacity_per_week(p)
+
+The allocation picks, lead by lead, the partner with the highest marginal score, so a
+partner that received less so far (this run and earlier runs of the week) moves up:
+fairness has memory, and nothing depends on the order partners are listed in. Ties are
+broken by a hash of (seed, partner id). Because marginal scores only fall as a partner
+fills, the greedy result equals taking the ``n`` largest marginal scores of the group,
+which is computed with numpy instead of a loop over leads. Groups with fewer candidates
+are allocated first so that flexible leads do not use up the only partner a constrained
+lead could have had.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from leadshare.config import Partner, Rules
+from leadshare.model import Outcome
+
+W_TIER = 0.5
+W_PERFORMANCE = 0.3
+W_LOAD = 0.4
+
+GROUP_FIELDS = ("country_code", "region", "industry", "product")
+
+
+@dataclass
+class PartnerState:
+    """What a partner can still take in this run."""
+
+    partner: Partner
+    used_today: int = 0
+    used_week: int = 0
+    disabled_reason: str | None = None
+    assigned: int = 0
+
+    @property
+    def remaining(self) -> int:
+        day = self.partner.capacity_per_day - self.used_today - self.assigned
+        week = self.partner.capacity_per_week - self.used_week - self.assigned
+        return max(0, min(day, week))
+
+
+@dataclass
+class MatchResult:
+    leads: pd.DataFrame
+    groups: pd.DataFrame
+    per_partner: dict[str, int] = field(default_factory=dict)
+
+
+def _tie_break(seed: int, partner_id: str) -> float:
+    digest = hashlib.sha256(f"{seed}:{partner_id}".encode()).digest()
+    return int.from_bytes(digest[:6], "big") / 2**48 * 1e-9
+
+
+def _lead_order(seed: int, lead_ids: pd.Series) -> np.ndarray:
+    """Return a stable per-lead pseudo-random key, used after the score to order leads."""
+    return pd.util.hash_pandas_object(lead_ids.astype(str) + f":{seed}", index=False).to_numpy()
+
+
+def _norm(value: object) -> str:
+    return "" if value is None or value is pd.NA or value != value else str(value).strip().casefold()
+
+
+def _static_exclusion(partner: PartnerState, key: dict[str, str], postcode_hit: bool, today: dt.date) -> str | None:
+    p = partner.partner
+    if p.status != "active":
+        return f"partner status is {p.status}"
+    if p.agreement_expires is not None and p.agreement_expires < today:
+        return f"partner agreement expired on {p.agreement_expires.isoformat()}"
+    if partner.disabled_reason:
+        return f"partner endpoint disabled: {partner.disabled_reason}"
+    territory = p.territory
+    if territory.countries and key["country_code"].upper() not in territory.countries:
+        return f"country {key['country_code'].upper() or '(missing)'} is outside territory {territory.countries}"
+    if territory.regions and key["region"] not in {r.casefold() for r in territory.regions}:
+        return f"region {key['region'] or '(missing)'} is outside territory {territory.regions}"
+    if territory.postcode_prefixes and not postcode_hit:
+        return f"postcode does not start with {territory.postcode_prefixes}"
+    if p.industries and key["industry"] not in {i.casefold() for i in p.industries}:
+        return f"industry {key['industry'] or '(missing)'} not in specialization {p.industries}"
+    if p.products and key["product"] not in {x.casefold() for x in p.products}:
+        return f"product {key['product'] or '(missing)'} not in specialization {p.products}"
+    return None
+
+
+def _base_score(partner: Partner, rules: Rules) -> float:
+    tier = rules.tier_weights.get(partner.tier, 0.0)
+    return W_TIER * tier + W_PERFORMANCE * partner.performance
+
+
+def _group_frame(leads: pd.DataFrame, states: list[PartnerState]) -> pd.DataFrame:
+    keys = pd.DataFrame({name: leads.get(name, pd.Series(None, index=leads.index)).map(_norm) for name in GROUP_FIELDS})
+    postcode = leads.get("postcode", pd.Series(None, index=leads.index)).astype("string").str.strip().fillna("")
+    for state in states:
+        prefixes = tuple(state.partner.territory.postcode_prefixes)
+        if prefixes:
+            keys[f"pc:{state.partner.id}"] = postcode.str.startswith(prefixes)
+    return keys
+
+
+def _pick_slots(candidates: list[PartnerState], n: int, rules: Rules, seed: int) -> list[tuple[float, str]]:
+    """Return up to ``n`` (marginal score, partner id) picks in the order greedy takes them."""
+    scores, owners = [], []
+    for state in candidates:
+        slots = min(state.remaining, n)
+        if slots <= 0:
+            continue
+        cap = max(state.partner.capacity_per_week, 1)
+        load = state.used_week + state.assigned + np.arange(slots)
+        marginal = _base_score(state.partner, rules) - W_LOAD * load / cap + _tie_break(seed, state.partner.id)
+        scores.append(marginal)
+        owners.append(np.full(slots, state.partner.id, dtype=object))
+    if not scores:
+        return []
+    all_scores = np.concatenate(scores)
+    all_owners = np.concatenate(owners)
+    take = min(n, len(all_scores))
+    top = np.argpartition(-all_scores, take - 1)[:take] if take < len(all_scores) else np.arange(len(all_scores))
+    top = top[np.argsort(-all_scores[top], kind="stable")]
+    return list(zip(all_scores[top].tolist(), all_owners[top].tolist(), strict=True))
+
+
+def _candidate_table(candidates: list[PartnerState], rules: Rules) -> list[dict]:
+    table = []
+    for state in candidates:
+        cap = max(state.partner.capacity_per_week, 1)
+        load = state.used_week + state.assigned
+        table.append(
+            {
+                "partner": state.partner.id,
+                "tier": state.partner.tier,
+                "performance": state.partner.performance,
+                "load_before": load,
+                "capacity_left": state.remaining,
+                "score": round(_base_score(state.partner, rules) - W_LOAD * load / cap, 4),
+            }
+        )
+    return sorted(table, key=lambda row: -row["score"])
+
+
+def match_leads(
+    leads: pd.DataFrame,
+    states: list[PartnerState],
+    rules: Rules,
+    *,
+    run_id: str,
+    today: dt.date,
+    seed: int,
+) -> MatchResult:
+    """Allocate ``leads`` (live, qualified rows with ``lead_id``) to partners."""
+    leads = leads.copy()
+    leads["partner_id"] = None
+    leads["group_id"] = None
+    keys = _group_frame(leads, states)
+    key_columns = list(keys.columns)
+    grouped = keys.groupby(key_columns, sort=True, dropna=False).indices
+    plans = []
+    for group_key, positions in grouped.items():
+        key = dict(zip(key_columns, group_key if isinstance(group_key, tuple) else (group_key,), strict=True))
+        exclusions, candidates = {}, []
+        for state in states:
+            reason = _static_exclusion(state, key, bool(key.get(f"pc:{state.partner.id}", False)), today)
+            if reason:
+                exclusions[state.partner.id] = reason
+            else:
+                candidates.append(state)
+        plans.append((len(candidates), json.dumps(key, sort_keys=True, default=str), positions, candidates, exclusions))
+    plans.sort(key=lambda plan: (plan[0], plan[1]))
+
+    group_rows = []
+    order_key = _lead_order(seed, leads["lead_id"])
+    score = leads["score"].fillna(0).to_numpy()
+    strategic = leads.get("strategic", pd.Series(pd.NA, index=leads.index)).notna().to_numpy()
+    outcome = np.full(len(leads), None, dtype=object)
+    rule = np.full(len(leads), None, dtype=object)
+    reason = np.full(len(leads), None, dtype=object)
+    partner_col = np.full(len(leads), None, dtype=object)
+    group_col = np.full(len(leads), None, dtype=object)
+
+    for _, key_text, positions, candidates, exclusions in plans:
+        group_id = f"{run_id}:{hashlib.sha1(key_text.encode()).hexdigest()[:12]}"
+        group_rows.append(
+            {
+                "group_id": group_id,
+                "candidates": json.dumps(_candidate_table(candidates, rules)),
+                "exclusions": json.dumps(exclusions, sort_keys=True),
+            }
+        )
+        group_col[positions] = group_id
+        if not candidates:
+            outcome[positions] = Outcome.NO_ELIGIBLE_PARTNER.value
+            rule[positions] = "no_eligible_partner"
+            reason[positions] = "no partner is eligible: " + "; ".join(f"{pid}: {why}" for pid, why in sorted(exclusions.items()))
+            continue
+        ordered = positions[np.lexsort((order_key[positions], -score[positions]))]
+        hold = ordered[strategic[ordered]]
+        normal = ordered[~strategic[ordered]]
+        picks = _pick_slots(candidates, len(normal), rules, seed)
+        for (_, partner_id), position in zip(picks, normal[: len(picks)], strict=True):
+            partner_col[position] = partner_id
+        for state in candidates:
+            state.assigned += sum(1 for _, pid in picks if pid == state.partner.id)
+        placed = normal[: len(picks)]
+        outcome[placed] = Outcome.SHARED.value
+        rest = normal[len(picks):]
+        outcome[rest] = Outcome.NO_ELIGIBLE_PARTNER.value
+        rule[rest] = "capacity_full"
+        reason[rest] = "eligible partners are at capacity for the day or week: " + ", ".join(s.partner.id for s in candidates)
+        if len(hold):
+            proposal = _pick_slots(candidates, 1, rules, seed)
+            partner_col[hold] = proposal[0][1] if proposal else None
+            outcome[hold] = Outcome.AWAITING_APPROVAL.value
+            rule[hold] = "strategic_account"
+            reason[hold] = leads["strategic"].to_numpy()[hold]
+
+    leads["outcome"], leads["rule"], leads["reason"] = outcome, rule, reason
+    leads["partner_id"], leads["group_id"] = partner_col, group_col
+    per_partner = {s.partner.id: s.assigned for s in states}
+    return MatchResult(leads=leads, groups=pd.DataFrame(group_rows), per_partner=per_partner)

@@ -1,0 +1,62 @@
+"""The canonical lead record that every source profile maps onto.
+
+All fields are text at intake; typed values (scores, dates, flags) are parsed in the
+validate stage so that a bad value becomes a recorded reason, not a crashed file.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+LEAD_FIELDS: tuple[str, ...] = (
+    "external_id",
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "phone",
+    "country",
+    "region",
+    "postcode",
+    "city",
+    "industry",
+    "product",
+    "company_size",
+    "annual_revenue",
+    "lead_source",
+    "engagement",
+    "last_activity",
+    "last_activity_at",
+    "consent_share",
+    "consent_source",
+    "consent_at",
+    "do_not_email",
+    "do_not_call",
+    "status",
+    "unsubscribed_at",
+    "website",
+    "notes",
+)
+
+ROW_COLUMN = "_row"
+"""Data row number in the source file, 1-based, header not counted."""
+
+
+class Outcome(StrEnum):
+    """The one recorded end state of every input row."""
+
+    SHARED = "shared"
+    AWAITING_APPROVAL = "awaiting_approval"
+    DUPLICATE = "duplicate"
+    SUPPRESSED = "suppressed"
+    DISQUALIFIED = "disqualified"
+    NO_ELIGIBLE_PARTNER = "no_eligible_partner"
+    QUARANTINED = "quarantined"
+
+
+class TransferStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    WAITING_ENDPOINT = "waiting_endpoint"

@@ -1,0 +1,94 @@
+"""The one place that decides where leadshare keeps its files and how it connects.
+
+Every value comes from the environment with the ``LEADSHARE_`` prefix (Prefect reads
+``PREFECT_*`` itself, so the two never mix). Secrets are never read here: a partner's
+webhook secret or a Slack token is named by reference (``env:NAME`` or
+``block:NAME``) in the partner config and resolved by :func:`resolve_secret`.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from leadshare.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Runtime settings; the folder layout hangs off ``home``."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADSHARE_", extra="ignore")
+
+    home: Path = Field(default=Path("var"), description="Folder with store, inbox, outbox, config.")
+    db_url: str | None = Field(default=None, description="SQLAlchemy URL; default is a DuckDB file in home.")
+    seed: int = Field(default=7, description="Seed for deterministic tie-breaks in matching.")
+    http_timeout_s: float = Field(default=10.0, description="Timeout of one partner HTTP request, seconds.")
+    http_attempts: int = Field(default=3, description="Attempts per delivery within one run.")
+    slack_webhook_url: str | None = Field(default=None, description="Incoming-webhook URL reference.")
+    failpoint: str | None = Field(default=None, description="Test only: name of a step to crash at.")
+
+    @cached_property
+    def root(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def config_dir(self) -> Path:
+        return self.root / "config"
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    @property
+    def processed(self) -> Path:
+        return self.root / "processed"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def outbox(self) -> Path:
+        """Partner file drops, CRM exports and the manual-handoff queue."""
+        return self.root / "outbox"
+
+    @property
+    def database_url(self) -> str:
+        if self.db_url:
+            return self.db_url
+        return f"duckdb:///{self.root / 'leadshare.duckdb'}"
+
+    def ensure_folders(self) -> None:
+        for folder in (self.inbox, self.processed, self.quarantine, self.outbox, self.config_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+def get_settings() -> Settings:
+    """Read the settings afresh, so a changed environment (tests, CLI) takes effect."""
+    return Settings()
+
+
+def resolve_secret(reference: str | None) -> str | None:
+    """Turn ``env:NAME`` or ``block:NAME`` into the secret value; never log the result."""
+    if reference is None:
+        return None
+    kind, _, name = reference.partition(":")
+    if kind == "env":
+        value = os.environ.get(name)
+        if value is None:
+            raise ConfigError(
+                f"secret reference {reference!r}: environment variable {name} is not set; "
+                f"export it or change the reference"
+            )
+        return value
+    if kind == "block":
+        from prefect.blocks.system import Secret
+
+        return Secret.load(name).get()
+    raise ConfigError(
+        f"secret reference {reference!r} is invalid: expected 'env:NAME' or 'block:NAME'"
+    )

@@ -1,0 +1,146 @@
+-- leadshare store schema. Keys are text (duckdb-engine has no SERIAL); every
+-- statement is portable to PostgreSQL.
+
+-- one row per lead file ever seen, keyed by the sha256 of its bytes
+create table if not exists source_files (
+    file_id text primary key,
+    file_name text not null,
+    profile text not null,
+    encoding text,
+    delimiter text,
+    rows_in integer,
+    status text not null,
+    reason text,
+    run_id text,
+    received_at timestamptz not null,
+    committed_at timestamptz
+);
+
+-- one row per sharing run (a Prefect flow run or a CLI run)
+create table if not exists runs (
+    run_id text primary key,
+    flow_run_id text,
+    started_at timestamptz not null,
+    finished_at timestamptz,
+    status text not null,
+    files_in integer,
+    rows_in integer,
+    summary text
+);
+
+-- one row per distinct lead we hold; duplicates link here instead
+create table if not exists leads (
+    lead_id text primary key,
+    file_id text not null,
+    source_row integer not null,
+    profile text not null,
+    external_id text,
+    email text,
+    email_key text,
+    first_name text,
+    last_name text,
+    company text,
+    job_title text,
+    phone text,
+    phone_e164 text,
+    country text,
+    region text,
+    postcode text,
+    city text,
+    industry text,
+    product text,
+    company_size text,
+    annual_revenue text,
+    lead_source text,
+    engagement text,
+    last_activity_at text,
+    website text,
+    notes text,
+    name_key text,
+    company_key text,
+    score double,
+    consent_share text,
+    consent_source text,
+    consent_at text,
+    created_at timestamptz not null
+);
+
+-- exactly one row per input row: the outcome every row ends in
+create table if not exists row_outcomes (
+    file_id text not null,
+    source_row integer not null,
+    outcome text not null,
+    rule text,
+    reason text,
+    lead_id text,
+    run_id text not null,
+    primary key (file_id, source_row)
+);
+
+-- one row per suppressed identity (e-mail key or E.164 phone); never deleted
+create table if not exists suppression (
+    key text primary key,
+    kind text not null,
+    reason text not null,
+    source text,
+    suppressed_at timestamptz not null
+);
+
+-- one row per group of leads that had the same eligible partners in one run:
+-- the candidates with their scores and why every other partner was excluded
+create table if not exists decision_groups (
+    group_id text primary key,
+    run_id text not null,
+    candidates text not null,
+    exclusions text not null,
+    rules_version text not null,
+    config_digest text not null,
+    decided_at timestamptz not null
+);
+
+-- one row per matching decision on a lead (a lead can be decided again later)
+create table if not exists decisions (
+    lead_id text not null,
+    run_id text not null,
+    group_id text,
+    chosen_partner text,
+    outcome text not null,
+    reason text,
+    primary key (lead_id, run_id)
+);
+
+-- one row per strategic lead waiting for, or decided by, a human
+create table if not exists approvals (
+    lead_id text primary key,
+    proposed_partner text,
+    status text not null,
+    decided_partner text,
+    decided_by text,
+    note text,
+    created_at timestamptz not null,
+    decided_at timestamptz
+);
+
+-- one row per (lead, partner): the outbox and the delivery ledger
+create table if not exists transfers (
+    transfer_id text primary key,
+    lead_id text not null,
+    partner_id text not null,
+    channel text not null,
+    status text not null,
+    attempts integer not null,
+    next_attempt_at timestamptz,
+    last_error text,
+    payload text,
+    run_id text not null,
+    created_at timestamptz not null,
+    sent_at timestamptz,
+    unique (lead_id, partner_id)
+);
+
+-- one row per partner endpoint that was disabled (410 Gone)
+create table if not exists endpoint_state (
+    partner_id text primary key,
+    disabled_at timestamptz not null,
+    reason text not null
+);
