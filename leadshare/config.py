@@ -125,6 +125,9 @@ class Profile(_Strict):
     values: dict[str, dict[str, str]] = Field(default_factory=dict)
     defaults: dict[str, str] = Field(default_factory=dict)
     required_columns: list[str] = Field(default_factory=list)
+    required_fields: list[str] | None = Field(
+        default=None, description="Row-level required lead fields; None = the rules' list"
+    )
     suite: str = "leads_batch"
     max_null_rate: dict[str, float] = Field(default_factory=dict)
 

@@ -28,7 +28,9 @@ class Settings(BaseSettings):
     seed: int = Field(default=7, description="Seed for deterministic tie-breaks in matching.")
     http_timeout_s: float = Field(default=10.0, description="Timeout of one partner HTTP request, seconds.")
     http_attempts: int = Field(default=3, description="Attempts per delivery within one run.")
-    slack_webhook_url: str | None = Field(default=None, description="Incoming-webhook URL reference.")
+    slack_webhook: str | None = Field(
+        default=None, description="Reference to the Slack incoming-webhook URL: env:NAME or block:NAME."
+    )
     failpoint: str | None = Field(default=None, description="Test only: name of a step to crash at.")
 
     @cached_property

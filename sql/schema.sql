@@ -132,6 +132,7 @@ create table if not exists transfers (
     next_attempt_at timestamptz,
     last_error text,
     payload text,
+    delivery_batch text,
     run_id text not null,
     created_at timestamptz not null,
     sent_at timestamptz,

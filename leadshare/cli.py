@@ -1,0 +1,226 @@
+"""The ``leadshare`` command line.
+
+Contract relied on by scripts: ``LEADSHARE_HOME`` selects the folder with the store,
+inbox, outbox and config (default ``./var``), and ``leadshare share --profile NAME
+--json FILE...`` prints one JSON object whose ``outcomes`` maps each outcome to its
+row count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from leadshare.errors import LeadshareError
+
+app = typer.Typer(help="Partner lead sharing on Prefect.", no_args_is_help=True)
+approvals_app = typer.Typer(help="The approval queue for strategic accounts.")
+endpoint_app = typer.Typer(help="Partner endpoints disabled after 410 Gone.")
+app.add_typer(approvals_app, name="approvals")
+app.add_typer(endpoint_app, name="endpoint")
+console = Console(stderr=True)
+
+DEMO_PORT = 18765
+
+
+def _prefect_offline() -> None:
+    """Keep Prefect's telemetry off; the caller's own settings win."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_WORKER_WEBSERVER_HOST", "127.0.0.1")
+    os.environ.setdefault("PREFECT_SERVER_API_HOST", "127.0.0.1")
+
+
+def _context():
+    from leadshare.runtime import build_context
+
+    return build_context()
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(code=2)
+
+
+def _run_flow() -> dict:
+    _prefect_offline()
+    from flows.share import share_leads
+
+    with console.status("Running the sharing flow through Prefect..."):
+        return share_leads()
+
+
+def _print_summary(summary: dict) -> None:
+    table = Table(title=f"Run {summary['run_id']}: {summary['rows_in']} rows in")
+    table.add_column("outcome")
+    table.add_column("rows", justify="right")
+    for name, count in summary["outcomes"].items():
+        table.add_row(name, str(count))
+    Console().print(table)
+    if summary["rejected_files"]:
+        console.print(f"Rejected files (see the quarantine folder): {summary['rejected_files']}")
+    partners = Table(title="Transfers per partner")
+    for column in ("partner", "channel", "offered", "sent", "failed", "retry_later", "waiting"):
+        partners.add_column(column)
+    for row in summary["partners"]:
+        partners.add_row(*(str(row[c]) for c in ("partner", "channel", "offered", "sent", "failed", "retry_later", "waiting")))
+    Console().print(partners)
+
+
+@app.command()
+def share(
+    files: list[Path] = typer.Argument(..., help="Lead files (CSV or JSONL) to share."),
+    profile: str = typer.Option("generic", help="Source mapping profile of the files."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
+) -> None:
+    """Copy FILES into the inbox under PROFILE and run one sharing run."""
+    try:
+        ctx = _context()
+        ctx.config.profile(profile)
+        for path in files:
+            if not path.is_file():
+                raise LeadshareError(f"{path}: file not found")
+            target = ctx.settings.inbox / profile / path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        summary = _run_flow()
+    except LeadshareError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, default=str))
+    else:
+        _print_summary(summary)
+
+
+@app.command()
+def run() -> None:
+    """Run the sharing flow once on whatever is in the inbox and outbox."""
+    try:
+        _print_summary(_run_flow())
+    except LeadshareError as exc:
+        _fail(exc)
+
+
+@app.command()
+def demo(rows: int = typer.Option(3000, help="Example leads to generate."), seed: int = 7) -> None:
+    """Generate example leads, start a local partner receiver, run the sharing flow."""
+    from leadshare.demo import DemoReceiver
+    from leadshare.generate import write_leads
+
+    os.environ.setdefault("LEADSHARE_DEMO_WEBHOOK_SECRET", "whsec_" + secrets.token_urlsafe(24))
+    try:
+        ctx = _context()
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+        path = write_leads(ctx.settings.inbox / "generic" / f"example-{stamp}.csv", rows, seed)
+        console.print(f"Generated {rows} example leads in {path}")
+        received = ctx.settings.root / "demo-partner-received.jsonl"
+        with DemoReceiver(DEMO_PORT, os.environ["LEADSHARE_DEMO_WEBHOOK_SECRET"], received) as receiver:
+            summary = _run_flow()
+        _print_summary(summary)
+    except LeadshareError as exc:
+        _fail(exc)
+    root = ctx.settings.root
+    console.print(
+        f"\nWhere to look:\n  store       {root / 'leadshare.duckdb'}\n"
+        f"  partner files  {ctx.settings.outbox}\n"
+        f"  webhook receiver  {received} ({len(receiver.seen)} messages)\n"
+        f"  rejected files  {ctx.settings.quarantine}\n"
+        f"  explain a lead  leadshare explain LEAD_ID   (ids: leadshare approvals list, or the store)\n"
+        f"  last runs   leadshare status"
+    )
+
+
+@app.command()
+def explain(lead_id: str) -> None:
+    """Say in words why LEAD_ID was shared, held, dropped or sent where it was."""
+    from leadshare.explain import explain_lead
+
+    try:
+        for line in explain_lead(_context().store, lead_id):
+            typer.echo(line)
+    except LeadshareError as exc:
+        _fail(exc)
+
+
+@app.command()
+def status(limit: int = typer.Option(10, help="How many runs to show.")) -> None:
+    """Show the latest sharing runs and their outcome counts."""
+    try:
+        runs = _context().store.rows("recent_runs", limit=limit)
+    except LeadshareError as exc:
+        _fail(exc)
+    table = Table(title="Latest runs")
+    for column in ("run", "started", "status", "files", "rows", "outcomes"):
+        table.add_column(column)
+    for row in runs:
+        outcomes = json.loads(row["summary"])["outcomes"] if row["summary"] else {}
+        shown = ", ".join(f"{k} {v}" for k, v in outcomes.items() if v)
+        table.add_row(row["run_id"], str(row["started_at"])[:19], row["status"], str(row["files_in"] or 0), str(row["rows_in"] or 0), shown)
+    Console().print(table)
+
+
+@approvals_app.command("list")
+def approvals_list() -> None:
+    """List strategic leads waiting for a decision."""
+    from leadshare.approvals import pending
+
+    rows = pending(_context().store)
+    table = Table(title=f"{len(rows)} leads awaiting approval")
+    for column in ("lead", "proposed partner", "why", "company", "country"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["lead_id"], row["proposed_partner"] or "-", row["note"] or "", row["company"] or "", row["country"] or "")
+    Console().print(table)
+
+
+def _decide(lead_id: str, action: str, partner: str | None, approver: str, note: str) -> None:
+    from leadshare.approvals import ApprovalDecision, decide
+
+    try:
+        ctx = _context()
+        decision = ApprovalDecision(lead_id=lead_id, action=action, partner_id=partner, approver=approver, note=note)
+        typer.echo(decide(ctx.store, ctx.config, decision, ctx.run_id, ctx.now))
+    except LeadshareError as exc:
+        _fail(exc)
+
+
+APPROVER = typer.Option(os.environ.get("USER", "cli"), help="Who decides (recorded).")
+
+
+@approvals_app.command("approve")
+def approvals_approve(lead_id: str, approver: str = APPROVER, note: str = "") -> None:
+    """Approve LEAD_ID for its proposed partner."""
+    _decide(lead_id, "approve", None, approver, note)
+
+
+@approvals_app.command("reassign")
+def approvals_reassign(lead_id: str, partner: str = typer.Option(..., help="Partner id to give the lead to."), approver: str = APPROVER, note: str = "") -> None:
+    """Approve LEAD_ID for another partner."""
+    _decide(lead_id, "reassign", partner, approver, note)
+
+
+@approvals_app.command("reject")
+def approvals_reject(lead_id: str, approver: str = APPROVER, note: str = "") -> None:
+    """Reject LEAD_ID: it is not shared."""
+    _decide(lead_id, "reject", None, approver, note)
+
+
+@endpoint_app.command("enable")
+def endpoint_enable(partner_id: str) -> None:
+    """Re-enable a partner endpoint disabled after 410 Gone; its waiting leads go next run."""
+    ctx = _context()
+    with ctx.store.transaction() as tx:
+        tx.execute("enable_endpoint", partner_id=partner_id)
+    typer.echo(f"Endpoint of {partner_id} enabled.")
+
+
+if __name__ == "__main__":
+    app()

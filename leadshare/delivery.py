@@ -1,0 +1,199 @@
+"""Deliver due transfers of one partner through its channel (the outbox).
+
+Order of writes for a webhook: the payload bytes are stored with the transfer before
+the first POST, the POST carries the transfer id as ``webhook-id``, and the transfer is
+marked sent after the partner's 2xx. A crash between POST and record sends the same
+bytes with the same id again, which a receiver deduplicating on ``webhook-id`` drops.
+
+File channels (file drop, CRM export, manual handoff) first stamp the due transfers
+with a delivery batch id, then write the file named after that batch atomically, then
+mark them sent; a rerun after a crash rewrites the same file instead of adding one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from leadshare import failpoints
+from leadshare.config import Partner
+from leadshare.errors import EndpointGoneError, RejectedDeliveryError, RetryableDeliveryError
+from leadshare.settings import Settings, resolve_secret
+from leadshare.slack import FakeSlackClient, SlackClient
+from leadshare.store import LeadStore
+from leadshare.templates import render_intro
+from leadshare.transfer import filedrop
+from leadshare.transfer.payload import build_payload
+from leadshare.transfer.schedule import next_attempt_at
+from leadshare.transfer.webhook import WebhookClient, WebhookSender
+
+log = logging.getLogger(__name__)
+
+SENT_FLUSH_EVERY = 50
+
+
+@dataclass
+class DeliverySummary:
+    partner_id: str
+    channel: str
+    due: int = 0
+    sent: int = 0
+    retry_later: int = 0
+    failed: int = 0
+    waiting: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _allowed(row: dict[str, Any], partner: Partner) -> dict[str, Any]:
+    return {name: row.get(name) for name in partner.fields}
+
+
+def _payload(row: dict[str, Any], partner: Partner) -> bytes:
+    lead = _allowed(row, partner)
+    intro = render_intro(
+        partner.template,
+        {"partner_name": partner.name, "lead": lead, "sla_hours": partner.sla_hours, "reference": row["lead_id"]},
+    )
+    return build_payload(lead, partner.fields, intro, partner.id)
+
+
+def _records(due: pd.DataFrame) -> list[dict[str, Any]]:
+    return due.astype(object).where(due.notna(), None).to_dict("records")
+
+
+def deliver_partner(
+    store: LeadStore,
+    settings: Settings,
+    partner: Partner,
+    now: dt.datetime,
+    *,
+    sender: WebhookSender | None = None,
+    slack: SlackClient | FakeSlackClient | None = None,
+) -> DeliverySummary:
+    """Send every due transfer of ``partner``; failures stay pending for a later run."""
+    summary = DeliverySummary(partner_id=partner.id, channel=partner.channel)
+    disabled = {row["partner_id"]: row for row in store.rows("disabled_endpoints")}
+    due = store.frame("due_transfers", partner_id=partner.id, now=now)
+    summary.due = len(due)
+    if due.empty:
+        return summary
+    if partner.id in disabled:
+        summary.waiting = len(due)
+        log.warning("Partner %s endpoint is disabled; %d deliveries wait", partner.id, len(due))
+        return summary
+    rows = _records(due)
+    if partner.channel == "webhook":
+        _deliver_webhooks(store, settings, partner, rows, now, summary, sender, slack)
+    else:
+        _deliver_file(store, settings, partner, rows, now, summary)
+    return summary
+
+
+def _deliver_webhooks(store, settings, partner, rows, now, summary, sender, slack) -> None:
+    fresh = [row for row in rows if row["payload"] is None]
+    for row in fresh:
+        row["payload"] = _payload(row, partner).decode("utf-8")
+    with store.transaction() as tx:
+        tx.executemany("set_transfer_payload", [{"transfer_id": r["transfer_id"], "payload": r["payload"]} for r in fresh])
+
+    own_sender = sender is None
+    if own_sender:
+        sender = WebhookClient(
+            partner.webhook.url,
+            resolve_secret(partner.webhook.secret),
+            timeout_s=settings.http_timeout_s,
+            attempts=settings.http_attempts,
+        )
+    sent: list[dict] = []
+    try:
+        for row in rows:
+            try:
+                sender.send(row["transfer_id"], row["payload"].encode("utf-8"))
+            except RetryableDeliveryError as exc:
+                _flush_sent(store, sent)
+                attempts = int(row["attempts"]) + 1
+                later = next_attempt_at(attempts, now, exc.retry_after_s)
+                with store.transaction() as tx:
+                    tx.execute("mark_transfer_retry", transfer_id=row["transfer_id"], next_attempt_at=later, last_error=str(exc)[:500])
+                summary.retry_later += 1
+                continue
+            except RejectedDeliveryError as exc:
+                _flush_sent(store, sent)
+                with store.transaction() as tx:
+                    tx.execute("mark_transfer_failed", transfer_id=row["transfer_id"], last_error=str(exc)[:500])
+                summary.failed += 1
+                summary.errors.append(f"{row['transfer_id']}: {exc}")
+                continue
+            except EndpointGoneError as exc:
+                _flush_sent(store, sent)
+                _disable(store, partner, now, str(exc), slack)
+                summary.waiting = len(rows) - summary.sent - summary.retry_later - summary.failed
+                return
+            failpoints.hit("after_post_before_record")
+            sent.append({"transfer_id": row["transfer_id"], "sent_at": dt.datetime.now(dt.UTC)})
+            summary.sent += 1
+            if len(sent) >= SENT_FLUSH_EVERY:
+                _flush_sent(store, sent)
+        _flush_sent(store, sent)
+    finally:
+        if own_sender:
+            sender.close()
+
+
+def _flush_sent(store: LeadStore, sent: list[dict]) -> None:
+    if not sent:
+        return
+    with store.transaction() as tx:
+        tx.executemany("mark_transfer_sent", sent)
+    sent.clear()
+
+
+def _disable(store, partner, now, reason, slack) -> None:
+    with store.transaction() as tx:
+        tx.execute("disable_endpoint", partner_id=partner.id, disabled_at=now, reason=reason[:500])
+    text = (
+        f"Partner {partner.id} ({partner.name}) answered 410 Gone: its endpoint is disabled and "
+        f"its pending leads wait. Re-enable with `leadshare endpoint enable {partner.id}` "
+        f"once the partner has a new URL."
+    )
+    log.error(text)
+    if slack is not None:
+        slack.post_message(text)
+
+
+def _deliver_file(store, settings, partner, rows, now, summary) -> None:
+    fresh = [row for row in rows if row["delivery_batch"] is None]
+    if fresh:
+        digest = hashlib.sha256("".join(r["transfer_id"] for r in fresh).encode()).hexdigest()[:12]
+        batch = f"{now:%Y%m%dT%H%M%S}-{digest}"
+        with store.transaction() as tx:
+            tx.executemany("set_delivery_batch", [{"transfer_id": r["transfer_id"], "delivery_batch": batch} for r in fresh])
+        for row in fresh:
+            row["delivery_batch"] = batch
+    folder = settings.outbox / partner.channel / partner.id
+    folder.mkdir(parents=True, exist_ok=True)
+    by_batch: dict[str, list[dict]] = {}
+    for row in rows:
+        by_batch.setdefault(row["delivery_batch"], []).append(row)
+    for batch, batch_rows in sorted(by_batch.items()):
+        allowed = [_allowed(row, partner) for row in batch_rows]
+        if partner.channel == "file_drop":
+            filedrop.write_partner_csv(folder, partner.id, batch, allowed, partner.fields)
+        elif partner.channel == "crm_export":
+            crm_rows = [
+                {**lead, "lead_id": row["lead_id"], "owner_id": partner.crm_owner_id or partner.id, "partner_id": partner.id, "assigned_at": now.isoformat()}
+                for lead, row in zip(allowed, batch_rows, strict=True)
+            ]
+            filedrop.write_crm_assignments(folder, batch, crm_rows, partner.fields)
+        else:
+            manual = [{**lead, "transfer_id": row["transfer_id"], "partner_id": partner.id} for lead, row in zip(allowed, batch_rows, strict=True)]
+            filedrop.append_manual_handoff(folder, manual)
+        sent_at = dt.datetime.now(dt.UTC)
+        with store.transaction() as tx:
+            tx.executemany("mark_transfer_sent", [{"transfer_id": r["transfer_id"], "sent_at": sent_at} for r in batch_rows])
+        summary.sent += len(batch_rows)

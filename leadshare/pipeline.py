@@ -1,0 +1,343 @@
+"""The sharing run's stages as plain functions over one batch (one lead file).
+
+Each function takes the :class:`RunContext` and a DataFrame, and either returns the
+frame with more rows finished (``outcome`` set) or writes to the store. Prefect tasks in
+``tasks/`` wrap these one to one; tests call them directly.
+
+Crash safety: nothing about a file is written until :func:`commit_batch`, which writes
+leads, row outcomes, decisions, approvals, suppressions and pending transfers in one
+transaction and marks the file committed. A crash before it leaves the file in the
+inbox and the next run redoes it with the same lead ids; a crash after it finds the
+file committed and only archives it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from leadshare import consent, dedup, failpoints, gates, intake, normalise
+from leadshare.config import Config, Profile
+from leadshare.errors import IntakeError
+from leadshare.match import MatchResult, PartnerState, match_leads
+from leadshare.model import LEAD_FIELDS, ROW_COLUMN, Outcome
+from leadshare.qualify import qualify
+from leadshare.settings import Settings
+from leadshare.store import LeadStore
+
+log = logging.getLogger(__name__)
+
+LEAD_FILE_SUFFIXES = {".csv", ".tsv", ".txt", ".jsonl", ".ndjson"}
+
+
+@dataclass
+class RunContext:
+    settings: Settings
+    config: Config
+    store: LeadStore
+    run_id: str
+    now: dt.datetime
+
+
+@dataclass(frozen=True)
+class InboxFile:
+    path: Path
+    profile: str
+    sha256: str
+
+    @property
+    def file_id(self) -> str:
+        return self.sha256[:32]
+
+
+@dataclass
+class BatchCounts:
+    file_name: str
+    rows_in: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def lead_id_for(file_id: str, row: int) -> str:
+    """Return the lead id of a file row: the same file always gives the same ids."""
+    return "L-" + hashlib.sha256(f"{file_id}:{row}".encode()).hexdigest()[:16]
+
+
+def transfer_id_for(lead_id: str, partner_id: str) -> str:
+    """Return the message id of a (lead, partner) transfer, reused on every retry."""
+    return "msg_" + hashlib.sha256(f"{lead_id}:{partner_id}".encode()).hexdigest()[:24]
+
+
+def list_inbox(settings: Settings, default_profile: str = "generic") -> list[tuple[Path, str]]:
+    """Return lead files in the inbox; a sub-folder name selects the source profile."""
+    found = []
+    for path in sorted(settings.inbox.rglob("*")):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        if path.suffix.lower() not in LEAD_FILE_SUFFIXES:
+            continue
+        relative = path.relative_to(settings.inbox)
+        profile = relative.parts[0] if len(relative.parts) > 1 else default_profile
+        found.append((path, profile))
+    return found
+
+
+def claim_files(ctx: RunContext) -> list[InboxFile]:
+    """Hash inbox files; archive the ones whose content was already committed."""
+    claimed = []
+    for path, profile in list_inbox(ctx.settings):
+        sha = sha256_file(path)
+        item = InboxFile(path=path, profile=profile, sha256=sha)
+        known = ctx.store.rows("file_status", file_id=item.file_id)
+        if known and known[0]["status"] in {"committed", "rejected"}:
+            log.info("File %s was processed before (status %s); archiving it", path.name, known[0]["status"])
+            archive_file(ctx, item, known[0]["status"])
+            continue
+        claimed.append(item)
+    return claimed
+
+
+def archive_file(ctx: RunContext, item: InboxFile, status: str) -> Path:
+    """Move a processed file out of the inbox (never delete it)."""
+    folder = ctx.settings.processed if status == "committed" else ctx.settings.quarantine
+    target = folder / item.profile / f"{item.file_id[:12]}-{item.path.name}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if item.path.exists():
+        shutil.move(str(item.path), target)
+    return target
+
+
+def reject_file(ctx: RunContext, item: InboxFile, error: IntakeError) -> Path:
+    """Record a rejected file, move it to quarantine and write the reason beside it."""
+    with ctx.store.transaction() as tx:
+        tx.execute(
+            "record_file",
+            file_id=item.file_id,
+            file_name=item.path.name,
+            profile=item.profile,
+            encoding=None,
+            delimiter=None,
+            rows_in=None,
+            status="rejected",
+            reason=str(error),
+            run_id=ctx.run_id,
+            received_at=ctx.now,
+        )
+    target = archive_file(ctx, item, "rejected")
+    target.with_name(target.name + ".reason.txt").write_text(str(error) + "\n", encoding="utf-8")
+    log.warning("Rejected %s: %s", item.path.name, error.reason)
+    return target
+
+
+def read_batch(ctx: RunContext, item: InboxFile) -> tuple[pd.DataFrame, dict]:
+    """Read and map one file; raise IntakeError (or GateError) to reject it whole."""
+    profile = ctx.config.profile(item.profile)
+    raw = intake.read_lead_file(item.path)
+    frame = intake.apply_profile(raw, profile)
+    gates.check_batch(frame, profile, item.path.name)
+    failpoints.hit("after_parse")
+    frame["lead_id"] = [lead_id_for(item.file_id, int(row)) for row in frame[ROW_COLUMN]]
+    for column in ("outcome", "rule", "reason"):
+        frame[column] = None
+    meta = {"encoding": raw.encoding, "delimiter": raw.delimiter, "rows_in": raw.rows}
+    return frame, meta
+
+
+def _finish(frame: pd.DataFrame, mask: pd.Series, outcome: Outcome, rule: pd.Series | str, reason: pd.Series | str) -> None:
+    mask = mask & frame["outcome"].isna()
+    frame.loc[mask, "outcome"] = outcome.value
+    frame.loc[mask, "rule"] = rule[mask] if isinstance(rule, pd.Series) else rule
+    frame.loc[mask, "reason"] = reason[mask] if isinstance(reason, pd.Series) else reason
+
+
+def validate_batch(ctx: RunContext, frame: pd.DataFrame, profile: Profile) -> pd.DataFrame:
+    """Normalise fields and quarantine rows that fail a row-level expectation."""
+    frame = normalise.normalise_frame(frame)
+    required = profile.required_fields if profile.required_fields is not None else ctx.config.rules.required_fields
+    failures = gates.check_rows(frame, required)
+    failed = failures.notna()
+    reasons = failures.map(lambda rule: _row_failure_reason(rule), na_action="ignore")
+    if "_problem" in frame.columns:
+        reasons = frame["_problem"].where(frame["_problem"].notna(), reasons)
+    _finish(frame, failed, Outcome.QUARANTINED, failures, reasons)
+    bad_email = frame["email_error"].notna() & frame["email"].notna()
+    _finish(frame, bad_email, Outcome.QUARANTINED, "email_invalid", "invalid e-mail: " + frame["email_error"].fillna(""))
+    return frame
+
+
+def _row_failure_reason(rule: str) -> str:
+    if rule.endswith("_required"):
+        field_name = rule.removesuffix("_required")
+        return f"{field_name} is missing (blank or a placeholder such as 'Select'); fill it in the source"
+    return f"row failed expectation {rule}"
+
+
+def dedup_batch(ctx: RunContext, frame: pd.DataFrame) -> pd.DataFrame:
+    """Link duplicates (within the batch and against every lead we hold)."""
+    history = ctx.store.frame("history_keys")
+    live = frame["outcome"].isna()
+    links = dedup.find_duplicates(frame.loc[live], history)
+    if not links.empty:
+        rows = frame[ROW_COLUMN].astype(int)
+        by_row = links.set_index(ROW_COLUMN)
+        matched = rows.isin(by_row.index) & live
+        target = rows[matched].map(by_row["duplicate_of"])
+        frame.loc[matched, "duplicate_of"] = target.map(lambda value: _as_lead_id(frame, value))
+        frame.loc[matched, "outcome"] = Outcome.DUPLICATE.value
+        frame.loc[matched, "rule"] = rows[matched].map(by_row["rule"])
+        frame.loc[matched, "reason"] = "duplicate of " + frame.loc[matched, "duplicate_of"].astype(str) + " (" + frame.loc[matched, "rule"].astype(str) + ")"
+    failpoints.hit("after_dedup")
+    return frame
+
+
+def _as_lead_id(frame: pd.DataFrame, value: object) -> str:
+    """``find_duplicates`` names a batch row by number and a stored lead by id."""
+    if isinstance(value, str):
+        return value
+    return str(frame.loc[frame[ROW_COLUMN].astype(int) == int(value), "lead_id"].iloc[0])
+
+
+def consent_batch(ctx: RunContext, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
+    """Suppress opted-out and unconsented rows; return new suppression entries."""
+    suppressed = set(ctx.store.frame("suppression_keys")["key"].tolist())
+    frame, entries = consent.apply_consent(frame, suppressed)
+    return frame, entries
+
+
+def qualify_batch(ctx: RunContext, frame: pd.DataFrame) -> pd.DataFrame:
+    return qualify(frame, ctx.config.rules, ctx.now)
+
+
+def partner_states(ctx: RunContext) -> list[PartnerState]:
+    """Load each partner's use of capacity today and this week, in its own time zone."""
+    usage = ctx.store.frame("partner_usage", since=ctx.now - dt.timedelta(days=8))
+    disabled = {row["partner_id"]: row["reason"] for row in ctx.store.rows("disabled_endpoints")}
+    states = []
+    for partner in ctx.config.partners:
+        local_now = ctx.now.astimezone(ZoneInfo(partner.timezone))
+        day_start = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
+        week_start = day_start - dt.timedelta(days=day_start.weekday())
+        mine = usage[usage["partner_id"] == partner.id]
+        hours = pd.to_datetime(mine["hour"], utc=True)
+        states.append(
+            PartnerState(
+                partner=partner,
+                used_today=int(mine.loc[hours >= day_start, "n"].sum()),
+                used_week=int(mine.loc[hours >= week_start, "n"].sum()),
+                disabled_reason=disabled.get(partner.id),
+            )
+        )
+    return states
+
+
+def match_batch(ctx: RunContext, frame: pd.DataFrame) -> MatchResult:
+    """Allocate live rows to partners; the result holds the live rows only."""
+    live = frame.loc[frame["outcome"].isna()]
+    result = match_leads(
+        live,
+        partner_states(ctx),
+        ctx.config.rules,
+        run_id=ctx.run_id,
+        today=ctx.now.date(),
+        seed=ctx.settings.seed,
+    )
+    for column in ("outcome", "rule", "reason"):
+        frame.loc[result.leads.index, column] = result.leads[column]
+    frame["partner_id"] = None
+    frame.loc[result.leads.index, "partner_id"] = result.leads["partner_id"]
+    frame.loc[result.leads.index, "group_id"] = result.leads["group_id"]
+    return result
+
+
+LEAD_COLUMNS = [
+    "lead_id", "file_id", "source_row", "profile", "external_id", "email", "email_key",
+    "first_name", "last_name", "company", "job_title", "phone", "phone_e164", "country",
+    "region", "postcode", "city", "industry", "product", "company_size", "annual_revenue",
+    "lead_source", "engagement", "last_activity_at", "website", "notes", "name_key",
+    "company_key", "score", "consent_share", "consent_source", "consent_at", "created_at",
+]
+
+
+def _lead_rows(ctx: RunContext, item: InboxFile, frame: pd.DataFrame) -> pd.DataFrame:
+    kept = frame[frame["outcome"].isin([Outcome.SHARED.value, Outcome.AWAITING_APPROVAL.value, Outcome.NO_ELIGIBLE_PARTNER.value])]
+    rows = pd.DataFrame(index=kept.index)
+    for column in LEAD_COLUMNS:
+        if column in kept.columns:
+            rows[column] = kept[column]
+    rows["file_id"] = item.file_id
+    rows["source_row"] = kept[ROW_COLUMN].astype(int)
+    rows["profile"] = item.profile
+    rows["country"] = kept["country_code"]
+    rows["created_at"] = ctx.now
+    for column in LEAD_COLUMNS:
+        if column not in rows.columns:
+            rows[column] = None
+    return rows[LEAD_COLUMNS]
+
+
+def commit_batch(ctx: RunContext, item: InboxFile, frame: pd.DataFrame, match: MatchResult, suppressions: list[dict], meta: dict) -> BatchCounts:
+    """Write everything about one file in one transaction."""
+    failpoints.hit("before_commit")
+    outcomes = pd.DataFrame(
+        {
+            "file_id": item.file_id,
+            "source_row": frame[ROW_COLUMN].astype(int),
+            "outcome": frame["outcome"],
+            "rule": frame["rule"],
+            "reason": frame["reason"],
+            "lead_id": frame["lead_id"].where(frame["outcome"] != Outcome.DUPLICATE.value, frame.get("duplicate_of")),
+            "run_id": ctx.run_id,
+        }
+    )
+    if outcomes["outcome"].isna().any():
+        missing = outcomes.loc[outcomes["outcome"].isna(), "source_row"].head(5).tolist()
+        raise RuntimeError(f"rows {missing} of {item.path.name} have no outcome; this is a bug in a stage")
+    shared = frame[frame["outcome"] == Outcome.SHARED.value]
+    partners = {p.id: p for p in ctx.config.partners}
+    transfers = pd.DataFrame(
+        {
+            "transfer_id": [transfer_id_for(lead, partner) for lead, partner in zip(shared["lead_id"], shared["partner_id"], strict=True)],
+            "lead_id": shared["lead_id"],
+            "partner_id": shared["partner_id"],
+            "channel": shared["partner_id"].map(lambda pid: partners[pid].channel),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": ctx.now,
+            "run_id": ctx.run_id,
+            "created_at": ctx.now,
+        }
+    )
+    waiting = frame[frame["outcome"] == Outcome.AWAITING_APPROVAL.value]
+    approvals = pd.DataFrame({"lead_id": waiting["lead_id"], "proposed_partner": waiting["partner_id"], "status": "pending", "note": waiting["reason"], "created_at": ctx.now})
+    decided = frame[frame["group_id"].notna()] if "group_id" in frame.columns else frame.iloc[0:0]
+    decisions = pd.DataFrame({"lead_id": decided["lead_id"], "run_id": ctx.run_id, "group_id": decided["group_id"], "chosen_partner": decided["partner_id"], "outcome": decided["outcome"], "reason": decided["reason"]})
+    groups = match.groups.assign(run_id=ctx.run_id, rules_version=ctx.config.rules.version, config_digest=ctx.config.digest, decided_at=ctx.now) if not match.groups.empty else match.groups
+
+    with ctx.store.transaction() as tx:
+        tx.execute("record_file", file_id=item.file_id, file_name=item.path.name, profile=item.profile, encoding=meta["encoding"], delimiter=meta["delimiter"], rows_in=meta["rows_in"], status="committed", reason=None, run_id=ctx.run_id, received_at=ctx.now)
+        tx.insert_frame("leads", _lead_rows(ctx, item, frame))
+        tx.insert_frame("row_outcomes", outcomes)
+        tx.insert_frame("decision_groups", groups)
+        tx.insert_frame("decisions", decisions)
+        tx.insert_frame("approvals", approvals)
+        tx.insert_frame("transfers", transfers)
+        tx.executemany("add_suppression", suppressions)
+        tx.execute("mark_file_committed", file_id=item.file_id, committed_at=ctx.now)
+    failpoints.hit("after_commit")
+    counts = BatchCounts(file_name=item.path.name, rows_in=len(frame), outcomes=frame["outcome"].value_counts().to_dict())
+    log.info("Committed %s: %d rows, %s", item.path.name, counts.rows_in, counts.outcomes)
+    return counts

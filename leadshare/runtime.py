@@ -1,0 +1,22 @@
+"""Assemble a RunContext from the environment: settings, config, store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from leadshare.config import ensure_config, load_config
+from leadshare.pipeline import RunContext
+from leadshare.settings import get_settings
+from leadshare.store import open_store
+
+
+def build_context(run_id: str | None = None, now: dt.datetime | None = None) -> RunContext:
+    settings = get_settings()
+    settings.ensure_folders()
+    ensure_config(settings.config_dir)
+    config = load_config(settings.config_dir)
+    store = open_store(settings.database_url)
+    now = now or dt.datetime.now(dt.UTC)
+    run_id = run_id or f"run-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    return RunContext(settings=settings, config=config, store=store, run_id=run_id, now=now)

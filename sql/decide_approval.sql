@@ -1,0 +1,4 @@
+update approvals
+set status = :status, decided_partner = :decided_partner, decided_by = :decided_by,
+    note = :note, decided_at = :decided_at
+where lead_id = :lead_id and status = 'pending'

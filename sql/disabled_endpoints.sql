@@ -1,0 +1,1 @@
+select partner_id, reason, disabled_at from endpoint_state

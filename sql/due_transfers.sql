@@ -1,0 +1,43 @@
+-- pending transfers of one partner that are due now, with the lead fields a
+-- payload may use (one row per transfer)
+select
+    t.transfer_id,
+    t.lead_id,
+    t.partner_id,
+    t.channel,
+    t.attempts,
+    t.payload,
+    t.delivery_batch,
+    t.created_at,
+    l.external_id,
+    l.email,
+    l.first_name,
+    l.last_name,
+    l.company,
+    l.job_title,
+    l.phone,
+    l.phone_e164,
+    l.country,
+    l.region,
+    l.postcode,
+    l.city,
+    l.industry,
+    l.product,
+    l.company_size,
+    l.annual_revenue,
+    l.lead_source,
+    l.engagement,
+    l.last_activity_at,
+    l.website,
+    l.notes,
+    l.score,
+    l.consent_share,
+    l.consent_source,
+    l.consent_at
+from transfers as t
+inner join leads as l on l.lead_id = t.lead_id
+where
+    t.partner_id = :partner_id
+    and t.status = 'pending'
+    and (t.next_attempt_at is null or t.next_attempt_at <= :now)
+order by t.created_at, t.transfer_id

@@ -1,0 +1,1 @@
+delete from endpoint_state where partner_id = :partner_id

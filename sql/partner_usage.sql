@@ -1,0 +1,9 @@
+-- leads given to each partner per hour since :since (one row per partner and
+-- hour); the caller sums the hours inside the partner's own day and week
+select
+    partner_id,
+    date_trunc('hour', created_at) as hour,
+    count(*) as n
+from transfers
+where created_at >= :since
+group by 1, 2

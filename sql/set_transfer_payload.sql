@@ -1,0 +1,3 @@
+update transfers
+set payload = :payload
+where transfer_id = :transfer_id and payload is null

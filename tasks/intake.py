@@ -1,0 +1,32 @@
+"""Intake tasks: claim inbox files, read one file (per batch)."""
+
+from __future__ import annotations
+
+import pandas as pd
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from leadshare import pipeline
+from leadshare.errors import IntakeError
+from leadshare.pipeline import InboxFile, RunContext
+
+
+@task(cache_policy=NO_CACHE)
+def claim_inbox_files(ctx: RunContext) -> list[InboxFile]:
+    files = pipeline.claim_files(ctx)
+    get_run_logger().info("Claimed %d new lead files from the inbox", len(files))
+    return files
+
+
+@task(cache_policy=NO_CACHE)
+def read_lead_file(ctx: RunContext, item: InboxFile) -> tuple[pd.DataFrame, dict] | None:
+    """Read and map one file; a rejected file is quarantined and None is returned."""
+    logger = get_run_logger()
+    try:
+        frame, meta = pipeline.read_batch(ctx, item)
+    except IntakeError as exc:
+        pipeline.reject_file(ctx, item, exc)
+        logger.warning("Rejected %s: %s", item.path.name, exc)
+        return None
+    logger.info("Read %s: %d rows (%s, %r)", item.path.name, len(frame), meta["encoding"], meta["delimiter"])
+    return frame, meta

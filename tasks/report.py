@@ -1,0 +1,47 @@
+"""Report task: record the run and publish its artifacts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from leadshare.delivery import DeliverySummary
+from leadshare.pipeline import BatchCounts, RunContext
+from leadshare.reporting import run_summary
+
+
+@task(cache_policy=NO_CACHE)
+def publish_report(
+    ctx: RunContext, batches: list[BatchCounts], deliveries: list[DeliverySummary], rejected: list[str]
+) -> dict:
+    summary = run_summary(ctx, batches, deliveries, rejected)
+    with ctx.store.transaction() as tx:
+        tx.execute(
+            "finish_run",
+            run_id=ctx.run_id,
+            finished_at=dt.datetime.now(dt.UTC),
+            status="completed",
+            files_in=len(batches) + len(rejected),
+            rows_in=summary["rows_in"],
+            summary=json.dumps(summary),
+        )
+    create_table_artifact(
+        key="partner-transfers",
+        table=summary["partners"],
+        description=f"Per-partner transfers of run {ctx.run_id}",
+    )
+    lines = [f"| {name} | {count} |" for name, count in summary["outcomes"].items()]
+    create_markdown_artifact(
+        key="row-outcomes",
+        markdown="\n".join(
+            [f"# Run {ctx.run_id}", "", f"Rows in: {summary['rows_in']}", "",
+             "| outcome | rows |", "|---|---|", *lines]
+        ),
+        description="One outcome per input row",
+    )
+    get_run_logger().info("Run %s: %d rows in, outcomes %s", ctx.run_id, summary["rows_in"], summary["outcomes"])
+    return summary

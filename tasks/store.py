@@ -1,0 +1,28 @@
+"""Store tasks: commit one batch, archive its file."""
+
+from __future__ import annotations
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from leadshare import pipeline
+from leadshare.match import MatchResult
+from leadshare.pipeline import BatchCounts, InboxFile, RunContext
+
+
+@task(cache_policy=NO_CACHE)
+def commit_batch(
+    ctx: RunContext,
+    item: InboxFile,
+    frame: pd.DataFrame,
+    match: MatchResult,
+    suppressions: list[dict],
+    meta: dict,
+) -> BatchCounts:
+    return pipeline.commit_batch(ctx, item, frame, match, suppressions, meta)
+
+
+@task(cache_policy=NO_CACHE)
+def archive_file(ctx: RunContext, item: InboxFile) -> str:
+    return str(pipeline.archive_file(ctx, item, "committed"))

@@ -1,0 +1,34 @@
+"""Transfer task: deliver one partner's due transfers (one run per partner)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from leadshare.delivery import DeliverySummary, deliver_partner
+from leadshare.pipeline import RunContext
+from leadshare.settings import resolve_secret
+from leadshare.slack import SlackClient
+
+
+def slack_client(ctx: RunContext) -> SlackClient | None:
+    url = resolve_secret(ctx.settings.slack_webhook)
+    return SlackClient(url) if url else None
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def transfer_batch(ctx: RunContext, partner_id: str) -> DeliverySummary:
+    """Deliver what is due for one partner; what still fails stays in the outbox."""
+    partner = ctx.config.partner(partner_id)
+    summary = deliver_partner(
+        ctx.store, ctx.settings, partner, dt.datetime.now(dt.UTC), slack=slack_client(ctx)
+    )
+    if summary.due:
+        get_run_logger().info(
+            "Transferred %d of %d leads to partner %s via %s (%d retry later, %d failed, %d waiting)",
+            summary.sent, summary.due, partner_id, summary.channel,
+            summary.retry_later, summary.failed, summary.waiting,
+        )
+    return summary
