@@ -1,0 +1,261 @@
+"""File channels: partner CSV drops, CRM assignment export, manual-handoff queue.
+
+Every file is written atomically: a temporary file in the same folder is written,
+flushed and fsynced, then ``os.replace`` gives it its final name and the folder is
+fsynced. A reader (a partner's pickup job, an SFTP sync) therefore opens either the
+old file or the complete new one, never a partial file. Temporary names start with
+a dot and end in ``.tmp`` so pickup jobs can skip them.
+
+CSV cells are protected against formula injection: a text cell whose first
+character is ``=``, ``+``, ``-``, ``@``, TAB or CR gets one leading apostrophe, which
+spreadsheet programs show as text instead of running it. Values that are typed by
+construction (Python numbers, dates) and typed columns whose value matches their
+pattern (an E.164 phone, an integer, a decimal) are written unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from leadshare import failpoints
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+TYPED_PATTERNS: dict[str, re.Pattern[str]] = {
+    "e164": re.compile(r"\+[1-9][0-9]{1,14}"),
+    "integer": re.compile(r"-?[0-9]+"),
+    "decimal": re.compile(r"-?[0-9]+(\.[0-9]+)?"),
+}
+
+DEFAULT_TYPED_COLUMNS: dict[str, str] = {
+    "phone": "e164",
+    "phone_e164": "e164",
+    "score": "decimal",
+    "score_delta": "integer",
+}
+"""Column -> kind in TYPED_PATTERNS; the validate stage guarantees these formats."""
+
+CRM_COLUMNS = ("lead_id", "owner_id", "partner_id", "assigned_at")
+MANUAL_HANDOFF_FILE = "manual_handoff.jsonl"
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def neutralise_cell(value: str) -> str:
+    """Prefix an apostrophe when a text cell starts with a formula trigger."""
+    if value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def format_cell(value: Any, kind: str | None = None) -> str:
+    """Return one CSV cell; ``kind`` names the typed pattern of the column, if any."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return "" if value != value else str(value)  # NaN is a missing value
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError(
+                f"naive datetime {value.isoformat()} in a CSV cell; pass UTC"
+            )
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+
+    text = str(value)
+    pattern = TYPED_PATTERNS.get(kind) if kind else None
+    if pattern is not None and pattern.fullmatch(text):
+        return text
+    return neutralise_cell(text)
+
+
+def csv_bytes(
+    rows: Iterable[Mapping[str, Any]],
+    columns: Sequence[str],
+    typed_columns: Mapping[str, str] = DEFAULT_TYPED_COLUMNS,
+) -> bytes:
+    """Render ``rows`` as UTF-8 CSV with LF line ends; other keys are dropped."""
+    unknown = [kind for kind in typed_columns.values() if kind not in TYPED_PATTERNS]
+    if unknown:
+        raise ValueError(
+            f"unknown typed column kinds {unknown}; use {sorted(TYPED_PATTERNS)}"
+        )
+    lines = [_csv_line(columns)]
+    for row in rows:
+        cells = [
+            format_cell(row.get(column), typed_columns.get(column))
+            for column in columns
+        ]
+        lines.append(_csv_line(cells))
+    return "".join(lines).encode("utf-8")
+
+
+def _csv_line(cells: Iterable[str]) -> str:
+    """Join cells RFC 4180 style, quoting any cell with a comma, quote, CR or LF.
+
+    The csv module with an LF line terminator leaves a lone CR unquoted (Python
+    3.11), and a reader then splits the row there, so quoting is done here.
+    """
+    quoted = []
+    for cell in cells:
+        if any(char in cell for char in ',"\r\n'):
+            cell = '"' + cell.replace('"', '""') + '"'
+        quoted.append(cell)
+    return ",".join(quoted) + "\n"
+
+
+def write_partner_csv(
+    folder: Path,
+    partner_id: str,
+    run_id: str,
+    rows: list[dict[str, Any]],
+    columns: Sequence[str],
+    typed_columns: Mapping[str, str] = DEFAULT_TYPED_COLUMNS,
+) -> Path:
+    """Write the one CSV drop of ``partner_id`` for ``run_id`` and return its path.
+
+    The name is ``<partner_id>_<run_id>.csv``, so writing again for the same partner
+    and run replaces that file as a whole instead of adding a second one. Callers
+    pass every row of the run each time. ``columns`` is the partner's allowlist.
+    """
+    name = f"{_safe_part(partner_id, 'partner id')}_{_safe_part(run_id, 'run id')}.csv"
+    return write_atomic(Path(folder) / name, csv_bytes(rows, columns, typed_columns))
+
+
+def write_crm_assignments(
+    folder: Path,
+    run_id: str,
+    rows: list[dict[str, Any]],
+    fields: Sequence[str] = (),
+    typed_columns: Mapping[str, str] = DEFAULT_TYPED_COLUMNS,
+) -> Path:
+    """Write ``crm_assignments_<run_id>.csv`` for a CRM import and return its path.
+
+    Columns are lead_id, owner_id, partner_id, assigned_at, then ``fields``. Each row
+    must already be limited to its partner's allowlist: a field listed here and
+    present in a row is written.
+    """
+    columns = list(CRM_COLUMNS) + [name for name in fields if name not in CRM_COLUMNS]
+    for index, row in enumerate(rows, start=1):
+        missing = [name for name in CRM_COLUMNS if row.get(name) in (None, "")]
+        if missing:
+            raise ValueError(
+                f"CRM assignment row {index} misses {missing}; every row needs "
+                f"{list(CRM_COLUMNS)}"
+            )
+    name = f"crm_assignments_{_safe_part(run_id, 'run id')}.csv"
+    return write_atomic(Path(folder) / name, csv_bytes(rows, columns, typed_columns))
+
+
+def append_manual_handoff(
+    folder: Path, rows: list[dict[str, Any]], key: str = "transfer_id"
+) -> Path:
+    """Append rows to the JSON Lines queue ``manual_handoff.jsonl``; return its path.
+
+    A row whose ``key`` value is already in the file is skipped, so appending the
+    same transfers again after a crash adds no duplicates. The whole file is
+    rewritten atomically, which costs time linear in its size.
+    """
+    path = Path(folder) / MANUAL_HANDOFF_FILE
+    existing = path.read_bytes() if path.exists() else b""
+    seen = _keys_in_jsonl(existing, key, path)
+
+    lines = []
+    for index, row in enumerate(rows, start=1):
+        value = row.get(key)
+        if value in (None, ""):
+            raise ValueError(
+                f"manual handoff row {index} has no {key!r}; it is the dedup key"
+            )
+        if value in seen:
+            continue
+        seen.add(value)
+        lines.append(
+            json.dumps(row, sort_keys=True, ensure_ascii=False, default=_json_default)
+        )
+
+    if not lines and path.exists():
+        return path
+    if existing and not existing.endswith(b"\n"):
+        existing += b"\n"
+    added = "".join(line + "\n" for line in lines).encode("utf-8")
+    return write_atomic(path, existing + added)
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a fsynced temp file and ``os.replace``."""
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(path)
+    handle, temp_name = tempfile.mkstemp(
+        dir=folder, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(handle, "wb") as temp:
+            temp.write(data)
+            temp.flush()
+            os.fsync(temp.fileno())
+        failpoints.hit("after_csv_temp_write")
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    _fsync_folder(folder)
+    return path
+
+
+def _remove_stale_temps(path: Path) -> None:
+    # NOTE: this assumes one writer per target file at a time (the run lock).
+    # A concurrent writer's temp file for the same name would be removed here.
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+def _fsync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _safe_part(value: str, label: str) -> str:
+    if not isinstance(value, str) or not _SAFE_NAME.fullmatch(value):
+        raise ValueError(
+            f"{label} {value!r} cannot be used in a file name: use letters, digits, "
+            "'.', '_' or '-' (at most 128, not starting with a dot)"
+        )
+    return value
+
+
+def _keys_in_jsonl(data: bytes, key: str, path: Path) -> set[Any]:
+    keys = set()
+    for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            keys.add(json.loads(line).get(key))
+        except (json.JSONDecodeError, AttributeError) as exc:
+            raise ValueError(
+                f"{path}, line {number}: not a JSON object; "
+                "repair or move the queue file"
+            ) from exc
+    return keys
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"value of type {type(value).__name__} has no JSON form")

@@ -1,0 +1,181 @@
+"""File channels: partner CSV drops, CRM export, manual-handoff queue, atomic writes."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from leadshare.transfer.filedrop import (
+    append_manual_handoff,
+    format_cell,
+    write_crm_assignments,
+    write_partner_csv,
+)
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def b23() -> Path:
+    folder = SHARED / "cases" / "B23"
+    if not folder.is_dir():
+        pytest.fail(
+            f"shared case folder {folder} is missing; lay shared/ beside the checkout"
+        )
+    return folder
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    return list(reader.fieldnames or []), rows
+
+
+def test_b23_matches_expected_bytes(b23, tmp_path):
+    columns, rows = _read_rows(b23 / "leads.csv")
+    path = write_partner_csv(tmp_path, "partner-a", "run-1", rows, columns)
+    assert path.read_bytes() == (b23 / "expected_partner_drop.csv").read_bytes()
+
+
+def test_b23_changed_cells(b23, tmp_path):
+    expected = json.loads((b23 / "expected.json").read_text(encoding="utf-8"))
+    columns, rows = _read_rows(b23 / "leads.csv")
+    path = write_partner_csv(tmp_path, "partner-a", "run-1", rows, columns)
+    _, written = _read_rows(path)
+    by_id = {row["lead_id"]: row for row in written}
+    assert len(written) == expected["rows_out"]
+    for lead_id, cells in expected["changed_cells"].items():
+        for column, value in cells.items():
+            assert by_id[lead_id][column] == value, f"{lead_id}.{column}"
+    for key, value in expected["unchanged_examples"].items():
+        lead_id, column = key.split(".")
+        assert by_id[lead_id][column] == value, key
+
+
+def test_trigger_chars_escaped():
+    for value in ["=1", "+1", "-1", "@a", "\t=1", "\r=1"]:
+        assert format_cell(value) == "'" + value
+    assert format_cell("Park-Lee") == "Park-Lee"
+    assert format_cell("") == ""
+    assert format_cell(None) == ""
+
+
+def test_typed_values_kept():
+    assert format_cell("+442079460021", "e164") == "+442079460021"
+    assert format_cell("-3", "integer") == "-3"
+    assert format_cell(-3) == "-3"
+    assert format_cell(87.5) == "87.5"
+    assert format_cell(float("nan")) == ""
+
+
+def test_typed_column_bad_value_escaped():
+    assert format_cell("=HYPERLINK(1)", "e164") == "'=HYPERLINK(1)"
+    assert format_cell("-3 units", "integer") == "'-3 units"
+
+
+def test_same_run_one_file(tmp_path):
+    rows = [{"lead_id": "L-1", "company": "A"}]
+    first = write_partner_csv(tmp_path, "acme", "run-7", rows, ["lead_id", "company"])
+    rows.append({"lead_id": "L-2", "company": "B"})
+    second = write_partner_csv(tmp_path, "acme", "run-7", rows, ["lead_id", "company"])
+    assert first == second
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["acme_run-7.csv"]
+    assert second.read_text(encoding="utf-8").count("\n") == 3
+
+
+def test_columns_are_allowlist(tmp_path):
+    rows = [{"lead_id": "L-1", "email": "private.person@example.com"}]
+    path = write_partner_csv(tmp_path, "acme", "run-1", rows, ["lead_id"])
+    assert "private.person" not in path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("bad", ["../evil", "a/b", ".hidden", "", "x" * 200])
+def test_unsafe_names_rejected(tmp_path, bad):
+    with pytest.raises(ValueError):
+        write_partner_csv(tmp_path, bad, "run-1", [], ["lead_id"])
+
+
+def test_crm_assignments(tmp_path):
+    assigned = dt.datetime(2024, 5, 14, 10, 0, tzinfo=dt.UTC)
+    rows = [
+        {
+            "lead_id": "L-1",
+            "owner_id": "U-9",
+            "partner_id": "acme",
+            "assigned_at": assigned,
+            "company": "=cmd",
+            "email": "private.person@example.com",
+        }
+    ]
+    path = write_crm_assignments(tmp_path, "run-1", rows, fields=["company"])
+    columns, written = _read_rows(path)
+    assert path.name == "crm_assignments_run-1.csv"
+    assert columns == ["lead_id", "owner_id", "partner_id", "assigned_at", "company"]
+    assert written[0]["assigned_at"] == "2024-05-14T10:00:00+00:00"
+    assert written[0]["company"] == "'=cmd"
+    assert "private.person" not in path.read_text(encoding="utf-8")
+
+
+def test_crm_row_missing_owner(tmp_path):
+    rows = [{"lead_id": "L-1", "partner_id": "acme", "assigned_at": "2024-05-14"}]
+    with pytest.raises(ValueError, match="owner_id"):
+        write_crm_assignments(tmp_path, "run-1", rows)
+
+
+def test_manual_handoff_dedups(tmp_path):
+    first = [{"transfer_id": "T-1", "partner_id": "acme"}]
+    path = append_manual_handoff(tmp_path, first)
+    append_manual_handoff(tmp_path, first + [{"transfer_id": "T-2", "partner_id": "b"}])
+    append_manual_handoff(tmp_path, first)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["transfer_id"] for line in lines] == ["T-1", "T-2"]
+
+
+def test_manual_handoff_needs_key(tmp_path):
+    with pytest.raises(ValueError, match="transfer_id"):
+        append_manual_handoff(tmp_path, [{"partner_id": "acme"}])
+
+
+def test_no_temp_files_left(tmp_path):
+    write_partner_csv(tmp_path, "acme", "run-1", [{"a": "1"}], ["a"])
+    append_manual_handoff(tmp_path, [{"transfer_id": "T-1"}])
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
+
+
+CRASH_SCRIPT = """
+import sys
+from pathlib import Path
+from leadshare.transfer.filedrop import write_partner_csv
+write_partner_csv(Path(sys.argv[1]), "acme", "run-1", [{"a": "new"}], ["a"])
+"""
+
+
+def test_crash_before_replace(tmp_path):
+    target = tmp_path / "acme_run-1.csv"
+    target.write_bytes(b"a\nold\n")
+    environment = dict(os.environ, LEADSHARE_FAILPOINT="after_csv_temp_write")
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASH_SCRIPT, str(tmp_path)],
+        cwd=PROJECT,
+        env=environment,
+        capture_output=True,
+        timeout=60,
+    )
+    temps = [path for path in tmp_path.iterdir() if path.name.endswith(".tmp")]
+    assert crashed.returncode == 77
+    assert target.read_bytes() == b"a\nold\n"
+    assert len(temps) == 1
+    assert temps[0].read_bytes() == b"a\nnew\n"
+
+    write_partner_csv(tmp_path, "acme", "run-1", [{"a": "new"}], ["a"])
+    assert target.read_bytes() == b"a\nnew\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["acme_run-1.csv"]
