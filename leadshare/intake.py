@@ -1,0 +1,713 @@
+"""Read lead files (CSV or JSON Lines) into text-only frames and map them onto leads.
+
+A file is rejected whole (:class:`IntakeError`) only when it cannot be read as a whole:
+empty, binary, undecodable, ambiguous delimiter, duplicate headers, or a record count
+that does not match the rows parsed. A single bad record never rejects the file. It
+becomes a row whose ``_problem`` column gives the reason, so it can be quarantined.
+
+Every value stays text (``"02134"`` keeps its leading zero, ``"1.250.000,50"`` stays
+as written). Encoding and delimiter are detected explicitly and checked, never
+guessed silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from leadshare.config import Profile
+from leadshare.errors import GateError, IntakeError
+from leadshare.model import LEAD_FIELDS, ROW_COLUMN
+
+log = logging.getLogger(__name__)
+
+PROBLEM_COLUMN = "_problem"
+JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+DELIMITERS = (",", ";", "\t")
+UTF8_BOM = b"\xef\xbb\xbf"
+
+_SAMPLE_RECORDS = 200
+_QUOTE = ord('"')
+_NEWLINE = ord("\n")
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
+@dataclass
+class RawBatch:
+    """One lead file as read: every cell is text, nothing is mapped yet."""
+
+    path: Path
+    sha256: str
+    encoding: str
+    delimiter: str | None
+    """Field delimiter of a CSV file; None for JSON Lines."""
+    header: list[str]
+    """Column names as written in the file, after dropping an unnamed empty column."""
+    rows: int
+    """Data rows, header and blank lines not counted; malformed records included."""
+    frame: pd.DataFrame
+    """Columns ``header`` + ``_row`` (1-based int) + ``_problem`` (None or a reason)."""
+    notes: list[str] = field(default_factory=list)
+    """Repairs made while reading (dropped empty column, unwrapped rows)."""
+
+
+@dataclass
+class _Records:
+    """Byte spans of the CSV records in a file, found by counting quotes."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    """Exclusive end of each record, before its newline."""
+    lines: np.ndarray
+    """Physical line number (1-based) on which each record starts."""
+
+
+def read_lead_file(path: Path) -> RawBatch:
+    """Read a CSV or JSON Lines lead file into a :class:`RawBatch`.
+
+    Raises IntakeError naming the file, the problem, the line where known and the fix.
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    digest = hashlib.sha256(data).hexdigest()
+    encoding, data = _decode_to_utf8(data, path)
+    if path.suffix.lower() in JSONL_SUFFIXES:
+        batch = _read_jsonl(data, path, digest, encoding)
+    else:
+        batch = _read_csv(data, path, digest, encoding)
+    problems = int(batch.frame[PROBLEM_COLUMN].notna().sum())
+    log.info(
+        "read %s: %d rows (%d malformed), encoding %s, delimiter %r",
+        path.name,
+        batch.rows,
+        problems,
+        encoding,
+        batch.delimiter,
+    )
+    return batch
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IntakeError(str(path), f"cannot read the file: {exc.strerror}") from exc
+    if not data.strip():
+        raise IntakeError(
+            str(path),
+            "the file is empty",
+            fix="Export the leads again with a header row",
+        )
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise IntakeError(
+            str(path),
+            "the file is UTF-16 encoded",
+            fix="Save it as UTF-8 CSV and retry",
+        )
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise IntakeError(
+            str(path),
+            f"the file is binary (NUL byte at byte offset {nul}), not CSV or "
+            "JSON Lines",
+            line=_line_of(data, nul),
+            fix="Export the sheet as CSV (UTF-8) and import that file",
+        )
+    return data
+
+
+def _decode_to_utf8(data: bytes, path: Path) -> tuple[str, bytes]:
+    """Detect the encoding and return it with the content as UTF-8 without a BOM.
+
+    The order is UTF-8 with BOM, UTF-8, then strict Windows-1252. Windows-1252 leaves
+    five byte values undefined, so a file that fails both is rejected whole.
+    """
+    if data.startswith(UTF8_BOM):
+        body = data[len(UTF8_BOM) :]
+        _check_utf8(body, path, offset=len(UTF8_BOM), whole=data)
+        return "utf-8-sig", body
+    try:
+        data.decode("utf-8")
+        return "utf-8", data
+    except UnicodeDecodeError as utf8_error:
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError as cp1252_error:
+            raise _encoding_error(
+                path, data, utf8_error, cp1252_error
+            ) from cp1252_error
+    return "cp1252", text.encode("utf-8")
+
+
+def _check_utf8(body: bytes, path: Path, offset: int, whole: bytes) -> None:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        position = exc.start + offset
+        raise IntakeError(
+            str(path),
+            f"encoding problem: the file starts with a UTF-8 byte-order mark but byte "
+            f"0x{whole[position]:02X} at byte offset {position} is not valid UTF-8",
+            line=_line_of(whole, position),
+            fix="Re-export the file as UTF-8",
+        ) from exc
+
+
+def _encoding_error(
+    path: Path,
+    data: bytes,
+    utf8_error: UnicodeDecodeError,
+    cp1252_error: UnicodeDecodeError,
+) -> IntakeError:
+    first, second = utf8_error.start, cp1252_error.start
+    return IntakeError(
+        str(path),
+        f"encoding problem: byte 0x{data[first]:02X} at byte offset {first} is not "
+        f"valid UTF-8, and byte 0x{data[second]:02X} on line "
+        f"{_line_of(data, second)} is undefined in Windows-1252",
+        line=_line_of(data, first),
+        fix="Re-export the file as UTF-8 (CSV UTF-8 in Excel) and import it again",
+    )
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _read_csv(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch:
+    records = _find_records(data, path)
+    header_text = _record_text(data, records, 0)
+    delimiter = _choose_delimiter(data, records, header_text, path)
+    header = _parse_line(header_text, delimiter)
+    drop_last = _check_header(header, path)
+
+    counts = _field_counts(data, records, delimiter)
+    ragged = np.flatnonzero(counts[1:] != len(header)) + 1
+    _check_ragged_share(ragged, len(records.starts) - 1, len(header), path)
+    frame, notes = _parse_records(data, records, ragged, header, delimiter, path)
+    if drop_last:
+        frame, header = _drop_empty_last_column(frame, header, path)
+        notes.append(
+            f"dropped column {len(header) + 1}: no header name and empty on every row"
+        )
+    rows = len(records.starts) - 1
+    return RawBatch(path, digest, encoding, delimiter, header, rows, frame, notes)
+
+
+def _find_records(data: bytes, path: Path) -> _Records:
+    """Split the file into CSV records: a newline ends a record unless it is quoted.
+
+    A newline is quoted when an odd number of quote characters precede it. Blank
+    records (only spaces and CR) are dropped, as the parser skips them too.
+    """
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(buffer == _QUOTE)
+    newlines = np.flatnonzero(buffer == _NEWLINE)
+    if len(quotes) % 2:
+        unclosed = int(quotes[-1])
+        raise IntakeError(
+            str(path),
+            "a quoted value is never closed (odd number of quote characters); the last "
+            "quote is here",
+            line=int(np.searchsorted(newlines, unclosed)) + 1,
+            fix="Close the quote or double any quote character inside a quoted value",
+        )
+    terminators = newlines[(np.searchsorted(quotes, newlines) % 2) == 0]
+    ends = terminators
+    if len(data) > (int(terminators[-1]) + 1 if len(terminators) else 0):
+        ends = np.append(terminators, len(data))
+    starts = np.concatenate(([0], terminators + 1))[: len(ends)]
+    keep = ~_blank_records(data, starts, ends)
+    starts, ends = starts[keep], ends[keep]
+    lines = np.searchsorted(newlines, starts) + 1
+    return _Records(starts=starts, ends=ends, lines=lines)
+
+
+def _blank_records(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    blank = ends == starts
+    for index in np.flatnonzero((ends - starts <= 8) & ~blank):
+        blank[index] = not data[starts[index] : ends[index]].strip(b" \r")
+    return blank
+
+
+def _record_text(data: bytes, records: _Records, index: int) -> str:
+    return (
+        data[records.starts[index] : records.ends[index]].decode("utf-8").rstrip("\r")
+    )
+
+
+def _parse_line(text: str, delimiter: str) -> list[str]:
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    return [value for row in rows for value in row] if len(rows) > 1 else rows[0]
+
+
+def _choose_delimiter(
+    data: bytes, records: _Records, header_text: str, path: Path
+) -> str:
+    """Pick the delimiter that splits the header and the first records alike.
+
+    A candidate must split the header into two or more fields, and at least half of
+    the sampled records must have the same field count as the header.
+    """
+    if len(records.starts) < 2:
+        raise IntakeError(
+            str(path),
+            "the file has a header but no data rows",
+            line=int(records.lines[0]),
+            fix="Export the file again with its data rows",
+        )
+    sample = [
+        _record_text(data, records, i)
+        for i in range(1, min(len(records.starts), _SAMPLE_RECORDS + 1))
+    ]
+    scores = {}
+    for delimiter in DELIMITERS:
+        width = len(_parse_line(header_text, delimiter))
+        widths = [len(_parse_line(text, delimiter)) for text in sample]
+        scores[delimiter] = (
+            width,
+            sum(w == width for w in widths) / len(widths),
+            widths,
+        )
+    candidates = [d for d in DELIMITERS if scores[d][0] >= 2 and scores[d][1] >= 0.5]
+    if candidates:
+        return max(candidates, key=lambda d: (scores[d][1], scores[d][0]))
+    if all(score[0] == 1 for score in scores.values()):
+        return _check_single_column(scores, path)
+    raise _delimiter_error(scores, path)
+
+
+def _check_single_column(scores: dict, path: Path) -> str:
+    for delimiter, (_, _, widths) in scores.items():
+        if sum(w >= 2 for w in widths) / len(widths) >= 0.5:
+            raise IntakeError(
+                str(path),
+                f"the header has a single column but most rows split on the "
+                f"{_DELIMITER_NAMES[delimiter]} ({delimiter!r})",
+                line=1,
+                fix="Use the same delimiter in the header and the rows",
+            )
+    return ","
+
+
+def _delimiter_error(scores: dict, path: Path) -> IntakeError:
+    seen = "; ".join(
+        f"{_DELIMITER_NAMES[d]}: header {width} fields, "
+        f"{share:.0%} of the first {len(widths)} rows match"
+        for d, (width, share, widths) in scores.items()
+        if width >= 2
+    )
+    return IntakeError(
+        str(path),
+        f"no delimiter splits the header and the rows alike ({seen})",
+        line=1,
+        fix="Use one delimiter (comma, semicolon or tab) in the header and the rows",
+    )
+
+
+def _check_header(header: list[str], path: Path) -> bool:
+    """Reject unusable column names and return True if the last column is unnamed.
+
+    An unnamed last column is allowed (a trailing delimiter on every line) and is
+    dropped later if it contains no values.
+    """
+    names = [name.strip() for name in header]
+    drop_last = len(names) > 1 and names[-1] == ""
+    _check_names(names[:-1] if drop_last else names, len(header), path)
+    return drop_last
+
+
+def _check_names(names: list[str], width: int, path: Path) -> None:
+    """Reject empty, reserved and duplicate names, ignoring spaces and case."""
+    seen: dict[str, str] = {}
+    for position, name in enumerate(names, start=1):
+        if not name:
+            raise IntakeError(
+                str(path),
+                f"column {position} of {width} has no header name",
+                line=1,
+                fix="Name the column in the header row or delete the column",
+            )
+        key = name.strip().casefold()
+        if key in (ROW_COLUMN, PROBLEM_COLUMN):
+            raise IntakeError(
+                str(path),
+                f"column name {name!r} is reserved for the row number and problem",
+                line=1,
+                fix="Rename the column",
+            )
+        if key in seen:
+            raise IntakeError(
+                str(path),
+                f"duplicate column name {name!r} (also {seen[key]!r}), comparing "
+                "names without surrounding spaces and letter case",
+                line=1,
+                fix="Rename or remove one of the two columns",
+            )
+        seen[key] = name
+
+
+def _field_counts(data: bytes, records: _Records, delimiter: str) -> np.ndarray:
+    """Count the fields of every record: one more than its unquoted delimiters.
+
+    Delimiters inside quoted regions (from an opening quote to its partner) are
+    counted per region and subtracted from the record holding that region.
+    """
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    delimiters = np.flatnonzero(buffer == ord(delimiter))
+    per_record = np.searchsorted(delimiters, records.ends) - np.searchsorted(
+        delimiters, records.starts
+    )
+    quotes = np.flatnonzero(buffer == _QUOTE)
+    opening, closing = quotes[0::2], quotes[1::2]
+    quoted = np.searchsorted(delimiters, closing) - np.searchsorted(delimiters, opening)
+    owner = np.searchsorted(records.starts, opening, side="right") - 1
+    inside = np.bincount(owner, weights=quoted, minlength=len(records.starts))
+    return per_record - inside.astype(np.int64) + 1
+
+
+def _check_ragged_share(
+    ragged: np.ndarray, data_records: int, width: int, path: Path
+) -> None:
+    if data_records >= 10 and len(ragged) * 2 > data_records:
+        raise IntakeError(
+            str(path),
+            f"{len(ragged)} of {data_records} rows do not have the {width} fields "
+            "of the header, so the file is not consistently delimited",
+            fix="Check the delimiter and quoting of the export",
+        )
+
+
+def _parse_records(
+    data: bytes,
+    records: _Records,
+    ragged: np.ndarray,
+    header: list[str],
+    delimiter: str,
+    path: Path,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Parse all data records; the ragged ones become unwrapped rows or problem rows."""
+    data_count = len(records.starts) - 1
+    good = _parse_good_records(data, records, ragged, len(header), delimiter, path)
+    is_good = np.ones(data_count + 1, dtype=bool)
+    is_good[0] = False
+    is_good[ragged] = False
+    good_rows = np.flatnonzero(is_good)
+    good.columns = header
+    good[ROW_COLUMN] = good_rows
+    good[PROBLEM_COLUMN] = None
+    if not len(ragged):
+        return good, []
+
+    bad_rows, unwrapped = _parse_ragged_records(
+        data, records, ragged, header, delimiter
+    )
+    frame = pd.concat([good, bad_rows], ignore_index=True)
+    frame = frame.sort_values(ROW_COLUMN, kind="stable", ignore_index=True)
+    notes = []
+    if unwrapped:
+        notes.append(
+            f"unwrapped {unwrapped} rows that were quoted as a whole line, because "
+            f"each then had the {len(header)} fields of the header"
+        )
+    return frame, notes
+
+
+def _parse_good_records(
+    data: bytes,
+    records: _Records,
+    ragged: np.ndarray,
+    width: int,
+    delimiter: str,
+    path: Path,
+) -> pd.DataFrame:
+    """Parse the records with the header's field count in one pass of the C parser."""
+    body_start = int(records.ends[0]) + 1
+    if len(ragged):
+        pieces, position = [], body_start
+        for index in ragged:
+            pieces.append(data[position : records.starts[index]])
+            position = int(records.ends[index]) + 1
+        pieces.append(data[position:])
+        body = b"".join(pieces)
+    else:
+        body = data[body_start:]
+    expected = len(records.starts) - 1 - len(ragged)
+    frame = _read_csv_text(body, width, delimiter) if expected else _empty_frame(width)
+    if len(frame) != expected:
+        raise IntakeError(
+            str(path),
+            f"counted {expected} well-formed records but the CSV parser read "
+            f"{len(frame)} rows, so rows would be lost or invented",
+            line=_first_multiline_record(records),
+            fix="Look for a quote character inside an unquoted value or a lone "
+            "carriage return near this line, fix the export and import again",
+        )
+    return frame
+
+
+def _read_csv_text(body: bytes, width: int, delimiter: str) -> pd.DataFrame:
+    return pd.read_csv(
+        io.BytesIO(body),
+        sep=delimiter,
+        header=None,
+        names=list(range(width)),
+        dtype=object,
+        na_filter=False,
+        keep_default_na=False,
+        quotechar='"',
+        doublequote=True,
+        skip_blank_lines=True,
+        engine="c",
+        encoding="utf-8",
+    )
+
+
+def _empty_frame(width: int) -> pd.DataFrame:
+    return pd.DataFrame({i: pd.Series([], dtype=object) for i in range(width)})
+
+
+def _first_multiline_record(records: _Records) -> int | None:
+    """Return the first line where a record spans several lines, a hint for the user."""
+    spans = np.diff(records.lines)
+    multi = np.flatnonzero(spans > 1)
+    return int(records.lines[multi[0]]) if len(multi) else None
+
+
+def _parse_ragged_records(
+    data: bytes,
+    records: _Records,
+    ragged: np.ndarray,
+    header: list[str],
+    delimiter: str,
+) -> tuple[pd.DataFrame, int]:
+    """Turn records whose field count differs from the header's into rows.
+
+    Some exports quote a whole line that contains a comma, so the record is one field.
+    Such a record is unwrapped when its content has the header's field count. Any
+    other record becomes a problem row with empty values.
+    """
+    rows: list[list[str | None]] = []
+    problems: list[str | None] = []
+    unwrapped = 0
+    for index in ragged:
+        text = _record_text(data, records, index)
+        fields = _parse_line(text, delimiter)
+        line = int(records.lines[index])
+        inner = _unwrap(text, fields, len(header), delimiter)
+        if inner is not None:
+            rows.append(inner)
+            problems.append(None)
+            unwrapped += 1
+            continue
+        rows.append([None] * len(header))
+        problems.append(_ragged_reason(line, len(header), fields, text))
+    frame = pd.DataFrame(rows, columns=header, dtype=object)
+    frame[ROW_COLUMN] = ragged
+    frame[PROBLEM_COLUMN] = problems
+    return frame, unwrapped
+
+
+def _unwrap(
+    text: str, fields: list[str], width: int, delimiter: str
+) -> list[str] | None:
+    wrapped = len(fields) == 1 and text.startswith('"') and text.endswith('"')
+    if not wrapped or width < 2:
+        return None
+    inner = _parse_line(fields[0], delimiter) if fields[0] else []
+    return inner if len(inner) == width else None
+
+
+def _ragged_reason(line: int, width: int, fields: list[str], text: str) -> str:
+    reason = f"line {line}: expected {width} fields, got {len(fields)}"
+    if len(fields) == 1 and text.startswith('"') and text.endswith('"'):
+        reason += "; the whole line is wrapped in quotes"
+    elif len(fields) == width + 1 and fields[-1] == "":
+        reason += "; the line ends with an extra delimiter"
+    return reason
+
+
+def _drop_empty_last_column(
+    frame: pd.DataFrame, header: list[str], path: Path
+) -> tuple[pd.DataFrame, list[str]]:
+    column = frame.iloc[:, len(header) - 1]
+    filled = column.notna() & (column != "")
+    if filled.any():
+        first = int(frame.loc[filled, ROW_COLUMN].iloc[0])
+        raise IntakeError(
+            str(path),
+            f"the last column has no header name but contains values on "
+            f"{int(filled.sum())} rows (first: data row {first})",
+            line=1,
+            fix="Name the last column in the header row or delete it",
+        )
+    return frame.drop(columns=frame.columns[len(header) - 1]), header[:-1]
+
+
+def _read_jsonl(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch:
+    """Read JSON Lines: one object per line; any other line becomes a problem row."""
+    objects: list[dict[str, str | None] | None] = []
+    problems: list[str | None] = []
+    lines = data.decode("utf-8").split("\n")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        record, problem = _parse_json_line(line, number)
+        objects.append(record)
+        problems.append(problem)
+
+    expected = sum(1 for line in lines if line.strip())
+    if len(objects) != expected:
+        raise IntakeError(
+            str(path),
+            f"counted {expected} non-blank lines but read {len(objects)} rows",
+        )
+    if objects and all(record is None for record in objects):
+        raise IntakeError(
+            str(path),
+            f"none of the {expected} lines is a JSON object: {problems[0]}",
+            fix="Write one JSON object per line (JSON Lines), not a JSON array or "
+            "pretty-printed JSON",
+        )
+    header = _jsonl_header(objects, path)
+    frame = pd.DataFrame(
+        [[(record or {}).get(name) for name in header] for record in objects],
+        columns=header,
+        dtype=object,
+    )
+    frame[ROW_COLUMN] = np.arange(1, len(objects) + 1)
+    frame[PROBLEM_COLUMN] = problems
+    return RawBatch(path, digest, encoding, None, header, len(objects), frame)
+
+
+def _parse_json_line(line: str, number: int) -> tuple[dict | None, str | None]:
+    try:
+        value = json.loads(line, parse_int=str, parse_float=str, parse_constant=str)
+    except json.JSONDecodeError as exc:
+        return None, f"line {number}: invalid JSON ({exc.msg} at column {exc.colno})"
+    if not isinstance(value, dict):
+        return (
+            None,
+            f"line {number}: expected a JSON object, got {type(value).__name__}",
+        )
+    record: dict[str, str | None] = {}
+    for key, item in value.items():
+        if isinstance(item, dict | list):
+            return (
+                None,
+                f"line {number}: field {key!r} holds a nested value; flatten it",
+            )
+        if isinstance(item, bool):
+            record[key] = "true" if item else "false"
+        else:
+            record[key] = item
+    return record, None
+
+
+def _jsonl_header(objects: Iterable[dict | None], path: Path) -> list[str]:
+    """Collect the keys in order of first appearance and check them like CSV headers."""
+    header: dict[str, None] = {}
+    for record in objects:
+        if record:
+            header.update(dict.fromkeys(record))
+    names = list(header)
+    _check_names(names, len(names), path)
+    return names
+
+
+def apply_profile(raw: RawBatch, profile: Profile) -> pd.DataFrame:
+    """Map a raw batch onto LEAD_FIELDS with a source profile.
+
+    Headers are matched after stripping spaces and casefolding. A value that is blank
+    or a placeholder (compared the same way) becomes None. Vocabularies in
+    ``profile.values`` translate source values, and ``profile.defaults`` fill fields
+    that are None or not mapped, except on malformed rows. Values are otherwise kept
+    exactly, surrounding spaces included. Raises GateError when a required column is
+    missing.
+    """
+    sources = _resolve_columns(raw, profile)
+    placeholders = {value.strip().casefold() for value in profile.placeholders} | {""}
+    malformed = raw.frame[PROBLEM_COLUMN].notna().to_numpy()
+    columns: dict[str, object] = {}
+    for lead_field in LEAD_FIELDS:
+        source = sources.get(lead_field)
+        if source is None:
+            values = np.full(len(raw.frame), None, dtype=object)
+        else:
+            vocabulary = {
+                key.strip().casefold(): value
+                for key, value in profile.values.get(lead_field, {}).items()
+            }
+            values = _clean_column(raw.frame[source], placeholders, vocabulary)
+        default = profile.defaults.get(lead_field)
+        if default is not None:
+            values = np.where(pd.isna(values) & ~malformed, default, values)
+        columns[lead_field] = values
+    frame = pd.DataFrame(columns, index=raw.frame.index)
+    frame[ROW_COLUMN] = raw.frame[ROW_COLUMN].to_numpy()
+    frame[PROBLEM_COLUMN] = raw.frame[PROBLEM_COLUMN].to_numpy()
+    log.info(
+        "mapped %s with profile %s: %d of %d lead fields from columns, %d rows",
+        raw.path.name,
+        profile.name,
+        len(sources),
+        len(LEAD_FIELDS),
+        len(frame),
+    )
+    return frame
+
+
+def _resolve_columns(raw: RawBatch, profile: Profile) -> dict[str, str]:
+    """Find the file header of each mapped lead field.
+
+    Raises GateError when a required field has none of its accepted headers.
+    """
+    by_key = {name.strip().casefold(): name for name in raw.header}
+    sources: dict[str, str] = {}
+    for lead_field, accepted in profile.columns.items():
+        names = [accepted] if isinstance(accepted, str) else list(accepted)
+        for name in names:
+            header = by_key.get(name.strip().casefold())
+            if header is not None:
+                sources[lead_field] = header
+                break
+
+    missing = [name for name in profile.required_columns if name not in sources]
+    if missing:
+        wanted = "; ".join(
+            f"{name} (accepted headers: {profile.columns.get(name, 'none configured')})"
+            for name in missing
+        )
+        raise GateError(
+            str(raw.path),
+            f"missing required column for {wanted}; headers found: {raw.header}",
+            line=1,
+            fix=f"Rename the column in the file or add its header to profile "
+            f"{profile.name!r} under 'columns'",
+        )
+    return sources
+
+
+def _clean_column(
+    column: pd.Series, placeholders: set[str], vocabulary: dict[str, str]
+) -> np.ndarray:
+    """Clean each distinct value once and spread the results back to the rows."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    cleaned: list[str | None] = []
+    for value in uniques:
+        key = value.strip().casefold()
+        if key in placeholders:
+            cleaned.append(None)
+        else:
+            cleaned.append(vocabulary.get(key, value))
+    cleaned.append(None)  # factorize codes a missing value as -1, the last item
+    return np.array(cleaned, dtype=object)[codes]
