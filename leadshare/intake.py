@@ -558,6 +558,14 @@ def _read_jsonl(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch
     objects: list[dict[str, str | None] | None] = []
     problems: list[str | None] = []
     lines = data.decode("utf-8").split("\n")
+    first = next((line for line in lines if line.strip()), "")
+    if first.lstrip().startswith("["):
+        raise IntakeError(
+            str(path),
+            "the file is a JSON array, not JSON Lines",
+            line=lines.index(first) + 1,
+            fix="Write one JSON object per line without the enclosing brackets",
+        )
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue

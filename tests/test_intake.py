@@ -1,0 +1,503 @@
+"""Intake: reading lead files safely and mapping them with a profile."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from leadshare.config import Profile
+from leadshare.errors import GateError, IntakeError
+from leadshare.intake import PROBLEM_COLUMN, apply_profile, read_lead_file
+from leadshare.model import LEAD_FIELDS, ROW_COLUMN
+
+
+def _write(tmp_path: Path, name: str, content: bytes | str) -> Path:
+    path = tmp_path / name
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    path.write_bytes(content)
+    return path
+
+
+def _expected(shared_dir: Path, case: str) -> dict:
+    return json.loads(
+        (shared_dir / "cases" / case / "expected.json").read_text("utf-8")
+    )
+
+
+def _rows_are_complete(frame: pd.DataFrame, rows: int) -> bool:
+    return frame[ROW_COLUMN].tolist() == list(range(1, rows + 1))
+
+
+# Acceptance cases
+
+
+def test_bom_not_in_header(shared_dir: Path) -> None:
+    expected = _expected(shared_dir, "B03")
+    with_bom = read_lead_file(shared_dir / "cases/B03/contacts_bom.csv")
+    without_bom = read_lead_file(shared_dir / "cases/B03/contacts_no_bom.csv")
+
+    assert with_bom.header == expected["headers"]
+    assert without_bom.header == expected["headers"]
+    assert with_bom.encoding == "utf-8-sig"
+    assert with_bom.rows == expected["rows_accepted"]
+    assert with_bom.frame.loc[0, "email"] == expected["email"]
+    pd.testing.assert_frame_equal(with_bom.frame, without_bom.frame)
+
+
+def test_semicolon_european_numbers(shared_dir: Path) -> None:
+    expected = _expected(shared_dir, "B04")
+    batch = read_lead_file(shared_dir / "cases/B04/leads_semicolon.csv")
+
+    assert batch.delimiter == expected["delimiter"]
+    assert len(batch.header) == expected["column_count"]
+    assert batch.header == expected["headers"]
+    assert batch.rows == expected["valid_leads"]
+    assert batch.frame[PROBLEM_COLUMN].isna().all()
+    revenue = dict(
+        zip(batch.frame["Email"], batch.frame["Annual revenue"], strict=True)
+    )
+    assert revenue == expected["annual_revenue_if_kept_as_text"]
+
+
+@pytest.mark.parametrize("name", ["leads_cp1252.csv", "leads_utf8.csv"])
+def test_accented_names_exact(shared_dir: Path, name: str) -> None:
+    expected = _expected(shared_dir, "B05")
+    case = expected[name]
+    batch = read_lead_file(shared_dir / "cases/B05" / name)
+    stored = case.get("stored") or case["allowed_outcomes"]["import_exact"]["stored"]
+    columns = list(stored[0])
+
+    assert batch.encoding == case["encoding"]
+    assert batch.rows == len(stored)
+    assert batch.frame[columns].to_dict("records") == stored
+    values = set(batch.frame[columns].to_numpy().ravel())
+    for forbidden in expected["forbidden_stored_values"]:
+        assert forbidden not in values
+
+
+def test_leading_zeros_kept(shared_dir: Path) -> None:
+    expected = _expected(shared_dir, "B18")
+    batch = read_lead_file(shared_dir / "cases/B18/leads.csv")
+    frame = batch.frame.set_index("lead_id")
+
+    assert batch.rows == expected["rows_read"]
+    assert frame["postcode"].to_dict() == expected["postcode"]
+    assert frame["partner_code"].to_dict() == expected["partner_code"]
+    lookup = expected["lookup"]
+    found = frame.index[frame["partner_code"] == lookup["partner_code"]].tolist()
+    assert found == [lookup["finds_lead_id"]]
+
+
+def test_quoted_carriage_return_kept(shared_dir: Path) -> None:
+    expected = _expected(shared_dir, "B23")
+    batch = read_lead_file(shared_dir / "cases/B23/leads.csv")
+    frame = batch.frame.set_index("lead_id")
+
+    assert batch.rows == expected["rows_out"]
+    assert frame.loc["L-5105", "company"] == "\r=1+2 cr"
+    assert frame.loc["L-5104", "notes"] == "\t=1+2 tabbed"
+    assert frame.loc["L-5103", "score_delta"] == "-3"
+
+
+# Real exports
+
+
+def _xeducation(shared_dir: Path) -> Path:
+    return shared_dir / "data/xeducation-leads"
+
+
+def test_xeducation_counts(shared_dir: Path) -> None:
+    batch = read_lead_file(_xeducation(shared_dir) / "Leads.csv")
+    frame = batch.frame
+
+    assert batch.rows == 9240
+    assert len(batch.header) == 37
+    assert _rows_are_complete(frame, 9240)
+    assert frame[PROBLEM_COLUMN].isna().all()
+    assert frame["Converted"].value_counts().to_dict() == {"0": 5679, "1": 3561}
+    assert int((frame["Do Not Email"] == "Yes").sum()) == 734
+    assert int((frame["Do Not Call"] == "Yes").sum()) == 2
+    assert frame["Prospect ID"].is_unique
+    assert not frame["Last Notable Activity"].str.endswith("\r").any()
+
+
+def test_variant_missing_rows(shared_dir: Path) -> None:
+    folder = _xeducation(shared_dir)
+    base = read_lead_file(folder / "Leads.csv").frame
+    batch = read_lead_file(folder / "variants/Leads_9237rows_crlf.csv")
+    missing = {"646334", "646330", "646329"}
+
+    assert batch.rows == 9237
+    assert _rows_are_complete(batch.frame, 9237)
+    assert set(base["Lead Number"]) - set(batch.frame["Lead Number"]) == missing
+    kept = base[~base["Lead Number"].isin(missing)].drop(columns=ROW_COLUMN)
+    assert kept.to_numpy().tolist() == (
+        batch.frame.drop(columns=ROW_COLUMN).to_numpy().tolist()
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Leads_renamed_header_lf.csv",
+        "Leads_trailing_empty_column.csv",
+        "Leads_whole_row_quoted.csv",
+    ],
+)
+def test_variant_same_cells(shared_dir: Path, name: str) -> None:
+    folder = _xeducation(shared_dir)
+    base = read_lead_file(folder / "Leads.csv").frame
+    batch = read_lead_file(folder / "variants" / name)
+
+    assert batch.rows == 9240
+    assert len(batch.header) == 37
+    assert batch.frame[PROBLEM_COLUMN].isna().all()
+    assert batch.frame.to_numpy().tolist() == base.to_numpy().tolist()
+
+
+def test_variant_notes(shared_dir: Path) -> None:
+    folder = _xeducation(shared_dir) / "variants"
+    renamed = read_lead_file(folder / "Leads_renamed_header_lf.csv")
+    trailing = read_lead_file(folder / "Leads_trailing_empty_column.csv")
+    quoted = read_lead_file(folder / "Leads_whole_row_quoted.csv")
+
+    assert "current occupation" in renamed.header
+    assert renamed.notes == []
+    assert trailing.notes == [
+        "dropped column 38: no header name and empty on every row"
+    ]
+    assert len(quoted.notes) == 1
+    assert quoted.notes[0].startswith("unwrapped 338 rows")
+
+
+def test_datablist_counts(shared_dir: Path) -> None:
+    batch = read_lead_file(shared_dir / "data/datablist-leads/leads-10000.csv")
+
+    assert batch.rows == 10000
+    assert len(batch.header) == 14
+    assert _rows_are_complete(batch.frame, 10000)
+    assert batch.frame["Account Id"].is_unique
+    assert batch.frame[PROBLEM_COLUMN].isna().all()
+
+
+# Whole-file rejections
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"", "empty"),
+        (b" \r\n\n", "empty"),
+        (b"email,name\r\n", "no data rows"),
+        (b"PK\x03\x04\x14\x00\x06\x00", "binary"),
+        ("email,name\n".encode("utf-16"), "UTF-16"),
+        (b"email,Email\na@example.com,b@example.com\n", "duplicate column name"),
+        (b"email,,name\na,b,c\n", "column 2 of 3 has no header name"),
+        (b"email,_row\na,1\n", "reserved"),
+        (b'email,name\n"a@example.com,Ann\n', "never closed"),
+        (b"email,name\na,b,\nc,d,x\n", "fields"),
+    ],
+)
+def test_file_rejected(tmp_path: Path, content: bytes, words: str) -> None:
+    path = _write(tmp_path, "leads.csv", content)
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(path)
+
+    assert words in caught.value.reason
+    assert str(path) in str(caught.value)
+
+
+def test_wrong_delimiter_rejected(tmp_path: Path) -> None:
+    rows = "".join(f"p{i}@example.com;Name {i};DE\n" for i in range(20))
+    path = _write(tmp_path, "leads.csv", "email,name,country\n" + rows)
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(path)
+
+    assert (
+        "comma: header 3 fields, 0% of the first 20 rows match" in caught.value.reason
+    )
+    assert caught.value.line == 1
+    assert "delimiter" in caught.value.fix
+
+
+def test_single_column_header_rejected(tmp_path: Path) -> None:
+    rows = "".join(f"p{i}@example.com;Name {i}\n" for i in range(5))
+    path = _write(tmp_path, "leads.csv", "email\n" + rows)
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(path)
+
+    assert "single column" in caught.value.reason
+    assert "semicolon" in caught.value.reason
+
+
+def test_undecodable_bytes_rejected(tmp_path: Path) -> None:
+    # 0x81 is invalid UTF-8 here and undefined in Windows-1252.
+    path = _write(tmp_path, "leads.csv", b"email,name\na@example.com,Fran\x81ois\n")
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(path)
+
+    assert caught.value.line == 2
+    assert "encoding" in caught.value.reason
+    assert "0x81" in caught.value.reason
+    assert "UTF-8" in caught.value.fix
+
+
+def test_bom_with_bad_utf8_rejected(tmp_path: Path) -> None:
+    path = _write(tmp_path, "leads.csv", b"\xef\xbb\xbfemail\na\xe7b\n")
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(path)
+
+    assert "0xE7" in caught.value.reason
+    assert caught.value.line == 2
+
+
+def test_stray_quote_count_mismatch(tmp_path: Path) -> None:
+    content = 'email,name\na@example.com,x"y\nb@example.com,z\nc@example.com,w"v\nd,e\n'
+    path = _write(tmp_path, "leads.csv", content)
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(path)
+
+    assert "counted 2 well-formed records but the CSV parser read 4 rows" in str(
+        caught.value
+    )
+    assert caught.value.line == 2
+
+
+def test_filled_unnamed_column_rejected(tmp_path: Path) -> None:
+    path = _write(tmp_path, "leads.csv", "email,name,\na,b,\nc,d,oops\n")
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(path)
+
+    assert "no header name but contains values on 1 rows" in caught.value.reason
+    assert "data row 2" in caught.value.reason
+
+
+# Records and rows
+
+
+def test_cp1252_detected(tmp_path: Path) -> None:
+    content = "email;city\nfrancois@example.com;Besançon\n".encode("cp1252")
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert batch.encoding == "cp1252"
+    assert batch.delimiter == ";"
+    assert batch.frame.loc[0, "city"] == "Besançon"
+
+
+def test_tab_delimiter(tmp_path: Path) -> None:
+    batch = read_lead_file(_write(tmp_path, "leads.tsv", "email\tname\na@x.io\tAnn\n"))
+
+    assert batch.delimiter == "\t"
+    assert batch.frame.loc[0, "name"] == "Ann"
+
+
+def test_single_column_file(tmp_path: Path) -> None:
+    batch = read_lead_file(_write(tmp_path, "leads.csv", "email\na@x.io\nb@x.io"))
+
+    assert batch.header == ["email"]
+    assert batch.frame["email"].tolist() == ["a@x.io", "b@x.io"]
+
+
+def test_no_final_newline(tmp_path: Path) -> None:
+    batch = read_lead_file(_write(tmp_path, "leads.csv", "a,b\r\n1,2\r\n3,4"))
+
+    assert batch.rows == 2
+    assert batch.frame[["a", "b"]].to_numpy().tolist() == [["1", "2"], ["3", "4"]]
+
+
+def test_blank_lines_skipped(tmp_path: Path) -> None:
+    batch = read_lead_file(_write(tmp_path, "leads.csv", "\na,b\n1,2\n\n  \r\n3,4\n\n"))
+
+    assert batch.rows == 2
+    assert batch.frame["a"].tolist() == ["1", "3"]
+    assert _rows_are_complete(batch.frame, 2)
+
+
+def test_quoted_newline_one_row(tmp_path: Path) -> None:
+    content = 'email,notes\na@x.io,"line one\nline ""two"", end"\nb@x.io,ok\n'
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert batch.rows == 2
+    assert batch.frame.loc[0, "notes"] == 'line one\nline "two", end'
+    assert batch.frame.loc[1, "email"] == "b@x.io"
+
+
+def test_ragged_rows_become_problems(tmp_path: Path) -> None:
+    content = (
+        "email,name,country\n"
+        "a@x.io,Ann,DE\n"
+        "b@x.io,Bob\n"
+        "c@x.io,Cy,FR,extra\n"
+        '"d@x.io,Dee,""NL, South"",x"\n'
+        "e@x.io,Eve,GB,\n"
+        "f@x.io,Fay,US\n"
+        "g@x.io,Gil,US\n"
+        "h@x.io,Hal,US\n"
+        "i@x.io,Ida,US\n"
+    )
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+    problems = batch.frame[PROBLEM_COLUMN].tolist()
+
+    assert batch.rows == 9
+    assert _rows_are_complete(batch.frame, 9)
+    assert problems[0] is None
+    assert problems[1] == "line 3: expected 3 fields, got 2"
+    assert problems[2] == "line 4: expected 3 fields, got 4"
+    assert problems[3] == (
+        "line 5: expected 3 fields, got 1; the whole line is wrapped in quotes"
+    )
+    assert problems[4] == (
+        "line 6: expected 3 fields, got 4; the line ends with an extra delimiter"
+    )
+    assert problems[5:] == [None] * 4
+    assert batch.frame.loc[1, "email"] is None
+    assert batch.frame.loc[5, "email"] == "f@x.io"
+
+
+def test_wrapped_row_unwrapped(tmp_path: Path) -> None:
+    content = 'email,name,country\n"a@x.io,""Doe, Ann"",DE"\nb@x.io,Bob,FR\n'
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert batch.frame[PROBLEM_COLUMN].isna().all()
+    assert batch.frame.loc[0, "name"] == "Doe, Ann"
+    assert batch.frame.loc[0, "country"] == "DE"
+    assert batch.notes[0].startswith("unwrapped 1 rows")
+
+
+def test_sha256_of_bytes(tmp_path: Path) -> None:
+    path = _write(tmp_path, "leads.csv", "a,b\n1,2\n")
+    batch = read_lead_file(path)
+
+    assert batch.sha256 == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
+
+
+# JSON Lines
+
+
+def test_jsonl_rows_and_problems(tmp_path: Path) -> None:
+    lines = [
+        '{"email": "a@x.io", "postcode": "02134", "size": 50, "vip": true}',
+        "",
+        '["not", "an", "object"]',
+        '{"email": "b@x.io", "address": {"city": "Köln"}}',
+        "{broken",
+        '{"email": "c@x.io", "revenue": 1.50, "note": null}',
+    ]
+    batch = read_lead_file(_write(tmp_path, "leads.jsonl", "\n".join(lines) + "\n"))
+    frame = batch.frame
+    problems = frame[PROBLEM_COLUMN].tolist()
+
+    assert batch.delimiter is None
+    assert batch.rows == 5
+    assert _rows_are_complete(frame, 5)
+    assert batch.header == ["email", "postcode", "size", "vip", "revenue", "note"]
+    assert frame.loc[0, "postcode"] == "02134"
+    assert frame.loc[0, "size"] == "50"
+    assert frame.loc[0, "vip"] == "true"
+    assert frame.loc[4, "revenue"] == "1.50"
+    assert frame.loc[4, "note"] is None
+    assert problems[0] is None
+    assert problems[1] == "line 3: expected a JSON object, got list"
+    assert problems[2] == "line 4: field 'address' holds a nested value; flatten it"
+    assert problems[3].startswith("line 5: invalid JSON")
+    assert problems[4] is None
+
+
+def test_json_array_rejected(tmp_path: Path) -> None:
+    path = _write(tmp_path, "leads.ndjson", '[\n{"email": "a@x.io"}\n]\n')
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(path)
+
+    assert "JSON array" in caught.value.reason
+    assert caught.value.line == 1
+
+
+def test_pretty_json_rejected(tmp_path: Path) -> None:
+    path = _write(tmp_path, "leads.jsonl", '{\n  "email": "a@x.io"\n}\n')
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(path)
+
+    assert "none of the 3 lines is a JSON object" in caught.value.reason
+
+
+# Profiles
+
+
+def _profile(**overrides: object) -> Profile:
+    settings: dict = {
+        "name": "test",
+        "columns": {
+            "email": ["E-mail", "Email Address"],
+            "company": "Company",
+            "do_not_email": "Opt Out",
+        },
+        "values": {"do_not_email": {"Y": "yes", "N": "no"}},
+        "defaults": {"country": "DE", "company": "(unknown)"},
+        "required_columns": ["email"],
+    }
+    settings.update(overrides)
+    return Profile.model_validate(settings)
+
+
+def test_profile_maps_fields(tmp_path: Path) -> None:
+    content = (
+        " email address ,COMPANY,Opt Out,Other\n"
+        "a@x.io, Acme ,y,1\n"
+        "  ,Select,N,2\n"
+        "n/a,-,,3\n"
+        "b@x.io,NULL,maybe,4\n"
+    )
+    raw = read_lead_file(_write(tmp_path, "leads.csv", content))
+    frame = apply_profile(raw, _profile())
+
+    assert list(frame.columns) == [*LEAD_FIELDS, ROW_COLUMN, PROBLEM_COLUMN]
+    assert frame["email"].tolist() == ["a@x.io", None, None, "b@x.io"]
+    assert frame["company"].tolist() == [
+        " Acme ",
+        "(unknown)",
+        "(unknown)",
+        "(unknown)",
+    ]
+    assert frame["do_not_email"].tolist() == ["yes", "no", None, "maybe"]
+    assert frame["country"].tolist() == ["DE"] * 4
+    assert frame["phone"].isna().all()
+    assert frame[ROW_COLUMN].tolist() == [1, 2, 3, 4]
+
+
+def test_profile_skips_defaults_on_problems(tmp_path: Path) -> None:
+    raw = read_lead_file(_write(tmp_path, "leads.csv", "Email,Company\na@x.io\nb,c\n"))
+    frame = apply_profile(
+        raw, _profile(columns={"email": "Email", "company": "Company"})
+    )
+
+    assert frame.loc[0, PROBLEM_COLUMN] == "line 2: expected 2 fields, got 1"
+    assert frame.loc[0, "country"] is None
+    assert frame.loc[1, "country"] == "DE"
+
+
+def test_profile_missing_column(tmp_path: Path) -> None:
+    path = _write(tmp_path, "leads.csv", "Mail,Company\na@x.io,Acme\n")
+    raw = read_lead_file(path)
+
+    with pytest.raises(GateError) as caught:
+        apply_profile(raw, _profile())
+
+    message = str(caught.value)
+    assert str(path) in message
+    assert "missing required column for email" in message
+    assert "['E-mail', 'Email Address']" in message
+    assert "headers found: ['Mail', 'Company']" in message
