@@ -13,24 +13,22 @@ from prefect.runtime import flow_run
 from leadshare.runtime import build_context
 from tasks.intake import claim_inbox_files, read_lead_file
 from tasks.qualify import match_partners, qualify_leads
-from tasks.report import publish_report
+from tasks.report import post_run_summary, publish_report
 from tasks.store import archive_file, commit_batch
 from tasks.transfer import transfer_batch
 from tasks.validate import check_consent, dedup_leads, validate_leads
 
 
-@flow(name="share-leads", log_prints=False)
+@flow(name="share-leads", retries=1, retry_delay_seconds=60)
 def share_leads(deliver: bool = True) -> dict:
     """Process the inbox and deliver due transfers; return the run summary."""
     ctx = build_context(run_id=flow_run.get_id())
     with ctx.store.transaction() as tx:
         tx.execute("start_run", run_id=ctx.run_id, flow_run_id=flow_run.get_id(), started_at=ctx.now)
 
-    batches, rejected = [], []
     for item in claim_inbox_files(ctx):
         read = read_lead_file(ctx, item)
         if read is None:
-            rejected.append(item.path.name)
             continue
         frame, meta = read
         frame = validate_leads(ctx, frame, item.profile)
@@ -38,12 +36,13 @@ def share_leads(deliver: bool = True) -> dict:
         frame, suppressions = check_consent(ctx, frame)
         frame = qualify_leads(ctx, frame)
         match = match_partners(ctx, frame)
-        batches.append(commit_batch(ctx, item, frame, match, suppressions, meta))
+        commit_batch(ctx, item, frame, match, suppressions, meta)
         archive_file(ctx, item)
 
     deliveries = []
     if deliver:
         deliveries = [transfer_batch(ctx, partner.id) for partner in ctx.config.partners]
-    summary = publish_report(ctx, batches, deliveries, rejected)
-    get_run_logger().info("Sharing run finished: %d files, %d rows", len(batches), summary["rows_in"])
+    summary = publish_report(ctx, deliveries)
+    post_run_summary(ctx, summary)
+    get_run_logger().info("Sharing run finished: %d files, %d rows", len(summary["files"]), summary["rows_in"])
     return summary

@@ -170,20 +170,13 @@ def validate_batch(ctx: RunContext, frame: pd.DataFrame, profile: Profile) -> pd
     required = profile.required_fields if profile.required_fields is not None else ctx.config.rules.required_fields
     failures = gates.check_rows(frame, required)
     failed = failures.notna()
-    reasons = failures.map(lambda rule: _row_failure_reason(rule), na_action="ignore")
+    reasons = failures.map(gates.row_rule_reason, na_action="ignore")
     if "_problem" in frame.columns:
         reasons = frame["_problem"].where(frame["_problem"].notna(), reasons)
     _finish(frame, failed, Outcome.QUARANTINED, failures, reasons)
     bad_email = frame["email_error"].notna() & frame["email"].notna()
     _finish(frame, bad_email, Outcome.QUARANTINED, "email_invalid", "invalid e-mail: " + frame["email_error"].fillna(""))
     return frame
-
-
-def _row_failure_reason(rule: str) -> str:
-    if rule.endswith("_required"):
-        field_name = rule.removesuffix("_required")
-        return f"{field_name} is missing (blank or a placeholder such as 'Select'); fill it in the source"
-    return f"row failed expectation {rule}"
 
 
 def dedup_batch(ctx: RunContext, frame: pd.DataFrame) -> pd.DataFrame:
@@ -214,8 +207,12 @@ def _as_lead_id(frame: pd.DataFrame, value: object) -> str:
 def consent_batch(ctx: RunContext, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     """Suppress opted-out and unconsented rows; return new suppression entries."""
     suppressed = set(ctx.store.frame("suppression_keys")["key"].tolist())
-    frame, entries = consent.apply_consent(frame, suppressed)
-    return frame, entries
+    frame, entries = consent.apply_consent(frame, suppressed, source=f"run {ctx.run_id}", now=ctx.now)
+    rows = [
+        {"key": e.key, "kind": e.kind, "reason": e.reason, "source": e.source, "suppressed_at": e.at}
+        for e in entries
+    ]
+    return frame, rows
 
 
 def qualify_batch(ctx: RunContext, frame: pd.DataFrame) -> pd.DataFrame:

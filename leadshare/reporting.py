@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from leadshare.delivery import DeliverySummary
 from leadshare.model import Outcome
-from leadshare.pipeline import BatchCounts, RunContext
+from leadshare.pipeline import RunContext
 
 
-def run_summary(
-    ctx: RunContext, batches: list[BatchCounts], deliveries: list[DeliverySummary], rejected: list[str]
-) -> dict:
-    """Return the JSON summary of a run; its outcome counts add up to ``rows_in``."""
+def run_summary(ctx: RunContext, deliveries: list[DeliverySummary]) -> dict:
+    """Return the JSON summary of a run, read back from the store.
+
+    Reading the store (not the in-memory batches) keeps the summary right when Prefect
+    retries the flow run: the retry finds the files already committed under the same
+    run id.
+    """
     outcomes = {outcome.value: 0 for outcome in Outcome}
-    for batch in batches:
-        for name, count in batch.outcomes.items():
-            outcomes[name] += int(count)
-    rows_in = sum(batch.rows_in for batch in batches)
+    for row in ctx.store.rows("outcome_counts", run_id=ctx.run_id):
+        outcomes[row["outcome"]] = int(row["n"])
+    files = ctx.store.rows("run_files", run_id=ctx.run_id)
+    rows_in = sum(outcomes.values())
     by_partner = {row["partner_id"]: row for row in ctx.store.rows("transfer_counts", run_id=ctx.run_id)}
     partners = []
     for delivery in deliveries:
@@ -34,10 +37,25 @@ def run_summary(
         )
     return {
         "run_id": ctx.run_id,
-        "files": [{"file": b.file_name, "rows_in": b.rows_in} for b in batches],
-        "rejected_files": rejected,
+        "files": [
+            {"file": f["file_name"], "profile": f["profile"], "rows_in": f["rows_in"]}
+            for f in files
+            if f["status"] == "committed"
+        ],
+        "rejected_files": [
+            {"file": f["file_name"], "reason": f["reason"]} for f in files if f["status"] == "rejected"
+        ],
         "rows_in": rows_in,
         "outcomes": outcomes,
-        "outcomes_total": sum(outcomes.values()),
         "partners": partners,
     }
+
+
+def slack_summary(summary: dict) -> str:
+    """Return a one-message summary of a run: counts and partner ids only."""
+    shown = ", ".join(f"{name} {count}" for name, count in summary["outcomes"].items() if count)
+    failing = [p["partner"] for p in summary["partners"] if p["failed"] or p["waiting"]]
+    text = f"leadshare run {summary['run_id']}: {summary['rows_in']} rows in ({shown or 'nothing new'})."
+    if failing:
+        text += f" Partners with failed or waiting deliveries: {', '.join(failing)}."
+    return text

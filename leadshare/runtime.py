@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 
 from leadshare.config import ensure_config, load_config
 from leadshare.pipeline import RunContext
 from leadshare.settings import get_settings
 from leadshare.store import open_store
+
+
+# httpx logs every request URL at INFO; a partner URL may carry a token.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def build_context(run_id: str | None = None, now: dt.datetime | None = None) -> RunContext:

@@ -10,22 +10,21 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from leadshare.delivery import DeliverySummary
-from leadshare.pipeline import BatchCounts, RunContext
-from leadshare.reporting import run_summary
+from leadshare.pipeline import RunContext
+from leadshare.reporting import run_summary, slack_summary
+from tasks.transfer import slack_client
 
 
 @task(cache_policy=NO_CACHE)
-def publish_report(
-    ctx: RunContext, batches: list[BatchCounts], deliveries: list[DeliverySummary], rejected: list[str]
-) -> dict:
-    summary = run_summary(ctx, batches, deliveries, rejected)
+def publish_report(ctx: RunContext, deliveries: list[DeliverySummary]) -> dict:
+    summary = run_summary(ctx, deliveries)
     with ctx.store.transaction() as tx:
         tx.execute(
             "finish_run",
             run_id=ctx.run_id,
             finished_at=dt.datetime.now(dt.UTC),
             status="completed",
-            files_in=len(batches) + len(rejected),
+            files_in=len(summary["files"]) + len(summary["rejected_files"]),
             rows_in=summary["rows_in"],
             summary=json.dumps(summary),
         )
@@ -45,3 +44,13 @@ def publish_report(
     )
     get_run_logger().info("Run %s: %d rows in, outcomes %s", ctx.run_id, summary["rows_in"], summary["outcomes"])
     return summary
+
+
+@task(cache_policy=NO_CACHE)
+def post_run_summary(ctx: RunContext, summary: dict) -> bool:
+    """Post the run's counts (no personal data) to Slack when Slack is configured."""
+    client = slack_client(ctx)
+    if client is None:
+        return False
+    client.post_message(slack_summary(summary))
+    return True

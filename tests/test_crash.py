@@ -1,0 +1,104 @@
+"""Kill a sharing run at each named fail point, rerun it, and check nothing is lost or sent twice."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from httpserver import LocalEndpoint
+from test_flow_share import SECRET, write_partners
+
+REPO = Path(__file__).resolve().parents[1]
+FAILPOINTS = [
+    "after_parse",
+    "after_dedup",
+    "before_commit",
+    "after_commit",
+    "after_post_before_record",
+    "after_csv_temp_write",
+]
+
+
+@pytest.fixture(scope="module")
+def api_url(prefect_harness) -> str:
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
+
+
+def _cli(home: Path, api_url: str, *args: str, failpoint: str | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, LEADSHARE_HOME=str(home), PREFECT_API_URL=api_url, TEST_PARTNER_SECRET=SECRET)
+    env.pop("LEADSHARE_FAILPOINT", None)
+    if failpoint:
+        env["LEADSHARE_FAILPOINT"] = failpoint
+    return subprocess.run(
+        [sys.executable, "-m", "leadshare.cli", *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+def _dropped_lead_ids(home: Path) -> list[str]:
+    ids = []
+    for path in (home / "outbox" / "file_drop").rglob("*.csv"):
+        with path.open(newline="", encoding="utf-8") as handle:
+            ids.extend(row["lead_id"] for row in csv.DictReader(handle))
+    return ids
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("failpoint", FAILPOINTS)
+def test_crash_then_rerun_loses_nothing(failpoint, home, api_url, shared_dir, tmp_path):
+    source = tmp_path / "leads.csv"
+    shutil.copyfile(shared_dir / "data/datablist-leads/leads-10000.csv", source)
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        write_partners(home, endpoint.url, hook_capacity=10)
+
+        crashed = _cli(home, api_url, "share", "--profile", "datablist", "--json", str(source), failpoint=failpoint)
+        assert crashed.returncode == 77, crashed.stderr[-2000:]
+
+        rerun = _cli(home, api_url, "run")
+        assert rerun.returncode == 0, rerun.stderr[-2000:]
+        final = _cli(home, api_url, "status")
+        assert final.returncode == 0, final.stderr[-2000:]
+
+        with duckdb.connect(str(home / "leadshare.duckdb"), read_only=True) as con:
+            outcomes = con.execute("select count(*), count(distinct source_row) from row_outcomes").fetchone()
+            hook_sent = con.execute(
+                "select count(*) from transfers where partner_id = 'P-HOOK' and status = 'sent'"
+            ).fetchone()[0]
+            pending = con.execute("select count(*) from transfers where status = 'pending'").fetchone()[0]
+
+    assert outcomes == (10000, 10000)
+    assert pending == 0
+    assert hook_sent == 10
+    assert len(endpoint.accepted_ids) == 10
+    assert len(set(endpoint.accepted_ids)) == 10
+    dropped = _dropped_lead_ids(home)
+    assert len(dropped) == len(set(dropped)) == 40
+    assert not list((home / "inbox").rglob("*.csv"))
+
+
+def test_share_json_summary_contract(home, api_url, tmp_path):
+    """``leadshare share --profile NAME --json FILE`` prints outcomes that add up."""
+    source = tmp_path / "few.csv"
+    source.write_text(
+        "email,first_name,last_name,company,country,phone,consent_share,lead_source\n"
+        "ana@example.com,Ana,Ruiz,Ruiz Marine,US,(202) 555-0143,yes,referral\n"
+        "Select,Ben,Okafor,Okafor Build,US,,yes,referral\n",
+        encoding="utf-8",
+    )
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        write_partners(home, endpoint.url)
+        result = _cli(home, api_url, "share", "--profile", "generic", "--json", str(source))
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout)
+    assert summary["rows_in"] == 2
+    assert sum(summary["outcomes"].values()) == 2
+    assert summary["outcomes"]["quarantined"] == 1

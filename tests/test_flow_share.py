@@ -1,0 +1,145 @@
+"""The whole sharing flow through Prefect's test harness on real lead files.
+
+A real DuckDB file in a temporary LEADSHARE_HOME, a real local HTTP server as the
+webhook partner (it verifies signatures and deduplicates on webhook-id) and as Slack.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from httpserver import LocalEndpoint, Reply
+
+SECRET = "whsec_dGVzdC1wYXJ0bmVyLXNlY3JldC1mb3ItbGVhZHNoYXJl"
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def write_partners(home: Path, hook_url: str, hook_capacity: int = 30) -> None:
+    common = {"timezone": "UTC", "performance": 0.6}
+    partners = [
+        {"id": "P-HOOK", "name": "Hook Inc", "tier": "gold", "territory": {"countries": ["US"]},
+         "capacity_per_day": hook_capacity, "capacity_per_week": 5 * hook_capacity, "channel": "webhook",
+         "webhook": {"url": hook_url, "secret": "env:TEST_PARTNER_SECRET"},
+         "fields": ["lead_id", "first_name", "company", "email", "phone_e164", "score"], **common},
+        {"id": "P-DROP", "name": "Drop LLC", "tier": "silver", "territory": {"countries": ["US"]},
+         "capacity_per_day": 40, "capacity_per_week": 200, "channel": "file_drop",
+         "fields": ["lead_id", "company", "email", "notes"], **common},
+        {"id": "P-INDIA", "name": "India Ed", "tier": "gold", "territory": {"countries": ["IN"]},
+         "capacity_per_day": 3000, "capacity_per_week": 9000, "channel": "file_drop",
+         "fields": ["lead_id", "external_id", "city", "industry", "score"], **common},
+        {"id": "P-INCRM", "name": "India CRM", "tier": "silver", "territory": {"countries": ["IN"]},
+         "capacity_per_day": 1000, "capacity_per_week": 5000, "channel": "crm_export",
+         "crm_owner_id": "OWN-1", "fields": ["lead_id", "external_id", "city"], **common},
+        {"id": "P-PAUSED", "name": "Paused", "status": "paused", "territory": {"countries": ["US", "IN"]},
+         "capacity_per_day": 1000, "capacity_per_week": 5000, "channel": "manual",
+         "fields": ["lead_id"], **common},
+    ]
+    (home / "config" / "partners.yaml").write_text(yaml.safe_dump({"partners": partners}))
+
+
+def run_share(home: Path, profile: str, *files: Path) -> dict:
+    from flows.share import share_leads
+
+    for path in files:
+        target = home / "inbox" / profile / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    return share_leads.with_options(retries=0)()
+
+
+def db_rows(home: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(home / "leadshare.duckdb"), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+@pytest.fixture
+def partner(home, monkeypatch):
+    monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
+    with LocalEndpoint(script=[500, Reply(429, headers={"Retry-After": "1"})], secret=SECRET) as endpoint:
+        write_partners(home, endpoint.url)
+        yield endpoint
+
+
+@pytest.mark.slow
+def test_xeducation_every_row_has_one_outcome(home, partner, shared_dir):
+    summary = run_share(home, "xeducation", shared_dir / "data/xeducation-leads/Leads.csv")
+    outcomes = summary["outcomes"]
+
+    assert summary["rows_in"] == 9240
+    assert sum(outcomes.values()) == 9240
+    assert db_rows(home, "select count(*), count(distinct source_row) from row_outcomes") == [(9240, 9240)]
+    assert outcomes["suppressed"] >= 734
+    assert outcomes["shared"] > 0
+    assert outcomes["no_eligible_partner"] > 0
+    assert not list((home / "inbox").rglob("*.csv"))
+    assert list((home / "processed").rglob("*Leads.csv"))
+
+
+@pytest.mark.slow
+def test_datablist_webhook_signed_retried_once(home, partner, shared_dir):
+    source = shared_dir / "data/datablist-leads/leads-10000.csv"
+    summary = run_share(home, "datablist", source)
+
+    assert summary["rows_in"] == 10000
+    assert sum(summary["outcomes"].values()) == 10000
+    hook = next(p for p in summary["partners"] if p["partner"] == "P-HOOK")
+    assert hook["offered"] == 30
+    assert hook["sent"] == 30
+    assert len(partner.accepted_ids) == 30
+    assert all(request.signature_valid for request in partner.requests)
+    statuses = [request.status for request in partner.requests[:3]]
+    assert statuses == [500, 429, 200]
+    first_ids = {request.headers["webhook-id"] for request in partner.requests[:3]}
+    assert len(first_ids) == 1
+    drops = list((home / "outbox" / "file_drop" / "P-DROP").glob("*.csv"))
+    assert len(drops) == 1
+
+
+@pytest.mark.slow
+def test_rerun_and_same_file_send_nothing_twice(home, partner, shared_dir):
+    source = shared_dir / "data/datablist-leads/leads-10000.csv"
+    run_share(home, "datablist", source)
+    posts_after_first = len(partner.requests)
+
+    second = run_share(home, "datablist", source)
+
+    assert second["rows_in"] == 0
+    assert len(partner.requests) == posts_after_first
+    assert partner.duplicates == 0
+    assert db_rows(home, "select count(*) from source_files") == [(1,)]
+    sent = db_rows(home, "select count(*), count(distinct (lead_id, partner_id)) from transfers")
+    assert sent[0][0] == sent[0][1]
+
+
+def test_rejected_file_quarantined_with_reason(home, partner, tmp_path):
+    bad = tmp_path / "empty.csv"
+    bad.write_bytes(b"")
+    summary = run_share(home, "generic", bad)
+
+    assert summary["rows_in"] == 0
+    assert [f["file"] for f in summary["rejected_files"]] == ["empty.csv"]
+    reasons = list((home / "quarantine").rglob("*.reason.txt"))
+    assert len(reasons) == 1
+    assert "empty.csv" in reasons[0].read_text()
+
+
+def test_generated_leads_shared_and_explained(home, partner, tmp_path):
+    from leadshare.explain import explain_lead
+    from leadshare.generate import write_leads
+    from leadshare.runtime import build_context
+
+    path = write_leads(tmp_path / "example.csv", 1500, seed=11)
+    summary = run_share(home, "generic", path)
+
+    assert summary["rows_in"] == 1500
+    assert sum(summary["outcomes"].values()) == 1500
+    assert summary["outcomes"]["duplicate"] > 0
+    lead_id = db_rows(home, "select lead_id from row_outcomes where outcome = 'shared' limit 1")[0][0]
+    text = "\n".join(explain_lead(build_context().store, lead_id))
+    assert "chosen partner" in text
+    assert "candidate" in text

@@ -1,0 +1,98 @@
+"""Qualification: points, threshold, exclusions with the failing value, freshness, strategic."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from leadshare.config import Rules
+from leadshare.qualify import qualify
+
+NOW = dt.datetime(2026, 12, 4, 12, tzinfo=dt.UTC)
+RULES = Rules.model_validate(
+    {
+        "version": "t",
+        "threshold": 20,
+        "points": [
+            {"field": "lead_source", "any_of": ["Referral"], "points": 20},
+            {"field": "engagement", "at_least": 10, "points": 10},
+            {"field": "company", "present": True, "points": 5},
+        ],
+        "exclusions": {
+            "competitor_domains": ["rivalcorp.example"],
+            "unsupported_countries": ["KP"],
+            "free_mail_domains": ["gmail.com"],
+            "b2b_only": True,
+        },
+        "freshness_days": 30,
+        "strategic": {"named_accounts": ["globex"], "min_company_size": 5000},
+    }
+)
+
+
+def _frame(**columns) -> pd.DataFrame:
+    base = {
+        "email_key": "a@corp.example",
+        "country_code": "DE",
+        "lead_source": "referral",
+        "engagement": "12",
+        "company": "Corp",
+        "company_key": "corp",
+        "company_size": "10",
+        "last_activity_at": "2026-12-01T10:00:00Z",
+        "outcome": None,
+    }
+    base.update(columns)
+    return pd.DataFrame([base])
+
+
+def test_points_add_up_case_insensitive():
+    result = qualify(_frame(), RULES, NOW)
+    assert result.loc[0, "score"] == 35
+    assert pd.isna(result.loc[0, "outcome"])
+
+
+def test_below_threshold_names_score():
+    result = qualify(_frame(lead_source="web", engagement="1"), RULES, NOW)
+    assert result.loc[0, "rule"] == "score_below_threshold"
+    assert "score 5 is below the threshold 20" in result.loc[0, "reason"]
+
+
+def test_competitor_domain_rejected():
+    result = qualify(_frame(email_key="x@rivalcorp.example"), RULES, NOW)
+    assert result.loc[0, "rule"] == "competitor_domain"
+    assert "rivalcorp.example" in result.loc[0, "reason"]
+
+
+def test_unsupported_country_rejected():
+    result = qualify(_frame(country_code="KP"), RULES, NOW)
+    assert result.loc[0, "rule"] == "unsupported_country"
+
+
+def test_free_mail_rejected_when_b2b_only():
+    result = qualify(_frame(email_key="x@gmail.com"), RULES, NOW)
+    assert result.loc[0, "rule"] == "free_mail_domain"
+
+
+def test_stale_engagement_rejected():
+    result = qualify(_frame(last_activity_at="2026-09-01T00:00:00Z"), RULES, NOW)
+    assert result.loc[0, "rule"] == "stale"
+    assert "2026-09-01" in result.loc[0, "reason"]
+
+
+def test_missing_timestamp_counts_as_fresh():
+    result = qualify(_frame(last_activity_at=None), RULES, NOW)
+    assert pd.isna(result.loc[0, "outcome"])
+
+
+def test_finished_rows_left_alone():
+    result = qualify(_frame(outcome="duplicate", email_key="x@rivalcorp.example"), RULES, NOW)
+    assert result.loc[0, "outcome"] == "duplicate"
+
+
+def test_strategic_named_account_and_size():
+    named = qualify(_frame(company_key="globex"), RULES, NOW)
+    large = qualify(_frame(company_size="12000"), RULES, NOW)
+    assert named.loc[0, "strategic"] == "named account globex"
+    assert large.loc[0, "strategic"] == "company size >= 5000"
