@@ -48,6 +48,7 @@ class RawBatch:
     path: Path
     sha256: str
     encoding: str
+    """``utf-8``, ``utf-8-sig`` (UTF-8 with a byte-order mark) or ``cp1252``."""
     delimiter: str | None
     """Field delimiter of a CSV file; None for JSON Lines."""
     header: list[str]
@@ -69,6 +70,8 @@ class _Records:
     """Exclusive end of each record, before its newline."""
     lines: np.ndarray
     """Physical line number (1-based) on which each record starts."""
+    quotes: np.ndarray
+    """Byte offsets of all quote characters in the file."""
 
 
 def read_lead_file(path: Path) -> RawBatch:
@@ -101,7 +104,7 @@ def _read_bytes(path: Path) -> bytes:
         data = path.read_bytes()
     except OSError as exc:
         raise IntakeError(str(path), f"cannot read the file: {exc.strerror}") from exc
-    if not data.strip():
+    if not data or data.isspace():
         raise IntakeError(
             str(path),
             "the file is empty",
@@ -112,6 +115,12 @@ def _read_bytes(path: Path) -> bytes:
             str(path),
             "the file is UTF-16 encoded",
             fix="Save it as UTF-8 CSV and retry",
+        )
+    if b"\n" not in data and b"\r" in data.rstrip(b"\r"):
+        raise IntakeError(
+            str(path),
+            "lines end with a carriage return (CR) only, as in classic Mac OS files",
+            fix="Save the file with LF or CRLF line ends and import it again",
         )
     nul = data.find(b"\x00")
     if nul >= 0:
@@ -209,6 +218,9 @@ def _find_records(data: bytes, path: Path) -> _Records:
     A newline is quoted when an odd number of quote characters precede it. Blank
     records (only spaces and CR) are dropped, as the parser skips them too.
     """
+    # NOTE: counting quotes assumes RFC 4180 quoting. A lone quote inside an
+    # unquoted value (5'10") shifts every later record, so such a file fails the
+    # count check and is rejected whole instead of being read leniently.
     buffer = np.frombuffer(data, dtype=np.uint8)
     quotes = np.flatnonzero(buffer == _QUOTE)
     newlines = np.flatnonzero(buffer == _NEWLINE)
@@ -229,7 +241,7 @@ def _find_records(data: bytes, path: Path) -> _Records:
     keep = ~_blank_records(data, starts, ends)
     starts, ends = starts[keep], ends[keep]
     lines = np.searchsorted(newlines, starts) + 1
-    return _Records(starts=starts, ends=ends, lines=lines)
+    return _Records(starts=starts, ends=ends, lines=lines, quotes=quotes)
 
 
 def _blank_records(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -367,8 +379,7 @@ def _field_counts(data: bytes, records: _Records, delimiter: str) -> np.ndarray:
     per_record = np.searchsorted(delimiters, records.ends) - np.searchsorted(
         delimiters, records.starts
     )
-    quotes = np.flatnonzero(buffer == _QUOTE)
-    opening, closing = quotes[0::2], quotes[1::2]
+    opening, closing = records.quotes[0::2], records.quotes[1::2]
     quoted = np.searchsorted(delimiters, closing) - np.searchsorted(delimiters, opening)
     owner = np.searchsorted(records.starts, opening, side="right") - 1
     inside = np.bincount(owner, weights=quoted, minlength=len(records.starts))

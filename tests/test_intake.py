@@ -194,6 +194,7 @@ def test_datablist_counts(shared_dir: Path) -> None:
         (b"", "empty"),
         (b" \r\n\n", "empty"),
         (b"email,name\r\n", "no data rows"),
+        (b"email,name\ra@example.com,Ann\rb@example.com,Bob\r", "carriage return"),
         (b"PK\x03\x04\x14\x00\x06\x00", "binary"),
         ("email,name\n".encode("utf-16"), "UTF-16"),
         (b"email,Email\na@example.com,b@example.com\n", "duplicate column name"),
