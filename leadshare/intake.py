@@ -219,8 +219,8 @@ def _find_records(data: bytes, path: Path) -> _Records:
     records (only spaces and CR) are dropped, as the parser skips them too.
     """
     # NOTE: counting quotes assumes RFC 4180 quoting. A lone quote inside an
-    # unquoted value (5'10") shifts every later record, so such a file fails the
-    # count check and is rejected whole instead of being read leniently.
+    # unquoted value (5'10") shifts every later record, so such a file is rejected
+    # whole (unclosed quote or count mismatch) instead of being read leniently.
     buffer = np.frombuffer(data, dtype=np.uint8)
     quotes = np.flatnonzero(buffer == _QUOTE)
     newlines = np.flatnonzero(buffer == _NEWLINE)

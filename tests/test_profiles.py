@@ -197,3 +197,18 @@ def test_generic_requires_consent(tmp_path: Path, profiles: dict[str, Profile]) 
         apply_profile(read_lead_file(path), profiles["generic"])
 
     assert "consent_share" in caught.value.reason
+
+
+def test_xeducation_rows_pass_gate(
+    xeducation: pd.DataFrame, profiles: dict[str, Profile]
+) -> None:
+    required = profiles["xeducation"].required_fields
+
+    assert required == ["external_id"]
+    assert gates.check_rows(xeducation, required).isna().all()
+
+
+def test_datablist_rows_pass_gate(datablist: pd.DataFrame) -> None:
+    rules = load_config(REPO / "config").rules
+
+    assert gates.check_rows(datablist, rules.required_fields).isna().all()
