@@ -1,0 +1,203 @@
+"""Consent and suppression: decide which leads may never be shared.
+
+Pure functions: the caller loads the suppression keys from the store, passes them in,
+and stores the new entries this module returns. An opt-out is kept for good, so a
+re-import of the same person (in any letter case) cannot turn sharing back on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Set
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from leadshare.model import Outcome
+
+TRUE_TOKENS = frozenset({"true", "yes", "1", "y"})
+FALSE_TOKENS = frozenset({"false", "no", "0", "n"})
+OPT_OUT_STATUSES = frozenset({"unsubscribed", "opted out", "opt out"})
+
+FLAG_COLUMNS = ("do_not_email", "do_not_call", "consent_share")
+
+
+class SuppressionEntry(NamedTuple):
+    """One key that must never be shared again."""
+
+    key: str
+    """An ``email_key`` or an E.164 phone number."""
+    kind: str
+    """"email" or "phone"."""
+    reason: str
+    source: str
+    at: dt.datetime
+
+
+def parse_flag(raw: object) -> tuple[bool | None, str | None]:
+    """Parse a yes/no cell: true/yes/1/y and false/no/0/n in any letter case.
+
+    Returns ``(value, error)``. A blank cell is ``(None, None)``, meaning no
+    information. Any other token is ``(None, error)`` so the row goes to review
+    instead of being guessed.
+    """
+    if raw is None or (isinstance(raw, float) and np.isnan(raw)):
+        return None, None
+    if isinstance(raw, bool):
+        return raw, None
+    token = str(raw).strip().lower()
+    if not token:
+        return None, None
+    if token in TRUE_TOKENS:
+        return True, None
+    if token in FALSE_TOKENS:
+        return False, None
+    error = (
+        f"unknown value {str(raw).strip()!r}: expected true/yes/1/y, false/no/0/n or "
+        "blank. Map the value in the source profile, then import the row again."
+    )
+    return None, error
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name in frame.columns:
+        return frame[name].astype(object).where(frame[name].notna(), None)
+    return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+
+
+def _parse_column(frame: pd.DataFrame, name: str) -> tuple[pd.Series, pd.Series]:
+    """Parse a flag column on its distinct values; returns (values, errors)."""
+    codes, uniques = pd.factorize(_column(frame, name), use_na_sentinel=True)
+    parsed = [parse_flag(value) for value in uniques] + [(None, None)]
+    values = np.empty(len(parsed), dtype=object)
+    errors = np.empty(len(parsed), dtype=object)
+    values[:] = [value for value, _ in parsed]
+    errors[:] = [error for _, error in parsed]
+    return (
+        pd.Series(values[codes], index=frame.index, dtype=object),
+        pd.Series(errors[codes], index=frame.index, dtype=object),
+    )
+
+
+def _opted_out_status(frame: pd.DataFrame) -> pd.Series:
+    status = _column(frame, "status").fillna("").astype(str)
+    folded = status.str.strip().str.lower().str.replace(r"[-_\s]+", " ", regex=True)
+    return folded.isin(OPT_OUT_STATUSES)
+
+
+def _finish(
+    out: pd.DataFrame, mask: pd.Series, outcome: Outcome, rule: str, reason: object
+) -> None:
+    """Set outcome, rule and reason on the open rows in ``mask``."""
+    target = mask & out["outcome"].isna()
+    if not target.any():
+        return
+    out.loc[target, "outcome"] = outcome.value
+    out.loc[target, "rule"] = rule
+    if isinstance(reason, pd.Series):
+        out.loc[target, "reason"] = reason[target]
+    else:
+        out.loc[target, "reason"] = reason
+
+
+def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for name in ("outcome", "rule", "reason"):
+        if name not in out.columns:
+            out[name] = pd.Series([None] * len(out), index=out.index, dtype=object)
+        else:
+            out[name] = out[name].astype(object).where(out[name].notna(), None)
+    return out
+
+
+def _new_entries(
+    email_keys: pd.Series,
+    phones: pd.Series,
+    suppressed_keys: Set[str],
+    source: str,
+    at: dt.datetime,
+) -> list[SuppressionEntry]:
+    entries: dict[tuple[str, str], SuppressionEntry] = {}
+    for kind, keys in (("email", email_keys), ("phone", phones)):
+        for key in keys.dropna().unique():
+            if key not in suppressed_keys:
+                entries[(key, kind)] = SuppressionEntry(key, kind, "opted out", source, at)
+    return list(entries.values())
+
+
+def apply_consent(
+    frame: pd.DataFrame,
+    suppressed_keys: Set[str],
+    *,
+    source: str = "import",
+    now: dt.datetime | None = None,
+) -> tuple[pd.DataFrame, list[SuppressionEntry]]:
+    """Suppress or quarantine the open rows that must not be shared.
+
+    ``frame`` needs the ``email_key`` and ``phone_e164`` columns from normalisation.
+    ``suppressed_keys`` contains the e-mail keys and E.164 phones already suppressed.
+    Checks run in this order, and the first that applies sets the outcome: the row
+    opted out; its key is suppressed (earlier, or by another row of this batch);
+    a do-not-contact or consent cell holds an unknown token (quarantined); consent
+    to share is no or missing. Returns the frame and the new suppression entries
+    for every opt-out in the batch, including rows that already had an outcome.
+    """
+    at = now or dt.datetime.now(dt.UTC)
+    if at.tzinfo is None:
+        raise ValueError("apply_consent: 'now' must be timezone-aware, e.g. in UTC")
+    out = _prepare(frame)
+    do_not_email, email_flag_errors = _parse_column(frame, "do_not_email")
+    do_not_call, call_flag_errors = _parse_column(frame, "do_not_call")
+    share, share_errors = _parse_column(frame, "consent_share")
+    out["do_not_call_flag"] = do_not_call
+
+    opted_out = do_not_email.eq(True) | _opted_out_status(frame)
+    email_keys = _column(frame, "email_key")
+    phones = _column(frame, "phone_e164")
+    blocked = set(suppressed_keys)
+    blocked |= set(email_keys[opted_out].dropna()) | set(phones[opted_out].dropna())
+    listed = email_keys.isin(blocked) | phones.isin(blocked)
+
+    _finish(out, opted_out, Outcome.SUPPRESSED, "opted_out", "opted out")
+    _finish(out, listed, Outcome.SUPPRESSED, "suppression_list", _LISTED_REASON)
+    _finish_unknown_tokens(out, email_flag_errors, call_flag_errors, share_errors)
+    _finish(out, share.eq(False), Outcome.SUPPRESSED, "no_consent", _NO_CONSENT)
+    _finish(out, share.isna(), Outcome.SUPPRESSED, "no_consent", _MISSING_CONSENT)
+
+    entries = _new_entries(
+        email_keys[opted_out], phones[opted_out], suppressed_keys, source, at
+    )
+    return out, entries
+
+
+_LISTED_REASON = (
+    "opted out earlier: on suppression list (this e-mail or phone opted out before, "
+    "or in another row of this batch); never shared again"
+)
+_NO_CONSENT = "no consent to share: consent_share is no"
+_MISSING_CONSENT = (
+    "no consent to share: consent_share is empty. If the source collects consent, "
+    "set consent_share in the source profile's defaults."
+)
+
+
+def _finish_unknown_tokens(
+    out: pd.DataFrame,
+    email_flag_errors: pd.Series,
+    call_flag_errors: pd.Series,
+    share_errors: pd.Series,
+) -> None:
+    email_reason = "do_not_email: " + email_flag_errors
+    call_reason = "do_not_call: " + call_flag_errors
+    dnc_reason = email_reason.where(email_flag_errors.notna(), call_reason)
+    unknown_dnc = email_flag_errors.notna() | call_flag_errors.notna()
+    _finish(out, unknown_dnc, Outcome.QUARANTINED, "dnc_unknown_token", dnc_reason)
+    share_reason = "consent_share: " + share_errors
+    _finish(
+        out,
+        share_errors.notna(),
+        Outcome.QUARANTINED,
+        "consent_unknown_token",
+        share_reason,
+    )

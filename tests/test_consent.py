@@ -1,0 +1,219 @@
+"""Consent flags, opt-outs and the suppression list."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from leadshare.consent import (
+    FALSE_TOKENS,
+    TRUE_TOKENS,
+    SuppressionEntry,
+    apply_consent,
+    parse_flag,
+)
+from leadshare.normalise import normalise_frame
+
+NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
+
+
+def _expected(shared_dir: Path, case: str) -> dict:
+    text = (shared_dir / "cases" / case / "expected.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def _read(path: Path, **defaults: str) -> pd.DataFrame:
+    """Read a case file as text (empty cells as None) and add profile defaults."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = frame.astype(object).where(frame != "", None)
+    for column, value in defaults.items():
+        frame[column] = value
+    return normalise_frame(frame)
+
+
+# Acceptance cases
+
+
+def test_dnc_tokens_in_file(shared_dir: Path) -> None:
+    expected = _expected(shared_dir, "B16")
+    leads = _read(shared_dir / "cases/B16/leads.csv", consent_share="yes")
+    out, _ = apply_consent(leads, set(), now=NOW)
+    by_email = out.set_index("email")
+
+    assert len(out) == expected["rows_read"]
+    for email in expected["opted_out"]:
+        assert by_email.loc[email, "outcome"] == "suppressed", email
+        assert by_email.loc[email, "rule"] == "opted_out", email
+    for email in expected["not_opted_out"] + expected["no_information_keep_existing"]:
+        assert by_email.loc[email, "outcome"] is None, email
+    for email in expected["rejected_or_flagged_for_review"]:
+        assert by_email.loc[email, "outcome"] == "quarantined", email
+        assert by_email.loc[email, "rule"] == "dnc_unknown_token", email
+        assert "'Oui'" in by_email.loc[email, "reason"], email
+
+
+def test_true_tokens_any_case(shared_dir: Path) -> None:
+    expected = _expected(shared_dir, "B16")
+
+    for token in expected["true_tokens_case_insensitive"]:
+        assert parse_flag(token) == (True, None)
+        assert parse_flag(token.upper()) == (True, None)
+        assert parse_flag(f" {token.title()} ") == (True, None)
+
+
+def test_blank_means_no_information() -> None:
+    assert parse_flag("") == (None, None)
+    assert parse_flag("   ") == (None, None)
+    assert parse_flag(None) == (None, None)
+    assert parse_flag(float("nan")) == (None, None)
+
+
+def test_unknown_token_flagged() -> None:
+    value, error = parse_flag("Oui")
+
+    assert value is None
+    assert "'Oui'" in error
+    assert "profile" in error
+
+
+def test_xeducation_opted_out_count(shared_dir: Path) -> None:
+    expected = _expected(shared_dir, "B16")
+    leads = pd.read_csv(shared_dir / "data/xeducation-leads/Leads.csv", dtype=str)
+    flags = [parse_flag(value) for value in leads["Do Not Email"]]
+    frame = leads.rename(
+        columns={"Do Not Email": "do_not_email", "Do Not Call": "do_not_call"}
+    )
+    out, entries = apply_consent(frame, set(), now=NOW)
+
+    assert sum(value is True for value, _ in flags) == 734
+    assert sum(value is True for value, _ in flags) == expected[
+        "x_education_leads_csv_opted_out"
+    ]
+    assert all(error is None for _, error in flags)
+    assert (out["rule"] == "opted_out").sum() == 734
+    assert (out["rule"] == "no_consent").sum() == len(leads) - 734
+    assert entries == []
+
+
+def _opted_out_keys(shared_dir: Path) -> set[str]:
+    history = _read(shared_dir / "cases/B10/history.csv", consent_share="yes")
+    _, entries = apply_consent(history, set(), source="history", now=NOW)
+    return {entry.key for entry in entries}
+
+
+@pytest.mark.parametrize("name", ["new_import.csv", "new_import_upper.csv"])
+def test_reimport_keeps_opt_out(shared_dir: Path, name: str) -> None:
+    expected = _expected(shared_dir, "B10")
+    suppressed = _opted_out_keys(shared_dir)
+    batch = _read(shared_dir / "cases/B10" / name, consent_share="yes")
+    out, entries = apply_consent(batch, suppressed, now=NOW)
+    shared = out.loc[out["outcome"].isna(), "email_key"].tolist()
+
+    assert name in expected["applies_to"]
+    assert suppressed == {"nina.park@example.com"}
+    assert shared == expected["next_transfer_emails"]
+    assert (out["outcome"] == "suppressed").sum() == expected["rows_suppressed_opted_out"]
+    assert out.loc[0, "rule"] == "suppression_list"
+    assert out.loc[0, "reason"].startswith("opted out")
+    assert entries == []
+
+
+# Units
+
+
+def _batch(**columns: list) -> pd.DataFrame:
+    size = len(next(iter(columns.values())))
+    frame = pd.DataFrame(columns)
+    frame["_row"] = range(1, size + 1)
+    return frame
+
+
+def test_missing_consent_suppressed() -> None:
+    batch = _batch(email_key=["a@x.com", "b@x.com", "c@x.com"],
+                   consent_share=[None, "no", "yes"])  # fmt: skip
+    out, _ = apply_consent(batch, set(), now=NOW)
+
+    assert out["outcome"].tolist() == ["suppressed", "suppressed", None]
+    assert out["rule"].tolist() == ["no_consent", "no_consent", None]
+    assert "empty" in out.loc[0, "reason"]
+    assert out.loc[1, "reason"] == "no consent to share: consent_share is no"
+
+
+def test_opt_out_status_tokens() -> None:
+    batch = _batch(email_key=["a@x.com", "b@x.com", "c@x.com"],
+                   status=["Unsubscribed", "opted-out", "active"],
+                   consent_share="yes")  # fmt: skip
+    out, _ = apply_consent(batch, set(), now=NOW)
+
+    assert out["rule"].tolist() == ["opted_out", "opted_out", None]
+
+
+def test_phone_on_suppression_list() -> None:
+    batch = _batch(email_key=["new@x.com"], phone_e164=["+4930123456"],
+                   consent_share=["yes"])  # fmt: skip
+    out, _ = apply_consent(batch, {"+4930123456"}, now=NOW)
+
+    assert out.loc[0, "outcome"] == "suppressed"
+    assert out.loc[0, "rule"] == "suppression_list"
+
+
+def test_opt_out_spreads_in_batch() -> None:
+    batch = _batch(email_key=["a@x.com", "a@x.com"], do_not_email=["no", "yes"],
+                   consent_share="yes")  # fmt: skip
+    out, _ = apply_consent(batch, set(), now=NOW)
+
+    assert out["rule"].tolist() == ["suppression_list", "opted_out"]
+
+
+def test_entries_for_new_opt_outs() -> None:
+    batch = _batch(email_key=["a@x.com", "b@x.com", "c@x.com"],
+                   phone_e164=["+4930111", None, None],
+                   do_not_email=["y", "Y", "n"], consent_share="yes",
+                   outcome=["duplicate", None, None])  # fmt: skip
+    out, entries = apply_consent(batch, {"b@x.com"}, source="run 7", now=NOW)
+
+    assert entries == [
+        SuppressionEntry("a@x.com", "email", "opted out", "run 7", NOW),
+        SuppressionEntry("+4930111", "phone", "opted out", "run 7", NOW),
+    ]
+    assert out.loc[0, "outcome"] == "duplicate"
+
+
+def test_unknown_do_not_call_quarantined() -> None:
+    batch = _batch(email_key=["a@x.com"], do_not_call=["maybe"], consent_share="yes")
+    out, _ = apply_consent(batch, set(), now=NOW)
+
+    assert out.loc[0, "outcome"] == "quarantined"
+    assert out.loc[0, "reason"].startswith("do_not_call: unknown value 'maybe'")
+
+
+def test_finished_rows_untouched() -> None:
+    batch = _batch(email_key=["a@x.com"], consent_share=[None],
+                   outcome=["quarantined"], rule=["email_invalid"], reason=["bad"])  # fmt: skip
+    out, _ = apply_consent(batch, set(), now=NOW)
+
+    assert out.loc[0, "rule"] == "email_invalid"
+
+
+def test_naive_time_rejected() -> None:
+    batch = _batch(email_key=["a@x.com"])
+
+    with pytest.raises(ValueError, match="timezone-aware"):
+        apply_consent(batch, set(), now=dt.datetime(2026, 1, 1))  # noqa: DTZ001
+
+
+# Properties
+
+
+@given(token=st.sampled_from(sorted(TRUE_TOKENS | FALSE_TOKENS)), data=st.data())
+def test_flag_any_letter_case(token: str, data: st.DataObject) -> None:
+    flips = data.draw(st.lists(st.booleans(), min_size=len(token), max_size=len(token)))
+    mixed = "".join(c.upper() if flip else c for c, flip in zip(token, flips, strict=True))
+
+    assert parse_flag(mixed) == (token in TRUE_TOKENS, None)
