@@ -122,7 +122,8 @@ def _new_entries(
     for kind, keys in (("email", email_keys), ("phone", phones)):
         for key in keys.dropna().unique():
             if key not in suppressed_keys:
-                entries[(key, kind)] = SuppressionEntry(key, kind, "opted out", source, at)
+                entry = SuppressionEntry(key, kind, "opted out", source, at)
+                entries[(key, kind)] = entry
     return list(entries.values())
 
 

@@ -118,7 +118,8 @@ def test_reimport_keeps_opt_out(shared_dir: Path, name: str) -> None:
     assert name in expected["applies_to"]
     assert suppressed == {"nina.park@example.com"}
     assert shared == expected["next_transfer_emails"]
-    assert (out["outcome"] == "suppressed").sum() == expected["rows_suppressed_opted_out"]
+    suppressed_rows = (out["outcome"] == "suppressed").sum()
+    assert suppressed_rows == expected["rows_suppressed_opted_out"]
     assert out.loc[0, "rule"] == "suppression_list"
     assert out.loc[0, "reason"].startswith("opted out")
     assert entries == []
@@ -135,8 +136,10 @@ def _batch(**columns: list) -> pd.DataFrame:
 
 
 def test_missing_consent_suppressed() -> None:
-    batch = _batch(email_key=["a@x.com", "b@x.com", "c@x.com"],
-                   consent_share=[None, "no", "yes"])  # fmt: skip
+    batch = _batch(
+        email_key=["a@x.com", "b@x.com", "c@x.com"],
+        consent_share=[None, "no", "yes"],
+    )
     out, _ = apply_consent(batch, set(), now=NOW)
 
     assert out["outcome"].tolist() == ["suppressed", "suppressed", None]
@@ -146,17 +149,22 @@ def test_missing_consent_suppressed() -> None:
 
 
 def test_opt_out_status_tokens() -> None:
-    batch = _batch(email_key=["a@x.com", "b@x.com", "c@x.com"],
-                   status=["Unsubscribed", "opted-out", "active"],
-                   consent_share="yes")  # fmt: skip
+    batch = _batch(
+        email_key=["a@x.com", "b@x.com", "c@x.com"],
+        status=["Unsubscribed", "opted-out", "active"],
+        consent_share="yes",
+    )
     out, _ = apply_consent(batch, set(), now=NOW)
 
     assert out["rule"].tolist() == ["opted_out", "opted_out", None]
 
 
 def test_phone_on_suppression_list() -> None:
-    batch = _batch(email_key=["new@x.com"], phone_e164=["+4930123456"],
-                   consent_share=["yes"])  # fmt: skip
+    batch = _batch(
+        email_key=["new@x.com"],
+        phone_e164=["+4930123456"],
+        consent_share=["yes"],
+    )
     out, _ = apply_consent(batch, {"+4930123456"}, now=NOW)
 
     assert out.loc[0, "outcome"] == "suppressed"
@@ -164,18 +172,24 @@ def test_phone_on_suppression_list() -> None:
 
 
 def test_opt_out_spreads_in_batch() -> None:
-    batch = _batch(email_key=["a@x.com", "a@x.com"], do_not_email=["no", "yes"],
-                   consent_share="yes")  # fmt: skip
+    batch = _batch(
+        email_key=["a@x.com", "a@x.com"],
+        do_not_email=["no", "yes"],
+        consent_share="yes",
+    )
     out, _ = apply_consent(batch, set(), now=NOW)
 
     assert out["rule"].tolist() == ["suppression_list", "opted_out"]
 
 
 def test_entries_for_new_opt_outs() -> None:
-    batch = _batch(email_key=["a@x.com", "b@x.com", "c@x.com"],
-                   phone_e164=["+4930111", None, None],
-                   do_not_email=["y", "Y", "n"], consent_share="yes",
-                   outcome=["duplicate", None, None])  # fmt: skip
+    batch = _batch(
+        email_key=["a@x.com", "b@x.com", "c@x.com"],
+        phone_e164=["+4930111", None, None],
+        do_not_email=["y", "Y", "n"],
+        consent_share="yes",
+        outcome=["duplicate", None, None],
+    )
     out, entries = apply_consent(batch, {"b@x.com"}, source="run 7", now=NOW)
 
     assert entries == [
@@ -194,8 +208,13 @@ def test_unknown_do_not_call_quarantined() -> None:
 
 
 def test_finished_rows_untouched() -> None:
-    batch = _batch(email_key=["a@x.com"], consent_share=[None],
-                   outcome=["quarantined"], rule=["email_invalid"], reason=["bad"])  # fmt: skip
+    batch = _batch(
+        email_key=["a@x.com"],
+        consent_share=[None],
+        outcome=["quarantined"],
+        rule=["email_invalid"],
+        reason=["bad"],
+    )
     out, _ = apply_consent(batch, set(), now=NOW)
 
     assert out.loc[0, "rule"] == "email_invalid"
@@ -214,6 +233,7 @@ def test_naive_time_rejected() -> None:
 @given(token=st.sampled_from(sorted(TRUE_TOKENS | FALSE_TOKENS)), data=st.data())
 def test_flag_any_letter_case(token: str, data: st.DataObject) -> None:
     flips = data.draw(st.lists(st.booleans(), min_size=len(token), max_size=len(token)))
-    mixed = "".join(c.upper() if flip else c for c, flip in zip(token, flips, strict=True))
+    letters = zip(token, flips, strict=True)
+    mixed = "".join(char.upper() if flip else char for char, flip in letters)
 
     assert parse_flag(mixed) == (token in TRUE_TOKENS, None)
