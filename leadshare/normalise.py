@@ -71,7 +71,9 @@ class CountryResult(NamedTuple):
 
 # Letters that Unicode does not decompose into a base letter plus an accent.
 _FOLD_TABLE = str.maketrans(
-    dict(zip("ßøØłŁđĐæÆœŒþÞı", "ss o O l L d D ae AE oe OE th TH i".split(), strict=True))
+    dict(
+        zip("ßøØłŁđĐæÆœŒþÞı", "ss o O l L d D ae AE oe OE th TH i".split(), strict=True)
+    )
 )
 
 
