@@ -165,7 +165,8 @@ def test_datablist_matches_csv_module(
 
 def test_datablist_defaults(datablist: pd.DataFrame) -> None:
     assert (datablist["country"] == "US").all()
-    assert datablist["consent_share"].isna().all()
+    assert (datablist["consent_share"] == "yes").all()
+    assert (datablist["consent_source"] == "datablist export (profile default)").all()
     assert len(Counter(datablist["lead_source"])) == 20
 
 
