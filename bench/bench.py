@@ -1,0 +1,675 @@
+"""Measure leadshare's stages against floors: the cost of the same work done plainly.
+
+    python bench/bench.py --sizes 10000,100000,1000000
+
+For each size the script generates a lead file (timed, not counted) and runs, each in
+a fresh subprocess so that peak RSS belongs to one part:
+
+1. floor_pipeline: bench/floor_pipeline.sql, the set-based stages as one DuckDB
+   statement on 2 threads, in a new database file.
+2. floor_fields: email_validator and phonenumbers over the distinct emails and
+   phones, split over 2 processes.
+3. product: ``leadshare.pipeline.bench_stages(csv_path, workdir)`` if it exists.
+
+floor_fuzzy (splink on FEBRL dataset2) runs once. The table goes to stdout and, as
+JSON, to bench/out/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SQL_PATH = Path(__file__).with_name("floor_pipeline.sql")
+OUT_DIR = Path(__file__).with_name("out")
+FEBRL_DIR = ROOT.parent / "shared" / "data" / "febrl"
+DEFAULT_SIZES = "10000,100000,1000000"
+SEED = 42
+THREADS = 2
+FRESH_DAYS = 30
+THRESHOLD = 40
+FUZZY_THRESHOLD = 0.9
+POLL_S = 0.05
+RESULT_PREFIX = "RESULT "
+
+# Each product stage is compared with the floor that does the same kind of work.
+# Stage names containing these words map to floor_fields or floor_fuzzy, and all
+# other stages count as set-based work (floor_pipeline).
+FIELD_STAGE_WORDS = ("normal", "validat")
+FUZZY_STAGE_WORDS = ("fuzzy",)
+
+TARGETS = {
+    "floor_pipeline": 2.0,
+    "floor_fields": 1.3,
+    "floor_fuzzy": 1.0,
+    "rss_mb": 2048,
+    "scaling": 11.0,
+}
+
+# Used when config/partners.yaml cannot be loaded: (id, countries, industries
+# (empty = any), capacity per day, tier weight).
+BUILT_IN_PARTNERS = (
+    (
+        "B-NORD",
+        ["DE", "AT", "CH"],
+        ["manufacturing", "software", "logistics"],
+        400,
+        1.0,
+    ),
+    ("B-ALPEN", ["DE", "AT"], [], 300, 0.8),
+    ("B-RHEIN", ["DE"], ["finance", "healthcare"], 200, 0.6),
+    ("B-THAMES", ["GB"], [], 400, 1.0),
+    ("B-LIBERTY", ["US"], [], 2000, 1.0),
+    ("B-PRAIRIE", ["US"], ["healthcare", "finance", "retail"], 1000, 0.6),
+    ("B-LUMIERE", ["FR"], [], 300, 0.8),
+    ("B-POLDER", ["NL"], [], 200, 0.8),
+    ("B-IBERIA", ["ES", "IT"], [], 300, 0.6),
+    ("B-NORDIC", ["SE"], [], 150, 0.8),
+    ("B-HELVETIA", ["CH"], ["finance", "software"], 150, 1.0),
+    ("B-EDU", ["DE", "GB", "US", "FR"], ["education"], 250, 0.6),
+)
+
+
+def partner_rows() -> tuple[list[tuple], str]:
+    """Return the partner table rows and where they came from.
+
+    The active partners of config/partners.yaml are used so that the floor places
+    leads against the same capacities as the product. Capacity is the smaller of the
+    daily and weekly caps, weight the tier weight from config/rules.yaml.
+    """
+    from leadshare.config import EXAMPLE_CONFIG, load_config
+    from leadshare.errors import ConfigError
+
+    try:
+        config = load_config(EXAMPLE_CONFIG)
+    except (ConfigError, OSError) as exc:
+        print(f"config not loaded ({exc}); using the built-in partners")
+        return [tuple(row) for row in BUILT_IN_PARTNERS], "built-in"
+    today = dt.datetime.now(dt.UTC).date()
+    rows = []
+    for partner in config.partners:
+        expired = partner.agreement_expires and partner.agreement_expires < today
+        if partner.status != "active" or expired:
+            continue
+        rows.append(
+            (
+                partner.id,
+                list(partner.territory.countries),
+                list(partner.industries),
+                min(partner.capacity_per_day, partner.capacity_per_week),
+                config.rules.tier_weights.get(partner.tier, 1.0),
+            )
+        )
+    return rows, "config/partners.yaml"
+
+
+def own_peak_rss_mb() -> dict[str, float]:
+    """Return this process's and its waited-for children's peak RSS (Linux: KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"self_rss_mb": own, "children_rss_mb": children}
+
+
+# Parts run in their own subprocess (see run_part) and return a dict.
+
+
+def part_floor_pipeline(csv_path: Path, workdir: Path, as_of: dt.datetime) -> dict:
+    import duckdb
+
+    database = workdir / f"floor_{csv_path.stem}.duckdb"
+    database.unlink(missing_ok=True)
+    rows, source = partner_rows()
+    with duckdb.connect(str(database)) as con:
+        con.execute(f"set threads = {THREADS}")
+        con.execute(
+            "create table bench_partners (partner_id varchar, countries varchar[], "
+            "industries varchar[], capacity integer, weight double)"
+        )
+        con.executemany("insert into bench_partners values (?, ?, ?, ?, ?)", rows)
+        parameters = {
+            "csv_path": str(csv_path),
+            "as_of": as_of,
+            "fresh_days": FRESH_DAYS,
+            "threshold": THRESHOLD,
+        }
+        started = time.perf_counter()
+        con.execute(SQL_PATH.read_text(encoding="utf-8"), parameters)
+        seconds = time.perf_counter() - started
+        placed = con.execute("select count(*) from placements").fetchone()[0]
+    database.unlink(missing_ok=True)
+    return {"seconds": seconds, "placed": placed, "partners": source}
+
+
+def _distinct_fields(csv_path: Path) -> tuple[list[str], list[tuple[str, str | None]]]:
+    """Read the distinct emails and (phone, ISO country or None) pairs of a file."""
+    import duckdb
+
+    source = (
+        "read_csv(?, delim = ',', quote = '\"', escape = '\"', header = true, "
+        "all_varchar = true)"
+    )
+    with duckdb.connect() as con:
+        emails = con.execute(
+            f"select distinct email from {source} where email is not null",
+            [str(csv_path)],
+        ).fetchall()
+        phones = con.execute(
+            "select distinct phone, case when regexp_full_match(upper(trim(country)), "
+            f"'[A-Z]{{2}}') then upper(trim(country)) end from {source} "
+            "where phone is not null",
+            [str(csv_path)],
+        ).fetchall()
+    return [row[0] for row in emails], [(row[0], row[1]) for row in phones]
+
+
+def warm_up_validators() -> None:
+    """Import the validators and load phonenumbers' metadata of the common regions."""
+    import phonenumbers
+    from email_validator import EmailNotValidError, validate_email
+
+    for region in ("DE", "US", "GB", "FR", "NL", "AT", "CH", "ES", "IT", "SE"):
+        example = phonenumbers.example_number(region)
+        phonenumbers.is_valid_number(example)
+    try:
+        validate_email("warm.up@example.com", check_deliverability=False)
+    except EmailNotValidError:
+        pass
+
+
+def validate_chunk(
+    emails: list[str], phones: list[tuple[str, str | None]]
+) -> tuple[int, int]:
+    """Validate emails and phones and return how many of each were valid."""
+    import phonenumbers
+    from email_validator import EmailNotValidError, validate_email
+
+    valid_emails = 0
+    for email in emails:
+        try:
+            validate_email(email, check_deliverability=False)
+        except EmailNotValidError:
+            continue
+        valid_emails += 1
+
+    valid_phones = 0
+    for phone, region in phones:
+        try:
+            number = phonenumbers.parse(phone, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            valid_phones += 1
+    return valid_emails, valid_phones
+
+
+def part_floor_fields(csv_path: Path, workdir: Path, as_of: dt.datetime) -> dict:
+    emails, phones = _distinct_fields(csv_path)
+    chunks = [(emails[0::2], phones[0::2]), (emails[1::2], phones[1::2])]
+    with ProcessPoolExecutor(THREADS, initializer=warm_up_validators) as pool:
+        # Start both workers and load the libraries before the clock starts.
+        list(pool.map(time.sleep, [0.2] * THREADS))
+        started = time.perf_counter()
+        results = list(pool.map(validate_chunk, *zip(*chunks, strict=True)))
+        seconds = time.perf_counter() - started
+    # One row is one email plus one phone, the unit of the per-core reference rate.
+    rows = (len(emails) + len(phones)) / 2
+    return {
+        "seconds": seconds,
+        "distinct_emails": len(emails),
+        "distinct_phones": len(phones),
+        "valid_emails": sum(result[0] for result in results),
+        "valid_phones": sum(result[1] for result in results),
+        "rows_per_s_per_core": rows / seconds / THREADS,
+    }
+
+
+def _read_febrl(path: Path):
+    import pandas as pd
+
+    frame = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False)
+    frame.columns = [column.strip() for column in frame.columns]
+    frame = frame.apply(lambda column: column.str.strip())
+    return frame.replace("", None)
+
+
+def _fuzzy_settings():
+    import splink.comparison_library as cl
+    from splink import SettingsCreator, block_on
+
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="rec_id",
+        comparisons=[
+            # Scores swapped given name and surname as a near match.
+            cl.ForenameSurnameComparison("given_name", "surname"),
+            cl.DateOfBirthComparison(
+                "date_of_birth", input_is_string=True, datetime_format="%Y%m%d"
+            ),
+            cl.LevenshteinAtThresholds("soc_sec_id", [1, 2]),
+            cl.ExactMatch("street_number"),
+            cl.JaroWinklerAtThresholds("address_1", [0.9, 0.7]),
+            cl.JaroWinklerAtThresholds("suburb", [0.9, 0.7]),
+            cl.LevenshteinAtThresholds("postcode", [1]),
+            cl.ExactMatch("state"),
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("given_name", "surname"),
+            block_on("surname", "date_of_birth"),
+            block_on("given_name", "date_of_birth"),
+            block_on("soc_sec_id"),
+            block_on("postcode", "street_number"),
+            block_on("surname", "postcode"),
+            block_on("given_name", "postcode"),
+            block_on("address_1"),
+            "l.given_name = r.surname and l.surname = r.given_name",
+        ],
+        retain_matching_columns=False,
+    )
+
+
+def _f1(predicted: set, truth: set) -> dict[str, float]:
+    hits = len(predicted & truth)
+    precision = hits / len(predicted) if predicted else 0.0
+    recall = hits / len(truth) if truth else 0.0
+    total = precision + recall
+    f1 = 2 * precision * recall / total if total else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def part_floor_fuzzy(csv_path: Path, workdir: Path, as_of: dt.datetime) -> dict:
+    import logging
+
+    from splink import DuckDBAPI, Linker, block_on
+
+    records = FEBRL_DIR / "dataset2.csv"
+    pairs_path = FEBRL_DIR / "true_pairs_dataset2.csv"
+    if not records.exists():
+        raise FileNotFoundError(f"{records} not found; put shared/ beside the checkout")
+    started = time.perf_counter()
+    frame = _read_febrl(records)
+    database = DuckDBAPI()
+    linker = Linker(
+        database.register(frame), _fuzzy_settings(), log_level=logging.ERROR
+    )
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("soc_sec_id", "date_of_birth")], recall=0.6
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=SEED)
+    for rule in (block_on("date_of_birth"), block_on("postcode")):
+        linker.training.estimate_parameters_using_expectation_maximisation(rule)
+    predictions = linker.inference.predict(threshold_match_probability=FUZZY_THRESHOLD)
+    found = predictions.as_pandas_dataframe()[["rec_id_l", "rec_id_r"]]
+    seconds = time.perf_counter() - started
+
+    truth_frame = _read_febrl(pairs_path)
+    truth = {frozenset(pair) for pair in truth_frame.itertuples(index=False)}
+    predicted = {frozenset(pair) for pair in found.itertuples(index=False)}
+    return {
+        "seconds": seconds,
+        "records": len(frame),
+        "true_pairs": len(truth),
+        "predicted_pairs": len(predicted),
+        **_f1(predicted, truth),
+    }
+
+
+def part_product(csv_path: Path, workdir: Path, as_of: dt.datetime) -> dict:
+    try:
+        pipeline = importlib.import_module("leadshare.pipeline")
+    except ModuleNotFoundError:
+        return {"available": False, "reason": "leadshare.pipeline not found"}
+    bench_stages = getattr(pipeline, "bench_stages", None)
+    if bench_stages is None:
+        return {"available": False, "reason": "leadshare.pipeline.bench_stages missing"}
+    product_dir = workdir / f"product_{csv_path.stem}"
+    product_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    measured = bench_stages(csv_path, product_dir)
+    seconds = time.perf_counter() - started
+    stages = {
+        name: float(value)
+        for name, value in measured.items()
+        if name not in ("placed", "task_runs")
+    }
+    return {
+        "available": True,
+        "seconds": seconds,
+        "stages": stages,
+        "stages_total": sum(stages.values()),
+        "placed": measured.get("placed"),
+        "task_runs": measured.get("task_runs"),
+    }
+
+
+PARTS = {
+    "floor_pipeline": part_floor_pipeline,
+    "floor_fields": part_floor_fields,
+    "floor_fuzzy": part_floor_fuzzy,
+    "product": part_product,
+}
+
+
+def run_child(part: str, csv_path: Path, workdir: Path, as_of: dt.datetime) -> None:
+    """Run one part in this process and print its result as one JSON line."""
+    result = PARTS[part](csv_path, workdir, as_of)
+    result.update(own_peak_rss_mb())
+    print(RESULT_PREFIX + json.dumps(result, default=str), flush=True)
+
+
+def _tree_rss(process: psutil.Process) -> int:
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            total += member.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def run_part(part: str, csv_path: Path, workdir: Path, as_of: dt.datetime) -> dict:
+    """Run a part in a fresh subprocess and add its peak RSS (process tree, MiB).
+
+    The tree is polled every 50 ms and summed, so two worker processes count
+    together. The child's own getrusage peak covers spikes shorter than a poll.
+    """
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--part",
+        part,
+        "--csv",
+        str(csv_path),
+        "--workdir",
+        str(workdir),
+        "--as-of",
+        as_of.isoformat(),
+    ]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    watched = psutil.Process(child.pid)
+    peak = 0
+    while child.poll() is None:
+        try:
+            peak = max(peak, _tree_rss(watched))
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(POLL_S)
+    output = child.stdout.read() if child.stdout else ""
+    lines = [line for line in output.splitlines() if line.startswith(RESULT_PREFIX)]
+    if child.returncode != 0 or not lines:
+        return {"error": f"{part} failed with exit code {child.returncode}"}
+    result = json.loads(lines[-1][len(RESULT_PREFIX) :])
+    polled_mb = peak / 2**20
+    result["peak_rss_mb"] = max(polled_mb, result["self_rss_mb"])
+    return result
+
+
+def generate_file(size: int, workdir: Path, as_of: dt.datetime) -> tuple[Path, float]:
+    from leadshare.generate import write_leads
+
+    path = workdir / f"leads_{size}.csv"
+    started = time.perf_counter()
+    write_leads(path, size, seed=SEED, start=as_of)
+    return path, time.perf_counter() - started
+
+
+def floor_for(stage: str) -> str:
+    name = stage.lower()
+    if any(word in name for word in FUZZY_STAGE_WORDS):
+        return "floor_fuzzy"
+    if any(word in name for word in FIELD_STAGE_WORDS):
+        return "floor_fields"
+    return "floor_pipeline"
+
+
+def _row(size: int, part: str, seconds: float | None) -> dict:
+    leads_per_s = size / seconds if seconds else None
+    return {"size": size, "part": part, "seconds": seconds, "leads_per_s": leads_per_s}
+
+
+def _check(ok: bool) -> str:
+    return "ok" if ok else "MISS"
+
+
+def floor_rows(size: int, measured: dict) -> list[dict]:
+    rows = []
+    for part in ("floor_pipeline", "floor_fields"):
+        result = measured[part]
+        row = _row(size, part, result.get("seconds"))
+        row["rss_mb"] = result.get("peak_rss_mb")
+        row["placed"] = result.get("placed")
+        row["note"] = result.get("error", "")
+        if part == "floor_fields" and "rows_per_s_per_core" in result:
+            row["note"] = f"{result['rows_per_s_per_core']:,.0f} rows/s per core"
+        rows.append(row)
+    return rows
+
+
+def _ratio_row(
+    size: int, label: str, seconds: float, floor_seconds: float | None, target: float
+) -> dict:
+    row = _row(size, label, seconds)
+    if floor_seconds:
+        row["ratio"] = seconds / floor_seconds
+        row["target"] = f"<= {target:g}x {_check(row['ratio'] <= target)}"
+    return row
+
+
+def product_rows(size: int, measured: dict, fuzzy: dict | None) -> list[dict]:
+    """Rows for the product's stages: per stage, per floor group, and the total."""
+    product = measured["product"]
+    if not product.get("available"):
+        return []
+
+    stages = product["stages"]
+    floors = {
+        "floor_pipeline": measured["floor_pipeline"].get("seconds"),
+        "floor_fields": measured["floor_fields"].get("seconds"),
+    }
+    if fuzzy and fuzzy.get("seconds"):
+        # splink's time per FEBRL record, scaled to this many leads.
+        # NOTE: only speed is compared. bench_stages reports no F1, so "at equal F1"
+        # has to be checked by the fuzzy dedup stage's own tests.
+        floors["floor_fuzzy"] = fuzzy["seconds"] / fuzzy["records"] * size
+
+    rows = []
+    for stage, seconds in stages.items():
+        floor = floor_for(stage)
+        rows.append(
+            _ratio_row(size, f"  {stage}", seconds, floors.get(floor), TARGETS[floor])
+        )
+    for floor in ("floor_pipeline", "floor_fields", "floor_fuzzy"):
+        group = [
+            seconds for stage, seconds in stages.items() if floor_for(stage) == floor
+        ]
+        if group:
+            label = f"  all vs {floor}"
+            rows.append(
+                _ratio_row(size, label, sum(group), floors.get(floor), TARGETS[floor])
+            )
+
+    total = _row(size, "product total", sum(stages.values()))
+    total["rss_mb"] = product.get("peak_rss_mb")
+    total["placed"] = product.get("placed")
+    total["task_runs"] = product.get("task_runs")
+    floor_placed = measured["floor_pipeline"].get("placed")
+    if product.get("placed") is not None and floor_placed is not None:
+        enough = _check(product["placed"] >= floor_placed)
+        total["note"] = f"placed >= floor {floor_placed}: {enough}"
+    rows.append(total)
+    return rows
+
+
+def scaling_rows(results: dict[int, dict]) -> list[dict]:
+    """Rows for t(1M) / t(100k) of each floor and of the product total."""
+    if 100_000 not in results or 1_000_000 not in results:
+        return []
+    rows = []
+    small, large = results[100_000], results[1_000_000]
+    limit = TARGETS["scaling"]
+    for part, key in (
+        ("floor_pipeline", "seconds"),
+        ("floor_fields", "seconds"),
+        ("product", "stages_total"),
+    ):
+        before, after = small[part].get(key), large[part].get(key)
+        if before and after:
+            ratio = after / before
+            rows.append(
+                {
+                    "size": 1_000_000,
+                    "part": f"t(1M)/t(100k) {part}",
+                    "ratio": ratio,
+                    "target": f"<= {limit:g} {_check(ratio <= limit)}",
+                }
+            )
+    return rows
+
+
+def _cell(value: Any, spec: str) -> str:
+    if value is None:
+        return ""
+    return format(value, spec) if isinstance(value, (int, float)) else str(value)
+
+
+def print_table(rows: list[dict]) -> str:
+    header = (
+        f"{'size':>9}  {'part':<32} {'seconds':>8} {'leads/s':>10} {'ratio':>6} "
+        f"{'target':<10} {'RSS MB':>7} {'placed':>7} {'tasks':>5}  note"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        rss = row.get("rss_mb")
+        rss_text = _cell(rss, ",.0f")
+        if rss is not None and rss >= TARGETS["rss_mb"]:
+            rss_text += " MISS"
+        lines.append(
+            f"{_cell(row.get('size'), ',d'):>9}  {row['part']:<32} "
+            f"{_cell(row.get('seconds'), '.2f'):>8} "
+            f"{_cell(row.get('leads_per_s'), ',.0f'):>10} "
+            f"{_cell(row.get('ratio'), '.2f'):>6} {row.get('target', ''):<10} "
+            f"{rss_text:>7} {_cell(row.get('placed'), 'd'):>7} "
+            f"{_cell(row.get('task_runs'), 'd'):>5}  {row.get('note', '')}"
+        )
+    text = "\n".join(lines)
+    print(text)
+    return text
+
+
+def machine() -> dict[str, Any]:
+    memory = psutil.virtual_memory().total / 2**30
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(memory, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average": os.getloadavg(),
+    }
+
+
+def fuzzy_rows(fuzzy: dict) -> list[dict]:
+    if "error" in fuzzy:
+        return [{"part": "floor_fuzzy (FEBRL dataset2)", "note": fuzzy["error"]}]
+    note = (
+        f"F1 {fuzzy['f1']:.3f} (P {fuzzy['precision']:.3f}, R {fuzzy['recall']:.3f}) "
+        f"at p >= {FUZZY_THRESHOLD}"
+    )
+    return [
+        {
+            "size": fuzzy["records"],
+            "part": "floor_fuzzy (FEBRL dataset2)",
+            "seconds": fuzzy["seconds"],
+            "leads_per_s": fuzzy["records"] / fuzzy["seconds"],
+            "rss_mb": fuzzy.get("peak_rss_mb"),
+            "note": note,
+        }
+    ]
+
+
+def measure_size(size: int, workdir: Path, as_of: dt.datetime) -> dict:
+    csv_path, generate_s = generate_file(size, workdir, as_of)
+    print(f"generated {size:,} leads in {generate_s:.1f} s (not counted)", flush=True)
+    measured: dict[str, Any] = {"generate_s": generate_s}
+    for part in ("floor_pipeline", "floor_fields", "product"):
+        measured[part] = run_part(part, csv_path, workdir, as_of)
+    product = measured["product"]
+    if not product.get("available"):
+        reason = product.get("reason") or product.get("error", "")
+        print(f"product stages: not available ({reason})", flush=True)
+    csv_path.unlink(missing_ok=True)
+    return measured
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes", default=DEFAULT_SIZES, help="comma-separated lead counts"
+    )
+    parser.add_argument("--workdir", type=Path, default=OUT_DIR / "work")
+    parser.add_argument("--skip-fuzzy", action="store_true", help="skip floor_fuzzy")
+    parser.add_argument("--part", choices=sorted(PARTS), help=argparse.SUPPRESS)
+    parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--as-of", type=dt.datetime.fromisoformat, help=argparse.SUPPRESS
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.part:
+        run_child(args.part, args.csv, args.workdir, args.as_of)
+        return 0
+
+    sizes = [int(text.replace("_", "")) for text in args.sizes.split(",")]
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    # The export time of the generated files; the product reads them "now".
+    as_of = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    started = dt.datetime.now(dt.UTC)
+    fuzzy = None
+    if not args.skip_fuzzy:
+        fuzzy = run_part("floor_fuzzy", Path("-"), args.workdir, as_of)
+    results = {size: measure_size(size, args.workdir, as_of) for size in sizes}
+
+    rows: list[dict] = fuzzy_rows(fuzzy) if fuzzy else []
+    for size, measured in results.items():
+        rows += floor_rows(size, measured)
+        rows += product_rows(size, measured, fuzzy)
+    rows += scaling_rows(results)
+    print(f"\nleadshare bench, {started:%Y-%m-%d %H:%M} UTC, {machine()['cpus']} cores")
+    table = print_table(rows)
+
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    report = {
+        "date": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "fuzzy": fuzzy,
+        "sizes": {str(size): measured for size, measured in results.items()},
+        "rows": rows,
+        "table": table,
+    }
+    out = OUT_DIR / "results.json"
+    out.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    print(f"\nwrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
