@@ -118,7 +118,7 @@ def flag_strategic(frame: pd.DataFrame, rules: Rules) -> pd.Series:
     if strategic.min_annual_revenue is not None:
         revenue = _numeric(frame, "annual_revenue")
         hit = revenue.ge(strategic.min_annual_revenue).fillna(False)
-        reason = reason.mask(hit & reason.isna(), f"annual revenue >= {strategic.min_annual_revenue:g}")
+        reason = reason.mask(hit & reason.isna(), f"annual revenue >= {strategic.min_annual_revenue:,.0f}")
     if strategic.min_company_size is not None:
         size = _numeric(frame, "company_size")
         hit = size.ge(strategic.min_company_size).fillna(False)
