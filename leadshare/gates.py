@@ -230,6 +230,8 @@ def _gx() -> ModuleType:
 @functools.cache
 def _context() -> AbstractDataContext:
     """Import Great Expectations and create its in-memory context once per process."""
+    # NOTE: threads share this context and its pandas data source. Concurrent
+    # validations from several threads have not been tested.
     # GX 1.24.1 contains no analytics client (no posthog, no usage statistics
     # module); the variable keeps other versions from sending events.
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
