@@ -9,6 +9,7 @@ into clusters whose earliest record is kept.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -50,14 +51,21 @@ class Field:
 # Blocking keys
 
 
-def prefix(column: str, length: int) -> Callable[[pd.DataFrame], pd.Series]:
+@dataclass(frozen=True)
+class ValueKey:
+    """A blocking key derived from one column, computed once per distinct value."""
+
+    column: str
+    function: Callable[[str], str]
+    name: str
+
+    def __call__(self, frame: pd.DataFrame) -> pd.Series:
+        return _by_distinct(frame[self.column], self.function)
+
+
+def prefix(column: str, length: int) -> ValueKey:
     """Block on the first ``length`` characters of ``column``."""
-
-    def key(frame: pd.DataFrame) -> pd.Series:
-        return _text(frame[column]).str[:length]
-
-    key.__name__ = f"prefix({column},{length})"
-    return key
+    return ValueKey(column, lambda value: value[:length], f"prefix({column},{length})")
 
 
 _SOUNDEX_CODES = str.maketrans(
@@ -81,35 +89,65 @@ def soundex(value: str) -> str:
     return "".join(code)[:4].ljust(4, "0")
 
 
-def soundex_of(column: str, word: int = 0) -> Callable[[pd.DataFrame], pd.Series]:
+# Many distinct full names share a first or last word, so codes are cached per word.
+_cached_soundex = functools.lru_cache(maxsize=200_000)(soundex)
+
+
+def soundex_of(column: str, word: int = 0) -> ValueKey:
     """Block on the Soundex code of one word of ``column`` (word -1 is the last)."""
 
-    def key(frame: pd.DataFrame) -> pd.Series:
-        words = _text(frame[column]).str.split().str[word].fillna("")
-        codes, uniques = pd.factorize(words)
-        table = np.array([soundex(value) for value in uniques] + [""], dtype=object)
-        return pd.Series(table[codes], index=frame.index)
+    def code_of_word(value: str) -> str:
+        words = value.split()
+        return _cached_soundex(words[word]) if words else ""
 
-    key.__name__ = f"soundex({column},{word})"
-    return key
+    return ValueKey(column, code_of_word, f"soundex({column},{word})")
+
+
+def _by_distinct(values: pd.Series, function: Callable[[str], str]) -> pd.Series:
+    """Apply ``function`` once per distinct stripped text; missing values become ""."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    results = [function(str(value).strip()) for value in uniques]
+    table = np.array([*results, ""], dtype=object)
+    return pd.Series(table[codes], index=values.index)
 
 
 def _text(values: pd.Series) -> pd.Series:
     """Return ``values`` as stripped strings with "" for missing."""
-    return values.astype(object).where(values.notna(), "").astype(str).str.strip()
+    return _by_distinct(values, lambda value: value)
 
 
-def _key_part(frame: pd.DataFrame, part: str | KeyFunction) -> pd.Series:
-    return _text(part(frame)) if callable(part) else _text(frame[part])
+def _part_codes(frame: pd.DataFrame, part: str | KeyFunction) -> np.ndarray:
+    """Return an integer code per row for one key part, -1 where it is empty."""
+    if isinstance(part, ValueKey):
+        values, function = frame[part.column], part.function
+    elif callable(part):
+        values, function = part(frame), str
+    else:
+        values, function = frame[part], str
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    keys = [function(str(value).strip()) for value in uniques]
+    key_codes, _ = pd.factorize(pd.Series(keys, dtype=object).replace("", None))
+    table = np.append(key_codes, -1).astype(np.int64)
+    return table[codes]
 
 
-def _block_keys(frame: pd.DataFrame, block: BlockKey) -> pd.Series:
-    if callable(block) or isinstance(block, str):
-        return _key_part(frame, block)
-    parts = [_key_part(frame, part) for part in block]
-    empty = pd.concat([part == "" for part in parts], axis=1).any(axis=1)
-    joined = parts[0].str.cat(parts[1:], sep="\x1f")
-    return joined.where(~empty, "")
+def _block_codes(frame: pd.DataFrame, block: BlockKey) -> np.ndarray:
+    """Return an integer block code per row, -1 where any key part is empty."""
+    parts = [block] if callable(block) or isinstance(block, str) else list(block)
+    codes = _part_codes(frame, parts[0])
+    for part in parts[1:]:
+        other = _part_codes(frame, part)
+        present = (codes >= 0) & (other >= 0)
+        combined = codes * (int(other.max(initial=-1)) + 1) + other
+        codes = np.full(len(frame), -1, dtype=np.int64)
+        codes[present] = pd.factorize(combined[present])[0]
+    return codes
+
+
+def _block_name(block: BlockKey) -> str:
+    parts = [block] if callable(block) or isinstance(block, str) else list(block)
+    names = [getattr(part, "name", getattr(part, "__name__", part)) for part in parts]
+    return "+".join(str(name) for name in names)
 
 
 # Candidate pairs
@@ -119,8 +157,8 @@ def _block_pairs(
     keys: np.ndarray, focus: np.ndarray, max_block_size: int
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Return (low, high) positions of records sharing a key, and the blocks skipped."""
-    keyed = np.flatnonzero(keys != "")
-    codes, _ = pd.factorize(keys[keyed])
+    keyed = np.flatnonzero(keys >= 0)
+    codes = keys[keyed]
     sizes = np.bincount(codes) if len(codes) else np.zeros(0, dtype=np.int64)
     small = sizes[codes] <= max_block_size
     skipped = int((sizes > max_block_size).sum())
@@ -143,7 +181,7 @@ def _candidate_pairs(
     size = len(frame)
     codes: list[np.ndarray] = []
     for block in blocks:
-        keys = _block_keys(frame, block).to_numpy(dtype=object)
+        keys = _block_codes(frame, block)
         low, high, skipped = _block_pairs(keys, focus, max_block_size)
         if skipped:
             # NOTE: pairs only found inside an oversized block are missed; add a
@@ -152,7 +190,7 @@ def _candidate_pairs(
                 "Skipped %d blocks over %d records in blocking pass %s",
                 skipped,
                 max_block_size,
-                getattr(block, "__name__", block),
+                _block_name(block),
             )
         if groups is not None:
             across = groups[low] != groups[high]
@@ -177,14 +215,19 @@ def _similarity(left: np.ndarray, right: np.ndarray, scorer: Scorer) -> np.ndarr
     return np.where(present, scores, np.nan)
 
 
-def _prepared_columns(frame: pd.DataFrame, fields: Sequence[Field]) -> dict:
+def _sorted_tokens(value: str) -> str:
+    return " ".join(sorted(value.split()))
+
+
+def _prepared_columns(
+    frame: pd.DataFrame, fields: Sequence[Field]
+) -> dict[str, np.ndarray]:
     columns: dict[str, np.ndarray] = {}
     for field in fields:
-        values = _text(frame[field.column])
         if field.scorer == "token_sort":
-            codes, uniques = pd.factorize(values)
-            table = np.array([" ".join(sorted(v.split())) for v in uniques] + [""])
-            values = pd.Series(table[codes], index=values.index)
+            values = _by_distinct(frame[field.column], _sorted_tokens)
+        else:
+            values = _text(frame[field.column])
         columns[field.column] = values.to_numpy(dtype=object)
     return columns
 
@@ -322,6 +365,9 @@ _EXACT_RULES = (
 )
 
 
+_KEY_COLUMNS = ("email_key", "phone_e164", "name_key", "company_key")
+
+
 def _records(
     batch: pd.DataFrame, history: pd.DataFrame | None, source: str | None
 ) -> tuple[pd.DataFrame, int]:
@@ -333,45 +379,57 @@ def _records(
     open_rows = batch
     if "outcome" in batch.columns:
         open_rows = batch[batch["outcome"].isna()]
-    new = _key_frame(open_rows, [source or ""] * len(open_rows))
-    new["_label"] = [int(row) for row in open_rows[ROW_COLUMN]]
+    new = _key_arrays(open_rows, source or "")
+    new["_label"] = np.array([int(row) for row in open_rows[ROW_COLUMN]], object)
     if history is None or history.empty:
-        return new.reset_index(drop=True), 0
+        return pd.DataFrame(new), 0
 
     stored = history
     if "created_at" in history.columns:
         stored = history.sort_values("created_at", kind="stable")
-    sources = stored["source"] if "source" in stored.columns else [None] * len(stored)
-    old = _key_frame(stored, list(sources))
-    old["_label"] = [str(lead_id) for lead_id in stored["lead_id"]]
-    records = pd.concat([old, new], ignore_index=True)
-    return records, len(old)
+    old = _key_arrays(stored, None)
+    old["_label"] = stored["lead_id"].astype(str).to_numpy(dtype=object)
+    records = {name: np.concatenate([old[name], new[name]]) for name in new}
+    return pd.DataFrame(records), len(stored)
 
 
-def _key_frame(frame: pd.DataFrame, sources: Sequence[str | None]) -> pd.DataFrame:
-    keys = pd.DataFrame(index=range(len(frame)))
-    for column in ("email_key", "phone_e164", "name_key", "company_key"):
-        if column in frame.columns:
-            values = frame[column].astype(object).to_numpy()
-            keys[column] = pd.Series(values).where(pd.notna(values), None)
-        else:
-            keys[column] = None
-    external = (
-        frame["external_id"].astype(object).to_numpy()
-        if "external_id" in frame.columns
-        else [None] * len(frame)
+def _key_arrays(frame: pd.DataFrame, source: str | None) -> dict[str, np.ndarray]:
+    """Return the key columns as object arrays with None for missing values.
+
+    ``source`` is the batch's source name; None means "read the ``source`` column",
+    and external ids of rows without a source are not matched.
+    """
+    keys = {name: _optional_column(frame, name) for name in _KEY_COLUMNS}
+    external = _optional_column(frame, "external_id")
+    sources = (
+        np.full(len(frame), source, dtype=object)
+        if source is not None
+        else _optional_column(frame, "source")
     )
-    keys["_external_key"] = [
-        None if source is None or _missing(value) else f"{source}\x1f{value}"
-        for source, value in zip(sources, external, strict=True)
-    ]
+    keys["_external_key"] = np.array(
+        [
+            None if src is None or value is None else f"{src}\x1f{value}"
+            for src, value in zip(sources, external, strict=True)
+        ],
+        dtype=object,
+    )
     return keys
 
 
-def _missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or (
-        isinstance(value, str) and not value.strip()
-    )
+def _optional_column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """Return a column as an object array with None for missing or blank values.
+
+    Only ``external_id`` is stripped: the other keys come stripped from normalisation.
+    """
+    if name not in frame.columns:
+        return np.full(len(frame), None, dtype=object)
+    if name == "external_id":
+        values = _text(frame[name]).to_numpy(dtype=object)
+    else:
+        values = frame[name].astype(object).to_numpy(copy=True)
+        values[pd.isna(values)] = None
+    values[values == ""] = None
+    return values
 
 
 def _exact_edges(records: pd.DataFrame, stored: int) -> list[pd.DataFrame]:

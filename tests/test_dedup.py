@@ -163,6 +163,14 @@ def test_no_keys_no_duplicates() -> None:
     assert find_duplicates(batch).empty
 
 
+def test_blank_keys_not_matched() -> None:
+    batch = pd.DataFrame(
+        {"email_key": ["", ""], "external_id": [" ", " "], "_row": [1, 2]}
+    )
+
+    assert find_duplicates(batch).empty
+
+
 # Linkage core
 
 
@@ -189,6 +197,16 @@ def test_link_records_groups_only_across() -> None:
     pairs = link_records(frame, [Field("name")], ["name"], 0.9, groups="file")
 
     assert sorted(zip(pairs["left"], pairs["right"])) == [("a1", "b1"), ("a2", "b1")]
+
+
+def test_link_records_key_function() -> None:
+    def folded_name(data: pd.DataFrame) -> pd.Series:
+        return data["name"].str.lower().str.split().str.join(" ")
+
+    frame = pd.DataFrame({"name": ["Anna Berg", "anna  berg ", "Ben Berg"]})
+    pairs = link_records(frame, [Field("name")], [folded_name], 0.5)
+
+    assert list(zip(pairs["left"], pairs["right"])) == [(0, 1)]
 
 
 def test_link_records_skips_big_blocks() -> None:
