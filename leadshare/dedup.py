@@ -41,7 +41,11 @@ _SCORERS = {
 
 @dataclass(frozen=True)
 class Field:
-    """One compared column and its weight in the record score."""
+    """One compared column and its weight in the record score.
+
+    ``scorer`` is a normalised rapidfuzz similarity: Jaro-Winkler, Levenshtein,
+    "token_sort" (Indel similarity of the words in sorted order), or "exact".
+    """
 
     column: str
     weight: float = 1.0
@@ -438,8 +442,8 @@ def _exact_edges(records: pd.DataFrame, stored: int) -> list[pd.DataFrame]:
     for rank, (column, rule) in enumerate(_EXACT_RULES):
         values = records[column]
         in_batch = set(values.iloc[stored:].dropna())
-        wanted = values.notna() & values.isin(in_batch)
-        positions = np.flatnonzero(wanted.to_numpy())
+        candidates = values.notna() & values.isin(in_batch)
+        positions = np.flatnonzero(candidates.to_numpy())
         codes, _ = pd.factorize(values.iloc[positions])
         _, first_index = np.unique(codes, return_index=True)
         first = positions[first_index][codes]
@@ -465,7 +469,10 @@ def _fuzzy_edges(
     subset = records[usable]
     focus = subset.index.to_numpy() >= stored
     pairs = link_records(
-        subset, LEAD_FUZZY_FIELDS, LEAD_FUZZY_BLOCKS, threshold,
+        subset,
+        LEAD_FUZZY_FIELDS,
+        LEAD_FUZZY_BLOCKS,
+        threshold,
         focus=focus,
         max_block_size=max_block_size,
     )
