@@ -217,6 +217,8 @@ def match_leads(
             state.assigned += sum(1 for _, pid in picks if pid == state.partner.id)
         placed = normal[: len(picks)]
         outcome[placed] = Outcome.SHARED.value
+        rule[placed] = "matched"
+        reason[placed] = f"highest marginal score among {len(candidates)} eligible partner(s)"
         rest = normal[len(picks):]
         outcome[rest] = Outcome.NO_ELIGIBLE_PARTNER.value
         rule[rest] = "capacity_full"

@@ -166,16 +166,22 @@ def _finish(frame: pd.DataFrame, mask: pd.Series, outcome: Outcome, rule: pd.Ser
 
 def validate_batch(ctx: RunContext, frame: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     """Normalise fields and quarantine rows that fail a row-level expectation."""
-    frame = normalise.normalise_frame(frame)
-    required = profile.required_fields if profile.required_fields is not None else ctx.config.rules.required_fields
+    return quarantine_rows(ctx, normalise.normalise_frame(frame), profile)
+
+
+def quarantine_rows(ctx: RunContext, frame: pd.DataFrame, profile: Profile) -> pd.DataFrame:
+    """Run the row-level gates on a normalised frame and quarantine failing rows."""
+    required = profile.required_fields
+    if required is None:
+        required = ctx.config.rules.required_fields
     failures = gates.check_rows(frame, required)
-    failed = failures.notna()
     reasons = failures.map(gates.row_rule_reason, na_action="ignore")
     if "_problem" in frame.columns:
         reasons = frame["_problem"].where(frame["_problem"].notna(), reasons)
-    _finish(frame, failed, Outcome.QUARANTINED, failures, reasons)
+    _finish(frame, failures.notna(), Outcome.QUARANTINED, failures, reasons)
     bad_email = frame["email_error"].notna() & frame["email"].notna()
-    _finish(frame, bad_email, Outcome.QUARANTINED, "email_invalid", "invalid e-mail: " + frame["email_error"].fillna(""))
+    reason = "invalid e-mail: " + frame["email_error"].fillna("")
+    _finish(frame, bad_email, Outcome.QUARANTINED, "email_invalid", reason)
     return frame
 
 
@@ -338,3 +344,40 @@ def commit_batch(ctx: RunContext, item: InboxFile, frame: pd.DataFrame, match: M
     counts = BatchCounts(file_name=item.path.name, rows_in=len(frame), outcomes=frame["outcome"].value_counts().to_dict())
     log.info("Committed %s: %d rows, %s", item.path.name, counts.rows_in, counts.outcomes)
     return counts
+
+
+def bench_stages(csv_path: Path, workdir: Path) -> dict[str, float]:
+    """Run one file through every stage up to the commit, timing each (benchmark hook).
+
+    The stages run as the flow runs them, minus Prefect: the flow adds a fixed number
+    of task runs per file and per partner (``task_runs``), not per lead.
+    """
+    import os
+    import time
+
+    from leadshare.runtime import build_context
+
+    os.environ["LEADSHARE_HOME"] = str(workdir)
+    ctx = build_context()
+    item = InboxFile(path=csv_path, profile="generic", sha256=sha256_file(csv_path))
+    timings: dict[str, float] = {}
+
+    def timed(name, fn, *args):
+        started = time.perf_counter()
+        result = fn(*args)
+        timings[name] = time.perf_counter() - started
+        return result
+
+    frame, meta = timed("read", read_batch, ctx, item)
+    profile = ctx.config.profile("generic")
+    frame = timed("validate_normalise", normalise.normalise_frame, frame)
+    frame = timed("gates_rows", quarantine_rows, ctx, frame, profile)
+    frame = timed("dedup", dedup_batch, ctx, frame)
+    frame, entries = timed("consent", consent_batch, ctx, frame)
+    frame = timed("qualify", qualify_batch, ctx, frame)
+    match = timed("match", match_batch, ctx, frame)
+    timed("commit", commit_batch, ctx, item, frame, match, entries, meta)
+    timings["placed"] = int((frame["outcome"] == Outcome.SHARED.value).sum())
+    # claim + 8 per-file tasks + one transfer task per partner + report + Slack summary
+    timings["task_runs"] = 1 + 8 + len(ctx.config.partners) + 2
+    return timings

@@ -1,0 +1,81 @@
+"""Strategic leads wait for a human; decisions from the CLI helpers and the approval flow."""
+
+from __future__ import annotations
+
+import pytest
+from httpserver import LocalEndpoint
+from test_flow_share import SECRET, db_rows, run_share, write_partners
+
+from leadshare.approvals import ApprovalDecision, ApprovalError, decide, pending
+from leadshare.runtime import build_context
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+HEADER = "email,first_name,last_name,company,country,phone,consent_share,lead_source,company_size\n"
+ROWS = [
+    "a@globex.example,Ann,Lee,Globex,US,(202) 555-0141,yes,referral,20\n",
+    "b@big.example,Bo,Ray,Big Co,US,(202) 555-0142,yes,referral,9000\n",
+    "c@huge.example,Cy,Fox,Huge Co,US,(202) 555-0143,yes,referral,12000\n",
+    "d@small.example,Di,Wu,Small Co,US,(202) 555-0144,yes,referral,10\n",
+]
+
+
+@pytest.fixture
+def queued(home, monkeypatch, tmp_path):
+    monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
+    source = tmp_path / "strategic.csv"
+    source.write_text(HEADER + "".join(ROWS), encoding="utf-8")
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        write_partners(home, endpoint.url, hook_capacity=100)
+        summary = run_share(home, "generic", source)
+        yield summary, endpoint
+
+
+def _lead(home, company: str) -> str:
+    return db_rows(home, f"select lead_id from leads where company = '{company}'")[0][0]
+
+
+def test_strategic_leads_wait_others_go(queued, home):
+    summary, _ = queued
+    assert summary["outcomes"]["awaiting_approval"] == 3
+    assert summary["outcomes"]["shared"] == 1
+    assert len(pending(build_context().store)) == 3
+
+
+def test_decisions_apply_and_next_run_delivers_once(queued, home):
+    from flows.approval import review_approvals
+
+    summary, endpoint = queued
+    ctx = build_context()
+    globex, big, huge = _lead(home, "Globex"), _lead(home, "Big Co"), _lead(home, "Huge Co")
+    decide(ctx.store, ctx.config, ApprovalDecision(lead_id=globex, action="approve", approver="mia"), "r-1", ctx.now)
+    results = review_approvals(
+        [
+            ApprovalDecision(lead_id=big, action="reassign", partner_id="P-DROP", approver="mia"),
+            ApprovalDecision(lead_id=huge, action="reject", approver="mia", note="existing customer"),
+            ApprovalDecision(lead_id=huge, action="approve", approver="mia"),
+        ]
+    )
+    assert results[0].startswith("Approved")
+    assert results[1].startswith("Rejected")
+    assert results[2].startswith("not applied")
+
+    sent_before = len(endpoint.requests)
+    run_share(home, "generic")
+    run_share(home, "generic")
+
+    assert len(endpoint.requests) == sent_before + 1
+    transfers = dict(db_rows(home, "select lead_id, partner_id from transfers"))
+    assert transfers[globex] == "P-HOOK"
+    assert transfers[big] == "P-DROP"
+    assert huge not in transfers
+    outcomes = dict(db_rows(home, "select lead_id, outcome from row_outcomes"))
+    assert outcomes[huge] == "disqualified"
+    assert outcomes[globex] == "shared"
+
+
+def test_reassign_to_paused_partner_rejected(queued, home):
+    ctx = build_context()
+    lead = _lead(home, "Globex")
+    with pytest.raises(ApprovalError, match="paused"):
+        decide(ctx.store, ctx.config, ApprovalDecision(lead_id=lead, action="reassign", partner_id="P-PAUSED", approver="x"), "r", ctx.now)

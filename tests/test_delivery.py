@@ -1,0 +1,124 @@
+"""The outbox: retries on a growing schedule, 410 Gone, allowlists, file batches."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from httpserver import LocalEndpoint
+from test_flow_share import SECRET
+
+from leadshare.config import Partner
+from leadshare.delivery import deliver_partner
+from leadshare.settings import Settings
+from leadshare.slack import FakeSlackClient
+from leadshare.store import open_store
+
+NOW = dt.datetime(2026, 12, 4, 10, tzinfo=dt.UTC)
+FIELDS = ["lead_id", "first_name", "company"]
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = open_store(f"duckdb:///{tmp_path / 'store.duckdb'}")
+    with store.transaction() as tx:
+        for index in range(3):
+            lead_id = f"L-{index}"
+            tx.connection.exec_driver_sql(
+                "insert into leads (lead_id, file_id, source_row, profile, first_name, last_name, "
+                f"company, email, created_at) values ('{lead_id}', 'f', {index + 1}, 'generic', "
+                f"'Ann{index}', 'Secret{index}', 'Corp {index}', 'ann{index}@corp.example', now())"
+            )
+            tx.execute(
+                "add_transfer", transfer_id=f"msg_{index}", lead_id=lead_id, partner_id="P-X",
+                channel="webhook", created_at=NOW, run_id="r1",
+            )
+    return store
+
+
+def _partner(url: str, channel: str = "webhook") -> Partner:
+    hook = {"url": url, "secret": "env:TEST_PARTNER_SECRET"} if channel == "webhook" else None
+    return Partner(
+        id="P-X", name="X", capacity_per_day=10, capacity_per_week=10, channel=channel,
+        webhook=hook, fields=FIELDS,
+    )
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
+    return Settings(home=tmp_path / "home", http_attempts=2, http_timeout_s=2)
+
+
+def _statuses(store) -> list[tuple]:
+    with store.transaction() as tx:
+        return tx.connection.exec_driver_sql(
+            "select transfer_id, status, attempts, next_attempt_at from transfers order by 1"
+        ).fetchall()
+
+
+def test_only_allowlisted_fields_leave(store, settings):
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        summary = deliver_partner(store, settings, _partner(endpoint.url), NOW)
+    bodies = [json.loads(request.body) for request in endpoint.requests]
+    assert summary.sent == 3
+    assert all(set(body["lead"]) == set(FIELDS) for body in bodies)
+    assert all(b"Secret" not in request.body and b"@corp" not in request.body for request in endpoint.requests)
+
+
+def test_failed_delivery_waits_then_retries_same_id(store, settings):
+    with LocalEndpoint(script=[500] * 6, secret=SECRET) as endpoint:
+        first = deliver_partner(store, settings, _partner(endpoint.url), NOW)
+        too_early = deliver_partner(store, settings, _partner(endpoint.url), NOW + dt.timedelta(seconds=1))
+        later = deliver_partner(store, settings, _partner(endpoint.url), NOW + dt.timedelta(seconds=6))
+
+    assert first.retry_later == 3
+    assert too_early.due == 0
+    assert later.sent == 3
+    ids = [request.headers["webhook-id"] for request in endpoint.requests]
+    assert sorted(set(ids)) == ["msg_0", "msg_1", "msg_2"]
+    assert sorted(endpoint.accepted_ids) == ["msg_0", "msg_1", "msg_2"]
+
+
+def test_schedule_grows_after_each_failure(store, settings):
+    with LocalEndpoint(default=503, secret=SECRET) as endpoint:
+        deliver_partner(store, settings, _partner(endpoint.url), NOW)
+        deliver_partner(store, settings, _partner(endpoint.url), NOW + dt.timedelta(seconds=6))
+    rows = _statuses(store)
+    assert all(status == "pending" for _, status, _, _ in rows)
+    assert all(attempts == 2 for _, _, attempts, _ in rows)
+    delay = rows[0][3].astimezone(dt.UTC) - (NOW + dt.timedelta(seconds=6))
+    assert delay == dt.timedelta(minutes=5)
+
+
+def test_gone_disables_endpoint_once_and_keeps_pending(store, settings):
+    slack = FakeSlackClient()
+    with LocalEndpoint(default=410, secret=SECRET) as endpoint:
+        first = deliver_partner(store, settings, _partner(endpoint.url), NOW, slack=slack)
+        second = deliver_partner(store, settings, _partner(endpoint.url), NOW, slack=slack)
+
+    assert len(endpoint.requests) == 1
+    assert first.waiting == 3
+    assert second.waiting == 3
+    assert len(slack.messages) == 1
+    assert "410" in slack.messages[0].text
+    assert [status for _, status, _, _ in _statuses(store)] == ["pending"] * 3
+
+
+def test_client_error_fails_without_retry(store, settings):
+    with LocalEndpoint(default=422, secret=SECRET) as endpoint:
+        summary = deliver_partner(store, settings, _partner(endpoint.url), NOW)
+    assert summary.failed == 3
+    assert len(endpoint.requests) == 3
+    assert {status for _, status, _, _ in _statuses(store)} == {"failed"}
+
+
+def test_file_drop_batch_written_once(store, settings):
+    partner = _partner("", channel="file_drop")
+    deliver_partner(store, settings, partner, NOW)
+    again = deliver_partner(store, settings, partner, NOW)
+    files = list((settings.outbox / "file_drop" / "P-X").glob("*.csv"))
+    assert len(files) == 1
+    assert again.due == 0
+    assert files[0].read_text().count("\n") == 4
