@@ -98,8 +98,11 @@ def _deliver_webhooks(store, settings, partner, rows, now, summary, sender, slac
     fresh = [row for row in rows if row["payload"] is None]
     for row in fresh:
         row["payload"] = _payload(row, partner).decode("utf-8")
+    payloads = pd.DataFrame(
+        {"transfer_id": [r["transfer_id"] for r in fresh], "payload": [r["payload"] for r in fresh]}
+    )
     with store.transaction() as tx:
-        tx.executemany("set_transfer_payload", [{"transfer_id": r["transfer_id"], "payload": r["payload"]} for r in fresh])
+        tx.execute_with_frame("set_transfer_payloads", payloads)
 
     own_sender = sender is None
     if own_sender:
@@ -149,7 +152,7 @@ def _flush_sent(store: LeadStore, sent: list[dict]) -> None:
     if not sent:
         return
     with store.transaction() as tx:
-        tx.executemany("mark_transfer_sent", sent)
+        tx.execute_with_frame("mark_transfers_sent", pd.DataFrame(sent))
     sent.clear()
 
 
@@ -171,8 +174,9 @@ def _deliver_file(store, settings, partner, rows, now, summary) -> None:
     if fresh:
         digest = hashlib.sha256("".join(r["transfer_id"] for r in fresh).encode()).hexdigest()[:12]
         batch = f"{now:%Y%m%dT%H%M%S}-{digest}"
+        batches = pd.DataFrame({"transfer_id": [r["transfer_id"] for r in fresh], "delivery_batch": batch})
         with store.transaction() as tx:
-            tx.executemany("set_delivery_batch", [{"transfer_id": r["transfer_id"], "delivery_batch": batch} for r in fresh])
+            tx.execute_with_frame("set_delivery_batches", batches)
         for row in fresh:
             row["delivery_batch"] = batch
     folder = settings.outbox / partner.channel / partner.id
@@ -193,7 +197,7 @@ def _deliver_file(store, settings, partner, rows, now, summary) -> None:
         else:
             manual = [{**lead, "transfer_id": row["transfer_id"], "partner_id": partner.id} for lead, row in zip(allowed, batch_rows, strict=True)]
             filedrop.append_manual_handoff(folder, manual)
-        sent_at = dt.datetime.now(dt.UTC)
+        sent = pd.DataFrame({"transfer_id": [r["transfer_id"] for r in batch_rows], "sent_at": dt.datetime.now(dt.UTC)})
         with store.transaction() as tx:
-            tx.executemany("mark_transfer_sent", [{"transfer_id": r["transfer_id"], "sent_at": sent_at} for r in batch_rows])
+            tx.execute_with_frame("mark_transfers_sent", sent)
         summary.sent += len(batch_rows)

@@ -103,8 +103,31 @@ def _base_score(partner: Partner, rules: Rules) -> float:
     return W_TIER * tier + W_PERFORMANCE * partner.performance
 
 
+def _used_fields(states: list[PartnerState]) -> list[str]:
+    """Return the group fields some partner's eligibility depends on.
+
+    Grouping only by these keeps the number of groups small: a region column with
+    thousands of values does not split groups unless a partner's territory names
+    regions.
+    """
+    used = {
+        "country_code": any(s.partner.territory.countries for s in states),
+        "region": any(s.partner.territory.regions for s in states),
+        "industry": any(s.partner.industries for s in states),
+        "product": any(s.partner.products for s in states),
+    }
+    return [name for name in GROUP_FIELDS if used[name]]
+
+
 def _group_frame(leads: pd.DataFrame, states: list[PartnerState]) -> pd.DataFrame:
-    keys = pd.DataFrame({name: leads.get(name, pd.Series(None, index=leads.index)).map(_norm) for name in GROUP_FIELDS})
+    missing = pd.Series(None, index=leads.index, dtype=object)
+    keys = pd.DataFrame(
+        {name: leads.get(name, missing).map(_norm) for name in _used_fields(states)},
+        index=leads.index,
+    )
+    for name in GROUP_FIELDS:
+        if name not in keys.columns:
+            keys[name] = ""
     postcode = leads.get("postcode", pd.Series(None, index=leads.index)).astype("string").str.strip().fillna("")
     for state in states:
         prefixes = tuple(state.partner.territory.postcode_prefixes)
@@ -185,6 +208,7 @@ def match_leads(
     group_rows = []
     order_key = _lead_order(seed, leads["lead_id"])
     score = leads["score"].fillna(0).to_numpy()
+    strategic_reason = leads.get("strategic", pd.Series(pd.NA, index=leads.index)).to_numpy(dtype=object)
     strategic = leads.get("strategic", pd.Series(pd.NA, index=leads.index)).notna().to_numpy()
     outcome = np.full(len(leads), None, dtype=object)
     rule = np.full(len(leads), None, dtype=object)
@@ -228,7 +252,7 @@ def match_leads(
             partner_col[hold] = proposal[0][1] if proposal else None
             outcome[hold] = Outcome.AWAITING_APPROVAL.value
             rule[hold] = "strategic_account"
-            reason[hold] = leads["strategic"].to_numpy()[hold]
+            reason[hold] = strategic_reason[hold]
 
     leads["outcome"], leads["rule"], leads["reason"] = outcome, rule, reason
     leads["partner_id"], leads["group_id"] = partner_col, group_col

@@ -292,6 +292,11 @@ def _lead_rows(ctx: RunContext, item: InboxFile, frame: pd.DataFrame) -> pd.Data
     return rows[LEAD_COLUMNS]
 
 
+def _suppression_frame(entries: list[dict]) -> pd.DataFrame:
+    columns = ["key", "kind", "reason", "source", "suppressed_at"]
+    return pd.DataFrame(entries, columns=columns).drop_duplicates("key")
+
+
 def commit_batch(ctx: RunContext, item: InboxFile, frame: pd.DataFrame, match: MatchResult, suppressions: list[dict], meta: dict) -> BatchCounts:
     """Write everything about one file in one transaction."""
     failpoints.hit("before_commit")
@@ -338,7 +343,7 @@ def commit_batch(ctx: RunContext, item: InboxFile, frame: pd.DataFrame, match: M
         tx.insert_frame("decisions", decisions)
         tx.insert_frame("approvals", approvals)
         tx.insert_frame("transfers", transfers)
-        tx.executemany("add_suppression", suppressions)
+        tx.execute_with_frame("add_suppressions", _suppression_frame(suppressions))
         tx.execute("mark_file_committed", file_id=item.file_id, committed_at=ctx.now)
     failpoints.hit("after_commit")
     counts = BatchCounts(file_name=item.path.name, rows_in=len(frame), outcomes=frame["outcome"].value_counts().to_dict())

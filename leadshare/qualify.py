@@ -18,8 +18,8 @@ from leadshare.model import Outcome
 
 def _text(frame: pd.DataFrame, field: str) -> pd.Series:
     if field not in frame.columns:
-        return pd.Series(pd.NA, index=frame.index, dtype="string")
-    return frame[field].astype("string").str.strip().str.casefold()
+        return pd.Series(pd.NA, index=frame.index, dtype="string[pyarrow]")
+    return frame[field].astype("string[pyarrow]").str.strip().str.casefold()
 
 
 def _numeric(frame: pd.DataFrame, field: str) -> pd.Series:
@@ -52,8 +52,8 @@ def score_leads(frame: pd.DataFrame, rules: Rules) -> pd.Series:
 def _email_domain(frame: pd.DataFrame) -> pd.Series:
     key = frame["email_key"] if "email_key" in frame.columns else None
     if key is None:
-        return pd.Series(pd.NA, index=frame.index, dtype="string")
-    return key.astype("string").str.rsplit("@", n=1).str[-1]
+        return pd.Series(pd.NA, index=frame.index, dtype="string[pyarrow]")
+    return key.astype("string[pyarrow]").str.rsplit("@", n=1).str[-1]
 
 
 def _reject(frame: pd.DataFrame, mask: pd.Series, rule: str, reasons: pd.Series | str) -> None:
@@ -75,7 +75,7 @@ def _check_exclusions(frame: pd.DataFrame, rules: Rules) -> None:
         "competitor_domain",
         "e-mail domain " + domain.fillna("") + " is on the competitor list",
     )
-    country = frame.get("country_code", pd.Series(pd.NA, index=frame.index)).astype("string")
+    country = frame.get("country_code", pd.Series(pd.NA, index=frame.index)).astype("string[pyarrow]")
     unsupported = {code.upper() for code in exclusions.unsupported_countries}
     _reject(
         frame,
@@ -102,10 +102,11 @@ def _check_freshness(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> Non
         return
     seen = pd.to_datetime(frame["last_activity_at"], errors="coerce", utc=True, format="ISO8601")
     cutoff = pd.Timestamp(now - dt.timedelta(days=rules.freshness_days))
-    stale = seen.lt(cutoff).fillna(False)
-    reasons = (
+    stale = seen.lt(cutoff).fillna(False) & frame["outcome"].isna()
+    reasons = pd.Series(None, index=frame.index, dtype=object)
+    reasons[stale] = (
         "last engagement "
-        + seen.dt.strftime("%Y-%m-%d").fillna("")
+        + seen[stale].dt.strftime("%Y-%m-%d")
         + f" is older than {rules.freshness_days} days"
     )
     _reject(frame, stale, "stale", reasons)
@@ -114,7 +115,7 @@ def _check_freshness(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> Non
 def flag_strategic(frame: pd.DataFrame, rules: Rules) -> pd.Series:
     """Return the reason a row is a strategic account, or NA when it is not."""
     strategic = rules.strategic
-    reason = pd.Series(pd.NA, index=frame.index, dtype="string")
+    reason = pd.Series(pd.NA, index=frame.index, dtype="string[pyarrow]")
     if strategic.min_annual_revenue is not None:
         revenue = _numeric(frame, "annual_revenue")
         hit = revenue.ge(strategic.min_annual_revenue).fillna(False)
@@ -125,7 +126,7 @@ def flag_strategic(frame: pd.DataFrame, rules: Rules) -> pd.Series:
         reason = reason.mask(hit & reason.isna(), f"company size >= {strategic.min_company_size}")
     if strategic.named_accounts:
         names = {name.casefold() for name in strategic.named_accounts}
-        company = frame.get("company_key", pd.Series(pd.NA, index=frame.index)).astype("string")
+        company = frame.get("company_key", pd.Series(pd.NA, index=frame.index)).astype("string[pyarrow]")
         hit = company.isin(names).fillna(False)
         reason = reason.mask(hit, "named account " + company.fillna(""))
     return reason

@@ -2,7 +2,7 @@
 
 SQL lives in ``sql/<name>.sql`` with ``:name`` bound parameters. Set-based stages hand
 whole DataFrames to :meth:`StoreTransaction.insert_frame`, which uses DuckDB's zero-copy
-scan when the store is DuckDB and a bulk ``executemany`` otherwise.
+scan when the store is DuckDB and a bulk insert otherwise.
 
 DuckDB allows one writing process per file, and while it is open for writing no other
 process can read it. The store therefore opens the file per unit of work
@@ -55,10 +55,6 @@ class StoreTransaction:
     def execute(self, name: str, **params: Any) -> sa.CursorResult:
         return self.connection.execute(sa.text(load_sql(name)), params)
 
-    def executemany(self, name: str, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.connection.execute(sa.text(load_sql(name)), rows)
-
     def rows(self, name: str, **params: Any) -> list[dict[str, Any]]:
         result = self.connection.execute(sa.text(load_sql(name)), params)
         return [dict(row._mapping) for row in result]
@@ -66,6 +62,28 @@ class StoreTransaction:
     def frame(self, name: str, **params: Any) -> pd.DataFrame:
         result = self.connection.execute(sa.text(load_sql(name)), params)
         return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def execute_with_frame(self, name: str, frame: pd.DataFrame) -> None:
+        """Run ``sql/<name>.sql``, which reads ``frame`` as the table ``_incoming``.
+
+        One set-based statement instead of one bound statement per row: DuckDB's
+        ``executemany`` costs about 0.3 ms a row.
+        """
+        if frame.empty:
+            return
+        if not self.is_duckdb:
+            # NOTE: this path (a scratch table inside the transaction) is written for
+            # PostgreSQL but the tests run on DuckDB only.
+            frame.to_sql("_incoming", self.connection, if_exists="replace", index=False)
+            self.connection.execute(sa.text(load_sql(name)))
+            self.connection.exec_driver_sql("drop table _incoming")
+            return
+        raw = self.connection.connection.driver_connection
+        raw.register("_incoming", frame)
+        try:
+            raw.execute(load_sql(name))
+        finally:
+            raw.unregister("_incoming")
 
     def insert_frame(self, table: str, frame: pd.DataFrame) -> int:
         """Append ``frame`` to ``table``; the frame's columns must be table columns."""

@@ -1,3 +1,0 @@
-update transfers
-set payload = :payload
-where transfer_id = :transfer_id and payload is null
