@@ -32,7 +32,7 @@ def share_leads(deliver: bool = True) -> dict:
             continue
         frame, meta = read
         frame = validate_leads(ctx, frame, item.profile)
-        frame = dedup_leads(ctx, frame)
+        frame = dedup_leads(ctx, frame, item.profile)
         frame, suppressions = check_consent(ctx, frame)
         frame = qualify_leads(ctx, frame)
         match = match_partners(ctx, frame)

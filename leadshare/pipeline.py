@@ -185,29 +185,32 @@ def quarantine_rows(ctx: RunContext, frame: pd.DataFrame, profile: Profile) -> p
     return frame
 
 
-def dedup_batch(ctx: RunContext, frame: pd.DataFrame) -> pd.DataFrame:
+def dedup_batch(ctx: RunContext, frame: pd.DataFrame, profile: str) -> pd.DataFrame:
     """Link duplicates (within the batch and against every lead we hold)."""
     history = ctx.store.frame("history_keys")
     live = frame["outcome"].isna()
-    links = dedup.find_duplicates(frame.loc[live], history)
+    links = dedup.find_duplicates(frame.loc[live], history, source=profile)
     if not links.empty:
         rows = frame[ROW_COLUMN].astype(int)
         by_row = links.set_index(ROW_COLUMN)
         matched = rows.isin(by_row.index) & live
-        target = rows[matched].map(by_row["duplicate_of"])
-        frame.loc[matched, "duplicate_of"] = target.map(lambda value: _as_lead_id(frame, value))
+        lead_of_row = dict(zip(rows, frame["lead_id"], strict=True))
+        targets = rows[matched].map(by_row["duplicate_of"])
+        # find_duplicates names a batch row by its number and a stored lead by its id.
+        frame.loc[matched, "duplicate_of"] = [
+            target if isinstance(target, str) else lead_of_row[int(target)] for target in targets
+        ]
         frame.loc[matched, "outcome"] = Outcome.DUPLICATE.value
         frame.loc[matched, "rule"] = rows[matched].map(by_row["rule"])
-        frame.loc[matched, "reason"] = "duplicate of " + frame.loc[matched, "duplicate_of"].astype(str) + " (" + frame.loc[matched, "rule"].astype(str) + ")"
+        frame.loc[matched, "reason"] = (
+            "duplicate of "
+            + frame.loc[matched, "duplicate_of"].astype(str)
+            + " ("
+            + frame.loc[matched, "rule"].astype(str)
+            + ")"
+        )
     failpoints.hit("after_dedup")
     return frame
-
-
-def _as_lead_id(frame: pd.DataFrame, value: object) -> str:
-    """``find_duplicates`` names a batch row by number and a stored lead by id."""
-    if isinstance(value, str):
-        return value
-    return str(frame.loc[frame[ROW_COLUMN].astype(int) == int(value), "lead_id"].iloc[0])
 
 
 def consent_batch(ctx: RunContext, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
@@ -377,7 +380,7 @@ def bench_stages(csv_path: Path, workdir: Path) -> dict[str, float]:
     profile = ctx.config.profile("generic")
     frame = timed("validate_normalise", normalise.normalise_frame, frame)
     frame = timed("gates_rows", quarantine_rows, ctx, frame, profile)
-    frame = timed("dedup", dedup_batch, ctx, frame)
+    frame = timed("dedup", dedup_batch, ctx, frame, "generic")
     frame, entries = timed("consent", consent_batch, ctx, frame)
     frame = timed("qualify", qualify_batch, ctx, frame)
     match = timed("match", match_batch, ctx, frame)

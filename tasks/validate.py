@@ -23,8 +23,8 @@ def validate_leads(ctx: RunContext, frame: pd.DataFrame, profile: str) -> pd.Dat
 
 
 @task(cache_policy=NO_CACHE)
-def dedup_leads(ctx: RunContext, frame: pd.DataFrame) -> pd.DataFrame:
-    frame = pipeline.dedup_batch(ctx, frame)
+def dedup_leads(ctx: RunContext, frame: pd.DataFrame, profile: str) -> pd.DataFrame:
+    frame = pipeline.dedup_batch(ctx, frame, profile)
     get_run_logger().info("Dedup: %d duplicates linked to existing leads", _count(frame, Outcome.DUPLICATE))
     return frame
 
