@@ -25,5 +25,9 @@ def review_approvals(decisions: list[ApprovalDecision]) -> list[str]:
         except ApprovalError as exc:
             logger.error("Decision on %s not applied: %s", decision.lead_id, exc)
             results.append(f"not applied: {exc}")
-    logger.info("Applied %d of %d approval decisions", sum(not r.startswith("not") for r in results), len(results))
+    logger.info(
+        "Applied %d of %d approval decisions",
+        sum(not r.startswith("not") for r in results),
+        len(results),
+    )
     return results

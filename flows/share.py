@@ -24,7 +24,12 @@ def share_leads(deliver: bool = True) -> dict:
     """Process the inbox and deliver due transfers; return the run summary."""
     ctx = build_context(run_id=flow_run.get_id())
     with ctx.store.transaction() as tx:
-        tx.execute("start_run", run_id=ctx.run_id, flow_run_id=flow_run.get_id(), started_at=ctx.now)
+        tx.execute(
+            "start_run",
+            run_id=ctx.run_id,
+            flow_run_id=flow_run.get_id(),
+            started_at=ctx.now,
+        )
 
     for item in claim_inbox_files(ctx):
         read = read_lead_file(ctx, item)
@@ -41,8 +46,14 @@ def share_leads(deliver: bool = True) -> dict:
 
     deliveries = []
     if deliver:
-        deliveries = [transfer_batch(ctx, partner.id) for partner in ctx.config.partners]
+        deliveries = [
+            transfer_batch(ctx, partner.id) for partner in ctx.config.partners
+        ]
     summary = publish_report(ctx, deliveries)
     post_run_summary(ctx, summary)
-    get_run_logger().info("Sharing run finished: %d files, %d rows", len(summary["files"]), summary["rows_in"])
+    get_run_logger().info(
+        "Sharing run finished: %d files, %d rows",
+        len(summary["files"]),
+        summary["rows_in"],
+    )
     return summary

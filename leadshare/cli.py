@@ -66,12 +66,35 @@ def _print_summary(summary: dict) -> None:
         table.add_row(name, str(count))
     Console().print(table)
     if summary["rejected_files"]:
-        console.print(f"Rejected files (see the quarantine folder): {summary['rejected_files']}")
+        console.print(
+            f"Rejected files (see the quarantine folder): {summary['rejected_files']}"
+        )
     partners = Table(title="Transfers per partner")
-    for column in ("partner", "channel", "offered", "sent", "failed", "retry_later", "waiting"):
+    for column in (
+        "partner",
+        "channel",
+        "offered",
+        "sent",
+        "failed",
+        "retry_later",
+        "waiting",
+    ):
         partners.add_column(column)
     for row in summary["partners"]:
-        partners.add_row(*(str(row[c]) for c in ("partner", "channel", "offered", "sent", "failed", "retry_later", "waiting")))
+        partners.add_row(
+            *(
+                str(row[c])
+                for c in (
+                    "partner",
+                    "channel",
+                    "offered",
+                    "sent",
+                    "failed",
+                    "retry_later",
+                    "waiting",
+                )
+            )
+        )
     Console().print(partners)
 
 
@@ -79,7 +102,9 @@ def _print_summary(summary: dict) -> None:
 def share(
     files: list[Path] = typer.Argument(..., help="Lead files (CSV or JSONL) to share."),
     profile: str = typer.Option("generic", help="Source mapping profile of the files."),
-    as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the run summary as JSON."
+    ),
 ) -> None:
     """Copy FILES into the inbox under PROFILE and run one sharing run."""
     try:
@@ -110,19 +135,27 @@ def run() -> None:
 
 
 @app.command()
-def demo(rows: int = typer.Option(3000, help="Example leads to generate."), seed: int = 7) -> None:
+def demo(
+    rows: int = typer.Option(3000, help="Example leads to generate."), seed: int = 7
+) -> None:
     """Generate example leads, start a local partner receiver, run the sharing flow."""
     from leadshare.demo import DemoReceiver
     from leadshare.generate import write_leads
 
-    os.environ.setdefault("LEADSHARE_DEMO_WEBHOOK_SECRET", "whsec_" + secrets.token_urlsafe(24))
+    os.environ.setdefault(
+        "LEADSHARE_DEMO_WEBHOOK_SECRET", "whsec_" + secrets.token_urlsafe(24)
+    )
     try:
         ctx = _context()
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-        path = write_leads(ctx.settings.inbox / "generic" / f"example-{stamp}.csv", rows, seed)
+        path = write_leads(
+            ctx.settings.inbox / "generic" / f"example-{stamp}.csv", rows, seed
+        )
         console.print(f"Generated {rows} example leads in {path}")
         received = ctx.settings.root / "demo-partner-received.jsonl"
-        with DemoReceiver(DEMO_PORT, os.environ["LEADSHARE_DEMO_WEBHOOK_SECRET"], received) as receiver:
+        with DemoReceiver(
+            DEMO_PORT, os.environ["LEADSHARE_DEMO_WEBHOOK_SECRET"], received
+        ) as receiver:
             summary = _run_flow()
         _print_summary(summary)
     except LeadshareError as exc:
@@ -163,7 +196,14 @@ def status(limit: int = typer.Option(10, help="How many runs to show.")) -> None
     for row in runs:
         outcomes = json.loads(row["summary"])["outcomes"] if row["summary"] else {}
         shown = ", ".join(f"{k} {v}" for k, v in outcomes.items() if v)
-        table.add_row(row["run_id"], str(row["started_at"])[:19], row["status"], str(row["files_in"] or 0), str(row["rows_in"] or 0), shown)
+        table.add_row(
+            row["run_id"],
+            str(row["started_at"])[:19],
+            row["status"],
+            str(row["files_in"] or 0),
+            str(row["rows_in"] or 0),
+            shown,
+        )
     Console().print(table)
 
 
@@ -177,16 +217,30 @@ def approvals_list() -> None:
     for column in ("lead", "proposed partner", "why", "company", "country"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row["lead_id"], row["proposed_partner"] or "-", row["note"] or "", row["company"] or "", row["country"] or "")
+        table.add_row(
+            row["lead_id"],
+            row["proposed_partner"] or "-",
+            row["note"] or "",
+            row["company"] or "",
+            row["country"] or "",
+        )
     Console().print(table)
 
 
-def _decide(lead_id: str, action: str, partner: str | None, approver: str, note: str) -> None:
+def _decide(
+    lead_id: str, action: str, partner: str | None, approver: str, note: str
+) -> None:
     from leadshare.approvals import ApprovalDecision, decide
 
     try:
         ctx = _context()
-        decision = ApprovalDecision(lead_id=lead_id, action=action, partner_id=partner, approver=approver, note=note)
+        decision = ApprovalDecision(
+            lead_id=lead_id,
+            action=action,
+            partner_id=partner,
+            approver=approver,
+            note=note,
+        )
         typer.echo(decide(ctx.store, ctx.config, decision, ctx.run_id, ctx.now))
     except LeadshareError as exc:
         _fail(exc)
@@ -202,7 +256,12 @@ def approvals_approve(lead_id: str, approver: str = APPROVER, note: str = "") ->
 
 
 @approvals_app.command("reassign")
-def approvals_reassign(lead_id: str, partner: str = typer.Option(..., help="Partner id to give the lead to."), approver: str = APPROVER, note: str = "") -> None:
+def approvals_reassign(
+    lead_id: str,
+    partner: str = typer.Option(..., help="Partner id to give the lead to."),
+    approver: str = APPROVER,
+    note: str = "",
+) -> None:
     """Approve LEAD_ID for another partner."""
     _decide(lead_id, "reassign", partner, approver, note)
 

@@ -26,7 +26,9 @@ class _Strict(BaseModel):
 
 
 class Territory(_Strict):
-    countries: list[str] = Field(default_factory=list, description="ISO alpha-2; empty = any")
+    countries: list[str] = Field(
+        default_factory=list, description="ISO alpha-2; empty = any"
+    )
     regions: list[str] = Field(default_factory=list)
     postcode_prefixes: list[str] = Field(default_factory=list)
 
@@ -35,13 +37,17 @@ class Territory(_Strict):
     def _upper_codes(cls, codes: list[str]) -> list[str]:
         for code in codes:
             if len(code) != 2 or not code.isalpha():
-                raise ValueError(f"country {code!r} is not an ISO 3166 alpha-2 code such as 'DE'")
+                raise ValueError(
+                    f"country {code!r} is not an ISO 3166 alpha-2 code such as 'DE'"
+                )
         return [code.upper() for code in codes]
 
 
 class WebhookConfig(_Strict):
     url: str
-    secret: str = Field(description="Reference to the signing secret: env:NAME or block:NAME")
+    secret: str = Field(
+        description="Reference to the signing secret: env:NAME or block:NAME"
+    )
 
 
 class Partner(_Strict):
@@ -55,13 +61,17 @@ class Partner(_Strict):
     products: list[str] = Field(default_factory=list, description="empty = any")
     capacity_per_day: int = Field(ge=0)
     capacity_per_week: int = Field(ge=0)
-    performance: float = Field(default=0.5, ge=0, le=1, description="Prior acceptance rate")
+    performance: float = Field(
+        default=0.5, ge=0, le=1, description="Prior acceptance rate"
+    )
     timezone: str = "UTC"
     sla_hours: int = 48
     channel: Literal["webhook", "file_drop", "crm_export", "manual"]
     webhook: WebhookConfig | None = None
     crm_owner_id: str | None = None
-    fields: list[str] = Field(description="Allowlist: only these lead fields leave the system")
+    fields: list[str] = Field(
+        description="Allowlist: only these lead fields leave the system"
+    )
     template: str = "intro_default.j2"
 
     @field_validator("fields")
@@ -70,12 +80,16 @@ class Partner(_Strict):
         allowed = set(LEAD_FIELDS) | {"lead_id", "score", "phone_e164", "email_display"}
         unknown = [name for name in fields if name not in allowed]
         if unknown:
-            raise ValueError(f"unknown lead fields {unknown}; allowed: {sorted(allowed)}")
+            raise ValueError(
+                f"unknown lead fields {unknown}; allowed: {sorted(allowed)}"
+            )
         return fields
 
     def model_post_init(self, _context: Any) -> None:
         if self.channel == "webhook" and self.webhook is None:
-            raise ValueError(f"partner {self.id}: channel 'webhook' needs a 'webhook' section")
+            raise ValueError(
+                f"partner {self.id}: channel 'webhook' needs a 'webhook' section"
+            )
 
 
 class ScoreRule(_Strict):
@@ -121,12 +135,15 @@ class Profile(_Strict):
     columns: dict[str, str | list[str]] = Field(
         description="lead field -> source column header, or a list of accepted headers"
     )
-    placeholders: list[str] = Field(default_factory=lambda: ["", "select", "n/a", "null", "-"])
+    placeholders: list[str] = Field(
+        default_factory=lambda: ["", "select", "n/a", "null", "-"]
+    )
     values: dict[str, dict[str, str]] = Field(default_factory=dict)
     defaults: dict[str, str] = Field(default_factory=dict)
     required_columns: list[str] = Field(default_factory=list)
     required_fields: list[str] | None = Field(
-        default=None, description="Row-level required lead fields; None = the rules' list"
+        default=None,
+        description="Row-level required lead fields; None = the rules' list",
     )
     suite: str = "leads_batch"
     max_null_rate: dict[str, float] = Field(default_factory=dict)
@@ -136,7 +153,9 @@ class Profile(_Strict):
     def _lead_fields(cls, mapping: dict[str, Any]) -> dict[str, Any]:
         unknown = [name for name in mapping if name not in LEAD_FIELDS]
         if unknown:
-            raise ValueError(f"unknown lead fields {unknown}; allowed: {list(LEAD_FIELDS)}")
+            raise ValueError(
+                f"unknown lead fields {unknown}; allowed: {list(LEAD_FIELDS)}"
+            )
         return mapping
 
 
@@ -144,7 +163,9 @@ class Config(BaseModel):
     partners: list[Partner]
     rules: Rules
     profiles: dict[str, Profile]
-    digest: str = Field(description="sha256 of the config files, stored with each decision")
+    digest: str = Field(
+        description="sha256 of the config files, stored with each decision"
+    )
 
     def partner(self, partner_id: str) -> Partner:
         for partner in self.partners:
@@ -166,7 +187,9 @@ def _read_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found; copy it from {EXAMPLE_CONFIG}") from None
+        raise ConfigError(
+            f"{path}: file not found; copy it from {EXAMPLE_CONFIG}"
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
 
@@ -193,7 +216,9 @@ def ensure_config(config_dir: Path) -> None:
 
 def load_config(config_dir: Path) -> Config:
     digest = hashlib.sha256()
-    paths = sorted(config_dir.glob("*.yaml")) + sorted((config_dir / "profiles").glob("*.yaml"))
+    paths = sorted(config_dir.glob("*.yaml")) + sorted(
+        (config_dir / "profiles").glob("*.yaml")
+    )
     for path in paths:
         digest.update(path.read_bytes())
 
@@ -216,4 +241,9 @@ def load_config(config_dir: Path) -> Config:
     for path in sorted((config_dir / "profiles").glob("*.yaml")):
         profile = _validate(Profile, _read_yaml(path), path)
         profiles[profile.name] = profile
-    return Config(partners=partners, rules=rules, profiles=profiles, digest=digest.hexdigest()[:12])
+    return Config(
+        partners=partners,
+        rules=rules,
+        profiles=profiles,
+        digest=digest.hexdigest()[:12],
+    )

@@ -6,8 +6,9 @@ marked sent after the partner's 2xx. A crash between POST and record sends the s
 bytes with the same id again, which a receiver deduplicating on ``webhook-id`` drops.
 
 File channels (file drop, CRM export, manual handoff) first stamp the due transfers
-with a delivery batch id, then write the file named after that batch atomically, then
-mark them sent; a rerun after a crash rewrites the same file instead of adding one.
+with a delivery batch id, write the file named after that batch atomically, and then
+mark the transfers sent. A rerun after a crash rewrites the same file instead of
+adding one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ import pandas as pd
 
 from leadshare import failpoints
 from leadshare.config import Partner
-from leadshare.errors import EndpointGoneError, RejectedDeliveryError, RetryableDeliveryError
+from leadshare.errors import (
+    EndpointGoneError,
+    RejectedDeliveryError,
+    RetryableDeliveryError,
+)
 from leadshare.settings import Settings, resolve_secret
 from leadshare.slack import FakeSlackClient, SlackClient
 from leadshare.store import LeadStore
@@ -57,7 +62,12 @@ def _payload(row: dict[str, Any], partner: Partner) -> bytes:
     lead = _allowed(row, partner)
     intro = render_intro(
         partner.template,
-        {"partner_name": partner.name, "lead": lead, "sla_hours": partner.sla_hours, "reference": row["lead_id"]},
+        {
+            "partner_name": partner.name,
+            "lead": lead,
+            "sla_hours": partner.sla_hours,
+            "reference": row["lead_id"],
+        },
     )
     return build_payload(lead, partner.fields, intro, partner.id)
 
@@ -84,7 +94,9 @@ def deliver_partner(
         return summary
     if partner.id in disabled:
         summary.waiting = len(due)
-        log.warning("Partner %s endpoint is disabled; %d deliveries wait", partner.id, len(due))
+        log.warning(
+            "Partner %s endpoint is disabled; %d deliveries wait", partner.id, len(due)
+        )
         return summary
     rows = _records(due)
     if partner.channel == "webhook":
@@ -94,12 +106,17 @@ def deliver_partner(
     return summary
 
 
-def _deliver_webhooks(store, settings, partner, rows, now, summary, sender, slack) -> None:
+def _deliver_webhooks(
+    store, settings, partner, rows, now, summary, sender, slack
+) -> None:
     fresh = [row for row in rows if row["payload"] is None]
     for row in fresh:
         row["payload"] = _payload(row, partner).decode("utf-8")
     payloads = pd.DataFrame(
-        {"transfer_id": [r["transfer_id"] for r in fresh], "payload": [r["payload"] for r in fresh]}
+        {
+            "transfer_id": [r["transfer_id"] for r in fresh],
+            "payload": [r["payload"] for r in fresh],
+        }
     )
     with store.transaction() as tx:
         tx.execute_with_frame("set_transfer_payloads", payloads)
@@ -122,23 +139,36 @@ def _deliver_webhooks(store, settings, partner, rows, now, summary, sender, slac
                 attempts = int(row["attempts"]) + 1
                 later = next_attempt_at(attempts, now, exc.retry_after_s)
                 with store.transaction() as tx:
-                    tx.execute("mark_transfer_retry", transfer_id=row["transfer_id"], next_attempt_at=later, last_error=str(exc)[:500])
+                    tx.execute(
+                        "mark_transfer_retry",
+                        transfer_id=row["transfer_id"],
+                        next_attempt_at=later,
+                        last_error=str(exc)[:500],
+                    )
                 summary.retry_later += 1
                 continue
             except RejectedDeliveryError as exc:
                 _flush_sent(store, sent)
                 with store.transaction() as tx:
-                    tx.execute("mark_transfer_failed", transfer_id=row["transfer_id"], last_error=str(exc)[:500])
+                    tx.execute(
+                        "mark_transfer_failed",
+                        transfer_id=row["transfer_id"],
+                        last_error=str(exc)[:500],
+                    )
                 summary.failed += 1
                 summary.errors.append(f"{row['transfer_id']}: {exc}")
                 continue
             except EndpointGoneError as exc:
                 _flush_sent(store, sent)
                 _disable(store, partner, now, str(exc), slack)
-                summary.waiting = len(rows) - summary.sent - summary.retry_later - summary.failed
+                summary.waiting = (
+                    len(rows) - summary.sent - summary.retry_later - summary.failed
+                )
                 return
             failpoints.hit("after_post_before_record")
-            sent.append({"transfer_id": row["transfer_id"], "sent_at": dt.datetime.now(dt.UTC)})
+            sent.append(
+                {"transfer_id": row["transfer_id"], "sent_at": dt.datetime.now(dt.UTC)}
+            )
             summary.sent += 1
             if len(sent) >= SENT_FLUSH_EVERY:
                 _flush_sent(store, sent)
@@ -158,7 +188,12 @@ def _flush_sent(store: LeadStore, sent: list[dict]) -> None:
 
 def _disable(store, partner, now, reason, slack) -> None:
     with store.transaction() as tx:
-        tx.execute("disable_endpoint", partner_id=partner.id, disabled_at=now, reason=reason[:500])
+        tx.execute(
+            "disable_endpoint",
+            partner_id=partner.id,
+            disabled_at=now,
+            reason=reason[:500],
+        )
     text = (
         f"Partner {partner.id} ({partner.name}) answered 410 Gone: its endpoint is disabled and "
         f"its pending leads wait. Re-enable with `leadshare endpoint enable {partner.id}` "
@@ -172,9 +207,13 @@ def _disable(store, partner, now, reason, slack) -> None:
 def _deliver_file(store, settings, partner, rows, now, summary) -> None:
     fresh = [row for row in rows if row["delivery_batch"] is None]
     if fresh:
-        digest = hashlib.sha256("".join(r["transfer_id"] for r in fresh).encode()).hexdigest()[:12]
+        digest = hashlib.sha256(
+            "".join(r["transfer_id"] for r in fresh).encode()
+        ).hexdigest()[:12]
         batch = f"{now:%Y%m%dT%H%M%S}-{digest}"
-        batches = pd.DataFrame({"transfer_id": [r["transfer_id"] for r in fresh], "delivery_batch": batch})
+        batches = pd.DataFrame(
+            {"transfer_id": [r["transfer_id"] for r in fresh], "delivery_batch": batch}
+        )
         with store.transaction() as tx:
             tx.execute_with_frame("set_delivery_batches", batches)
         for row in fresh:
@@ -187,17 +226,33 @@ def _deliver_file(store, settings, partner, rows, now, summary) -> None:
     for batch, batch_rows in sorted(by_batch.items()):
         allowed = [_allowed(row, partner) for row in batch_rows]
         if partner.channel == "file_drop":
-            filedrop.write_partner_csv(folder, partner.id, batch, allowed, partner.fields)
+            filedrop.write_partner_csv(
+                folder, partner.id, batch, allowed, partner.fields
+            )
         elif partner.channel == "crm_export":
             crm_rows = [
-                {**lead, "lead_id": row["lead_id"], "owner_id": partner.crm_owner_id or partner.id, "partner_id": partner.id, "assigned_at": now.isoformat()}
+                {
+                    **lead,
+                    "lead_id": row["lead_id"],
+                    "owner_id": partner.crm_owner_id or partner.id,
+                    "partner_id": partner.id,
+                    "assigned_at": now.isoformat(),
+                }
                 for lead, row in zip(allowed, batch_rows, strict=True)
             ]
             filedrop.write_crm_assignments(folder, batch, crm_rows, partner.fields)
         else:
-            manual = [{**lead, "transfer_id": row["transfer_id"], "partner_id": partner.id} for lead, row in zip(allowed, batch_rows, strict=True)]
+            manual = [
+                {**lead, "transfer_id": row["transfer_id"], "partner_id": partner.id}
+                for lead, row in zip(allowed, batch_rows, strict=True)
+            ]
             filedrop.append_manual_handoff(folder, manual)
-        sent = pd.DataFrame({"transfer_id": [r["transfer_id"] for r in batch_rows], "sent_at": dt.datetime.now(dt.UTC)})
+        sent = pd.DataFrame(
+            {
+                "transfer_id": [r["transfer_id"] for r in batch_rows],
+                "sent_at": dt.datetime.now(dt.UTC),
+            }
+        )
         with store.transaction() as tx:
             tx.execute_with_frame("mark_transfers_sent", sent)
         summary.sent += len(batch_rows)

@@ -41,7 +41,12 @@ class DemoReceiver:
                 if message_id not in receiver.seen:
                     receiver.seen.add(message_id)
                     with out_file.open("a", encoding="utf-8") as handle:
-                        handle.write(json.dumps({"webhook_id": message_id, "body": json.loads(body)}) + "\n")
+                        handle.write(
+                            json.dumps(
+                                {"webhook_id": message_id, "body": json.loads(body)}
+                            )
+                            + "\n"
+                        )
                 self.send_response(204)
                 self.end_headers()
 

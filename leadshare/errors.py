@@ -1,14 +1,14 @@
 """Exceptions raised by leadshare.
 
-    LeadshareError
-    ├── ConfigError (ValueError)        a config file or setting is invalid
-    ├── IntakeError (ValueError)        a lead file cannot be read as a whole
-    │   └── GateError                   a batch-level data-quality gate failed
-    ├── StoreError                      the store failed or is locked by another writer
-    └── DeliveryError                   a transfer to a partner failed
-        ├── RetryableDeliveryError      5xx, 429, timeout: try again later
-        ├── RejectedDeliveryError       4xx other than 410/429: no retry
-        └── EndpointGoneError           410 Gone: disable the endpoint
+LeadshareError
+├── ConfigError (ValueError)        a config file or setting is invalid
+├── IntakeError (ValueError)        a lead file cannot be read as a whole
+│   └── GateError                   a batch-level data-quality gate failed
+├── StoreError                      the store failed or is locked by another writer
+└── DeliveryError                   a transfer to a partner failed
+    ├── RetryableDeliveryError      5xx, 429, timeout: try again later
+    ├── RejectedDeliveryError       4xx other than 410/429: no retry
+    └── EndpointGoneError           410 Gone: disable the endpoint
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ class ConfigError(LeadshareError, ValueError):
 class IntakeError(LeadshareError, ValueError):
     """A lead file is rejected whole; ``reason`` is written next to it in quarantine."""
 
-    def __init__(self, path: str, reason: str, line: int | None = None, fix: str = "") -> None:
+    def __init__(
+        self, path: str, reason: str, line: int | None = None, fix: str = ""
+    ) -> None:
         self.path = path
         self.reason = reason
         self.line = line
@@ -56,7 +58,12 @@ class DeliveryError(LeadshareError):
 class RetryableDeliveryError(DeliveryError):
     """The partner may accept the same message later (5xx, 429, timeout, connection)."""
 
-    def __init__(self, message: str, status: int | None = None, retry_after_s: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+    ):
         self.retry_after_s = retry_after_s
         super().__init__(message, status)
 

@@ -11,24 +11,37 @@ def explain_lead(store: LeadStore, lead_id: str) -> list[str]:
     """Return the explanation of ``lead_id`` as lines of text."""
     rows = store.rows("explain_lead", lead_id=lead_id)
     if not rows:
-        return [f"No lead {lead_id} is recorded. Lead ids look like L-0123456789abcdef; see `leadshare status`."]
+        return [
+            f"No lead {lead_id} is recorded. Lead ids look like L-0123456789abcdef; see `leadshare status`."
+        ]
     lines = []
     for row in rows:
         where = f"row {row['source_row']} of {row['file_name']} (profile {row['profile']}, run {row['run_id']})"
         if row["outcome"] == "duplicate":
-            lines.append(f"{where.capitalize()} was a duplicate of this lead: {row['reason']}.")
+            lines.append(
+                f"{where.capitalize()} was a duplicate of this lead: {row['reason']}."
+            )
             continue
         lines.append(f"Lead {lead_id} comes from {where}.")
-        lines.append(f"Outcome: {row['outcome']}" + (f" (rule {row['rule']}): {row['reason']}" if row["rule"] else "."))
+        lines.append(
+            f"Outcome: {row['outcome']}"
+            + (f" (rule {row['rule']}): {row['reason']}" if row["rule"] else ".")
+        )
         if row["score"] is not None:
-            lines.append(f"Score {row['score']:g}; country {row['country'] or '-'}, industry {row['industry'] or '-'}, product {row['product'] or '-'}.")
+            lines.append(
+                f"Score {row['score']:g}; country {row['country'] or '-'}, industry {row['industry'] or '-'}, product {row['product'] or '-'}."
+            )
         if row["group_id"]:
             lines.extend(_decision_lines(row))
     for transfer in store.rows("lead_transfers", lead_id=lead_id):
         lines.append(
             f"Transfer {transfer['transfer_id']} to {transfer['partner_id']} via {transfer['channel']}: "
             f"{transfer['status']} after {transfer['attempts']} attempt(s)"
-            + (f"; last error: {transfer['last_error']}" if transfer["last_error"] else ".")
+            + (
+                f"; last error: {transfer['last_error']}"
+                if transfer["last_error"]
+                else "."
+            )
         )
     return lines
 
@@ -36,7 +49,9 @@ def explain_lead(store: LeadStore, lead_id: str) -> list[str]:
 def _decision_lines(row: dict) -> list[str]:
     candidates = json.loads(row["candidates"])
     exclusions = json.loads(row["exclusions"])
-    lines = [f"Decision under rules {row['rules_version']} (config {row['config_digest']}):"]
+    lines = [
+        f"Decision under rules {row['rules_version']} (config {row['config_digest']}):"
+    ]
     if row["chosen_partner"]:
         lines.append(f"  chosen partner: {row['chosen_partner']}")
     for candidate in candidates:

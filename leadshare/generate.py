@@ -61,9 +61,9 @@ CONSENT_SOURCES = (
     "phone_call",
 )
 PLACEHOLDERS = ("Select", "N/A", "n/a", "-", "null")
-COMPETITOR_DOMAINS = ("rivalcorp.example", "competitor-labs.example")
+COMPETITOR_DOMAINS = ("rivalcorp.example", "competitor.example")
 """Email domains of competitors, used by a few generated leads."""
-STRATEGIC_ACCOUNTS = ("Globex", "Initech", "Soylent")
+STRATEGIC_ACCOUNTS = ("Globex", "Initech", "Umbrella")
 """Named accounts that a few generated leads work for, with a legal suffix added."""
 
 ACTIVITY_WINDOW_DAYS = 60
@@ -525,7 +525,7 @@ def _special_companies(
     domains = [f"{account.lower()}.{spec.tld}" for account in STRATEGIC_ACCOUNTS]
     if spec.code == "US":
         return names + ["RivalCorp Inc"], domains + [COMPETITOR_DOMAINS[0]]
-    return names + ["Competitor Labs GmbH"], domains + [COMPETITOR_DOMAINS[1]]
+    return names + ["Competitor Example GmbH"], domains + [COMPETITOR_DOMAINS[1]]
 
 
 def _draw_companies(

@@ -4,7 +4,7 @@ Leads that share country, region, industry, product and postcode-prefix hits hav
 same eligible partners, so eligibility is decided once per such group and stored as the
 group's explanation (candidates with scores, and why every other partner was excluded).
 
-Score of giving one more lead to partner p that already holds ``load`` leads this week:
+Score of giving one more lead to partner p that already has ``load`` leads this week:
 
     marginal(p) = 0.5 * tier_weight(p) + 0.3 * performance(p) - 0.4 * load / capacity_per_week(p)
 
@@ -40,7 +40,7 @@ GROUP_FIELDS = ("country_code", "region", "industry", "product")
 
 @dataclass
 class PartnerState:
-    """What a partner can still take in this run."""
+    """A partner's remaining capacity and usage during one run."""
 
     partner: Partner
     used_today: int = 0
@@ -69,14 +69,22 @@ def _tie_break(seed: int, partner_id: str) -> float:
 
 def _lead_order(seed: int, lead_ids: pd.Series) -> np.ndarray:
     """Return a stable per-lead pseudo-random key, used after the score to order leads."""
-    return pd.util.hash_pandas_object(lead_ids.astype(str) + f":{seed}", index=False).to_numpy()
+    return pd.util.hash_pandas_object(
+        lead_ids.astype(str) + f":{seed}", index=False
+    ).to_numpy()
 
 
 def _norm(value: object) -> str:
-    return "" if value is None or value is pd.NA or value != value else str(value).strip().casefold()
+    return (
+        ""
+        if value is None or value is pd.NA or value != value
+        else str(value).strip().casefold()
+    )
 
 
-def _static_exclusion(partner: PartnerState, key: dict[str, str], postcode_hit: bool, today: dt.date) -> str | None:
+def _static_exclusion(
+    partner: PartnerState, key: dict[str, str], postcode_hit: bool, today: dt.date
+) -> str | None:
     p = partner.partner
     if p.status != "active":
         return f"partner status is {p.status}"
@@ -87,7 +95,9 @@ def _static_exclusion(partner: PartnerState, key: dict[str, str], postcode_hit: 
     territory = p.territory
     if territory.countries and key["country_code"].upper() not in territory.countries:
         return f"country {key['country_code'].upper() or '(missing)'} is outside territory {territory.countries}"
-    if territory.regions and key["region"] not in {r.casefold() for r in territory.regions}:
+    if territory.regions and key["region"] not in {
+        r.casefold() for r in territory.regions
+    }:
         return f"region {key['region'] or '(missing)'} is outside territory {territory.regions}"
     if territory.postcode_prefixes and not postcode_hit:
         return f"postcode does not start with {territory.postcode_prefixes}"
@@ -128,7 +138,12 @@ def _group_frame(leads: pd.DataFrame, states: list[PartnerState]) -> pd.DataFram
     for name in GROUP_FIELDS:
         if name not in keys.columns:
             keys[name] = ""
-    postcode = leads.get("postcode", pd.Series(None, index=leads.index)).astype("string").str.strip().fillna("")
+    postcode = (
+        leads.get("postcode", pd.Series(None, index=leads.index))
+        .astype("string")
+        .str.strip()
+        .fillna("")
+    )
     for state in states:
         prefixes = tuple(state.partner.territory.postcode_prefixes)
         if prefixes:
@@ -136,7 +151,9 @@ def _group_frame(leads: pd.DataFrame, states: list[PartnerState]) -> pd.DataFram
     return keys
 
 
-def _pick_slots(candidates: list[PartnerState], n: int, rules: Rules, seed: int) -> list[tuple[float, str]]:
+def _pick_slots(
+    candidates: list[PartnerState], n: int, rules: Rules, seed: int
+) -> list[tuple[float, str]]:
     """Return up to ``n`` (marginal score, partner id) picks in the order greedy takes them."""
     scores, owners = [], []
     for state in candidates:
@@ -145,7 +162,11 @@ def _pick_slots(candidates: list[PartnerState], n: int, rules: Rules, seed: int)
             continue
         cap = max(state.partner.capacity_per_week, 1)
         load = state.used_week + state.assigned + np.arange(slots)
-        marginal = _base_score(state.partner, rules) - W_LOAD * load / cap + _tie_break(seed, state.partner.id)
+        marginal = (
+            _base_score(state.partner, rules)
+            - W_LOAD * load / cap
+            + _tie_break(seed, state.partner.id)
+        )
         scores.append(marginal)
         owners.append(np.full(slots, state.partner.id, dtype=object))
     if not scores:
@@ -153,7 +174,11 @@ def _pick_slots(candidates: list[PartnerState], n: int, rules: Rules, seed: int)
     all_scores = np.concatenate(scores)
     all_owners = np.concatenate(owners)
     take = min(n, len(all_scores))
-    top = np.argpartition(-all_scores, take - 1)[:take] if take < len(all_scores) else np.arange(len(all_scores))
+    top = (
+        np.argpartition(-all_scores, take - 1)[:take]
+        if take < len(all_scores)
+        else np.arange(len(all_scores))
+    )
     top = top[np.argsort(-all_scores[top], kind="stable")]
     return list(zip(all_scores[top].tolist(), all_owners[top].tolist(), strict=True))
 
@@ -170,7 +195,9 @@ def _candidate_table(candidates: list[PartnerState], rules: Rules) -> list[dict]
                 "performance": state.partner.performance,
                 "load_before": load,
                 "capacity_left": state.remaining,
-                "score": round(_base_score(state.partner, rules) - W_LOAD * load / cap, 4),
+                "score": round(
+                    _base_score(state.partner, rules) - W_LOAD * load / cap, 4
+                ),
             }
         )
     return sorted(table, key=lambda row: -row["score"])
@@ -194,22 +221,42 @@ def match_leads(
     grouped = keys.groupby(key_columns, sort=True, dropna=False).indices
     plans = []
     for group_key, positions in grouped.items():
-        key = dict(zip(key_columns, group_key if isinstance(group_key, tuple) else (group_key,), strict=True))
+        key = dict(
+            zip(
+                key_columns,
+                group_key if isinstance(group_key, tuple) else (group_key,),
+                strict=True,
+            )
+        )
         exclusions, candidates = {}, []
         for state in states:
-            reason = _static_exclusion(state, key, bool(key.get(f"pc:{state.partner.id}", False)), today)
+            reason = _static_exclusion(
+                state, key, bool(key.get(f"pc:{state.partner.id}", False)), today
+            )
             if reason:
                 exclusions[state.partner.id] = reason
             else:
                 candidates.append(state)
-        plans.append((len(candidates), json.dumps(key, sort_keys=True, default=str), positions, candidates, exclusions))
+        plans.append(
+            (
+                len(candidates),
+                json.dumps(key, sort_keys=True, default=str),
+                positions,
+                candidates,
+                exclusions,
+            )
+        )
     plans.sort(key=lambda plan: (plan[0], plan[1]))
 
     group_rows = []
     order_key = _lead_order(seed, leads["lead_id"])
     score = leads["score"].fillna(0).to_numpy()
-    strategic_reason = leads.get("strategic", pd.Series(pd.NA, index=leads.index)).to_numpy(dtype=object)
-    strategic = leads.get("strategic", pd.Series(pd.NA, index=leads.index)).notna().to_numpy()
+    strategic_reason = leads.get(
+        "strategic", pd.Series(pd.NA, index=leads.index)
+    ).to_numpy(dtype=object)
+    strategic = (
+        leads.get("strategic", pd.Series(pd.NA, index=leads.index)).notna().to_numpy()
+    )
     outcome = np.full(len(leads), None, dtype=object)
     rule = np.full(len(leads), None, dtype=object)
     reason = np.full(len(leads), None, dtype=object)
@@ -229,7 +276,9 @@ def match_leads(
         if not candidates:
             outcome[positions] = Outcome.NO_ELIGIBLE_PARTNER.value
             rule[positions] = "no_eligible_partner"
-            reason[positions] = "no partner is eligible: " + "; ".join(f"{pid}: {why}" for pid, why in sorted(exclusions.items()))
+            reason[positions] = "no partner is eligible: " + "; ".join(
+                f"{pid}: {why}" for pid, why in sorted(exclusions.items())
+            )
             continue
         ordered = positions[np.lexsort((order_key[positions], -score[positions]))]
         hold = ordered[strategic[ordered]]
@@ -242,11 +291,16 @@ def match_leads(
         placed = normal[: len(picks)]
         outcome[placed] = Outcome.SHARED.value
         rule[placed] = "matched"
-        reason[placed] = f"highest marginal score among {len(candidates)} eligible partner(s)"
-        rest = normal[len(picks):]
+        reason[placed] = (
+            f"highest marginal score among {len(candidates)} eligible partner(s)"
+        )
+        rest = normal[len(picks) :]
         outcome[rest] = Outcome.NO_ELIGIBLE_PARTNER.value
         rule[rest] = "capacity_full"
-        reason[rest] = "eligible partners are at capacity for the day or week: " + ", ".join(s.partner.id for s in candidates)
+        reason[rest] = (
+            "eligible partners are at capacity for the day or week: "
+            + ", ".join(s.partner.id for s in candidates)
+        )
         if len(hold):
             proposal = _pick_slots(candidates, 1, rules, seed)
             partner_col[hold] = proposal[0][1] if proposal else None
@@ -257,4 +311,6 @@ def match_leads(
     leads["outcome"], leads["rule"], leads["reason"] = outcome, rule, reason
     leads["partner_id"], leads["group_id"] = partner_col, group_col
     per_partner = {s.partner.id: s.assigned for s in states}
-    return MatchResult(leads=leads, groups=pd.DataFrame(group_rows), per_partner=per_partner)
+    return MatchResult(
+        leads=leads, groups=pd.DataFrame(group_rows), per_partner=per_partner
+    )

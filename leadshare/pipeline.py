@@ -6,9 +6,9 @@ frame with more rows finished (``outcome`` set) or writes to the store. Prefect 
 
 Crash safety: nothing about a file is written until :func:`commit_batch`, which writes
 leads, row outcomes, decisions, approvals, suppressions and pending transfers in one
-transaction and marks the file committed. A crash before it leaves the file in the
-inbox and the next run redoes it with the same lead ids; a crash after it finds the
-file committed and only archives it.
+transaction and marks the file committed. After a crash before the commit, the file is
+still in the inbox, so the next run redoes it with the same lead ids. After a crash
+past the commit, the next run finds the file committed and only archives it.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from leadshare import consent, dedup, failpoints, gates, intake, normalise
 from leadshare.config import Config, Profile
 from leadshare.errors import IntakeError
 from leadshare.match import MatchResult, PartnerState, match_leads
-from leadshare.model import LEAD_FIELDS, ROW_COLUMN, Outcome
+from leadshare.model import ROW_COLUMN, Outcome
 from leadshare.qualify import qualify
 from leadshare.settings import Settings
 from leadshare.store import LeadStore
@@ -82,7 +82,9 @@ def transfer_id_for(lead_id: str, partner_id: str) -> str:
     return "msg_" + hashlib.sha256(f"{lead_id}:{partner_id}".encode()).hexdigest()[:24]
 
 
-def list_inbox(settings: Settings, default_profile: str = "generic") -> list[tuple[Path, str]]:
+def list_inbox(
+    settings: Settings, default_profile: str = "generic"
+) -> list[tuple[Path, str]]:
     """Return lead files in the inbox; a sub-folder name selects the source profile."""
     found = []
     for path in sorted(settings.inbox.rglob("*")):
@@ -104,7 +106,11 @@ def claim_files(ctx: RunContext) -> list[InboxFile]:
         item = InboxFile(path=path, profile=profile, sha256=sha)
         known = ctx.store.rows("file_status", file_id=item.file_id)
         if known and known[0]["status"] in {"committed", "rejected"}:
-            log.info("File %s was processed before (status %s); archiving it", path.name, known[0]["status"])
+            log.info(
+                "File %s was processed before (status %s); archiving it",
+                path.name,
+                known[0]["status"],
+            )
             archive_file(ctx, item, known[0]["status"])
             continue
         claimed.append(item)
@@ -113,7 +119,9 @@ def claim_files(ctx: RunContext) -> list[InboxFile]:
 
 def archive_file(ctx: RunContext, item: InboxFile, status: str) -> Path:
     """Move a processed file out of the inbox (never delete it)."""
-    folder = ctx.settings.processed if status == "committed" else ctx.settings.quarantine
+    folder = (
+        ctx.settings.processed if status == "committed" else ctx.settings.quarantine
+    )
     target = folder / item.profile / f"{item.file_id[:12]}-{item.path.name}"
     target.parent.mkdir(parents=True, exist_ok=True)
     if item.path.exists():
@@ -138,7 +146,9 @@ def reject_file(ctx: RunContext, item: InboxFile, error: IntakeError) -> Path:
             received_at=ctx.now,
         )
     target = archive_file(ctx, item, "rejected")
-    target.with_name(target.name + ".reason.txt").write_text(str(error) + "\n", encoding="utf-8")
+    target.with_name(target.name + ".reason.txt").write_text(
+        str(error) + "\n", encoding="utf-8"
+    )
     log.warning("Rejected %s: %s", item.path.name, error.reason)
     return target
 
@@ -150,26 +160,40 @@ def read_batch(ctx: RunContext, item: InboxFile) -> tuple[pd.DataFrame, dict]:
     frame = intake.apply_profile(raw, profile)
     gates.check_batch(frame, profile, item.path.name)
     failpoints.hit("after_parse")
-    frame["lead_id"] = [lead_id_for(item.file_id, int(row)) for row in frame[ROW_COLUMN]]
+    frame["lead_id"] = [
+        lead_id_for(item.file_id, int(row)) for row in frame[ROW_COLUMN]
+    ]
     for column in ("outcome", "rule", "reason"):
         frame[column] = None
     meta = {"encoding": raw.encoding, "delimiter": raw.delimiter, "rows_in": raw.rows}
     return frame, meta
 
 
-def _finish(frame: pd.DataFrame, mask: pd.Series, outcome: Outcome, rule: pd.Series | str, reason: pd.Series | str) -> None:
+def _finish(
+    frame: pd.DataFrame,
+    mask: pd.Series,
+    outcome: Outcome,
+    rule: pd.Series | str,
+    reason: pd.Series | str,
+) -> None:
     mask = mask & frame["outcome"].isna()
     frame.loc[mask, "outcome"] = outcome.value
     frame.loc[mask, "rule"] = rule[mask] if isinstance(rule, pd.Series) else rule
-    frame.loc[mask, "reason"] = reason[mask] if isinstance(reason, pd.Series) else reason
+    frame.loc[mask, "reason"] = (
+        reason[mask] if isinstance(reason, pd.Series) else reason
+    )
 
 
-def validate_batch(ctx: RunContext, frame: pd.DataFrame, profile: Profile) -> pd.DataFrame:
+def validate_batch(
+    ctx: RunContext, frame: pd.DataFrame, profile: Profile
+) -> pd.DataFrame:
     """Normalise fields and quarantine rows that fail a row-level expectation."""
     return quarantine_rows(ctx, normalise.normalise_frame(frame), profile)
 
 
-def quarantine_rows(ctx: RunContext, frame: pd.DataFrame, profile: Profile) -> pd.DataFrame:
+def quarantine_rows(
+    ctx: RunContext, frame: pd.DataFrame, profile: Profile
+) -> pd.DataFrame:
     """Run the row-level gates on a normalised frame and quarantine failing rows."""
     required = profile.required_fields
     if required is None:
@@ -198,7 +222,8 @@ def dedup_batch(ctx: RunContext, frame: pd.DataFrame, profile: str) -> pd.DataFr
         targets = rows[matched].map(by_row["duplicate_of"])
         # find_duplicates names a batch row by its number and a stored lead by its id.
         frame.loc[matched, "duplicate_of"] = [
-            target if isinstance(target, str) else lead_of_row[int(target)] for target in targets
+            target if isinstance(target, str) else lead_of_row[int(target)]
+            for target in targets
         ]
         frame.loc[matched, "outcome"] = Outcome.DUPLICATE.value
         frame.loc[matched, "rule"] = rows[matched].map(by_row["rule"])
@@ -213,12 +238,22 @@ def dedup_batch(ctx: RunContext, frame: pd.DataFrame, profile: str) -> pd.DataFr
     return frame
 
 
-def consent_batch(ctx: RunContext, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
+def consent_batch(
+    ctx: RunContext, frame: pd.DataFrame
+) -> tuple[pd.DataFrame, list[dict]]:
     """Suppress opted-out and unconsented rows; return new suppression entries."""
     suppressed = set(ctx.store.frame("suppression_keys")["key"].tolist())
-    frame, entries = consent.apply_consent(frame, suppressed, source=f"run {ctx.run_id}", now=ctx.now)
+    frame, entries = consent.apply_consent(
+        frame, suppressed, source=f"run {ctx.run_id}", now=ctx.now
+    )
     rows = [
-        {"key": e.key, "kind": e.kind, "reason": e.reason, "source": e.source, "suppressed_at": e.at}
+        {
+            "key": e.key,
+            "kind": e.kind,
+            "reason": e.reason,
+            "source": e.source,
+            "suppressed_at": e.at,
+        }
         for e in entries
     ]
     return frame, rows
@@ -231,7 +266,9 @@ def qualify_batch(ctx: RunContext, frame: pd.DataFrame) -> pd.DataFrame:
 def partner_states(ctx: RunContext) -> list[PartnerState]:
     """Load each partner's use of capacity today and this week, in its own time zone."""
     usage = ctx.store.frame("partner_usage", since=ctx.now - dt.timedelta(days=8))
-    disabled = {row["partner_id"]: row["reason"] for row in ctx.store.rows("disabled_endpoints")}
+    disabled = {
+        row["partner_id"]: row["reason"] for row in ctx.store.rows("disabled_endpoints")
+    }
     states = []
     for partner in ctx.config.partners:
         local_now = ctx.now.astimezone(ZoneInfo(partner.timezone))
@@ -251,7 +288,7 @@ def partner_states(ctx: RunContext) -> list[PartnerState]:
 
 
 def match_batch(ctx: RunContext, frame: pd.DataFrame) -> MatchResult:
-    """Allocate live rows to partners; the result holds the live rows only."""
+    """Allocate live rows to partners; the result contains the live rows only."""
     live = frame.loc[frame["outcome"].isna()]
     result = match_leads(
         live,
@@ -270,16 +307,52 @@ def match_batch(ctx: RunContext, frame: pd.DataFrame) -> MatchResult:
 
 
 LEAD_COLUMNS = [
-    "lead_id", "file_id", "source_row", "profile", "external_id", "email", "email_key",
-    "first_name", "last_name", "company", "job_title", "phone", "phone_e164", "country",
-    "region", "postcode", "city", "industry", "product", "company_size", "annual_revenue",
-    "lead_source", "engagement", "last_activity_at", "website", "notes", "name_key",
-    "company_key", "score", "consent_share", "consent_source", "consent_at", "created_at",
+    "lead_id",
+    "file_id",
+    "source_row",
+    "profile",
+    "external_id",
+    "email",
+    "email_key",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "phone",
+    "phone_e164",
+    "country",
+    "region",
+    "postcode",
+    "city",
+    "industry",
+    "product",
+    "company_size",
+    "annual_revenue",
+    "lead_source",
+    "engagement",
+    "last_activity_at",
+    "website",
+    "notes",
+    "name_key",
+    "company_key",
+    "score",
+    "consent_share",
+    "consent_source",
+    "consent_at",
+    "created_at",
 ]
 
 
 def _lead_rows(ctx: RunContext, item: InboxFile, frame: pd.DataFrame) -> pd.DataFrame:
-    kept = frame[frame["outcome"].isin([Outcome.SHARED.value, Outcome.AWAITING_APPROVAL.value, Outcome.NO_ELIGIBLE_PARTNER.value])]
+    kept = frame[
+        frame["outcome"].isin(
+            [
+                Outcome.SHARED.value,
+                Outcome.AWAITING_APPROVAL.value,
+                Outcome.NO_ELIGIBLE_PARTNER.value,
+            ]
+        )
+    ]
     rows = pd.DataFrame(index=kept.index)
     for column in LEAD_COLUMNS:
         if column in kept.columns:
@@ -300,7 +373,14 @@ def _suppression_frame(entries: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(entries, columns=columns).drop_duplicates("key")
 
 
-def commit_batch(ctx: RunContext, item: InboxFile, frame: pd.DataFrame, match: MatchResult, suppressions: list[dict], meta: dict) -> BatchCounts:
+def commit_batch(
+    ctx: RunContext,
+    item: InboxFile,
+    frame: pd.DataFrame,
+    match: MatchResult,
+    suppressions: list[dict],
+    meta: dict,
+) -> BatchCounts:
     """Write everything about one file in one transaction."""
     failpoints.hit("before_commit")
     outcomes = pd.DataFrame(
@@ -310,18 +390,29 @@ def commit_batch(ctx: RunContext, item: InboxFile, frame: pd.DataFrame, match: M
             "outcome": frame["outcome"],
             "rule": frame["rule"],
             "reason": frame["reason"],
-            "lead_id": frame["lead_id"].where(frame["outcome"] != Outcome.DUPLICATE.value, frame.get("duplicate_of")),
+            "lead_id": frame["lead_id"].where(
+                frame["outcome"] != Outcome.DUPLICATE.value, frame.get("duplicate_of")
+            ),
             "run_id": ctx.run_id,
         }
     )
     if outcomes["outcome"].isna().any():
-        missing = outcomes.loc[outcomes["outcome"].isna(), "source_row"].head(5).tolist()
-        raise RuntimeError(f"rows {missing} of {item.path.name} have no outcome; this is a bug in a stage")
+        missing = (
+            outcomes.loc[outcomes["outcome"].isna(), "source_row"].head(5).tolist()
+        )
+        raise RuntimeError(
+            f"rows {missing} of {item.path.name} have no outcome; this is a bug in a stage"
+        )
     shared = frame[frame["outcome"] == Outcome.SHARED.value]
     partners = {p.id: p for p in ctx.config.partners}
     transfers = pd.DataFrame(
         {
-            "transfer_id": [transfer_id_for(lead, partner) for lead, partner in zip(shared["lead_id"], shared["partner_id"], strict=True)],
+            "transfer_id": [
+                transfer_id_for(lead, partner)
+                for lead, partner in zip(
+                    shared["lead_id"], shared["partner_id"], strict=True
+                )
+            ],
             "lead_id": shared["lead_id"],
             "partner_id": shared["partner_id"],
             "channel": shared["partner_id"].map(lambda pid: partners[pid].channel),
@@ -333,13 +424,55 @@ def commit_batch(ctx: RunContext, item: InboxFile, frame: pd.DataFrame, match: M
         }
     )
     waiting = frame[frame["outcome"] == Outcome.AWAITING_APPROVAL.value]
-    approvals = pd.DataFrame({"lead_id": waiting["lead_id"], "proposed_partner": waiting["partner_id"], "status": "pending", "note": waiting["reason"], "created_at": ctx.now})
-    decided = frame[frame["group_id"].notna()] if "group_id" in frame.columns else frame.iloc[0:0]
-    decisions = pd.DataFrame({"lead_id": decided["lead_id"], "run_id": ctx.run_id, "group_id": decided["group_id"], "chosen_partner": decided["partner_id"], "outcome": decided["outcome"], "reason": decided["reason"]})
-    groups = match.groups.assign(run_id=ctx.run_id, rules_version=ctx.config.rules.version, config_digest=ctx.config.digest, decided_at=ctx.now) if not match.groups.empty else match.groups
+    approvals = pd.DataFrame(
+        {
+            "lead_id": waiting["lead_id"],
+            "proposed_partner": waiting["partner_id"],
+            "status": "pending",
+            "note": waiting["reason"],
+            "created_at": ctx.now,
+        }
+    )
+    decided = (
+        frame[frame["group_id"].notna()]
+        if "group_id" in frame.columns
+        else frame.iloc[0:0]
+    )
+    decisions = pd.DataFrame(
+        {
+            "lead_id": decided["lead_id"],
+            "run_id": ctx.run_id,
+            "group_id": decided["group_id"],
+            "chosen_partner": decided["partner_id"],
+            "outcome": decided["outcome"],
+            "reason": decided["reason"],
+        }
+    )
+    groups = (
+        match.groups.assign(
+            run_id=ctx.run_id,
+            rules_version=ctx.config.rules.version,
+            config_digest=ctx.config.digest,
+            decided_at=ctx.now,
+        )
+        if not match.groups.empty
+        else match.groups
+    )
 
     with ctx.store.transaction() as tx:
-        tx.execute("record_file", file_id=item.file_id, file_name=item.path.name, profile=item.profile, encoding=meta["encoding"], delimiter=meta["delimiter"], rows_in=meta["rows_in"], status="committed", reason=None, run_id=ctx.run_id, received_at=ctx.now)
+        tx.execute(
+            "record_file",
+            file_id=item.file_id,
+            file_name=item.path.name,
+            profile=item.profile,
+            encoding=meta["encoding"],
+            delimiter=meta["delimiter"],
+            rows_in=meta["rows_in"],
+            status="committed",
+            reason=None,
+            run_id=ctx.run_id,
+            received_at=ctx.now,
+        )
         tx.insert_frame("leads", _lead_rows(ctx, item, frame))
         tx.insert_frame("row_outcomes", outcomes)
         tx.insert_frame("decision_groups", groups)
@@ -349,8 +482,14 @@ def commit_batch(ctx: RunContext, item: InboxFile, frame: pd.DataFrame, match: M
         tx.execute_with_frame("add_suppressions", _suppression_frame(suppressions))
         tx.execute("mark_file_committed", file_id=item.file_id, committed_at=ctx.now)
     failpoints.hit("after_commit")
-    counts = BatchCounts(file_name=item.path.name, rows_in=len(frame), outcomes=frame["outcome"].value_counts().to_dict())
-    log.info("Committed %s: %d rows, %s", item.path.name, counts.rows_in, counts.outcomes)
+    counts = BatchCounts(
+        file_name=item.path.name,
+        rows_in=len(frame),
+        outcomes=frame["outcome"].value_counts().to_dict(),
+    )
+    log.info(
+        "Committed %s: %d rows, %s", item.path.name, counts.rows_in, counts.outcomes
+    )
     return counts
 
 

@@ -56,13 +56,17 @@ def _email_domain(frame: pd.DataFrame) -> pd.Series:
     return key.astype("string[pyarrow]").str.rsplit("@", n=1).str[-1]
 
 
-def _reject(frame: pd.DataFrame, mask: pd.Series, rule: str, reasons: pd.Series | str) -> None:
+def _reject(
+    frame: pd.DataFrame, mask: pd.Series, rule: str, reasons: pd.Series | str
+) -> None:
     mask = mask & frame["outcome"].isna()
     if not mask.any():
         return
     frame.loc[mask, "outcome"] = Outcome.DISQUALIFIED.value
     frame.loc[mask, "rule"] = rule
-    frame.loc[mask, "reason"] = reasons[mask] if isinstance(reasons, pd.Series) else reasons
+    frame.loc[mask, "reason"] = (
+        reasons[mask] if isinstance(reasons, pd.Series) else reasons
+    )
 
 
 def _check_exclusions(frame: pd.DataFrame, rules: Rules) -> None:
@@ -75,7 +79,9 @@ def _check_exclusions(frame: pd.DataFrame, rules: Rules) -> None:
         "competitor_domain",
         "e-mail domain " + domain.fillna("") + " is on the competitor list",
     )
-    country = frame.get("country_code", pd.Series(pd.NA, index=frame.index)).astype("string[pyarrow]")
+    country = frame.get("country_code", pd.Series(pd.NA, index=frame.index)).astype(
+        "string[pyarrow]"
+    )
     unsupported = {code.upper() for code in exclusions.unsupported_countries}
     _reject(
         frame,
@@ -100,7 +106,9 @@ def _check_freshness(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> Non
     """
     if rules.freshness_days is None or "last_activity_at" not in frame.columns:
         return
-    seen = pd.to_datetime(frame["last_activity_at"], errors="coerce", utc=True, format="ISO8601")
+    seen = pd.to_datetime(
+        frame["last_activity_at"], errors="coerce", utc=True, format="ISO8601"
+    )
     cutoff = pd.Timestamp(now - dt.timedelta(days=rules.freshness_days))
     stale = seen.lt(cutoff).fillna(False) & frame["outcome"].isna()
     reasons = pd.Series(None, index=frame.index, dtype=object)
@@ -119,14 +127,21 @@ def flag_strategic(frame: pd.DataFrame, rules: Rules) -> pd.Series:
     if strategic.min_annual_revenue is not None:
         revenue = _numeric(frame, "annual_revenue")
         hit = revenue.ge(strategic.min_annual_revenue).fillna(False)
-        reason = reason.mask(hit & reason.isna(), f"annual revenue >= {strategic.min_annual_revenue:,.0f}")
+        reason = reason.mask(
+            hit & reason.isna(),
+            f"annual revenue >= {strategic.min_annual_revenue:,.0f}",
+        )
     if strategic.min_company_size is not None:
         size = _numeric(frame, "company_size")
         hit = size.ge(strategic.min_company_size).fillna(False)
-        reason = reason.mask(hit & reason.isna(), f"company size >= {strategic.min_company_size}")
+        reason = reason.mask(
+            hit & reason.isna(), f"company size >= {strategic.min_company_size}"
+        )
     if strategic.named_accounts:
         names = {name.casefold() for name in strategic.named_accounts}
-        company = frame.get("company_key", pd.Series(pd.NA, index=frame.index)).astype("string[pyarrow]")
+        company = frame.get("company_key", pd.Series(pd.NA, index=frame.index)).astype(
+            "string[pyarrow]"
+        )
         hit = company.isin(names).fillna(False)
         reason = reason.mask(hit, "named account " + company.fillna(""))
     return reason
@@ -144,7 +159,9 @@ def qualify(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> pd.DataFrame
         frame,
         below,
         "score_below_threshold",
-        "score " + frame["score"].map("{:g}".format) + f" is below the threshold {rules.threshold:g}",
+        "score "
+        + frame["score"].map("{:g}".format)
+        + f" is below the threshold {rules.threshold:g}",
     )
     frame["strategic"] = flag_strategic(frame, rules).where(frame["outcome"].isna())
     return frame

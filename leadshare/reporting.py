@@ -19,7 +19,10 @@ def run_summary(ctx: RunContext, deliveries: list[DeliverySummary]) -> dict:
         outcomes[row["outcome"]] = int(row["n"])
     files = ctx.store.rows("run_files", run_id=ctx.run_id)
     rows_in = sum(outcomes.values())
-    by_partner = {row["partner_id"]: row for row in ctx.store.rows("transfer_counts", run_id=ctx.run_id)}
+    by_partner = {
+        row["partner_id"]: row
+        for row in ctx.store.rows("transfer_counts", run_id=ctx.run_id)
+    }
     partners = []
     for delivery in deliveries:
         counts = by_partner.get(delivery.partner_id, {})
@@ -43,7 +46,9 @@ def run_summary(ctx: RunContext, deliveries: list[DeliverySummary]) -> dict:
             if f["status"] == "committed"
         ],
         "rejected_files": [
-            {"file": f["file_name"], "reason": f["reason"]} for f in files if f["status"] == "rejected"
+            {"file": f["file_name"], "reason": f["reason"]}
+            for f in files
+            if f["status"] == "rejected"
         ],
         "rows_in": rows_in,
         "outcomes": outcomes,
@@ -53,7 +58,9 @@ def run_summary(ctx: RunContext, deliveries: list[DeliverySummary]) -> dict:
 
 def slack_summary(summary: dict) -> str:
     """Return a one-message summary of a run: counts and partner ids only."""
-    shown = ", ".join(f"{name} {count}" for name, count in summary["outcomes"].items() if count)
+    shown = ", ".join(
+        f"{name} {count}" for name, count in summary["outcomes"].items() if count
+    )
     failing = [p["partner"] for p in summary["partners"] if p["failed"] or p["waiting"]]
     text = f"leadshare run {summary['run_id']}: {summary['rows_in']} rows in ({shown or 'nothing new'})."
     if failing:

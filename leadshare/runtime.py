@@ -11,12 +11,13 @@ from leadshare.pipeline import RunContext
 from leadshare.settings import get_settings
 from leadshare.store import open_store
 
-
 # httpx logs every request URL at INFO; a partner URL may carry a token.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def build_context(run_id: str | None = None, now: dt.datetime | None = None) -> RunContext:
+def build_context(
+    run_id: str | None = None, now: dt.datetime | None = None
+) -> RunContext:
     settings = get_settings()
     settings.ensure_folders()
     ensure_config(settings.config_dir)
@@ -24,4 +25,6 @@ def build_context(run_id: str | None = None, now: dt.datetime | None = None) -> 
     store = open_store(settings.database_url)
     now = now or dt.datetime.now(dt.UTC)
     run_id = run_id or f"run-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    return RunContext(settings=settings, config=config, store=store, run_id=run_id, now=now)
+    return RunContext(
+        settings=settings, config=config, store=store, run_id=run_id, now=now
+    )

@@ -23,15 +23,28 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LEADSHARE_", extra="ignore")
 
-    home: Path = Field(default=Path("var"), description="Folder with store, inbox, outbox, config.")
-    db_url: str | None = Field(default=None, description="SQLAlchemy URL; default is a DuckDB file in home.")
-    seed: int = Field(default=7, description="Seed for deterministic tie-breaks in matching.")
-    http_timeout_s: float = Field(default=10.0, description="Timeout of one partner HTTP request, seconds.")
-    http_attempts: int = Field(default=3, description="Attempts per delivery within one run.")
-    slack_webhook: str | None = Field(
-        default=None, description="Reference to the Slack incoming-webhook URL: env:NAME or block:NAME."
+    home: Path = Field(
+        default=Path("var"), description="Folder with store, inbox, outbox, config."
     )
-    failpoint: str | None = Field(default=None, description="Test only: name of a step to crash at.")
+    db_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default is a DuckDB file in home."
+    )
+    seed: int = Field(
+        default=7, description="Seed for deterministic tie-breaks in matching."
+    )
+    http_timeout_s: float = Field(
+        default=10.0, description="Timeout of one partner HTTP request, seconds."
+    )
+    http_attempts: int = Field(
+        default=3, description="Attempts per delivery within one run."
+    )
+    slack_webhook: str | None = Field(
+        default=None,
+        description="Reference to the Slack incoming-webhook URL: env:NAME or block:NAME.",
+    )
+    failpoint: str | None = Field(
+        default=None, description="Test only: name of a step to crash at."
+    )
 
     @cached_property
     def root(self) -> Path:
@@ -65,7 +78,13 @@ class Settings(BaseSettings):
         return f"duckdb:///{self.root / 'leadshare.duckdb'}"
 
     def ensure_folders(self) -> None:
-        for folder in (self.inbox, self.processed, self.quarantine, self.outbox, self.config_dir):
+        for folder in (
+            self.inbox,
+            self.processed,
+            self.quarantine,
+            self.outbox,
+            self.config_dir,
+        ):
             folder.mkdir(parents=True, exist_ok=True)
 
 

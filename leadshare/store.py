@@ -37,7 +37,9 @@ def load_sql(name: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise StoreError(f"SQL file {path} not found; the install is incomplete") from None
+        raise StoreError(
+            f"SQL file {path} not found; the install is incomplete"
+        ) from None
 
 
 def _statements(script: str) -> list[str]:
@@ -90,19 +92,25 @@ class StoreTransaction:
         if frame.empty:
             return 0
         if table not in TABLES:
-            raise StoreError(f"table {table!r} is not a store table; expected one of {TABLES}")
+            raise StoreError(
+                f"table {table!r} is not a store table; expected one of {TABLES}"
+            )
         columns = ", ".join(frame.columns)
         if self.is_duckdb:
             raw = self.connection.connection.driver_connection
             raw.register("_incoming", frame)
             try:
-                raw.execute(f"insert into {table} ({columns}) select {columns} from _incoming")
+                raw.execute(
+                    f"insert into {table} ({columns}) select {columns} from _incoming"
+                )
             finally:
                 raw.unregister("_incoming")
         else:
             marks = ", ".join(f":{name}" for name in frame.columns)
             records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-            self.connection.execute(sa.text(f"insert into {table} ({columns}) values ({marks})"), records)
+            self.connection.execute(
+                sa.text(f"insert into {table} ({columns}) values ({marks})"), records
+            )
         return len(frame)
 
 

@@ -19,7 +19,9 @@ def claim_inbox_files(ctx: RunContext) -> list[InboxFile]:
 
 
 @task(cache_policy=NO_CACHE)
-def read_lead_file(ctx: RunContext, item: InboxFile) -> tuple[pd.DataFrame, dict] | None:
+def read_lead_file(
+    ctx: RunContext, item: InboxFile
+) -> tuple[pd.DataFrame, dict] | None:
     """Read and map one file; a rejected file is quarantined and None is returned."""
     logger = get_run_logger()
     try:
@@ -28,5 +30,11 @@ def read_lead_file(ctx: RunContext, item: InboxFile) -> tuple[pd.DataFrame, dict
         pipeline.reject_file(ctx, item, exc)
         logger.warning("Rejected %s: %s", item.path.name, exc)
         return None
-    logger.info("Read %s: %d rows (%s, %r)", item.path.name, len(frame), meta["encoding"], meta["delimiter"])
+    logger.info(
+        "Read %s: %d rows (%s, %r)",
+        item.path.name,
+        len(frame),
+        meta["encoding"],
+        meta["delimiter"],
+    )
     return frame, meta

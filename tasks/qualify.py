@@ -16,13 +16,23 @@ from leadshare.pipeline import RunContext
 def qualify_leads(ctx: RunContext, frame: pd.DataFrame) -> pd.DataFrame:
     frame = pipeline.qualify_batch(ctx, frame)
     disqualified = int((frame["outcome"] == Outcome.DISQUALIFIED.value).sum())
-    get_run_logger().info("Qualify: %d rows disqualified (rules %s)", disqualified, ctx.config.rules.version)
+    get_run_logger().info(
+        "Qualify: %d rows disqualified (rules %s)",
+        disqualified,
+        ctx.config.rules.version,
+    )
     return frame
 
 
 @task(cache_policy=NO_CACHE)
 def match_partners(ctx: RunContext, frame: pd.DataFrame) -> MatchResult:
     result = pipeline.match_batch(ctx, frame)
-    counts = result.leads["outcome"].value_counts().to_dict() if not result.leads.empty else {}
-    get_run_logger().info("Match: %s across %d decision groups", counts, len(result.groups))
+    counts = (
+        result.leads["outcome"].value_counts().to_dict()
+        if not result.leads.empty
+        else {}
+    )
+    get_run_logger().info(
+        "Match: %s across %d decision groups", counts, len(result.groups)
+    )
     return result

@@ -37,12 +37,24 @@ def publish_report(ctx: RunContext, deliveries: list[DeliverySummary]) -> dict:
     create_markdown_artifact(
         key="row-outcomes",
         markdown="\n".join(
-            [f"# Run {ctx.run_id}", "", f"Rows in: {summary['rows_in']}", "",
-             "| outcome | rows |", "|---|---|", *lines]
+            [
+                f"# Run {ctx.run_id}",
+                "",
+                f"Rows in: {summary['rows_in']}",
+                "",
+                "| outcome | rows |",
+                "|---|---|",
+                *lines,
+            ]
         ),
         description="One outcome per input row",
     )
-    get_run_logger().info("Run %s: %d rows in, outcomes %s", ctx.run_id, summary["rows_in"], summary["outcomes"])
+    get_run_logger().info(
+        "Run %s: %d rows in, outcomes %s",
+        ctx.run_id,
+        summary["rows_in"],
+        summary["outcomes"],
+    )
     return summary
 
 

@@ -23,12 +23,21 @@ def transfer_batch(ctx: RunContext, partner_id: str) -> DeliverySummary:
     """Deliver what is due for one partner; what still fails stays in the outbox."""
     partner = ctx.config.partner(partner_id)
     summary = deliver_partner(
-        ctx.store, ctx.settings, partner, dt.datetime.now(dt.UTC), slack=slack_client(ctx)
+        ctx.store,
+        ctx.settings,
+        partner,
+        dt.datetime.now(dt.UTC),
+        slack=slack_client(ctx),
     )
     if summary.due:
         get_run_logger().info(
             "Transferred %d of %d leads to partner %s via %s (%d retry later, %d failed, %d waiting)",
-            summary.sent, summary.due, partner_id, summary.channel,
-            summary.retry_later, summary.failed, summary.waiting,
+            summary.sent,
+            summary.due,
+            partner_id,
+            summary.channel,
+            summary.retry_later,
+            summary.failed,
+            summary.waiting,
         )
     return summary

@@ -18,21 +18,32 @@ def _count(frame: pd.DataFrame, outcome: Outcome) -> int:
 @task(cache_policy=NO_CACHE)
 def validate_leads(ctx: RunContext, frame: pd.DataFrame, profile: str) -> pd.DataFrame:
     frame = pipeline.validate_batch(ctx, frame, ctx.config.profile(profile))
-    get_run_logger().info("Validated %d rows: %d quarantined", len(frame), _count(frame, Outcome.QUARANTINED))
+    get_run_logger().info(
+        "Validated %d rows: %d quarantined",
+        len(frame),
+        _count(frame, Outcome.QUARANTINED),
+    )
     return frame
 
 
 @task(cache_policy=NO_CACHE)
 def dedup_leads(ctx: RunContext, frame: pd.DataFrame, profile: str) -> pd.DataFrame:
     frame = pipeline.dedup_batch(ctx, frame, profile)
-    get_run_logger().info("Dedup: %d duplicates linked to existing leads", _count(frame, Outcome.DUPLICATE))
+    get_run_logger().info(
+        "Dedup: %d duplicates linked to existing leads",
+        _count(frame, Outcome.DUPLICATE),
+    )
     return frame
 
 
 @task(cache_policy=NO_CACHE)
-def check_consent(ctx: RunContext, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
+def check_consent(
+    ctx: RunContext, frame: pd.DataFrame
+) -> tuple[pd.DataFrame, list[dict]]:
     frame, entries = pipeline.consent_batch(ctx, frame)
     get_run_logger().info(
-        "Consent: %d rows suppressed, %d new suppression entries", _count(frame, Outcome.SUPPRESSED), len(entries)
+        "Consent: %d rows suppressed, %d new suppression entries",
+        _count(frame, Outcome.SUPPRESSED),
+        len(entries),
     )
     return frame, entries

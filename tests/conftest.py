@@ -21,7 +21,9 @@ SHARED = REPO.parent / "shared"
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not (SHARED / "data").is_dir():
-        pytest.fail(f"shared data not found at {SHARED}; tests need ../shared beside the checkout")
+        pytest.fail(
+            f"shared data not found at {SHARED}; tests need ../shared beside the checkout"
+        )
     return SHARED
 
 

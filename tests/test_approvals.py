@@ -47,12 +47,26 @@ def test_decisions_apply_and_next_run_delivers_once(queued, home):
 
     summary, endpoint = queued
     ctx = build_context()
-    globex, big, huge = _lead(home, "Globex"), _lead(home, "Big Co"), _lead(home, "Huge Co")
-    decide(ctx.store, ctx.config, ApprovalDecision(lead_id=globex, action="approve", approver="mia"), "r-1", ctx.now)
+    globex, big, huge = (
+        _lead(home, "Globex"),
+        _lead(home, "Big Co"),
+        _lead(home, "Huge Co"),
+    )
+    decide(
+        ctx.store,
+        ctx.config,
+        ApprovalDecision(lead_id=globex, action="approve", approver="mia"),
+        "r-1",
+        ctx.now,
+    )
     results = review_approvals(
         [
-            ApprovalDecision(lead_id=big, action="reassign", partner_id="P-DROP", approver="mia"),
-            ApprovalDecision(lead_id=huge, action="reject", approver="mia", note="existing customer"),
+            ApprovalDecision(
+                lead_id=big, action="reassign", partner_id="P-DROP", approver="mia"
+            ),
+            ApprovalDecision(
+                lead_id=huge, action="reject", approver="mia", note="existing customer"
+            ),
             ApprovalDecision(lead_id=huge, action="approve", approver="mia"),
         ]
     )
@@ -78,4 +92,12 @@ def test_reassign_to_paused_partner_rejected(queued, home):
     ctx = build_context()
     lead = _lead(home, "Globex")
     with pytest.raises(ApprovalError, match="paused"):
-        decide(ctx.store, ctx.config, ApprovalDecision(lead_id=lead, action="reassign", partner_id="P-PAUSED", approver="x"), "r", ctx.now)
+        decide(
+            ctx.store,
+            ctx.config,
+            ApprovalDecision(
+                lead_id=lead, action="reassign", partner_id="P-PAUSED", approver="x"
+            ),
+            "r",
+            ctx.now,
+        )

@@ -33,14 +33,25 @@ def api_url(prefect_harness) -> str:
     return PREFECT_API_URL.value()
 
 
-def _cli(home: Path, api_url: str, *args: str, failpoint: str | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, LEADSHARE_HOME=str(home), PREFECT_API_URL=api_url, TEST_PARTNER_SECRET=SECRET)
+def _cli(
+    home: Path, api_url: str, *args: str, failpoint: str | None = None
+) -> subprocess.CompletedProcess:
+    env = dict(
+        os.environ,
+        LEADSHARE_HOME=str(home),
+        PREFECT_API_URL=api_url,
+        TEST_PARTNER_SECRET=SECRET,
+    )
     env.pop("LEADSHARE_FAILPOINT", None)
     if failpoint:
         env["LEADSHARE_FAILPOINT"] = failpoint
     return subprocess.run(
         [sys.executable, "-m", "leadshare.cli", *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -60,7 +71,16 @@ def test_crash_then_rerun_loses_nothing(failpoint, home, api_url, shared_dir, tm
     with LocalEndpoint(secret=SECRET) as endpoint:
         write_partners(home, endpoint.url, hook_capacity=10)
 
-        crashed = _cli(home, api_url, "share", "--profile", "datablist", "--json", str(source), failpoint=failpoint)
+        crashed = _cli(
+            home,
+            api_url,
+            "share",
+            "--profile",
+            "datablist",
+            "--json",
+            str(source),
+            failpoint=failpoint,
+        )
         assert crashed.returncode == 77, crashed.stderr[-2000:]
 
         rerun = _cli(home, api_url, "run")
@@ -69,11 +89,15 @@ def test_crash_then_rerun_loses_nothing(failpoint, home, api_url, shared_dir, tm
         assert final.returncode == 0, final.stderr[-2000:]
 
         with duckdb.connect(str(home / "leadshare.duckdb"), read_only=True) as con:
-            outcomes = con.execute("select count(*), count(distinct source_row) from row_outcomes").fetchone()
+            outcomes = con.execute(
+                "select count(*), count(distinct source_row) from row_outcomes"
+            ).fetchone()
             hook_sent = con.execute(
                 "select count(*) from transfers where partner_id = 'P-HOOK' and status = 'sent'"
             ).fetchone()[0]
-            pending = con.execute("select count(*) from transfers where status = 'pending'").fetchone()[0]
+            pending = con.execute(
+                "select count(*) from transfers where status = 'pending'"
+            ).fetchone()[0]
 
     assert outcomes == (10000, 10000)
     assert pending == 0
@@ -96,7 +120,9 @@ def test_share_json_summary_contract(home, api_url, tmp_path):
     )
     with LocalEndpoint(secret=SECRET) as endpoint:
         write_partners(home, endpoint.url)
-        result = _cli(home, api_url, "share", "--profile", "generic", "--json", str(source))
+        result = _cli(
+            home, api_url, "share", "--profile", "generic", "--json", str(source)
+        )
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout)
     assert summary["rows_in"] == 2

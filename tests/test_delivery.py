@@ -31,17 +31,31 @@ def store(tmp_path):
                 f"'Ann{index}', 'Secret{index}', 'Corp {index}', 'ann{index}@corp.example', now())"
             )
             tx.execute(
-                "add_transfer", transfer_id=f"msg_{index}", lead_id=lead_id, partner_id="P-X",
-                channel="webhook", created_at=NOW, run_id="r1",
+                "add_transfer",
+                transfer_id=f"msg_{index}",
+                lead_id=lead_id,
+                partner_id="P-X",
+                channel="webhook",
+                created_at=NOW,
+                run_id="r1",
             )
     return store
 
 
 def _partner(url: str, channel: str = "webhook") -> Partner:
-    hook = {"url": url, "secret": "env:TEST_PARTNER_SECRET"} if channel == "webhook" else None
+    hook = (
+        {"url": url, "secret": "env:TEST_PARTNER_SECRET"}
+        if channel == "webhook"
+        else None
+    )
     return Partner(
-        id="P-X", name="X", capacity_per_day=10, capacity_per_week=10, channel=channel,
-        webhook=hook, fields=FIELDS,
+        id="P-X",
+        name="X",
+        capacity_per_day=10,
+        capacity_per_week=10,
+        channel=channel,
+        webhook=hook,
+        fields=FIELDS,
     )
 
 
@@ -64,14 +78,21 @@ def test_only_allowlisted_fields_leave(store, settings):
     bodies = [json.loads(request.body) for request in endpoint.requests]
     assert summary.sent == 3
     assert all(set(body["lead"]) == set(FIELDS) for body in bodies)
-    assert all(b"Secret" not in request.body and b"@corp" not in request.body for request in endpoint.requests)
+    assert all(
+        b"Secret" not in request.body and b"@corp" not in request.body
+        for request in endpoint.requests
+    )
 
 
 def test_failed_delivery_waits_then_retries_same_id(store, settings):
     with LocalEndpoint(script=[500] * 6, secret=SECRET) as endpoint:
         first = deliver_partner(store, settings, _partner(endpoint.url), NOW)
-        too_early = deliver_partner(store, settings, _partner(endpoint.url), NOW + dt.timedelta(seconds=1))
-        later = deliver_partner(store, settings, _partner(endpoint.url), NOW + dt.timedelta(seconds=6))
+        too_early = deliver_partner(
+            store, settings, _partner(endpoint.url), NOW + dt.timedelta(seconds=1)
+        )
+        later = deliver_partner(
+            store, settings, _partner(endpoint.url), NOW + dt.timedelta(seconds=6)
+        )
 
     assert first.retry_later == 3
     assert too_early.due == 0
@@ -84,7 +105,9 @@ def test_failed_delivery_waits_then_retries_same_id(store, settings):
 def test_schedule_grows_after_each_failure(store, settings):
     with LocalEndpoint(default=503, secret=SECRET) as endpoint:
         deliver_partner(store, settings, _partner(endpoint.url), NOW)
-        deliver_partner(store, settings, _partner(endpoint.url), NOW + dt.timedelta(seconds=6))
+        deliver_partner(
+            store, settings, _partner(endpoint.url), NOW + dt.timedelta(seconds=6)
+        )
     rows = _statuses(store)
     assert all(status == "pending" for _, status, _, _ in rows)
     assert all(attempts == 2 for _, _, attempts, _ in rows)
@@ -95,8 +118,12 @@ def test_schedule_grows_after_each_failure(store, settings):
 def test_gone_disables_endpoint_once_and_keeps_pending(store, settings):
     slack = FakeSlackClient()
     with LocalEndpoint(default=410, secret=SECRET) as endpoint:
-        first = deliver_partner(store, settings, _partner(endpoint.url), NOW, slack=slack)
-        second = deliver_partner(store, settings, _partner(endpoint.url), NOW, slack=slack)
+        first = deliver_partner(
+            store, settings, _partner(endpoint.url), NOW, slack=slack
+        )
+        second = deliver_partner(
+            store, settings, _partner(endpoint.url), NOW, slack=slack
+        )
 
     assert len(endpoint.requests) == 1
     assert first.waiting == 3

@@ -9,8 +9,17 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOYMENT_KEYS = {
-    "name", "description", "entrypoint", "parameters", "schedules", "concurrency_limit",
-    "work_pool", "tags", "triggers", "version", "enforce_parameter_schema",
+    "name",
+    "description",
+    "entrypoint",
+    "parameters",
+    "schedules",
+    "concurrency_limit",
+    "work_pool",
+    "tags",
+    "triggers",
+    "version",
+    "enforce_parameter_schema",
 }
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
-
 from httpserver import LocalEndpoint, Reply
 
 SECRET = "whsec_dGVzdC1wYXJ0bmVyLXNlY3JldC1mb3ItbGVhZHNoYXJl"
@@ -22,24 +21,74 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 def write_partners(home: Path, hook_url: str, hook_capacity: int = 30) -> None:
     common = {"timezone": "UTC", "performance": 0.6}
     partners = [
-        {"id": "P-HOOK", "name": "Hook Inc", "tier": "gold", "territory": {"countries": ["US"]},
-         "capacity_per_day": hook_capacity, "capacity_per_week": 5 * hook_capacity, "channel": "webhook",
-         "webhook": {"url": hook_url, "secret": "env:TEST_PARTNER_SECRET"},
-         "fields": ["lead_id", "first_name", "company", "email", "phone_e164", "score"], **common},
-        {"id": "P-DROP", "name": "Drop LLC", "tier": "silver", "territory": {"countries": ["US"]},
-         "capacity_per_day": 40, "capacity_per_week": 200, "channel": "file_drop",
-         "fields": ["lead_id", "company", "email", "notes"], **common},
-        {"id": "P-INDIA", "name": "India Ed", "tier": "gold", "territory": {"countries": ["IN"]},
-         "capacity_per_day": 3000, "capacity_per_week": 9000, "channel": "file_drop",
-         "fields": ["lead_id", "external_id", "city", "industry", "score"], **common},
-        {"id": "P-INCRM", "name": "India CRM", "tier": "silver", "territory": {"countries": ["IN"]},
-         "capacity_per_day": 1000, "capacity_per_week": 5000, "channel": "crm_export",
-         "crm_owner_id": "OWN-1", "fields": ["lead_id", "external_id", "city"], **common},
-        {"id": "P-PAUSED", "name": "Paused", "status": "paused", "territory": {"countries": ["US", "IN"]},
-         "capacity_per_day": 1000, "capacity_per_week": 5000, "channel": "manual",
-         "fields": ["lead_id"], **common},
+        {
+            "id": "P-HOOK",
+            "name": "Hook Inc",
+            "tier": "gold",
+            "territory": {"countries": ["US"]},
+            "capacity_per_day": hook_capacity,
+            "capacity_per_week": 5 * hook_capacity,
+            "channel": "webhook",
+            "webhook": {"url": hook_url, "secret": "env:TEST_PARTNER_SECRET"},
+            "fields": [
+                "lead_id",
+                "first_name",
+                "company",
+                "email",
+                "phone_e164",
+                "score",
+            ],
+            **common,
+        },
+        {
+            "id": "P-DROP",
+            "name": "Drop LLC",
+            "tier": "silver",
+            "territory": {"countries": ["US"]},
+            "capacity_per_day": 40,
+            "capacity_per_week": 200,
+            "channel": "file_drop",
+            "fields": ["lead_id", "company", "email", "notes"],
+            **common,
+        },
+        {
+            "id": "P-INDIA",
+            "name": "India Ed",
+            "tier": "gold",
+            "territory": {"countries": ["IN"]},
+            "capacity_per_day": 3000,
+            "capacity_per_week": 9000,
+            "channel": "file_drop",
+            "fields": ["lead_id", "external_id", "city", "industry", "score"],
+            **common,
+        },
+        {
+            "id": "P-INCRM",
+            "name": "India CRM",
+            "tier": "silver",
+            "territory": {"countries": ["IN"]},
+            "capacity_per_day": 1000,
+            "capacity_per_week": 5000,
+            "channel": "crm_export",
+            "crm_owner_id": "OWN-1",
+            "fields": ["lead_id", "external_id", "city"],
+            **common,
+        },
+        {
+            "id": "P-PAUSED",
+            "name": "Paused",
+            "status": "paused",
+            "territory": {"countries": ["US", "IN"]},
+            "capacity_per_day": 1000,
+            "capacity_per_week": 5000,
+            "channel": "manual",
+            "fields": ["lead_id"],
+            **common,
+        },
     ]
-    (home / "config" / "partners.yaml").write_text(yaml.safe_dump({"partners": partners}))
+    (home / "config" / "partners.yaml").write_text(
+        yaml.safe_dump({"partners": partners})
+    )
 
 
 def run_share(home: Path, profile: str, *files: Path) -> dict:
@@ -60,19 +109,25 @@ def db_rows(home: Path, sql: str) -> list[tuple]:
 @pytest.fixture
 def partner(home, monkeypatch):
     monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
-    with LocalEndpoint(script=[500, Reply(429, headers={"Retry-After": "1"})], secret=SECRET) as endpoint:
+    with LocalEndpoint(
+        script=[500, Reply(429, headers={"Retry-After": "1"})], secret=SECRET
+    ) as endpoint:
         write_partners(home, endpoint.url)
         yield endpoint
 
 
 @pytest.mark.slow
 def test_xeducation_every_row_has_one_outcome(home, partner, shared_dir):
-    summary = run_share(home, "xeducation", shared_dir / "data/xeducation-leads/Leads.csv")
+    summary = run_share(
+        home, "xeducation", shared_dir / "data/xeducation-leads/Leads.csv"
+    )
     outcomes = summary["outcomes"]
 
     assert summary["rows_in"] == 9240
     assert sum(outcomes.values()) == 9240
-    assert db_rows(home, "select count(*), count(distinct source_row) from row_outcomes") == [(9240, 9240)]
+    assert db_rows(
+        home, "select count(*), count(distinct source_row) from row_outcomes"
+    ) == [(9240, 9240)]
     assert outcomes["suppressed"] >= 734
     assert outcomes["shared"] > 0
     assert outcomes["no_eligible_partner"] > 0
@@ -112,7 +167,9 @@ def test_rerun_and_same_file_send_nothing_twice(home, partner, shared_dir):
     assert len(partner.requests) == posts_after_first
     assert partner.duplicates == 0
     assert db_rows(home, "select count(*) from source_files") == [(1,)]
-    sent = db_rows(home, "select count(*), count(distinct (lead_id, partner_id)) from transfers")
+    sent = db_rows(
+        home, "select count(*), count(distinct (lead_id, partner_id)) from transfers"
+    )
     assert sent[0][0] == sent[0][1]
 
 
@@ -139,7 +196,9 @@ def test_generated_leads_shared_and_explained(home, partner, tmp_path):
     assert summary["rows_in"] == 1500
     assert sum(summary["outcomes"].values()) == 1500
     assert summary["outcomes"]["duplicate"] > 0
-    lead_id = db_rows(home, "select lead_id from row_outcomes where outcome = 'shared' limit 1")[0][0]
+    lead_id = db_rows(
+        home, "select lead_id from row_outcomes where outcome = 'shared' limit 1"
+    )[0][0]
     text = "\n".join(explain_lead(build_context().store, lead_id))
     assert "chosen partner" in text
     assert "candidate" in text

@@ -31,25 +31,36 @@ def test_flow_retry_after_slack_failure_posts_once(home, monkeypatch, tmp_path, 
     (home / "inbox" / "generic" / "two.csv").write_text(LEADS, encoding="utf-8")
     monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
     # Slack answers 503 until its client gives up (3 tries), then 200 on the flow's retry.
-    with LocalEndpoint(secret=SECRET) as partner, LocalEndpoint(script=[503, 503, 503]) as slack:
+    with (
+        LocalEndpoint(secret=SECRET) as partner,
+        LocalEndpoint(script=[503, 503, 503]) as slack,
+    ):
         write_partners(home, partner.url, hook_capacity=1000)
         monkeypatch.setenv("TEST_SLACK_URL", slack.url)
         monkeypatch.setenv("LEADSHARE_SLACK_WEBHOOK", "env:TEST_SLACK_URL")
-        state = share_leads.with_options(retries=1, retry_delay_seconds=0)(return_state=True)
+        state = share_leads.with_options(retries=1, retry_delay_seconds=0)(
+            return_state=True
+        )
 
     assert state.is_completed()
     assert len(partner.requests) == case["scenario_A"]["http_posts_to_partner"]
     assert len(partner.accepted_ids) == 2
-    assert [r.status for r in slack.requests].count(200) == case["scenario_A"]["slack_summaries_posted"]
+    assert [r.status for r in slack.requests].count(200) == case["scenario_A"][
+        "slack_summaries_posted"
+    ]
     ledger = db_rows(home, "select partner_id, count(*) from transfers group by 1")
     assert ledger == [("P-HOOK", 2)]
 
 
-def test_task_retry_after_read_timeout_reuses_message_id(home, monkeypatch, tmp_path, case):
+def test_task_retry_after_read_timeout_reuses_message_id(
+    home, monkeypatch, tmp_path, case
+):
     monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
     monkeypatch.setenv("LEADSHARE_HTTP_TIMEOUT_S", "0.5")
     source = tmp_path / "one.csv"
-    source.write_text(LEADS.splitlines()[0] + "\n" + LEADS.splitlines()[1] + "\n", encoding="utf-8")
+    source.write_text(
+        LEADS.splitlines()[0] + "\n" + LEADS.splitlines()[1] + "\n", encoding="utf-8"
+    )
     # The partner accepts the first POST but answers after our read timeout.
     with LocalEndpoint(script=[Reply(200, delay_s=1.5)], secret=SECRET) as partner:
         write_partners(home, partner.url, hook_capacity=1000)

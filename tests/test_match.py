@@ -17,8 +17,13 @@ RULES = Rules(version="t1", threshold=0)
 
 def _partner(pid: str, **kw) -> Partner:
     base = dict(
-        id=pid, name=pid, capacity_per_day=100, capacity_per_week=500,
-        channel="file_drop", fields=["lead_id"], territory={"countries": ["DE"]},
+        id=pid,
+        name=pid,
+        capacity_per_day=100,
+        capacity_per_week=500,
+        channel="file_drop",
+        fields=["lead_id"],
+        territory={"countries": ["DE"]},
     )
     base.update(kw)
     return Partner(**base)
@@ -68,7 +73,10 @@ def test_no_eligible_partner_reason():
 
 
 def test_capacity_respected_and_rest_recorded():
-    partners = [_partner("P-A", capacity_per_day=3), _partner("P-B", capacity_per_day=2)]
+    partners = [
+        _partner("P-A", capacity_per_day=3),
+        _partner("P-B", capacity_per_day=2),
+    ]
     result = _match(_leads(8), partners)
     counts = result.leads["partner_id"].value_counts().to_dict()
     assert counts == {"P-A": 3, "P-B": 2}
@@ -124,7 +132,11 @@ def test_constrained_group_served_first():
 
 
 def test_postcode_prefix_territory():
-    partners = [_partner("P-SOUTH", territory={"countries": ["DE"], "postcode_prefixes": ["8", "9"]})]
+    partners = [
+        _partner(
+            "P-SOUTH", territory={"countries": ["DE"], "postcode_prefixes": ["8", "9"]}
+        )
+    ]
     leads = _leads(2).assign(postcode=["80331", "10115"])
     result = _match(leads, partners)
     assert result.leads["partner_id"].tolist() == ["P-SOUTH", None]
@@ -141,5 +153,7 @@ def test_strategic_lead_waits_with_proposal():
 
 @pytest.mark.parametrize("disabled", ["410 Gone"])
 def test_disabled_endpoint_excluded(disabled):
-    result = _match(_leads(1), [_partner("P-A")], **{"P-A": {"disabled_reason": disabled}})
+    result = _match(
+        _leads(1), [_partner("P-A")], **{"P-A": {"disabled_reason": disabled}}
+    )
     assert result.leads.iloc[0]["outcome"] == "no_eligible_partner"

@@ -87,7 +87,9 @@ def test_missing_timestamp_counts_as_fresh():
 
 
 def test_finished_rows_left_alone():
-    result = qualify(_frame(outcome="duplicate", email_key="x@rivalcorp.example"), RULES, NOW)
+    result = qualify(
+        _frame(outcome="duplicate", email_key="x@rivalcorp.example"), RULES, NOW
+    )
     assert result.loc[0, "outcome"] == "duplicate"
 
 
