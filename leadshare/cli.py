@@ -153,10 +153,22 @@ def demo(
         )
         console.print(f"Generated {rows} example leads in {path}")
         received = ctx.settings.root / "demo-partner-received.jsonl"
-        with DemoReceiver(
-            DEMO_PORT, os.environ["LEADSHARE_DEMO_WEBHOOK_SECRET"], received
-        ) as receiver:
+        try:
+            receiver = DemoReceiver(
+                DEMO_PORT, os.environ["LEADSHARE_DEMO_WEBHOOK_SECRET"], received
+            )
+        except OSError as exc:
+            console.print(
+                f"[yellow]warning:[/yellow] cannot listen on 127.0.0.1:{DEMO_PORT} "
+                f"({exc.strerror}); the webhook partner's deliveries stay in the "
+                "outbox and the next run retries them."
+            )
+            receiver = None
+        if receiver is None:
             summary = _run_flow()
+        else:
+            with receiver:
+                summary = _run_flow()
         _print_summary(summary)
     except LeadshareError as exc:
         _fail(exc)
@@ -164,7 +176,8 @@ def demo(
     console.print(
         f"\nWhere to look:\n  store       {root / 'leadshare.duckdb'}\n"
         f"  partner files  {ctx.settings.outbox}\n"
-        f"  webhook receiver  {received} ({len(receiver.seen)} messages)\n"
+        f"  webhook receiver  {received} "
+        f"({len(receiver.seen) if receiver else 0} messages)\n"
         f"  rejected files  {ctx.settings.quarantine}\n"
         f"  explain a lead  leadshare explain LEAD_ID   (ids: leadshare approvals list, or the store)\n"
         f"  last runs   leadshare status"
