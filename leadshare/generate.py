@@ -3,8 +3,8 @@
 Names, cities, regions, company suffixes, job titles and free-mail domains come from
 Faker's locale word lists, read once per process. Rows are then drawn with numpy and
 assembled with pyarrow compute functions, so a million leads take about 10 s on 2
-cores (measured with bench/bench.py) where Faker's row-by-row API takes minutes. Output is deterministic for a given ``seed``
-and ``start``.
+cores (measured with bench/bench.py) where Faker's row-by-row API takes minutes.
+Output is deterministic for a given ``seed`` and ``start``.
 
 Run ``python -m leadshare.generate OUT.csv --rows N --seed S`` to write a file.
 """
