@@ -12,7 +12,7 @@ from prefect.runtime import flow_run
 
 from leadshare.runtime import build_context
 from tasks.intake import claim_inbox_files, read_lead_file
-from tasks.qualify import match_partners, qualify_leads
+from tasks.qualify import match_partners, qualify_leads, rematch_waiting_leads
 from tasks.report import post_run_summary, publish_report
 from tasks.store import archive_file, commit_batch
 from tasks.transfer import transfer_batch
@@ -31,6 +31,7 @@ def share_leads(deliver: bool = True) -> dict:
             started_at=ctx.now,
         )
 
+    backlog_placed = rematch_waiting_leads(ctx)
     for item in claim_inbox_files(ctx):
         read = read_lead_file(ctx, item)
         if read is None:
@@ -49,7 +50,7 @@ def share_leads(deliver: bool = True) -> dict:
         deliveries = [
             transfer_batch(ctx, partner.id) for partner in ctx.config.partners
         ]
-    summary = publish_report(ctx, deliveries)
+    summary = publish_report(ctx, deliveries, backlog_placed)
     post_run_summary(ctx, summary)
     get_run_logger().info(
         "Sharing run finished: %d files, %d rows",

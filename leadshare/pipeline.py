@@ -301,9 +301,41 @@ def match_batch(ctx: RunContext, frame: pd.DataFrame) -> MatchResult:
     for column in ("outcome", "rule", "reason"):
         frame.loc[result.leads.index, column] = result.leads[column]
     frame["partner_id"] = None
+    frame["group_id"] = None
     frame.loc[result.leads.index, "partner_id"] = result.leads["partner_id"]
     frame.loc[result.leads.index, "group_id"] = result.leads["group_id"]
     return result
+
+
+def rematch_backlog(ctx: RunContext) -> int:
+    """Offer leads that found no partner earlier again; return how many were placed.
+
+    Capacity renews every day and partners change, so a lead that missed out is
+    offered again in every run until it is older than the freshness window.
+    """
+    days = ctx.config.rules.freshness_days or 30
+    backlog = ctx.store.frame("backlog_leads", since=ctx.now - dt.timedelta(days=days))
+    if backlog.empty:
+        return 0
+    backlog["outcome"] = None
+    result = match_leads(
+        backlog,
+        partner_states(ctx),
+        ctx.config.rules,
+        run_id=ctx.run_id,
+        today=ctx.now.date(),
+        seed=ctx.settings.seed,
+    )
+    placed = result.leads[result.leads["outcome"] == Outcome.SHARED.value]
+    if placed.empty:
+        return 0
+    with ctx.store.transaction() as tx:
+        tx.insert_frame("decision_groups", _group_rows(ctx, result))
+        tx.insert_frame("decisions", _decision_rows(ctx, placed))
+        tx.insert_frame("transfers", _transfer_rows(ctx, placed))
+        tx.execute_with_frame("mark_backlog_shared", placed[["lead_id", "reason"]])
+    log.info("Backlog: %d of %d waiting leads placed", len(placed), len(backlog))
+    return len(placed)
 
 
 LEAD_COLUMNS = [
@@ -373,6 +405,49 @@ def _suppression_frame(entries: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(entries, columns=columns).drop_duplicates("key")
 
 
+def _transfer_rows(ctx: RunContext, shared: pd.DataFrame) -> pd.DataFrame:
+    """Return one pending transfer per shared lead; the message id is fixed per pair."""
+    channels = {partner.id: partner.channel for partner in ctx.config.partners}
+    pairs = zip(shared["lead_id"], shared["partner_id"], strict=True)
+    return pd.DataFrame(
+        {
+            "transfer_id": [transfer_id_for(lead, partner) for lead, partner in pairs],
+            "lead_id": shared["lead_id"],
+            "partner_id": shared["partner_id"],
+            "channel": shared["partner_id"].map(channels),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": ctx.now,
+            "run_id": ctx.run_id,
+            "created_at": ctx.now,
+        }
+    )
+
+
+def _decision_rows(ctx: RunContext, decided: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "lead_id": decided["lead_id"],
+            "run_id": ctx.run_id,
+            "group_id": decided["group_id"],
+            "chosen_partner": decided["partner_id"],
+            "outcome": decided["outcome"],
+            "reason": decided["reason"],
+        }
+    )
+
+
+def _group_rows(ctx: RunContext, match: MatchResult) -> pd.DataFrame:
+    if match.groups.empty:
+        return match.groups
+    return match.groups.assign(
+        run_id=ctx.run_id,
+        rules_version=ctx.config.rules.version,
+        config_digest=ctx.config.digest,
+        decided_at=ctx.now,
+    )
+
+
 def commit_batch(
     ctx: RunContext,
     item: InboxFile,
@@ -403,26 +478,7 @@ def commit_batch(
         raise RuntimeError(
             f"rows {missing} of {item.path.name} have no outcome; this is a bug in a stage"
         )
-    shared = frame[frame["outcome"] == Outcome.SHARED.value]
-    partners = {p.id: p for p in ctx.config.partners}
-    transfers = pd.DataFrame(
-        {
-            "transfer_id": [
-                transfer_id_for(lead, partner)
-                for lead, partner in zip(
-                    shared["lead_id"], shared["partner_id"], strict=True
-                )
-            ],
-            "lead_id": shared["lead_id"],
-            "partner_id": shared["partner_id"],
-            "channel": shared["partner_id"].map(lambda pid: partners[pid].channel),
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": ctx.now,
-            "run_id": ctx.run_id,
-            "created_at": ctx.now,
-        }
-    )
+    transfers = _transfer_rows(ctx, frame[frame["outcome"] == Outcome.SHARED.value])
     waiting = frame[frame["outcome"] == Outcome.AWAITING_APPROVAL.value]
     approvals = pd.DataFrame(
         {
@@ -433,31 +489,8 @@ def commit_batch(
             "created_at": ctx.now,
         }
     )
-    decided = (
-        frame[frame["group_id"].notna()]
-        if "group_id" in frame.columns
-        else frame.iloc[0:0]
-    )
-    decisions = pd.DataFrame(
-        {
-            "lead_id": decided["lead_id"],
-            "run_id": ctx.run_id,
-            "group_id": decided["group_id"],
-            "chosen_partner": decided["partner_id"],
-            "outcome": decided["outcome"],
-            "reason": decided["reason"],
-        }
-    )
-    groups = (
-        match.groups.assign(
-            run_id=ctx.run_id,
-            rules_version=ctx.config.rules.version,
-            config_digest=ctx.config.digest,
-            decided_at=ctx.now,
-        )
-        if not match.groups.empty
-        else match.groups
-    )
+    decisions = _decision_rows(ctx, frame[frame["group_id"].notna()])
+    groups = _group_rows(ctx, match)
 
     with ctx.store.transaction() as tx:
         tx.execute(
@@ -525,6 +558,6 @@ def bench_stages(csv_path: Path, workdir: Path) -> dict[str, float]:
     match = timed("match", match_batch, ctx, frame)
     timed("commit", commit_batch, ctx, item, frame, match, entries, meta)
     timings["placed"] = int((frame["outcome"] == Outcome.SHARED.value).sum())
-    # claim + 8 per-file tasks + one transfer task per partner + report + Slack summary
-    timings["task_runs"] = 1 + 8 + len(ctx.config.partners) + 2
+    # backlog + claim + 8 per-file tasks + one transfer task per partner + report + Slack
+    timings["task_runs"] = 2 + 8 + len(ctx.config.partners) + 2
     return timings

@@ -36,3 +36,11 @@ def match_partners(ctx: RunContext, frame: pd.DataFrame) -> MatchResult:
         "Match: %s across %d decision groups", counts, len(result.groups)
     )
     return result
+
+
+@task(cache_policy=NO_CACHE)
+def rematch_waiting_leads(ctx: RunContext) -> int:
+    """Offer again the leads that earlier runs could not place (one run per run)."""
+    placed = pipeline.rematch_backlog(ctx)
+    get_run_logger().info("Backlog: %d waiting leads placed with a partner", placed)
+    return placed

@@ -16,8 +16,11 @@ from tasks.transfer import slack_client
 
 
 @task(cache_policy=NO_CACHE)
-def publish_report(ctx: RunContext, deliveries: list[DeliverySummary]) -> dict:
+def publish_report(
+    ctx: RunContext, deliveries: list[DeliverySummary], backlog_placed: int = 0
+) -> dict:
     summary = run_summary(ctx, deliveries)
+    summary["backlog_placed"] = backlog_placed
     with ctx.store.transaction() as tx:
         tx.execute(
             "finish_run",

@@ -1,0 +1,17 @@
+-- leads that found no partner with capacity (or none eligible) since :since and
+-- were never transferred; one row per lead, oldest first
+select
+    l.lead_id,
+    l.country as country_code,
+    l.region,
+    l.industry,
+    l.product,
+    l.postcode,
+    l.score
+from row_outcomes as o
+inner join leads as l on l.lead_id = o.lead_id
+where
+    o.outcome = 'no_eligible_partner'
+    and l.created_at >= :since
+    and not exists (select 1 from transfers as t where t.lead_id = l.lead_id)
+order by l.created_at, l.file_id, l.source_row

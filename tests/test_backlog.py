@@ -1,0 +1,97 @@
+"""Leads that found no partner with capacity are offered again in later runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import yaml
+
+from leadshare import pipeline
+from leadshare.explain import explain_lead
+from leadshare.runtime import build_context
+
+ROWS = "".join(
+    f"lead{i}@corp{i}.example,Ann,Lee{i},Corp {i},US,(202) 555-01{i:02d},yes,referral\n"
+    for i in range(10)
+)
+
+
+@pytest.fixture
+def small_partner(home):
+    partners = [
+        {
+            "id": "P-ONE",
+            "name": "One",
+            "territory": {"countries": ["US"]},
+            "capacity_per_day": 4,
+            "capacity_per_week": 100,
+            "channel": "file_drop",
+            "fields": ["lead_id", "company"],
+            "timezone": "UTC",
+        }
+    ]
+    (home / "config" / "partners.yaml").write_text(
+        yaml.safe_dump({"partners": partners})
+    )
+    inbox = home / "inbox" / "generic"
+    inbox.mkdir(parents=True)
+    header = (
+        "email,first_name,last_name,company,country,phone,consent_share,lead_source\n"
+    )
+    (inbox / "ten.csv").write_text(header + ROWS, encoding="utf-8")
+
+
+def _run(now: dt.datetime) -> pipeline.RunContext:
+    ctx = build_context(now=now)
+    placed = pipeline.rematch_backlog(ctx)
+    for item in pipeline.claim_files(ctx):
+        frame, meta = pipeline.read_batch(ctx, item)
+        frame = pipeline.validate_batch(ctx, frame, ctx.config.profile(item.profile))
+        frame = pipeline.dedup_batch(ctx, frame, item.profile)
+        frame, entries = pipeline.consent_batch(ctx, frame)
+        frame = pipeline.qualify_batch(ctx, frame)
+        match = pipeline.match_batch(ctx, frame)
+        pipeline.commit_batch(ctx, item, frame, match, entries, meta)
+        pipeline.archive_file(ctx, item, "committed")
+    ctx.placed = placed
+    return ctx
+
+
+def _count(ctx, outcome: str) -> int:
+    rows = ctx.store.rows("outcome_counts", run_id=ctx.run_id)
+    return {row["outcome"]: row["n"] for row in rows}.get(outcome, 0)
+
+
+def test_capacity_backlog_placed_next_days(small_partner):
+    day1 = dt.datetime(2026, 12, 7, 9, tzinfo=dt.UTC)
+    first = _run(day1)
+    assert _count(first, "shared") == 4
+    assert _count(first, "no_eligible_partner") == 6
+
+    same_day = _run(day1 + dt.timedelta(hours=1))
+    second = _run(day1 + dt.timedelta(days=1))
+    third = _run(day1 + dt.timedelta(days=2))
+
+    assert same_day.placed == 0
+    assert second.placed == 4
+    assert third.placed == 2
+    transfers = third.store.rows("transfer_counts", run_id=third.run_id)
+    assert transfers[0]["offered"] == 2
+    assert (
+        sum(row["n"] for row in third.store.rows("outcome_counts", run_id=first.run_id))
+        == 10
+    )
+    assert _count(first, "shared") == 10
+
+
+def test_backlog_lead_explained_with_latest_decision(small_partner):
+    day1 = dt.datetime(2026, 12, 7, 9, tzinfo=dt.UTC)
+    first = _run(day1)
+    waiting = first.store.rows("backlog_leads", since=day1 - dt.timedelta(days=1))[0][
+        "lead_id"
+    ]
+    later = _run(day1 + dt.timedelta(days=1))
+    text = "\n".join(explain_lead(later.store, waiting))
+    assert "chosen partner: P-ONE" in text
+    assert "Outcome: shared" in text
