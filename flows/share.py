@@ -1,8 +1,9 @@
 """The hourly sharing run: inbox files in, partners matched, transfers out.
 
-A run takes every file in the inbox and every due transfer in the outbox, so it covers
-everything since the last successful run whatever the wall clock says (cron skips or
-repeats hours when clocks change). Each task works on one file or one partner.
+A run takes every file in the inbox, every lead still waiting for a partner and every
+due transfer in the outbox. It therefore covers everything since the last successful
+run, whatever the wall-clock time: cron skips or repeats hours when clocks change.
+Each task works on one file or one partner.
 """
 
 from __future__ import annotations

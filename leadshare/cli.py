@@ -208,14 +208,14 @@ def status(limit: int = typer.Option(10, help="How many runs to show.")) -> None
         table.add_column(column)
     for row in runs:
         outcomes = json.loads(row["summary"])["outcomes"] if row["summary"] else {}
-        shown = ", ".join(f"{k} {v}" for k, v in outcomes.items() if v)
+        nonzero = ", ".join(f"{k} {v}" for k, v in outcomes.items() if v)
         table.add_row(
             row["run_id"],
             str(row["started_at"])[:19],
             row["status"],
             str(row["files_in"] or 0),
             str(row["rows_in"] or 0),
-            shown,
+            nonzero,
         )
     Console().print(table)
 

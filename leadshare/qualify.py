@@ -32,8 +32,8 @@ def _rule_hits(frame: pd.DataFrame, rule: ScoreRule) -> pd.Series:
     if rule.equals is not None:
         return _text(frame, rule.field).eq(rule.equals.casefold()).fillna(False)
     if rule.any_of is not None:
-        wanted = [value.casefold() for value in rule.any_of]
-        return _text(frame, rule.field).isin(wanted).fillna(False)
+        expected = [value.casefold() for value in rule.any_of]
+        return _text(frame, rule.field).isin(expected).fillna(False)
     if rule.at_least is not None:
         return _numeric(frame, rule.field).ge(rule.at_least).fillna(False)
     if rule.present is not None:

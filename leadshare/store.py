@@ -6,8 +6,9 @@ scan when the store is DuckDB and a bulk insert otherwise.
 
 DuckDB allows one writing process per file, and while it is open for writing no other
 process can read it. The store therefore opens the file per unit of work
-(``NullPool``) and never holds it between tasks; concurrent flow runs are serialised by
-the ``leadshare-store`` concurrency limit (see ``prefect.yaml``).
+(``NullPool``) and keeps it closed between tasks. The hourly deployment has
+``concurrency_limit: 1`` in ``prefect.yaml``, so two sharing runs never overlap; a CLI
+command during a run fails with :class:`StoreError` naming the fix.
 """
 
 from __future__ import annotations
