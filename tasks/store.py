@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from leadshare import pipeline
@@ -20,7 +20,11 @@ def commit_batch(
     suppressions: list[dict],
     meta: dict,
 ) -> BatchCounts:
-    return pipeline.commit_batch(ctx, item, frame, match, suppressions, meta)
+    counts = pipeline.commit_batch(ctx, item, frame, match, suppressions, meta)
+    get_run_logger().info(
+        "Committed %s: %d rows, outcomes %s", counts.file_name, counts.rows_in, counts.outcomes
+    )
+    return counts
 
 
 @task(cache_policy=NO_CACHE)
