@@ -287,17 +287,21 @@ def partner_states(ctx: RunContext) -> list[PartnerState]:
     return states
 
 
-def match_batch(ctx: RunContext, frame: pd.DataFrame) -> MatchResult:
-    """Allocate live rows to partners; the result contains the live rows only."""
-    live = frame.loc[frame["outcome"].isna()]
-    result = match_leads(
-        live,
+def _allocate(ctx: RunContext, leads: pd.DataFrame) -> MatchResult:
+    return match_leads(
+        leads,
         partner_states(ctx),
         ctx.config.rules,
         run_id=ctx.run_id,
         today=ctx.now.date(),
         seed=ctx.settings.seed,
     )
+
+
+def match_batch(ctx: RunContext, frame: pd.DataFrame) -> MatchResult:
+    """Allocate live rows to partners; the result contains the live rows only."""
+    live = frame.loc[frame["outcome"].isna()]
+    result = _allocate(ctx, live)
     for column in ("outcome", "rule", "reason"):
         frame.loc[result.leads.index, column] = result.leads[column]
     frame["partner_id"] = None
@@ -318,14 +322,7 @@ def rematch_backlog(ctx: RunContext) -> int:
     if backlog.empty:
         return 0
     backlog["outcome"] = None
-    result = match_leads(
-        backlog,
-        partner_states(ctx),
-        ctx.config.rules,
-        run_id=ctx.run_id,
-        today=ctx.now.date(),
-        seed=ctx.settings.seed,
-    )
+    result = _allocate(ctx, backlog)
     placed = result.leads[result.leads["outcome"] == Outcome.SHARED.value]
     if placed.empty:
         return 0

@@ -15,15 +15,10 @@ import pytest
 from httpserver import LocalEndpoint
 from test_flow_share import SECRET, write_partners
 
+from leadshare import failpoints
+
 REPO = Path(__file__).resolve().parents[1]
-FAILPOINTS = [
-    "after_parse",
-    "after_dedup",
-    "before_commit",
-    "after_commit",
-    "after_post_before_record",
-    "after_csv_temp_write",
-]
+FAILPOINTS = sorted(failpoints.FAILPOINTS)
 
 
 @pytest.fixture(scope="module")
