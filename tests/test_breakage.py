@@ -1,0 +1,142 @@
+"""Defects found by feeding leadshare bad input and odd operator commands.
+
+Each xfail test states the expected behaviour; remove its mark once the defect is fixed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from test_flow_share import db_rows, run_share, write_partners
+from typer.testing import CliRunner
+
+REPO = Path(__file__).resolve().parents[1]
+HEADER = "email,first_name,last_name,company,country,phone,consent_share,lead_source"
+LEADS = (
+    f"{HEADER}\n"
+    "a.one@example.com,Ann,One,One Corp,US,(202) 555-0141,yes,referral\n"
+    "b.two@example.com,Bob,Two,Two Corp,US,(202) 555-0142,yes,referral\n"
+)
+NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
+
+
+def test_pyproject_lists_faker():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    specs = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        specs.extend(extra)
+    names = [spec.split("=")[0].strip().lower() for spec in specs]
+    assert "faker" in names
+
+
+@pytest.mark.xfail(strict=True, reason="csv.Error escapes intake and crashes the run")
+def test_intake_huge_field_is_intake_error(tmp_path):
+    from leadshare.errors import IntakeError
+    from leadshare.intake import read_lead_file
+
+    path = tmp_path / "huge.csv"
+    row = f"a@example.com,A,B,C,US,,yes,web,{'x' * 200_000}"
+    path.write_text(f"{HEADER},notes\n{row}\n")
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(path)
+    assert "line 2" in str(caught.value)
+
+
+def _queue_one(home: Path, country: str):
+    """Return a run context whose store has one lead from ``country`` in the queue."""
+    from leadshare.runtime import build_context
+
+    ctx = build_context(now=NOW)
+    with ctx.store.transaction() as tx:
+        tx.connection.execute(
+            sa.text(
+                "insert into leads (lead_id, file_id, source_row, profile, country,"
+                " created_at) values ('L-1', 'f1', 1, 'generic', :country, :now)"
+            ),
+            {"country": country, "now": NOW},
+        )
+        tx.connection.execute(
+            sa.text(
+                "insert into approvals (lead_id, proposed_partner, status, created_at) "
+                "values ('L-1', 'P-NORDWIND', 'pending', :now)"
+            ),
+            {"now": NOW},
+        )
+    return ctx
+
+
+def _reassign(ctx, partner_id: str) -> str:
+    from leadshare.approvals import ApprovalDecision, decide
+
+    decision = ApprovalDecision(
+        lead_id="L-1", action="reassign", partner_id=partner_id, approver="tester"
+    )
+    return decide(ctx.store, ctx.config, decision, ctx.run_id, ctx.now)
+
+
+@pytest.mark.xfail(strict=True, reason="reassign ignores agreement_expires")
+def test_reassign_expired_partner_rejected(home):
+    from leadshare.approvals import ApprovalError
+
+    ctx = _queue_one(home, "DE")
+    with pytest.raises(ApprovalError):
+        _reassign(ctx, "P-EXPIRED")
+
+
+@pytest.mark.xfail(strict=True, reason="reassign ignores the partner's territory")
+def test_reassign_outside_territory_rejected(home):
+    from leadshare.approvals import ApprovalError
+
+    ctx = _queue_one(home, "DE")
+    with pytest.raises(ApprovalError):
+        _reassign(ctx, "P-GANGES")
+
+
+@pytest.mark.xfail(strict=True, reason="share copies by base name, so files overwrite")
+def test_share_same_basename_keeps_both(home, tmp_path, monkeypatch):
+    from leadshare import cli
+
+    first = tmp_path / "a" / "leads.csv"
+    second = tmp_path / "b" / "leads.csv"
+    first.parent.mkdir()
+    second.parent.mkdir()
+    first.write_text(LEADS)
+    second.write_text(LEADS.replace("Ann", "Anna"))
+    monkeypatch.setattr(cli, "_run_flow", lambda: {"outcomes": {}})
+    result = CliRunner().invoke(cli.app, ["share", "--json", str(first), str(second)])
+    assert result.exit_code == 0
+    assert len(list((home / "inbox" / "generic").iterdir())) == 2
+
+
+@pytest.mark.xfail(strict=True, reason="enable accepts an unknown partner id")
+def test_endpoint_enable_unknown_partner(home):
+    from leadshare import cli
+
+    result = CliRunner().invoke(cli.app, ["endpoint", "enable", "P-NOPE"])
+    assert result.exit_code != 0
+
+
+@pytest.mark.xfail(strict=True, reason="explain exits 0 when the lead is not recorded")
+def test_explain_unknown_lead_exit_code(home):
+    from leadshare import cli
+
+    result = CliRunner().invoke(cli.app, ["explain", "L-0000000000000000"])
+    assert result.exit_code != 0
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.xfail(strict=True, reason="a missing secret aborts every delivery")
+def test_missing_secret_other_partners_delivered(home, tmp_path, monkeypatch):
+    monkeypatch.delenv("TEST_PARTNER_SECRET", raising=False)
+    write_partners(home, "http://127.0.0.1:9/none", hook_capacity=1)
+    source = tmp_path / "two.csv"
+    source.write_text(LEADS)
+    summary = run_share(home, "generic", source)
+    assert summary["rows_in"] == 2
+    sent = db_rows(home, "select status from transfers where partner_id = 'P-DROP'")
+    assert sent == [("sent",)]
