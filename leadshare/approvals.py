@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from leadshare.config import Config
 from leadshare.errors import LeadshareError
+from leadshare.match import PartnerState, static_exclusion
 from leadshare.model import Outcome
 from leadshare.pipeline import transfer_id_for
 from leadshare.store import LeadStore
@@ -24,8 +25,33 @@ class ApprovalDecision(BaseModel):
     lead_id: str
     action: Literal["approve", "reassign", "reject"]
     partner_id: str | None = Field(default=None, description="Required for reassign")
-    approver: str
+    approver: str = Field(min_length=1, description="Who decides; recorded with the decision")
     note: str = ""
+
+
+def _check_eligible(
+    store: LeadStore, config: Config, lead_id: str, partner_id: str, now: dt.datetime
+) -> None:
+    """Apply matching's partner rules to a human's choice; raise ApprovalError if it fails."""
+    partner = config.partner(partner_id)
+    rows = store.rows("lead_match_fields", lead_id=lead_id)
+    lead = rows[0] if rows else {}
+    key = {
+        "country_code": (lead.get("country") or "").casefold(),
+        "region": (lead.get("region") or "").casefold(),
+        "industry": (lead.get("industry") or "").casefold(),
+        "product": (lead.get("product") or "").casefold(),
+    }
+    prefixes = tuple(partner.territory.postcode_prefixes)
+    postcode_hit = bool(prefixes) and (lead.get("postcode") or "").startswith(prefixes)
+    disabled = {row["partner_id"]: row["reason"] for row in store.rows("disabled_endpoints")}
+    state = PartnerState(partner=partner, disabled_reason=disabled.get(partner_id))
+    reason = static_exclusion(state, key, postcode_hit, now.date())
+    if reason:
+        raise ApprovalError(
+            f"partner {partner_id} cannot take lead {lead_id}: {reason}; choose an "
+            "eligible partner (see `leadshare explain`)"
+        )
 
 
 def pending(store: LeadStore) -> list[dict]:
@@ -79,11 +105,8 @@ def decide(
         raise ApprovalError(
             f"lead {decision.lead_id} has no proposed partner; use reassign with --partner"
         )
+    _check_eligible(store, config, decision.lead_id, partner_id, now)
     partner = config.partner(partner_id)
-    if partner.status != "active":
-        raise ApprovalError(
-            f"partner {partner_id} is {partner.status}; choose an active partner"
-        )
     with store.transaction() as tx:
         tx.execute(
             "decide_approval",

@@ -98,6 +98,15 @@ def _print_summary(summary: dict) -> None:
     Console().print(partners)
 
 
+def _free_name(target: Path) -> Path:
+    """Return ``target``, or ``stem-2.csv`` and so on when the inbox has that name."""
+    candidate, number = target, 1
+    while candidate.exists():
+        number += 1
+        candidate = target.with_name(f"{target.stem}-{number}{target.suffix}")
+    return candidate
+
+
 @app.command()
 def share(
     files: list[Path] = typer.Argument(..., help="Lead files (CSV or JSONL) to share."),
@@ -113,7 +122,7 @@ def share(
         for path in files:
             if not path.is_file():
                 raise LeadshareError(f"{path}: file not found")
-            target = ctx.settings.inbox / profile / path.name
+            target = _free_name(ctx.settings.inbox / profile / path.name)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
         summary = _run_flow()
@@ -190,10 +199,13 @@ def explain(lead_id: str) -> None:
     from leadshare.explain import explain_lead
 
     try:
-        for line in explain_lead(_context().store, lead_id):
-            typer.echo(line)
+        lines = explain_lead(_context().store, lead_id)
     except LeadshareError as exc:
         _fail(exc)
+    for line in lines:
+        typer.echo(line)
+    if lines and lines[0].startswith("No lead"):
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -255,7 +267,7 @@ def _decide(
             note=note,
         )
         typer.echo(decide(ctx.store, ctx.config, decision, ctx.run_id, ctx.now))
-    except LeadshareError as exc:
+    except (LeadshareError, ValueError) as exc:
         _fail(exc)
 
 
@@ -288,9 +300,13 @@ def approvals_reject(lead_id: str, approver: str = APPROVER, note: str = "") -> 
 @endpoint_app.command("enable")
 def endpoint_enable(partner_id: str) -> None:
     """Re-enable a partner endpoint disabled after 410 Gone; its waiting leads go next run."""
-    ctx = _context()
-    with ctx.store.transaction() as tx:
-        tx.execute("enable_endpoint", partner_id=partner_id)
+    try:
+        ctx = _context()
+        ctx.config.partner(partner_id)
+        with ctx.store.transaction() as tx:
+            tx.execute("enable_endpoint", partner_id=partner_id)
+    except LeadshareError as exc:
+        _fail(exc)
     typer.echo(f"Endpoint of {partner_id} enabled.")
 
 

@@ -178,8 +178,8 @@ _LISTED_REASON = (
 )
 _NO_CONSENT = "no consent to share: consent_share is no"
 _MISSING_CONSENT = (
-    "no consent to share: consent_share is empty. If the source collects consent, "
-    "set consent_share in the source profile's defaults."
+    "no consent to share: consent_share is empty. Record consent in the source "
+    "and send it in the consent_share column."
 )
 
 

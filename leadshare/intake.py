@@ -86,7 +86,12 @@ def read_lead_file(path: Path) -> RawBatch:
     if path.suffix.lower() in JSONL_SUFFIXES:
         batch = _read_jsonl(data, path, digest, encoding)
     else:
-        batch = _read_csv(data, path, digest, encoding)
+        try:
+            batch = _read_csv(data, path, digest, encoding)
+        except csv.Error as exc:
+            raise IntakeError(
+                str(path), f"invalid CSV: {exc}", fix="Export the file again as CSV"
+            ) from exc
     problems = int(batch.frame[PROBLEM_COLUMN].notna().sum())
     log.info(
         "read %s: %d rows (%d malformed), encoding %s, delimiter %r",
@@ -255,6 +260,12 @@ def _record_text(data: bytes, records: _Records, index: int) -> str:
     return (
         data[records.starts[index] : records.ends[index]].decode("utf-8").rstrip("\r")
     )
+
+
+# Python's csv module rejects fields over 128 KiB by default; notes exported from a
+# CRM can be longer. The limit is process-wide, so leadshare sets it once here.
+MAX_FIELD_CHARS = 16 * 1024 * 1024
+csv.field_size_limit(MAX_FIELD_CHARS)
 
 
 def _parse_line(text: str, delimiter: str) -> list[str]:
@@ -512,8 +523,13 @@ def _parse_ragged_records(
     unwrapped = 0
     for index in ragged:
         text = _record_text(data, records, index)
-        fields = _parse_line(text, delimiter)
         line = int(records.lines[index])
+        try:
+            fields = _parse_line(text, delimiter)
+        except csv.Error as exc:
+            rows.append([None] * len(header))
+            problems.append(f"line {line}: the record cannot be parsed ({exc}); fix it")
+            continue
         inner = _unwrap(text, fields, len(header), delimiter)
         if inner is not None:
             rows.append(inner)

@@ -82,7 +82,7 @@ def _norm(value: object) -> str:
     )
 
 
-def _static_exclusion(
+def static_exclusion(
     partner: PartnerState, key: dict[str, str], postcode_hit: bool, today: dt.date
 ) -> str | None:
     p = partner.partner
@@ -230,7 +230,7 @@ def match_leads(
         )
         exclusions, candidates = {}, []
         for state in states:
-            reason = _static_exclusion(
+            reason = static_exclusion(
                 state, key, bool(key.get(f"pc:{state.partner.id}", False)), today
             )
             if reason:
