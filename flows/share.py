@@ -25,6 +25,7 @@ def share_leads(deliver: bool = True) -> dict:
     """Process the inbox and deliver due transfers; return the run summary."""
     ctx = build_context(run_id=flow_run.get_id())
     with ctx.store.transaction() as tx:
+        tx.execute("mark_stale_runs", run_id=ctx.run_id)
         tx.execute(
             "start_run",
             run_id=ctx.run_id,
@@ -46,13 +47,25 @@ def share_leads(deliver: bool = True) -> dict:
         commit_batch(ctx, item, frame, match, suppressions, meta)
         archive_file(ctx, item)
 
-    deliveries = []
+    states = []
     if deliver:
-        deliveries = [
-            transfer_batch(ctx, partner.id) for partner in ctx.config.partners
+        # One partner's failure must not hold back the others' deliveries.
+        states = [
+            transfer_batch(ctx, partner.id, return_state=True)
+            for partner in ctx.config.partners
         ]
+    deliveries = [state.result() for state in states if state.is_completed()]
     summary = publish_report(ctx, deliveries, backlog_placed)
     post_run_summary(ctx, summary)
+    failed = [
+        p.id
+        for p, s in zip(ctx.config.partners, states, strict=False)
+        if not s.is_completed()
+    ]
+    if failed:
+        raise RuntimeError(
+            f"deliveries failed for partners {failed}; see their task logs"
+        )
     get_run_logger().info(
         "Sharing run finished: %d files, %d rows",
         len(summary["files"]),

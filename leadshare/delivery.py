@@ -24,6 +24,7 @@ import pandas as pd
 from leadshare import failpoints
 from leadshare.config import Partner
 from leadshare.errors import (
+    ConfigError,
     EndpointGoneError,
     RejectedDeliveryError,
     RetryableDeliveryError,
@@ -40,6 +41,9 @@ from leadshare.transfer.webhook import WebhookClient, WebhookSender
 log = logging.getLogger(__name__)
 
 SENT_FLUSH_EVERY = 50
+# After this many retryable failures in a row the endpoint is taken as down for this
+# run: the rest of its due transfers wait, untouched, for the next run.
+MAX_FAILURES_IN_A_ROW = 3
 
 
 @dataclass
@@ -123,15 +127,34 @@ def _deliver_webhooks(
 
     own_sender = sender is None
     if own_sender:
+        try:
+            secret = resolve_secret(partner.webhook.secret)
+        except ConfigError as exc:
+            summary.waiting = len(rows)
+            summary.errors.append(str(exc))
+            log.error("Partner %s deliveries wait: %s", partner.id, exc)
+            return
         sender = WebhookClient(
             partner.webhook.url,
-            resolve_secret(partner.webhook.secret),
+            secret,
             timeout_s=settings.http_timeout_s,
             attempts=settings.http_attempts,
         )
     sent: list[dict] = []
+    failures_in_a_row = 0
     try:
         for row in rows:
+            if failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
+                summary.waiting = (
+                    len(rows) - summary.sent - summary.retry_later - summary.failed
+                )
+                log.warning(
+                    "Partner %s failed %d deliveries in a row; %d wait for the next run",
+                    partner.id,
+                    failures_in_a_row,
+                    summary.waiting,
+                )
+                break
             try:
                 sender.send(row["transfer_id"], row["payload"].encode("utf-8"))
             except RetryableDeliveryError as exc:
@@ -146,6 +169,7 @@ def _deliver_webhooks(
                         last_error=str(exc)[:500],
                     )
                 summary.retry_later += 1
+                failures_in_a_row += 1
                 continue
             except RejectedDeliveryError as exc:
                 _flush_sent(store, sent)
@@ -165,6 +189,7 @@ def _deliver_webhooks(
                     len(rows) - summary.sent - summary.retry_later - summary.failed
                 )
                 return
+            failures_in_a_row = 0
             failpoints.hit("after_post_before_record")
             sent.append(
                 {"transfer_id": row["transfer_id"], "sent_at": dt.datetime.now(dt.UTC)}

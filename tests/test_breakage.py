@@ -123,7 +123,6 @@ def test_explain_unknown_lead_exit_code(home):
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
-@pytest.mark.xfail(strict=True, reason="a missing secret aborts every delivery")
 def test_missing_secret_other_partners_delivered(home, tmp_path, monkeypatch):
     monkeypatch.delenv("TEST_PARTNER_SECRET", raising=False)
     write_partners(home, "http://127.0.0.1:9/none", hook_capacity=1)
