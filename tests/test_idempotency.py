@@ -30,7 +30,7 @@ def test_flow_retry_after_slack_failure_posts_once(home, monkeypatch, tmp_path, 
     (home / "inbox" / "generic").mkdir(parents=True)
     (home / "inbox" / "generic" / "two.csv").write_text(LEADS, encoding="utf-8")
     monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
-    # Slack answers 503 until its client gives up (3 tries), then 200 on the flow's retry.
+    # Slack returns 503 until its client gives up (3 tries), then 200 on the flow retry.
     with (
         LocalEndpoint(secret=SECRET) as partner,
         LocalEndpoint(script=[503, 503, 503]) as slack,
@@ -61,7 +61,7 @@ def test_task_retry_after_read_timeout_reuses_message_id(
     source.write_text(
         LEADS.splitlines()[0] + "\n" + LEADS.splitlines()[1] + "\n", encoding="utf-8"
     )
-    # The partner accepts the first POST but answers after our read timeout.
+    # The partner accepts the first POST but responds after our read timeout.
     with LocalEndpoint(script=[Reply(200, delay_s=1.5)], secret=SECRET) as partner:
         write_partners(home, partner.url, hook_capacity=1000)
         summary = run_share(home, "generic", source)
