@@ -213,20 +213,20 @@ def dedup_batch(ctx: RunContext, frame: pd.DataFrame, profile: str) -> pd.DataFr
     """Link duplicates (within the batch and against every lead we hold)."""
     history = ctx.store.frame("history_keys")
     live = frame["outcome"].isna()
-    links = dedup.find_duplicates(frame.loc[live], history, source=profile)
+    # find_duplicates skips rows that have an outcome, so no filtered copy is needed.
+    links = dedup.find_duplicates(frame, history, source=profile)
     if not links.empty:
-        rows = frame[ROW_COLUMN].astype(int)
-        by_row = links.set_index(ROW_COLUMN)
-        matched = rows.isin(by_row.index) & live
-        lead_of_row = dict(zip(rows, frame["lead_id"], strict=True))
-        targets = rows[matched].map(by_row["duplicate_of"])
+        rows = pd.Index(frame[ROW_COLUMN].astype(int))
+        links = links.iloc[rows.get_indexer(links[ROW_COLUMN]).argsort()]
+        matched = rows.isin(links[ROW_COLUMN]) & live.to_numpy()
         # find_duplicates names a batch row by its number and a stored lead by its id.
-        frame.loc[matched, "duplicate_of"] = [
-            target if isinstance(target, str) else lead_of_row[int(target)]
-            for target in targets
-        ]
+        targets = links["duplicate_of"].to_numpy(dtype=object, copy=True)
+        in_batch = ~links["in_history"].to_numpy(dtype=bool)
+        positions = rows.get_indexer(targets[in_batch].astype(int))
+        targets[in_batch] = frame["lead_id"].to_numpy(dtype=object)[positions]
+        frame.loc[matched, "duplicate_of"] = targets
         frame.loc[matched, "outcome"] = Outcome.DUPLICATE.value
-        frame.loc[matched, "rule"] = rows[matched].map(by_row["rule"])
+        frame.loc[matched, "rule"] = links["rule"].to_numpy(dtype=object)
         frame.loc[matched, "reason"] = (
             "duplicate of "
             + frame.loc[matched, "duplicate_of"].astype(str)
