@@ -6,13 +6,18 @@ values of a batch only, and spreads large batches over two worker processes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import multiprocessing
+import os
+import pickle
 import re
+import subprocess
+import sys
 import unicodedata
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterator, Sequence
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import IO, Any, NamedTuple
 
 import email_validator
 import numpy as np
@@ -321,24 +326,143 @@ def _map_distinct(
     if total < PARALLEL_MIN_DISTINCT:
         return {name: function(values) for name, (function, values) in jobs.items()}
 
-    # fork, not spawn: spawn and forkserver re-run the caller's main script in each
-    # worker, which breaks any script without an ``if __name__ == "__main__"`` guard.
-    # NOTE: forking a threaded process (Prefect's thread pool) can copy a lock that
-    # another thread holds. The workers only run the pure functions above, which
-    # take no locks of their own, but that is reasoned, not tested.
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=WORKERS, mp_context=context) as pool:
-        futures = {
-            name: [
-                pool.submit(function, values[start : start + CHUNK_SIZE])
-                for start in range(0, len(values), CHUNK_SIZE)
-            ]
-            for name, (function, values) in jobs.items()
-        }
-        return {
-            name: [item for future in parts for item in future.result()]
-            for name, parts in futures.items()
-        }
+    for function, _ in jobs.values():
+        if _CHUNK_FUNCTIONS.get(function.__name__) is not function:
+            raise ValueError(
+                f"{function.__name__} is not in _CHUNK_FUNCTIONS, so worker "
+                "processes cannot run it. Add it there."
+            )
+    chunks = [
+        _Chunk(name, start, function.__name__, values[start : start + CHUNK_SIZE])
+        for name, (function, values) in jobs.items()
+        for start in range(0, len(values), CHUNK_SIZE)
+    ]
+    parts: dict[str, dict[int, list[Any]]] = {name: {} for name in jobs}
+    with _Workers(min(WORKERS, len(chunks))) as workers:
+        for chunk, result in workers.run(chunks):
+            parts[chunk.job][chunk.start] = result
+    return {
+        name: [item for start in sorted(found) for item in found[start]]
+        for name, found in parts.items()
+    }
+
+
+_CHUNK_FUNCTIONS: dict[str, Callable[[Sequence[Any]], list[Any]]] = {
+    "_email_chunk": _email_chunk,
+    "_phone_chunk": _phone_chunk,
+}
+
+
+class _Chunk(NamedTuple):
+    job: str
+    start: int
+    """Position of the chunk's first value in the job's values."""
+    function: str
+    """Key of :data:`_CHUNK_FUNCTIONS`."""
+    values: Sequence[Any]
+
+
+# The worker is a new interpreter that imports this module. A forked worker starts
+# with the caller's pages, so its RSS counts the whole batch again: at 1M leads the
+# process tree peaked at 5.1 GB with fork and 2.2 GB with these workers. Spawn and
+# forkserver re-run the caller's main script, which breaks any script without an
+# ``if __name__ == "__main__"`` guard.
+_WORKER_COMMAND = "from leadshare.normalise import serve_chunks; serve_chunks()"
+
+
+class _Workers:
+    """Worker processes that run chunk functions, one request at a time each."""
+
+    def __init__(self, count: int) -> None:
+        package_root = str(Path(__file__).resolve().parents[1])
+        path = os.environ.get("PYTHONPATH")
+        env = dict(
+            os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, path]))
+        )
+        command = [sys.executable, "-c", _WORKER_COMMAND]
+        self.processes = [
+            subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+            )
+            for _ in range(count)
+        ]
+
+    def __enter__(self) -> _Workers:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for process in self.processes:
+            with contextlib.suppress(BrokenPipeError):
+                process.stdin.close()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def run(self, chunks: list[_Chunk]) -> Iterator[tuple[_Chunk, list[Any]]]:
+        """Yield (chunk, result) pairs in the order in which the workers finish."""
+        waiting = list(reversed(chunks))
+        busy: dict[IO[bytes], tuple[subprocess.Popen, _Chunk]] = {}
+
+        def send_next(process: subprocess.Popen) -> None:
+            if waiting:
+                busy[process.stdout] = (process, self._send(process, waiting.pop()))
+
+        for process in self.processes:
+            send_next(process)
+        while busy:
+            for stream in wait(list(busy)):
+                process, chunk = busy.pop(stream)
+                yield chunk, self._receive(process)
+                send_next(process)
+
+    @staticmethod
+    def _send(process: subprocess.Popen, chunk: _Chunk) -> _Chunk:
+        request = (chunk.function, chunk.values)
+        try:
+            pickle.dump(request, process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            process.stdin.flush()
+        except BrokenPipeError as exc:
+            raise _worker_error(process) from exc
+        return chunk
+
+    @staticmethod
+    def _receive(process: subprocess.Popen) -> list[Any]:
+        try:
+            return pickle.load(process.stdout)
+        except EOFError as exc:
+            raise _worker_error(process) from exc
+
+
+def _worker_error(process: subprocess.Popen) -> RuntimeError:
+    code = process.wait()
+    return RuntimeError(
+        f"normalise worker process {process.pid} exited with code {code} before "
+        "returning its results. Its traceback is on stderr; fix that error and rerun."
+    )
+
+
+def serve_chunks() -> None:
+    """Run chunk requests from stdin and write each result to stdout (worker loop).
+
+    Each request is a pickled (function name, values) pair and each reply the
+    pickled list of results. The loop ends when stdin closes. File descriptor 1 is
+    pointed at stderr, so a stray print cannot corrupt the replies.
+    """
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    requests = sys.stdin.buffer
+    while True:
+        try:
+            name, values = pickle.load(requests)
+        except EOFError:
+            return
+        pickle.dump(
+            _CHUNK_FUNCTIONS[name](values), replies, protocol=pickle.HIGHEST_PROTOCOL
+        )
+        replies.flush()
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
