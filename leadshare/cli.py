@@ -8,6 +8,7 @@ row count.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
@@ -152,7 +153,7 @@ def demo(
     from leadshare.generate import write_leads
 
     os.environ.setdefault(
-        "LEADSHARE_DEMO_WEBHOOK_SECRET", "whsec_" + secrets.token_urlsafe(24)
+        "LEADSHARE_DEMO_WEBHOOK_SECRET", "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     )
     try:
         ctx = _context()
