@@ -309,7 +309,27 @@ def company_key(raw: object) -> str | None:
 
 
 def _email_chunk(values: Sequence[object]) -> list[tuple[str | None, ...]]:
-    return [tuple(normalise_email(value)) for value in values]
+    results = []
+    for value in values:
+        display, ascii_email, key, error = normalise_email(value)
+        # Equal strings become one object (pickle keeps that), so the display,
+        # ASCII and key columns share it: ~140 MB less at 1M leads.
+        if ascii_email == display:
+            ascii_email = display
+        if key == display:
+            key = display
+        results.append((display, ascii_email, key, error))
+    return results
+
+
+def _reuse_inputs(
+    values: list[Any], results: list[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """Replace each result field equal to its input value by the input object."""
+    return [
+        tuple(value if item == value else item for item in result)
+        for value, result in zip(values, results, strict=True)
+    ]
 
 
 def _phone_chunk(
@@ -551,7 +571,8 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     results = _map_distinct(
         {"email": (_email_chunk, emails), "phone": (_phone_chunk, phone_pairs)}
     )
-    _put_results(out, "email", email_codes, results["email"], EmailResult._fields)
+    email_results = _reuse_inputs(emails, results["email"])
+    _put_results(out, "email", email_codes, email_results, EmailResult._fields)
     _put_results(out, "phone", phone_codes, results["phone"], ("e164", "ext", "error"))
 
     out["name_key"] = _name_keys(frame)
