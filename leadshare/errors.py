@@ -73,4 +73,4 @@ class RejectedDeliveryError(DeliveryError):
 
 
 class EndpointGoneError(DeliveryError):
-    """The partner answered 410 Gone: the endpoint is disabled until someone re-enables it."""
+    """The partner returned 410 Gone, so the endpoint is disabled until someone re-enables it."""
