@@ -12,7 +12,7 @@ from leadshare.errors import LeadshareError
 from leadshare.match import PartnerState, static_exclusion
 from leadshare.model import Outcome
 from leadshare.pipeline import transfer_id_for
-from leadshare.store import LeadStore
+from leadshare.store import LeadStore, StoreTransaction
 
 
 class ApprovalError(LeadshareError, ValueError):
@@ -54,6 +54,24 @@ def _check_eligible(
         )
 
 
+def _record_decision(
+    tx: StoreTransaction,
+    decision: ApprovalDecision,
+    status: str,
+    partner_id: str | None,
+    now: dt.datetime,
+) -> None:
+    tx.execute(
+        "decide_approval",
+        lead_id=decision.lead_id,
+        status=status,
+        decided_partner=partner_id,
+        decided_by=decision.approver,
+        note=decision.note,
+        decided_at=now,
+    )
+
+
 def pending(store: LeadStore) -> list[dict]:
     return store.rows("pending_approvals")
 
@@ -78,15 +96,7 @@ def decide(
         )
     if decision.action == "reject":
         with store.transaction() as tx:
-            tx.execute(
-                "decide_approval",
-                lead_id=decision.lead_id,
-                status="rejected",
-                decided_partner=None,
-                decided_by=decision.approver,
-                note=decision.note,
-                decided_at=now,
-            )
+            _record_decision(tx, decision, "rejected", None, now)
             tx.execute(
                 "update_row_outcome",
                 lead_id=decision.lead_id,
@@ -108,15 +118,7 @@ def decide(
     _check_eligible(store, config, decision.lead_id, partner_id, now)
     partner = config.partner(partner_id)
     with store.transaction() as tx:
-        tx.execute(
-            "decide_approval",
-            lead_id=decision.lead_id,
-            status="approved",
-            decided_partner=partner_id,
-            decided_by=decision.approver,
-            note=decision.note,
-            decided_at=now,
-        )
+        _record_decision(tx, decision, "approved", partner_id, now)
         tx.execute(
             "add_transfer",
             transfer_id=transfer_id_for(decision.lead_id, partner_id),

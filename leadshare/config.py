@@ -125,11 +125,10 @@ class Rules(_Strict):
     tier_weights: dict[str, float] = Field(
         default_factory=lambda: {"gold": 1.0, "silver": 0.8, "bronze": 0.6}
     )
-    approval_partner_hint: bool = True
 
 
 class Profile(_Strict):
-    """How one source's columns and values map onto the lead model."""
+    """A source mapping profile: its columns and values mapped onto the lead model."""
 
     name: str
     columns: dict[str, str | list[str]] = Field(

@@ -140,7 +140,7 @@ def apply_consent(
     ``suppressed_keys`` contains the e-mail keys and E.164 phones already suppressed.
     Checks run in this order, and the first that applies sets the outcome: the row
     opted out; its key is suppressed (earlier, or by another row of this batch);
-    a do-not-contact or consent cell holds an unknown token (quarantined); consent
+    a do-not-contact or consent cell contains an unknown token (quarantined); consent
     to share is no or missing. Returns the frame and the new suppression entries
     for every opt-out in the batch, including rows that already had an outcome.
     """

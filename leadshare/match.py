@@ -8,10 +8,10 @@ Score of giving one more lead to partner p that already has ``load`` leads this 
 
     marginal(p) = 0.5 * tier_weight(p) + 0.3 * performance(p) - 0.4 * load / capacity_per_week(p)
 
-The allocation picks, lead by lead, the partner with the highest marginal score, so a
-partner that received less so far (this run and earlier runs of the week) moves up:
-fairness has memory, and nothing depends on the order partners are listed in. Ties are
-broken by a hash of (seed, partner id). Because marginal scores only fall as a partner
+The allocation picks, lead by lead, the partner with the highest marginal score. A
+partner that received less so far (this run and earlier runs of the week) therefore
+moves up, so fairness has memory. Nothing depends on the order partners are listed
+in: ties are broken by a hash of (seed, partner id). Because marginal scores only fall as a partner
 fills, the greedy result equals taking the ``n`` largest marginal scores of the group,
 which is computed with numpy instead of a loop over leads. Groups with fewer candidates
 are allocated first so that flexible leads do not use up the only partner a constrained

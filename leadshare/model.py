@@ -1,7 +1,7 @@
 """The canonical lead record that every source profile maps onto.
 
-All fields are text at intake; typed values (scores, dates, flags) are parsed in the
-validate stage so that a bad value becomes a recorded reason, not a crashed file.
+All fields are text at intake. Typed values (scores, dates, flags) are parsed in later
+stages, so a bad value becomes a recorded reason instead of a crashed file.
 """
 
 from __future__ import annotations

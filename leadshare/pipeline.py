@@ -517,9 +517,6 @@ def commit_batch(
         rows_in=len(frame),
         outcomes=frame["outcome"].value_counts().to_dict(),
     )
-    log.info(
-        "Committed %s: %d rows, %s", item.path.name, counts.rows_in, counts.outcomes
-    )
     return counts
 
 

@@ -58,11 +58,11 @@ def run_summary(ctx: RunContext, deliveries: list[DeliverySummary]) -> dict:
 
 def slack_summary(summary: dict) -> str:
     """Return a one-message summary of a run: counts and partner ids only."""
-    shown = ", ".join(
+    nonzero = ", ".join(
         f"{name} {count}" for name, count in summary["outcomes"].items() if count
     )
     failing = [p["partner"] for p in summary["partners"] if p["failed"] or p["waiting"]]
-    text = f"leadshare run {summary['run_id']}: {summary['rows_in']} rows in ({shown or 'nothing new'})."
+    text = f"leadshare run {summary['run_id']}: {summary['rows_in']} rows in ({nonzero or 'nothing new'})."
     if failing:
         text += f" Partners with failed or waiting deliveries: {', '.join(failing)}."
     return text

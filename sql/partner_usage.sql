@@ -1,5 +1,5 @@
--- leads given to each partner per hour since :since (one row per partner and
--- hour); the caller sums the hours inside the partner's own day and week
+-- leads given to each partner per hour since :since, one row per partner and
+-- hour. The caller sums the hours inside the partner's own day and week.
 select
     partner_id,
     date_trunc('hour', created_at) as hour,

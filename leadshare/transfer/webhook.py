@@ -249,7 +249,7 @@ class WebhookClient:
         ``timestamp`` fixes ``webhook-timestamp`` for every try; None signs each try
         with its own send time, so a retry stays within a receiver's tolerance window
         (5 minutes in ``standardwebhooks``). Raises RetryableDeliveryError,
-        RejectedDeliveryError or EndpointGoneError as the module docstring says.
+        RejectedDeliveryError or EndpointGoneError as described in the module docstring.
         """
         _check_message(message_id, body)
         for attempt in range(1, self.attempts + 1):
