@@ -54,6 +54,9 @@ RESULT_PREFIX = "RESULT "
 # other stages count as set-based work (floor_pipeline).
 FIELD_STAGE_WORDS = ("normal", "validat")
 FUZZY_STAGE_WORDS = ("fuzzy",)
+# Fixed costs per process (library imports): shown and counted in the total, but
+# compared with no floor, because they do not depend on the number of leads.
+FIXED_STAGE_WORDS = ("import",)
 
 TARGETS = {
     "floor_pipeline": 2.0,
@@ -446,6 +449,8 @@ def generate_file(size: int, workdir: Path, as_of: dt.datetime) -> tuple[Path, f
 
 def floor_for(stage: str) -> str:
     name = stage.lower()
+    if any(word in name for word in FIXED_STAGE_WORDS):
+        return "fixed"
     if any(word in name for word in FUZZY_STAGE_WORDS):
         return "floor_fuzzy"
     if any(word in name for word in FIELD_STAGE_WORDS):
@@ -509,7 +514,9 @@ def product_rows(size: int, measured: dict, fuzzy: dict | None) -> list[dict]:
     for stage, seconds in stages.items():
         floor = floor_for(stage)
         rows.append(
-            _ratio_row(size, f"  {stage}", seconds, floors.get(floor), TARGETS[floor])
+            _ratio_row(
+                size, f"  {stage}", seconds, floors.get(floor), TARGETS.get(floor, 0)
+            )
         )
     for floor in ("floor_pipeline", "floor_fields", "floor_fuzzy"):
         group = [

@@ -9,9 +9,9 @@ from pydantic import BaseModel, Field
 
 from leadshare.config import Config
 from leadshare.errors import LeadshareError
+from leadshare.ids import transfer_id_for
 from leadshare.match import PartnerState, static_exclusion
 from leadshare.model import Outcome
-from leadshare.pipeline import transfer_id_for
 from leadshare.store import LeadStore, StoreTransaction
 
 
@@ -25,7 +25,9 @@ class ApprovalDecision(BaseModel):
     lead_id: str
     action: Literal["approve", "reassign", "reject"]
     partner_id: str | None = Field(default=None, description="Required for reassign")
-    approver: str = Field(min_length=1, description="Who decides; recorded with the decision")
+    approver: str = Field(
+        min_length=1, description="Who decides; recorded with the decision"
+    )
     note: str = ""
 
 
@@ -44,7 +46,9 @@ def _check_eligible(
     }
     prefixes = tuple(partner.territory.postcode_prefixes)
     postcode_hit = bool(prefixes) and (lead.get("postcode") or "").startswith(prefixes)
-    disabled = {row["partner_id"]: row["reason"] for row in store.rows("disabled_endpoints")}
+    disabled = {
+        row["partner_id"]: row["reason"] for row in store.rows("disabled_endpoints")
+    }
     state = PartnerState(partner=partner, disabled_reason=disabled.get(partner_id))
     reason = static_exclusion(state, key, postcode_hit, now.date())
     if reason:

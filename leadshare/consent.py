@@ -61,9 +61,13 @@ def parse_flag(raw: object) -> tuple[bool | None, str | None]:
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
-    if name in frame.columns:
-        return frame[name].astype(object).where(frame[name].notna(), None)
-    return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    if name not in frame.columns:
+        return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    column = frame[name]
+    if column.dtype == object:
+        # Missing cells may be None or NaN here; every caller treats both alike.
+        return column
+    return column.astype(object).where(column.notna(), None)
 
 
 def _parse_column(frame: pd.DataFrame, name: str) -> tuple[pd.Series, pd.Series]:
@@ -81,9 +85,12 @@ def _parse_column(frame: pd.DataFrame, name: str) -> tuple[pd.Series, pd.Series]
 
 
 def _opted_out_status(frame: pd.DataFrame) -> pd.Series:
-    status = _column(frame, "status").fillna("").astype(str)
+    """True where the status says the person opted out; done per distinct status."""
+    codes, uniques = pd.factorize(_column(frame, "status"), use_na_sentinel=True)
+    status = pd.Series(uniques, dtype=object).astype(str)
     folded = status.str.strip().str.lower().str.replace(r"[-_\s]+", " ", regex=True)
-    return folded.isin(OPT_OUT_STATUSES)
+    hits = np.append(folded.isin(OPT_OUT_STATUSES).to_numpy(), False)
+    return pd.Series(hits[codes], index=frame.index)
 
 
 def _finish(
@@ -102,7 +109,11 @@ def _finish(
 
 
 def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
+    """Make sure the outcome columns exist and hold None for missing (in place).
+
+    The frame is not copied: at 1M leads a copy of its ~45 columns took 4 s.
+    """
+    out = frame
     for name in ("outcome", "rule", "reason"):
         if name not in out.columns:
             out[name] = pd.Series([None] * len(out), index=out.index, dtype=object)
@@ -143,6 +154,7 @@ def apply_consent(
     a do-not-contact or consent cell contains an unknown token (quarantined); consent
     to share is no or missing. Returns the frame and the new suppression entries
     for every opt-out in the batch, including rows that already had an outcome.
+    The frame is updated in place and returned.
     """
     at = now or dt.datetime.now(dt.UTC)
     if at.tzinfo is None:

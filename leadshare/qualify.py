@@ -3,99 +3,157 @@
 Every rejected row gets outcome ``disqualified`` with the rule id and the value that
 failed it. The checks run in a fixed order (exclusions, freshness, score) so the
 recorded rule is the first one a row fails.
+
+Only rows without an outcome are read. Each rule is evaluated once per distinct value
+of its field and spread back to the rows: at 1M leads the per-row version spent 16 s
+in string methods, most of them on values that repeat.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from leadshare import scratch
 from leadshare.config import Rules, ScoreRule
 from leadshare.model import Outcome
 
 
-def _text(frame: pd.DataFrame, field: str) -> pd.Series:
-    if field not in frame.columns:
-        return pd.Series(pd.NA, index=frame.index, dtype="string[pyarrow]")
-    return frame[field].astype("string[pyarrow]").str.strip().str.casefold()
+class _Fields:
+    """The live rows' fields, each factorised once into codes and distinct values."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._encoded: dict[str, tuple[np.ndarray, pd.Series]] = {}
+
+    def encoded(self, field: str) -> tuple[np.ndarray, pd.Series]:
+        if field not in self._encoded:
+            if field in self.frame.columns:
+                codes, uniques = pd.factorize(self.frame[field], use_na_sentinel=True)
+                distinct = pd.Series(uniques, dtype=object)
+            else:
+                codes = np.full(len(self.frame), -1, dtype=np.intp)
+                distinct = pd.Series([], dtype=object)
+            self._encoded[field] = (codes, distinct)
+        return self._encoded[field]
+
+    def spread(
+        self, field: str, per_value: Callable[[pd.Series], np.ndarray], missing
+    ) -> np.ndarray:
+        """Apply ``per_value`` to the distinct values; a missing value gets ``missing``."""
+        codes, distinct = self.encoded(field)
+        values = np.asarray(per_value(distinct))
+        # Code -1 (missing) indexes the value appended last.
+        return np.append(values, np.asarray([missing], dtype=values.dtype))[codes]
+
+    def text(self, field: str) -> np.ndarray:
+        """Stripped, casefolded text of a field (None where missing)."""
+        return self.spread(field, _folded, None)
+
+    def number(self, field: str) -> np.ndarray:
+        """A field as float (NaN where missing or not a number)."""
+        return self.spread(field, _as_number, np.nan)
 
 
-def _numeric(frame: pd.DataFrame, field: str) -> pd.Series:
-    if field not in frame.columns:
-        return pd.Series(np.nan, index=frame.index)
-    return pd.to_numeric(frame[field], errors="coerce")
+def _folded(values: pd.Series) -> np.ndarray:
+    text = values.astype(str).str.strip().str.casefold()
+    return text.to_numpy(dtype=object)
 
 
-def _rule_hits(frame: pd.DataFrame, rule: ScoreRule) -> pd.Series:
+def _as_number(values: pd.Series) -> np.ndarray:
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+
+
+def _rule_hits(fields: _Fields, rule: ScoreRule) -> np.ndarray:
     if rule.equals is not None:
-        return _text(frame, rule.field).eq(rule.equals.casefold()).fillna(False)
+        wanted = rule.equals.casefold()
+        return fields.spread(rule.field, lambda v: _folded(v) == wanted, False)
     if rule.any_of is not None:
         expected = [value.casefold() for value in rule.any_of]
-        return _text(frame, rule.field).isin(expected).fillna(False)
+        return fields.spread(
+            rule.field, lambda v: pd.Series(_folded(v)).isin(expected), False
+        )
     if rule.at_least is not None:
-        return _numeric(frame, rule.field).ge(rule.at_least).fillna(False)
+        return np.nan_to_num(fields.number(rule.field), nan=-np.inf) >= rule.at_least
     if rule.present is not None:
-        return _text(frame, rule.field).notna().eq(rule.present)
+        present = fields.spread(rule.field, lambda v: np.ones(len(v), bool), False)
+        return present == rule.present
     raise ValueError(f"score rule on {rule.field!r} has no condition")
 
 
-def score_leads(frame: pd.DataFrame, rules: Rules) -> pd.Series:
+def score_leads(fields: _Fields, rules: Rules) -> np.ndarray:
     """Sum the configured points per row."""
-    score = pd.Series(0.0, index=frame.index)
+    score = np.zeros(len(fields.frame))
     for rule in rules.points:
-        score = score + _rule_hits(frame, rule).astype(float) * rule.points
+        score += _rule_hits(fields, rule) * rule.points
     return score
 
 
-def _email_domain(frame: pd.DataFrame) -> pd.Series:
-    key = frame["email_key"] if "email_key" in frame.columns else None
-    if key is None:
-        return pd.Series(pd.NA, index=frame.index, dtype="string[pyarrow]")
-    return key.astype("string[pyarrow]").str.rsplit("@", n=1).str[-1]
+def _email_domain(fields: _Fields) -> np.ndarray:
+    """The domain of ``email_key`` (text after the last @), None where missing."""
+
+    def domains(values: pd.Series) -> np.ndarray:
+        keys = pa.array(values.astype(str), type=pa.string())
+        return pc.replace_substring_regex(keys, "^.*@", "").to_numpy(
+            zero_copy_only=False
+        )
+
+    return fields.spread("email_key", domains, None)
 
 
 def _reject(
-    frame: pd.DataFrame, mask: pd.Series, rule: str, reasons: pd.Series | str
+    frame: pd.DataFrame, mask: np.ndarray, rule: str, reasons: np.ndarray | str
 ) -> None:
-    mask = mask & frame["outcome"].isna()
+    """Disqualify the rows of ``frame`` where ``mask`` holds and no outcome is set."""
+    mask = mask & frame["outcome"].isna().to_numpy()
     if not mask.any():
         return
-    frame.loc[mask, "outcome"] = Outcome.DISQUALIFIED.value
-    frame.loc[mask, "rule"] = rule
-    frame.loc[mask, "reason"] = (
-        reasons[mask] if isinstance(reasons, pd.Series) else reasons
+    index = frame.index[mask]
+    frame.loc[index, "outcome"] = Outcome.DISQUALIFIED.value
+    frame.loc[index, "rule"] = rule
+    frame.loc[index, "reason"] = (
+        reasons if isinstance(reasons, str) else np.asarray(reasons, dtype=object)[mask]
     )
 
 
-def _check_exclusions(frame: pd.DataFrame, rules: Rules) -> None:
+def _labelled(prefix: str, values: np.ndarray, suffix: str) -> np.ndarray:
+    text = pd.Series(values, dtype=object).fillna("").astype(str)
+    return (prefix + text + suffix).to_numpy(dtype=object)
+
+
+def _check_exclusions(frame: pd.DataFrame, fields: _Fields, rules: Rules) -> None:
     exclusions = rules.exclusions
-    domain = _email_domain(frame)
+    domain = _email_domain(fields)
     competitors = {name.casefold() for name in exclusions.competitor_domains}
+    hit = pd.Series(domain).isin(competitors).to_numpy()
     _reject(
         frame,
-        domain.isin(competitors).fillna(False),
+        hit,
         "competitor_domain",
-        "e-mail domain " + domain.fillna("") + " is on the competitor list",
+        _labelled("e-mail domain ", domain, " is on the competitor list"),
     )
-    country = frame.get("country_code", pd.Series(pd.NA, index=frame.index)).astype(
-        "string[pyarrow]"
-    )
+    codes, distinct = fields.encoded("country_code")
     unsupported = {code.upper() for code in exclusions.unsupported_countries}
+    hit = fields.spread("country_code", lambda v: v.isin(unsupported), False)
+    country = np.append(distinct.to_numpy(dtype=object), None)[codes]
     _reject(
         frame,
-        country.isin(unsupported).fillna(False),
+        hit,
         "unsupported_country",
-        "country " + country.fillna("") + " is not supported by the program",
+        _labelled("country ", country, " is not supported by the program"),
     )
     if exclusions.b2b_only:
         free = {name.casefold() for name in exclusions.free_mail_domains}
         _reject(
             frame,
-            domain.isin(free).fillna(False),
+            pd.Series(domain).isin(free).to_numpy(),
             "free_mail_domain",
-            "free-mail domain " + domain.fillna("") + " and the program is B2B only",
+            _labelled("free-mail domain ", domain, " and the program is B2B only"),
         )
 
 
@@ -106,62 +164,99 @@ def _check_freshness(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> Non
     """
     if rules.freshness_days is None or "last_activity_at" not in frame.columns:
         return
-    seen = pd.to_datetime(
-        frame["last_activity_at"], errors="coerce", utc=True, format="ISO8601"
-    )
+    live = frame["outcome"].isna().to_numpy()
+    if not live.any():
+        return
+    seen = parse_timestamps(frame.loc[live, "last_activity_at"])
     cutoff = pd.Timestamp(now - dt.timedelta(days=rules.freshness_days))
-    stale = seen.lt(cutoff).fillna(False) & frame["outcome"].isna()
-    reasons = pd.Series(None, index=frame.index, dtype=object)
+    stale_live = seen.lt(cutoff).fillna(False).to_numpy()
+    stale = np.zeros(len(frame), dtype=bool)
+    stale[np.flatnonzero(live)[stale_live]] = True
+    reasons = np.full(len(frame), None, dtype=object)
     reasons[stale] = (
         "last engagement "
-        + seen[stale].dt.strftime("%Y-%m-%d")
+        + seen[stale_live].dt.strftime("%Y-%m-%d")
         + f" is older than {rules.freshness_days} days"
-    )
+    ).to_numpy(dtype=object)
     _reject(frame, stale, "stale", reasons)
 
 
-def flag_strategic(frame: pd.DataFrame, rules: Rules) -> pd.Series:
-    """Return the reason a row is a strategic account, or NA when it is not."""
+def parse_timestamps(values: pd.Series) -> pd.Series:
+    """Parse ISO 8601 text to UTC, each value on its own (NaT where it does not parse).
+
+    A value without an offset is UTC. pandas' ``format="ISO8601"`` applied the offset
+    of the row before to such a value, so a lead's freshness depended on its
+    neighbours in the file.
+    """
+    text = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    parsed = scratch.query("parse_timestamps", {"_values": pa.table({"v": text})})
+    seen = parsed.column("at").to_pandas()
+    seen.index = values.index
+    return seen
+
+
+def flag_strategic(fields: _Fields, rules: Rules) -> np.ndarray:
+    """Return the reason each row is a strategic account, or None when it is not."""
     strategic = rules.strategic
-    reason = pd.Series(pd.NA, index=frame.index, dtype="string[pyarrow]")
+    reason = np.full(len(fields.frame), None, dtype=object)
     if strategic.min_annual_revenue is not None:
-        revenue = _numeric(frame, "annual_revenue")
-        hit = revenue.ge(strategic.min_annual_revenue).fillna(False)
-        reason = reason.mask(
-            hit & reason.isna(),
-            f"annual revenue >= {strategic.min_annual_revenue:,.0f}",
-        )
+        revenue = np.nan_to_num(fields.number("annual_revenue"), nan=-np.inf)
+        hit = (revenue >= strategic.min_annual_revenue) & pd.isna(reason)
+        reason[hit] = f"annual revenue >= {strategic.min_annual_revenue:,.0f}"
     if strategic.min_company_size is not None:
-        size = _numeric(frame, "company_size")
-        hit = size.ge(strategic.min_company_size).fillna(False)
-        reason = reason.mask(
-            hit & reason.isna(), f"company size >= {strategic.min_company_size}"
-        )
+        size = np.nan_to_num(fields.number("company_size"), nan=-np.inf)
+        hit = (size >= strategic.min_company_size) & pd.isna(reason)
+        reason[hit] = f"company size >= {strategic.min_company_size}"
     if strategic.named_accounts:
         names = {name.casefold() for name in strategic.named_accounts}
-        company = frame.get("company_key", pd.Series(pd.NA, index=frame.index)).astype(
-            "string[pyarrow]"
-        )
-        hit = company.isin(names).fillna(False)
-        reason = reason.mask(hit, "named account " + company.fillna(""))
+        codes, distinct = fields.encoded("company_key")
+        company = np.append(distinct.to_numpy(dtype=object), None)[codes]
+        hit = fields.spread("company_key", lambda v: v.isin(names), False)
+        reason[hit] = _labelled("named account ", company, "")[hit]
     return reason
+
+
+def _read_columns(frame: pd.DataFrame, rules: Rules) -> list[str]:
+    """The columns qualification reads or writes: copying only these saves memory."""
+    wanted = {rule.field for rule in rules.points} | {
+        "email_key",
+        "country_code",
+        "last_activity_at",
+        "annual_revenue",
+        "company_size",
+        "company_key",
+        "outcome",
+        "rule",
+        "reason",
+    }
+    return [column for column in frame.columns if column in wanted]
 
 
 def qualify(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> pd.DataFrame:
     """Score live rows, disqualify the ones that fail a rule, flag strategic accounts."""
-    live = frame["outcome"].isna()
+    live = frame["outcome"].isna().to_numpy()
+    for column in ("rule", "reason"):
+        if column not in frame.columns:
+            frame[column] = None
     frame["score"] = np.nan
-    frame.loc[live, "score"] = score_leads(frame.loc[live], rules)
-    _check_exclusions(frame, rules)
-    _check_freshness(frame, rules, now)
-    below = frame["score"].lt(rules.threshold) & frame["outcome"].isna()
-    _reject(
-        frame,
-        below,
-        "score_below_threshold",
-        "score "
-        + frame["score"].map("{:g}".format)
-        + f" is below the threshold {rules.threshold:g}",
-    )
-    frame["strategic"] = flag_strategic(frame, rules).where(frame["outcome"].isna())
+    frame["strategic"] = None
+    if not live.any():
+        return frame
+    rows = frame.loc[live, _read_columns(frame, rules)].copy()
+    fields = _Fields(rows)
+    rows["score"] = score_leads(fields, rules)
+    _check_exclusions(rows, fields, rules)
+    _check_freshness(rows, rules, now)
+    score = rows["score"].to_numpy()
+    below = score < rules.threshold
+    reasons = np.full(len(rows), None, dtype=object)
+    reasons[below] = [
+        f"score {value:g} is below the threshold {rules.threshold:g}"
+        for value in score[below]
+    ]
+    _reject(rows, below, "score_below_threshold", reasons)
+    strategic = flag_strategic(fields, rules)
+    rows["strategic"] = np.where(rows["outcome"].isna(), strategic, None)
+    for column in ("score", "strategic", "outcome", "rule", "reason"):
+        frame.loc[live, column] = rows[column].to_numpy()
     return frame

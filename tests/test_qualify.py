@@ -98,3 +98,22 @@ def test_strategic_named_account_and_size():
     large = qualify(_frame(company_size="12000"), RULES, NOW)
     assert named.loc[0, "strategic"] == "named account globex"
     assert large.loc[0, "strategic"] == "company size >= 5000"
+
+
+def test_naive_timestamp_is_utc_whatever_the_row_before():
+    frame = pd.concat(
+        [
+            _frame(last_activity_at="2026-10-20T01:00:00+05:00"),
+            _frame(last_activity_at="2026-10-20 01:00:00"),
+        ],
+        ignore_index=True,
+    )
+    rules = RULES.model_copy(update={"freshness_days": 45})
+    result = qualify(frame, rules, NOW)
+    assert "2026-10-19 is older" in result.loc[0, "reason"]
+    assert "2026-10-20 is older" in result.loc[1, "reason"]
+
+
+def test_unparsable_timestamp_counts_as_fresh():
+    result = qualify(_frame(last_activity_at="last tuesday"), RULES, NOW)
+    assert pd.isna(result.loc[0, "outcome"])
