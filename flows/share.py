@@ -26,6 +26,7 @@ def share_leads(deliver: bool = True) -> dict:
     ctx = build_context(run_id=flow_run.get_id())
     with ctx.store.transaction() as tx:
         tx.execute("mark_stale_runs", run_id=ctx.run_id)
+        tx.execute_script("take_over_crashed_runs", run_id=ctx.run_id)
         tx.execute(
             "start_run",
             run_id=ctx.run_id,

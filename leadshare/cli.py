@@ -38,11 +38,15 @@ def _prefect_offline() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_WORKER_WEBSERVER_HOST", "127.0.0.1")
     os.environ.setdefault("PREFECT_SERVER_API_HOST", "127.0.0.1")
+    # Prefect's 20 s default was too short on a busy 2-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
 def _context():
+    from leadshare import failpoints
     from leadshare.runtime import build_context
 
+    failpoints.check_env()
     return build_context()
 
 
@@ -56,7 +60,17 @@ def _run_flow() -> dict:
     from flows.share import share_leads
 
     with console.status("Running the sharing flow through Prefect..."):
-        return share_leads()
+        try:
+            return share_leads()
+        except RuntimeError as exc:
+            if "ephemeral" not in str(exc).lower():
+                raise
+            raise LeadshareError(
+                f"{exc}. The temporary Prefect server did not start in time (a busy "
+                "machine, or several runs starting at once). Nothing was lost: the "
+                "files are still in the inbox. Retry, or start one server with "
+                "`prefect server start` and set PREFECT_API_URL to it."
+            ) from exc
 
 
 def _print_summary(summary: dict) -> None:
@@ -66,9 +80,14 @@ def _print_summary(summary: dict) -> None:
     for name, count in summary["outcomes"].items():
         table.add_row(name, str(count))
     Console().print(table)
-    if summary["rejected_files"]:
+    for rejected in summary["rejected_files"]:
+        console.print(f"Rejected {rejected['file']}: {rejected['reason']}")
+    for skipped in summary.get("skipped_files", []):
+        console.print(f"Skipped {skipped['file']}: {skipped['reason']}")
+    if summary.get("taken_over_runs"):
         console.print(
-            f"Rejected files (see the quarantine folder): {summary['rejected_files']}"
+            "Also reported here: files committed by crashed runs "
+            + ", ".join(summary["taken_over_runs"])
         )
     partners = Table(title="Transfers per partner")
     for column in (
@@ -108,6 +127,18 @@ def _free_name(target: Path) -> Path:
     return candidate
 
 
+def _check_lead_file(path: Path) -> None:
+    from leadshare.pipeline import LEAD_FILE_SUFFIXES
+
+    if not path.is_file():
+        raise LeadshareError(f"{path}: file not found; nothing was shared")
+    if path.suffix.lower() not in LEAD_FILE_SUFFIXES:
+        raise LeadshareError(
+            f"{path}: a run reads only {', '.join(sorted(LEAD_FILE_SUFFIXES))} files; "
+            "export the leads as CSV or JSON Lines. Nothing was shared"
+        )
+
+
 @app.command()
 def share(
     files: list[Path] = typer.Argument(..., help="Lead files (CSV or JSONL) to share."),
@@ -120,9 +151,11 @@ def share(
     try:
         ctx = _context()
         ctx.config.profile(profile)
+        # Check every file before copying any, so a bad argument leaves the inbox as
+        # it was.
         for path in files:
-            if not path.is_file():
-                raise LeadshareError(f"{path}: file not found")
+            _check_lead_file(path)
+        for path in files:
             target = _free_name(ctx.settings.inbox / profile / path.name)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
@@ -139,6 +172,7 @@ def share(
 def run() -> None:
     """Run the sharing flow once on whatever is in the inbox and outbox."""
     try:
+        _context()  # a bad config or setting fails here, before Prefect starts
         _print_summary(_run_flow())
     except LeadshareError as exc:
         _fail(exc)
@@ -217,11 +251,16 @@ def status(limit: int = typer.Option(10, help="How many runs to show.")) -> None
     except LeadshareError as exc:
         _fail(exc)
     table = Table(title="Latest runs")
-    for column in ("run", "started", "status", "files", "rows", "outcomes"):
+    # Ids never wrap or shorten, so they can be copied into other commands.
+    table.add_column("run", no_wrap=True, min_width=28)
+    for column in ("started", "status", "files", "rows", "outcomes"):
         table.add_column(column)
     for row in runs:
-        outcomes = json.loads(row["summary"])["outcomes"] if row["summary"] else {}
+        summary = json.loads(row["summary"]) if row["summary"] else {}
+        outcomes = summary.get("outcomes", {})
         nonzero = ", ".join(f"{k} {v}" for k, v in outcomes.items() if v)
+        if "taken_over_by" in summary:
+            nonzero = f"reported by {summary['taken_over_by']}"
         table.add_row(
             row["run_id"],
             str(row["started_at"])[:19],
@@ -240,7 +279,8 @@ def approvals_list() -> None:
 
     rows = pending(_context().store)
     table = Table(title=f"{len(rows)} leads awaiting approval")
-    for column in ("lead", "proposed partner", "why", "company", "country"):
+    table.add_column("lead", no_wrap=True, min_width=18)
+    for column in ("proposed partner", "why", "company", "country"):
         table.add_column(column)
     for row in rows:
         table.add_row(

@@ -85,7 +85,7 @@ def _parse_column(frame: pd.DataFrame, name: str) -> tuple[pd.Series, pd.Series]
 
 
 def _opted_out_status(frame: pd.DataFrame) -> pd.Series:
-    """True where the status says the person opted out; done per distinct status."""
+    """Return True where the status shows an opt-out, computed per distinct status."""
     codes, uniques = pd.factorize(_column(frame, "status"), use_na_sentinel=True)
     status = pd.Series(uniques, dtype=object).astype(str)
     folded = status.str.strip().str.lower().str.replace(r"[-_\s]+", " ", regex=True)

@@ -19,13 +19,16 @@ def explain_lead(store: LeadStore, lead_id: str) -> list[str]:
         where = f"row {row['source_row']} of {row['file_name']} (profile {row['profile']}, run {row['run_id']})"
         if row["outcome"] == "duplicate":
             lines.append(
-                f"{where.capitalize()} was a duplicate of this lead: {row['reason']}."
+                f"{where[:1].upper() + where[1:]} was a duplicate of this lead: {row['reason']}."
             )
             continue
         lines.append(f"Lead {lead_id} comes from {where}.")
+        reason = row["reason"]
+        if row["outcome"] == "no_eligible_partner" and row["group_id"]:
+            reason = "no partner is eligible; the reasons per partner follow"
         lines.append(
             f"Outcome: {row['outcome']}"
-            + (f" (rule {row['rule']}): {row['reason']}" if row["rule"] else ".")
+            + (f" (rule {row['rule']}): {reason}" if row["rule"] else ".")
         )
         if row["score"] is not None:
             lines.append(
@@ -60,6 +63,10 @@ def _decision_lines(row: dict) -> list[str]:
             f"(tier {candidate['tier']}, performance {candidate['performance']}, "
             f"load before {candidate['load_before']}, capacity left {candidate['capacity_left']})"
         )
+    # Partners excluded for the same reason share one line.
+    by_reason: dict[str, list[str]] = {}
     for partner_id, reason in sorted(exclusions.items()):
-        lines.append(f"  excluded {partner_id}: {reason}")
+        by_reason.setdefault(reason, []).append(partner_id)
+    for reason, partners in by_reason.items():
+        lines.append(f"  excluded {', '.join(partners)}: {reason}")
     return lines

@@ -48,6 +48,19 @@ FAILPOINTS: frozenset[str] = frozenset(
 )
 
 
+def check_env() -> None:
+    """Raise ConfigError when ``LEADSHARE_FAILPOINT`` names no failpoint.
+
+    Called before a run starts, so a typo fails at once instead of inside the flow.
+    """
+    selected = os.environ.get(ENV_VAR)
+    if selected and selected not in FAILPOINTS:
+        raise ConfigError(
+            f"{ENV_VAR}={selected!r} is not a failpoint; use one of "
+            f"{sorted(FAILPOINTS)} or unset it"
+        )
+
+
 def hit(name: str) -> None:
     """Exit the process at once if ``LEADSHARE_FAILPOINT`` equals ``name``.
 
@@ -59,13 +72,8 @@ def hit(name: str) -> None:
     if name not in FAILPOINTS:
         raise ValueError(f"unknown failpoint {name!r}; known: {sorted(FAILPOINTS)}")
 
-    selected = os.environ.get(ENV_VAR)
-    if not selected or selected != name:
-        if selected and selected not in FAILPOINTS:
-            raise ConfigError(
-                f"{ENV_VAR}={selected!r} is not a failpoint; use one of "
-                f"{sorted(FAILPOINTS)} or unset it"
-            )
+    check_env()
+    if os.environ.get(ENV_VAR) != name:
         return
 
     log.critical("failpoint %s reached: exiting with status %d", name, EXIT_STATUS)

@@ -1,8 +1,8 @@
 """Stable ids: the same file row always gets the same lead id, and the same (lead,
 partner) pair the same message id, so reruns and retries find what they wrote before.
 
-The one-value functions serve single records; the array functions hash a whole batch
-in DuckDB, which took 0.4 s for a million rows where a Python loop took 1.2 s.
+The one-value functions serve single records. The array functions hash a whole batch
+in DuckDB: 0.4 s for a million rows, where a Python loop took 1.2 s.
 """
 
 from __future__ import annotations

@@ -706,7 +706,10 @@ def _parse_json_line(line: str, number: int) -> tuple[dict | None, str | None]:
     try:
         value = json.loads(line, parse_int=str, parse_float=str, parse_constant=str)
     except json.JSONDecodeError as exc:
-        return None, f"line {number}: invalid JSON ({exc.msg} at column {exc.colno})"
+        return None, (
+            f"line {number}: invalid JSON ({exc.msg}; column {exc.colno}); "
+            "fix the line or export it again"
+        )
     if not isinstance(value, dict):
         return (
             None,
@@ -816,8 +819,8 @@ def _clean_column(
     """Clean each distinct value once and spread the results back to the rows.
 
     Values are compared after trimming spaces and lower-casing, both done by Arrow on
-    the distinct values; the same folding is applied to the profile's placeholders
-    and vocabulary keys, so the two sides always agree.
+    the distinct values. The profile's placeholders and vocabulary keys are folded
+    the same way, so the two sides always agree.
     """
     codes, distinct = _distinct(column)
     keys = _fold(distinct)

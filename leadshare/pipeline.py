@@ -98,15 +98,29 @@ def claim_files(ctx: RunContext) -> list[InboxFile]:
         item = InboxFile(path=path, profile=profile, sha256=sha)
         known = ctx.store.rows("file_status", file_id=item.file_id)
         if known and known[0]["status"] in {"committed", "rejected"}:
-            log.info(
-                "File %s was processed before (status %s); archiving it",
-                path.name,
-                known[0]["status"],
-            )
-            archive_file(ctx, item, known[0]["status"])
+            skip_file(ctx, item, known[0]["status"])
             continue
         claimed.append(item)
     return claimed
+
+
+def skip_file(ctx: RunContext, item: InboxFile, earlier_status: str) -> None:
+    """Record a file whose content was processed before, and archive it unread."""
+    log.info(
+        "File %s was processed before (status %s); archiving it",
+        item.path.name,
+        earlier_status,
+    )
+    with ctx.store.transaction() as tx:
+        tx.execute(
+            "record_skipped_file",
+            run_id=ctx.run_id,
+            file_id=item.file_id,
+            file_name=item.path.name,
+            earlier_status=earlier_status,
+            skipped_at=ctx.now,
+        )
+    archive_file(ctx, item, earlier_status)
 
 
 def archive_file(ctx: RunContext, item: InboxFile, status: str) -> Path:

@@ -25,7 +25,7 @@ from leadshare.model import Outcome
 
 
 class _Fields:
-    """The live rows' fields, each factorised once into codes and distinct values."""
+    """Live rows' fields, each factorised once into codes and distinct values."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
@@ -52,11 +52,11 @@ class _Fields:
         return np.append(values, np.asarray([missing], dtype=values.dtype))[codes]
 
     def text(self, field: str) -> np.ndarray:
-        """Stripped, casefolded text of a field (None where missing)."""
+        """Return the stripped, casefolded text of a field (None where missing)."""
         return self.spread(field, _folded, None)
 
     def number(self, field: str) -> np.ndarray:
-        """A field as float (NaN where missing or not a number)."""
+        """Return a field as float (NaN where missing or not a number)."""
         return self.spread(field, _as_number, np.nan)
 
 
@@ -95,7 +95,7 @@ def score_leads(fields: _Fields, rules: Rules) -> np.ndarray:
 
 
 def _email_domain(fields: _Fields) -> np.ndarray:
-    """The domain of ``email_key`` (text after the last @), None where missing."""
+    """Return the domain of ``email_key`` (text after the last @), None if missing."""
 
     def domains(values: pd.Series) -> np.ndarray:
         keys = pa.array(values.astype(str), type=pa.string())
@@ -109,7 +109,7 @@ def _email_domain(fields: _Fields) -> np.ndarray:
 def _reject(
     frame: pd.DataFrame, mask: np.ndarray, rule: str, reasons: np.ndarray | str
 ) -> None:
-    """Disqualify the rows of ``frame`` where ``mask`` holds and no outcome is set."""
+    """Disqualify the rows of ``frame`` where ``mask`` is true and no outcome is set."""
     mask = mask & frame["outcome"].isna().to_numpy()
     if not mask.any():
         return
@@ -217,7 +217,7 @@ def flag_strategic(fields: _Fields, rules: Rules) -> np.ndarray:
 
 
 def _read_columns(frame: pd.DataFrame, rules: Rules) -> list[str]:
-    """The columns qualification reads or writes: copying only these saves memory."""
+    """List the columns qualification reads or writes; only these are copied."""
     wanted = {rule.field for rule in rules.points} | {
         "email_key",
         "country_code",

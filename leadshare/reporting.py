@@ -50,6 +50,17 @@ def run_summary(ctx: RunContext, deliveries: list[DeliverySummary]) -> dict:
             for f in files
             if f["status"] == "rejected"
         ],
+        "skipped_files": [
+            {
+                "file": f["file_name"],
+                "reason": f"same content as {f['earlier_name']}, {f['earlier_status']} "
+                f"in run {f['earlier_run']}; archived without reading it again",
+            }
+            for f in ctx.store.rows("run_skipped_files", run_id=ctx.run_id)
+        ],
+        "taken_over_runs": [
+            row["run_id"] for row in ctx.store.rows("taken_over_runs", run_id=ctx.run_id)
+        ],
         "rows_in": rows_in,
         "outcomes": outcomes,
         "partners": partners,

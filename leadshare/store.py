@@ -58,6 +58,11 @@ class StoreTransaction:
     def execute(self, name: str, **params: Any) -> sa.CursorResult:
         return self.connection.execute(sa.text(load_sql(name)), params)
 
+    def execute_script(self, name: str, **params: Any) -> None:
+        """Run every statement of ``sql/<name>.sql`` in order, with the same params."""
+        for statement in _statements(load_sql(name)):
+            self.connection.execute(sa.text(statement), params)
+
     def rows(self, name: str, **params: Any) -> list[dict[str, Any]]:
         result = self.connection.execute(sa.text(load_sql(name)), params)
         return [dict(row._mapping) for row in result]

@@ -145,3 +145,14 @@ create table if not exists endpoint_state (
     disabled_at timestamptz not null,
     reason text not null
 );
+
+-- one row per file a run found in the inbox with content processed before; the
+-- file was archived without being read again
+create table if not exists skipped_files (
+    run_id text not null,
+    file_id text not null,
+    file_name text not null,
+    earlier_status text not null,
+    skipped_at timestamptz not null,
+    primary key (run_id, file_id, file_name)
+);

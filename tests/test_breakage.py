@@ -132,3 +132,57 @@ def test_missing_secret_other_partners_delivered(home, tmp_path, monkeypatch):
     assert summary["rows_in"] == 2
     sent = db_rows(home, "select status from transfers where partner_id = 'P-DROP'")
     assert sent == [("sent",)]
+
+
+def _share_cli(monkeypatch, *args: str):
+    from leadshare import cli
+
+    runs = []
+    monkeypatch.setattr(cli, "_run_flow", lambda: runs.append(1) or {"outcomes": {}})
+    result = CliRunner().invoke(cli.app, ["share", "--json", *args])
+    return result, runs
+
+
+def test_share_unsupported_suffix_copies_nothing(home, tmp_path, monkeypatch):
+    sheet = tmp_path / "leads.xlsx"
+    sheet.write_bytes(b"PK\x03\x04")
+    result, runs = _share_cli(monkeypatch, str(sheet))
+    assert result.exit_code == 2
+    assert "leads.xlsx" in result.output
+    assert not runs
+    assert not list((home / "inbox").rglob("*.*"))
+
+
+def test_share_missing_second_file_copies_nothing(home, tmp_path, monkeypatch):
+    good = tmp_path / "good.csv"
+    good.write_text(LEADS)
+    result, runs = _share_cli(monkeypatch, str(good), str(tmp_path / "missing.csv"))
+    assert result.exit_code == 2
+    assert "missing.csv" in result.output
+    assert not runs
+    assert not list((home / "inbox").rglob("*.csv"))
+
+
+def test_failpoint_typo_fails_before_the_run(home, monkeypatch):
+    from leadshare import cli
+
+    monkeypatch.setenv("LEADSHARE_FAILPOINT", "after_comit")
+    monkeypatch.setattr(cli, "_run_flow", lambda: pytest.fail("the flow started"))
+    result = CliRunner().invoke(cli.app, ["run"])
+    assert result.exit_code == 2
+    assert "after_comit" in result.output
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_explain_duplicate_keeps_file_name_case(home, tmp_path):
+    from leadshare.explain import explain_lead
+    from leadshare.runtime import build_context
+
+    source = tmp_path / "Leads-MixedCase.csv"
+    source.write_text(LEADS + LEADS.splitlines()[1] + "\n")
+    run_share(home, "generic", source)
+    lead_id = db_rows(
+        home, "select lead_id from row_outcomes where outcome = 'duplicate'"
+    )[0][0]
+    lines = explain_lead(build_context().store, lead_id)
+    assert any("Leads-MixedCase.csv" in line for line in lines)

@@ -93,8 +93,12 @@ def test_crash_then_rerun_loses_nothing(failpoint, home, api_url, shared_dir, tm
             pending = con.execute(
                 "select count(*) from transfers where status = 'pending'"
             ).fetchone()[0]
+            reported = con.execute(
+                "select sum(rows_in) from runs where status = 'completed'"
+            ).fetchone()[0]
 
     assert outcomes == (10000, 10000)
+    assert reported == 10000
     assert pending == 0
     assert hook_sent == 10
     assert len(endpoint.accepted_ids) == 10

@@ -164,6 +164,8 @@ def test_rerun_and_same_file_send_nothing_twice(home, partner, shared_dir):
     second = run_share(home, "datablist", source)
 
     assert second["rows_in"] == 0
+    assert [f["file"] for f in second["skipped_files"]] == ["leads-10000.csv"]
+    assert "same content as leads-10000.csv" in second["skipped_files"][0]["reason"]
     assert len(partner.requests) == posts_after_first
     assert partner.duplicates == 0
     assert db_rows(home, "select count(*) from source_files") == [(1,)]

@@ -1,0 +1,5 @@
+-- crashed runs whose committed work the given run took over
+select run_id
+from runs
+where status = 'crashed' and summary = '{"taken_over_by": "' || :run_id || '"}'
+order by started_at
