@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -343,7 +344,9 @@ def part_product(csv_path: Path, workdir: Path, as_of: dt.datetime) -> dict:
     if bench_stages is None:
         return {"available": False, "reason": "leadshare.pipeline.bench_stages missing"}
     product_dir = workdir / f"product_{csv_path.stem}"
-    product_dir.mkdir(parents=True, exist_ok=True)
+    # A store left by an earlier run would turn every lead into a duplicate.
+    shutil.rmtree(product_dir, ignore_errors=True)
+    product_dir.mkdir(parents=True)
     started = time.perf_counter()
     measured = bench_stages(csv_path, product_dir)
     seconds = time.perf_counter() - started

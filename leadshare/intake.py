@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -740,7 +741,9 @@ def _jsonl_header(objects: Iterable[dict | None], path: Path) -> list[str]:
     return names
 
 
-def apply_profile(raw: RawBatch, profile: Profile) -> pd.DataFrame:
+def apply_profile(
+    raw: RawBatch, profile: Profile, release_columns: bool = False
+) -> pd.DataFrame:
     """Map a raw batch onto LEAD_FIELDS with a source profile.
 
     Headers are matched after stripping spaces and casefolding. A value that is blank
@@ -748,9 +751,11 @@ def apply_profile(raw: RawBatch, profile: Profile) -> pd.DataFrame:
     ``profile.values`` translate source values, and ``profile.defaults`` fill fields
     that are None or not mapped, except on malformed rows. Values are otherwise kept
     exactly, surrounding spaces included. Raises GateError when a required column is
-    missing.
+    missing. With ``release_columns``, each source column is dropped from ``raw`` once
+    mapped, which lowers the peak memory of a large file.
     """
     sources = _resolve_columns(raw, profile)
+    uses = Counter(sources.values())
     placeholders = {value.strip().casefold() for value in profile.placeholders} | {""}
     malformed = raw.frame[PROBLEM_COLUMN].notna().to_numpy()
     columns: dict[str, object] = {}
@@ -764,11 +769,17 @@ def apply_profile(raw: RawBatch, profile: Profile) -> pd.DataFrame:
                 for key, value in profile.values.get(lead_field, {}).items()
             }
             values = _clean_column(raw.frame[source], placeholders, vocabulary)
+            uses[source] -= 1
+            if release_columns and not uses[source]:
+                del raw.frame[source]
         default = profile.defaults.get(lead_field)
         if default is not None:
             values = np.where(pd.isna(values) & ~malformed, default, values)
         columns[lead_field] = values
-    frame = pd.DataFrame(columns, index=raw.frame.index)
+    # copy=False keeps one array per column instead of copying them into one block.
+    frame = pd.DataFrame(columns, index=raw.frame.index, copy=False)
+    # Give back the pages Arrow freed while cleaning the columns.
+    pa.default_memory_pool().release_unused()
     frame[ROW_COLUMN] = raw.frame[ROW_COLUMN].to_numpy()
     frame[PROBLEM_COLUMN] = raw.frame[PROBLEM_COLUMN].to_numpy()
     log.info(
@@ -816,15 +827,28 @@ def _resolve_columns(raw: RawBatch, profile: Profile) -> dict[str, str]:
 def _clean_column(
     column: pd.Series, placeholders: set[str], vocabulary: dict[str, str]
 ) -> np.ndarray:
-    """Clean each distinct value once and spread the results back to the rows.
+    """Map placeholders to None and translate vocabulary values in one column.
 
-    Values are compared after trimming spaces and lower-casing, both done by Arrow on
-    the distinct values. The profile's placeholders and vocabulary keys are folded
-    the same way, so the two sides always agree.
+    Values are compared after trimming spaces and lower-casing, both done by Arrow.
+    The profile's placeholders and vocabulary keys are folded the same way, so the
+    two sides always agree. A column of mostly repeated values is cleaned once per
+    distinct value, and its rows then share one Python string per value.
     """
-    codes, distinct = _distinct(column)
-    keys = _fold(distinct)
-    cleaned = np.append(distinct.to_numpy(zero_copy_only=False).astype(object), None)
+    text = _arrow_text(column)
+    if text is not None and _mostly_distinct(text):
+        return _clean_values(text, placeholders, vocabulary)
+    codes, distinct = _distinct(column, text)
+    cleaned = np.append(_clean_values(distinct, placeholders, vocabulary), None)
+    # A missing value has code -1, which indexes the final None.
+    return cleaned[codes]
+
+
+def _clean_values(
+    values: pa.Array, placeholders: set[str], vocabulary: dict[str, str]
+) -> np.ndarray:
+    """Return ``values`` as Python objects, placeholders as None, vocabulary mapped."""
+    keys = _fold(values)
+    cleaned = values.to_numpy(zero_copy_only=False).astype(object)
     if vocabulary:
         folded = dict(
             zip(
@@ -833,33 +857,50 @@ def _clean_column(
                 strict=True,
             )
         )
-        known = pc.is_in(keys, value_set=pa.array(list(folded))).to_numpy(
-            zero_copy_only=False
-        )
-        cleaned[:-1][known] = [folded[key] for key in keys.filter(known).to_pylist()]
+        found = pc.index_in(keys, value_set=pa.array(list(folded)))
+        known = found.is_valid().to_numpy(zero_copy_only=False)
+        mapped = np.asarray(list(folded.values()), dtype=object)
+        cleaned[known] = mapped[found.drop_null().to_numpy()]
     blank = pc.is_in(keys, value_set=_fold(pa.array(sorted(placeholders))))
-    cleaned[:-1][blank.to_numpy(zero_copy_only=False)] = None
-    # A missing value has code -1, which indexes the final None.
-    return cleaned[codes]
+    cleaned[blank.to_numpy(zero_copy_only=False)] = None
+    return cleaned
+
+
+_SAMPLE_ROWS = 10_000
+
+
+def _mostly_distinct(values: pa.Array) -> bool:
+    """Tell whether most values in a sample of the column differ from each other."""
+    sample = values.slice(0, _SAMPLE_ROWS)
+    return len(pc.unique(sample)) * 2 > len(sample)
+
+
+def _arrow_text(column: pd.Series) -> pa.Array | None:
+    """Return an Arrow-backed column as one Arrow (large) string array, else None."""
+    if not (
+        isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow"
+    ):
+        return None
+    values = pa.array(column.array)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return values
 
 
 def _fold(values: pa.Array) -> pa.Array:
     return pc.utf8_lower(pc.utf8_trim_whitespace(values))
 
 
-def _distinct(column: pd.Series) -> tuple[np.ndarray, pa.Array]:
+def _distinct(column: pd.Series, text: pa.Array | None) -> tuple[np.ndarray, pa.Array]:
     """Return (codes, distinct values as Arrow strings); a missing value has code -1.
 
-    An Arrow-backed column is encoded by Arrow without making a Python string per
-    cell, and only its distinct values become Python objects.
+    An Arrow-backed column (``text``) is encoded by Arrow without making a Python
+    string per cell, and only its distinct values become Python objects.
     """
-    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
-        values = pa.array(column.array)
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        encoded = values.dictionary_encode()
+    if text is not None:
+        encoded = text.dictionary_encode()
         codes = pc.fill_null(encoded.indices, -1).to_numpy()
-        return codes, encoded.dictionary.cast(pa.string())
+        return codes, encoded.dictionary
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
     text = pd.Series(uniques, dtype=object).astype(str)
     return codes, pa.array(text.to_numpy(dtype=object), type=pa.string())

@@ -559,7 +559,8 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     Missing source columns count as empty. Rows with invalid values are kept, with
     the problem in the error columns, and the validate stage decides what to do.
     """
-    out = frame.copy()
+    # A shallow copy: the new columns are added to it, the input keeps its own.
+    out = frame.copy(deep=False)
     country_codes, countries = _distinct(_column(frame, "country"))
     country_results = [tuple(normalise_country(value)) for value in countries]
     _put_results(out, "country", country_codes, country_results, ("code", "error"))
