@@ -371,11 +371,15 @@ def rematch_backlog(ctx: RunContext) -> int:
     return len(placed)
 
 
-LEAD_COLUMNS = [
+BATCH_COLUMNS = (
     "lead_id",
-    "file_id",
-    "source_row",
-    "profile",
+    ROW_COLUMN,
+    "outcome",
+    "rule",
+    "reason",
+    "duplicate_of",
+    "partner_id",
+    "group_id",
     "external_id",
     "email",
     "email_key",
@@ -385,7 +389,7 @@ LEAD_COLUMNS = [
     "job_title",
     "phone",
     "phone_e164",
-    "country",
+    "country_code",
     "region",
     "postcode",
     "city",
@@ -404,36 +408,8 @@ LEAD_COLUMNS = [
     "consent_share",
     "consent_source",
     "consent_at",
-    "created_at",
-]
-
-
-def _lead_rows(ctx: RunContext, item: InboxFile, frame: pd.DataFrame) -> pd.DataFrame:
-    stored = frame["outcome"].isin(
-        [
-            Outcome.SHARED.value,
-            Outcome.AWAITING_APPROVAL.value,
-            Outcome.NO_ELIGIBLE_PARTNER.value,
-        ]
-    )
-    wanted = {*LEAD_COLUMNS, ROW_COLUMN, "country_code"}
-    kept = frame.loc[stored, [name for name in frame.columns if name in wanted]]
-    given = {
-        "file_id": item.file_id,
-        "source_row": kept[ROW_COLUMN].astype(int),
-        "profile": item.profile,
-        "country": kept["country_code"],
-        "created_at": ctx.now,
-    }
-    columns = {}
-    for column in LEAD_COLUMNS:
-        if column in given:
-            columns[column] = given[column]
-        elif column in kept.columns:
-            columns[column] = kept[column]
-        else:
-            columns[column] = None
-    return pd.DataFrame(columns, index=kept.index, copy=False)
+)
+"""The batch columns that the insert_batch_*.sql statements read."""
 
 
 def _suppression_frame(entries: list[dict]) -> pd.DataFrame:
@@ -495,26 +471,16 @@ def commit_batch(
 ) -> BatchCounts:
     """Write everything about one file in one transaction."""
     failpoints.hit("before_commit")
-    outcomes = pd.DataFrame(
-        {
-            "file_id": item.file_id,
-            "source_row": frame[ROW_COLUMN].astype(int),
-            "outcome": frame["outcome"],
-            "rule": frame["rule"],
-            "reason": frame["reason"],
-            "lead_id": frame["lead_id"].where(
-                frame["outcome"] != Outcome.DUPLICATE.value, frame.get("duplicate_of")
-            ),
-            "run_id": ctx.run_id,
-        }
-    )
-    if outcomes["outcome"].isna().any():
-        missing = (
-            outcomes.loc[outcomes["outcome"].isna(), "source_row"].head(5).tolist()
-        )
+    if frame["outcome"].isna().any():
+        missing = frame.loc[frame["outcome"].isna(), ROW_COLUMN].head(5).tolist()
         raise RuntimeError(
             f"rows {missing} of {item.path.name} have no outcome; this is a bug in a stage"
         )
+    # The store reads leads, outcomes and decisions straight from the batch frame
+    # (sql/insert_batch_*.sql), so no per-table copies of its columns are made.
+    for column in BATCH_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
     decided = frame[["lead_id", "partner_id", "group_id", "outcome", "reason"]]
     transfers = _transfer_rows(ctx, decided[decided["outcome"] == Outcome.SHARED.value])
     waiting = decided[decided["outcome"] == Outcome.AWAITING_APPROVAL.value]
@@ -527,8 +493,8 @@ def commit_batch(
             "created_at": ctx.now,
         }
     )
-    decisions = _decision_rows(ctx, decided[decided["group_id"].notna()])
     groups = _group_rows(ctx, match)
+    columns = list(BATCH_COLUMNS)
 
     with ctx.store.transaction() as tx:
         tx.execute(
@@ -544,10 +510,25 @@ def commit_batch(
             run_id=ctx.run_id,
             received_at=ctx.now,
         )
-        tx.insert_frame("leads", _lead_rows(ctx, item, frame))
-        tx.insert_frame("row_outcomes", outcomes)
+        tx.execute_with_frame(
+            "insert_batch_leads",
+            frame,
+            columns,
+            file_id=item.file_id,
+            profile=item.profile,
+            created_at=ctx.now,
+        )
+        tx.execute_with_frame(
+            "insert_batch_outcomes",
+            frame,
+            columns,
+            file_id=item.file_id,
+            run_id=ctx.run_id,
+        )
         tx.insert_frame("decision_groups", groups)
-        tx.insert_frame("decisions", decisions)
+        tx.execute_with_frame(
+            "insert_batch_decisions", frame, columns, run_id=ctx.run_id
+        )
         tx.insert_frame("approvals", approvals)
         tx.insert_frame("transfers", transfers)
         tx.execute_with_frame("add_suppressions", _suppression_frame(suppressions))
