@@ -223,8 +223,8 @@ def demo(
         f"  webhook receiver  {received} "
         f"({len(receiver.seen) if receiver else 0} messages)\n"
         f"  rejected files  {ctx.settings.quarantine}\n"
-        f"  explain a lead  leadshare explain LEAD_ID   (ids: leadshare approvals list, or the store)\n"
-        f"  last runs   leadshare status"
+        f"  explain a lead  .venv/bin/leadshare explain LEAD_ID   (ids: .venv/bin/leadshare approvals list, or the store)\n"
+        f"  last runs   .venv/bin/leadshare status"
     )
 
 
