@@ -165,14 +165,21 @@ def apply_consent(
     share, share_errors = _parse_column(frame, "consent_share")
     out["do_not_call_flag"] = do_not_call
 
-    opted_out = do_not_email.eq(True) | _opted_out_status(frame)
+    email_opt_out = do_not_email.eq(True)
+    opted_out = email_opt_out | _opted_out_status(frame)
     email_keys = _column(frame, "email_key")
     phones = _column(frame, "phone_e164")
     blocked = set(suppressed_keys)
     blocked |= set(email_keys[opted_out].dropna()) | set(phones[opted_out].dropna())
     listed = email_keys.isin(blocked) | phones.isin(blocked)
 
-    _finish(out, opted_out, Outcome.SUPPRESSED, "opted_out", "opted out")
+    _finish(
+        out,
+        opted_out,
+        Outcome.SUPPRESSED,
+        "opted_out",
+        _opt_out_reasons(frame, email_opt_out, opted_out),
+    )
     _finish(out, listed, Outcome.SUPPRESSED, "suppression_list", _LISTED_REASON)
     _finish_unknown_tokens(out, email_flag_errors, call_flag_errors, share_errors)
     _finish(out, share.eq(False), Outcome.SUPPRESSED, "no_consent", _NO_CONSENT)
@@ -182,6 +189,19 @@ def apply_consent(
         email_keys[opted_out], phones[opted_out], suppressed_keys, source, at
     )
     return out, entries
+
+
+def _opt_out_reasons(
+    frame: pd.DataFrame, email_opt_out: pd.Series, opted_out: pd.Series
+) -> pd.Series:
+    """Name the field that made each opted-out row opt out."""
+    reasons = pd.Series(None, index=frame.index, dtype=object)
+    reasons[email_opt_out] = "opted out: do_not_email is yes"
+    by_status = opted_out & ~email_opt_out
+    if by_status.any():
+        status = _column(frame, "status")[by_status].astype(str).str.strip()
+        reasons[by_status] = "opted out: status is " + status
+    return reasons
 
 
 _LISTED_REASON = (

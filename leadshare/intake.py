@@ -639,7 +639,10 @@ def _ragged_reason(line: int, width: int, fields: list[str], text: str) -> str:
         reason += "; the whole line is wrapped in quotes"
     elif len(fields) == width + 1 and fields[-1] == "":
         reason += "; the line ends with an extra delimiter"
-    return reason
+    return reason + RAGGED_FIX
+
+
+RAGGED_FIX = ". Fix that line's quotes or delimiters in the source and import it again"
 
 
 def _drop_empty_last_column(

@@ -157,6 +157,21 @@ def test_opt_out_status_tokens() -> None:
     out, _ = apply_consent(batch, set(), now=NOW)
 
     assert out["rule"].tolist() == ["opted_out", "opted_out", None]
+    assert out.loc[0, "reason"] == "opted out: status is Unsubscribed"
+    assert out.loc[1, "reason"] == "opted out: status is opted-out"
+
+
+def test_opt_out_reason_names_flag() -> None:
+    batch = _batch(
+        email_key=["a@x.com", "b@x.com"],
+        do_not_email=["Yes", "No"],
+        status=["unsubscribed", "active"],
+        consent_share="yes",
+    )
+    out, _ = apply_consent(batch, set(), now=NOW)
+
+    assert out.loc[0, "reason"] == "opted out: do_not_email is yes"
+    assert pd.isna(out.loc[1, "outcome"])
 
 
 def test_phone_on_suppression_list() -> None:

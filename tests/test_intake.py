@@ -11,7 +11,12 @@ import pytest
 
 from leadshare.config import Profile
 from leadshare.errors import GateError, IntakeError
-from leadshare.intake import PROBLEM_COLUMN, apply_profile, read_lead_file
+from leadshare.intake import (
+    PROBLEM_COLUMN,
+    RAGGED_FIX,
+    apply_profile,
+    read_lead_file,
+)
 from leadshare.model import LEAD_FIELDS, ROW_COLUMN
 
 
@@ -354,13 +359,15 @@ def test_ragged_rows_become_problems(tmp_path: Path) -> None:
     assert batch.rows == 9
     assert _rows_are_complete(batch.frame, 9)
     assert problems[0] is None
-    assert problems[1] == "line 3: expected 3 fields, got 2"
-    assert problems[2] == "line 4: expected 3 fields, got 4"
+    assert problems[1] == "line 3: expected 3 fields, got 2" + RAGGED_FIX
+    assert problems[2] == "line 4: expected 3 fields, got 4" + RAGGED_FIX
     assert problems[3] == (
         "line 5: expected 3 fields, got 1; the whole line is wrapped in quotes"
+        + RAGGED_FIX
     )
     assert problems[4] == (
         "line 6: expected 3 fields, got 4; the line ends with an extra delimiter"
+        + RAGGED_FIX
     )
     assert problems[5:] == [None] * 4
     assert batch.frame.loc[1, "email"] is None
@@ -485,7 +492,9 @@ def test_profile_skips_defaults_on_problems(tmp_path: Path) -> None:
         raw, _profile(columns={"email": "Email", "company": "Company"})
     )
 
-    assert frame.loc[0, PROBLEM_COLUMN] == "line 2: expected 2 fields, got 1"
+    assert (
+        frame.loc[0, PROBLEM_COLUMN] == "line 2: expected 2 fields, got 1" + RAGGED_FIX
+    )
     assert frame.loc[0, "country"] is None
     assert frame.loc[1, "country"] == "DE"
 
