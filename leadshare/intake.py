@@ -206,10 +206,12 @@ def _read_csv(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch:
     header = _parse_line(header_text, delimiter)
     drop_last = _check_header(header, path)
 
-    counts = _field_counts(data, records, delimiter)
-    ragged = np.flatnonzero(counts[1:] != len(header)) + 1
-    _check_ragged_share(ragged, len(records.starts) - 1, len(header), path)
-    frame, notes = _parse_records(data, records, ragged, header, delimiter, path)
+    frame, notes = _parse_uniform(data, records, header, delimiter), []
+    if frame is None:
+        counts = _field_counts(data, records, delimiter)
+        ragged = np.flatnonzero(counts[1:] != len(header)) + 1
+        _check_ragged_share(ragged, len(records.starts) - 1, len(header), path)
+        frame, notes = _parse_records(data, records, ragged, header, delimiter, path)
     if drop_last:
         frame, header = _drop_empty_last_column(frame, header, path)
         notes.append(
@@ -217,6 +219,33 @@ def _read_csv(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch:
         )
     rows = len(records.starts) - 1
     return RawBatch(path, digest, encoding, delimiter, header, rows, frame, notes)
+
+
+def _parse_uniform(
+    data: bytes, records: _Records, header: list[str], delimiter: str
+) -> pd.DataFrame | None:
+    """Parse a file whose records all have the header's field count, else None.
+
+    pyarrow rejects a record with another field count, so when it parses every data
+    record and reads as many rows as there are records, no record is ragged and the
+    two scans that count each record's fields can be skipped (about 3 s at 1M
+    leads). Otherwise the caller counts fields and handles the ragged records.
+    """
+    expected = len(records.starts) - 1
+    if not expected:
+        return None
+    try:
+        frame = _read_csv_arrow(
+            data[int(records.ends[0]) + 1 :], len(header), delimiter
+        )
+    except pa.ArrowInvalid:
+        return None
+    if len(frame) != expected:
+        return None
+    frame.columns = header
+    frame[ROW_COLUMN] = np.arange(1, expected + 1)
+    frame[PROBLEM_COLUMN] = None
+    return frame
 
 
 def _find_records(data: bytes, path: Path) -> _Records:

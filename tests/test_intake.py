@@ -511,3 +511,31 @@ def test_profile_missing_column(tmp_path: Path) -> None:
     assert "missing required column for email" in message
     assert "['E-mail', 'Email Address']" in message
     assert "headers found: ['Mail', 'Company']" in message
+
+
+def test_uniform_file_skips_field_counts(tmp_path, monkeypatch):
+    from leadshare import intake
+
+    def no_counting(*args):
+        raise AssertionError("fields were counted for a file without ragged rows")
+
+    monkeypatch.setattr(intake, "_field_counts", no_counting)
+    path = _write(tmp_path, "clean.csv", 'email,name\n"a@x.com","A, B"\nb@x.com,C\n')
+    batch = read_lead_file(path)
+    assert batch.rows == 2
+    assert batch.frame["name"].tolist() == ["A, B", "C"]
+    assert batch.frame[ROW_COLUMN].tolist() == [1, 2]
+
+
+def test_ragged_file_still_counted(tmp_path, monkeypatch):
+    from leadshare import intake
+
+    calls = []
+    original = intake._field_counts
+    monkeypatch.setattr(
+        intake, "_field_counts", lambda *args: calls.append(1) or original(*args)
+    )
+    path = _write(tmp_path, "ragged.csv", "email,name\na@x.com,A\nb@x.com\n")
+    batch = read_lead_file(path)
+    assert calls == [1]
+    assert batch.frame[PROBLEM_COLUMN].notna().tolist() == [False, True]
