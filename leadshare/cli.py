@@ -131,11 +131,14 @@ def _check_lead_file(path: Path) -> None:
     from leadshare.pipeline import LEAD_FILE_SUFFIXES
 
     if not path.is_file():
-        raise LeadshareError(f"{path}: file not found; nothing was shared")
+        raise LeadshareError(
+            f"{path}: file not found. Nothing was shared. Check the path and retry"
+        )
     if path.suffix.lower() not in LEAD_FILE_SUFFIXES:
         raise LeadshareError(
-            f"{path}: a run reads only {', '.join(sorted(LEAD_FILE_SUFFIXES))} files; "
-            "export the leads as CSV or JSON Lines. Nothing was shared"
+            f"{path}: unsupported file type. A run reads only "
+            f"{', '.join(sorted(LEAD_FILE_SUFFIXES))} files, so nothing was shared. "
+            "Export the leads as CSV or JSON Lines and retry"
         )
 
 

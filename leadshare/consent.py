@@ -65,7 +65,7 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
         return pd.Series([None] * len(frame), index=frame.index, dtype=object)
     column = frame[name]
     if column.dtype == object:
-        # Missing cells may be None or NaN here; every caller treats both alike.
+        # Missing cells may be None or NaN here, and every caller treats both alike.
         return column
     return column.astype(object).where(column.notna(), None)
 

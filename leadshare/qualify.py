@@ -5,8 +5,8 @@ failed it. The checks run in a fixed order (exclusions, freshness, score) so the
 recorded rule is the first one a row fails.
 
 Only rows without an outcome are read. Each rule is evaluated once per distinct value
-of its field and spread back to the rows: at 1M leads the per-row version spent 16 s
-in string methods, most of them on values that repeat.
+of its field and spread back to the rows, because most values repeat: at 1M leads,
+string methods applied per row took 16 s.
 """
 
 from __future__ import annotations
@@ -50,6 +50,10 @@ class _Fields:
         values = np.asarray(per_value(distinct))
         # Code -1 (missing) indexes the value appended last.
         return np.append(values, np.asarray([missing], dtype=values.dtype))[codes]
+
+    def original(self, field: str) -> np.ndarray:
+        """Return a field's values as they are (None where missing)."""
+        return self.spread(field, lambda values: values.to_numpy(dtype=object), None)
 
     def text(self, field: str) -> np.ndarray:
         """Return the stripped, casefolded text of a field (None where missing)."""
@@ -137,10 +141,9 @@ def _check_exclusions(frame: pd.DataFrame, fields: _Fields, rules: Rules) -> Non
         "competitor_domain",
         _labelled("e-mail domain ", domain, " is on the competitor list"),
     )
-    codes, distinct = fields.encoded("country_code")
     unsupported = {code.upper() for code in exclusions.unsupported_countries}
     hit = fields.spread("country_code", lambda v: v.isin(unsupported), False)
-    country = np.append(distinct.to_numpy(dtype=object), None)[codes]
+    country = fields.original("country_code")
     _reject(
         frame,
         hit,
@@ -184,9 +187,9 @@ def _check_freshness(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> Non
 def parse_timestamps(values: pd.Series) -> pd.Series:
     """Parse ISO 8601 text to UTC, each value on its own (NaT where it does not parse).
 
-    A value without an offset is UTC. pandas' ``format="ISO8601"`` applied the offset
-    of the row before to such a value, so a lead's freshness depended on its
-    neighbours in the file.
+    A value without an offset is UTC. With pandas 2.3's ``format="ISO8601"``, such a
+    value took the offset of the value before it, so freshness depended on the row
+    above.
     """
     text = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
     parsed = scratch.query("parse_timestamps", {"_values": pa.table({"v": text})})
@@ -209,8 +212,7 @@ def flag_strategic(fields: _Fields, rules: Rules) -> np.ndarray:
         reason[hit] = f"company size >= {strategic.min_company_size}"
     if strategic.named_accounts:
         names = {name.casefold() for name in strategic.named_accounts}
-        codes, distinct = fields.encoded("company_key")
-        company = np.append(distinct.to_numpy(dtype=object), None)[codes]
+        company = fields.original("company_key")
         hit = fields.spread("company_key", lambda v: v.isin(names), False)
         reason[hit] = _labelled("named account ", company, "")[hit]
     return reason
@@ -218,7 +220,7 @@ def flag_strategic(fields: _Fields, rules: Rules) -> np.ndarray:
 
 def _read_columns(frame: pd.DataFrame, rules: Rules) -> list[str]:
     """List the columns qualification reads or writes; only these are copied."""
-    wanted = {rule.field for rule in rules.points} | {
+    needed = {rule.field for rule in rules.points} | {
         "email_key",
         "country_code",
         "last_activity_at",
@@ -229,7 +231,7 @@ def _read_columns(frame: pd.DataFrame, rules: Rules) -> list[str]:
         "rule",
         "reason",
     }
-    return [column for column in frame.columns if column in wanted]
+    return [column for column in frame.columns if column in needed]
 
 
 def qualify(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> pd.DataFrame:
