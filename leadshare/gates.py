@@ -124,7 +124,7 @@ def _well_formed(frame: pd.DataFrame) -> np.ndarray:
 
 def _column_or_none(frame: pd.DataFrame, column: str) -> np.ndarray:
     if column in frame.columns:
-        return frame[column].to_numpy(dtype=object)
+        return frame[column].to_numpy(dtype=object, na_value=None)
     return np.full(len(frame), None, dtype=object)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from leadshare import scratch
@@ -25,10 +26,16 @@ def transfer_id_for(lead_id: str, partner_id: str) -> str:
     return "msg_" + hashlib.sha256(f"{lead_id}:{partner_id}".encode()).hexdigest()[:24]
 
 
-def lead_ids(file_id: str, rows: np.ndarray) -> np.ndarray:
-    """Return the lead ids of many rows of one file, in the order given."""
+def lead_ids(file_id: str, rows: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """Return the lead ids of many rows of one file, in the order given.
+
+    They stay Arrow strings: 26 bytes an id, where a Python string takes 75.
+    """
     table = pa.table({"r": np.asarray(rows, dtype=np.int64)})
-    return _hash_column("lead_ids", "_rows", table, {"file_id": file_id})
+    if not table.num_rows:
+        return pd.array([], dtype=pd.StringDtype("pyarrow"))
+    ids = scratch.query("lead_ids", {"_rows": table}, file_id=file_id).column("id")
+    return pd.arrays.ArrowStringArray(ids.combine_chunks())
 
 
 def transfer_ids(leads: np.ndarray, partners: np.ndarray) -> np.ndarray:

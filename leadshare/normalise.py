@@ -25,6 +25,8 @@ import pandas as pd
 import phonenumbers
 import pycountry
 
+from leadshare.memory import release_freed_memory
+
 logger = logging.getLogger(__name__)
 
 PARALLEL_MIN_DISTINCT = 20_000
@@ -578,6 +580,8 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
     out["name_key"] = _name_keys(frame)
     out["company_key"] = _apply_distinct(_column(frame, "company"), company_key)
+    # The workers' results and the factorised codes were freed just now.
+    release_freed_memory()
     logger.info(
         "Normalised %d rows (%d distinct emails, %d distinct phone/country pairs)",
         len(frame),

@@ -461,6 +461,11 @@ def _profile(**overrides: object) -> Profile:
     return Profile.model_validate(settings)
 
 
+def _values(column: pd.Series) -> list:
+    """Return a mapped column's values with None for missing (None or NA)."""
+    return column.to_numpy(dtype=object, na_value=None).tolist()
+
+
 def test_profile_maps_fields(tmp_path: Path) -> None:
     content = (
         " email address ,COMPANY,Opt Out,Other\n"
@@ -473,15 +478,15 @@ def test_profile_maps_fields(tmp_path: Path) -> None:
     frame = apply_profile(raw, _profile())
 
     assert list(frame.columns) == [*LEAD_FIELDS, ROW_COLUMN, PROBLEM_COLUMN]
-    assert frame["email"].tolist() == ["a@x.io", None, None, "b@x.io"]
-    assert frame["company"].tolist() == [
+    assert _values(frame["email"]) == ["a@x.io", None, None, "b@x.io"]
+    assert _values(frame["company"]) == [
         " Acme ",
         "(unknown)",
         "(unknown)",
         "(unknown)",
     ]
-    assert frame["do_not_email"].tolist() == ["yes", "no", None, "maybe"]
-    assert frame["country"].tolist() == ["DE"] * 4
+    assert _values(frame["do_not_email"]) == ["yes", "no", None, "maybe"]
+    assert _values(frame["country"]) == ["DE"] * 4
     assert frame["phone"].isna().all()
     assert frame[ROW_COLUMN].tolist() == [1, 2, 3, 4]
 
