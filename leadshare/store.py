@@ -225,7 +225,11 @@ def _text_or_none(value: Any) -> str | None:
 
 
 def _postgres_type(series: pd.Series) -> str:
-    """Return the PostgreSQL type for a frame column that is not a store column."""
+    """Return the PostgreSQL type for a frame column that is not a store column.
+
+    NOTE: such a column with no values becomes text, so a statement that assigns
+    it to a number or timestamp column fails.
+    """
     kind = pd.api.types.infer_dtype(series, skipna=True)
     if kind == "integer":
         return "bigint"
