@@ -514,25 +514,17 @@ def commit_batch(
             run_id=ctx.run_id,
             received_at=ctx.now,
         )
-        tx.execute_with_frame(
-            "insert_batch_leads",
-            frame,
-            columns,
-            file_id=item.file_id,
-            profile=item.profile,
-            created_at=ctx.now,
-        )
-        tx.execute_with_frame(
-            "insert_batch_outcomes",
-            frame,
-            columns,
-            file_id=item.file_id,
-            run_id=ctx.run_id,
-        )
+        # One _incoming for the three statements: PostgreSQL copies the batch once.
+        with tx.incoming(frame, columns):
+            tx.execute(
+                "insert_batch_leads",
+                file_id=item.file_id,
+                profile=item.profile,
+                created_at=ctx.now,
+            )
+            tx.execute("insert_batch_outcomes", file_id=item.file_id, run_id=ctx.run_id)
+            tx.execute("insert_batch_decisions", run_id=ctx.run_id)
         tx.insert_frame("decision_groups", groups)
-        tx.execute_with_frame(
-            "insert_batch_decisions", frame, columns, run_id=ctx.run_id
-        )
         tx.insert_frame("approvals", approvals)
         tx.insert_frame("transfers", transfers)
         tx.execute_with_frame("add_suppressions", _suppression_frame(suppressions))

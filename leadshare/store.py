@@ -1,8 +1,11 @@
 """The lead store: one interface over DuckDB (default) or PostgreSQL (a URL change).
 
-SQL lives in ``sql/<name>.sql`` with ``:name`` bound parameters. Set-based stages hand
-whole DataFrames to :meth:`StoreTransaction.insert_frame`, which uses DuckDB's zero-copy
-scan when the store is DuckDB and a bulk insert otherwise.
+SQL lives in ``sql/<name>.sql`` with ``:name`` bound parameters, in a form that runs
+unchanged on both databases (tests/test_store.py runs every statement on both).
+Set-based stages hand whole DataFrames to
+:meth:`StoreTransaction.insert_frame` and :meth:`StoreTransaction.execute_with_frame`,
+which use DuckDB's zero-copy scan when the store is DuckDB and ``COPY`` (through
+psycopg) on PostgreSQL.
 
 DuckDB allows one writing process per file, and while it is open for writing no other
 process can read it. The store therefore opens the file per unit of work
@@ -13,6 +16,7 @@ command during a run fails with :class:`StoreError` naming the fix.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
@@ -29,6 +35,9 @@ from leadshare.errors import StoreError
 log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+COPY_CHUNK_ROWS = 100_000
+"""Rows per CSV chunk sent to COPY, which bounds the memory that the CSV text takes."""
 
 
 @cache
@@ -51,9 +60,16 @@ def _statements(script: str) -> list[str]:
 class StoreTransaction:
     """A unit of work; it commits on clean exit of :meth:`LeadStore.transaction`."""
 
-    def __init__(self, connection: sa.Connection, is_duckdb: bool) -> None:
+    def __init__(
+        self,
+        connection: sa.Connection,
+        is_duckdb: bool,
+        column_types: dict[str, str] | None = None,
+    ) -> None:
         self.connection = connection
         self.is_duckdb = is_duckdb
+        self.column_types = column_types or {}
+        """PostgreSQL type of each store column name, for typing ``_incoming``."""
 
     def execute(self, name: str, **params: Any) -> sa.CursorResult:
         return self.connection.execute(sa.text(load_sql(name)), params)
@@ -81,29 +97,36 @@ class StoreTransaction:
         """Run ``sql/<name>.sql``, which reads ``frame`` as the table ``_incoming``.
 
         One set-based statement instead of one bound statement per row: DuckDB's
-        ``executemany`` costs about 0.3 ms a row. DuckDB reads only the columns the
-        statement uses. ``columns`` lists them for the other databases, which get a
-        scratch table.
+        ``executemany`` costs about 0.3 ms a row. Does nothing when ``frame`` is
+        empty. See :meth:`incoming` for ``columns``.
         """
         if frame.empty:
             return
-        statement = sa.text(load_sql(name))
-        if not self.is_duckdb:
-            # NOTE: this path (a scratch table inside the transaction) is written for
-            # PostgreSQL but the tests run on DuckDB only.
-            shipped = frame[columns] if columns else frame
-            shipped.to_sql(
-                "_incoming", self.connection, if_exists="replace", index=False
-            )
-            self.connection.execute(statement, params)
-            self.connection.exec_driver_sql("drop table _incoming")
+        with self.incoming(frame, columns):
+            self.execute(name, **params)
+
+    @contextmanager
+    def incoming(
+        self, frame: pd.DataFrame, columns: list[str] | None = None
+    ) -> Iterator[None]:
+        """Make ``frame`` the table ``_incoming`` for the statements run inside.
+
+        DuckDB scans the frame in place and reads only the columns a statement
+        uses. PostgreSQL gets the ``columns`` (all when None) in a temporary table
+        filled by ``COPY`` and dropped on exit, so several statements over one
+        large frame should share one ``incoming`` block.
+        """
+        if self.is_duckdb:
+            raw = self.connection.connection.driver_connection
+            raw.register("_incoming", frame)
+            try:
+                yield
+            finally:
+                raw.unregister("_incoming")
             return
-        raw = self.connection.connection.driver_connection
-        raw.register("_incoming", frame)
-        try:
-            self.connection.execute(statement, params)
-        finally:
-            raw.unregister("_incoming")
+        self._copy_to_scratch_table(frame[columns] if columns else frame)
+        yield
+        self.connection.exec_driver_sql("drop table _incoming")
 
     def insert_frame(self, table: str, frame: pd.DataFrame) -> int:
         """Append ``frame`` to ``table``; the frame's columns must be table columns."""
@@ -124,13 +147,104 @@ class StoreTransaction:
             finally:
                 raw.unregister("_incoming")
         else:
-            marks = ", ".join(f":{name}" for name in frame.columns)
-            records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-            self.connection.execute(
-                sa.text(f"insert into {table} ({columns}) values ({marks})"), records
-            )
+            self._copy_frame(table, frame, self.column_types)
         return len(frame)
 
+    def _copy_to_scratch_table(self, frame: pd.DataFrame) -> None:
+        """Create the temporary table ``_incoming`` with ``frame``'s rows in it.
+
+        A column named like a store column gets that column's type, so that an
+        all-NULL or text column still assigns to a typed column (PostgreSQL casts
+        text to a number or timestamp only with an explicit cast). Other columns
+        get a type from their values, and text when nothing more specific fits.
+        """
+        types = {
+            column: self.column_types.get(column) or _postgres_type(frame[column])
+            for column in frame.columns
+        }
+        definitions = ", ".join(
+            f"{_quote(name)} {kind}" for name, kind in types.items()
+        )
+        self.connection.exec_driver_sql(
+            f"create temporary table _incoming ({definitions})"
+        )
+        self._copy_frame("_incoming", frame, types)
+        # Autovacuum never analyzes temporary tables. Without a row count the planner
+        # may pick a nested loop over a hash join for a large frame.
+        self.connection.exec_driver_sql("analyze _incoming")
+
+    def _copy_frame(
+        self, table: str, frame: pd.DataFrame, types: dict[str, str]
+    ) -> None:
+        """Send ``frame`` to PostgreSQL's ``COPY ... FROM STDIN`` as CSV chunks.
+
+        pyarrow writes the CSV: it quotes every string, so an empty string stays
+        an empty string, and it writes NULL as an unquoted empty field, which is
+        NULL to COPY's CSV format. ``types`` maps columns to their PostgreSQL types.
+        """
+        columns = ", ".join(_quote(column) for column in frame.columns)
+        ready = _arrow_ready(frame, types)
+        table_data = pa.Table.from_pandas(ready, preserve_index=False)
+        options = pa_csv.WriteOptions(include_header=False)
+        raw = self.connection.connection.driver_connection
+        with raw.cursor() as cursor:
+            copy_sql = f"copy {_quote(table)} ({columns}) from stdin (format csv)"
+            with cursor.copy(copy_sql) as copy:
+                for batch in table_data.to_batches(max_chunksize=COPY_CHUNK_ROWS):
+                    chunk = io.BytesIO()
+                    pa_csv.write_csv(batch, chunk, options)
+                    copy.write(chunk.getvalue())
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _arrow_ready(frame: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
+    """Return ``frame`` in the form COPY can read into columns of ``types``.
+
+    pyarrow rejects an object column with both str and int values, for example, so
+    such a column becomes text. A float column bound for an integer column (an int
+    column with a NULL in pandas) becomes nullable int, because COPY rejects "3.0"
+    as an integer; a fractional value there raises TypeError.
+    """
+    converted = {}
+    for column in frame.columns:
+        series = frame[column]
+        if types.get(column) in ("integer", "bigint") and series.dtype.kind == "f":
+            converted[column] = series.astype("Int64")
+        elif series.dtype == object and pd.api.types.infer_dtype(
+            series, skipna=True
+        ).startswith("mixed"):
+            converted[column] = series.map(_text_or_none)
+    return frame.assign(**converted) if converted else frame
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if pd.isna(value) else str(value)
+
+
+def _postgres_type(series: pd.Series) -> str:
+    """Return the PostgreSQL type for a frame column that is not a store column.
+
+    NOTE: such a column with no values becomes text, so a statement that assigns
+    it to a number or timestamp column fails.
+    """
+    kind = pd.api.types.infer_dtype(series, skipna=True)
+    if kind == "integer":
+        return "bigint"
+    if kind in ("floating", "mixed-integer-float", "decimal"):
+        return "double precision"
+    if kind == "boolean":
+        return "boolean"
+    if kind in ("datetime64", "datetime"):
+        return "timestamptz"
+    if kind == "date":
+        return "date"
+    return "text"
+
+
+SUPPORTED_DIALECTS = ("duckdb", "postgresql")
 
 TABLES = (
     "source_files",
@@ -147,19 +261,36 @@ TABLES = (
 
 
 class LeadStore:
-    """Open the store named by a SQLAlchemy URL; ``duckdb:///:memory:`` is the test twin."""
+    """Open the store named by a SQLAlchemy URL; ``duckdb:///:memory:`` is the test twin.
+
+    A PostgreSQL URL reads ``postgresql+psycopg://user@host:port/database``. Its
+    sessions use the UTC time zone (unless the URL sets ``options``), as DuckDB
+    sessions do on a machine in UTC, so ``date_trunc`` cuts hours the same way.
+    """
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.is_duckdb = url.startswith("duckdb")
+        parsed = sa.engine.make_url(url)
+        # Messages name the store by this form, which never contains the password.
+        self.url = parsed.render_as_string(hide_password=True)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in SUPPORTED_DIALECTS:
+            raise StoreError(
+                f"store URL {self.url} is not supported: use duckdb:///PATH or "
+                "postgresql+psycopg://USER@HOST:PORT/DATABASE"
+            )
+        self.is_duckdb = self.dialect == "duckdb"
         pool = sa.pool.StaticPool if url.endswith(":memory:") else NullPool
-        self.engine = sa.create_engine(url, poolclass=pool)
+        connect_args = {}
+        if self.dialect == "postgresql" and "options" not in parsed.query:
+            connect_args["options"] = "-c TimeZone=UTC"
+        self.engine = sa.create_engine(url, poolclass=pool, connect_args=connect_args)
+        self.column_types: dict[str, str] = {}
 
     @contextmanager
     def transaction(self) -> Iterator[StoreTransaction]:
         try:
             with self.engine.begin() as connection:
-                yield StoreTransaction(connection, self.is_duckdb)
+                yield StoreTransaction(connection, self.is_duckdb, self.column_types)
         except sa.exc.OperationalError as exc:
             if "lock" in str(exc).lower():
                 raise StoreError(
@@ -173,6 +304,8 @@ class LeadStore:
         with self.transaction() as tx:
             for statement in _statements(load_sql("schema")):
                 tx.connection.execute(sa.text(statement))
+            if self.dialect == "postgresql":
+                self.column_types = _store_column_types(tx.connection)
 
     def rows(self, name: str, **params: Any) -> list[dict[str, Any]]:
         with self.transaction() as tx:
@@ -181,6 +314,21 @@ class LeadStore:
     def frame(self, name: str, **params: Any) -> pd.DataFrame:
         with self.transaction() as tx:
             return tx.frame(name, **params)
+
+
+def _store_column_types(connection: sa.Connection) -> dict[str, str]:
+    """Return the PostgreSQL type of each column name used in the store tables.
+
+    The schema gives a column name one type in every table it appears in.
+    """
+    result = connection.execute(
+        sa.text(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = current_schema() and table_name = any(:tables)"
+        ),
+        {"tables": [*TABLES, "skipped_files"]},
+    )
+    return {name: data_type for name, data_type in result}
 
 
 def open_store(url: str) -> LeadStore:

@@ -58,7 +58,7 @@ create table if not exists leads (
     notes text,
     name_key text,
     company_key text,
-    score double,
+    score double precision,
     consent_share text,
     consent_source text,
     consent_at text,

@@ -1,9 +1,11 @@
-"""Shared fixtures: the Prefect test harness, shared data, a fresh LEADSHARE_HOME."""
+"""Shared fixtures: the Prefect test harness, shared data, a fresh LEADSHARE_HOME,
+and a PostgreSQL server with a fresh database per test."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,28 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("LEADSHARE_DB_URL", raising=False)
     monkeypatch.delenv("LEADSHARE_FAILPOINT", raising=False)
     return root
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server on 127.0.0.1 for the whole session, stopped at its end.
+
+    Skips the requesting tests when this machine has no PostgreSQL binaries or,
+    under root, no ``postgres`` user to run them as.
+    """
+    from pgserver import LocalPostgres, missing_requirement
+
+    reason = missing_requirement()
+    if reason:
+        pytest.skip(f"no PostgreSQL server for these tests: {reason}")
+    with LocalPostgres() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """The SQLAlchemy URL of a new, empty database, dropped after the test."""
+    name = f"leadshare_{uuid.uuid4().hex[:12]}"
+    url = postgres_server.create_database(name)
+    yield url
+    postgres_server.drop_database(name)

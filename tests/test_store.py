@@ -1,0 +1,246 @@
+"""The store on both databases: every SQL statement it runs, and its frame paths.
+
+Each test runs once on an in-memory DuckDB and once on a fresh database of the
+session's PostgreSQL server (see ``postgres_server`` in conftest.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from leadshare.pipeline import BATCH_COLUMNS
+from leadshare.store import SQL_DIR, LeadStore, StoreError, load_sql, open_store
+
+NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
+
+SCRATCH_STATEMENTS = {"lead_ids", "parse_timestamps", "transfer_ids"}
+"""Statements that run in leadshare.scratch's in-memory DuckDB, never in the store."""
+
+STORE_STATEMENTS = sorted(
+    path.stem
+    for path in SQL_DIR.glob("*.sql")
+    if path.stem not in SCRATCH_STATEMENTS | {"schema"}
+)
+
+PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def store(request) -> LeadStore:
+    if request.param == "duckdb":
+        return open_store("duckdb:///:memory:")
+    return open_store(request.getfixturevalue("postgres_url"))
+
+
+def _sql(store: LeadStore, sql: str, **params) -> list[tuple]:
+    with store.transaction() as tx:
+        return [tuple(row) for row in tx.connection.execute(sa.text(sql), params)]
+
+
+def _batch_frame(**values) -> pd.DataFrame:
+    """Return a one-row batch frame with every batch column, NULL unless given."""
+    row = dict.fromkeys(BATCH_COLUMNS)
+    row.update(values)
+    return pd.DataFrame([row])
+
+
+def _sample_params(sql: str) -> dict:
+    params = {}
+    for name in PARAMETER.findall(sql):
+        if name.endswith("_at") or name in ("now", "since"):
+            params[name] = NOW
+        elif name in ("limit", "rows_in", "files_in"):
+            params[name] = 5
+        else:
+            params[name] = f"{name}-1"
+    return params
+
+
+INCOMING_FRAMES = {
+    "add_suppressions": lambda: pd.DataFrame(
+        [
+            {
+                "key": "a@x.example",
+                "kind": "email",
+                "reason": "opted out",
+                "source": "test",
+                "suppressed_at": NOW,
+            }
+        ]
+    ),
+    "insert_batch_decisions": lambda: _batch_frame(
+        lead_id="L-1", _row=1, outcome="shared", partner_id="P-1", group_id="g-1"
+    ),
+    "insert_batch_leads": lambda: _batch_frame(lead_id="L-1", _row=1, outcome="shared"),
+    "insert_batch_outcomes": lambda: _batch_frame(
+        lead_id="L-1", _row=1, outcome="shared", rule="matched"
+    ),
+    "mark_backlog_shared": lambda: pd.DataFrame([{"lead_id": "L-1", "reason": "r"}]),
+    "mark_transfers_sent": lambda: pd.DataFrame(
+        [{"transfer_id": "T-1", "sent_at": NOW}]
+    ),
+    "set_delivery_batches": lambda: pd.DataFrame(
+        [{"transfer_id": "T-1", "delivery_batch": "b-1"}]
+    ),
+    "set_transfer_payloads": lambda: pd.DataFrame(
+        [{"transfer_id": "T-1", "payload": "{}"}]
+    ),
+}
+
+
+@pytest.mark.parametrize("name", STORE_STATEMENTS)
+def test_statement_runs(store, name):
+    sql = load_sql(name)
+    params = _sample_params(sql)
+    with store.transaction() as tx:
+        if name in INCOMING_FRAMES:
+            columns = list(BATCH_COLUMNS) if name.startswith("insert_batch") else None
+            tx.execute_with_frame(name, INCOMING_FRAMES[name](), columns, **params)
+        elif ";" in sql.strip().rstrip(";"):
+            tx.execute_script(name, **params)
+        else:
+            tx.execute(name, **params)
+
+
+def test_insert_frame_keeps_text_and_nulls(store):
+    keys = ["comma,key", 'quote"key', "line\nbreak", "plain"]
+    frame = pd.DataFrame(
+        {
+            "key": keys,
+            "kind": "email",
+            "reason": "opted out",
+            "source": ["", None, "run r-1", "ünïcode"],
+            "suppressed_at": NOW,
+        }
+    )
+    with store.transaction() as tx:
+        assert tx.insert_frame("suppression", frame) == 4
+
+    rows = _sql(
+        store, "select key, source, suppressed_at from suppression order by key"
+    )
+    assert rows == [
+        ("comma,key", "", NOW),
+        ("line\nbreak", "run r-1", NOW),
+        ("plain", "ünïcode", NOW),
+        ('quote"key', None, NOW),
+    ]
+
+
+def test_insert_frame_float_into_integer_column(store):
+    frame = pd.DataFrame(
+        {
+            "transfer_id": ["T-1", "T-2"],
+            "lead_id": ["L-1", "L-2"],
+            "partner_id": "P-1",
+            "channel": "webhook",
+            "status": "pending",
+            "attempts": [0.0, 2.0],
+            "run_id": "r-1",
+            "created_at": NOW,
+        }
+    )
+    with store.transaction() as tx:
+        tx.insert_frame("transfers", frame)
+
+    rows = _sql(store, "select transfer_id, attempts from transfers order by 1")
+    assert rows == [("T-1", 0), ("T-2", 2)]
+
+
+def test_execute_with_frame_all_null_column(store):
+    frame = pd.concat(
+        [
+            _batch_frame(lead_id="L-1", _row=1, outcome="shared"),
+            _batch_frame(lead_id="L-2", _row=2, outcome="shared"),
+        ],
+        ignore_index=True,
+    )
+    with store.transaction() as tx:
+        tx.execute_with_frame(
+            "insert_batch_leads",
+            frame,
+            list(BATCH_COLUMNS),
+            file_id="F-1",
+            profile="generic",
+            created_at=NOW,
+        )
+
+    rows = _sql(
+        store, "select lead_id, source_row, score, created_at from leads order by 1"
+    )
+    assert rows == [("L-1", 1, None, NOW), ("L-2", 2, None, NOW)]
+
+
+def test_mark_transfers_sent_only_listed(store):
+    pending = pd.DataFrame(
+        {
+            "transfer_id": ["T-1", "T-2"],
+            "lead_id": ["L-1", "L-2"],
+            "partner_id": "P-1",
+            "channel": "webhook",
+            "status": "pending",
+            "attempts": 1,
+            "run_id": "r-1",
+            "created_at": NOW,
+        }
+    )
+    sent_at = NOW + dt.timedelta(minutes=5)
+    with store.transaction() as tx:
+        tx.insert_frame("transfers", pending)
+        tx.execute_with_frame(
+            "mark_transfers_sent",
+            pd.DataFrame({"transfer_id": ["T-2"], "sent_at": [sent_at]}),
+        )
+
+    rows = _sql(
+        store, "select transfer_id, status, attempts, sent_at from transfers order by 1"
+    )
+    assert rows == [("T-1", "pending", 1, None), ("T-2", "sent", 2, sent_at)]
+
+
+def test_frame_scratch_table_dropped(store):
+    frame = pd.DataFrame({"transfer_id": ["T-1"], "payload": ["{}"]})
+    with store.transaction() as tx:
+        tx.execute_with_frame("set_transfer_payloads", frame)
+        tx.execute_with_frame("set_transfer_payloads", frame)
+        tables = [
+            row[0]
+            for row in tx.connection.execute(
+                sa.text("select table_name from information_schema.tables")
+            )
+        ]
+    assert "_incoming" not in tables
+
+
+def test_postgres_column_types_one_per_name(postgres_url):
+    store = open_store(postgres_url)
+    conflicts = _sql(
+        store,
+        "select column_name from information_schema.columns "
+        "where table_schema = current_schema() group by column_name "
+        "having count(distinct data_type) > 1",
+    )
+    assert conflicts == []
+    assert store.column_types["score"] == "double precision"
+    assert store.column_types["sent_at"] == "timestamp with time zone"
+
+
+def test_postgres_session_time_zone_utc(postgres_url):
+    store = open_store(postgres_url)
+    assert _sql(store, "select current_setting('TimeZone')") == [("UTC",)]
+
+
+def test_store_url_hides_password():
+    store = LeadStore("postgresql+psycopg://lead:s3cret@127.0.0.1:5999/leads")
+    assert "s3cret" not in store.url
+    assert store.url.startswith("postgresql+psycopg://lead:***@127.0.0.1:5999/")
+
+
+def test_unsupported_store_url_rejected():
+    with pytest.raises(StoreError, match="not supported"):
+        LeadStore("sqlite:///leads.db")
