@@ -40,6 +40,9 @@ def share_leads(deliver: bool = True) -> dict:
         if read is None:
             continue
         frame, meta = read
+        # Each stage's frame is then the only reference to the batch, so the
+        # columns a stage drops are freed.
+        del read
         frame = validate_leads(ctx, frame, item.profile)
         frame = dedup_leads(ctx, frame, item.profile)
         frame, suppressions = check_consent(ctx, frame)

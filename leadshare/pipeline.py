@@ -473,7 +473,10 @@ def commit_batch(
     suppressions: list[dict],
     meta: dict,
 ) -> BatchCounts:
-    """Write everything about one file in one transaction."""
+    """Write everything about one file in one transaction.
+
+    Columns of ``frame`` that no store table keeps are dropped from it.
+    """
     failpoints.hit("before_commit")
     if frame["outcome"].isna().any():
         missing = frame.loc[frame["outcome"].isna(), ROW_COLUMN].head(5).tolist()
@@ -481,7 +484,13 @@ def commit_batch(
             f"rows {missing} of {item.path.name} have no outcome; this is a bug in a stage"
         )
     # The store reads leads, outcomes and decisions straight from the batch frame
-    # (sql/insert_batch_*.sql), so no per-table copies of its columns are made.
+    # (sql/insert_batch_*.sql), so no per-table copies of its columns are made. The
+    # columns it does not read go first: the commit is the run's memory peak.
+    frame.drop(
+        columns=[name for name in frame.columns if name not in BATCH_COLUMNS],
+        inplace=True,
+    )
+    release_freed_memory()
     for column in BATCH_COLUMNS:
         if column not in frame.columns:
             frame[column] = None
