@@ -22,9 +22,9 @@ def release_freed_memory() -> None:
     """Hand freed heap pages back to the system, so the process RSS shrinks.
 
     Python and NumPy free memory into the C heap, which keeps it for reuse. After
-    normalising 1M leads about 200 MB sits there unused, counted in the RSS the
-    benchmark holds under 2 GB. On glibc, ``malloc_trim`` returns it; elsewhere only
-    Arrow's pool is released.
+    normalising 1M leads about 200 MB sits there unused and still counts in the RSS
+    (the benchmark's target is under 2 GB). On glibc, ``malloc_trim`` returns it;
+    elsewhere only Arrow's pool is released.
     """
     pa.default_memory_pool().release_unused()
     trim = _malloc_trim()

@@ -7,13 +7,18 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leadshare.config import Profile
 from leadshare.errors import GateError, IntakeError
 from leadshare.intake import (
     PROBLEM_COLUMN,
     RAGGED_FIX,
+    _clean_arrow,
+    _clean_values,
     apply_profile,
     read_lead_file,
 )
@@ -544,3 +549,23 @@ def test_ragged_file_still_counted(tmp_path, monkeypatch):
     batch = read_lead_file(path)
     assert calls == [1]
     assert batch.frame[PROBLEM_COLUMN].notna().tolist() == [False, True]
+
+
+_CELLS = st.one_of(
+    st.none(),
+    st.sampled_from(["Select", " select ", "N/A", "", "  ", "Y", "y ", " N", "yes"]),
+    st.text(alphabet="aBé -", max_size=6),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_CELLS, max_size=40))
+def test_arrow_and_object_cleaning_agree(cells: list[str | None]) -> None:
+    # Mostly distinct columns are cleaned by Arrow, repeated ones per distinct
+    # value in Python; a column must map the same whichever way it went.
+    values = pa.array(cells, type=pa.string())
+    placeholders = {"select", "n/a", ""}
+    vocabulary = {"y": "yes", "n": "no"}
+    by_arrow = _clean_arrow(values, placeholders, vocabulary)
+    by_python = _clean_values(values, placeholders, vocabulary)
+    assert _values(pd.Series(by_arrow)) == by_python.tolist()
