@@ -299,9 +299,19 @@ def phone_chunk(
     return [tuple(normalise_phone(raw, region)) for raw, region in pairs]
 
 
+def name_part_chunk(values: Sequence[object]) -> list[str | None]:
+    return [name_part_key(value) for value in values]
+
+
+def company_chunk(values: Sequence[object]) -> list[str | None]:
+    return [company_key(value) for value in values]
+
+
 CHUNK_FUNCTIONS: dict[str, Callable[[Sequence[Any]], list[Any]]] = {
     "email_chunk": email_chunk,
     "phone_chunk": phone_chunk,
+    "name_part_chunk": name_part_chunk,
+    "company_chunk": company_chunk,
 }
 
 

@@ -26,12 +26,13 @@ from leadshare.fields import (
     CountryResult,
     EmailResult,
     PhoneResult,
+    company_chunk,
     company_key,
     email_chunk,
     email_key,
     fold_text,
     name_key,
-    name_part_key,
+    name_part_chunk,
     normalise_country,
     normalise_email,
     normalise_phone,
@@ -273,16 +274,8 @@ def _put_results(
         out[f"{prefix}_{field}"] = _spread(codes, values, out.index)
 
 
-def _apply_distinct(
-    values: pd.Series, function: Callable[[object], str | None]
-) -> pd.Series:
-    codes, uniques = _distinct(values)
-    return _spread(codes, [function(value) for value in uniques], values.index)
-
-
-def _name_keys(frame: pd.DataFrame) -> pd.Series:
-    first = _apply_distinct(_column(frame, "first_name"), name_part_key)
-    last = _apply_distinct(_column(frame, "last_name"), name_part_key)
+def _name_keys(first: pd.Series, last: pd.Series) -> pd.Series:
+    """Join the first and last name keys; None when both are missing."""
     joined = (first.fillna("") + " " + last.fillna("")).str.strip()
     return joined.where(joined != "", None)
 
@@ -303,8 +296,17 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     phone_codes, phone_pairs = _distinct_pairs(
         _column(frame, "phone"), out["country_code"]
     )
+    first_codes, firsts = _distinct(_column(frame, "first_name"))
+    last_codes, lasts = _distinct(_column(frame, "last_name"))
+    company_codes, companies = _distinct(_column(frame, "company"))
     results = _map_distinct(
-        {"email": (email_chunk, emails), "phone": (phone_chunk, phone_pairs)}
+        {
+            "email": (email_chunk, emails),
+            "phone": (phone_chunk, phone_pairs),
+            "first": (name_part_chunk, firsts),
+            "last": (name_part_chunk, lasts),
+            "company": (company_chunk, companies),
+        }
     )
     email_results = results["email"]
     if _column(frame, "email").dtype == object:
@@ -314,8 +316,11 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     _put_results(out, "email", email_codes, email_results, EmailResult._fields)
     _put_results(out, "phone", phone_codes, results["phone"], ("e164", "ext", "error"))
 
-    out["name_key"] = _name_keys(frame)
-    out["company_key"] = _apply_distinct(_column(frame, "company"), company_key)
+    out["name_key"] = _name_keys(
+        _spread(first_codes, results["first"], out.index),
+        _spread(last_codes, results["last"], out.index),
+    )
+    out["company_key"] = _spread(company_codes, results["company"], out.index)
     # The workers' results and the factorised codes were freed just now.
     release_freed_memory()
     logger.info(
