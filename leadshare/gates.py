@@ -238,6 +238,12 @@ def _context() -> AbstractDataContext:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    # GX labels each pandas batch with a fingerprint that hashes every cell when the
+    # frame's shallow size is under HASH_THRESHOLD: about 1 s per gate at 1M leads.
+    # The label is not used here, so the threshold is set to zero.
+    pandas_execution_engine.HASH_THRESHOLD = 0
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
