@@ -12,7 +12,7 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from leadshare.runtime import build_context
-from tasks.intake import claim_inbox_files, read_lead_file
+from tasks.intake import archive_repeated_files, claim_inbox_files, read_lead_file
 from tasks.qualify import match_partners, qualify_leads, rematch_waiting_leads
 from tasks.report import post_run_summary, publish_report
 from tasks.store import archive_file, commit_batch
@@ -50,6 +50,7 @@ def share_leads(deliver: bool = True) -> dict:
         match = match_partners(ctx, frame)
         commit_batch(ctx, item, frame, match, suppressions, meta)
         archive_file(ctx, item)
+    archive_repeated_files(ctx)
 
     states = []
     if deliver:

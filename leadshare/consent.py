@@ -167,10 +167,14 @@ def apply_consent(
 
     email_opt_out = do_not_email.eq(True)
     opted_out = email_opt_out | _opted_out_status(frame)
+    # A person who opted out in one row opted out in all of them: the lead that
+    # the row's duplicates link to is suppressed too, whichever row came first.
+    by_duplicate = _linked_to(frame, opted_out) & ~opted_out
     email_keys = _column(frame, "email_key")
     phones = _column(frame, "phone_e164")
+    withdrawn = opted_out | by_duplicate
     blocked = set(suppressed_keys)
-    blocked |= set(email_keys[opted_out].dropna()) | set(phones[opted_out].dropna())
+    blocked |= set(email_keys[withdrawn].dropna()) | set(phones[withdrawn].dropna())
     listed = email_keys.isin(blocked) | phones.isin(blocked)
 
     _finish(
@@ -180,15 +184,28 @@ def apply_consent(
         "opted_out",
         _opt_out_reasons(frame, email_opt_out, opted_out),
     )
+    _finish(out, by_duplicate, Outcome.SUPPRESSED, "opted_out", _DUPLICATE_REASON)
     _finish(out, listed, Outcome.SUPPRESSED, "suppression_list", _LISTED_REASON)
     _finish_unknown_tokens(out, email_flag_errors, call_flag_errors, share_errors)
     _finish(out, share.eq(False), Outcome.SUPPRESSED, "no_consent", _NO_CONSENT)
     _finish(out, share.isna(), Outcome.SUPPRESSED, "no_consent", _MISSING_CONSENT)
 
     entries = _new_entries(
-        email_keys[opted_out], phones[opted_out], suppressed_keys, source, at
+        email_keys[withdrawn], phones[withdrawn], suppressed_keys, source, at
     )
     return out, entries
+
+
+def _linked_to(frame: pd.DataFrame, rows: pd.Series) -> pd.Series:
+    """Mark the rows whose lead is the ``duplicate_of`` target of one of ``rows``."""
+    if "duplicate_of" not in frame.columns or "lead_id" not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    targets = set(frame.loc[rows.to_numpy(dtype=bool), "duplicate_of"].dropna())
+    if not targets:
+        return pd.Series(False, index=frame.index)
+    return pd.Series(
+        frame["lead_id"].isin(targets).to_numpy(dtype=bool), index=frame.index
+    )
 
 
 def _opt_out_reasons(
@@ -207,6 +224,10 @@ def _opt_out_reasons(
 _LISTED_REASON = (
     "opted out earlier: on suppression list (this e-mail or phone opted out before, "
     "or in another row of this batch); never shared again"
+)
+_DUPLICATE_REASON = (
+    "opted out: a duplicate row of this lead opted out (do_not_email or status); "
+    "never shared"
 )
 _NO_CONSENT = "no consent to share: consent_share is no"
 _MISSING_CONSENT = (

@@ -18,6 +18,7 @@ import hashlib
 import logging
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -92,17 +93,42 @@ def list_inbox(
 
 
 def claim_files(ctx: RunContext) -> list[InboxFile]:
-    """Hash inbox files; archive the ones whose content was already committed."""
-    claimed = []
+    """Hash inbox files and archive the ones whose content was already processed.
+
+    Of several files with the same content, only the first (by path) is claimed.
+    The others stay in the inbox until :func:`skip_processed_files` archives them
+    once the first has its outcome.
+    """
+    claimed: dict[str, InboxFile] = {}
+    for item in _unprocessed_files(ctx):
+        if item.file_id in claimed:
+            log.info(
+                "File %s has the same content as %s; it is archived after that one",
+                item.path.name,
+                claimed[item.file_id].path.name,
+            )
+            continue
+        claimed[item.file_id] = item
+    return list(claimed.values())
+
+
+def skip_processed_files(ctx: RunContext) -> int:
+    """Archive inbox files whose content was processed, in this run or before.
+
+    Returns how many files are left for the next run (new arrivals).
+    """
+    return sum(1 for _ in _unprocessed_files(ctx))
+
+
+def _unprocessed_files(ctx: RunContext) -> Iterator[InboxFile]:
+    """Yield the inbox files whose content has no outcome yet; skip the others."""
     for path, profile in list_inbox(ctx.settings):
-        sha = sha256_file(path)
-        item = InboxFile(path=path, profile=profile, sha256=sha)
+        item = InboxFile(path=path, profile=profile, sha256=sha256_file(path))
         known = ctx.store.rows("file_status", file_id=item.file_id)
         if known and known[0]["status"] in {"committed", "rejected"}:
             skip_file(ctx, item, known[0]["status"])
             continue
-        claimed.append(item)
-    return claimed
+        yield item
 
 
 def skip_file(ctx: RunContext, item: InboxFile, earlier_status: str) -> None:
@@ -587,6 +613,7 @@ def bench_stages(csv_path: Path, workdir: Path) -> dict[str, float]:
     match = timed("match", match_batch, ctx, frame)
     timed("commit", commit_batch, ctx, item, frame, match, entries, meta)
     timings["placed"] = int((frame["outcome"] == Outcome.SHARED.value).sum())
-    # backlog + claim + 8 per-file tasks + one transfer task per partner + report + Slack
-    timings["task_runs"] = 2 + 8 + len(ctx.config.partners) + 2
+    # backlog + claim + 8 per-file tasks + archive repeats + a transfer task per
+    # partner + report + Slack
+    timings["task_runs"] = 2 + 8 + 1 + len(ctx.config.partners) + 2
     return timings

@@ -1,4 +1,4 @@
-"""Intake tasks: claim inbox files, read one file (per batch)."""
+"""Intake tasks: claim inbox files, read one file (per batch), archive repeats."""
 
 from __future__ import annotations
 
@@ -16,6 +16,14 @@ def claim_inbox_files(ctx: RunContext) -> list[InboxFile]:
     files = pipeline.claim_files(ctx)
     get_run_logger().info("Claimed %d new lead files from the inbox", len(files))
     return files
+
+
+@task(cache_policy=NO_CACHE)
+def archive_repeated_files(ctx: RunContext) -> None:
+    """Archive files that repeat the content of a file processed in this run."""
+    left = pipeline.skip_processed_files(ctx)
+    if left:
+        get_run_logger().info("%d lead files arrived during the run; next run", left)
 
 
 @task(cache_policy=NO_CACHE)

@@ -197,6 +197,27 @@ def test_opt_out_spreads_in_batch() -> None:
     assert out["rule"].tolist() == ["suppression_list", "opted_out"]
 
 
+def test_duplicate_opt_out_suppresses_kept_lead() -> None:
+    # Row 2 repeats row 1 by name and company with other contact details, and
+    # opted out. Row 1 was kept by dedup, so it carries the person's opt-out.
+    batch = _batch(
+        lead_id=["L-1", "L-2", "L-3"],
+        email_key=["jane@acme.example", "j.doe@mail.example", "bob@acme.example"],
+        do_not_email=["no", "yes", "no"],
+        consent_share="yes",
+        outcome=[None, "duplicate", None],
+        duplicate_of=[None, "L-1", None],
+    )
+    out, entries = apply_consent(batch, set(), source="run 8", now=NOW)
+
+    assert out.loc[0, "outcome"] == "suppressed"
+    assert out.loc[0, "rule"] == "opted_out"
+    assert "duplicate row" in out.loc[0, "reason"]
+    assert out.loc[1, "outcome"] == "duplicate"
+    assert out.loc[2, "outcome"] is None
+    assert sorted(e.key for e in entries) == ["j.doe@mail.example", "jane@acme.example"]
+
+
 def test_entries_for_new_opt_outs() -> None:
     batch = _batch(
         email_key=["a@x.com", "b@x.com", "c@x.com"],

@@ -175,6 +175,27 @@ def test_rerun_and_same_file_send_nothing_twice(home, partner, shared_dir):
     assert sent[0][0] == sent[0][1]
 
 
+def test_same_content_twice_in_one_run(home, partner, tmp_path):
+    from leadshare.generate import write_leads
+
+    first = write_leads(tmp_path / "a.csv", 300, seed=5)
+    copy = tmp_path / "b.csv"
+    shutil.copyfile(first, copy)
+    summary = run_share(home, "generic", first, copy)
+
+    assert summary["rows_in"] == 300
+    assert sum(summary["outcomes"].values()) == 300
+    assert [f["file"] for f in summary["skipped_files"]] == ["b.csv"]
+    assert "same content as a.csv" in summary["skipped_files"][0]["reason"]
+    assert db_rows(home, "select count(*) from source_files") == [(1,)]
+    assert db_rows(home, "select count(*) from row_outcomes") == [(300,)]
+    assert not list((home / "inbox").rglob("*.csv"))
+    archived = sorted(
+        p.name.split("-", 1)[1] for p in (home / "processed").rglob("*.csv")
+    )
+    assert archived == ["a.csv", "b.csv"]
+
+
 def test_rejected_file_quarantined_with_reason(home, partner, tmp_path):
     bad = tmp_path / "empty.csv"
     bad.write_bytes(b"")
