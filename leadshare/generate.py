@@ -1178,11 +1178,16 @@ def _add_copies(rng: np.random.Generator, columns: Columns, rates: _Rates) -> Co
     return copied
 
 
-def _external_ids(n: int) -> pa.Array:
-    """Number the rows 'LD-00000001', 'LD-00000002', ... in file order."""
+def _external_ids(n: int, seed: int) -> pa.Array:
+    """Number the rows 'LD-<seed>-00000001', 'LD-<seed>-00000002', ... in file order.
+
+    The seed keeps the ids of files made with different seeds apart, so dedup does
+    not link their rows as the same source record.
+    """
     numbers = np.arange(1, n + 1, dtype=np.int64)
-    matrix = np.tile(np.frombuffer(b"LD-00000000", dtype=np.uint8), (n, 1))
-    for position in range(10, 2, -1):
+    template = f"LD-{seed}-00000000".encode()
+    matrix = np.tile(np.frombuffer(template, dtype=np.uint8), (n, 1))
+    for position in range(len(template) - 1, len(template) - 9, -1):
         numbers, digit = np.divmod(numbers, 10)
         matrix[:, position] = 48 + digit
     return _fixed_width(matrix)
@@ -1203,7 +1208,7 @@ def _generate_table(
     _add_mess(rng, columns, rates)
     columns = _add_copies(rng, columns, rates)
     del columns["first_ascii"], columns["last_ascii"]
-    columns["external_id"] = _external_ids(n)
+    columns["external_id"] = _external_ids(n, seed)
     return pa.Table.from_arrays([columns[name] for name in LEAD_FIELDS], schema=schema)
 
 

@@ -85,6 +85,13 @@ def test_external_ids_unique(messy):
     assert messy["external_id"].notna().all()
 
 
+def test_external_ids_differ_across_seeds():
+    first = generate_leads(50, seed=11)["external_id"]
+    second = generate_leads(50, seed=21)["external_id"]
+
+    assert not set(first) & set(second)
+
+
 def test_exact_duplicates_differ_in_case(messy):
     keys = _email_keys(messy)
     repeated = keys[keys.duplicated(keep=False)]
