@@ -253,26 +253,34 @@ def status(limit: int = typer.Option(10, help="How many runs to show.")) -> None
         runs = _context().store.rows("recent_runs", limit=limit)
     except LeadshareError as exc:
         _fail(exc)
-    table = Table(title="Latest runs")
-    # Ids never wrap or shorten, so they can be copied into other commands.
-    table.add_column("run", no_wrap=True, min_width=28)
-    for column in ("started", "status", "files", "rows", "outcomes"):
-        table.add_column(column)
+    console = Console(highlight=False)
+    console.print(f"Latest runs ({len(runs)})", style="bold", markup=False)
     for row in runs:
-        summary = json.loads(row["summary"]) if row["summary"] else {}
-        outcomes = summary.get("outcomes", {})
-        nonzero = ", ".join(f"{k} {v}" for k, v in outcomes.items() if v)
-        if "taken_over_by" in summary:
-            nonzero = f"reported by {summary['taken_over_by']}"
-        table.add_row(
-            row["run_id"],
-            str(row["started_at"])[:19],
-            row["status"],
-            str(row["files_in"] or 0),
-            str(row["rows_in"] or 0),
-            nonzero,
-        )
-    Console().print(table)
+        lines = run_lines(row)
+        # The id is printed whole, never cut, so it can be copied into other commands.
+        console.print(lines[0], style="bold", markup=False, soft_wrap=True)
+        for line in lines[1:]:
+            console.print(line, markup=False)
+
+
+def run_lines(row: dict) -> list[str]:
+    """Describe one run in a few short lines: id, then times and counts, then outcomes.
+
+    A table of these fields cut its cells in an 80-column terminal; lines wrap instead.
+    """
+    summary = json.loads(row["summary"]) if row["summary"] else {}
+    outcomes = summary.get("outcomes", {})
+    counted = ", ".join(f"{name} {count}" for name, count in outcomes.items() if count)
+    if "taken_over_by" in summary:
+        counted = f"reported by {summary['taken_over_by']}"
+    files = row["files_in"] or 0
+    rows = row["rows_in"] or 0
+    return [
+        row["run_id"],
+        f"  started {str(row['started_at'])[:19]}, {row['status']}, "
+        f"{files} file{'s' if files != 1 else ''}, {rows} rows",
+        f"  {counted or 'no rows'}",
+    ]
 
 
 @approvals_app.command("list")

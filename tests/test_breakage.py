@@ -186,3 +186,40 @@ def test_explain_duplicate_keeps_file_name_case(home, tmp_path):
     )[0][0]
     lines = explain_lead(build_context().store, lead_id)
     assert any("Leads-MixedCase.csv" in line for line in lines)
+
+
+def test_status_lines_fit_80_columns():
+    from leadshare.cli import run_lines
+
+    row = {
+        "run_id": "0f4c2a9e-5b7d-4e1a-9c3f-2d8b6a1e7f90",
+        "started_at": dt.datetime(2026, 12, 4, 22, 15, 30, 123456),
+        "status": "completed",
+        "files_in": 2,
+        "rows_in": 3000,
+        "summary": '{"outcomes": {"shared": 932, "duplicate": 0, "suppressed": 1281}}',
+    }
+    lines = run_lines(row)
+
+    assert lines[0] == row["run_id"]
+    assert lines[1] == "  started 2026-12-04 22:15:30, completed, 2 files, 3000 rows"
+    assert lines[2] == "  shared 932, suppressed 1281"
+    assert all(len(line) <= 80 for line in lines)
+
+
+def test_status_line_of_taken_over_run():
+    from leadshare.cli import run_lines
+
+    row = {
+        "run_id": "run-a",
+        "started_at": "2026-12-04 22:15:30",
+        "status": "crashed",
+        "files_in": 1,
+        "rows_in": None,
+        "summary": '{"taken_over_by": "run-b"}',
+    }
+
+    assert run_lines(row)[1:] == [
+        "  started 2026-12-04 22:15:30, crashed, 1 file, 0 rows",
+        "  reported by run-b",
+    ]
