@@ -885,16 +885,9 @@ def _clean_values(
     keys = _fold(values)
     cleaned = values.to_numpy(zero_copy_only=False).astype(object)
     if vocabulary:
-        folded = dict(
-            zip(
-                _fold(pa.array(list(vocabulary))).to_pylist(),
-                vocabulary.values(),
-                strict=True,
-            )
-        )
-        found = pc.index_in(keys, value_set=pa.array(list(folded)))
+        found, targets = _look_up(keys, vocabulary)
         known = found.is_valid().to_numpy(zero_copy_only=False)
-        mapped = np.asarray(list(folded.values()), dtype=object)
+        mapped = np.asarray(targets, dtype=object)
         cleaned[known] = mapped[found.drop_null().to_numpy()]
     blank = pc.is_in(keys, value_set=_fold(pa.array(sorted(placeholders))))
     cleaned[blank.to_numpy(zero_copy_only=False)] = None
@@ -904,22 +897,31 @@ def _clean_values(
 def _clean_arrow(
     values: pa.Array, placeholders: set[str], vocabulary: dict[str, str]
 ) -> pd.api.extensions.ExtensionArray:
-    """Like :func:`_clean_values`, computed by Arrow and kept as an Arrow string column."""
+    """Clean like :func:`_clean_values`, in Arrow, and return an Arrow string column."""
     keys = _fold(values)
     if vocabulary:
-        folded = dict(
-            zip(
-                _fold(pa.array(list(vocabulary))).to_pylist(),
-                vocabulary.values(),
-                strict=True,
-            )
-        )
-        found = pc.index_in(keys, value_set=pa.array(list(folded)))
-        mapped = pc.take(pa.array(list(folded.values()), type=values.type), found)
+        found, targets = _look_up(keys, vocabulary)
+        mapped = pc.take(pa.array(targets, type=values.type), found)
         values = pc.if_else(pc.is_valid(found), mapped, values)
     blank = pc.is_in(keys, value_set=_fold(pa.array(sorted(placeholders))))
     values = pc.if_else(blank, pa.scalar(None, type=values.type), values)
     return pd.arrays.ArrowStringArray(values)
+
+
+def _look_up(keys: pa.Array, vocabulary: dict[str, str]) -> tuple[pa.Array, list[str]]:
+    """Find folded ``keys`` among the folded vocabulary keys.
+
+    Returns each key's position in the returned target values (null when absent).
+    """
+    folded = dict(
+        zip(
+            _fold(pa.array(list(vocabulary))).to_pylist(),
+            vocabulary.values(),
+            strict=True,
+        )
+    )
+    found = pc.index_in(keys, value_set=pa.array(list(folded)))
+    return found, list(folded.values())
 
 
 _SAMPLE_ROWS = 10_000

@@ -62,7 +62,7 @@ PARALLEL_MIN_DISTINCT = 8_000
 
 WORKERS = 2
 CHUNK_SIZE = 25_000
-"""Most values per request to a worker; small batches get smaller chunks."""
+"""Maximum number of values per request to a worker; small batches use less."""
 
 NORMALISED_COLUMNS: tuple[str, ...] = (
     "email_display",

@@ -372,8 +372,6 @@ def match_batch(ctx: RunContext, frame: pd.DataFrame) -> MatchResult:
     frame["group_id"] = None
     frame.loc[result.leads.index, "partner_id"] = result.leads["partner_id"]
     frame.loc[result.leads.index, "group_id"] = result.leads["group_id"]
-    # The commit that follows is the run's memory peak; start it from a trimmed heap.
-    release_freed_memory()
     return result
 
 

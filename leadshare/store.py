@@ -138,14 +138,10 @@ class StoreTransaction:
             )
         columns = ", ".join(frame.columns)
         if self.is_duckdb:
-            raw = self.connection.connection.driver_connection
-            raw.register("_incoming", frame)
-            try:
-                raw.execute(
+            with self.incoming(frame):
+                self.connection.exec_driver_sql(
                     f"insert into {table} ({columns}) select {columns} from _incoming"
                 )
-            finally:
-                raw.unregister("_incoming")
         else:
             self._copy_frame(table, frame, self.column_types)
         return len(frame)
@@ -206,7 +202,7 @@ def _arrow_ready(frame: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
     pyarrow rejects an object column with both str and int values, for example, so
     such a column becomes text. A float column bound for an integer column (an int
     column with a NULL in pandas) becomes nullable int, because COPY rejects "3.0"
-    as an integer; a fractional value there raises TypeError.
+    as an integer. A fractional value in such a column raises TypeError.
     """
     converted = {}
     for column in frame.columns:
@@ -294,9 +290,9 @@ class LeadStore:
         except sa.exc.OperationalError as exc:
             if "lock" in str(exc).lower():
                 raise StoreError(
-                    f"store {self.url} is locked by another process; wait for the running "
-                    "flow to finish, or set LEADSHARE_DB_URL to a PostgreSQL URL for "
-                    "several writers"
+                    f"store {self.url} is locked by another process; wait for the "
+                    "running flow to finish, or set LEADSHARE_DB_URL to a PostgreSQL "
+                    "URL, where commands work while a run is going"
                 ) from exc
             raise StoreError(f"store {self.url} failed: {exc}") from exc
 

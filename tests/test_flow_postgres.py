@@ -119,7 +119,7 @@ def test_rerun_sends_nothing_twice(pg_home, postgres_url, tmp_path):
 def test_cli_reads_postgres(pg_home, postgres_url, tmp_path, monkeypatch):
     from leadshare import cli
 
-    # rich sizes its tables from COLUMNS; 80 columns would wrap the outcome cells.
+    # rich sizes its tables from COLUMNS; a wide terminal keeps each row on one line.
     monkeypatch.setenv("COLUMNS", "200")
     source = tmp_path / "strategic.csv"
     source.write_text(HEADER + "".join(ROWS), encoding="utf-8")

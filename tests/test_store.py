@@ -132,19 +132,24 @@ def test_insert_frame_keeps_text_and_nulls(store):
     ]
 
 
-def test_insert_frame_float_into_integer_column(store):
-    frame = pd.DataFrame(
+def _pending_transfers(attempts) -> pd.DataFrame:
+    """Two pending webhook transfers, T-1 for L-1 and T-2 for L-2."""
+    return pd.DataFrame(
         {
             "transfer_id": ["T-1", "T-2"],
             "lead_id": ["L-1", "L-2"],
             "partner_id": "P-1",
             "channel": "webhook",
             "status": "pending",
-            "attempts": [0.0, 2.0],
+            "attempts": attempts,
             "run_id": "r-1",
             "created_at": NOW,
         }
     )
+
+
+def test_insert_frame_float_into_integer_column(store):
+    frame = _pending_transfers(attempts=[0.0, 2.0])
     with store.transaction() as tx:
         tx.insert_frame("transfers", frame)
 
@@ -177,18 +182,7 @@ def test_execute_with_frame_all_null_column(store):
 
 
 def test_mark_transfers_sent_only_listed(store):
-    pending = pd.DataFrame(
-        {
-            "transfer_id": ["T-1", "T-2"],
-            "lead_id": ["L-1", "L-2"],
-            "partner_id": "P-1",
-            "channel": "webhook",
-            "status": "pending",
-            "attempts": 1,
-            "run_id": "r-1",
-            "created_at": NOW,
-        }
-    )
+    pending = _pending_transfers(attempts=1)
     sent_at = NOW + dt.timedelta(minutes=5)
     with store.transaction() as tx:
         tx.insert_frame("transfers", pending)
