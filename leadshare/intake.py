@@ -151,6 +151,9 @@ def _decode_to_utf8(data: bytes, path: Path) -> tuple[str, bytes]:
         body = data[len(UTF8_BOM) :]
         _check_utf8(body, path, offset=len(UTF8_BOM), whole=data)
         return "utf-8-sig", body
+    if _is_utf8(data):
+        return "utf-8", data
+    # Arrow said no: Python's decoder has the last word and names the first bad byte.
     try:
         data.decode("utf-8")
         return "utf-8", data
@@ -164,7 +167,27 @@ def _decode_to_utf8(data: bytes, path: Path) -> tuple[str, bytes]:
     return "cp1252", text.encode("utf-8")
 
 
+def _is_utf8(data: bytes) -> bool:
+    """Tell whether ``data`` is valid UTF-8, without building a str.
+
+    Arrow validates a binary value as it casts it to a string, about ten times as
+    fast as bytes.decode on text with accents (0.16 against 1.8 s for 320 MB). The
+    caller decodes with Python only to find where invalid text starts.
+    """
+    offsets = pa.array([0, len(data)], pa.int64()).buffers()[1]
+    value = pa.Array.from_buffers(
+        pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)]
+    )
+    try:
+        value.cast(pa.large_string())
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
 def _check_utf8(body: bytes, path: Path, offset: int, whole: bytes) -> None:
+    if _is_utf8(body):
+        return
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -236,7 +259,7 @@ def _parse_uniform(
         return None
     try:
         frame = _read_csv_arrow(
-            data[int(records.ends[0]) + 1 :], len(header), delimiter
+            memoryview(data)[int(records.ends[0]) + 1 :], len(header), delimiter
         )
     except pa.ArrowInvalid:
         return None
@@ -554,7 +577,9 @@ def _read_csv_text(body: bytes, width: int, delimiter: str) -> pd.DataFrame:
         return _read_csv_pandas(body, width, delimiter)
 
 
-def _read_csv_arrow(body: bytes, width: int, delimiter: str) -> pd.DataFrame:
+def _read_csv_arrow(
+    body: bytes | memoryview, width: int, delimiter: str
+) -> pd.DataFrame:
     names = [str(i) for i in range(width)]
     table = pa_csv.read_csv(
         pa.py_buffer(body),

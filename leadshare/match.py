@@ -82,6 +82,13 @@ def _norm(value: object) -> str:
     )
 
 
+def _norm_column(values: pd.Series) -> pd.Series:
+    """Apply :func:`_norm` to each distinct value once; missing becomes ""."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = np.array([*(_norm(value) for value in uniques), ""], dtype=object)
+    return pd.Series(table[codes], index=values.index, dtype=object)
+
+
 def static_exclusion(
     partner: PartnerState, key: dict[str, str], postcode_hit: bool, today: dt.date
 ) -> str | None:
@@ -132,7 +139,7 @@ def _used_fields(states: list[PartnerState]) -> list[str]:
 def _group_frame(leads: pd.DataFrame, states: list[PartnerState]) -> pd.DataFrame:
     missing = pd.Series(None, index=leads.index, dtype=object)
     keys = pd.DataFrame(
-        {name: leads.get(name, missing).map(_norm) for name in _used_fields(states)},
+        {name: _norm_column(leads.get(name, missing)) for name in _used_fields(states)},
         index=leads.index,
     )
     for name in GROUP_FIELDS:

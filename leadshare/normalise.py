@@ -7,12 +7,15 @@ processes. The per-value functions are re-exported here.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
 import pickle
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -53,6 +56,7 @@ __all__ = [
     "normalise_email",
     "normalise_frame",
     "normalise_phone",
+    "start_workers_early",
 ]
 
 logger = logging.getLogger(__name__)
@@ -62,6 +66,7 @@ PARALLEL_MIN_DISTINCT = 8_000
 
 WORKERS = 2
 CHUNK_SIZE = 25_000
+STOP_TIMEOUT_S = 10
 """Maximum number of values per request to a worker; small batches use less."""
 
 NORMALISED_COLUMNS: tuple[str, ...] = (
@@ -114,7 +119,7 @@ def _map_distinct(
         for start in range(0, len(values), size)
     ]
     parts: dict[str, dict[int, list[Any]]] = {name: {} for name in jobs}
-    with _Workers(min(WORKERS, len(chunks))) as workers:
+    with _take_standby() or _Workers(min(WORKERS, len(chunks))) as workers:
         for chunk, result in workers.run(chunks):
             parts[chunk.job][chunk.start] = result
     return {
@@ -160,16 +165,27 @@ class _Workers:
     def __enter__(self) -> _Workers:
         return self
 
+    def alive(self) -> bool:
+        return all(process.poll() is None for process in self.processes)
+
     def __exit__(self, *exc_info: object) -> None:
         for process in self.processes:
             with contextlib.suppress(BrokenPipeError):
                 process.stdin.close()
+        # A worker's stdout reads as ended when it exits. Waiting on the pipes wakes
+        # at once, where Popen.wait(timeout) polls with sleeps (up to 70 ms here).
+        pending = [process.stdout for process in self.processes]
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while pending and (left := deadline - time.monotonic()) > 0:
+            ended = wait(pending, timeout=left)
+            pending = [stream for stream in pending if stream not in ended]
         for process in self.processes:
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            process.stdout.close()
 
     def run(self, chunks: list[_Chunk]) -> Iterator[tuple[_Chunk, list[Any]]]:
         """Yield (chunk, result) pairs in the order in which the workers finish."""
@@ -204,6 +220,41 @@ class _Workers:
             return pickle.load(process.stdout)
         except EOFError as exc:
             raise _worker_error(process) from exc
+
+
+_standby: _Workers | None = None
+_standby_lock = threading.Lock()
+
+
+def start_workers_early() -> None:
+    """Start the worker processes now, for the next large batch to use.
+
+    The pipeline calls this before it reads a large file, so the workers import
+    the field libraries while the file is parsed instead of inside the
+    normalisation stage (about 0.3 s of a 10k-lead batch on 2 cores). Workers that
+    no batch uses wait for the next one and stop when this process exits.
+    """
+    global _standby
+    with _standby_lock:
+        if _standby is None or not _standby.alive():
+            _standby = _Workers(WORKERS)
+
+
+def _take_standby() -> _Workers | None:
+    global _standby
+    with _standby_lock:
+        workers, _standby = _standby, None
+    if workers is not None and not workers.alive():
+        workers.__exit__(None, None, None)
+        return None
+    return workers
+
+
+@atexit.register
+def _stop_standby() -> None:
+    workers = _take_standby()
+    if workers is not None:
+        workers.__exit__(None, None, None)
 
 
 def _worker_error(process: subprocess.Popen) -> RuntimeError:

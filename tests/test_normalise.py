@@ -259,6 +259,33 @@ def test_frame_parallel_matches_serial(monkeypatch: pytest.MonkeyPatch) -> None:
     assert serial["email_error"].notna().sum() == emails.count("broken@")
 
 
+def test_frame_uses_workers_started_early(monkeypatch: pytest.MonkeyPatch) -> None:
+    emails = [f"lead{i}@example.com" for i in range(300)]
+    frame = pd.DataFrame({"email": emails, "phone": "030 1234567", "country": "DE"})
+    serial = normalise_frame(frame)
+    monkeypatch.setattr(normalise, "PARALLEL_MIN_DISTINCT", 100)
+    normalise.start_workers_early()
+    early = normalise._standby
+    assert early is not None and early.alive()
+
+    pd.testing.assert_frame_equal(normalise_frame(frame), serial)
+    # The batch took the early workers and stopped them when it was done.
+    assert normalise._standby is None
+    assert all(process.returncode == 0 for process in early.processes)
+
+
+def test_dead_early_worker_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    frame = pd.DataFrame({"email": [f"lead{i}@example.com" for i in range(300)]})
+    serial = normalise_frame(frame)
+    monkeypatch.setattr(normalise, "PARALLEL_MIN_DISTINCT", 100)
+    normalise.start_workers_early()
+    normalise._standby.processes[0].kill()
+    normalise._standby.processes[0].wait()
+
+    pd.testing.assert_frame_equal(normalise_frame(frame), serial)
+    assert normalise._standby is None
+
+
 # Properties
 
 _ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
