@@ -11,6 +11,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from leadshare.pipeline import RunContext
 from leadshare.runtime import build_context
 from tasks.intake import archive_repeated_files, claim_inbox_files, read_lead_file
 from tasks.qualify import match_partners, qualify_leads, rematch_waiting_leads
@@ -22,8 +23,17 @@ from tasks.validate import check_consent, dedup_leads, validate_leads
 
 @flow(name="share-leads", retries=1, retry_delay_seconds=60)
 def share_leads(deliver: bool = True) -> dict:
-    """Process the inbox and deliver due transfers; return the run summary."""
+    """Process the inbox and deliver due transfers, and return the run summary.
+
+    While another sharing run uses the same store, this one raises RunLockedError
+    at once without changing anything, and the flow's retry tries again later.
+    """
     ctx = build_context(run_id=flow_run.get_id())
+    with ctx.store.exclusive_run(ctx.run_id):
+        return _share(ctx, deliver)
+
+
+def _share(ctx: RunContext, deliver: bool) -> dict:
     with ctx.store.transaction() as tx:
         tx.execute("mark_stale_runs", run_id=ctx.run_id)
         tx.execute_script("take_over_crashed_runs", run_id=ctx.run_id)

@@ -5,6 +5,7 @@ LeadshareError
 ├── IntakeError (ValueError)        a lead file cannot be read as a whole
 │   └── GateError                   a batch-level data-quality gate failed
 ├── StoreError                      the store failed or is locked by another writer
+│   └── RunLockedError              another sharing run holds the run lock
 └── DeliveryError                   a transfer to a partner failed
     ├── RetryableDeliveryError      5xx, 429, timeout: try again later
     ├── RejectedDeliveryError       4xx other than 410/429: no retry
@@ -45,6 +46,10 @@ class GateError(IntakeError):
 
 class StoreError(LeadshareError):
     """The store cannot be opened or written."""
+
+
+class RunLockedError(StoreError):
+    """Another sharing run on the same store is going; this one changed nothing."""
 
 
 class DeliveryError(LeadshareError):

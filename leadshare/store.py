@@ -9,15 +9,20 @@ psycopg) on PostgreSQL.
 
 DuckDB allows one writing process per file, and while it is open for writing no other
 process can read it. The store therefore opens the file per unit of work
-(``NullPool``) and keeps it closed between tasks. The hourly deployment has
-``concurrency_limit: 1`` in ``prefect.yaml``, so two sharing runs never overlap; a CLI
-command during a run fails with :class:`StoreError` naming the fix.
+(``NullPool``) and keeps it closed between tasks; a CLI command that finds it open
+fails with :class:`StoreError` naming the fix. Because the file is closed between
+tasks, that lock alone would let two sharing runs interleave, so a run holds
+:meth:`LeadStore.exclusive_run` from start to end. The hourly deployment also has
+``concurrency_limit: 1`` in ``prefect.yaml``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import fcntl
 import io
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -30,11 +35,14 @@ import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from leadshare.errors import StoreError
+from leadshare.errors import RunLockedError, StoreError
 
 log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+RUN_LOCK_KEY = 0x6C65_6164_7368_6172
+"""PostgreSQL advisory lock key of the sharing run ("leadshar" in ASCII)."""
 
 COPY_CHUNK_ROWS = 100_000
 """Rows per CSV chunk sent to COPY, which bounds the memory that the CSV text takes."""
@@ -119,8 +127,8 @@ class StoreTransaction:
         if self.is_duckdb:
             raw = self.connection.connection.driver_connection
             raw.register("_incoming", frame)
-            # Rows inserted from a batch need no order; keeping it made the commit
-            # of 1M leads 2 s slower. Queries that need an order say ORDER BY.
+            # Rows inserted from a batch need no order, and keeping it made the
+            # commit of 1M leads 2 s slower. Queries that need an order use ORDER BY.
             raw.execute("set preserve_insertion_order = false")
             try:
                 yield
@@ -273,6 +281,7 @@ class LeadStore:
         # Messages name the store by this form, which never contains the password.
         self.url = parsed.render_as_string(hide_password=True)
         self.dialect = parsed.get_backend_name()
+        self.database = parsed.database
         if self.dialect not in SUPPORTED_DIALECTS:
             raise StoreError(
                 f"store URL {self.url} is not supported: use duckdb:///PATH or "
@@ -299,6 +308,50 @@ class LeadStore:
                     "URL, where commands work while a run is going"
                 ) from exc
             raise StoreError(f"store {self.url} failed: {exc}") from exc
+
+    @contextmanager
+    def exclusive_run(self, run_id: str) -> Iterator[None]:
+        """Hold the run lock for one sharing run, or raise :class:`RunLockedError`.
+
+        DuckDB: an exclusive ``flock`` on ``<database file>.run-lock``, which the
+        kernel releases when the process ends, however it ends. PostgreSQL: a
+        session advisory lock on a connection kept open for the run, released when
+        that session ends. An in-memory store has no other process to exclude.
+        """
+        if not self.is_duckdb:
+            with self._advisory_lock():
+                yield
+            return
+        if not self.database or self.database == ":memory:":
+            yield
+            return
+        with _file_lock(Path(self.database + ".run-lock"), run_id, self.url):
+            yield
+
+    @contextmanager
+    def _advisory_lock(self) -> Iterator[None]:
+        try:
+            connection = self.engine.connect()
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"store {self.url} failed: {exc}") from exc
+        try:
+            locked = connection.execute(
+                sa.text(load_sql("pg_try_run_lock")), {"key": RUN_LOCK_KEY}
+            ).scalar()
+            # The lock belongs to the session, so no transaction stays open.
+            connection.commit()
+            if not locked:
+                holders = self.rows("running_runs")
+                raise _locked_error(self.url, _describe_holders(holders))
+            try:
+                yield
+            finally:
+                connection.execute(
+                    sa.text(load_sql("pg_release_run_lock")), {"key": RUN_LOCK_KEY}
+                )
+                connection.commit()
+        finally:
+            connection.close()
 
     def init_schema(self) -> None:
         with self.transaction() as tx:
@@ -329,6 +382,49 @@ def _store_column_types(connection: sa.Connection) -> dict[str, str]:
         {"tables": [*TABLES, "skipped_files"]},
     )
     return {name: data_type for name, data_type in result}
+
+
+def _locked_error(url: str, holder: str) -> RunLockedError:
+    return RunLockedError(
+        f"another sharing run is using store {url} ({holder}), so this run changed "
+        "nothing. Files in the inbox wait for the next run; run again when that one "
+        "has finished (leadshare status shows it)"
+    )
+
+
+def _describe_holders(holders: list[dict[str, Any]]) -> str:
+    if not holders:
+        return "its run id is not recorded yet"
+    return ", ".join(
+        f"run {row['run_id']} started {row['started_at']:%Y-%m-%d %H:%M} UTC"
+        for row in holders
+    )
+
+
+@contextmanager
+def _file_lock(path: Path, run_id: str, url: str) -> Iterator[None]:
+    """Hold an exclusive flock on ``path`` and write the holder's run id into it."""
+    try:
+        handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+")
+    except OSError as exc:
+        raise StoreError(
+            f"cannot open the run lock file {path}: {exc.strerror}; check that the "
+            "folder of the store is writable"
+        ) from exc
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "its run id is not recorded yet"
+            raise _locked_error(url, holder) from None
+        handle.seek(0)
+        handle.truncate()
+        started = dt.datetime.now(dt.UTC)
+        handle.write(f"run {run_id}, process {os.getpid()}, since {started:%Y-%m-%d %H:%M} UTC\n")
+        handle.flush()
+        yield
+        # Closing the file releases the lock.
 
 
 def open_store(url: str) -> LeadStore:

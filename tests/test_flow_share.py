@@ -7,6 +7,8 @@ webhook partner (it verifies signatures and deduplicates on webhook-id) and as S
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -194,6 +196,46 @@ def test_same_content_twice_in_one_run(home, partner, tmp_path):
         p.name.split("-", 1)[1] for p in (home / "processed").rglob("*.csv")
     )
     assert archived == ["a.csv", "b.csv"]
+
+
+LOCK_HOLDER = """
+import sys, time
+from leadshare.store import LeadStore
+with LeadStore(sys.argv[1]).exclusive_run("run-holder"):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_second_run_rejected_while_locked(home, partner, tmp_path):
+    from leadshare.errors import RunLockedError
+    from leadshare.generate import write_leads
+
+    url = f"duckdb:///{home / 'leadshare.duckdb'}"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, url], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        path = write_leads(tmp_path / "leads.csv", 200, seed=9)
+        with pytest.raises(RunLockedError, match="run run-holder"):
+            run_share(home, "generic", path)
+        # Nothing happened: no run recorded, the file still waits in the inbox.
+        assert db_rows(home, "select count(*) from runs") == [(0,)]
+        assert (home / "inbox" / "generic" / "leads.csv").exists()
+    finally:
+        # A killed holder leaves no lock behind: the kernel drops it.
+        holder.kill()
+        holder.wait()
+    summary = share_leads_once()
+    assert summary["rows_in"] == 200
+    assert sum(summary["outcomes"].values()) == 200
+
+
+def share_leads_once() -> dict:
+    from flows.share import share_leads
+
+    return share_leads.with_options(retries=0)()
 
 
 def test_rejected_file_quarantined_with_reason(home, partner, tmp_path):

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from leadshare.pipeline import BATCH_COLUMNS
+from leadshare.errors import RunLockedError
 from leadshare.store import SQL_DIR, LeadStore, StoreError, load_sql, open_store
 
 NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
@@ -21,10 +22,13 @@ NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 SCRATCH_STATEMENTS = {"lead_ids", "parse_timestamps", "transfer_ids"}
 """Statements that run in leadshare.scratch's in-memory DuckDB, never in the store."""
 
+POSTGRES_ONLY = {"pg_try_run_lock", "pg_release_run_lock"}
+"""Run lock statements; the DuckDB store locks a file instead."""
+
 STORE_STATEMENTS = sorted(
     path.stem
     for path in SQL_DIR.glob("*.sql")
-    if path.stem not in SCRATCH_STATEMENTS | {"schema"}
+    if path.stem not in SCRATCH_STATEMENTS | POSTGRES_ONLY | {"schema"}
 )
 
 PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
@@ -54,7 +58,7 @@ def _sample_params(sql: str) -> dict:
     for name in PARAMETER.findall(sql):
         if name.endswith("_at") or name in ("now", "since"):
             params[name] = NOW
-        elif name in ("limit", "rows_in", "files_in"):
+        elif name in ("limit", "rows_in", "files_in", "key"):
             params[name] = 5
         else:
             params[name] = f"{name}-1"
@@ -238,3 +242,37 @@ def test_store_url_hides_password():
 def test_unsupported_store_url_rejected():
     with pytest.raises(StoreError, match="not supported"):
         LeadStore("sqlite:///leads.db")
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def store_url(request, tmp_path) -> str:
+    if request.param == "duckdb":
+        return f"duckdb:///{tmp_path / 'leads.duckdb'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_run_lock_lets_one_run_at_a_time(store_url):
+    first, second = open_store(store_url), open_store(store_url)
+    with first.exclusive_run("run-A"):
+        with first.transaction() as tx:
+            tx.execute("start_run", run_id="run-A", flow_run_id=None, started_at=NOW)
+        with pytest.raises(RunLockedError, match="run run-A") as caught:
+            with second.exclusive_run("run-B"):
+                pytest.fail("a second run got the lock")
+        assert "changed nothing" in str(caught.value)
+    # Released on exit, the lock goes to the next run.
+    with second.exclusive_run("run-B"):
+        pass
+
+
+def test_run_lock_not_needed_in_memory():
+    store = open_store("duckdb:///:memory:")
+    with store.exclusive_run("run-A"), store.exclusive_run("run-B"):
+        pass
+
+
+def test_postgres_run_lock_statements(postgres_url):
+    store = open_store(postgres_url)
+    with store.transaction() as tx:
+        assert tx.rows("pg_try_run_lock", key=5) == [{"locked": True}]
+        assert tx.rows("pg_release_run_lock", key=5) == [{"released": True}]
