@@ -276,3 +276,18 @@ def test_postgres_run_lock_statements(postgres_url):
     with store.transaction() as tx:
         assert tx.rows("pg_try_run_lock", key=5) == [{"locked": True}]
         assert tx.rows("pg_release_run_lock", key=5) == [{"released": True}]
+
+
+def test_postgres_run_lock_survives_lost_session(postgres_url):
+    store = open_store(postgres_url)
+    with store.exclusive_run("run-A"):
+        killed = _sql(
+            store,
+            "select pg_terminate_backend(pid) from pg_locks where locktype = "
+            "'advisory' and database = (select oid from pg_database where datname "
+            "= current_database())",
+        )
+        assert killed == [(True,)]
+    # The ended session took its lock with it, and the next run gets it.
+    with open_store(postgres_url).exclusive_run("run-B"):
+        pass
