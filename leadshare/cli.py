@@ -32,6 +32,21 @@ console = Console(stderr=True)
 DEMO_PORT = 18765
 
 
+@app.callback()
+def _before_each_command() -> None:
+    """Stop a temporary Prefect server that a killed run left behind."""
+    from pydantic import ValidationError
+
+    from leadshare.leftover_server import stop_leftover_servers
+    from leadshare.settings import get_settings
+
+    try:
+        root = get_settings().root
+    except (LeadshareError, ValidationError):
+        return  # the command itself reports invalid settings
+    stop_leftover_servers(root)  # logs each server it stops
+
+
 def _prefect_offline() -> None:
     """Keep Prefect's telemetry off; the caller's own settings win."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -58,8 +73,13 @@ def _fail(exc: Exception) -> None:
 def _run_flow() -> dict:
     _prefect_offline()
     from flows.share import share_leads
+    from leadshare.leftover_server import record_server
+    from leadshare.settings import get_settings
 
-    with console.status("Running the sharing flow through Prefect..."):
+    with (
+        console.status("Running the sharing flow through Prefect..."),
+        record_server(get_settings().root),
+    ):
         try:
             return share_leads()
         except RuntimeError as exc:
