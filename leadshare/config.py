@@ -10,15 +10,21 @@ import datetime as dt
 import hashlib
 import shutil
 from pathlib import Path
+import re
 from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pycountry
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from leadshare.errors import ConfigError
 from leadshare.model import LEAD_FIELDS
+from leadshare.templates import approved_templates
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
+PARTNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 class _Strict(BaseModel):
@@ -36,9 +42,10 @@ class Territory(_Strict):
     @classmethod
     def _upper_codes(cls, codes: list[str]) -> list[str]:
         for code in codes:
-            if len(code) != 2 or not code.isalpha():
+            if pycountry.countries.get(alpha_2=code.upper()) is None:
                 raise ValueError(
-                    f"country {code!r} is not an ISO 3166 alpha-2 code such as 'DE'"
+                    f"country {code!r} is not an ISO 3166 alpha-2 code such as 'DE' "
+                    "(the United Kingdom is 'GB')"
                 )
         return [code.upper() for code in codes]
 
@@ -48,6 +55,17 @@ class WebhookConfig(_Strict):
     secret: str = Field(
         description="Reference to the signing secret: env:NAME or block:NAME"
     )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError(
+                f"webhook URL {url!r} is not an http(s) URL; use a form such as "
+                "https://partner.example/leads"
+            )
+        return url
 
 
 class Partner(_Strict):
@@ -74,6 +92,47 @@ class Partner(_Strict):
     )
     template: str = "intro_default.j2"
 
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, partner_id: str) -> str:
+        # The id names outbox folders and files, so it must not contain a path.
+        if not PARTNER_ID.fullmatch(partner_id):
+            raise ValueError(
+                f"partner id {partner_id!r} is invalid; use letters, digits, '-', '_' "
+                "and '.', starting with a letter or digit, such as P-NORD"
+            )
+        return partner_id
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"time zone {name!r} is not an IANA time zone name such as "
+                "'Europe/Berlin' or 'UTC'"
+            ) from None
+        return name
+
+    @field_validator("template")
+    @classmethod
+    def _approved_template(cls, name: str) -> str:
+        approved = approved_templates()
+        if name not in approved:
+            raise ValueError(
+                f"intro template {name!r} is not approved; use one of {approved}"
+            )
+        return name
+
+    def inactive_reason(self, today: dt.date) -> str | None:
+        """Return why the partner must not receive leads on ``today``, or None."""
+        if self.status != "active":
+            return f"partner status is {self.status}"
+        if self.agreement_expires is not None and self.agreement_expires < today:
+            return f"partner agreement expired on {self.agreement_expires.isoformat()}"
+        return None
+
     @field_validator("fields")
     @classmethod
     def _known_fields(cls, fields: list[str]) -> list[str]:
@@ -89,6 +148,11 @@ class Partner(_Strict):
         if self.channel == "webhook" and self.webhook is None:
             raise ValueError(
                 f"partner {self.id}: channel 'webhook' needs a 'webhook' section"
+            )
+        if self.channel == "crm_export" and not self.crm_owner_id:
+            raise ValueError(
+                f"partner {self.id}: channel 'crm_export' needs 'crm_owner_id', the "
+                "CRM user that the exported leads are assigned to"
             )
 
 
@@ -205,6 +269,13 @@ def _validate(model: type[BaseModel], data: Any, path: Path, prefix: str = "") -
         ) from exc
 
 
+def _partner_prefix(index: int, item: Any) -> str:
+    """Name a partner in errors by position and, when it has one, by id."""
+    if isinstance(item, dict) and isinstance(item.get("id"), str):
+        return f"partners[{index}] ({item['id']})."
+    return f"partners[{index}]."
+
+
 def ensure_config(config_dir: Path) -> None:
     """Create the example config in an empty config folder; never overwrite a user's files."""
     if (config_dir / "partners.yaml").exists():
@@ -223,8 +294,14 @@ def load_config(config_dir: Path) -> Config:
 
     partners_path = config_dir / "partners.yaml"
     raw_partners = _read_yaml(partners_path) or {}
+    if not isinstance(raw_partners, dict):
+        raise ConfigError(
+            f"{partners_path}: the file must be a mapping with a 'partners:' list, "
+            f"got a {type(raw_partners).__name__}; put 'partners:' on the first line "
+            "and indent the list under it"
+        )
     partners = [
-        _validate(Partner, item, partners_path, f"partners[{index}].")
+        _validate(Partner, item, partners_path, _partner_prefix(index, item))
         for index, item in enumerate(raw_partners.get("partners", []))
     ]
     if not partners:
@@ -236,10 +313,17 @@ def load_config(config_dir: Path) -> Config:
     rules_path = config_dir / "rules.yaml"
     rules = _validate(Rules, _read_yaml(rules_path), rules_path)
 
-    profiles = {}
+    profiles: dict[str, Profile] = {}
+    profile_paths: dict[str, Path] = {}
     for path in sorted((config_dir / "profiles").glob("*.yaml")):
         profile = _validate(Profile, _read_yaml(path), path)
+        if profile.name in profiles:
+            raise ConfigError(
+                f"{path}: profile name {profile.name!r} is already used by "
+                f"{profile_paths[profile.name]}; give each profile its own 'name:'"
+            )
         profiles[profile.name] = profile
+        profile_paths[profile.name] = path
     return Config(
         partners=partners,
         rules=rules,

@@ -96,6 +96,19 @@ def deliver_partner(
     summary.due = len(due)
     if due.empty:
         return summary
+    inactive = partner.inactive_reason(now.date())
+    if inactive:
+        # Leads queued before a pause or the agreement's end wait until the
+        # partner is active again; none leaves without a valid agreement.
+        summary.waiting = len(due)
+        summary.errors.append(f"{len(due)} deliveries wait: {inactive}")
+        log.warning(
+            "Partner %s: %d deliveries wait because the %s",
+            partner.id,
+            len(due),
+            inactive.removeprefix("partner "),
+        )
+        return summary
     if partner.id in disabled:
         summary.waiting = len(due)
         log.warning(

@@ -93,10 +93,9 @@ def static_exclusion(
     partner: PartnerState, key: dict[str, str], postcode_hit: bool, today: dt.date
 ) -> str | None:
     p = partner.partner
-    if p.status != "active":
-        return f"partner status is {p.status}"
-    if p.agreement_expires is not None and p.agreement_expires < today:
-        return f"partner agreement expired on {p.agreement_expires.isoformat()}"
+    inactive = p.inactive_reason(today)
+    if inactive:
+        return inactive
     if partner.disabled_reason:
         return f"partner endpoint disabled: {partner.disabled_reason}"
     territory = p.territory

@@ -101,6 +101,9 @@ def claim_files(ctx: RunContext) -> list[InboxFile]:
     """
     claimed: dict[str, InboxFile] = {}
     for item in _unprocessed_files(ctx):
+        if item.profile not in ctx.config.profiles:
+            reject_file(ctx, item, _unknown_profile_error(ctx, item))
+            continue
         if item.file_id in claimed:
             log.info(
                 "File %s has the same content as %s; it is archived after that one",
@@ -114,6 +117,16 @@ def claim_files(ctx: RunContext) -> list[InboxFile]:
     return list(claimed.values())
 
 
+def _unknown_profile_error(ctx: RunContext, item: InboxFile) -> IntakeError:
+    folders = ", ".join(f"inbox/{name}/" for name in sorted(ctx.config.profiles))
+    return IntakeError(
+        str(item.path),
+        f"the inbox folder {item.profile!r} names no source profile",
+        fix=f"Move the file into one of {folders} (inbox/ itself means generic), or "
+        f"add config/profiles/{item.profile}.yaml with name: {item.profile}",
+    )
+
+
 def skip_processed_files(ctx: RunContext) -> int:
     """Archive inbox files whose content was processed, in this run or before.
 
@@ -123,13 +136,24 @@ def skip_processed_files(ctx: RunContext) -> int:
 
 
 def _unprocessed_files(ctx: RunContext) -> Iterator[InboxFile]:
-    """Yield the inbox files whose content has no outcome yet; skip the others."""
+    """Yield the inbox files whose content has no outcome yet; skip the others.
+
+    A file whose content was committed is skipped. So is one rejected in this run
+    (a copy of a file just quarantined). A file rejected by an earlier run is read
+    again: the user dropped it anew, usually after fixing the profile or config
+    that rejected it.
+    """
     for path, profile in list_inbox(ctx.settings):
         item = InboxFile(path=path, profile=profile, sha256=sha256_file(path))
         known = ctx.store.rows("file_status", file_id=item.file_id)
-        if known and known[0]["status"] in {"committed", "rejected"}:
-            skip_file(ctx, item, known[0]["status"])
+        status = known[0]["status"] if known else None
+        if status == "committed" or (
+            status == "rejected" and known[0]["run_id"] == ctx.run_id
+        ):
+            skip_file(ctx, item, status)
             continue
+        if status == "rejected":
+            log.info("File %s was rejected before; reading it again", path.name)
         yield item
 
 

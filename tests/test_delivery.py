@@ -149,3 +149,20 @@ def test_file_drop_batch_written_once(store, settings):
     assert len(files) == 1
     assert again.due == 0
     assert files[0].read_text().count("\n") == 4
+
+
+@pytest.mark.parametrize(
+    "change", [{"status": "paused"}, {"agreement_expires": dt.date(2026, 12, 3)}]
+)
+def test_inactive_partner_gets_nothing(store, settings, change):
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        inactive = _partner(endpoint.url).model_copy(update=change)
+        held = deliver_partner(store, settings, inactive, NOW)
+        assert endpoint.requests == []
+        assert held.waiting == 3
+        assert held.sent == 0
+        assert [row[1] for row in _statuses(store)] == ["pending"] * 3
+        # Active again, the partner receives what waited.
+        resumed = deliver_partner(store, settings, _partner(endpoint.url), NOW)
+    assert resumed.sent == 3
+    assert len(endpoint.requests) == 3

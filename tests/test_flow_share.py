@@ -198,6 +198,44 @@ def test_same_content_twice_in_one_run(home, partner, tmp_path):
     assert archived == ["a.csv", "b.csv"]
 
 
+def test_rejected_file_read_again_after_fix(home, partner, shared_dir, tmp_path):
+    source = shared_dir / "data" / "xeducation-leads" / "Leads.csv"
+    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    sample = tmp_path / "xed200.csv"
+    sample.write_text("".join(lines[:201]), encoding="utf-8")
+
+    # Dropped without its profile, the file fails the generic column gate.
+    first = run_share(home, "generic", sample)
+    assert [f["file"] for f in first["rejected_files"]] == ["xed200.csv"]
+    assert first["rows_in"] == 0
+
+    # Dropped again under the right profile, the same bytes are read this time.
+    second = run_share(home, "xeducation", sample)
+    assert second["rejected_files"] == []
+    assert second["skipped_files"] == []
+    assert second["rows_in"] == 200
+    assert sum(second["outcomes"].values()) == 200
+
+
+def test_unknown_profile_folder_quarantined(home, partner, tmp_path):
+    from leadshare.generate import write_leads
+
+    write_leads(tmp_path / "b.csv", 50, seed=4)
+    good = write_leads(tmp_path / "c.csv", 80, seed=6)
+    misplaced = home / "inbox" / "Generic" / "b.csv"
+    misplaced.parent.mkdir(parents=True)
+    shutil.copyfile(tmp_path / "b.csv", misplaced)
+
+    summary = run_share(home, "generic", good)
+    assert summary["rows_in"] == 80
+    assert [f["file"] for f in summary["rejected_files"]] == ["b.csv"]
+    reason = summary["rejected_files"][0]["reason"]
+    assert "inbox folder 'Generic' names no source profile" in reason
+    assert "inbox/generic/" in reason
+    assert not misplaced.exists()
+    assert len(list((home / "quarantine" / "Generic").glob("*b.csv"))) == 1
+
+
 LOCK_HOLDER = """
 import sys, time
 from leadshare.store import LeadStore

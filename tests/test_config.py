@@ -1,0 +1,90 @@
+"""Config validation: an invalid file fails at load with the file, field and fix."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from leadshare.config import EXAMPLE_CONFIG, load_config
+from leadshare.errors import ConfigError
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "config"
+    shutil.copytree(EXAMPLE_CONFIG, folder)
+    return folder
+
+
+def _edit_first_partner(config_dir: Path, **changes) -> None:
+    path = config_dir / "partners.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["partners"][0].update(changes)
+    path.write_text(yaml.safe_dump(data))
+
+
+def _first_partner(config_dir: Path) -> dict:
+    return yaml.safe_load((config_dir / "partners.yaml").read_text())["partners"][0]
+
+
+BAD_PARTNER_FIELDS = [
+    ("timezone", "Mars/Olympus", "not an IANA time zone"),
+    ("webhook", {"url": "not a url", "secret": "env:X"}, "not an http(s) URL"),
+    ("template", "nope.j2", "not approved"),
+    ("id", "../../evil", "partner id '../../evil' is invalid"),
+    ("territory", {"countries": ["UK"]}, "the United Kingdom is 'GB'"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), BAD_PARTNER_FIELDS)
+def test_bad_partner_field_named(config_dir, field, value, message):
+    partner_id = _first_partner(config_dir)["id"]
+    _edit_first_partner(config_dir, **{field: value})
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_dir)
+    text = str(caught.value)
+    assert "partners.yaml" in text
+    assert message in text
+    if field != "id":
+        assert f"partners[0] ({partner_id})" in text
+
+
+def test_crm_export_needs_owner(config_dir):
+    _edit_first_partner(
+        config_dir, channel="crm_export", crm_owner_id=None, webhook=None
+    )
+    with pytest.raises(ConfigError, match="needs 'crm_owner_id'"):
+        load_config(config_dir)
+
+
+def test_partners_as_plain_list(config_dir):
+    path = config_dir / "partners.yaml"
+    data = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump(data["partners"]))
+    with pytest.raises(ConfigError, match="must be a mapping with a 'partners:' list"):
+        load_config(config_dir)
+
+
+def test_duplicate_profile_name(config_dir):
+    shutil.copyfile(
+        config_dir / "profiles" / "generic.yaml", config_dir / "profiles" / "zz.yaml"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_dir)
+    assert "zz.yaml" in str(caught.value)
+    assert "already used by" in str(caught.value)
+
+
+def test_inactive_reason():
+    config = load_config(EXAMPLE_CONFIG)
+    partner = config.partners[0]
+    today = dt.date(2026, 12, 5)
+    assert partner.inactive_reason(today) is None
+    paused = partner.model_copy(update={"status": "paused"})
+    assert paused.inactive_reason(today) == "partner status is paused"
+    ended = partner.model_copy(update={"agreement_expires": dt.date(2026, 12, 4)})
+    assert ended.inactive_reason(today) == "partner agreement expired on 2026-12-04"
