@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -153,11 +154,14 @@ def _decode_to_utf8(data: bytes, path: Path) -> tuple[str, bytes]:
         return "utf-8-sig", body
     if _is_utf8(data):
         return "utf-8", data
-    # Arrow said no: Python's decoder has the last word and names the first bad byte.
+    # Arrow rejected the data. Python's decoder decides and names the first bad byte.
     try:
         data.decode("utf-8")
         return "utf-8", data
     except UnicodeDecodeError as utf8_error:
+        multibyte = _UTF8_MULTIBYTE.search(data)
+        if multibyte is not None:
+            raise _mixed_encoding_error(path, data, utf8_error, multibyte.start())
         try:
             text = data.decode("cp1252")
         except UnicodeDecodeError as cp1252_error:
@@ -183,6 +187,32 @@ def _is_utf8(data: bytes) -> bool:
     except pa.ArrowInvalid:
         return False
     return True
+
+
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+"""A UTF-8 encoded non-ASCII character. Windows-1252 text almost never contains
+one, because its accented letters are single bytes followed by ASCII."""
+
+
+def _mixed_encoding_error(
+    path: Path, data: bytes, utf8_error: UnicodeDecodeError, utf8_offset: int
+) -> IntakeError:
+    """Reject a file whose UTF-8 text has some bytes from another encoding.
+
+    Decoding it all as Windows-1252 would garble every UTF-8 character (é becomes
+    Ã©), and guessing per line could garble the other lines.
+    """
+    bad = utf8_error.start
+    return IntakeError(
+        str(path),
+        f"encoding problem: the file mixes encodings. Line {_line_of(data, utf8_offset)} "
+        f"is UTF-8, but byte 0x{data[bad]:02X} at byte offset {bad} is not valid "
+        "UTF-8 (text pasted from a Windows-1252 or Latin-1 source?)",
+        line=_line_of(data, bad),
+        fix="Correct that line, or re-export the whole file as UTF-8, and import it again",
+    )
 
 
 def _check_utf8(body: bytes, path: Path, offset: int, whole: bytes) -> None:

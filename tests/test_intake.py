@@ -298,6 +298,20 @@ def test_filled_unnamed_column_rejected(tmp_path: Path) -> None:
 # Records and rows
 
 
+def test_mixed_encoding_rejected(tmp_path: Path) -> None:
+    utf8_rows = "email,first_name\nzoe@example.com,Zoë\n".encode()
+    cp1252_row = "jerome@example.com,Jérôme\n".encode("cp1252")
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(utf8_rows + cp1252_row)
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(path)
+    assert caught.value.line == 3
+    assert "mixes encodings" in caught.value.reason
+    assert "Line 2 is UTF-8" in caught.value.reason
+    assert "0xE9" in caught.value.reason
+
+
 def test_cp1252_detected(tmp_path: Path) -> None:
     content = "email;city\nfrancois@example.com;Besançon\n".encode("cp1252")
     batch = read_lead_file(_write(tmp_path, "leads.csv", content))
