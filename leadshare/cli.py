@@ -267,7 +267,9 @@ def explain(lead_id: str) -> None:
 
 
 @app.command()
-def status(limit: int = typer.Option(10, help="How many runs to show.")) -> None:
+def status(
+    limit: int = typer.Option(10, min=1, help="How many runs to show (at least 1).")
+) -> None:
     """Show the latest sharing runs and their outcome counts."""
     try:
         runs = _context().store.rows("recent_runs", limit=limit)

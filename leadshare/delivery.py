@@ -30,7 +30,7 @@ from leadshare.errors import (
     RetryableDeliveryError,
 )
 from leadshare.settings import Settings, resolve_secret
-from leadshare.slack import FakeSlackClient, SlackClient
+from leadshare.slack import FakeSlackClient, SlackClient, SlackPostError
 from leadshare.store import LeadStore
 from leadshare.templates import render_intro
 from leadshare.transfer import filedrop
@@ -239,7 +239,11 @@ def _disable(store, partner, now, reason, slack) -> None:
     )
     log.error(text)
     if slack is not None:
-        slack.post_message(text)
+        try:
+            slack.post_message(text)
+        except SlackPostError as exc:
+            # The alert is in the log above; the deliveries must not fail with Slack.
+            log.error("Slack alert for partner %s not posted: %s", partner.id, exc)
 
 
 def _deliver_file(store, settings, partner, rows, now, summary) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from leadshare.delivery import DeliverySummary
 from leadshare.model import Outcome
 from leadshare.pipeline import RunContext
+
+log = logging.getLogger(__name__)
 
 
 def run_summary(ctx: RunContext, deliveries: list[DeliverySummary]) -> dict:
@@ -18,7 +22,16 @@ def run_summary(ctx: RunContext, deliveries: list[DeliverySummary]) -> dict:
     for row in ctx.store.rows("outcome_counts", run_id=ctx.run_id):
         outcomes[row["outcome"]] = int(row["n"])
     files = ctx.store.rows("run_files", run_id=ctx.run_id)
-    rows_in = sum(outcomes.values())
+    # Rows counted in the files when they were read, so that comparing them with
+    # the outcomes checks that every row got one.
+    rows_in = sum(int(f["rows_in"] or 0) for f in files if f["status"] == "committed")
+    if rows_in != sum(outcomes.values()):
+        log.error(
+            "Run %s read %d rows but recorded %d row outcomes",
+            ctx.run_id,
+            rows_in,
+            sum(outcomes.values()),
+        )
     by_partner = {
         row["partner_id"]: row
         for row in ctx.store.rows("transfer_counts", run_id=ctx.run_id)

@@ -276,7 +276,13 @@ class LeadStore:
     """
 
     def __init__(self, url: str) -> None:
-        parsed = sa.engine.make_url(url)
+        try:
+            parsed = sa.engine.make_url(url)
+        except sa.exc.ArgumentError:
+            raise StoreError(
+                f"store URL {url!r} is invalid; use duckdb:///PATH or "
+                "postgresql+psycopg://USER@HOST:PORT/DATABASE"
+            ) from None
         # Messages name the store by this form, which never contains the password.
         self.url = parsed.render_as_string(hide_password=True)
         self.dialect = parsed.get_backend_name()

@@ -114,6 +114,24 @@ def test_endpoint_enable_unknown_partner(home):
     assert result.exit_code != 0
 
 
+def test_status_limit_below_one(home):
+    from leadshare import cli
+
+    result = CliRunner().invoke(cli.app, ["status", "--limit", "-1"])
+    assert result.exit_code == 2
+    assert "--limit" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_malformed_store_url_message(home, monkeypatch):
+    from leadshare import cli
+
+    monkeypatch.setenv("LEADSHARE_DB_URL", "nonsense")
+    result = CliRunner().invoke(cli.app, ["status"])
+    assert result.exit_code == 2
+    assert "store URL 'nonsense' is invalid" in result.output
+
+
 def test_explain_unknown_lead_exit_code(home):
     from leadshare import cli
 

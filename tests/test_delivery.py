@@ -12,7 +12,7 @@ from test_flow_share import SECRET
 from leadshare.config import Partner
 from leadshare.delivery import deliver_partner
 from leadshare.settings import Settings
-from leadshare.slack import FakeSlackClient
+from leadshare.slack import FakeSlackClient, SlackPostError
 from leadshare.store import open_store
 
 NOW = dt.datetime(2026, 12, 4, 10, tzinfo=dt.UTC)
@@ -133,6 +133,19 @@ def test_gone_disables_endpoint_once_and_keeps_pending(store, settings):
     assert [status for _, status, _, _ in _statuses(store)] == ["pending"] * 3
 
 
+def test_gone_with_slack_down_still_disables(store, settings, caplog):
+    slack = FakeSlackClient(fail_with=SlackPostError("Slack answered 503"))
+    with LocalEndpoint(default=410, secret=SECRET) as endpoint:
+        summary = deliver_partner(
+            store, settings, _partner(endpoint.url), NOW, slack=slack
+        )
+
+    assert summary.waiting == 3
+    assert store.rows("disabled_endpoints")[0]["partner_id"] == "P-X"
+    assert "410 Gone" in caplog.text
+    assert "Slack alert for partner P-X not posted" in caplog.text
+
+
 def test_client_error_fails_without_retry(store, settings):
     with LocalEndpoint(default=422, secret=SECRET) as endpoint:
         summary = deliver_partner(store, settings, _partner(endpoint.url), NOW)
@@ -157,10 +170,10 @@ def test_file_drop_batch_written_once(store, settings):
 def test_inactive_partner_gets_nothing(store, settings, change):
     with LocalEndpoint(secret=SECRET) as endpoint:
         inactive = _partner(endpoint.url).model_copy(update=change)
-        held = deliver_partner(store, settings, inactive, NOW)
+        on_hold = deliver_partner(store, settings, inactive, NOW)
         assert endpoint.requests == []
-        assert held.waiting == 3
-        assert held.sent == 0
+        assert on_hold.waiting == 3
+        assert on_hold.sent == 0
         assert [row[1] for row in _statuses(store)] == ["pending"] * 3
         # Active again, the partner receives what waited.
         resumed = deliver_partner(store, settings, _partner(endpoint.url), NOW)

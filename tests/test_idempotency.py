@@ -71,3 +71,31 @@ def test_task_retry_after_read_timeout_reuses_message_id(
     assert len(ids) <= case["scenario_B"]["http_posts_to_partner_max"]
     assert len(set(ids)) == 1
     assert partner.accepted_ids == ids[:1]
+
+
+def test_slack_down_run_still_completes(home, monkeypatch, tmp_path):
+    from flows.share import share_leads
+
+    (home / "inbox" / "generic").mkdir(parents=True)
+    (home / "inbox" / "generic" / "two.csv").write_text(LEADS, encoding="utf-8")
+    monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
+    # Slack fails on both attempts: the retry delivers nothing twice, and the
+    # last attempt completes with the summary instead of failing on Slack.
+    with (
+        LocalEndpoint(secret=SECRET) as partner,
+        LocalEndpoint(default=503) as slack,
+    ):
+        write_partners(home, partner.url, hook_capacity=1000)
+        monkeypatch.setenv("TEST_SLACK_URL", slack.url)
+        monkeypatch.setenv("LEADSHARE_SLACK_WEBHOOK", "env:TEST_SLACK_URL")
+        state = share_leads.with_options(retries=1, retry_delay_seconds=0)(
+            return_state=True
+        )
+
+    assert state.is_completed()
+    summary = state.result()
+    assert summary["rows_in"] == 2
+    assert summary["outcomes"]["shared"] == 2
+    assert len(partner.accepted_ids) == 2
+    assert len(set(partner.accepted_ids)) == 2
+    assert {request.status for request in slack.requests} == {503}

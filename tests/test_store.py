@@ -291,3 +291,8 @@ def test_postgres_run_lock_survives_lost_session(postgres_url):
     # The ended session took its lock with it, and the next run gets it.
     with open_store(postgres_url).exclusive_run("run-B"):
         pass
+
+
+def test_malformed_store_url_rejected():
+    with pytest.raises(StoreError, match="store URL 'nonsense' is invalid"):
+        LeadStore("nonsense")
