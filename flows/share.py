@@ -11,7 +11,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from leadshare.pipeline import RunContext
+from leadshare.pipeline import RunContext, mark_run_failed
 from leadshare.runtime import build_context
 from tasks.intake import archive_repeated_files, claim_inbox_files, read_lead_file
 from tasks.qualify import match_partners, qualify_leads, rematch_waiting_leads
@@ -30,7 +30,11 @@ def share_leads(deliver: bool = True) -> dict:
     """
     ctx = build_context(run_id=flow_run.get_id())
     with ctx.store.exclusive_run(ctx.run_id):
-        return _share(ctx, deliver)
+        try:
+            return _share(ctx, deliver)
+        except Exception:
+            mark_run_failed(ctx)
+            raise
 
 
 def _share(ctx: RunContext, deliver: bool) -> dict:

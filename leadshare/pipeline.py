@@ -27,7 +27,7 @@ import pandas as pd
 
 from leadshare import consent, dedup, failpoints, gates, intake, normalise
 from leadshare.config import Config, Profile
-from leadshare.errors import IntakeError
+from leadshare.errors import IntakeError, StoreError
 from leadshare.ids import lead_ids, transfer_ids
 from leadshare.match import MatchResult, PartnerState, match_leads
 from leadshare.memory import release_freed_memory
@@ -115,6 +115,18 @@ def claim_files(ctx: RunContext) -> list[InboxFile]:
     if any(_file_size(item.path) >= EARLY_WORKERS_MIN_BYTES for item in claimed.values()):
         normalise.start_workers_early()
     return list(claimed.values())
+
+
+def mark_run_failed(ctx: RunContext) -> None:
+    """Record that the run's flow raised, so ``leadshare status`` does not show it
+    as running or completed. The caller re-raises the error."""
+    try:
+        with ctx.store.transaction() as tx:
+            tx.execute(
+                "mark_run_failed", run_id=ctx.run_id, finished_at=dt.datetime.now(dt.UTC)
+            )
+    except StoreError as exc:
+        log.error("Run %s not marked failed: %s", ctx.run_id, exc)
 
 
 def _unknown_profile_error(ctx: RunContext, item: InboxFile) -> IntakeError:

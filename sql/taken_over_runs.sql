@@ -1,5 +1,5 @@
--- crashed runs whose committed work the given run took over
+-- crashed or failed runs whose committed work the given run took over
 select run_id
 from runs
-where status = 'crashed' and summary = '{"taken_over_by": "' || :run_id || '"}'
+where status in ('crashed', 'failed') and summary = '{"taken_over_by": "' || :run_id || '"}'
 order by started_at

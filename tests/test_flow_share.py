@@ -236,6 +236,35 @@ def test_unknown_profile_folder_quarantined(home, partner, tmp_path):
     assert len(list((home / "quarantine" / "Generic").glob("*b.csv"))) == 1
 
 
+def test_failed_run_marked_then_taken_over(home, partner, tmp_path, monkeypatch):
+    from leadshare import pipeline
+    from leadshare.generate import write_leads
+
+    first = write_leads(tmp_path / "first.csv", 120, seed=12)
+    second = write_leads(tmp_path / "second.csv", 60, seed=13)
+    real_match = pipeline.match_batch
+    calls = []
+
+    def match_then_fail(ctx, frame):
+        # The first file commits; matching the second one raises.
+        calls.append(len(frame))
+        if len(calls) == 2:
+            raise RuntimeError("matching failed on purpose")
+        return real_match(ctx, frame)
+
+    monkeypatch.setattr(pipeline, "match_batch", match_then_fail)
+    with pytest.raises(RuntimeError, match="on purpose"):
+        run_share(home, "generic", first, second)
+    assert db_rows(home, "select status, summary from runs") == [("failed", None)]
+
+    monkeypatch.setattr(pipeline, "match_batch", real_match)
+    summary = share_leads_once()
+    # The next run reads the second file and reports the first one's rows too.
+    assert summary["rows_in"] == 180
+    assert sum(summary["outcomes"].values()) == 180
+    assert len(summary["taken_over_runs"]) == 1
+
+
 LOCK_HOLDER = """
 import sys, time
 from leadshare.store import LeadStore
