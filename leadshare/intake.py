@@ -759,10 +759,13 @@ def _read_jsonl(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch
             line=lines.index(first) + 1,
             fix="Write one JSON object per line without the enclosing brackets",
         )
+    spellings: dict[str, str] = {}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         record, problem = _parse_json_line(line, number)
+        if record is not None:
+            record, problem = _same_spelling(record, number, spellings)
         objects.append(record)
         problems.append(problem)
 
@@ -815,6 +818,30 @@ def _parse_json_line(line: str, number: int) -> tuple[dict | None, str | None]:
         else:
             record[key] = item
     return record, None
+
+
+def _same_spelling(
+    record: dict[str, str | None], number: int, spellings: dict[str, str]
+) -> tuple[dict[str, str | None] | None, str | None]:
+    """Spell each key as the file first spelt it, ignoring spaces and letter case.
+
+    Each JSON line names its own keys, so ``Email`` on one line and ``email`` on
+    another are one field. A line that names one field twice, or uses a reserved
+    key, becomes a problem row instead of rejecting the file.
+    """
+    renamed: dict[str, str | None] = {}
+    for key, value in record.items():
+        folded = key.strip().casefold()
+        if folded in (ROW_COLUMN, PROBLEM_COLUMN):
+            return None, f"line {number}: key {key!r} is reserved; rename it"
+        name = spellings.setdefault(folded, key)
+        if name in renamed:
+            return None, (
+                f"line {number}: keys {name!r} and {key!r} name the same field "
+                "(ignoring spaces and letter case); keep one"
+            )
+        renamed[name] = value
+    return renamed, None
 
 
 def _jsonl_header(objects: Iterable[dict | None], path: Path) -> list[str]:

@@ -442,6 +442,29 @@ def test_jsonl_rows_and_problems(tmp_path: Path) -> None:
     assert problems[4] is None
 
 
+def test_jsonl_key_spelling_per_line(tmp_path: Path) -> None:
+    lines = [
+        '{"email": "a@x.io", "first_name": "Ann"}',
+        '{"Email": "b@x.io", " First_Name": "Bob"}',
+        '{"email": "c@x.io", "EMAIL": "d@x.io"}',
+        '{"email": "e@x.io", "_row": "7"}',
+    ]
+    batch = read_lead_file(_write(tmp_path, "leads.jsonl", "\n".join(lines) + "\n"))
+    frame = batch.frame
+    problems = frame[PROBLEM_COLUMN].tolist()
+
+    assert batch.rows == 4
+    assert batch.header == ["email", "first_name"]
+    assert frame.loc[1, "email"] == "b@x.io"
+    assert frame.loc[1, "first_name"] == "Bob"
+    assert problems[:2] == [None, None]
+    assert problems[2] == (
+        "line 3: keys 'email' and 'EMAIL' name the same field (ignoring spaces and "
+        "letter case); keep one"
+    )
+    assert problems[3] == "line 4: key '_row' is reserved; rename it"
+
+
 def test_json_array_rejected(tmp_path: Path) -> None:
     path = _write(tmp_path, "leads.ndjson", '[\n{"email": "a@x.io"}\n]\n')
 
