@@ -313,12 +313,15 @@ def _find_records(data: bytes, path: Path) -> _Records:
     buffer = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(buffer == _NEWLINE)
     if data.count(b'"') % 2:
-        unclosed = data.rfind(b'"')
+        last_quote_line = int(np.searchsorted(newlines, data.rfind(b'"'))) + 1
+        first_odd_line = _first_odd_quote_line(buffer, newlines)
         raise IntakeError(
             str(path),
-            "a quoted value is never closed (odd number of quote characters); the last "
-            "quote is here",
-            line=int(np.searchsorted(newlines, unclosed)) + 1,
+            "a quoted value is never closed (odd number of quote characters). Line "
+            f"{first_odd_line} is the first with an odd number of quotes, a stray "
+            "quote there is the usual cause (such as 5'10\"), unless a quoted value "
+            f"spans lines there; the last quote is on line {last_quote_line}",
+            line=first_odd_line,
             fix="Close the quote or double any quote character inside a quoted value",
         )
     terminators = newlines[_count_before(buffer, newlines, None) % 2 == 0]
@@ -330,6 +333,14 @@ def _find_records(data: bytes, path: Path) -> _Records:
     starts, ends = starts[keep], ends[keep]
     lines = np.searchsorted(newlines, starts) + 1
     return _Records(starts=starts, ends=ends, lines=lines)
+
+
+def _first_odd_quote_line(buffer: np.ndarray, newlines: np.ndarray) -> int:
+    """Return the first 1-based line with an odd number of quote characters."""
+    before = _count_before(buffer, np.append(newlines, len(buffer)), None)
+    per_line = np.diff(before, prepend=0)
+    odd = np.flatnonzero(per_line % 2)
+    return int(odd[0]) + 1 if len(odd) else len(per_line)
 
 
 def _blank_records(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -583,15 +594,30 @@ def _parse_good_records(
     expected = len(records.starts) - 1 - len(ragged)
     frame = _read_csv_text(body, width, delimiter) if expected else _empty_frame(width)
     if len(frame) != expected:
+        lone_cr = _first_lone_cr_line(data)
+        if lone_cr is not None:
+            hint, line = "a carriage return without a line feed is on this line", lone_cr
+        else:
+            hint = "the first record that spans several lines starts here"
+            line = _first_multiline_record(records)
         raise IntakeError(
             str(path),
             f"counted {expected} well-formed records but the CSV parser read "
-            f"{len(frame)} rows, so rows would be lost or invented",
-            line=_first_multiline_record(records),
+            f"{len(frame)} rows, so rows would be lost or invented; {hint}",
+            line=line,
             fix="Look for a quote character inside an unquoted value or a lone "
-            "carriage return near this line, fix the export and import again",
+            "carriage return, fix the export and import again",
         )
     return frame
+
+
+def _first_lone_cr_line(data: bytes) -> int | None:
+    """Return the first line with a carriage return not followed by a line feed."""
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    returns = np.flatnonzero(buffer == ord("\r"))
+    following = np.minimum(returns + 1, len(buffer) - 1)
+    lone = returns[(returns + 1 >= len(buffer)) | (buffer[following] != _NEWLINE)]
+    return _line_of(data, int(lone[0])) if len(lone) else None
 
 
 def _read_csv_text(body: bytes, width: int, delimiter: str) -> pd.DataFrame:

@@ -224,6 +224,31 @@ def test_file_rejected(tmp_path: Path, content: bytes, words: str) -> None:
     assert str(path) in str(caught.value)
 
 
+def test_stray_quote_line_named(tmp_path: Path) -> None:
+    content = (
+        'email,name,height\n"a@example.com","Ann, Smith",170\n'
+        "b@example.com,Bob,5'10\"\n"
+        'c@example.com,"Cy",180\n"d@example.com",Di,160\n'
+    )
+    path = _write(tmp_path, "leads.csv", content)
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(path)
+    assert caught.value.line == 3
+    assert "Line 3 is the first with an odd number of quotes" in caught.value.reason
+    assert "the last quote is on line 5" in caught.value.reason
+
+
+def test_lone_carriage_return_line_named(tmp_path: Path) -> None:
+    content = b"email,name\na@example.com,Ann\nb@example.com,Bo\rb\nc@example.com,Cy\n"
+    path = _write(tmp_path, "leads.csv", content)
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(path)
+    assert caught.value.line == 3
+    assert "carriage return without a line feed" in caught.value.reason
+
+
 def test_wrong_delimiter_rejected(tmp_path: Path) -> None:
     rows = "".join(f"p{i}@example.com;Name {i};DE\n" for i in range(20))
     path = _write(tmp_path, "leads.csv", "email,name,country\n" + rows)
