@@ -311,8 +311,9 @@ def _find_records(data: bytes, path: Path) -> _Records:
     # unquoted value (5'10") shifts every later record, so such a file is rejected
     # whole (unclosed quote or count mismatch) instead of being read leniently.
     buffer = np.frombuffer(data, dtype=np.uint8)
-    newlines = np.flatnonzero(buffer == _NEWLINE)
-    if data.count(b'"') % 2:
+    newlines = _positions(buffer, _NEWLINE)
+    quotes_before, quotes = _quotes_before(buffer, newlines)
+    if quotes % 2:
         last_quote_line = int(np.searchsorted(newlines, data.rfind(b'"'))) + 1
         first_odd_line = _first_odd_quote_line(buffer, newlines)
         raise IntakeError(
@@ -324,7 +325,7 @@ def _find_records(data: bytes, path: Path) -> _Records:
             line=first_odd_line,
             fix="Close the quote or double any quote character inside a quoted value",
         )
-    terminators = newlines[_count_before(buffer, newlines, None) % 2 == 0]
+    terminators = newlines[quotes_before % 2 == 0]
     ends = terminators
     if len(data) > (int(terminators[-1]) + 1 if len(terminators) else 0):
         ends = np.append(terminators, len(data))
@@ -337,7 +338,7 @@ def _find_records(data: bytes, path: Path) -> _Records:
 
 def _first_odd_quote_line(buffer: np.ndarray, newlines: np.ndarray) -> int:
     """Return the first 1-based line with an odd number of quote characters."""
-    before = _count_before(buffer, np.append(newlines, len(buffer)), None)
+    before, _ = _quotes_before(buffer, np.append(newlines, len(buffer)))
     per_line = np.diff(before, prepend=0)
     odd = np.flatnonzero(per_line % 2)
     return int(odd[0]) + 1 if len(odd) else len(per_line)
@@ -491,6 +492,37 @@ _SCAN_BYTES = 1 << 23
 
 Its temporary arrays take about 15 times this (estimated from their types).
 """
+
+
+def _positions(buffer: np.ndarray, byte: int) -> np.ndarray:
+    """Return the offsets of ``byte`` in ``buffer``, in steps of _SCAN_BYTES.
+
+    One comparison over the whole file would allocate a mask of the file's size:
+    0.55 s for 320 MB against 0.07 s in steps (page faults of the mask).
+    """
+    parts = [
+        np.flatnonzero(buffer[start : start + _SCAN_BYTES] == byte) + start
+        for start in range(0, len(buffer), _SCAN_BYTES)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+
+
+def _quotes_before(buffer: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, int]:
+    """Count the quote characters before each sorted offset, and in the whole file.
+
+    Each step finds its quotes' positions and binary-searches the offsets among
+    them, which takes about half the time of a running sum over every byte.
+    """
+    counts = np.zeros(len(offsets), dtype=np.int64)
+    total = 0
+    for start in range(0, len(buffer), _SCAN_BYTES):
+        chunk = buffer[start : start + _SCAN_BYTES]
+        quotes = np.flatnonzero(chunk == _QUOTE)
+        first, last = np.searchsorted(offsets, [start, start + len(chunk)])
+        counts[first:last] = total + np.searchsorted(quotes, offsets[first:last] - start)
+        total += len(quotes)
+    counts[offsets >= len(buffer)] = total
+    return counts, total
 
 
 def _count_before(
