@@ -10,8 +10,9 @@ from pydantic import BaseModel, Field
 from leadshare.config import Config
 from leadshare.errors import LeadshareError
 from leadshare.ids import transfer_id_for
-from leadshare.match import PartnerState, static_exclusion
+from leadshare.match import static_exclusion
 from leadshare.model import Outcome
+from leadshare.pipeline import load_partner_states
 from leadshare.store import LeadStore, StoreTransaction
 
 
@@ -46,15 +47,17 @@ def _check_eligible(
     }
     prefixes = tuple(partner.territory.postcode_prefixes)
     postcode_hit = bool(prefixes) and (lead.get("postcode") or "").startswith(prefixes)
-    disabled = {
-        row["partner_id"]: row["reason"] for row in store.rows("disabled_endpoints")
-    }
-    state = PartnerState(partner=partner, disabled_reason=disabled.get(partner_id))
+    (state,) = load_partner_states(store, [partner], now)
     reason = static_exclusion(state, key, postcode_hit, now.date())
+    if reason is None and state.remaining == 0:
+        reason = (
+            f"no capacity left ({state.used_today} of {partner.capacity_per_day} "
+            f"today, {state.used_week} of {partner.capacity_per_week} this week)"
+        )
     if reason:
         raise ApprovalError(
             f"partner {partner_id} cannot take lead {lead_id}: {reason}; choose an "
-            "eligible partner (see `leadshare explain`)"
+            "eligible partner (see `leadshare explain`) or decide later"
         )
 
 

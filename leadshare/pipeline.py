@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from leadshare import consent, dedup, failpoints, gates, intake, normalise
-from leadshare.config import Config, Profile
+from leadshare.config import Config, Partner, Profile
 from leadshare.errors import IntakeError, StoreError
 from leadshare.ids import lead_ids, transfer_ids
 from leadshare.match import MatchResult, PartnerState, match_leads
@@ -364,13 +364,20 @@ def qualify_batch(ctx: RunContext, frame: pd.DataFrame) -> pd.DataFrame:
 
 def partner_states(ctx: RunContext) -> list[PartnerState]:
     """Load each partner's use of capacity today and this week, in its own time zone."""
-    usage = ctx.store.frame("partner_usage", since=ctx.now - dt.timedelta(days=8))
+    return load_partner_states(ctx.store, ctx.config.partners, ctx.now)
+
+
+def load_partner_states(
+    store: LeadStore, partners: list[Partner], now: dt.datetime
+) -> list[PartnerState]:
+    """Load the partners' use of capacity today and this week, in their time zones."""
+    usage = store.frame("partner_usage", since=now - dt.timedelta(days=8))
     disabled = {
-        row["partner_id"]: row["reason"] for row in ctx.store.rows("disabled_endpoints")
+        row["partner_id"]: row["reason"] for row in store.rows("disabled_endpoints")
     }
     states = []
-    for partner in ctx.config.partners:
-        local_now = ctx.now.astimezone(ZoneInfo(partner.timezone))
+    for partner in partners:
+        local_now = now.astimezone(ZoneInfo(partner.timezone))
         day_start = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
         week_start = day_start - dt.timedelta(days=day_start.weekday())
         mine = usage[usage["partner_id"] == partner.id]

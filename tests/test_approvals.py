@@ -101,3 +101,24 @@ def test_reassign_to_paused_partner_rejected(queued, home):
             "r",
             ctx.now,
         )
+
+
+def test_reassign_to_full_partner_rejected(queued, home):
+    # P-DROP takes 40 a day in write_partners; use all of it up.
+    partners = home / "config" / "partners.yaml"
+    partners.write_text(
+        partners.read_text().replace("capacity_per_day: 40", "capacity_per_day: 0")
+    )
+    ctx = build_context()
+    lead = _lead(home, "Globex")
+    with pytest.raises(ApprovalError, match="no capacity left") as caught:
+        decide(
+            ctx.store,
+            ctx.config,
+            ApprovalDecision(
+                lead_id=lead, action="reassign", partner_id="P-DROP", approver="x"
+            ),
+            "r",
+            ctx.now,
+        )
+    assert "0 of 0 today" in str(caught.value)
