@@ -150,6 +150,11 @@ def _free_name(target: Path) -> Path:
 def _check_lead_file(path: Path) -> None:
     from leadshare.pipeline import LEAD_FILE_SUFFIXES
 
+    if path.is_dir():
+        raise LeadshareError(
+            f"{path}: is a folder, not a lead file. Nothing was shared. Pass the "
+            f"files inside it, for example {path}/*.csv"
+        )
     if not path.is_file():
         raise LeadshareError(
             f"{path}: file not found. Nothing was shared. Check the path and retry"

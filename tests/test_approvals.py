@@ -104,7 +104,7 @@ def test_reassign_to_paused_partner_rejected(queued, home):
 
 
 def test_reassign_to_full_partner_rejected(queued, home):
-    # P-DROP takes 40 a day in write_partners; use all of it up.
+    # write_partners gives P-DROP 40 a day; a daily cap of 0 leaves it full.
     partners = home / "config" / "partners.yaml"
     partners.write_text(
         partners.read_text().replace("capacity_per_day: 40", "capacity_per_day: 0")

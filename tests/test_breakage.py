@@ -114,6 +114,15 @@ def test_endpoint_enable_unknown_partner(home):
     assert result.exit_code != 0
 
 
+def test_share_folder_argument(home, tmp_path):
+    from leadshare import cli
+
+    result = CliRunner().invoke(cli.app, ["share", str(tmp_path)])
+    assert result.exit_code == 2
+    # Rich wraps the message at the terminal width.
+    assert "is a folder, not a lead file" in " ".join(result.output.split())
+
+
 def test_status_limit_below_one(home):
     from leadshare import cli
 
