@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -111,9 +111,18 @@ def soundex_of(column: str, word: int = 0) -> ValueKey:
 def _by_distinct(values: pd.Series, function: Callable[[str], str]) -> pd.Series:
     """Apply ``function`` once per distinct stripped text; missing values become ""."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    results = [function(str(value).strip()) for value in uniques]
+    results = [function(str(value).strip()) for value in _python_values(uniques)]
     table = np.array([*results, ""], dtype=object)
     return pd.Series(table[codes], index=values.index)
+
+
+def _python_values(uniques: Any) -> list[Any]:
+    """Return factorized uniques as Python objects in one conversion.
+
+    Iterating an Arrow-backed array makes one pandas scalar per value, about
+    0.6 s for the million uniques of a 1M-lead batch.
+    """
+    return np.asarray(uniques, dtype=object).tolist()
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -144,7 +153,7 @@ def _part_codes(
     else:
         codes, uniques = _factorize(frame, part, cache)
         function = str
-    keys = [function(str(value).strip()) for value in uniques]
+    keys = [function(str(value).strip()) for value in _python_values(uniques)]
     key_codes, _ = pd.factorize(pd.Series(keys, dtype=object).replace("", None))
     table = np.append(key_codes, -1).astype(np.int64)
     return table[codes]
