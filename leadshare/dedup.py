@@ -292,7 +292,9 @@ def _prepare(
     for column, scorer in scorers.items():
         codes, uniques = _factorize(frame, column, cache)
         function = _sorted_tokens if scorer == "token_sort" else str
-        prepared = [function(str(value).strip()) or None for value in uniques]
+        prepared = [
+            function(str(value).strip()) or None for value in _python_values(uniques)
+        ]
         row_codes[column] = (codes, len(texts), len(prepared))
         texts.extend(prepared)
     shared, values = pd.factorize(np.array(texts, dtype=object), use_na_sentinel=True)
