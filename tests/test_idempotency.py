@@ -22,25 +22,30 @@ def case(shared_dir) -> dict:
     return json.loads((shared_dir / "cases/B30/expected.json").read_text())
 
 
-def test_flow_retry_after_slack_failure_posts_once(home, monkeypatch, tmp_path, case):
+def _run_with_slack(home, monkeypatch, slack: LocalEndpoint):
+    """Run the flow (one retry) on two leads, with a webhook partner and ``slack``.
+
+    Returns the flow's final state and the partner endpoint.
+    """
     from flows.share import share_leads
 
-    source = tmp_path / "two.csv"
-    source.write_text(LEADS, encoding="utf-8")
     (home / "inbox" / "generic").mkdir(parents=True)
     (home / "inbox" / "generic" / "two.csv").write_text(LEADS, encoding="utf-8")
     monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
-    # Slack returns 503 until its client gives up (3 tries), then 200 on the flow retry.
-    with (
-        LocalEndpoint(secret=SECRET) as partner,
-        LocalEndpoint(script=[503, 503, 503]) as slack,
-    ):
+    with LocalEndpoint(secret=SECRET) as partner, slack:
         write_partners(home, partner.url, hook_capacity=1000)
         monkeypatch.setenv("TEST_SLACK_URL", slack.url)
         monkeypatch.setenv("LEADSHARE_SLACK_WEBHOOK", "env:TEST_SLACK_URL")
         state = share_leads.with_options(retries=1, retry_delay_seconds=0)(
             return_state=True
         )
+    return state, partner
+
+
+def test_flow_retry_after_slack_failure_posts_once(home, monkeypatch, case):
+    # Slack returns 503 until its client gives up (3 tries), then 200 on the flow retry.
+    slack = LocalEndpoint(script=[503, 503, 503])
+    state, partner = _run_with_slack(home, monkeypatch, slack)
 
     assert state.is_completed()
     assert len(partner.requests) == case["scenario_A"]["http_posts_to_partner"]
@@ -73,24 +78,11 @@ def test_task_retry_after_read_timeout_reuses_message_id(
     assert partner.accepted_ids == ids[:1]
 
 
-def test_slack_down_run_still_completes(home, monkeypatch, tmp_path):
-    from flows.share import share_leads
-
-    (home / "inbox" / "generic").mkdir(parents=True)
-    (home / "inbox" / "generic" / "two.csv").write_text(LEADS, encoding="utf-8")
-    monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
+def test_slack_down_run_still_completes(home, monkeypatch):
     # Slack fails on both attempts: the retry delivers nothing twice, and the
     # last attempt completes with the summary instead of failing on Slack.
-    with (
-        LocalEndpoint(secret=SECRET) as partner,
-        LocalEndpoint(default=503) as slack,
-    ):
-        write_partners(home, partner.url, hook_capacity=1000)
-        monkeypatch.setenv("TEST_SLACK_URL", slack.url)
-        monkeypatch.setenv("LEADSHARE_SLACK_WEBHOOK", "env:TEST_SLACK_URL")
-        state = share_leads.with_options(retries=1, retry_delay_seconds=0)(
-            return_state=True
-        )
+    slack = LocalEndpoint(default=503)
+    state, partner = _run_with_slack(home, monkeypatch, slack)
 
     assert state.is_completed()
     summary = state.result()
