@@ -94,7 +94,9 @@ def _run_flow() -> dict:
 
 
 def _print_summary(summary: dict) -> None:
-    table = Table(title=f"Run {summary['run_id']}: {summary['rows_in']} rows in")
+    # The run id goes on its own line: as a narrow table's title it wrapped.
+    Console().print(f"Run {summary['run_id']}")
+    table = Table(title=f"{summary['rows_in']} rows in")
     table.add_column("outcome")
     table.add_column("rows", justify="right")
     for name, count in summary["outcomes"].items():
@@ -106,7 +108,7 @@ def _print_summary(summary: dict) -> None:
         console.print(f"Skipped {skipped['file']}: {skipped['reason']}")
     if summary.get("taken_over_runs"):
         console.print(
-            "Also reported here: files committed by crashed runs "
+            "Also reported here: files committed by crashed or failed runs "
             + ", ".join(summary["taken_over_runs"])
         )
     partners = Table(title="Transfers per partner")
