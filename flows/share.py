@@ -61,7 +61,7 @@ def _share(ctx: RunContext, deliver: bool) -> dict:
         frame = dedup_leads(ctx, frame, item.profile)
         frame, suppressions = check_consent(ctx, frame)
         frame = qualify_leads(ctx, frame)
-        match = match_partners(ctx, frame)
+        match = match_partners(ctx, frame, item.batch)
         commit_batch(ctx, item, frame, match, suppressions, meta)
         archive_file(ctx, item)
     archive_repeated_files(ctx)

@@ -215,10 +215,15 @@ def match_leads(
     rules: Rules,
     *,
     run_id: str,
+    batch: str,
     today: dt.date,
     seed: int,
 ) -> MatchResult:
-    """Allocate ``leads`` (live, qualified rows with ``lead_id``) to partners."""
+    """Allocate ``leads`` (live, qualified rows with ``lead_id``) to partners.
+
+    ``batch`` names the leads' batch within the run (a file, or the backlog), so
+    that two batches of one run get distinct decision group ids.
+    """
     leads = leads.copy()
     leads["partner_id"] = None
     leads["group_id"] = None
@@ -270,7 +275,8 @@ def match_leads(
     group_col = np.full(len(leads), None, dtype=object)
 
     for _, key_text, positions, candidates, exclusions in plans:
-        group_id = f"{run_id}:{hashlib.sha1(key_text.encode()).hexdigest()[:12]}"
+        key_hash = hashlib.sha1(key_text.encode()).hexdigest()[:12]
+        group_id = f"{run_id}:{batch}:{key_hash}"
         group_rows.append(
             {
                 "group_id": group_id,

@@ -25,8 +25,8 @@ def qualify_leads(ctx: RunContext, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @task(cache_policy=NO_CACHE)
-def match_partners(ctx: RunContext, frame: pd.DataFrame) -> MatchResult:
-    result = pipeline.match_batch(ctx, frame)
+def match_partners(ctx: RunContext, frame: pd.DataFrame, batch: str) -> MatchResult:
+    result = pipeline.match_batch(ctx, frame, batch)
     counts = (
         result.leads["outcome"].value_counts().to_dict()
         if not result.leads.empty

@@ -51,7 +51,7 @@ def _run(now: dt.datetime) -> pipeline.RunContext:
         frame = pipeline.dedup_batch(ctx, frame, item.profile)
         frame, entries = pipeline.consent_batch(ctx, frame)
         frame = pipeline.qualify_batch(ctx, frame)
-        match = pipeline.match_batch(ctx, frame)
+        match = pipeline.match_batch(ctx, frame, item.batch)
         pipeline.commit_batch(ctx, item, frame, match, entries, meta)
         pipeline.archive_file(ctx, item, "committed")
     ctx.placed = placed

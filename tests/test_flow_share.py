@@ -245,12 +245,12 @@ def test_failed_run_marked_then_taken_over(home, partner, tmp_path, monkeypatch)
     real_match = pipeline.match_batch
     calls = []
 
-    def match_then_fail(ctx, frame):
+    def match_then_fail(ctx, frame, batch):
         # The first file commits; matching the second one raises.
         calls.append(len(frame))
         if len(calls) == 2:
             raise RuntimeError("matching failed on purpose")
-        return real_match(ctx, frame)
+        return real_match(ctx, frame, batch)
 
     monkeypatch.setattr(pipeline, "match_batch", match_then_fail)
     with pytest.raises(RuntimeError, match="on purpose"):
@@ -303,6 +303,23 @@ def share_leads_once() -> dict:
     from flows.share import share_leads
 
     return share_leads.with_options(retries=0)()
+
+
+def test_two_files_of_one_profile(home, partner, tmp_path):
+    from leadshare.generate import write_leads
+
+    first = write_leads(tmp_path / "g1.csv", 700, seed=21)
+    second = write_leads(tmp_path / "g2.csv", 500, seed=22)
+    summary = run_share(home, "generic", first, second)
+
+    assert summary["rows_in"] == 1200
+    assert sum(summary["outcomes"].values()) == 1200
+    assert sorted(f["file"] for f in summary["files"]) == ["g1.csv", "g2.csv"]
+    # Each file's groups have their own ids, so both commits keep their decisions.
+    groups = db_rows(
+        home, "select count(distinct split_part(group_id, ':', 2)) from decision_groups"
+    )
+    assert groups == [(2,)]
 
 
 def test_rejected_file_quarantined_with_reason(home, partner, tmp_path):

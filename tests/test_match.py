@@ -46,7 +46,9 @@ def _leads(n: int, country: str = "DE", **cols) -> pd.DataFrame:
 
 def _match(leads, partners, seed=1, **state_kw):
     states = [PartnerState(partner=p, **state_kw.get(p.id, {})) for p in partners]
-    return match_leads(leads, states, RULES, run_id="r1", today=TODAY, seed=seed)
+    return match_leads(
+        leads, states, RULES, run_id="r1", batch="b1", today=TODAY, seed=seed
+    )
 
 
 def test_excluded_partners_have_reasons():
