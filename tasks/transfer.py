@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from leadshare.delivery import DeliverySummary, deliver_partner
+from leadshare.errors import ConfigError
 from leadshare.pipeline import RunContext
 from leadshare.settings import resolve_secret
 from leadshare.slack import SlackClient
 
+log = logging.getLogger(__name__)
+
 
 def slack_client(ctx: RunContext) -> SlackClient | None:
-    url = resolve_secret(ctx.settings.slack_webhook)
-    return SlackClient(url) if url else None
+    """Return the Slack client, or None when Slack is not set up or not usable.
+
+    A Slack reference that does not resolve (an unset variable, a missing block)
+    is logged and leaves alerts in the log only: it must not stop deliveries.
+    """
+    try:
+        url = resolve_secret(ctx.settings.slack_webhook)
+        return SlackClient(url) if url else None
+    except ConfigError as exc:
+        # Every partner's task asks; one line per run is enough.
+        if ctx.run_id not in _SLACK_UNUSABLE_RUNS:
+            _SLACK_UNUSABLE_RUNS.add(ctx.run_id)
+            log.error("Slack is not used in run %s: %s", ctx.run_id, exc)
+        return None
+
+
+_SLACK_UNUSABLE_RUNS: set[str] = set()
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)

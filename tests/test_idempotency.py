@@ -91,3 +91,32 @@ def test_slack_down_run_still_completes(home, monkeypatch):
     assert len(partner.accepted_ids) == 2
     assert len(set(partner.accepted_ids)) == 2
     assert {request.status for request in slack.requests} == {503}
+
+
+def test_unset_slack_variable_keeps_deliveries(home, monkeypatch):
+    from flows.share import share_leads
+
+    (home / "inbox" / "generic").mkdir(parents=True)
+    (home / "inbox" / "generic" / "two.csv").write_text(LEADS, encoding="utf-8")
+    monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
+    monkeypatch.delenv("TEST_SLACK_URL", raising=False)
+    monkeypatch.setenv("LEADSHARE_SLACK_WEBHOOK", "env:TEST_SLACK_URL")
+    with LocalEndpoint(secret=SECRET) as partner:
+        write_partners(home, partner.url, hook_capacity=1000)
+        state = share_leads.with_options(retries=0)(return_state=True)
+
+    assert state.is_completed()
+    assert len(partner.accepted_ids) == 2
+
+
+def test_unset_slack_variable_logged_once(home, monkeypatch, caplog):
+    from leadshare.runtime import build_context
+    from tasks.transfer import slack_client
+
+    monkeypatch.delenv("TEST_SLACK_URL", raising=False)
+    monkeypatch.setenv("LEADSHARE_SLACK_WEBHOOK", "env:TEST_SLACK_URL")
+    ctx = build_context()
+    assert slack_client(ctx) is None
+    assert slack_client(ctx) is None
+    assert caplog.text.count("Slack is not used in run") == 1
+    assert "TEST_SLACK_URL" in caplog.text
