@@ -317,7 +317,10 @@ def approvals_list() -> None:
     """List strategic leads waiting for a decision."""
     from leadshare.approvals import pending
 
-    rows = pending(_context().store)
+    try:
+        rows = pending(_context().store)
+    except LeadshareError as exc:
+        _fail(exc)
     table = Table(title=f"{len(rows)} leads awaiting approval")
     table.add_column("lead", no_wrap=True, min_width=18)
     for column in ("proposed partner", "why", "company", "country"):

@@ -60,9 +60,19 @@ class WebhookConfig(_Strict):
     @classmethod
     def _http_url(cls, url: str) -> str:
         parts = urlsplit(url)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
+        try:
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            port_ok = False
+        if (
+            parts.scheme not in {"http", "https"}
+            or not parts.hostname
+            or not port_ok
+            or any(character.isspace() for character in url)
+        ):
             raise ValueError(
-                f"webhook URL {url!r} is not an http(s) URL; use a form such as "
+                f"webhook URL {url!r} is not a valid http(s) URL (scheme, host, "
+                "port 1-65535, no spaces); use a form such as "
                 "https://partner.example/leads"
             )
         return url
@@ -108,7 +118,8 @@ class Partner(_Strict):
     def _known_timezone(cls, name: str) -> str:
         try:
             ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            # A region such as "Europe" is a folder of the time zone database.
             raise ValueError(
                 f"time zone {name!r} is not an IANA time zone name such as "
                 "'Europe/Berlin' or 'UTC'"
@@ -149,7 +160,7 @@ class Partner(_Strict):
             raise ValueError(
                 f"partner {self.id}: channel 'webhook' needs a 'webhook' section"
             )
-        if self.channel == "crm_export" and not self.crm_owner_id:
+        if self.channel == "crm_export" and not (self.crm_owner_id or "").strip():
             raise ValueError(
                 f"partner {self.id}: channel 'crm_export' needs 'crm_owner_id', the "
                 "CRM user that the exported leads are assigned to"
@@ -300,15 +311,25 @@ def load_config(config_dir: Path) -> Config:
             f"got a {type(raw_partners).__name__}; put 'partners:' on the first line "
             "and indent the list under it"
         )
+    raw_list = raw_partners.get("partners") or []
+    if not isinstance(raw_list, list):
+        raise ConfigError(
+            f"{partners_path}: 'partners:' must be a list of partners, each starting "
+            f"with '- id: ...', got a {type(raw_list).__name__}"
+        )
     partners = [
         _validate(Partner, item, partners_path, _partner_prefix(index, item))
-        for index, item in enumerate(raw_partners.get("partners", []))
+        for index, item in enumerate(raw_list)
     ]
     if not partners:
         raise ConfigError(f"{partners_path}: no partners defined under 'partners:'")
     ids = [partner.id for partner in partners]
-    if len(set(ids)) != len(ids):
-        raise ConfigError(f"{partners_path}: partner ids must be unique, got {ids}")
+    repeated = sorted({partner_id for partner_id in ids if ids.count(partner_id) > 1})
+    if repeated:
+        raise ConfigError(
+            f"{partners_path}: partner ids must be unique; {repeated} appear more "
+            "than once. Rename or remove the repeated partners"
+        )
 
     rules_path = config_dir / "rules.yaml"
     rules = _validate(Rules, _read_yaml(rules_path), rules_path)

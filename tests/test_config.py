@@ -33,7 +33,10 @@ def _first_partner(config_dir: Path) -> dict:
 
 BAD_PARTNER_FIELDS = [
     ("timezone", "Mars/Olympus", "not an IANA time zone"),
-    ("webhook", {"url": "not a url", "secret": "env:X"}, "not an http(s) URL"),
+    ("timezone", "Europe", "not an IANA time zone"),
+    ("webhook", {"url": "not a url", "secret": "env:X"}, "not a valid http(s) URL"),
+    ("webhook", {"url": "http://127.0.0.1:99999/x", "secret": "env:X"}, "port"),
+    ("webhook", {"url": "http://127.0.0.1 :80/a b", "secret": "env:X"}, "no spaces"),
     ("template", "nope.j2", "not approved"),
     ("id", "../../evil", "partner id '../../evil' is invalid"),
     ("territory", {"countries": ["UK"]}, "the United Kingdom is 'GB'"),
@@ -53,9 +56,10 @@ def test_bad_partner_field_named(config_dir, field, value, message):
         assert f"partners[0] ({partner_id})" in text
 
 
-def test_crm_export_needs_owner(config_dir):
+@pytest.mark.parametrize("owner", [None, "  "])
+def test_crm_export_needs_owner(config_dir, owner):
     _edit_first_partner(
-        config_dir, channel="crm_export", crm_owner_id=None, webhook=None
+        config_dir, channel="crm_export", crm_owner_id=owner, webhook=None
     )
     with pytest.raises(ConfigError, match="needs 'crm_owner_id'"):
         load_config(config_dir)
@@ -88,3 +92,19 @@ def test_inactive_reason():
     assert paused.inactive_reason(today) == "partner status is paused"
     ended = partner.model_copy(update={"agreement_expires": dt.date(2026, 12, 4)})
     assert ended.inactive_reason(today) == "partner agreement expired on 2026-12-04"
+
+
+def test_empty_partners_key(config_dir):
+    (config_dir / "partners.yaml").write_text("partners:\n")
+    with pytest.raises(ConfigError, match="no partners defined"):
+        load_config(config_dir)
+
+
+def test_repeated_partner_id_named(config_dir):
+    path = config_dir / "partners.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["partners"].append(dict(data["partners"][0]))
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_dir)
+    assert f"['{data['partners'][0]['id']}'] appear more than once" in str(caught.value)
