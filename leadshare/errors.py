@@ -4,6 +4,7 @@ LeadshareError
 ├── ConfigError (ValueError)        a config file or setting is invalid
 ├── IntakeError (ValueError)        a lead file cannot be read as a whole
 │   └── GateError                   a batch-level data-quality gate failed
+├── FileChangedError                a lead file changed after it was claimed
 ├── StoreError                      the store failed or is locked by another writer
 │   └── RunLockedError              another sharing run holds the run lock
 └── DeliveryError                   a transfer to a partner failed
@@ -46,6 +47,10 @@ class GateError(IntakeError):
 
 class StoreError(LeadshareError):
     """The store cannot be opened or written."""
+
+
+class FileChangedError(LeadshareError):
+    """A lead file changed between claim and read (still being copied); it waits."""
 
 
 class RunLockedError(StoreError):

@@ -27,7 +27,7 @@ import pandas as pd
 
 from leadshare import consent, dedup, failpoints, gates, intake, normalise
 from leadshare.config import Config, Partner, Profile
-from leadshare.errors import IntakeError, StoreError
+from leadshare.errors import FileChangedError, IntakeError, StoreError
 from leadshare.ids import lead_ids, transfer_ids
 from leadshare.match import MatchResult, PartnerState, match_leads
 from leadshare.memory import release_freed_memory
@@ -229,6 +229,22 @@ def reject_file(ctx: RunContext, item: InboxFile, error: IntakeError) -> Path:
     return target
 
 
+def _changed_since_claim(item: InboxFile) -> bool:
+    try:
+        return sha256_file(item.path) != item.sha256
+    except OSError:
+        return True
+
+
+def _file_changed(item: InboxFile) -> FileChangedError:
+    return FileChangedError(
+        f"{item.path}: the file changed after this run claimed it, so it is probably "
+        "still being copied into the inbox. It stays there for the next run. Copy "
+        "files in under a temporary name (.part, or starting with '.') and rename "
+        "them when complete"
+    )
+
+
 EARLY_WORKERS_MIN_BYTES = 1_000_000
 """Files from this size (about 3,000 leads) have enough distinct values to use the
 normalise workers, so claiming or reading one starts them ahead of the stage."""
@@ -252,7 +268,14 @@ def read_batch(
     profile = ctx.config.profile(item.profile)
     if _file_size(item.path) >= EARLY_WORKERS_MIN_BYTES:
         normalise.start_workers_early()
-    raw = intake.read_lead_file(item.path)
+    try:
+        raw = intake.read_lead_file(item.path)
+    except IntakeError:
+        if _changed_since_claim(item):
+            raise _file_changed(item) from None
+        raise
+    if raw.sha256 != item.sha256:
+        raise _file_changed(item)
     meta = {"encoding": raw.encoding, "delimiter": raw.delimiter, "rows_in": raw.rows}
     frame = intake.apply_profile(raw, profile, release_columns=True)
     del raw

@@ -7,7 +7,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from leadshare import pipeline
-from leadshare.errors import IntakeError
+from leadshare.errors import FileChangedError, IntakeError
 from leadshare.pipeline import InboxFile, RunContext
 
 
@@ -34,6 +34,9 @@ def read_lead_file(
     logger = get_run_logger()
     try:
         frame, meta = pipeline.read_batch(ctx, item)
+    except FileChangedError as exc:
+        logger.warning("Left %s in the inbox: %s", item.path.name, exc)
+        return None
     except IntakeError as exc:
         pipeline.reject_file(ctx, item, exc)
         logger.warning("Rejected %s: %s", item.path.name, exc)

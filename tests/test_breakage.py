@@ -250,3 +250,26 @@ def test_status_line_of_taken_over_run():
         "  started 2026-12-04 22:15:30, crashed, 1 file, 0 rows",
         "  reported by run-b",
     ]
+
+
+@pytest.mark.parametrize("cut", [False, True])
+def test_file_changed_after_claim_waits(home, tmp_path, cut):
+    from leadshare import pipeline
+    from leadshare.errors import FileChangedError
+    from leadshare.generate import write_leads
+    from leadshare.runtime import build_context
+
+    inbox_file = home / "inbox" / "generic" / "leads.csv"
+    inbox_file.parent.mkdir(parents=True)
+    write_leads(inbox_file, 40, seed=8)
+    ctx = build_context()
+    (item,) = pipeline.claim_files(ctx)
+    data = inbox_file.read_bytes()
+    # The copy goes on after the claim: more rows arrive, or the claim saw a
+    # half-written file whose cut falls inside a quoted value.
+    inbox_file.write_bytes(data[: len(data) // 2] + b'"unclosed' if cut else data * 2)
+
+    with pytest.raises(FileChangedError, match="still being copied"):
+        pipeline.read_batch(ctx, item)
+    assert inbox_file.exists()
+    assert not list((home / "quarantine").rglob("*.csv"))
