@@ -48,7 +48,7 @@ def _check_eligible(
     prefixes = tuple(partner.territory.postcode_prefixes)
     postcode_hit = bool(prefixes) and (lead.get("postcode") or "").startswith(prefixes)
     (state,) = load_partner_states(store, [partner], now)
-    reason = static_exclusion(state, key, postcode_hit, now.date())
+    reason = static_exclusion(state, key, postcode_hit, now)
     if reason is None and state.remaining == 0:
         reason = (
             f"no capacity left ({state.used_today} of {partner.capacity_per_day} "

@@ -136,10 +136,14 @@ class Partner(_Strict):
             )
         return name
 
-    def inactive_reason(self, today: dt.date) -> str | None:
-        """Return why the partner must not receive leads on ``today``, or None."""
+    def inactive_reason(self, now: dt.datetime) -> str | None:
+        """Return why the partner must not receive leads at ``now``, or None.
+
+        The agreement runs to the end of its expiry date in the partner's time zone.
+        """
         if self.status != "active":
             return f"partner status is {self.status}"
+        today = now.astimezone(ZoneInfo(self.timezone)).date()
         if self.agreement_expires is not None and self.agreement_expires < today:
             return f"partner agreement expired on {self.agreement_expires.isoformat()}"
         return None

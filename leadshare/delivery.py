@@ -96,7 +96,7 @@ def deliver_partner(
     summary.due = len(due)
     if due.empty:
         return summary
-    inactive = partner.inactive_reason(now.date())
+    inactive = partner.inactive_reason(now)
     if inactive:
         # Leads queued before a pause or the agreement's end wait until the
         # partner is active again; none leaves without a valid agreement.

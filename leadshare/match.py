@@ -90,10 +90,10 @@ def _norm_column(values: pd.Series) -> pd.Series:
 
 
 def static_exclusion(
-    partner: PartnerState, key: dict[str, str], postcode_hit: bool, today: dt.date
+    partner: PartnerState, key: dict[str, str], postcode_hit: bool, now: dt.datetime
 ) -> str | None:
     p = partner.partner
-    inactive = p.inactive_reason(today)
+    inactive = p.inactive_reason(now)
     if inactive:
         return inactive
     if partner.disabled_reason:
@@ -216,7 +216,7 @@ def match_leads(
     *,
     run_id: str,
     batch: str,
-    today: dt.date,
+    now: dt.datetime,
     seed: int,
 ) -> MatchResult:
     """Allocate ``leads`` (live, qualified rows with ``lead_id``) to partners.
@@ -242,7 +242,7 @@ def match_leads(
         exclusions, candidates = {}, []
         for state in states:
             reason = static_exclusion(
-                state, key, bool(key.get(f"pc:{state.partner.id}", False)), today
+                state, key, bool(key.get(f"pc:{state.partner.id}", False)), now
             )
             if reason:
                 exclusions[state.partner.id] = reason

@@ -428,7 +428,7 @@ def _allocate(ctx: RunContext, leads: pd.DataFrame, batch: str) -> MatchResult:
         ctx.config.rules,
         run_id=ctx.run_id,
         batch=batch,
-        today=ctx.now.date(),
+        now=ctx.now,
         seed=ctx.settings.seed,
     )
 

@@ -86,12 +86,23 @@ def test_duplicate_profile_name(config_dir):
 def test_inactive_reason():
     config = load_config(EXAMPLE_CONFIG)
     partner = config.partners[0]
-    today = dt.date(2026, 12, 5)
-    assert partner.inactive_reason(today) is None
+    now = dt.datetime(2026, 12, 5, 12, tzinfo=dt.UTC)
+    assert partner.inactive_reason(now) is None
     paused = partner.model_copy(update={"status": "paused"})
-    assert paused.inactive_reason(today) == "partner status is paused"
+    assert paused.inactive_reason(now) == "partner status is paused"
     ended = partner.model_copy(update={"agreement_expires": dt.date(2026, 12, 4)})
-    assert ended.inactive_reason(today) == "partner agreement expired on 2026-12-04"
+    assert ended.inactive_reason(now) == "partner agreement expired on 2026-12-04"
+
+
+def test_agreement_ends_in_partner_time_zone():
+    partner = load_config(EXAMPLE_CONFIG).partners[0]
+    ends_dec_4 = {"agreement_expires": dt.date(2026, 12, 4)}
+    # 2026-12-05 02:00 UTC is still December 4 in New York, already the 5th in Tokyo.
+    now = dt.datetime(2026, 12, 5, 2, tzinfo=dt.UTC)
+    new_york = partner.model_copy(update={**ends_dec_4, "timezone": "America/New_York"})
+    tokyo = partner.model_copy(update={**ends_dec_4, "timezone": "Asia/Tokyo"})
+    assert new_york.inactive_reason(now) is None
+    assert tokyo.inactive_reason(now) == "partner agreement expired on 2026-12-04"
 
 
 def test_empty_partners_key(config_dir):

@@ -11,7 +11,7 @@ import pytest
 from leadshare.config import Partner, Rules
 from leadshare.match import PartnerState, match_leads
 
-TODAY = dt.date(2026, 12, 4)
+NOW = dt.datetime(2026, 12, 4, 10, tzinfo=dt.UTC)
 RULES = Rules(version="t1", threshold=0)
 
 
@@ -47,7 +47,7 @@ def _leads(n: int, country: str = "DE", **cols) -> pd.DataFrame:
 def _match(leads, partners, seed=1, **state_kw):
     states = [PartnerState(partner=p, **state_kw.get(p.id, {})) for p in partners]
     return match_leads(
-        leads, states, RULES, run_id="r1", batch="b1", today=TODAY, seed=seed
+        leads, states, RULES, run_id="r1", batch="b1", now=NOW, seed=seed
     )
 
 
