@@ -65,7 +65,7 @@ class ValueKey:
     name: str
 
     def __call__(self, frame: pd.DataFrame) -> pd.Series:
-        return _by_distinct(frame[self.column], self.function)
+        return by_distinct(frame[self.column], self.function)
 
 
 def prefix(column: str, length: int) -> ValueKey:
@@ -108,7 +108,7 @@ def soundex_of(column: str, word: int = 0) -> ValueKey:
     return ValueKey(column, code_of_word, f"soundex({column},{word})")
 
 
-def _by_distinct(values: pd.Series, function: Callable[[str], str]) -> pd.Series:
+def by_distinct(values: pd.Series, function: Callable[[str], str]) -> pd.Series:
     """Apply ``function`` once per distinct stripped text; missing values become ""."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     results = [function(str(value).strip()) for value in _python_values(uniques)]
@@ -127,7 +127,7 @@ def _python_values(uniques: Any) -> list[Any]:
 
 def _text(values: pd.Series) -> pd.Series:
     """Return ``values`` as stripped strings with "" for missing."""
-    return _by_distinct(values, lambda value: value)
+    return by_distinct(values, lambda value: value)
 
 
 Factorized = dict[str, tuple[np.ndarray, np.ndarray]]

@@ -99,15 +99,10 @@ def deliver_partner(
     inactive = partner.inactive_reason(now)
     if inactive:
         # Leads queued before a pause or the agreement's end wait until the
-        # partner is active again; none leaves without a valid agreement.
+        # partner is active again, so none leaves without a valid agreement.
         summary.waiting = len(due)
         summary.errors.append(f"{len(due)} deliveries wait: {inactive}")
-        log.warning(
-            "Partner %s: %d deliveries wait because the %s",
-            partner.id,
-            len(due),
-            inactive.removeprefix("partner "),
-        )
+        log.warning("Partner %s: %d deliveries wait (%s)", partner.id, len(due), inactive)
         return summary
     if partner.id in disabled:
         summary.waiting = len(due)

@@ -50,11 +50,14 @@ class StoreError(LeadshareError):
 
 
 class FileChangedError(LeadshareError):
-    """A lead file changed between claim and read (still being copied); it waits."""
+    """A lead file changed between its claim and its read, probably mid-copy.
+
+    The file stays in the inbox for the next run.
+    """
 
 
 class RunLockedError(StoreError):
-    """Another sharing run on the same store is going; this one changed nothing."""
+    """Another sharing run is using the same store, so this one changed nothing."""
 
 
 class DeliveryError(LeadshareError):

@@ -100,7 +100,7 @@ def record_server(home: Path) -> Iterator[None]:
 
 
 def stop_leftover_servers(home: Path) -> list[int]:
-    """Stop the recorded servers whose CLI process has ended; return their PIDs."""
+    """Stop the recorded servers whose CLI process has ended, and return their PIDs."""
     folder = home / RECORD_DIR
     if not folder.is_dir():
         return []

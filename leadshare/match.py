@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from leadshare.config import Partner, Rules
+from leadshare.dedup import by_distinct
 from leadshare.model import Outcome
 
 W_TIER = 0.5
@@ -72,21 +73,6 @@ def _lead_order(seed: int, lead_ids: pd.Series) -> np.ndarray:
     return pd.util.hash_pandas_object(
         lead_ids.astype(str) + f":{seed}", index=False
     ).to_numpy()
-
-
-def _norm(value: object) -> str:
-    return (
-        ""
-        if value is None or value is pd.NA or value != value
-        else str(value).strip().casefold()
-    )
-
-
-def _norm_column(values: pd.Series) -> pd.Series:
-    """Apply :func:`_norm` to each distinct value once; missing becomes ""."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    table = np.array([*(_norm(value) for value in uniques), ""], dtype=object)
-    return pd.Series(table[codes], index=values.index, dtype=object)
 
 
 def static_exclusion(
@@ -138,7 +124,10 @@ def _used_fields(states: list[PartnerState]) -> list[str]:
 def _group_frame(leads: pd.DataFrame, states: list[PartnerState]) -> pd.DataFrame:
     missing = pd.Series(None, index=leads.index, dtype=object)
     keys = pd.DataFrame(
-        {name: _norm_column(leads.get(name, missing)) for name in _used_fields(states)},
+        {
+            name: by_distinct(leads.get(name, missing), str.casefold)
+            for name in _used_fields(states)
+        },
         index=leads.index,
     )
     for name in GROUP_FIELDS:

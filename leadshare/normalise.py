@@ -66,8 +66,9 @@ PARALLEL_MIN_DISTINCT = 8_000
 
 WORKERS = 2
 CHUNK_SIZE = 25_000
-STOP_TIMEOUT_S = 10
 """Maximum number of values per request to a worker; small batches use less."""
+STOP_TIMEOUT_S = 10
+"""Seconds a worker gets to exit after its input closes before it is killed."""
 
 NORMALISED_COLUMNS: tuple[str, ...] = (
     "email_display",
@@ -229,9 +230,9 @@ _standby_lock = threading.Lock()
 def start_workers_early() -> None:
     """Start the worker processes now, for the next large batch to use.
 
-    The pipeline calls this before it reads a large file, so the workers import
-    the field libraries while the file is parsed instead of inside the
-    normalisation stage (about 0.3 s of a 10k-lead batch on 2 cores). Workers that
+    The pipeline calls this when it claims or reads a large file, so the workers
+    import the field libraries before the normalisation stage instead of inside
+    it (about 0.3 s of a 10k-lead batch on 2 cores). Workers that
     no batch uses wait for the next one and stop when this process exits.
     """
     global _standby

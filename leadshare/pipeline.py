@@ -123,8 +123,10 @@ def claim_files(ctx: RunContext) -> list[InboxFile]:
 
 
 def mark_run_failed(ctx: RunContext) -> None:
-    """Record that the run's flow raised, so ``leadshare status`` does not show it
-    as running or completed. The caller re-raises the error."""
+    """Mark the run failed after its flow raised; the caller re-raises the error.
+
+    Without this, ``leadshare status`` would show the run as running or completed.
+    """
     try:
         with ctx.store.transaction() as tx:
             tx.execute(

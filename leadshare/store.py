@@ -393,7 +393,7 @@ def _release_advisory_lock(connection: sa.Connection, url: str) -> None:
         )
         connection.commit()
     except sa.exc.DBAPIError as exc:
-        # A lost session has dropped its lock already; raising here would hide
+        # A lost session has dropped its lock already, and raising here would hide
         # the run's own result or error.
         log.warning("run lock on store %s not released: %s", url, exc)
 

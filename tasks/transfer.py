@@ -27,7 +27,7 @@ def slack_client(ctx: RunContext) -> SlackClient | None:
         url = resolve_secret(ctx.settings.slack_webhook)
         return SlackClient(url) if url else None
     except ConfigError as exc:
-        # Every partner's task asks; one line per run is enough.
+        # Every partner's task calls this, and one line per run is enough.
         if ctx.run_id not in _SLACK_UNUSABLE_RUNS:
             _SLACK_UNUSABLE_RUNS.add(ctx.run_id)
             log.error("Slack is not used in run %s: %s", ctx.run_id, exc)
