@@ -43,6 +43,8 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 RUN_LOCK_KEY = 0x6C65_6164_7368_6172
 """PostgreSQL advisory lock key of the sharing run ("leadshar" in ASCII)."""
+SCHEMA_LOCK_KEY = RUN_LOCK_KEY + 1
+"""PostgreSQL advisory lock key of schema creation."""
 
 COPY_CHUNK_ROWS = 100_000
 """Rows per CSV chunk sent to COPY, which bounds the memory that the CSV text takes."""
@@ -357,6 +359,10 @@ class LeadStore:
 
     def init_schema(self) -> None:
         with self.transaction() as tx:
+            if self.dialect == "postgresql":
+                # Without it, two processes opening a new database at once both
+                # create the tables, and one fails on a duplicate type name.
+                tx.execute("pg_schema_lock", key=SCHEMA_LOCK_KEY)
             for statement in _statements(load_sql("schema")):
                 tx.connection.execute(sa.text(statement))
             if self.dialect == "postgresql":

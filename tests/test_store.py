@@ -22,8 +22,8 @@ NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 SCRATCH_STATEMENTS = {"lead_ids", "parse_timestamps", "transfer_ids"}
 """Statements that run in leadshare.scratch's in-memory DuckDB, never in the store."""
 
-POSTGRES_ONLY = {"pg_try_run_lock", "pg_release_run_lock"}
-"""Run lock statements; the DuckDB store locks a file instead."""
+POSTGRES_ONLY = {"pg_try_run_lock", "pg_release_run_lock", "pg_schema_lock"}
+"""Advisory lock statements; the DuckDB store locks a file instead."""
 
 STORE_STATEMENTS = sorted(
     path.stem
@@ -296,3 +296,42 @@ def test_postgres_run_lock_survives_lost_session(postgres_url):
 def test_malformed_store_url_rejected():
     with pytest.raises(StoreError, match="store URL 'nonsense' is invalid"):
         LeadStore("nonsense")
+
+
+
+def test_postgres_schema_concurrent_create(postgres_server):
+    # Each process of a deployment (flow runs, CLI commands) opens the store and
+    # creates the schema if it is missing. On a new database they can all do it at
+    # once, and "create table if not exists" alone then fails in some of them.
+    import multiprocessing
+    import uuid
+
+    context = multiprocessing.get_context("spawn")
+    for _ in range(2):
+        name = f"leadshare_{uuid.uuid4().hex[:12]}"
+        url = postgres_server.create_database(name)
+        barrier = context.Barrier(6)
+        failures = context.Queue()
+        processes = [
+            context.Process(target=_open_at_once, args=(url, barrier, failures))
+            for _ in range(6)
+        ]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(60)
+        assert [process.exitcode for process in processes] == [0] * 6
+        reported = [failures.get() for _ in processes]
+        assert reported == [None] * 6
+        assert open_store(url).rows("recent_runs", limit=5) == []
+        postgres_server.drop_database(name)
+
+
+def _open_at_once(url: str, barrier, failures) -> None:
+    barrier.wait(30)
+    try:
+        open_store(url)
+    except Exception as exc:  # reported to the test, which names the failure
+        failures.put(f"{type(exc).__name__}: {exc}")
+    else:
+        failures.put(None)
