@@ -74,12 +74,10 @@ def _run_flow() -> dict:
     _prefect_offline()
     from flows.share import share_leads
     from leadshare.leftover_server import record_server
+    from leadshare.run_display import showing_progress
     from leadshare.settings import get_settings
 
-    with (
-        console.status("Running the sharing flow through Prefect..."),
-        record_server(get_settings().root),
-    ):
+    with record_server(get_settings().root), showing_progress(console):
         try:
             return share_leads()
         except RuntimeError as exc:

@@ -24,6 +24,7 @@ from typing import IO, Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from leadshare import progress
 from leadshare.fields import (
     CHUNK_FUNCTIONS,
     CountryResult,
@@ -120,9 +121,12 @@ def _map_distinct(
         for start in range(0, len(values), size)
     ]
     parts: dict[str, dict[int, list[Any]]] = {name: {} for name in jobs}
+    done = 0
     with _take_standby() or _Workers(min(WORKERS, len(chunks))) as workers:
         for chunk, result in workers.run(chunks):
             parts[chunk.job][chunk.start] = result
+            done += len(chunk.values)
+            progress.values("Normalising distinct values", done, total)
     return {
         name: [item for start in sorted(found) for item in found[start]]
         for name, found in parts.items()

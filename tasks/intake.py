@@ -6,7 +6,7 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from leadshare import pipeline
+from leadshare import pipeline, progress
 from leadshare.errors import FileChangedError, IntakeError
 from leadshare.pipeline import InboxFile, RunContext
 
@@ -14,6 +14,7 @@ from leadshare.pipeline import InboxFile, RunContext
 @task(cache_policy=NO_CACHE)
 def claim_inbox_files(ctx: RunContext) -> list[InboxFile]:
     files = pipeline.claim_files(ctx)
+    progress.planned(len(files), len(ctx.config.partners))
     get_run_logger().info("Claimed %d new lead files from the inbox", len(files))
     return files
 
@@ -32,14 +33,17 @@ def read_lead_file(
 ) -> tuple[pd.DataFrame, dict] | None:
     """Read and map one file; a rejected file is quarantined and None is returned."""
     logger = get_run_logger()
+    progress.stage(f"Reading {item.path.name}")
     try:
         frame, meta = pipeline.read_batch(ctx, item)
     except FileChangedError as exc:
         logger.warning("Left %s in the inbox: %s", item.path.name, exc)
+        progress.file_rejected()
         return None
     except IntakeError as exc:
         pipeline.reject_file(ctx, item, exc)
         logger.warning("Rejected %s: %s", item.path.name, exc)
+        progress.file_rejected()
         return None
     logger.info(
         "Read %s: %d rows (%s, %r)",

@@ -6,7 +6,7 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from leadshare import pipeline
+from leadshare import pipeline, progress
 from leadshare.match import MatchResult
 from leadshare.model import Outcome
 from leadshare.pipeline import RunContext
@@ -14,6 +14,7 @@ from leadshare.pipeline import RunContext
 
 @task(cache_policy=NO_CACHE)
 def qualify_leads(ctx: RunContext, frame: pd.DataFrame) -> pd.DataFrame:
+    progress.stage("Qualifying")
     frame = pipeline.qualify_batch(ctx, frame)
     disqualified = int((frame["outcome"] == Outcome.DISQUALIFIED.value).sum())
     get_run_logger().info(
@@ -26,6 +27,7 @@ def qualify_leads(ctx: RunContext, frame: pd.DataFrame) -> pd.DataFrame:
 
 @task(cache_policy=NO_CACHE)
 def match_partners(ctx: RunContext, frame: pd.DataFrame, batch: str) -> MatchResult:
+    progress.stage("Matching partners")
     result = pipeline.match_batch(ctx, frame, batch)
     counts = (
         result.leads["outcome"].value_counts().to_dict()
@@ -41,6 +43,7 @@ def match_partners(ctx: RunContext, frame: pd.DataFrame, batch: str) -> MatchRes
 @task(cache_policy=NO_CACHE)
 def rematch_waiting_leads(ctx: RunContext) -> int:
     """Offer again the leads that earlier runs could not place (one run per run)."""
+    progress.stage("Offering waiting leads again")
     placed = pipeline.rematch_backlog(ctx)
     get_run_logger().info("Backlog: %d waiting leads placed with a partner", placed)
     return placed

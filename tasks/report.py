@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 
+from leadshare import progress
 from leadshare.delivery import DeliverySummary
 from leadshare.pipeline import RunContext
 from leadshare.reporting import run_summary, slack_summary
@@ -22,6 +23,7 @@ from tasks.transfer import slack_client
 def publish_report(
     ctx: RunContext, deliveries: list[DeliverySummary], backlog_placed: int = 0
 ) -> dict:
+    progress.stage("Publishing the run report")
     summary = run_summary(ctx, deliveries)
     summary["backlog_placed"] = backlog_placed
     with ctx.store.transaction() as tx:

@@ -6,7 +6,7 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from leadshare import pipeline
+from leadshare import pipeline, progress
 from leadshare.match import MatchResult
 from leadshare.pipeline import BatchCounts, InboxFile, RunContext
 
@@ -20,6 +20,7 @@ def commit_batch(
     suppressions: list[dict],
     meta: dict,
 ) -> BatchCounts:
+    progress.stage(f"Committing {item.path.name}")
     counts = pipeline.commit_batch(ctx, item, frame, match, suppressions, meta)
     get_run_logger().info(
         "Committed %s: %d rows, outcomes %s", counts.file_name, counts.rows_in, counts.outcomes

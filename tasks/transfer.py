@@ -8,6 +8,7 @@ import logging
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from leadshare import progress
 from leadshare.delivery import DeliverySummary, deliver_partner
 from leadshare.errors import ConfigError
 from leadshare.pipeline import RunContext
@@ -40,6 +41,7 @@ _SLACK_UNUSABLE_RUNS: set[str] = set()
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 def transfer_batch(ctx: RunContext, partner_id: str) -> DeliverySummary:
     """Deliver what is due for one partner; what still fails stays in the outbox."""
+    progress.stage(f"Delivering to {partner_id}")
     partner = ctx.config.partner(partner_id)
     summary = deliver_partner(
         ctx.store,

@@ -6,7 +6,7 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from leadshare import pipeline
+from leadshare import pipeline, progress
 from leadshare.model import Outcome
 from leadshare.pipeline import RunContext
 
@@ -17,6 +17,7 @@ def _count(frame: pd.DataFrame, outcome: Outcome) -> int:
 
 @task(cache_policy=NO_CACHE)
 def validate_leads(ctx: RunContext, frame: pd.DataFrame, profile: str) -> pd.DataFrame:
+    progress.stage("Normalising and validating")
     frame = pipeline.validate_batch(ctx, frame, ctx.config.profile(profile))
     get_run_logger().info(
         "Validated %d rows: %d quarantined",
@@ -28,6 +29,7 @@ def validate_leads(ctx: RunContext, frame: pd.DataFrame, profile: str) -> pd.Dat
 
 @task(cache_policy=NO_CACHE)
 def dedup_leads(ctx: RunContext, frame: pd.DataFrame, profile: str) -> pd.DataFrame:
+    progress.stage("Finding duplicates")
     frame = pipeline.dedup_batch(ctx, frame, profile)
     get_run_logger().info(
         "Dedup: %d duplicates linked to existing leads",
@@ -40,6 +42,7 @@ def dedup_leads(ctx: RunContext, frame: pd.DataFrame, profile: str) -> pd.DataFr
 def check_consent(
     ctx: RunContext, frame: pd.DataFrame
 ) -> tuple[pd.DataFrame, list[dict]]:
+    progress.stage("Checking consent")
     frame, entries = pipeline.consent_batch(ctx, frame)
     get_run_logger().info(
         "Consent: %d rows suppressed, %d new suppression entries",

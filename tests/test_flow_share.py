@@ -351,3 +351,25 @@ def test_generated_leads_shared_and_explained(home, partner, tmp_path):
     text = "\n".join(explain_lead(build_context().store, lead_id))
     assert "chosen partner" in text
     assert "candidate" in text
+
+
+def test_progress_stages_fill_the_plan(home, partner, tmp_path):
+    from leadshare import progress
+    from leadshare.generate import write_leads
+    from test_progress import Recorder
+
+    good = write_leads(tmp_path / "g1.csv", 300, seed=23)
+    bad = tmp_path / "empty.csv"
+    bad.write_bytes(b"")
+    recorder = Recorder()
+    with progress.listening(recorder):
+        run_share(home, "generic", good, bad)
+
+    partners = len(yaml.safe_load((home / "config" / "partners.yaml").read_text())["partners"])
+    assert recorder.steps == [1 + 2 * progress.FILE_STAGES + partners + 1]
+    # A bar that counts stages and skipped stages ends full.
+    assert len(recorder.stages) + recorder.skipped_steps == recorder.steps[0]
+    assert recorder.stages[0] == "Offering waiting leads again"
+    assert "Committing g1.csv" in recorder.stages
+    assert "Delivering to P-HOOK" in recorder.stages
+    assert recorder.stages[-1] == "Publishing the run report"
