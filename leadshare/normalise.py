@@ -185,11 +185,11 @@ class _Workers:
             ended = wait(pending, timeout=left)
             pending = [stream for stream in pending if stream not in ended]
         for process in self.processes:
-            try:
-                process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
+            # A worker whose pipe ended is exiting, and a wait without a timeout
+            # blocks in waitpid until it has. A worker still running is killed.
+            if process.stdout in pending:
                 process.kill()
-                process.wait()
+            process.wait()
             process.stdout.close()
 
     def run(self, chunks: list[_Chunk]) -> Iterator[tuple[_Chunk, list[Any]]]:

@@ -286,6 +286,29 @@ def test_dead_early_worker_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
     assert normalise._standby is None
 
 
+def test_stuck_worker_killed_on_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+    import time
+
+    monkeypatch.setattr(normalise, "STOP_TIMEOUT_S", 0.5)
+    workers = normalise._Workers(1)
+    # A worker that ignores the end of its input, as a hung one would.
+    stuck = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    workers.processes.append(stuck)
+    started = time.monotonic()
+    workers.__exit__(None, None, None)
+
+    assert time.monotonic() - started < 10
+    assert workers.processes[0].returncode == 0
+    assert stuck.returncode is not None
+    assert stuck.returncode < 0
+
+
 # Properties
 
 _ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
