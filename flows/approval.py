@@ -10,7 +10,8 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from leadshare.approvals import ApprovalDecision, ApprovalError, decide
+from leadshare.approvals import ApprovalDecision, decide
+from leadshare.errors import LeadshareError
 from leadshare.runtime import build_context
 
 
@@ -22,7 +23,9 @@ def review_approvals(decisions: list[ApprovalDecision]) -> list[str]:
     for decision in decisions:
         try:
             results.append(decide(ctx.store, ctx.config, decision, ctx.run_id, ctx.now))
-        except ApprovalError as exc:
+        # An unknown partner id raises ConfigError: one bad row of the form must
+        # not stop the decisions after it.
+        except LeadshareError as exc:
             logger.error("Decision on %s not applied: %s", decision.lead_id, exc)
             results.append(f"not applied: {exc}")
     logger.info(

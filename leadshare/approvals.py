@@ -68,7 +68,12 @@ def _record_decision(
     partner_id: str | None,
     now: dt.datetime,
 ) -> None:
-    tx.execute(
+    """Record the decision, or raise ApprovalError if another one came first.
+
+    The update matches only a pending approval, so of two decisions made at once
+    on PostgreSQL exactly one records and the other rolls back its transaction.
+    """
+    recorded = tx.rows(
         "decide_approval",
         lead_id=decision.lead_id,
         status=status,
@@ -77,6 +82,11 @@ def _record_decision(
         note=decision.note,
         decided_at=now,
     )
+    if not recorded:
+        raise ApprovalError(
+            f"lead {decision.lead_id} was decided by someone else just now; see "
+            "`leadshare approvals list` and `leadshare explain`"
+        )
 
 
 def pending(store: LeadStore) -> list[dict]:
@@ -121,6 +131,12 @@ def decide(
     if not partner_id:
         raise ApprovalError(
             f"lead {decision.lead_id} has no proposed partner; use reassign with --partner"
+        )
+    opt_out = store.rows("lead_opt_out", lead_id=decision.lead_id)
+    if opt_out:
+        raise ApprovalError(
+            f"lead {decision.lead_id} cannot be shared: the person opted out "
+            f"({opt_out[0]['kind']}, {opt_out[0]['source']}); reject it instead"
         )
     _check_eligible(store, config, decision.lead_id, partner_id, now)
     partner = config.partner(partner_id)

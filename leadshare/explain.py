@@ -16,6 +16,8 @@ def explain_lead(store: LeadStore, lead_id: str) -> list[str]:
             "take one from `leadshare approvals list`, a partner file under outbox/, "
             "or the lead_id column of row_outcomes in the store."
         ]
+    approvals = store.rows("approval_by_lead", lead_id=lead_id)
+    approval = approvals[0] if approvals else None
     lines = []
     for row in rows:
         where = f"row {row['source_row']} of {row['file_name']} (profile {row['profile']}, run {row['run_id']})"
@@ -37,7 +39,9 @@ def explain_lead(store: LeadStore, lead_id: str) -> list[str]:
                 f"Score {row['score']:g}; country {row['country'] or '-'}, industry {row['industry'] or '-'}, product {row['product'] or '-'}."
             )
         if row["group_id"]:
-            lines.extend(_decision_lines(row))
+            lines.extend(_decision_lines(row, proposed=approval is not None))
+    if approval is not None:
+        lines.append(_approval_line(approval))
     for transfer in store.rows("lead_transfers", lead_id=lead_id):
         lines.append(
             f"Transfer {transfer['transfer_id']} to {transfer['partner_id']} via {transfer['channel']}: "
@@ -51,14 +55,30 @@ def explain_lead(store: LeadStore, lead_id: str) -> list[str]:
     return lines
 
 
-def _decision_lines(row: dict) -> list[str]:
+def _approval_line(approval: dict) -> str:
+    """Describe the human decision on a strategic lead, or that it is still waiting."""
+    if approval["status"] == "pending":
+        return (
+            f"Approval: waiting for a human; matching proposed {approval['proposed_partner']}."
+        )
+    line = f"Approval: {approval['status']} by {approval['decided_by']}"
+    if approval["decided_partner"]:
+        line += f" for {approval['decided_partner']}"
+    if approval["note"]:
+        line += f" ({approval['note']})"
+    return line + "."
+
+
+def _decision_lines(row: dict, proposed: bool = False) -> list[str]:
+    """Describe the matching decision; ``proposed`` when a human decides the partner."""
     candidates = json.loads(row["candidates"])
     exclusions = json.loads(row["exclusions"])
     lines = [
         f"Decision under rules {row['rules_version']} (config {row['config_digest']}):"
     ]
     if row["chosen_partner"]:
-        lines.append(f"  chosen partner: {row['chosen_partner']}")
+        label = "proposed partner (a human decides)" if proposed else "chosen partner"
+        lines.append(f"  {label}: {row['chosen_partner']}")
     for candidate in candidates:
         lines.append(
             f"  candidate {candidate['partner']}: score {candidate['score']} "

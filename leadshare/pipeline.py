@@ -653,7 +653,10 @@ def commit_batch(
         tx.insert_frame("decision_groups", groups)
         tx.insert_frame("approvals", approvals)
         tx.insert_frame("transfers", transfers)
-        tx.execute_with_frame("add_suppressions", _suppression_frame(suppressions))
+        if suppressions:
+            tx.execute_with_frame("add_suppressions", _suppression_frame(suppressions))
+            # Leads queued by earlier runs for the people who just opted out.
+            tx.execute_script("withdraw_opted_out", now=ctx.now)
         tx.execute("mark_file_committed", file_id=item.file_id, committed_at=ctx.now)
     failpoints.hit("after_commit")
     counts = BatchCounts(

@@ -14,4 +14,7 @@ where
     o.outcome = 'no_eligible_partner'
     and l.created_at >= :since
     and not exists (select 1 from transfers as t where t.lead_id = l.lead_id)
+    and not exists (
+        select 1 from suppression as s where s.key in (l.email_key, l.phone_e164)
+    )
 order by l.created_at, l.file_id, l.source_row

@@ -40,4 +40,9 @@ where
     t.partner_id = :partner_id
     and t.status = 'pending'
     and (t.next_attempt_at is null or t.next_attempt_at <= :now)
+    -- A committed opt-out withdraws the transfer already. This check also covers
+    -- suppressions recorded before withdrawals existed.
+    and not exists (
+        select 1 from suppression as s where s.key in (l.email_key, l.phone_e164)
+    )
 order by t.created_at, t.transfer_id

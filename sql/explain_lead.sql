@@ -37,8 +37,10 @@ final as (
     left join leads as l on l.lead_id = o.lead_id
     left join latest_decision as d on d.lead_id = o.lead_id and d.rank = 1
     left join decision_groups as g on g.group_id = d.group_id
+    left join runs as r on r.run_id = o.run_id
     where o.lead_id = :lead_id
+    -- run ids are random, so the runs' start times give the order of events
+    order by r.started_at, o.file_id, o.source_row
 )
 
 select * from final
-order by run_id

@@ -122,3 +122,105 @@ def test_reassign_to_full_partner_rejected(queued, home):
             ctx.now,
         )
     assert "0 of 0 today" in str(caught.value)
+
+
+def test_second_concurrent_decision_rejected(queued, home, monkeypatch):
+    ctx = build_context()
+    lead = _lead(home, "Globex")
+    approve = ApprovalDecision(lead_id=lead, action="approve", approver="alice")
+    decide(ctx.store, ctx.config, approve, "r-1", ctx.now)
+    # Bob read the queue before Alice's decision was recorded: his read still
+    # shows the approval pending, and his write must not win as well.
+    stale = {
+        "lead_id": lead,
+        "proposed_partner": "P-HOOK",
+        "status": "pending",
+        "decided_by": None,
+    }
+    real_rows = ctx.store.rows
+    monkeypatch.setattr(
+        ctx.store,
+        "rows",
+        lambda name, **params: [stale] if name == "approval_by_lead" else real_rows(name, **params),
+    )
+    reassign = ApprovalDecision(
+        lead_id=lead, action="reassign", partner_id="P-DROP", approver="bob"
+    )
+    with pytest.raises(ApprovalError, match="decided by someone else"):
+        decide(ctx.store, ctx.config, reassign, "r-2", ctx.now)
+
+    transfers = db_rows(home, f"select partner_id from transfers where lead_id = '{lead}'")
+    assert transfers == [("P-HOOK",)]
+    decided = db_rows(home, f"select decided_by from approvals where lead_id = '{lead}'")
+    assert decided == [("alice",)]
+
+
+def test_opt_out_withdraws_pending_approval(queued, home, tmp_path):
+    ctx = build_context()
+    lead = _lead(home, "Big Co")
+    opt_out = tmp_path / "opt-out.csv"
+    opt_out.write_text(
+        HEADER.strip() + ",do_not_email\n" + ROWS[1].strip() + ",yes\n", encoding="utf-8"
+    )
+    run_share(home, "generic", opt_out)
+
+    approval = db_rows(home, f"select status, decided_by from approvals where lead_id = '{lead}'")
+    assert approval == [("withdrawn", "leadshare")]
+    assert lead not in {row["lead_id"] for row in pending(ctx.store)}
+    outcome = db_rows(home, f"select outcome from row_outcomes where lead_id = '{lead}' and outcome <> 'duplicate'")
+    assert outcome == [("suppressed",)]
+    with pytest.raises(ApprovalError, match="already decided: withdrawn"):
+        decide(
+            ctx.store,
+            ctx.config,
+            ApprovalDecision(lead_id=lead, action="approve", approver="mia"),
+            "r",
+            ctx.now,
+        )
+
+
+def test_flow_goes_on_after_unknown_partner(queued, home):
+    from flows.approval import review_approvals
+
+    globex, big, huge = (
+        _lead(home, "Globex"),
+        _lead(home, "Big Co"),
+        _lead(home, "Huge Co"),
+    )
+    results = review_approvals(
+        [
+            ApprovalDecision(lead_id=globex, action="approve", approver="mia"),
+            ApprovalDecision(
+                lead_id=big, action="reassign", partner_id="P-NOPE", approver="mia"
+            ),
+            ApprovalDecision(lead_id=huge, action="reject", approver="mia"),
+        ]
+    )
+
+    assert results[0].startswith("Approved")
+    assert results[1].startswith("not applied")
+    assert "P-NOPE" in results[1]
+    assert results[2].startswith("Rejected")
+
+
+def test_explain_shows_human_decision(queued, home):
+    from leadshare.explain import explain_lead
+
+    ctx = build_context()
+    big, huge = _lead(home, "Big Co"), _lead(home, "Huge Co")
+    decide(
+        ctx.store,
+        ctx.config,
+        ApprovalDecision(
+            lead_id=big, action="reassign", partner_id="P-DROP", approver="mia"
+        ),
+        "r-1",
+        ctx.now,
+    )
+
+    reassigned = "\n".join(explain_lead(ctx.store, big))
+    assert "Approval: approved by mia for P-DROP." in reassigned
+    assert "proposed partner (a human decides): P-HOOK" in reassigned
+    assert "chosen partner" not in reassigned
+    waiting = "\n".join(explain_lead(ctx.store, huge))
+    assert "Approval: waiting for a human; matching proposed P-HOOK." in waiting

@@ -95,3 +95,47 @@ def test_backlog_lead_explained_with_latest_decision(small_partner):
     text = "\n".join(explain_lead(later.store, waiting))
     assert "chosen partner: P-ONE" in text
     assert "Outcome: shared" in text
+
+
+
+def test_opt_out_withdraws_queued_leads(small_partner, home):
+    day1 = dt.datetime(2026, 12, 7, 9, tzinfo=dt.UTC)
+    first = _run(day1)
+    # _run delivers nothing, so the four shared leads wait in the outbox.
+    queued = first.store.rows("due_transfers", partner_id="P-ONE", now=day1)[0]
+    since = day1 - dt.timedelta(days=1)
+    backlog = first.store.rows("backlog_leads", since=since)[0]["lead_id"]
+    # Both people write back: do not e-mail me.
+    (home / "inbox" / "generic" / "opt-outs.csv").write_text(
+        "email,first_name,last_name,company,country,consent_share,do_not_email\n"
+        f"{queued['email']},Ann,Lee,Corp,US,yes,yes\n"
+        f"{_email_of(first, backlog)},Ann,Lee,Corp,US,yes,yes\n",
+        encoding="utf-8",
+    )
+    second = _run(day1 + dt.timedelta(days=1))
+
+    transfers = second.store.rows("lead_transfers", lead_id=queued["lead_id"])
+    assert [row["status"] for row in transfers] == ["withdrawn"]
+    due = second.store.rows("due_transfers", partner_id="P-ONE", now=day1)
+    assert queued["lead_id"] not in {row["lead_id"] for row in due}
+    # The backlog goes out before the run reads its files, so the backlog lead was
+    # placed, then withdrawn when the opt-out was committed.
+    assert second.placed == 4
+    transfers = second.store.rows("lead_transfers", lead_id=backlog)
+    assert [row["status"] for row in transfers] == ["withdrawn"]
+    assert backlog not in {
+        row["lead_id"] for row in second.store.rows("backlog_leads", since=since)
+    }
+    # A withdrawn transfer gives its place back to the partner.
+    later = _run(day1 + dt.timedelta(days=1, hours=1))
+    assert later.placed == 1
+    text = "\n".join(explain_lead(second.store, queued["lead_id"]))
+    assert "Outcome: suppressed" in text
+    assert "the person opted out before delivery" in text
+
+
+def _email_of(ctx, lead_id: str) -> str:
+    with ctx.store.transaction() as tx:
+        return tx.connection.exec_driver_sql(
+            "select email from leads where lead_id = ?", (lead_id,)
+        ).scalar()
