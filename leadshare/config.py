@@ -292,8 +292,13 @@ def _partner_prefix(index: int, item: Any) -> str:
 
 
 def ensure_config(config_dir: Path) -> None:
-    """Create the example config in an empty config folder; never overwrite a user's files."""
-    if (config_dir / "partners.yaml").exists():
+    """Copy the example config into a missing or empty config folder.
+
+    A folder with any file in it is the user's: a file missing there is reported
+    by :func:`load_config`, never replaced by an example that would send real
+    leads to example partners.
+    """
+    if config_dir.exists() and any(config_dir.iterdir()):
         return
     config_dir.mkdir(parents=True, exist_ok=True)
     shutil.copytree(EXAMPLE_CONFIG, config_dir, dirs_exist_ok=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from leadshare.config import EXAMPLE_CONFIG, load_config
+from leadshare.config import EXAMPLE_CONFIG, ensure_config, load_config
 from leadshare.errors import ConfigError
 
 
@@ -119,3 +119,26 @@ def test_repeated_partner_id_named(config_dir):
     with pytest.raises(ConfigError) as caught:
         load_config(config_dir)
     assert f"['{data['partners'][0]['id']}'] appear more than once" in str(caught.value)
+
+
+def test_missing_partners_file_not_replaced(config_dir):
+    rules = config_dir / "rules.yaml"
+    rules.write_text(rules.read_text().replace("threshold:", "threshold: 55 #"))
+    own_rules = rules.read_text()
+    (config_dir / "partners.yaml").unlink()
+
+    ensure_config(config_dir)
+
+    assert not (config_dir / "partners.yaml").exists()
+    assert rules.read_text() == own_rules
+    with pytest.raises(ConfigError, match="partners.yaml: file not found"):
+        load_config(config_dir)
+
+
+def test_example_config_in_empty_folder(tmp_path):
+    folder = tmp_path / "config"
+    folder.mkdir()
+    ensure_config(folder)
+
+    assert (folder / "partners.yaml").exists()
+    assert load_config(folder).partners
