@@ -185,8 +185,14 @@ def share(
             _check_lead_file(path)
         for path in files:
             target = _free_name(ctx.settings.inbox / profile / path.name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+            except OSError as exc:
+                raise LeadshareError(
+                    f"cannot copy {path} into the inbox as {target}: {exc.strerror}. "
+                    "Make the inbox folder writable for this user and retry"
+                ) from exc
         summary = _run_flow()
     except LeadshareError as exc:
         _fail(exc)

@@ -113,10 +113,13 @@ def _read_bytes(path: Path) -> bytes:
     except OSError as exc:
         raise IntakeError(str(path), f"cannot read the file: {exc.strerror}") from exc
     if not data or data.isspace():
+        jsonl = path.suffix.lower() in JSONL_SUFFIXES
         raise IntakeError(
             str(path),
             "the file is empty",
-            fix="Export the leads again with a header row",
+            fix="Export the leads again, one JSON object per line"
+            if jsonl
+            else "Export the leads again with a header row",
         )
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise IntakeError(
@@ -866,6 +869,8 @@ def _parse_json_line(line: str, number: int) -> tuple[dict | None, str | None]:
         )
     record: dict[str, str | None] = {}
     for key, item in value.items():
+        if not key.strip():
+            return None, f"line {number}: a field has an empty name; name it or remove it"
         if isinstance(item, dict | list):
             return (
                 None,

@@ -310,11 +310,20 @@ class LeadStore:
         except sa.exc.OperationalError as exc:
             if "lock" in str(exc).lower():
                 raise StoreError(
-                    f"store {self.url} is locked by another process; wait for the "
-                    "running flow to finish, or set LEADSHARE_DB_URL to a PostgreSQL "
-                    "URL, where commands work while a run is going"
+                    f"store {self.url} is locked by another process (a sharing run "
+                    "or another leadshare command); retry when it has finished, or "
+                    "set LEADSHARE_DB_URL to a PostgreSQL URL, where commands work "
+                    "while a run is going"
                 ) from exc
             raise StoreError(f"store {self.url} failed: {exc}") from exc
+        except sa.exc.DBAPIError as exc:
+            if "corrupt" not in str(exc).lower():
+                raise
+            raise StoreError(
+                f"store {self.url} is damaged: {exc.orig}. Stop the scheduled runs, "
+                "keep the damaged file for inspection and restore the store from a "
+                "backup; the inbox and outbox files are not affected"
+            ) from exc
 
     @contextmanager
     def exclusive_run(self, run_id: str) -> Iterator[None]:

@@ -273,3 +273,21 @@ def test_file_changed_after_claim_waits(home, tmp_path, cut):
         pipeline.read_batch(ctx, item)
     assert inbox_file.exists()
     assert not list((home / "quarantine").rglob("*.csv"))
+
+
+def test_share_unwritable_inbox_named(home, tmp_path):
+    from leadshare import cli
+
+    lead_file = tmp_path / "leads.csv"
+    lead_file.write_text("email\na@example.com\n", encoding="utf-8")
+    # A file where the profile's inbox folder should be: the copy cannot go there.
+    (home / "inbox").mkdir(exist_ok=True)
+    (home / "inbox" / "generic").write_text("not a folder", encoding="utf-8")
+
+    result = CliRunner().invoke(cli.app, ["share", str(lead_file)])
+
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2
+    assert "cannot copy" in output
+    assert "Make the inbox folder writable" in output
+    assert "Traceback" not in output

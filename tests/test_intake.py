@@ -631,3 +631,26 @@ def test_arrow_and_object_cleaning_agree(cells: list[str | None]) -> None:
     by_arrow = _clean_arrow(values, placeholders, vocabulary)
     by_python = _clean_values(values, placeholders, vocabulary)
     assert _values(pd.Series(by_arrow)) == by_python.tolist()
+
+
+def test_jsonl_empty_key_is_row_problem(tmp_path: Path) -> None:
+    lines = [
+        '{"email": "a@x.io"}',
+        '{"email": "b@x.io", "": "stray"}',
+        '{"email": "c@x.io"}',
+    ]
+    batch = read_lead_file(_write(tmp_path, "leads.jsonl", "\n".join(lines) + "\n"))
+    problems = batch.frame[PROBLEM_COLUMN].tolist()
+
+    assert batch.rows == 3
+    assert batch.header == ["email"]
+    assert problems == [
+        None,
+        "line 2: a field has an empty name; name it or remove it",
+        None,
+    ]
+
+
+def test_empty_jsonl_fix_names_json_lines(tmp_path: Path) -> None:
+    with pytest.raises(IntakeError, match="one JSON object per line"):
+        read_lead_file(_write(tmp_path, "leads.jsonl", "\n"))

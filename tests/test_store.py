@@ -335,3 +335,15 @@ def _open_at_once(url: str, barrier, failures) -> None:
         failures.put(f"{type(exc).__name__}: {exc}")
     else:
         failures.put(None)
+
+
+def test_damaged_duckdb_file_named(tmp_path):
+    path = tmp_path / "leadshare.duckdb"
+    open_store(f"duckdb:///{path}")
+    with path.open("r+b") as handle:
+        handle.seek(4096)
+        handle.write(bytes(range(256)) * 16)
+
+    with pytest.raises(StoreError, match="is damaged") as caught:
+        open_store(f"duckdb:///{path}")
+    assert "restore the store from a backup" in str(caught.value)
