@@ -343,6 +343,8 @@ def approvals_list() -> None:
 def _decide(
     lead_id: str, action: str, partner: str | None, approver: str, note: str
 ) -> None:
+    from pydantic import ValidationError
+
     from leadshare.approvals import ApprovalDecision, decide
 
     try:
@@ -355,6 +357,12 @@ def _decide(
             note=note,
         )
         typer.echo(decide(ctx.store, ctx.config, decision, ctx.run_id, ctx.now))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        _fail(LeadshareError(f"invalid decision: {problems}. Nothing was changed"))
     except (LeadshareError, ValueError) as exc:
         _fail(exc)
 

@@ -92,6 +92,13 @@ def read_lead_file(path: Path) -> RawBatch:
         try:
             batch = _read_csv(data, path, digest, encoding)
         except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise IntakeError(
+                    str(path),
+                    f"a field is longer than {MAX_FIELD_CHARS:,} characters",
+                    fix="Shorten or remove that field in the source (no lead field "
+                    "is this long), or check for an unclosed quote, and retry",
+                ) from exc
             raise IntakeError(
                 str(path), f"invalid CSV: {exc}", fix="Export the file again as CSV"
             ) from exc

@@ -291,3 +291,16 @@ def test_share_unwritable_inbox_named(home, tmp_path):
     assert "cannot copy" in output
     assert "Make the inbox folder writable" in output
     assert "Traceback" not in output
+
+
+def test_empty_approver_named(home):
+    from leadshare import cli
+
+    result = CliRunner().invoke(
+        cli.app, ["approvals", "approve", "L-0000000000000000", "--approver", ""]
+    )
+
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2
+    assert "invalid decision: approver:" in output
+    assert "pydantic.dev" not in output

@@ -654,3 +654,20 @@ def test_jsonl_empty_key_is_row_problem(tmp_path: Path) -> None:
 def test_empty_jsonl_fix_names_json_lines(tmp_path: Path) -> None:
     with pytest.raises(IntakeError, match="one JSON object per line"):
         read_lead_file(_write(tmp_path, "leads.jsonl", "\n"))
+
+
+
+def test_oversized_csv_field_named(tmp_path: Path, monkeypatch) -> None:
+    import csv
+
+    from leadshare import intake
+
+    # The test lowers the limit to 1,000 characters so the file stays small.
+    monkeypatch.setattr(intake, "MAX_FIELD_CHARS", 1000)
+    previous = csv.field_size_limit(1000)
+    text = 'email,notes\na@x.io,"' + "x" * 5000 + '"\nb@x.io,ok\n'
+    try:
+        with pytest.raises(IntakeError, match="a field is longer than 1,000 characters"):
+            read_lead_file(_write(tmp_path, "leads.csv", text))
+    finally:
+        csv.field_size_limit(previous)
