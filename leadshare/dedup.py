@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -690,6 +691,7 @@ def _fuzzy_edges(
         focus=focus,
         max_block_size=max_block_size,
     )
+    pairs = pairs[_same_numbers(subset["company_key"], pairs)]
     return pd.DataFrame(
         {
             "a": pairs["left"].to_numpy(dtype=np.int64),
@@ -699,6 +701,22 @@ def _fuzzy_edges(
             "score": pairs["score"].to_numpy(),
         }
     )
+
+
+def _same_numbers(companies: pd.Series, pairs: pd.DataFrame) -> np.ndarray:
+    """Return a mask of the pairs whose company names contain the same numbers.
+
+    "firm 1 gmbh" and "firm 3 gmbh" score above the threshold as text, but a number
+    in a company name distinguishes companies, so such a pair is not a duplicate.
+    """
+    numbers = by_distinct(companies, lambda value: " ".join(_DIGITS.findall(value)))
+    # The pairs name records by index label.
+    left = numbers.loc[pairs["left"]].to_numpy(dtype=object)
+    right = numbers.loc[pairs["right"]].to_numpy(dtype=object)
+    return left == right
+
+
+_DIGITS = re.compile(r"\d+")
 
 
 def find_duplicates(

@@ -129,6 +129,21 @@ def test_fuzzy_name_and_company() -> None:
     assert 0.9 <= result.loc[0, "score"] < 1.0
 
 
+def test_fuzzy_company_numbers_differ() -> None:
+    batch = _leads(
+        first_name=["Lena", "Lena", "Lena"],
+        last_name=["Vogt", "Vogt", "Vogt"],
+        company=["Firm 1 GmbH", "Firm 3 GmbH", "Firm 1 GmbH."],
+        email=["lena@firm1.example", "lena@firm3.example", "l.vogt@firm1.example"],
+    )
+    empty = _leads(first_name=["-"], last_name=["-"], company=["-"]).iloc[:0]
+    empty["lead_id"] = []
+    result = find_duplicates(batch, empty)
+
+    # Rows 1 and 3 name the same firm, and row 2 names a different one.
+    assert _links(result) == {3: 1}
+
+
 def test_same_source_external_id() -> None:
     history = _leads(external_id=["42", "42"], source=["crm", "webform"])
     history["lead_id"] = ["L-crm", "L-web"]
