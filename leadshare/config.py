@@ -7,6 +7,7 @@ Each file is validated with pydantic when it is loaded; an invalid file raises
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import shutil
 from pathlib import Path
@@ -26,6 +27,16 @@ from leadshare.templates import approved_templates
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
 PARTNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
+
+
+@functools.cache
+def time_zone(name: str) -> ZoneInfo:
+    """Return the time zone ``name``, loaded once per process.
+
+    Matching asks for a partner's zone once per group of leads. ZoneInfo keeps only
+    a few zones that nobody references, so it read the zone file again each time.
+    """
+    return ZoneInfo(name)
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -143,8 +154,10 @@ class Partner(_Strict):
         """
         if self.status != "active":
             return f"partner status is {self.status}"
-        today = now.astimezone(ZoneInfo(self.timezone)).date()
-        if self.agreement_expires is not None and self.agreement_expires < today:
+        if self.agreement_expires is None:
+            return None
+        today = now.astimezone(time_zone(self.timezone)).date()
+        if self.agreement_expires < today:
             return f"partner agreement expired on {self.agreement_expires.isoformat()}"
         return None
 

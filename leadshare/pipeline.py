@@ -21,12 +21,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from leadshare import consent, dedup, failpoints, gates, intake, normalise
-from leadshare.config import Config, Partner, Profile
+from leadshare.config import Config, Partner, Profile, time_zone
 from leadshare.errors import FileChangedError, IntakeError, StoreError
 from leadshare.ids import lead_ids, transfer_ids
 from leadshare.match import MatchResult, PartnerState, match_leads
@@ -407,7 +406,7 @@ def load_partner_states(
     }
     states = []
     for partner in partners:
-        local_now = now.astimezone(ZoneInfo(partner.timezone))
+        local_now = now.astimezone(time_zone(partner.timezone))
         day_start = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
         week_start = day_start - dt.timedelta(days=day_start.weekday())
         mine = usage[usage["partner_id"] == partner.id]
