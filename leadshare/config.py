@@ -33,8 +33,8 @@ PARTNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 def time_zone(name: str) -> ZoneInfo:
     """Return the time zone ``name``, loaded once per process.
 
-    Matching asks for a partner's zone once per group of leads. ZoneInfo keeps only
-    a few zones that nobody references, so it read the zone file again each time.
+    Matching needs a partner's zone once per group of leads. ZoneInfo caches only a
+    few zones that no object references, so it used to read the zone file each time.
     """
     return ZoneInfo(name)
 
