@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 import pytest
-from httpserver import LocalEndpoint
+from httpserver import LocalEndpoint, Reply
 from test_flow_share import SECRET
 
 from leadshare.config import Partner
@@ -14,6 +14,7 @@ from leadshare.delivery import deliver_partner
 from leadshare.settings import Settings
 from leadshare.slack import FakeSlackClient, SlackPostError
 from leadshare.store import open_store
+from leadshare.transfer.webhook import FakeWebhookClient
 
 NOW = dt.datetime(2026, 12, 4, 10, tzinfo=dt.UTC)
 FIELDS = ["lead_id", "first_name", "company"]
@@ -179,3 +180,21 @@ def test_inactive_partner_gets_nothing(store, settings, change):
         resumed = deliver_partner(store, settings, _partner(endpoint.url), NOW)
     assert resumed.sent == 3
     assert len(endpoint.requests) == 3
+
+
+def test_bad_gzip_200_marks_all_sent(store, settings):
+    reply = Reply(200, {"Content-Encoding": "gzip"}, body=b"not gzip at all")
+    with LocalEndpoint(default=reply, secret=SECRET) as endpoint:
+        summary = deliver_partner(store, settings, _partner(endpoint.url), NOW)
+    assert summary.sent == 3
+    assert len(endpoint.requests) == 3
+    assert endpoint.duplicates == 0
+    assert {status for _, status, _, _ in _statuses(store)} == {"sent"}
+
+
+def test_unexpected_error_keeps_acknowledged_sends(store, settings):
+    sender = FakeWebhookClient(script=[200, RuntimeError("unexpected")])
+    with pytest.raises(RuntimeError):
+        deliver_partner(store, settings, _partner("http://127.0.0.1:9/hook"), NOW, sender=sender)
+    statuses = [status for _, status, _, _ in _statuses(store)]
+    assert statuses == ["sent", "pending", "pending"]

@@ -318,6 +318,62 @@ def test_redirect_not_followed():
     assert len(endpoint.requests) == 1
 
 
+def test_2xx_bad_gzip_body_delivered():
+    reply = Reply(200, {"Content-Encoding": "gzip"}, body=b"this is not gzip")
+    with (
+        LocalEndpoint([reply], secret=SECRET) as endpoint,
+        _client(endpoint.url) as client,
+    ):
+        result = client.send("msg_20", _body())
+    assert result.status == 200
+    assert result.attempts == 1
+    assert endpoint.accepted_ids == ["msg_20"]
+
+
+def test_4xx_bad_gzip_body_rejected():
+    reply = Reply(422, {"Content-Encoding": "gzip"}, body=b"this is not gzip")
+    with LocalEndpoint([reply]) as endpoint, _client(endpoint.url) as client:
+        with pytest.raises(RejectedDeliveryError) as caught:
+            client.send("msg_21", _body())
+    assert caught.value.status == 422
+    assert "gzip-encoded body not shown" in str(caught.value)
+
+
+def test_decoding_error_retryable():
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise httpx.DecodingError("broken body", request=request)
+
+    client = WebhookClient(
+        "http://127.0.0.1:9/hook",
+        SECRET,
+        attempts=2,
+        transport=httpx.MockTransport(broken),
+        sleep=lambda seconds: None,
+    )
+    with client, pytest.raises(RetryableDeliveryError) as caught:
+        client.send("msg_22", _body())
+    assert "request failed (DecodingError)" in str(caught.value)
+    assert isinstance(caught.value.__cause__, httpx.DecodingError)
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_large_body_not_read(status):
+    size = 64 * 1024 * 1024
+    reply = Reply(status, body_size=size)
+    with LocalEndpoint([reply]) as endpoint, _client(endpoint.url, attempts=1) as client:
+        if status == 200:
+            assert client.send("msg_23", _body()).status == 200
+        else:
+            with pytest.raises(RetryableDeliveryError) as caught:
+                client.send("msg_23", _body())
+            assert len(str(caught.value)) < 500
+        deadline = time.monotonic() + 5
+        while not endpoint.body_bytes_written and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert len(endpoint.body_bytes_written) == 1
+    assert endpoint.body_bytes_written[0] < size // 2
+
+
 def test_rejection_reason_redacted():
     reply = Reply(422, body=b'{"error": "lead private.person@example.com is invalid"}')
     with LocalEndpoint([reply]) as endpoint, _client(endpoint.url) as client:

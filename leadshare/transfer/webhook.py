@@ -17,7 +17,11 @@ Status handling, per attempt:
 * 410 Gone: :class:`EndpointGoneError`, no retry.
 * Any other 3xx or 4xx: :class:`RejectedDeliveryError`, no retry. Redirects are not
   followed because a signed POST should reach the configured URL or fail visibly.
-* Timeouts and connection errors: retried like a 5xx.
+* Timeouts, connection errors and any other ``httpx.HTTPError``: retried like a 5xx.
+
+The body of a 2xx response is never read, so its size or a broken
+``Content-Encoding`` does not matter. Of any other response at most
+``REASON_BODY_BYTES`` raw bytes are read for the error message.
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ MAX_RETRY_AFTER_S = 24 * 3600.0
 """Upper bound for a partner's Retry-After; a larger value is treated as this."""
 
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+REASON_BODY_BYTES = 2048
+"""Maximum raw bytes read from a non-2xx response body, for the error message."""
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,255}")
 _EMAIL = re.compile(r"[^\s@\"'<>]+@[^\s@\"'<>]+")
 _LONG_NUMBER = re.compile(r"\+?\d[\d ]{5,}\d")
@@ -128,13 +134,20 @@ def classify_status(
     )
 
 
-def short_reason(response: httpx.Response, limit: int = 160) -> str:
+def short_reason(response: httpx.Response, body_prefix: bytes, limit: int = 160) -> str:
     """Return the status phrase and the start of the response body, redacted.
 
-    E-mail addresses and long digit runs are masked because a partner may echo
-    lead data in an error body.
+    ``body_prefix`` is the first raw (not decoded) bytes of the body. A body with a
+    ``Content-Encoding`` other than identity is left out, because a prefix of it
+    cannot be decoded reliably. E-mail addresses and long digit runs are masked
+    because a partner may echo lead data in an error body.
     """
-    snippet = " ".join(response.text[:limit].split())
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in {"", "identity"}:
+        text = f"({encoding}-encoded body not shown)"
+    else:
+        text = body_prefix.decode(response.charset_encoding or "utf-8", "replace")
+    snippet = " ".join(text[:limit].split())
     snippet = _EMAIL.sub("[redacted]", snippet)
     snippet = _LONG_NUMBER.sub("[redacted]", snippet)
     phrase = response.reason_phrase or ""
@@ -286,19 +299,35 @@ class WebhookClient:
         headers = self.signed_headers(message_id, body, timestamp)
         started = time.perf_counter()
         try:
-            response = self._client.post(self.url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            return _transport_failure(f"timed out ({type(exc).__name__})", exc)
-        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            return _transport_failure(f"connection failed ({type(exc).__name__})", exc)
-        elapsed_ms = (time.perf_counter() - started) * 1000.0
+            outcome = self._post(body, headers, started)
+        except httpx.HTTPError as exc:
+            if isinstance(exc, httpx.TimeoutException):
+                return _transport_failure(f"timed out ({type(exc).__name__})", exc)
+            if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError)):
+                text = f"connection failed ({type(exc).__name__})"
+                return _transport_failure(text, exc)
+            return _transport_failure(f"request failed ({type(exc).__name__})", exc)
+        return outcome
 
+    def _post(
+        self, body: bytes, headers: dict[str, str], started: float
+    ) -> DeliveryResult | DeliveryError:
+        """POST once and classify the response, reading no more body than needed."""
+        with self._client.stream(
+            "POST", self.url, content=body, headers=headers
+        ) as response:
+            elapsed_ms = (time.perf_counter() - started) * 1000.0
+            if 200 <= response.status_code < 300:
+                # Accepted: the body is neither read nor decoded.
+                return DeliveryResult(response.status_code, 1, elapsed_ms)
+            body_prefix = _read_prefix(response, REASON_BODY_BYTES)
         retry_after_s = parse_retry_after(response.headers.get("retry-after"))
         error = classify_status(
-            response.status_code, short_reason(response), retry_after_s
+            response.status_code,
+            short_reason(response, body_prefix),
+            retry_after_s,
         )
-        if error is None:
-            return DeliveryResult(response.status_code, 1, elapsed_ms)
+        assert error is not None
         return error
 
     def _retry_delay(self, attempt: int, retry_after_s: float | None) -> float | None:
@@ -321,6 +350,19 @@ def _check_message(message_id: str, body: bytes) -> None:
         raise ValueError(
             f"webhook id {message_id!r} is invalid: use 1-255 letters, digits or _.:-"
         )
+
+
+def _read_prefix(response: httpx.Response, limit: int) -> bytes:
+    """Return up to ``limit`` raw body bytes, or the bytes read before a read failed."""
+    prefix = b""
+    try:
+        for chunk in response.iter_raw():
+            prefix += chunk
+            if len(prefix) >= limit:
+                break
+    except httpx.HTTPError as exc:
+        log.debug("response body not read: %s", type(exc).__name__)
+    return prefix[:limit]
 
 
 def _transport_failure(text: str, exc: httpx.HTTPError) -> RetryableDeliveryError:
