@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,6 +148,7 @@ def _deliver_webhooks(
             secret,
             timeout_s=settings.http_timeout_s,
             attempts=settings.http_attempts,
+            deadline_s=settings.http_deadline_s,
         )
     try:
         _send_webhooks(store, settings, partner, rows, now, summary, sender, slack)
@@ -159,11 +161,13 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
     """POST each due transfer in turn and record every outcome.
 
     The loop stops early, leaving the rest pending and untouched, after
-    ``MAX_FAILURES_IN_A_ROW`` retryable failures or a 410. Sends that the partner
-    accepted are recorded even when an unexpected exception ends the loop.
+    ``MAX_FAILURES_IN_A_ROW`` retryable failures, a 410 or when
+    ``settings.webhook_budget_s`` has run out. Sends that the partner accepted are
+    recorded even when an unexpected exception ends the loop.
     """
     sent: list[dict] = []
     failures_in_a_row = 0
+    budget_ends = time.monotonic() + settings.webhook_budget_s
 
     def unsent() -> int:
         return len(rows) - summary.sent - summary.retry_later - summary.failed
@@ -176,6 +180,17 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
                     "Partner %s failed %d deliveries in a row; %d wait for the next run",
                     partner.id,
                     failures_in_a_row,
+                    summary.waiting,
+                )
+                break
+            if time.monotonic() >= budget_ends:
+                summary.waiting = unsent()
+                log.warning(
+                    "Partner %s used its %g s delivery time for this run: %d sent, "
+                    "%d wait for the next run",
+                    partner.id,
+                    settings.webhook_budget_s,
+                    summary.sent,
                     summary.waiting,
                 )
                 break

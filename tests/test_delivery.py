@@ -198,3 +198,21 @@ def test_unexpected_error_keeps_acknowledged_sends(store, settings):
         deliver_partner(store, settings, _partner("http://127.0.0.1:9/hook"), NOW, sender=sender)
     statuses = [status for _, status, _, _ in _statuses(store)]
     assert statuses == ["sent", "pending", "pending"]
+
+
+def test_time_budget_leaves_rest_pending(store, settings, caplog):
+    budgeted = settings.model_copy(update={"webhook_budget_s": 0.5})
+    slow = Reply(200, delay_s=0.6)
+    with LocalEndpoint(default=slow, secret=SECRET) as endpoint:
+        summary = deliver_partner(store, budgeted, _partner(endpoint.url), NOW)
+    assert summary.sent == 1
+    assert summary.waiting == 2
+    assert len(endpoint.requests) == 1
+    assert [status for _, status, _, _ in _statuses(store)] == [
+        "sent",
+        "pending",
+        "pending",
+    ]
+    budget_lines = [r.message for r in caplog.records if "delivery time" in r.message]
+    assert len(budget_lines) == 1
+    assert "1 sent, 2 wait" in budget_lines[0]

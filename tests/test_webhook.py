@@ -374,6 +374,31 @@ def test_large_body_not_read(status):
     assert endpoint.body_bytes_written[0] < size // 2
 
 
+@pytest.mark.parametrize(
+    ("status", "body_only", "message"),
+    [(200, False, "1.2 s deadline"), (500, True, "HTTP 500")],
+)
+def test_trickling_server_hits_deadline(status, body_only, message):
+    # Each byte arrives well within the 0.4 s timeout. The default deadline of
+    # three timeouts ends the request, which would otherwise take over 40 s.
+    reply = Reply(status, body=b"slow" * 100, trickle_s=0.1, trickle_body_only=body_only)
+    with LocalEndpoint([reply]) as endpoint:
+        with _client(endpoint.url, timeout_s=0.4, attempts=1) as client:
+            started = time.monotonic()
+            with pytest.raises(RetryableDeliveryError) as caught:
+                client.send("msg_24", _body())
+            elapsed = time.monotonic() - started
+    assert elapsed < 2.5
+    assert message in str(caught.value)
+
+
+def test_deadline_defaults_to_timeout_factor():
+    with _client("http://127.0.0.1:9/hook", timeout_s=2.0) as client:
+        assert client.deadline_s == 6.0
+    with pytest.raises(ConfigError):
+        _client("http://127.0.0.1:9/hook", deadline_s=0)
+
+
 def test_rejection_reason_redacted():
     reply = Reply(422, body=b'{"error": "lead private.person@example.com is invalid"}')
     with LocalEndpoint([reply]) as endpoint, _client(endpoint.url) as client:

@@ -21,7 +21,9 @@ Status handling, per attempt:
 
 The body of a 2xx response is never read, so its size or a broken
 ``Content-Encoding`` does not matter. Of any other response at most
-``REASON_BODY_BYTES`` raw bytes are read for the error message.
+``REASON_BODY_BYTES`` raw bytes are read for the error message. Each try has a total
+deadline as well as httpx's per-operation timeout, so a server that sends one byte
+at a time cannot hold a request open for longer than the deadline.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ import email.utils
 import logging
 import math
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,6 +64,8 @@ MAX_RETRY_AFTER_S = 24 * 3600.0
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 REASON_BODY_BYTES = 2048
 """Maximum raw bytes read from a non-2xx response body, for the error message."""
+DEADLINE_FACTOR = 3.0
+"""Default total deadline of one try, as a multiple of the per-operation timeout."""
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,255}")
 _EMAIL = re.compile(r"[^\s@\"'<>]+@[^\s@\"'<>]+")
 _LONG_NUMBER = re.compile(r"\+?\d[\d ]{5,}\d")
@@ -200,6 +206,7 @@ class WebhookClient:
         transport: httpx.BaseTransport | None = None,
         max_wait_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        deadline_s: float | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
@@ -208,6 +215,10 @@ class WebhookClient:
             )
         if attempts < 1:
             raise ConfigError(f"webhook attempts must be at least 1, got {attempts}")
+        if deadline_s is None:
+            deadline_s = timeout_s * DEADLINE_FACTOR
+        if deadline_s <= 0:
+            raise ConfigError(f"webhook deadline must be positive, got {deadline_s} s")
         self.url = url
         self.host = (
             parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
@@ -215,17 +226,22 @@ class WebhookClient:
         self.attempts = attempts
         self.backoff_base_s = backoff_base_s
         self.max_wait_s = max_wait_s
+        self.deadline_s = deadline_s
+        self._socket: socket.socket | None = None
         self._signer = signer_for(secret)
         self._sleep = sleep
         # trust_env=False: no proxy or netrc from the environment reaches partner calls.
         # NOTE: httpx itself logs each request URL at INFO on the "httpx" logger; a
         # partner URL that carries a token needs that logger at WARNING.
+        # One connection at most, so the socket that the trace hook stored is the
+        # one a request uses, whether the connection is new or kept alive.
         self._client = httpx.Client(
             timeout=timeout_s,
             transport=transport,
             trust_env=False,
             follow_redirects=False,
             headers={"user-agent": USER_AGENT},
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         )
 
     def __enter__(self) -> WebhookClient:
@@ -298,15 +314,27 @@ class WebhookClient:
     ) -> DeliveryResult | DeliveryError:
         headers = self.signed_headers(message_id, body, timestamp)
         started = time.perf_counter()
+        expired = threading.Event()
+        watchdog = threading.Timer(self.deadline_s, self._abort_request, (expired,))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             outcome = self._post(body, headers, started)
         except httpx.HTTPError as exc:
+            if expired.is_set():
+                return _transport_failure(
+                    f"timed out after the {self.deadline_s:g} s deadline "
+                    f"({type(exc).__name__})",
+                    exc,
+                )
             if isinstance(exc, httpx.TimeoutException):
                 return _transport_failure(f"timed out ({type(exc).__name__})", exc)
             if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError)):
                 text = f"connection failed ({type(exc).__name__})"
                 return _transport_failure(text, exc)
             return _transport_failure(f"request failed ({type(exc).__name__})", exc)
+        finally:
+            watchdog.cancel()
         return outcome
 
     def _post(
@@ -314,7 +342,11 @@ class WebhookClient:
     ) -> DeliveryResult | DeliveryError:
         """POST once and classify the response, reading no more body than needed."""
         with self._client.stream(
-            "POST", self.url, content=body, headers=headers
+            "POST",
+            self.url,
+            content=body,
+            headers=headers,
+            extensions={"trace": self._trace},
         ) as response:
             elapsed_ms = (time.perf_counter() - started) * 1000.0
             if 200 <= response.status_code < 300:
@@ -329,6 +361,31 @@ class WebhookClient:
         )
         assert error is not None
         return error
+
+    def _trace(self, event: str, info: dict) -> None:
+        """Store the socket of each new connection for :meth:`_abort_request`."""
+        if event == "connection.connect_tcp.complete":
+            stream = info.get("return_value")
+            if stream is not None:
+                self._socket = stream.get_extra_info("socket")
+
+    def _abort_request(self, expired: threading.Event) -> None:
+        """Shut the connection's socket down so a blocked read returns at once.
+
+        Runs on the watchdog thread when a try passes its deadline. httpx then raises
+        a transport error in the request thread, which :meth:`_attempt` reports as a
+        timeout.
+        """
+        expired.set()
+        connection_socket = self._socket
+        # NOTE: while the TCP connect is still running there is no socket to shut
+        # down yet, so that phase ends only at the connect timeout.
+        if connection_socket is None:
+            return
+        try:
+            connection_socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed: the request ended on its own
 
     def _retry_delay(self, attempt: int, retry_after_s: float | None) -> float | None:
         """Return seconds to wait before the next try, or None to stop retrying now."""
