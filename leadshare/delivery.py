@@ -27,6 +27,7 @@ from leadshare.config import Partner
 from leadshare.errors import (
     ConfigError,
     EndpointGoneError,
+    EndpointRedirectError,
     RejectedDeliveryError,
     RetryableDeliveryError,
 )
@@ -161,7 +162,7 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
     """POST each due transfer in turn and record every outcome.
 
     The loop stops early, leaving the rest pending and untouched, after
-    ``MAX_FAILURES_IN_A_ROW`` retryable failures, a 410 or when
+    ``MAX_FAILURES_IN_A_ROW`` retryable failures, a 429, a redirect, a 410 or when
     ``settings.webhook_budget_s`` has run out. Sends that the partner accepted are
     recorded even when an unexpected exception ends the loop.
     """
@@ -201,7 +202,32 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
                 _mark_retry(store, row, now, exc, exc.retry_after_s)
                 summary.retry_later += 1
                 failures_in_a_row += 1
+                if exc.status == 429:
+                    summary.waiting = unsent()
+                    log.warning(
+                        "Partner %s returned 429 Too Many Requests, so %d deliveries "
+                        "wait for the next run",
+                        partner.id,
+                        summary.waiting,
+                    )
+                    break
                 continue
+            except EndpointRedirectError as exc:
+                _flush_sent(store, sent)
+                _mark_retry(store, row, now, exc)
+                summary.retry_later += 1
+                summary.waiting = unsent()
+                summary.errors.append(f"{row['transfer_id']}: {exc}")
+                log.error(
+                    "Partner %s webhook URL returned HTTP %s, a redirect to %s that "
+                    "leadshare does not follow. Update the partner's webhook URL in "
+                    "partners.yaml. %d deliveries wait for the next run",
+                    partner.id,
+                    exc.status,
+                    exc.location or "(missing)",
+                    summary.waiting + 1,
+                )
+                break
             except RejectedDeliveryError as exc:
                 _flush_sent(store, sent)
                 with store.transaction() as tx:

@@ -21,6 +21,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from leadshare.errors import (
     ConfigError,
     EndpointGoneError,
+    EndpointRedirectError,
     RejectedDeliveryError,
     RetryableDeliveryError,
 )
@@ -310,12 +311,18 @@ def test_transient_4xx_retried(status):
     assert len(endpoint.requests) == 2
 
 
-def test_redirect_not_followed():
-    script = [Reply(307, {"Location": "/elsewhere"})]
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_redirect_not_followed(status):
+    script = [Reply(status, {"Location": "https://new.example/hook"})]
     with LocalEndpoint(script) as endpoint, _client(endpoint.url) as client:
-        with pytest.raises(RejectedDeliveryError):
+        with pytest.raises(EndpointRedirectError) as caught:
             client.send("msg_12", _body())
     assert len(endpoint.requests) == 1
+    assert caught.value.status == status
+    assert caught.value.location == "https://new.example/hook"
+    assert "https://new.example/hook" in str(caught.value)
+    assert "partners.yaml" in str(caught.value)
+    assert "check the payload" not in str(caught.value)
 
 
 def test_2xx_bad_gzip_body_delivered():
@@ -360,7 +367,10 @@ def test_decoding_error_retryable():
 def test_large_body_not_read(status):
     size = 64 * 1024 * 1024
     reply = Reply(status, body_size=size)
-    with LocalEndpoint([reply]) as endpoint, _client(endpoint.url, attempts=1) as client:
+    with (
+        LocalEndpoint([reply]) as endpoint,
+        _client(endpoint.url, attempts=1) as client,
+    ):
         if status == 200:
             assert client.send("msg_23", _body()).status == 200
         else:
@@ -381,7 +391,9 @@ def test_large_body_not_read(status):
 def test_trickling_server_hits_deadline(status, body_only, message):
     # Each byte arrives well within the 0.4 s timeout. The default deadline of
     # three timeouts ends the request, which would otherwise take over 40 s.
-    reply = Reply(status, body=b"slow" * 100, trickle_s=0.1, trickle_body_only=body_only)
+    reply = Reply(
+        status, body=b"slow" * 100, trickle_s=0.1, trickle_body_only=body_only
+    )
     with LocalEndpoint([reply]) as endpoint:
         with _client(endpoint.url, timeout_s=0.4, attempts=1) as client:
             started = time.monotonic()
@@ -474,7 +486,8 @@ def test_invalid_inputs():
     [
         (200, None),
         (204, None),
-        (301, RejectedDeliveryError),
+        (301, EndpointRedirectError),
+        (308, EndpointRedirectError),
         (400, RejectedDeliveryError),
         (408, RetryableDeliveryError),
         (409, RetryableDeliveryError),

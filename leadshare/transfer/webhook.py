@@ -15,15 +15,16 @@ Status handling, per attempt:
 * 409 Conflict: retried like a 5xx. Under an idempotency key it means a request with
   the same ``webhook-id`` is still being processed, and the content is not at fault.
 * 410 Gone: :class:`EndpointGoneError`, no retry.
-* Any other 3xx or 4xx: :class:`RejectedDeliveryError`, no retry. Redirects are not
+* 3xx: :class:`EndpointRedirectError` with the Location, no retry. Redirects are not
   followed because a signed POST should reach the configured URL or fail visibly.
+* Any other 4xx: :class:`RejectedDeliveryError`, no retry.
 * Timeouts, connection errors and any other ``httpx.HTTPError``: retried like a 5xx.
 
 The body of a 2xx response is never read, so its size or a broken
 ``Content-Encoding`` does not matter. Of any other response at most
 ``REASON_BODY_BYTES`` raw bytes are read for the error message. Each try has a total
 deadline as well as httpx's per-operation timeout, so a server that sends one byte
-at a time cannot hold a request open for longer than the deadline.
+at a time cannot keep a connected request open past the deadline.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from leadshare.errors import (
     ConfigError,
     DeliveryError,
     EndpointGoneError,
+    EndpointRedirectError,
     RejectedDeliveryError,
     RetryableDeliveryError,
 )
@@ -115,16 +117,28 @@ def parse_retry_after(
 
 
 def classify_status(
-    status: int, reason: str, retry_after_s: float | None = None
+    status: int,
+    reason: str,
+    retry_after_s: float | None = None,
+    location: str | None = None,
 ) -> DeliveryError | None:
     """Map an HTTP status to None (delivered) or the error it stands for.
 
     ``reason`` is a short text for the error message (status phrase and a snippet
-    of the response). The module docstring lists the rules.
+    of the response), ``location`` the Location header of a redirect. The module
+    docstring lists the rules.
     """
     if 200 <= status < 300:
         return None
     text = f"HTTP {status} {reason}".strip()
+    if 300 <= status < 400:
+        target = location or "(no Location header)"
+        return EndpointRedirectError(
+            f"{text}: the webhook URL redirects to {target}. Redirects are not "
+            "followed, so update the partner's webhook URL in partners.yaml",
+            status=status,
+            location=location,
+        )
     if status >= 500 or status in RETRYABLE_4XX:
         return RetryableDeliveryError(text, status=status, retry_after_s=retry_after_s)
     if status == 410:
@@ -278,7 +292,8 @@ class WebhookClient:
         ``timestamp`` fixes ``webhook-timestamp`` for every try; None signs each try
         with its own send time, so a retry stays within a receiver's tolerance window
         (5 minutes in ``standardwebhooks``). Raises RetryableDeliveryError,
-        RejectedDeliveryError or EndpointGoneError as described in the module docstring.
+        RejectedDeliveryError, EndpointRedirectError or EndpointGoneError as described
+        in the module docstring.
         """
         _check_message(message_id, body)
         for attempt in range(1, self.attempts + 1):
@@ -358,6 +373,7 @@ class WebhookClient:
             response.status_code,
             short_reason(response, body_prefix),
             retry_after_s,
+            location=response.headers.get("location"),
         )
         assert error is not None
         return error
@@ -436,6 +452,10 @@ def _with_context(
     if isinstance(error, RetryableDeliveryError):
         wrapped: DeliveryError = RetryableDeliveryError(
             text, status=error.status, retry_after_s=error.retry_after_s
+        )
+    elif isinstance(error, EndpointRedirectError):
+        wrapped = EndpointRedirectError(
+            text, status=error.status, location=error.location
         )
     else:
         wrapped = type(error)(text, status=error.status)
