@@ -346,6 +346,17 @@ def test_4xx_bad_gzip_body_rejected():
     assert "gzip-encoded body not shown" in str(caught.value)
 
 
+def test_unknown_charset_reason_shown():
+    reply = Reply(
+        422, {"Content-Type": "text/plain; charset=no-such-codec"}, body=b"bad field"
+    )
+    with LocalEndpoint([reply]) as endpoint, _client(endpoint.url) as client:
+        with pytest.raises(RejectedDeliveryError) as caught:
+            client.send("msg_25", _body())
+    assert caught.value.status == 422
+    assert "bad field" in str(caught.value)
+
+
 def test_decoding_error_retryable():
     def broken(request: httpx.Request) -> httpx.Response:
         raise httpx.DecodingError("broken body", request=request)

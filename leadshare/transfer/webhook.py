@@ -166,7 +166,7 @@ def short_reason(response: httpx.Response, body_prefix: bytes, limit: int = 160)
     if encoding not in {"", "identity"}:
         text = f"({encoding}-encoded body not shown)"
     else:
-        text = body_prefix.decode(response.charset_encoding or "utf-8", "replace")
+        text = _decode_text(body_prefix, response.charset_encoding)
     snippet = " ".join(text[:limit].split())
     snippet = _EMAIL.sub("[redacted]", snippet)
     snippet = _LONG_NUMBER.sub("[redacted]", snippet)
@@ -423,6 +423,14 @@ def _check_message(message_id: str, body: bytes) -> None:
         raise ValueError(
             f"webhook id {message_id!r} is invalid: use 1-255 letters, digits or _.:-"
         )
+
+
+def _decode_text(data: bytes, charset: str | None) -> str:
+    """Decode ``data`` with ``charset``, or UTF-8 if it is missing or unknown."""
+    try:
+        return data.decode(charset or "utf-8", "replace")
+    except LookupError:
+        return data.decode("utf-8", "replace")
 
 
 def _read_prefix(response: httpx.Response, limit: int) -> bytes:
