@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from leadshare.config import Partner
 from leadshare.errors import (
     ConfigError,
     EndpointGoneError,
+    EndpointRedirectError,
     RejectedDeliveryError,
     RetryableDeliveryError,
 )
@@ -147,15 +149,34 @@ def _deliver_webhooks(
             secret,
             timeout_s=settings.http_timeout_s,
             attempts=settings.http_attempts,
+            deadline_s=settings.http_deadline_s,
         )
+    try:
+        _send_webhooks(store, settings, partner, rows, now, summary, sender, slack)
+    finally:
+        if own_sender:
+            sender.close()
+
+
+def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) -> None:
+    """POST each due transfer in turn and record every outcome.
+
+    The loop stops early, leaving the rest pending and untouched, after
+    ``MAX_FAILURES_IN_A_ROW`` retryable failures, a 429, a redirect, a 410 or when
+    ``settings.webhook_budget_s`` has run out. Sends that the partner accepted are
+    recorded even when an unexpected exception ends the loop.
+    """
     sent: list[dict] = []
     failures_in_a_row = 0
+    budget_ends = time.monotonic() + settings.webhook_budget_s
+
+    def unsent() -> int:
+        return len(rows) - summary.sent - summary.retry_later - summary.failed
+
     try:
         for row in rows:
             if failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
-                summary.waiting = (
-                    len(rows) - summary.sent - summary.retry_later - summary.failed
-                )
+                summary.waiting = unsent()
                 log.warning(
                     "Partner %s failed %d deliveries in a row; %d wait for the next run",
                     partner.id,
@@ -163,22 +184,50 @@ def _deliver_webhooks(
                     summary.waiting,
                 )
                 break
+            if time.monotonic() >= budget_ends:
+                summary.waiting = unsent()
+                log.warning(
+                    "Partner %s used its %g s delivery time for this run: %d sent, "
+                    "%d wait for the next run",
+                    partner.id,
+                    settings.webhook_budget_s,
+                    summary.sent,
+                    summary.waiting,
+                )
+                break
             try:
                 sender.send(row["transfer_id"], row["payload"].encode("utf-8"))
             except RetryableDeliveryError as exc:
                 _flush_sent(store, sent)
-                attempts = int(row["attempts"]) + 1
-                later = next_attempt_at(attempts, now, exc.retry_after_s)
-                with store.transaction() as tx:
-                    tx.execute(
-                        "mark_transfer_retry",
-                        transfer_id=row["transfer_id"],
-                        next_attempt_at=later,
-                        last_error=str(exc)[:500],
-                    )
+                _mark_retry(store, row, now, exc, exc.retry_after_s)
                 summary.retry_later += 1
                 failures_in_a_row += 1
+                if exc.status == 429:
+                    summary.waiting = unsent()
+                    log.warning(
+                        "Partner %s returned 429 Too Many Requests, so %d deliveries "
+                        "wait for the next run",
+                        partner.id,
+                        summary.waiting,
+                    )
+                    break
                 continue
+            except EndpointRedirectError as exc:
+                _flush_sent(store, sent)
+                _mark_retry(store, row, now, exc)
+                summary.retry_later += 1
+                summary.waiting = unsent()
+                summary.errors.append(f"{row['transfer_id']}: {exc}")
+                log.error(
+                    "Partner %s webhook URL returned HTTP %s, a redirect to %s that "
+                    "leadshare does not follow. Update the partner's webhook URL in "
+                    "partners.yaml. %d deliveries wait for the next run",
+                    partner.id,
+                    exc.status,
+                    exc.location or "(missing)",
+                    summary.waiting + 1,
+                )
+                break
             except RejectedDeliveryError as exc:
                 _flush_sent(store, sent)
                 with store.transaction() as tx:
@@ -193,9 +242,7 @@ def _deliver_webhooks(
             except EndpointGoneError as exc:
                 _flush_sent(store, sent)
                 _disable(store, partner, now, str(exc), slack)
-                summary.waiting = (
-                    len(rows) - summary.sent - summary.retry_later - summary.failed
-                )
+                summary.waiting = unsent()
                 return
             failures_in_a_row = 0
             failpoints.hit("after_post_before_record")
@@ -205,10 +252,21 @@ def _deliver_webhooks(
             summary.sent += 1
             if len(sent) >= SENT_FLUSH_EVERY:
                 _flush_sent(store, sent)
-        _flush_sent(store, sent)
     finally:
-        if own_sender:
-            sender.close()
+        # Record accepted sends on an unexpected exception too, because the partner
+        # has these messages and a pending transfer would be sent again next run.
+        _flush_sent(store, sent)
+
+
+def _mark_retry(store, row, now, error, retry_after_s=None) -> None:
+    later = next_attempt_at(int(row["attempts"]) + 1, now, retry_after_s)
+    with store.transaction() as tx:
+        tx.execute(
+            "mark_transfer_retry",
+            transfer_id=row["transfer_id"],
+            next_attempt_at=later,
+            last_error=str(error)[:500],
+        )
 
 
 def _flush_sent(store: LeadStore, sent: list[dict]) -> None:

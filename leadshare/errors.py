@@ -10,6 +10,7 @@ LeadshareError
 └── DeliveryError                   a transfer to a partner failed
     ├── RetryableDeliveryError      5xx, 429, timeout: try again later
     ├── RejectedDeliveryError       4xx other than 410/429: no retry
+    ├── EndpointRedirectError       3xx: the configured URL is wrong, try later
     └── EndpointGoneError           410 Gone: disable the endpoint
 """
 
@@ -87,3 +88,17 @@ class RejectedDeliveryError(DeliveryError):
 
 class EndpointGoneError(DeliveryError):
     """The partner returned 410 Gone, so the endpoint is disabled until someone re-enables it."""
+
+
+class EndpointRedirectError(DeliveryError):
+    """The partner returned a 3xx redirect, so its webhook URL needs updating.
+
+    Redirects are not followed, because a signed payload should go only to a URL that
+    someone configured. ``location`` is the Location header, or None when missing.
+    """
+
+    def __init__(
+        self, message: str, status: int | None = None, location: str | None = None
+    ) -> None:
+        self.location = location
+        super().__init__(message, status)

@@ -38,6 +38,19 @@ class Settings(BaseSettings):
     http_attempts: int = Field(
         default=3, description="Attempts per delivery within one run."
     )
+    http_deadline_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Total time limit of one partner HTTP request, in seconds. "
+        "The default is 3 times http_timeout_s.",
+    )
+    webhook_budget_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="Time for one partner's webhook deliveries in one run, in "
+        "seconds. It is checked before each transfer, so a send in progress "
+        "finishes first. Transfers still due after it wait for the next run.",
+    )
     slack_webhook: str | None = Field(
         default=None,
         description="Reference to the Slack incoming-webhook URL: env:NAME or block:NAME.",

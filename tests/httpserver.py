@@ -30,14 +30,27 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 
+CHUNK_BYTES = 64 * 1024
+
+
 @dataclass(frozen=True)
 class Reply:
-    """One scripted response; ``delay_s`` is slept before sending it (for timeouts)."""
+    """One scripted response; ``delay_s`` is slept before sending it (for timeouts).
+
+    ``trickle_s`` sends the response one byte at a time with that many seconds
+    between bytes (a slow or hostile server): the status line and headers too, or
+    only the body when ``trickle_body_only`` is set. ``body_size``
+    replaces ``body`` with that many ``x`` bytes, written in 64 KiB chunks, so a
+    test can send a large body without holding it in memory.
+    """
 
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b"ok"
     delay_s: float = 0.0
+    trickle_s: float = 0.0
+    trickle_body_only: bool = False
+    body_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,8 @@ class LocalEndpoint:
         """Unique webhook-ids accepted with 2xx and a valid signature, in order."""
         self.duplicates = 0
         """Requests given a 2xx whose webhook-id was accepted before."""
+        self.body_bytes_written: list[int] = []
+        """Body bytes that reached the socket, one entry per finished response."""
 
     @property
     def url(self) -> str:
@@ -173,15 +188,45 @@ def _handler_for(endpoint: LocalEndpoint) -> type[BaseHTTPRequestHandler]:
             self._answer(reply)
 
         def _answer(self, reply: Reply) -> None:
+            size = len(reply.body) if reply.body_size is None else reply.body_size
+            written = 0
             try:
+                if reply.trickle_s:
+                    self._trickle(reply)
+                    return
                 self.send_response(reply.status, _phrase(reply.status))
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
-                self.send_header("content-length", str(len(reply.body)))
+                self.send_header("content-length", str(size))
                 self.end_headers()
-                self.wfile.write(reply.body)
+                if reply.body_size is None:
+                    self.wfile.write(reply.body)
+                    written = size
+                    return
+                chunk = b"x" * CHUNK_BYTES
+                while written < size:
+                    part = chunk[: size - written]
+                    self.wfile.write(part)
+                    written += len(part)
             except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up first (a timeout test)
+                self.close_connection = True  # the client gave up first
+            finally:
+                with endpoint._lock:
+                    endpoint.body_bytes_written.append(written)
+
+        def _trickle(self, reply: Reply) -> None:
+            lines = [f"HTTP/1.1 {reply.status} {_phrase(reply.status)}"]
+            lines += [f"{name}: {value}" for name, value in reply.headers.items()]
+            lines.append(f"content-length: {len(reply.body)}")
+            raw = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + reply.body
+            self.close_connection = True
+            start = len(raw) - len(reply.body) if reply.trickle_body_only else 0
+            self.wfile.write(raw[:start])
+            for index in range(start, len(raw)):
+                self.wfile.write(raw[index : index + 1])
+                self.wfile.flush()
+                if endpoint._stopping.wait(reply.trickle_s):
+                    return
 
         def log_message(self, format: str, *args: object) -> None:
             """Silence per-request lines; tests read ``endpoint.requests`` instead."""

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 import pytest
-from httpserver import LocalEndpoint
+from httpserver import LocalEndpoint, Reply
 from test_flow_share import SECRET
 
 from leadshare.config import Partner
@@ -14,6 +14,7 @@ from leadshare.delivery import deliver_partner
 from leadshare.settings import Settings
 from leadshare.slack import FakeSlackClient, SlackPostError
 from leadshare.store import open_store
+from leadshare.transfer.webhook import FakeWebhookClient
 
 NOW = dt.datetime(2026, 12, 4, 10, tzinfo=dt.UTC)
 FIELDS = ["lead_id", "first_name", "company"]
@@ -179,3 +180,72 @@ def test_inactive_partner_gets_nothing(store, settings, change):
         resumed = deliver_partner(store, settings, _partner(endpoint.url), NOW)
     assert resumed.sent == 3
     assert len(endpoint.requests) == 3
+
+
+def test_bad_gzip_200_marks_all_sent(store, settings):
+    reply = Reply(200, {"Content-Encoding": "gzip"}, body=b"not gzip at all")
+    with LocalEndpoint(default=reply, secret=SECRET) as endpoint:
+        summary = deliver_partner(store, settings, _partner(endpoint.url), NOW)
+    assert summary.sent == 3
+    assert len(endpoint.requests) == 3
+    assert endpoint.duplicates == 0
+    assert {status for _, status, _, _ in _statuses(store)} == {"sent"}
+
+
+def test_unexpected_error_keeps_acknowledged_sends(store, settings):
+    sender = FakeWebhookClient(script=[200, RuntimeError("unexpected")])
+    with pytest.raises(RuntimeError):
+        deliver_partner(
+            store, settings, _partner("http://127.0.0.1:9/hook"), NOW, sender=sender
+        )
+    statuses = [status for _, status, _, _ in _statuses(store)]
+    assert statuses == ["sent", "pending", "pending"]
+
+
+def test_redirect_keeps_pending_and_stops(store, settings, caplog):
+    reply = Reply(308, {"Location": "https://moved.example/hook"})
+    with LocalEndpoint(default=reply, secret=SECRET) as endpoint:
+        summary = deliver_partner(store, settings, _partner(endpoint.url), NOW)
+    rows = _statuses(store)
+    assert len(endpoint.requests) == 1
+    assert summary.retry_later == 1
+    assert summary.waiting == 2
+    assert summary.failed == 0
+    assert [status for _, status, _, _ in rows] == ["pending"] * 3
+    assert [attempts for _, _, attempts, _ in rows] == [1, 0, 0]
+    redirect_lines = [r.message for r in caplog.records if "308" in r.message]
+    assert len(redirect_lines) == 1
+    assert "P-X" in redirect_lines[0]
+    assert "https://moved.example/hook" in redirect_lines[0]
+    assert "partners.yaml" in redirect_lines[0]
+
+
+def test_429_stops_the_batch(store, settings):
+    reply = Reply(429, {"Retry-After": "120"})
+    with LocalEndpoint(default=reply, secret=SECRET) as endpoint:
+        summary = deliver_partner(store, settings, _partner(endpoint.url), NOW)
+    rows = _statuses(store)
+    assert len(endpoint.requests) == 1
+    assert summary.retry_later == 1
+    assert summary.waiting == 2
+    assert [status for _, status, _, _ in rows] == ["pending"] * 3
+    assert rows[0][3].astimezone(dt.UTC) == NOW + dt.timedelta(seconds=120)
+    assert [attempts for _, _, attempts, _ in rows] == [1, 0, 0]
+
+
+def test_time_budget_leaves_rest_pending(store, settings, caplog):
+    budgeted = settings.model_copy(update={"webhook_budget_s": 0.5})
+    slow = Reply(200, delay_s=0.6)
+    with LocalEndpoint(default=slow, secret=SECRET) as endpoint:
+        summary = deliver_partner(store, budgeted, _partner(endpoint.url), NOW)
+    assert summary.sent == 1
+    assert summary.waiting == 2
+    assert len(endpoint.requests) == 1
+    assert [status for _, status, _, _ in _statuses(store)] == [
+        "sent",
+        "pending",
+        "pending",
+    ]
+    budget_lines = [r.message for r in caplog.records if "delivery time" in r.message]
+    assert len(budget_lines) == 1
+    assert "1 sent, 2 wait" in budget_lines[0]

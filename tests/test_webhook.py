@@ -21,6 +21,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from leadshare.errors import (
     ConfigError,
     EndpointGoneError,
+    EndpointRedirectError,
     RejectedDeliveryError,
     RetryableDeliveryError,
 )
@@ -310,12 +311,115 @@ def test_transient_4xx_retried(status):
     assert len(endpoint.requests) == 2
 
 
-def test_redirect_not_followed():
-    script = [Reply(307, {"Location": "/elsewhere"})]
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_redirect_not_followed(status):
+    script = [Reply(status, {"Location": "https://new.example/hook"})]
     with LocalEndpoint(script) as endpoint, _client(endpoint.url) as client:
-        with pytest.raises(RejectedDeliveryError):
+        with pytest.raises(EndpointRedirectError) as caught:
             client.send("msg_12", _body())
     assert len(endpoint.requests) == 1
+    assert caught.value.status == status
+    assert caught.value.location == "https://new.example/hook"
+    assert "https://new.example/hook" in str(caught.value)
+    assert "partners.yaml" in str(caught.value)
+    assert "check the payload" not in str(caught.value)
+
+
+def test_2xx_bad_gzip_body_delivered():
+    reply = Reply(200, {"Content-Encoding": "gzip"}, body=b"this is not gzip")
+    with (
+        LocalEndpoint([reply], secret=SECRET) as endpoint,
+        _client(endpoint.url) as client,
+    ):
+        result = client.send("msg_20", _body())
+    assert result.status == 200
+    assert result.attempts == 1
+    assert endpoint.accepted_ids == ["msg_20"]
+
+
+def test_4xx_bad_gzip_body_rejected():
+    reply = Reply(422, {"Content-Encoding": "gzip"}, body=b"this is not gzip")
+    with LocalEndpoint([reply]) as endpoint, _client(endpoint.url) as client:
+        with pytest.raises(RejectedDeliveryError) as caught:
+            client.send("msg_21", _body())
+    assert caught.value.status == 422
+    assert "gzip-encoded body not shown" in str(caught.value)
+
+
+def test_unknown_charset_reason_shown():
+    reply = Reply(
+        422, {"Content-Type": "text/plain; charset=no-such-codec"}, body=b"bad field"
+    )
+    with LocalEndpoint([reply]) as endpoint, _client(endpoint.url) as client:
+        with pytest.raises(RejectedDeliveryError) as caught:
+            client.send("msg_25", _body())
+    assert caught.value.status == 422
+    assert "bad field" in str(caught.value)
+
+
+def test_decoding_error_retryable():
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise httpx.DecodingError("broken body", request=request)
+
+    client = WebhookClient(
+        "http://127.0.0.1:9/hook",
+        SECRET,
+        attempts=2,
+        transport=httpx.MockTransport(broken),
+        sleep=lambda seconds: None,
+    )
+    with client, pytest.raises(RetryableDeliveryError) as caught:
+        client.send("msg_22", _body())
+    assert "request failed (DecodingError)" in str(caught.value)
+    assert isinstance(caught.value.__cause__, httpx.DecodingError)
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_large_body_not_read(status):
+    size = 64 * 1024 * 1024
+    reply = Reply(status, body_size=size)
+    with (
+        LocalEndpoint([reply]) as endpoint,
+        _client(endpoint.url, attempts=1) as client,
+    ):
+        if status == 200:
+            assert client.send("msg_23", _body()).status == 200
+        else:
+            with pytest.raises(RetryableDeliveryError) as caught:
+                client.send("msg_23", _body())
+            assert len(str(caught.value)) < 500
+        deadline = time.monotonic() + 5
+        while not endpoint.body_bytes_written and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert len(endpoint.body_bytes_written) == 1
+    assert endpoint.body_bytes_written[0] < size // 2
+
+
+@pytest.mark.parametrize(
+    ("status", "body_only", "message"),
+    [(200, False, "1.2 s deadline"), (500, True, "HTTP 500")],
+)
+def test_trickling_server_hits_deadline(status, body_only, message):
+    # Each byte arrives well within the 0.4 s timeout. The default deadline of
+    # three timeouts ends the request, which would otherwise take over 40 s.
+    reply = Reply(
+        status, body=b"slow" * 100, trickle_s=0.1, trickle_body_only=body_only
+    )
+    with LocalEndpoint([reply]) as endpoint:
+        with _client(endpoint.url, timeout_s=0.4, attempts=1) as client:
+            started = time.monotonic()
+            with pytest.raises(RetryableDeliveryError) as caught:
+                client.send("msg_24", _body())
+            elapsed = time.monotonic() - started
+    assert elapsed < 2.5
+    assert message in str(caught.value)
+
+
+def test_deadline_defaults_to_timeout_factor():
+    with _client("http://127.0.0.1:9/hook", timeout_s=2.0) as client:
+        assert client.deadline_s == 6.0
+    with pytest.raises(ConfigError):
+        _client("http://127.0.0.1:9/hook", deadline_s=0)
 
 
 def test_rejection_reason_redacted():
@@ -393,7 +497,8 @@ def test_invalid_inputs():
     [
         (200, None),
         (204, None),
-        (301, RejectedDeliveryError),
+        (301, EndpointRedirectError),
+        (308, EndpointRedirectError),
         (400, RejectedDeliveryError),
         (408, RetryableDeliveryError),
         (409, RetryableDeliveryError),

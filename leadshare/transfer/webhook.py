@@ -15,9 +15,16 @@ Status handling, per attempt:
 * 409 Conflict: retried like a 5xx. Under an idempotency key it means a request with
   the same ``webhook-id`` is still being processed, and the content is not at fault.
 * 410 Gone: :class:`EndpointGoneError`, no retry.
-* Any other 3xx or 4xx: :class:`RejectedDeliveryError`, no retry. Redirects are not
+* 3xx: :class:`EndpointRedirectError` with the Location, no retry. Redirects are not
   followed because a signed POST should reach the configured URL or fail visibly.
-* Timeouts and connection errors: retried like a 5xx.
+* Any other 4xx: :class:`RejectedDeliveryError`, no retry.
+* Timeouts, connection errors and any other ``httpx.HTTPError``: retried like a 5xx.
+
+The body of a 2xx response is never read, so its size or a broken
+``Content-Encoding`` does not matter. Of any other response at most
+``REASON_BODY_BYTES`` raw bytes are read for the error message. Each try has a total
+deadline as well as httpx's per-operation timeout, so a server that sends one byte
+at a time cannot keep a connected request open past the deadline.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ import email.utils
 import logging
 import math
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +52,7 @@ from leadshare.errors import (
     ConfigError,
     DeliveryError,
     EndpointGoneError,
+    EndpointRedirectError,
     RejectedDeliveryError,
     RetryableDeliveryError,
 )
@@ -54,6 +64,10 @@ MAX_RETRY_AFTER_S = 24 * 3600.0
 """Upper bound for a partner's Retry-After; a larger value is treated as this."""
 
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+REASON_BODY_BYTES = 2048
+"""Maximum raw bytes read from a non-2xx response body, for the error message."""
+DEADLINE_FACTOR = 3.0
+"""Default total deadline of one try, as a multiple of the per-operation timeout."""
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,255}")
 _EMAIL = re.compile(r"[^\s@\"'<>]+@[^\s@\"'<>]+")
 _LONG_NUMBER = re.compile(r"\+?\d[\d ]{5,}\d")
@@ -103,16 +117,28 @@ def parse_retry_after(
 
 
 def classify_status(
-    status: int, reason: str, retry_after_s: float | None = None
+    status: int,
+    reason: str,
+    retry_after_s: float | None = None,
+    location: str | None = None,
 ) -> DeliveryError | None:
     """Map an HTTP status to None (delivered) or the error it stands for.
 
     ``reason`` is a short text for the error message (status phrase and a snippet
-    of the response). The module docstring lists the rules.
+    of the response), ``location`` the Location header of a redirect. The module
+    docstring lists the rules.
     """
     if 200 <= status < 300:
         return None
     text = f"HTTP {status} {reason}".strip()
+    if 300 <= status < 400:
+        target = location or "(no Location header)"
+        return EndpointRedirectError(
+            f"{text}: the webhook URL redirects to {target}. Redirects are not "
+            "followed, so update the partner's webhook URL in partners.yaml",
+            status=status,
+            location=location,
+        )
     if status >= 500 or status in RETRYABLE_4XX:
         return RetryableDeliveryError(text, status=status, retry_after_s=retry_after_s)
     if status == 410:
@@ -128,13 +154,20 @@ def classify_status(
     )
 
 
-def short_reason(response: httpx.Response, limit: int = 160) -> str:
+def short_reason(response: httpx.Response, body_prefix: bytes, limit: int = 160) -> str:
     """Return the status phrase and the start of the response body, redacted.
 
-    E-mail addresses and long digit runs are masked because a partner may echo
-    lead data in an error body.
+    ``body_prefix`` is the first raw (not decoded) bytes of the body. A body with a
+    ``Content-Encoding`` other than identity is left out, because a prefix of it
+    cannot be decoded reliably. E-mail addresses and long digit runs are masked
+    because a partner may echo lead data in an error body.
     """
-    snippet = " ".join(response.text[:limit].split())
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in {"", "identity"}:
+        text = f"({encoding}-encoded body not shown)"
+    else:
+        text = _decode_text(body_prefix, response.charset_encoding)
+    snippet = " ".join(text[:limit].split())
     snippet = _EMAIL.sub("[redacted]", snippet)
     snippet = _LONG_NUMBER.sub("[redacted]", snippet)
     phrase = response.reason_phrase or ""
@@ -187,6 +220,7 @@ class WebhookClient:
         transport: httpx.BaseTransport | None = None,
         max_wait_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        deadline_s: float | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
@@ -195,6 +229,10 @@ class WebhookClient:
             )
         if attempts < 1:
             raise ConfigError(f"webhook attempts must be at least 1, got {attempts}")
+        if deadline_s is None:
+            deadline_s = timeout_s * DEADLINE_FACTOR
+        if deadline_s <= 0:
+            raise ConfigError(f"webhook deadline must be positive, got {deadline_s} s")
         self.url = url
         self.host = (
             parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
@@ -202,17 +240,22 @@ class WebhookClient:
         self.attempts = attempts
         self.backoff_base_s = backoff_base_s
         self.max_wait_s = max_wait_s
+        self.deadline_s = deadline_s
+        self._socket: socket.socket | None = None
         self._signer = signer_for(secret)
         self._sleep = sleep
         # trust_env=False: no proxy or netrc from the environment reaches partner calls.
         # NOTE: httpx itself logs each request URL at INFO on the "httpx" logger; a
         # partner URL that carries a token needs that logger at WARNING.
+        # One connection at most, so the socket that the trace hook stored is the
+        # one a request uses, whether the connection is new or kept alive.
         self._client = httpx.Client(
             timeout=timeout_s,
             transport=transport,
             trust_env=False,
             follow_redirects=False,
             headers={"user-agent": USER_AGENT},
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         )
 
     def __enter__(self) -> WebhookClient:
@@ -249,7 +292,8 @@ class WebhookClient:
         ``timestamp`` fixes ``webhook-timestamp`` for every try; None signs each try
         with its own send time, so a retry stays within a receiver's tolerance window
         (5 minutes in ``standardwebhooks``). Raises RetryableDeliveryError,
-        RejectedDeliveryError or EndpointGoneError as described in the module docstring.
+        RejectedDeliveryError, EndpointRedirectError or EndpointGoneError as described
+        in the module docstring.
         """
         _check_message(message_id, body)
         for attempt in range(1, self.attempts + 1):
@@ -285,21 +329,79 @@ class WebhookClient:
     ) -> DeliveryResult | DeliveryError:
         headers = self.signed_headers(message_id, body, timestamp)
         started = time.perf_counter()
+        expired = threading.Event()
+        watchdog = threading.Timer(self.deadline_s, self._abort_request, (expired,))
+        watchdog.daemon = True
+        watchdog.start()
         try:
-            response = self._client.post(self.url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            return _transport_failure(f"timed out ({type(exc).__name__})", exc)
-        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            return _transport_failure(f"connection failed ({type(exc).__name__})", exc)
-        elapsed_ms = (time.perf_counter() - started) * 1000.0
+            outcome = self._post(body, headers, started)
+        except httpx.HTTPError as exc:
+            if expired.is_set():
+                return _transport_failure(
+                    f"timed out after the {self.deadline_s:g} s deadline "
+                    f"({type(exc).__name__})",
+                    exc,
+                )
+            if isinstance(exc, httpx.TimeoutException):
+                return _transport_failure(f"timed out ({type(exc).__name__})", exc)
+            if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError)):
+                text = f"connection failed ({type(exc).__name__})"
+                return _transport_failure(text, exc)
+            return _transport_failure(f"request failed ({type(exc).__name__})", exc)
+        finally:
+            watchdog.cancel()
+        return outcome
 
+    def _post(
+        self, body: bytes, headers: dict[str, str], started: float
+    ) -> DeliveryResult | DeliveryError:
+        """POST once and classify the response, reading no more body than needed."""
+        with self._client.stream(
+            "POST",
+            self.url,
+            content=body,
+            headers=headers,
+            extensions={"trace": self._trace},
+        ) as response:
+            elapsed_ms = (time.perf_counter() - started) * 1000.0
+            if 200 <= response.status_code < 300:
+                # Accepted: the body is neither read nor decoded.
+                return DeliveryResult(response.status_code, 1, elapsed_ms)
+            body_prefix = _read_prefix(response, REASON_BODY_BYTES)
         retry_after_s = parse_retry_after(response.headers.get("retry-after"))
         error = classify_status(
-            response.status_code, short_reason(response), retry_after_s
+            response.status_code,
+            short_reason(response, body_prefix),
+            retry_after_s,
+            location=response.headers.get("location"),
         )
-        if error is None:
-            return DeliveryResult(response.status_code, 1, elapsed_ms)
+        assert error is not None
         return error
+
+    def _trace(self, event: str, info: dict) -> None:
+        """Store the socket of each new connection for :meth:`_abort_request`."""
+        if event == "connection.connect_tcp.complete":
+            stream = info.get("return_value")
+            if stream is not None:
+                self._socket = stream.get_extra_info("socket")
+
+    def _abort_request(self, expired: threading.Event) -> None:
+        """Shut the connection's socket down so a blocked read returns at once.
+
+        Runs on the watchdog thread when a try passes its deadline. httpx then raises
+        a transport error in the request thread, which :meth:`_attempt` reports as a
+        timeout.
+        """
+        expired.set()
+        connection_socket = self._socket
+        # NOTE: while the TCP connect is still running there is no socket to shut
+        # down yet, so that phase ends only at the connect timeout.
+        if connection_socket is None:
+            return
+        try:
+            connection_socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed: the request ended on its own
 
     def _retry_delay(self, attempt: int, retry_after_s: float | None) -> float | None:
         """Return seconds to wait before the next try, or None to stop retrying now."""
@@ -323,6 +425,27 @@ def _check_message(message_id: str, body: bytes) -> None:
         )
 
 
+def _decode_text(data: bytes, charset: str | None) -> str:
+    """Decode ``data`` with ``charset``, or UTF-8 if it is missing or unknown."""
+    try:
+        return data.decode(charset or "utf-8", "replace")
+    except LookupError:
+        return data.decode("utf-8", "replace")
+
+
+def _read_prefix(response: httpx.Response, limit: int) -> bytes:
+    """Return up to ``limit`` raw body bytes, or the bytes read before a read failed."""
+    prefix = b""
+    try:
+        for chunk in response.iter_raw():
+            prefix += chunk
+            if len(prefix) >= limit:
+                break
+    except httpx.HTTPError as exc:
+        log.debug("response body not read: %s", type(exc).__name__)
+    return prefix[:limit]
+
+
 def _transport_failure(text: str, exc: httpx.HTTPError) -> RetryableDeliveryError:
     error = RetryableDeliveryError(text)
     error.__cause__ = exc
@@ -337,6 +460,10 @@ def _with_context(
     if isinstance(error, RetryableDeliveryError):
         wrapped: DeliveryError = RetryableDeliveryError(
             text, status=error.status, retry_after_s=error.retry_after_s
+        )
+    elif isinstance(error, EndpointRedirectError):
+        wrapped = EndpointRedirectError(
+            text, status=error.status, location=error.location
         )
     else:
         wrapped = type(error)(text, status=error.status)
