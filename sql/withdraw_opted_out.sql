@@ -1,7 +1,19 @@
 -- Withdraw what is still queued for people on the suppression list: their pending
 -- transfers, their pending approvals, and their rows waiting for a partner. Runs
 -- after new suppressions are added. A lead a partner already received is kept as
--- it is. The opted-out leads are those whose e-mail key or phone is suppressed.
+-- it is.
+
+-- the leads whose e-mail key or phone is suppressed
+drop table if exists opted_out_leads;
+
+create temporary table opted_out_leads as
+select l.lead_id
+from leads as l
+inner join suppression as s on s.key = l.email_key
+union
+select l.lead_id
+from leads as l
+inner join suppression as s on s.key = l.phone_e164;
 
 -- the rows of those leads: suppressed, unless a transfer was sent, failed or
 -- withdrawn before (statement order matters: transfers are withdrawn last)
@@ -12,15 +24,7 @@ set
     reason = 'the person opted out before the lead reached a partner'
 where
     outcome in ('shared', 'awaiting_approval', 'no_eligible_partner')
-    and lead_id in (
-        select l.lead_id
-        from leads as l
-        inner join suppression as s on s.key = l.email_key
-        union all
-        select l.lead_id
-        from leads as l
-        inner join suppression as s on s.key = l.phone_e164
-    )
+    and lead_id in (select lead_id from opted_out_leads)
     and not exists (
         select 1
         from transfers as t
@@ -35,15 +39,7 @@ set
     decided_at = :now
 where
     status = 'pending'
-    and lead_id in (
-        select l.lead_id
-        from leads as l
-        inner join suppression as s on s.key = l.email_key
-        union all
-        select l.lead_id
-        from leads as l
-        inner join suppression as s on s.key = l.phone_e164
-    );
+    and lead_id in (select lead_id from opted_out_leads);
 
 update transfers
 set
@@ -51,12 +47,6 @@ set
     last_error = 'the person opted out before delivery'
 where
     status = 'pending'
-    and lead_id in (
-        select l.lead_id
-        from leads as l
-        inner join suppression as s on s.key = l.email_key
-        union all
-        select l.lead_id
-        from leads as l
-        inner join suppression as s on s.key = l.phone_e164
-    );
+    and lead_id in (select lead_id from opted_out_leads);
+
+drop table opted_out_leads;
