@@ -161,9 +161,9 @@ def _deliver_webhooks(
 def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) -> None:
     """POST each due transfer in turn and record every outcome.
 
-    The loop stops early, leaving the rest pending and untouched, after
-    ``MAX_FAILURES_IN_A_ROW`` retryable failures, a 429, a redirect, a 410 or when
-    ``settings.webhook_budget_s`` has run out. Sends that the partner accepted are
+    The loop stops early, leaving the rest pending, after ``MAX_FAILURES_IN_A_ROW``
+    retryable failures, a 429, a redirect, a 410 or when ``settings.webhook_budget_s``
+    has run out. After a 429 with Retry-After the rest wait that long as well. Sends that the partner accepted are
     recorded even when an unexpected exception ends the loop.
     """
     sent: list[dict] = []
@@ -174,7 +174,7 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
         return len(rows) - summary.sent - summary.retry_later - summary.failed
 
     try:
-        for row in rows:
+        for position, row in enumerate(rows):
             if failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
                 summary.waiting = unsent()
                 log.warning(
@@ -204,6 +204,10 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
                 failures_in_a_row += 1
                 if exc.status == 429:
                     summary.waiting = unsent()
+                    if exc.retry_after_s is not None:
+                        # The partner's Retry-After covers every request, so the
+                        # rest of the batch waits as long as this transfer does.
+                        _defer(store, rows[position + 1 :], now, exc.retry_after_s)
                     log.warning(
                         "Partner %s returned 429 Too Many Requests, so %d deliveries "
                         "wait for the next run",
@@ -267,6 +271,16 @@ def _mark_retry(store, row, now, error, retry_after_s=None) -> None:
             next_attempt_at=later,
             last_error=str(error)[:500],
         )
+
+
+def _defer(store, rows, now, retry_after_s: float) -> None:
+    """Move the next attempt of ``rows`` to ``retry_after_s`` after ``now``."""
+    if not rows:
+        return
+    later = now + dt.timedelta(seconds=retry_after_s)
+    waiting = pd.DataFrame({"transfer_id": [row["transfer_id"] for row in rows]})
+    with store.transaction() as tx:
+        tx.execute_with_frame("defer_transfers", waiting, next_attempt_at=later)
 
 
 def _flush_sent(store: LeadStore, sent: list[dict]) -> None:

@@ -77,6 +77,7 @@ INCOMING_FRAMES = {
             }
         ]
     ),
+    "defer_transfers": lambda: pd.DataFrame([{"transfer_id": "T-1"}]),
     "insert_batch_decisions": lambda: _batch_frame(
         lead_id="L-1", _row=1, outcome="shared", partner_id="P-1", group_id="g-1"
     ),
