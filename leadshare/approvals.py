@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from leadshare.config import Config
 from leadshare.errors import LeadshareError
@@ -30,6 +30,25 @@ class ApprovalDecision(BaseModel):
         min_length=1, description="Who decides; recorded with the decision"
     )
     note: str = ""
+
+    @field_validator("approver", mode="before")
+    @classmethod
+    def _strip_approver(cls, value: object) -> object:
+        """Strip spaces, so that a blank approver fails the length check."""
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("partner_id", mode="before")
+    @classmethod
+    def _blank_partner_is_none(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+    @model_validator(mode="after")
+    def _reassign_names_partner(self) -> ApprovalDecision:
+        if self.action == "reassign" and self.partner_id is None:
+            raise ValueError("reassign needs a partner id from partners.yaml")
+        return self
 
 
 def _check_eligible(

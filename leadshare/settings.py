@@ -91,6 +91,7 @@ class Settings(BaseSettings):
         return f"duckdb:///{self.root / 'leadshare.duckdb'}"
 
     def ensure_folders(self) -> None:
+        """Create the folders of LEADSHARE_HOME, or raise ConfigError naming the one that fails."""
         for folder in (
             self.inbox,
             self.processed,
@@ -98,7 +99,14 @@ class Settings(BaseSettings):
             self.outbox,
             self.config_dir,
         ):
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"{folder}: cannot create this folder of LEADSHARE_HOME "
+                    f"({exc.strerror}). Remove or rename what is in the way, or set "
+                    "LEADSHARE_HOME to a writable folder"
+                ) from exc
 
 
 def get_settings() -> Settings:

@@ -45,4 +45,6 @@ where
     and not exists (
         select 1 from suppression as s where s.key in (l.email_key, l.phone_e164)
     )
-order by t.created_at, t.transfer_id
+-- transfers never tried go first, so a few that keep failing cannot use up the
+-- partner's time budget of every run ahead of the rest
+order by t.attempts, t.created_at, t.transfer_id

@@ -304,3 +304,36 @@ def test_empty_approver_named(home):
     assert result.exit_code == 2
     assert "invalid decision: approver:" in output
     assert "pydantic.dev" not in output
+
+
+def test_blank_approver_and_partner_named(home):
+    from leadshare import cli
+
+    blank_approver = CliRunner().invoke(
+        cli.app, ["approvals", "approve", "L-0000000000000000", "--approver", "   "]
+    )
+    blank_partner = CliRunner().invoke(
+        cli.app,
+        ["approvals", "reassign", "L-0000000000000000", "--partner", " ", "--approver", "x"],
+    )
+
+    assert blank_approver.exit_code == 2
+    assert "invalid decision: approver:" in " ".join(blank_approver.output.split())
+    assert blank_partner.exit_code == 2
+    assert "reassign needs a partner id" in " ".join(blank_partner.output.split())
+
+
+def test_config_folder_blocked_by_file(home):
+    import shutil
+
+    from leadshare import cli
+
+    shutil.rmtree(home / "config", ignore_errors=True)
+    (home / "config").write_text("a file where the folder should be", encoding="utf-8")
+
+    result = CliRunner().invoke(cli.app, ["status"])
+
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2
+    assert "cannot create this folder of LEADSHARE_HOME" in output
+    assert "Traceback" not in output

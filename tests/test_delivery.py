@@ -251,3 +251,15 @@ def test_time_budget_leaves_rest_pending(store, settings, caplog):
     budget_lines = [r.message for r in caplog.records if "delivery time" in r.message]
     assert len(budget_lines) == 1
     assert "1 sent, 2 wait" in budget_lines[0]
+
+
+def test_failing_transfer_goes_last(store, settings):
+    # msg_0 failed before and is due again, and it must not hold back the two never tried.
+    with store.transaction() as tx:
+        tx.connection.exec_driver_sql(
+            "update transfers set attempts = 4, next_attempt_at = created_at "
+            "where transfer_id = 'msg_0'"
+        )
+    due = store.rows("due_transfers", partner_id="P-X", now=NOW)
+
+    assert [row["transfer_id"] for row in due] == ["msg_1", "msg_2", "msg_0"]
