@@ -163,8 +163,9 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
 
     The loop stops early, leaving the rest pending, after ``MAX_FAILURES_IN_A_ROW``
     retryable failures, a 429, a redirect, a 410 or when ``settings.webhook_budget_s``
-    has run out. After a 429 with Retry-After the rest wait that long as well. Sends that the partner accepted are
-    recorded even when an unexpected exception ends the loop.
+    has run out. After a 429 with Retry-After the rest wait that long as well. Sends
+    that the partner accepted are recorded even when an unexpected exception ends
+    the loop.
     """
     sent: list[dict] = []
     failures_in_a_row = 0
