@@ -103,13 +103,20 @@ def deliver_partner(
         # Leads queued before a pause or the agreement's end wait until the
         # partner is active again, so none leaves without a valid agreement.
         summary.waiting = len(due)
-        summary.errors.append(f"{len(due)} deliveries wait: {inactive}")
-        log.warning("Partner %s: %d deliveries wait (%s)", partner.id, len(due), inactive)
+        summary.errors.append(f"deliveries waiting: {len(due)} ({inactive})")
+        log.warning(
+            "Partner %s is inactive (%s); deliveries waiting: %d",
+            partner.id,
+            inactive,
+            len(due),
+        )
         return summary
     if partner.id in disabled:
         summary.waiting = len(due)
         log.warning(
-            "Partner %s endpoint is disabled; %d deliveries wait", partner.id, len(due)
+            "Partner %s endpoint is disabled; deliveries waiting: %d",
+            partner.id,
+            len(due),
         )
         return summary
     rows = _records(due)
@@ -179,7 +186,8 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
             if failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
                 summary.waiting = unsent()
                 log.warning(
-                    "Partner %s failed %d deliveries in a row; %d wait for the next run",
+                    "Partner %s: %d failures in a row; deliveries waiting for the "
+                    "next run: %d",
                     partner.id,
                     failures_in_a_row,
                     summary.waiting,
@@ -189,7 +197,7 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
                 summary.waiting = unsent()
                 log.warning(
                     "Partner %s used its %g s delivery time for this run: %d sent, "
-                    "%d wait for the next run",
+                    "%d waiting for the next run",
                     partner.id,
                     settings.webhook_budget_s,
                     summary.sent,
@@ -210,8 +218,8 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
                         # rest of the batch waits as long as this transfer does.
                         _defer(store, rows[position + 1 :], now, exc.retry_after_s)
                     log.warning(
-                        "Partner %s returned 429 Too Many Requests, so %d deliveries "
-                        "wait for the next run",
+                        "Partner %s returned 429 Too Many Requests; deliveries "
+                        "waiting for the next run: %d",
                         partner.id,
                         summary.waiting,
                     )
@@ -226,7 +234,7 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
                 log.error(
                     "Partner %s webhook URL returned HTTP %s, a redirect to %s that "
                     "leadshare does not follow. Update the partner's webhook URL in "
-                    "partners.yaml. %d deliveries wait for the next run",
+                    "partners.yaml. Deliveries waiting for the next run: %d",
                     partner.id,
                     exc.status,
                     exc.location or "(missing)",

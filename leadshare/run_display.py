@@ -66,6 +66,16 @@ class RunProgress:
         with self.lock:
             self.bars.advance(self.run, steps)
 
+    def finish(self) -> None:
+        """Count the stage still running as done, so a finished run shows a full bar."""
+        with self.lock:
+            self._end_detail()
+            if self.running:
+                self.bars.advance(self.run)
+                self.running = False
+            self.bars.update(self.run, description="Done")
+            self.bars.refresh()
+
     def _end_detail(self) -> None:
         if self.detail is not None:
             self.bars.remove_task(self.detail)
@@ -88,6 +98,7 @@ def showing_progress(console: Console) -> Iterator[RunProgress | None]:
         progress.listening(display),
     ):
         yield display
+        display.finish()
 
 
 class _ConsoleHandler(logging.Handler):

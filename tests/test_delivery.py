@@ -250,7 +250,7 @@ def test_time_budget_leaves_rest_pending(store, settings, caplog):
     ]
     budget_lines = [r.message for r in caplog.records if "delivery time" in r.message]
     assert len(budget_lines) == 1
-    assert "1 sent, 2 wait" in budget_lines[0]
+    assert "1 sent, 2 waiting" in budget_lines[0]
 
 
 def test_failing_transfer_goes_last(store, settings):

@@ -106,3 +106,16 @@ def test_no_bars_when_not_a_terminal():
 
     assert display is None
     assert out.getvalue() == ""
+
+
+def test_finished_run_fills_the_stage_bar():
+    console = Console(file=io.StringIO(), force_terminal=True, width=100)
+    with showing_progress(console) as display:
+        progress.planned(files=1, partners=1)
+        for step in range(1 + progress.FILE_STAGES + 1 + 1):
+            progress.stage(f"stage {step}")
+        bar = display.bars.tasks[0]
+        assert bar.completed == bar.total - 1
+
+    assert bar.completed == bar.total
+    assert bar.description == "Done"
