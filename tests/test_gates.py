@@ -123,6 +123,48 @@ def test_email_format_rules() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("field", "limit"),
+    [("company", 255), ("first_name", 255), ("postcode", 64), ("notes", 10_000)],
+)
+def test_text_over_its_limit_quarantined(field: str, limit: int) -> None:
+    frame = _leads(
+        email=["a@x.io", "b@x.io", "c@x.io", "d@x.io"],
+        **{field: ["é" * limit, "x" * (limit + 1), None, ""]},
+    )
+
+    rules = gates.check_rows(frame, [])
+
+    assert rules.tolist() == [None, f"{field}_too_long", None, None]
+    assert f"{limit:,}" in gates.row_rule_reason(f"{field}_too_long")
+
+
+def test_length_checks_settled_early_agree_with_gx() -> None:
+    # Columns whose values all fit skip GX; the result must equal GX's own on
+    # every length check.
+    frame = _leads(
+        email=["a@x.io", "b" * 250 + "@x.io", "c@x.io"],
+        company=["Firm", "Firm", "x" * 300],
+        city=["Köln", "Bonn", None],
+    )
+    suite = gates._row_suite([])
+
+    columns = sorted({e.column for e in suite.expectations})
+    full = gates._validate(frame[columns], suite, {}, gates._ROW_RESULT_FORMAT)
+    kept = gates._without_passing_length_checks(suite, frame)
+
+    failing = {r.expectation_config.meta["rule"] for r in full if not r.success}
+    assert failing == {"company_too_long", "email_too_long"}
+    kept_rules = {e.meta["rule"] for e in kept.expectations}
+    assert failing <= kept_rules
+    assert "city_too_long" not in kept_rules
+    assert gates.check_rows(frame, []).tolist() == [
+        None,
+        "email_too_long",
+        "company_too_long",
+    ]
+
+
 def test_required_order_decides_rule() -> None:
     frame = _leads(email=[None, "x"], company=[None, None])
 
