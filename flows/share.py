@@ -21,6 +21,9 @@ from tasks.transfer import transfer_batch
 from tasks.validate import check_consent, dedup_leads, validate_leads
 
 
+# NOTE: the retry also repeats errors that waiting does not fix, such as a config
+# folder that cannot be written or a damaged store. Prefect 3 flows take no retry
+# condition, so such a run fails twice, 60 s apart.
 @flow(name="share-leads", retries=1, retry_delay_seconds=60)
 def share_leads(deliver: bool = True) -> dict:
     """Process the inbox and deliver due transfers, and return the run summary.

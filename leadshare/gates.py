@@ -108,8 +108,8 @@ def _without_passing_length_checks(
 
     GX takes about 0.35 s per checked column at 1M rows, and the longest value of a
     column is found in a few hundredths of a second. A runaway cell is rare, so most
-    length checks are settled here; a column with a value over its limit still goes
-    to GX, which names the rows.
+    length checks end here. A column with a value over its limit still goes to GX,
+    which lists the failing rows.
     """
     kept = []
     for expectation in suite.expectations:
