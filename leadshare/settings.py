@@ -115,11 +115,15 @@ def get_settings() -> Settings:
 
 
 def resolve_secret(reference: str | None) -> str | None:
-    """Turn ``env:NAME`` or ``block:NAME`` into the secret value; never log the result."""
+    """Turn ``env:NAME`` or ``block:NAME`` into the secret value; never log the result.
+
+    Raises ConfigError when the reference does not resolve. Its message never
+    repeats a reference of another form, because that may be the secret itself.
+    """
     if reference is None:
         return None
     kind, _, name = reference.partition(":")
-    if kind == "env":
+    if kind == "env" and name:
         value = os.environ.get(name)
         if value is None:
             raise ConfigError(
@@ -127,10 +131,34 @@ def resolve_secret(reference: str | None) -> str | None:
                 f"export it or change the reference"
             )
         return value
-    if kind == "block":
-        from prefect.blocks.system import Secret
-
-        return Secret.load(name).get()
+    if kind == "block" and name:
+        return _secret_block_value(name)
     raise ConfigError(
-        f"secret reference {reference!r} is invalid: expected 'env:NAME' or 'block:NAME'"
+        "a secret reference is invalid (value not shown, as it may be the secret "
+        "itself): write 'env:NAME' or 'block:NAME' and keep the secret in that "
+        "environment variable or Prefect Secret block"
     )
+
+
+def _secret_block_value(name: str) -> str:
+    from prefect.blocks.system import Secret
+
+    try:
+        value = Secret.load(name).get()
+    except ValueError as exc:
+        # Prefect raises ValueError when no block of that name exists.
+        raise ConfigError(
+            f"secret reference 'block:{name}': no Prefect Secret block named {name!r} "
+            f"({exc}); create it (prefect block create secret) or change the reference"
+        ) from None
+    except Exception as exc:  # the Prefect API is down or refused the request
+        raise ConfigError(
+            f"secret reference 'block:{name}': loading the Prefect Secret block failed "
+            f"({type(exc).__name__}); check PREFECT_API_URL and that the server runs"
+        ) from None
+    if not isinstance(value, str) or not value:
+        raise ConfigError(
+            f"secret reference 'block:{name}': the Prefect Secret block value is not text "
+            "or is empty; store the secret as a plain string"
+        )
+    return value

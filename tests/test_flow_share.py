@@ -373,3 +373,24 @@ def test_progress_stages_fill_the_plan(home, partner, tmp_path):
     assert "Committing g1.csv" in recorder.stages
     assert "Delivering to P-HOOK" in recorder.stages
     assert recorder.stages[-1] == "Publishing the run report"
+
+
+def test_missing_secret_blocks_leave_transfers_waiting(
+    home, partner, tmp_path, monkeypatch
+):
+    from leadshare.generate import write_leads
+
+    config = home / "config" / "partners.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["partners"][0]["webhook"]["secret"] = "block:no-such-partner-secret"
+    config.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("LEADSHARE_SLACK_WEBHOOK", "block:no-such-slack-url")
+
+    summary = run_share(home, "generic", write_leads(tmp_path / "g.csv", 1500, seed=11))
+
+    by_partner = {row["partner"]: row for row in summary["partners"]}
+    assert by_partner["P-HOOK"]["offered"] > 0
+    assert by_partner["P-HOOK"]["waiting"] == by_partner["P-HOOK"]["offered"]
+    assert by_partner["P-DROP"]["sent"] > 0
+    assert partner.requests == []
+    assert sum(summary["outcomes"].values()) == 1500
