@@ -158,7 +158,7 @@ def _secret_block_value(name: str) -> str:
         ) from None
     if not isinstance(value, str) or not value:
         raise ConfigError(
-            f"secret reference 'block:{name}': the Prefect Secret block value is not text "
-            "or is empty; store the secret as a plain string"
+            f"secret reference 'block:{name}': the Prefect Secret block value is not "
+            "text or is empty; store the secret as a plain string"
         )
     return value
