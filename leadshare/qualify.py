@@ -160,28 +160,81 @@ def _check_exclusions(frame: pd.DataFrame, fields: _Fields, rules: Rules) -> Non
         )
 
 
+FUTURE_TOLERANCE = dt.timedelta(days=1)
+"""How far past the run's time a last-engagement time may lie (clock skew, zones)."""
+
+
 def _check_freshness(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> None:
     """Reject leads whose last engagement is older than ``freshness_days``.
 
     A lead without a timestamp counts as engaged when its file arrived, which is now.
+    A timestamp that does not parse, or lies in the future, fails the rule: an
+    unreadable date must not pass for a fresh one.
     """
     if rules.freshness_days is None or "last_activity_at" not in frame.columns:
         return
     live = frame["outcome"].isna().to_numpy()
     if not live.any():
         return
-    seen = parse_timestamps(frame.loc[live, "last_activity_at"])
+    text = frame.loc[live, "last_activity_at"]
+    seen = parse_timestamps(text)
+    live_rows = np.flatnonzero(live)
+
+    def on_frame(live_mask: np.ndarray) -> np.ndarray:
+        mask = np.zeros(len(frame), dtype=bool)
+        mask[live_rows[live_mask]] = True
+        return mask
+
+    given = text.notna().to_numpy() & (text.astype(str).str.strip() != "").to_numpy()
+    unreadable = given & seen.isna().to_numpy()
+    _reject(
+        frame,
+        on_frame(unreadable),
+        "last_activity_unreadable",
+        _labelled_on(
+            frame,
+            on_frame(unreadable),
+            "last engagement time ",
+            text[unreadable].map(repr).to_numpy(dtype=object),
+            " is not an ISO 8601 date and time (such as 2026-11-03T10:00:00Z); "
+            "fix the date format in the source",
+        ),
+    )
+
+    future = seen.gt(pd.Timestamp(now + FUTURE_TOLERANCE)).fillna(False).to_numpy()
+    _reject(
+        frame,
+        on_frame(future),
+        "last_activity_in_future",
+        _labelled_on(
+            frame,
+            on_frame(future),
+            "last engagement ",
+            seen[future].dt.strftime("%Y-%m-%d %H:%M UTC").to_numpy(dtype=object),
+            " is after the time of the run; check the source's dates and clock",
+        ),
+    )
+
     cutoff = pd.Timestamp(now - dt.timedelta(days=rules.freshness_days))
     stale_live = seen.lt(cutoff).fillna(False).to_numpy()
-    stale = np.zeros(len(frame), dtype=bool)
-    stale[np.flatnonzero(live)[stale_live]] = True
+    reasons = _labelled_on(
+        frame,
+        on_frame(stale_live),
+        "last engagement ",
+        seen[stale_live].dt.strftime("%Y-%m-%d").to_numpy(dtype=object),
+        f" is older than {rules.freshness_days} days",
+    )
+    _reject(frame, on_frame(stale_live), "stale", reasons)
+
+
+def _labelled_on(
+    frame: pd.DataFrame, mask: np.ndarray, prefix: str, values: np.ndarray, suffix: str
+) -> np.ndarray:
+    """Return a reason per row of ``frame``: ``values`` (one per masked row) labelled."""
     reasons = np.full(len(frame), None, dtype=object)
-    reasons[stale] = (
-        "last engagement "
-        + seen[stale_live].dt.strftime("%Y-%m-%d")
-        + f" is older than {rules.freshness_days} days"
-    ).to_numpy(dtype=object)
-    _reject(frame, stale, "stale", reasons)
+    if mask.any():
+        reasons[mask] = _labelled(prefix, values, suffix)
+    return reasons
 
 
 def parse_timestamps(values: pd.Series) -> pd.Series:

@@ -1,4 +1,13 @@
 -- Parse ISO 8601 text to UTC timestamps, one value at a time: a value without an
--- offset is UTC, and a value that does not parse is NULL. Runs over _values(v).
-SELECT TRY_CAST(v AS TIMESTAMPTZ) AS at
-FROM _values
+-- offset is UTC, and a value that does not parse is NULL. So are 'infinity' and
+-- years past 9999, which Python's datetime cannot format. Runs over _values(v).
+WITH parsed AS (
+    SELECT TRY_CAST(trim(v) AS TIMESTAMPTZ) AS parsed_at
+    FROM _values
+)
+
+SELECT
+    CASE
+        WHEN isfinite(parsed_at) AND year(parsed_at) BETWEEN 1 AND 9999 THEN parsed_at
+    END AS at
+FROM parsed

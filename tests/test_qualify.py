@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+import pytest
 
 from leadshare.config import Rules
 from leadshare.qualify import qualify
@@ -114,6 +115,60 @@ def test_naive_timestamp_is_utc_whatever_the_row_before():
     assert "2026-10-20 is older" in result.loc[1, "reason"]
 
 
-def test_unparsable_timestamp_counts_as_fresh():
-    result = qualify(_frame(last_activity_at="last tuesday"), RULES, NOW)
-    assert pd.isna(result.loc[0, "outcome"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "last tuesday",
+        "11/03/2024 10:00",
+        "1604377235",
+        "2026-02-30",
+        "0000-00-00",
+        "infinity",
+        "-infinity",
+        "294247-01-01",
+    ],
+)
+def test_unreadable_timestamp_disqualified(value):
+    result = qualify(_frame(last_activity_at=value), RULES, NOW)
+
+    assert result.loc[0, "outcome"] == "disqualified"
+    assert result.loc[0, "rule"] == "last_activity_unreadable"
+    assert repr(value) in result.loc[0, "reason"]
+
+
+@pytest.mark.parametrize("value", ["2027-06-01T00:00:00Z", "2099-01-01", "9999-12-31"])
+def test_future_timestamp_disqualified(value):
+    result = qualify(_frame(last_activity_at=value), RULES, NOW)
+
+    assert result.loc[0, "outcome"] == "disqualified"
+    assert result.loc[0, "rule"] == "last_activity_in_future"
+
+
+def test_timestamp_checks_by_row():
+    values = [
+        "  2026-12-01  ",
+        "",
+        "2026-12-05T06:00:00Z",
+        "Nov 3 2024",
+        "2026-09-01T00:00:00Z",
+        "2026-12-20",
+        None,
+    ]
+    frame = pd.concat(
+        [_frame(last_activity_at=value) for value in values], ignore_index=True
+    )
+    frame.loc[1, "outcome"] = "duplicate"
+
+    result = qualify(frame, RULES, NOW)
+
+    assert result["rule"].tolist() == [
+        None,
+        None,
+        None,
+        "last_activity_unreadable",
+        "stale",
+        "last_activity_in_future",
+        None,
+    ]
+    assert result.loc[1, "outcome"] == "duplicate"
+    assert "2026-12-20 00:00 UTC" in result.loc[5, "reason"]
