@@ -185,8 +185,8 @@ def _check_freshness(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> Non
         mask[live_rows[live_mask]] = True
         return mask
 
-    given = text.notna().to_numpy() & (text.astype(str).str.strip() != "").to_numpy()
-    unreadable = given & seen.isna().to_numpy()
+    has_value = text.notna().to_numpy() & (text.astype(str).str.strip() != "").to_numpy()
+    unreadable = has_value & seen.isna().to_numpy()
     _reject(
         frame,
         on_frame(unreadable),
