@@ -101,12 +101,15 @@ def claim_files(ctx: RunContext) -> list[InboxFile]:
 
     Of several files with the same content, only the first (by path) is claimed.
     The others stay in the inbox until :func:`skip_processed_files` archives them
-    once the first has its outcome.
+    once the first has its outcome. A file in a folder that names no profile is
+    rejected, unless a file in a profile's folder has the same content: a rejection
+    records the content's status, so it would keep the good copy from being read.
     """
     claimed: dict[str, InboxFile] = {}
+    misplaced: list[InboxFile] = []
     for item in _unprocessed_files(ctx):
         if item.profile not in ctx.config.profiles:
-            reject_file(ctx, item, _unknown_profile_error(ctx, item))
+            misplaced.append(item)
             continue
         if item.file_id in claimed:
             log.info(
@@ -116,6 +119,17 @@ def claim_files(ctx: RunContext) -> list[InboxFile]:
             )
             continue
         claimed[item.file_id] = item
+    for item in misplaced:
+        if item.file_id in claimed:
+            log.info(
+                "File %s in folder %r has the same content as %s; it is archived "
+                "after that one",
+                item.path.name,
+                item.profile,
+                claimed[item.file_id].path.name,
+            )
+            continue
+        reject_file(ctx, item, _unknown_profile_error(ctx, item))
     if any(_file_size(item.path) >= EARLY_WORKERS_MIN_BYTES for item in claimed.values()):
         normalise.start_workers_early()
     return list(claimed.values())

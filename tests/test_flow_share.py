@@ -394,3 +394,22 @@ def test_missing_secret_blocks_leave_transfers_waiting(
     assert by_partner["P-DROP"]["sent"] > 0
     assert partner.requests == []
     assert sum(summary["outcomes"].values()) == 1500
+
+
+def test_misplaced_copy_does_not_block_good_copy(home, partner, tmp_path):
+    from leadshare.generate import write_leads
+
+    source = write_leads(tmp_path / "same.csv", 60, seed=8)
+    # "abc" sorts before "generic", so the misplaced copy is found first.
+    misplaced = home / "inbox" / "abc" / "same.csv"
+    misplaced.parent.mkdir(parents=True)
+    shutil.copyfile(source, misplaced)
+
+    summary = run_share(home, "generic", source)
+
+    assert summary["rows_in"] == 60
+    assert [f["file"] for f in summary["files"]] == ["same.csv"]
+    assert summary["rejected_files"] == []
+    assert not misplaced.exists()
+    assert not (home / "inbox" / "generic" / "same.csv").exists()
+    assert len(list((home / "processed").rglob("*same.csv"))) == 2
