@@ -66,16 +66,38 @@ def _allowed(row: dict[str, Any], partner: Partner) -> dict[str, Any]:
 
 def _payload(row: dict[str, Any], partner: Partner) -> bytes:
     lead = _allowed(row, partner)
-    intro = render_intro(
-        partner.template,
-        {
-            "partner_name": partner.name,
-            "lead": lead,
-            "sla_hours": partner.sla_hours,
-            "reference": row["lead_id"],
-        },
-    )
+    context = _intro_context(partner, lead, row["lead_id"])
+    intro = render_intro(partner.template, context)
     return build_payload(lead, partner.fields, intro, partner.id)
+
+
+def _intro_context(partner: Partner, lead: dict[str, Any], reference: str) -> dict:
+    return {
+        "partner_name": partner.name,
+        "lead": lead,
+        "sla_hours": partner.sla_hours,
+        "reference": reference,
+    }
+
+
+def check_intro_templates(partners: list[Partner]) -> None:
+    """Render each webhook partner's intro once with a sample lead of its fields.
+
+    Raises ConfigError naming the partner when the template uses a lead field that
+    is not on the partner's allowlist, or any other value it is not given. Only
+    webhooks carry an intro, so other channels are not checked.
+    """
+    for partner in partners:
+        if partner.channel != "webhook":
+            continue
+        sample = {name: f"<{name}>" for name in partner.fields}
+        try:
+            render_intro(partner.template, _intro_context(partner, sample, "L-sample"))
+        except ConfigError as exc:
+            raise ConfigError(
+                f"partners.yaml: partner {partner.id}: {exc}. Lead fields a template "
+                f"can use are the partner's 'fields': {list(partner.fields)}"
+            ) from None
 
 
 def _records(due: pd.DataFrame) -> list[dict[str, Any]]:
@@ -131,8 +153,15 @@ def _deliver_webhooks(
     store, settings, partner, rows, now, summary, sender, slack
 ) -> None:
     fresh = [row for row in rows if row["payload"] is None]
-    for row in fresh:
-        row["payload"] = _payload(row, partner).decode("utf-8")
+    try:
+        for row in fresh:
+            row["payload"] = _payload(row, partner).decode("utf-8")
+    except ConfigError as exc:
+        # A template changed after the run loaded its config: wait for a fix.
+        summary.waiting = len(rows)
+        summary.errors.append(str(exc))
+        log.error("Partner %s deliveries wait: %s", partner.id, exc)
+        return
     payloads = pd.DataFrame(
         {
             "transfer_id": [r["transfer_id"] for r in fresh],

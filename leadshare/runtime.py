@@ -7,6 +7,7 @@ import logging
 import uuid
 
 from leadshare.config import ensure_config, load_config
+from leadshare.delivery import check_intro_templates
 from leadshare.pipeline import RunContext
 from leadshare.settings import get_settings
 from leadshare.store import open_store
@@ -22,6 +23,7 @@ def build_context(
     settings.ensure_folders()
     ensure_config(settings.config_dir)
     config = load_config(settings.config_dir)
+    check_intro_templates(config.partners)
     store = open_store(settings.database_url)
     now = now or dt.datetime.now(dt.UTC)
     run_id = run_id or f"run-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"

@@ -263,3 +263,53 @@ def test_failing_transfer_goes_last(store, settings):
     due = store.rows("due_transfers", partner_id="P-X", now=NOW)
 
     assert [row["transfer_id"] for row in due] == ["msg_1", "msg_2", "msg_0"]
+
+
+@pytest.fixture
+def typo_template(tmp_path, monkeypatch):
+    """Serve intro templates from a folder holding one that names an unknown field."""
+    import functools
+
+    from leadshare import delivery
+    from leadshare.templates import render_intro
+
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "typo.j2").write_text("Lead from {{ lead.comapny }}", encoding="utf-8")
+    monkeypatch.setattr(
+        delivery, "render_intro", functools.partial(render_intro, folder=folder)
+    )
+    return "typo.j2"
+
+
+def test_template_with_unknown_field_fails_check(typo_template):
+    from leadshare.delivery import check_intro_templates
+    from leadshare.errors import ConfigError
+
+    partner = _partner("http://127.0.0.1:9/x").model_copy(
+        update={"template": typo_template}
+    )
+    file_drop = _partner("", channel="file_drop").model_copy(
+        update={"template": typo_template}
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        check_intro_templates([partner])
+    check_intro_templates([file_drop])
+
+    assert "partner P-X" in str(caught.value)
+    assert "comapny" in str(caught.value)
+    assert "first_name" in str(caught.value)
+
+
+def test_broken_template_leaves_transfers_waiting(store, settings, typo_template):
+    partner = _partner("http://127.0.0.1:9/x").model_copy(
+        update={"template": typo_template}
+    )
+
+    summary = deliver_partner(store, settings, partner, NOW)
+
+    assert summary.waiting == 3
+    assert summary.sent == 0
+    assert "comapny" in summary.errors[0]
+    assert [row[1] for row in _statuses(store)] == ["pending"] * 3
