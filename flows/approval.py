@@ -1,8 +1,9 @@
 """Approval flow: apply approvers' decisions on strategic leads from the Prefect UI.
 
-Run the ``review-approvals`` deployment from the UI; its parameter form takes a list of
-decisions (lead id, approve/reassign/reject, partner, approver, note). The hourly run
-never waits for this: it delivers approved leads on its next pass.
+Run the ``approvals`` deployment (flow ``review-approvals``) from the UI; its parameter
+form takes a list of decisions (lead id, approve/reassign/reject, partner, approver,
+note). Each row is checked and applied on its own, so a bad row rejects only itself.
+The hourly run never waits for this: it delivers approved leads on its next pass.
 """
 
 from __future__ import annotations
@@ -10,23 +11,24 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from leadshare.approvals import ApprovalDecision, decide
+from leadshare.approvals import DecisionRow, checked_decision, decide
 from leadshare.errors import LeadshareError
 from leadshare.runtime import build_context
 
 
 @flow(name="review-approvals")
-def review_approvals(decisions: list[ApprovalDecision]) -> list[str]:
+def review_approvals(decisions: list[DecisionRow]) -> list[str]:
     ctx = build_context(run_id=flow_run.get_id())
     logger = get_run_logger()
     results = []
-    for decision in decisions:
+    for row in decisions:
+        # A blank approver or an unknown partner id raises a LeadshareError: one
+        # bad row of the form must not stop the decisions after it.
         try:
+            decision = checked_decision(row)
             results.append(decide(ctx.store, ctx.config, decision, ctx.run_id, ctx.now))
-        # An unknown partner id raises ConfigError: one bad row of the form must
-        # not stop the decisions after it.
         except LeadshareError as exc:
-            logger.error("Decision on %s not applied: %s", decision.lead_id, exc)
+            logger.error("Decision on %s not applied: %s", row.lead_id, exc)
             results.append(f"not applied: {exc}")
     logger.info(
         "Applied %d of %d approval decisions",

@@ -5,7 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from leadshare.config import Config
 from leadshare.errors import LeadshareError
@@ -20,16 +26,26 @@ class ApprovalError(LeadshareError, ValueError):
     """An approval decision cannot be applied."""
 
 
-class ApprovalDecision(BaseModel):
-    """One approver's decision on one strategic lead (the form in the Prefect UI)."""
+class DecisionRow(BaseModel):
+    """One row of the approval form in the Prefect UI, as typed.
+
+    The form's rows are checked one by one when they are applied (see
+    :class:`ApprovalDecision`), so a blank field in one row rejects that row only.
+    """
 
     lead_id: str
     action: Literal["approve", "reassign", "reject"]
     partner_id: str | None = Field(default=None, description="Required for reassign")
+    approver: str = Field(description="Who decides; recorded with the decision")
+    note: str = ""
+
+
+class ApprovalDecision(DecisionRow):
+    """One approver's decision on one strategic lead, checked."""
+
     approver: str = Field(
         min_length=1, description="Who decides; recorded with the decision"
     )
-    note: str = ""
 
     @field_validator("approver", mode="before")
     @classmethod
@@ -49,6 +65,24 @@ class ApprovalDecision(BaseModel):
         if self.action == "reassign" and self.partner_id is None:
             raise ValueError("reassign needs a partner id from partners.yaml")
         return self
+
+
+def checked_decision(row: DecisionRow) -> ApprovalDecision:
+    """Check one form row; raise ApprovalError listing what is wrong with it."""
+    try:
+        return ApprovalDecision.model_validate(row.model_dump())
+    except ValidationError as exc:
+        raise ApprovalError(describe_invalid(exc)) from None
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """Describe a decision's validation errors by field, without the values typed."""
+    problems = []
+    for error in exc.errors():
+        message = error["msg"].removeprefix("Value error, ")
+        field = ".".join(str(part) for part in error["loc"])
+        problems.append(f"{field}: {message}" if field else message)
+    return "invalid decision: " + "; ".join(problems) + ". Nothing was changed"
 
 
 def _check_eligible(

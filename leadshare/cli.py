@@ -345,7 +345,7 @@ def _decide(
 ) -> None:
     from pydantic import ValidationError
 
-    from leadshare.approvals import ApprovalDecision, decide
+    from leadshare.approvals import ApprovalDecision, decide, describe_invalid
 
     try:
         ctx = _context()
@@ -358,11 +358,7 @@ def _decide(
         )
         typer.echo(decide(ctx.store, ctx.config, decision, ctx.run_id, ctx.now))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors()
-        )
-        _fail(LeadshareError(f"invalid decision: {problems}. Nothing was changed"))
+        _fail(LeadshareError(describe_invalid(exc)))
     except (LeadshareError, ValueError) as exc:
         _fail(exc)
 

@@ -224,3 +224,31 @@ def test_explain_shows_human_decision(queued, home):
     assert "chosen partner" not in reassigned
     waiting = "\n".join(explain_lead(ctx.store, huge))
     assert "Approval: waiting for a human; matching proposed P-HOOK." in waiting
+
+
+def test_flow_skips_only_invalid_rows(queued, home):
+    from flows.approval import review_approvals
+    from leadshare.approvals import DecisionRow
+
+    globex, big, huge = (
+        _lead(home, "Globex"),
+        _lead(home, "Big Co"),
+        _lead(home, "Huge Co"),
+    )
+    results = review_approvals(
+        [
+            {"lead_id": globex, "action": "approve", "approver": "bob"},
+            {"lead_id": big, "action": "approve", "approver": "   "},
+            DecisionRow(lead_id=huge, action="reassign", approver="bob"),
+        ]
+    )
+
+    assert results[0].startswith("Approved")
+    assert results[1] == (
+        "not applied: invalid decision: approver: String should have at least "
+        "1 character. Nothing was changed"
+    )
+    assert results[2] == (
+        "not applied: invalid decision: reassign needs a partner id from "
+        "partners.yaml. Nothing was changed"
+    )
