@@ -279,7 +279,9 @@ def explain(lead_id: str) -> None:
 
 @app.command()
 def status(
-    limit: int = typer.Option(10, min=1, help="How many runs to show (at least 1).")
+    limit: int = typer.Option(
+        10, min=1, max=10_000, help="How many runs to show (1 to 10,000)."
+    )
 ) -> None:
     """Show the latest sharing runs and their outcome counts."""
     try:
@@ -394,7 +396,16 @@ def endpoint_enable(partner_id: str) -> None:
     """Re-enable a partner endpoint disabled after 410 Gone; its waiting leads go next run."""
     try:
         ctx = _context()
-        ctx.config.partner(partner_id)
+        partner = ctx.config.partner(partner_id)
+        if partner.channel != "webhook":
+            raise LeadshareError(
+                f"partner {partner_id} delivers by {partner.channel}; only webhook "
+                "endpoints are disabled (after 410 Gone). Nothing was changed"
+            )
+        disabled = {row["partner_id"] for row in ctx.store.rows("disabled_endpoints")}
+        if partner_id not in disabled:
+            typer.echo(f"Endpoint of {partner_id} is not disabled; nothing to do.")
+            return
         with ctx.store.transaction() as tx:
             tx.execute("enable_endpoint", partner_id=partner_id)
     except LeadshareError as exc:

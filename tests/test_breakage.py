@@ -114,6 +114,43 @@ def test_endpoint_enable_unknown_partner(home):
     assert result.exit_code != 0
 
 
+def test_endpoint_enable_checks_state(home):
+    import datetime as dt
+
+    from leadshare import cli
+    from leadshare.runtime import build_context
+
+    runner = CliRunner()
+    not_webhook = runner.invoke(cli.app, ["endpoint", "enable", "P-THAMES"])
+    not_disabled = runner.invoke(cli.app, ["endpoint", "enable", "P-NORDWIND"])
+    store = build_context().store
+    with store.transaction() as tx:
+        tx.execute(
+            "disable_endpoint",
+            partner_id="P-NORDWIND",
+            disabled_at=dt.datetime.now(dt.UTC),
+            reason="410 Gone",
+        )
+    enabled = runner.invoke(cli.app, ["endpoint", "enable", "P-NORDWIND"])
+
+    assert not_webhook.exit_code == 2
+    assert "only webhook endpoints" in " ".join(not_webhook.output.split())
+    assert not_disabled.exit_code == 0
+    assert "is not disabled" in not_disabled.output
+    assert enabled.exit_code == 0
+    assert "Endpoint of P-NORDWIND enabled." in enabled.output
+    assert store.rows("disabled_endpoints") == []
+
+
+def test_status_limit_out_of_range(home):
+    from leadshare import cli
+
+    result = CliRunner().invoke(cli.app, ["status", "--limit", "100000000000000000000"])
+
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
 def test_share_folder_argument(home, tmp_path):
     from leadshare import cli
 
