@@ -80,20 +80,58 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+TEMPORARY_SUFFIXES = {".part", ".partial", ".filepart", ".tmp", ".crdownload"}
+"""Suffixes of files still being copied in. Such files are skipped, as are names
+starting with '.'."""
+
+
 def list_inbox(
-    settings: Settings, default_profile: str = "generic"
+    settings: Settings, default_profile: str = "generic", *, lead_files: bool = True
 ) -> list[tuple[Path, str]]:
-    """Return lead files in the inbox; a sub-folder name selects the source profile."""
+    """Return lead files in the inbox; a sub-folder name selects the source profile.
+
+    With ``lead_files=False``, return the other files instead: those whose type
+    leadshare does not read. Temporary files and anything under a folder whose
+    name starts with '.' are in neither list.
+    """
     found = []
     for path in sorted(settings.inbox.rglob("*")):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        if path.suffix.lower() not in LEAD_FILE_SUFFIXES:
-            continue
         relative = path.relative_to(settings.inbox)
+        if not path.is_file() or any(part.startswith(".") for part in relative.parts):
+            continue
+        suffix = path.suffix.lower()
+        if suffix in TEMPORARY_SUFFIXES:
+            continue
+        if (suffix in LEAD_FILE_SUFFIXES) != lead_files:
+            continue
         profile = relative.parts[0] if len(relative.parts) > 1 else default_profile
         found.append((path, profile))
     return found
+
+
+def reject_unsupported_files(ctx: RunContext, claimed: set[str]) -> None:
+    """Quarantine inbox files of a type leadshare does not read, with the reason.
+
+    A file with the same content as a claimed lead file (ids in ``claimed``) is
+    left in the inbox, because its rejection would mark that content rejected. A
+    later run archives it as a repeat of the committed content.
+    """
+    for path, profile in list_inbox(ctx.settings, lead_files=False):
+        item = InboxFile(path=path, profile=profile, sha256=sha256_file(path))
+        if item.file_id in claimed:
+            continue
+        known = ctx.store.rows("file_status", file_id=item.file_id)
+        if known and known[0]["status"] == "committed":
+            skip_file(ctx, item, "committed")
+            continue
+        error = IntakeError(
+            str(path),
+            f"files of type {path.suffix or '(no suffix)'!r} are not read; lead "
+            f"files end in {', '.join(sorted(LEAD_FILE_SUFFIXES))}",
+            fix="Export the leads as CSV (UTF-8) or JSON Lines and drop that file; "
+            "copy files in under a temporary name (.part) and rename them when done",
+        )
+        reject_file(ctx, item, error)
 
 
 def claim_files(ctx: RunContext) -> list[InboxFile]:
@@ -130,6 +168,7 @@ def claim_files(ctx: RunContext) -> list[InboxFile]:
             )
             continue
         reject_file(ctx, item, _unknown_profile_error(ctx, item))
+    reject_unsupported_files(ctx, set(claimed))
     if any(_file_size(item.path) >= EARLY_WORKERS_MIN_BYTES for item in claimed.values()):
         normalise.start_workers_early()
     return list(claimed.values())

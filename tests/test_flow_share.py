@@ -413,3 +413,36 @@ def test_misplaced_copy_does_not_block_good_copy(home, partner, tmp_path):
     assert not misplaced.exists()
     assert not (home / "inbox" / "generic" / "same.csv").exists()
     assert len(list((home / "processed").rglob("*same.csv"))) == 2
+
+
+def test_unsupported_and_temporary_inbox_files(home, partner, tmp_path):
+    from leadshare.generate import write_leads
+
+    source = write_leads(tmp_path / "good.csv", 40, seed=9)
+    inbox = home / "inbox"
+    (inbox / "generic").mkdir(parents=True)
+    (inbox / "Leads.xlsx").write_bytes(b"PK\x03\x04 not a csv")
+    (inbox / "generic" / "copying.csv.part").write_bytes(source.read_bytes())
+    (inbox / ".staging").mkdir()
+    (inbox / ".staging" / "later.csv").write_bytes(source.read_bytes())
+    # The same bytes under a name leadshare does not read must not block good.csv.
+    (inbox / "generic" / "good.dat").write_bytes(source.read_bytes())
+
+    summary = run_share(home, "generic", source)
+
+    assert summary["rows_in"] == 40
+    assert [f["file"] for f in summary["rejected_files"]] == ["Leads.xlsx"]
+    assert "'.xlsx' are not read" in summary["rejected_files"][0]["reason"]
+    assert (inbox / "generic" / "copying.csv.part").exists()
+    assert (inbox / ".staging" / "later.csv").exists()
+    assert (inbox / "generic" / "good.dat").exists()
+
+    second = share_leads_once()
+
+    assert second["rows_in"] == 0
+    assert not (inbox / "generic" / "good.dat").exists()
+    assert list((home / "processed" / "generic").glob("*good.dat"))
+    status = db_rows(
+        home, "select status from source_files where file_name = 'good.csv'"
+    )
+    assert status == [("committed",)]
