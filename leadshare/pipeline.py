@@ -463,12 +463,14 @@ def load_partner_states(
         day_start = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
         week_start = day_start - dt.timedelta(days=day_start.weekday())
         mine = usage[usage["partner_id"] == partner.id]
-        hours = pd.to_datetime(mine["hour"], utc=True)
+        quarters = pd.to_datetime(mine["hour"], utc=True) + pd.to_timedelta(
+            mine["quarter"].astype("int64") * 15, unit="min"
+        )
         states.append(
             PartnerState(
                 partner=partner,
-                used_today=int(mine.loc[hours >= day_start, "n"].sum()),
-                used_week=int(mine.loc[hours >= week_start, "n"].sum()),
+                used_today=int(mine.loc[quarters >= day_start, "n"].sum()),
+                used_week=int(mine.loc[quarters >= week_start, "n"].sum()),
                 disabled_reason=disabled.get(partner.id),
             )
         )

@@ -159,3 +159,40 @@ def test_disabled_endpoint_excluded(disabled):
         _leads(1), [_partner("P-A")], **{"P-A": {"disabled_reason": disabled}}
     )
     assert result.leads.iloc[0]["outcome"] == "no_eligible_partner"
+
+
+@pytest.mark.parametrize(
+    ("zone", "given_at", "used_today"),
+    [
+        # 18:45 UTC is 00:15 the next day in India (+05:30): today's use.
+        ("Asia/Kolkata", dt.datetime(2026, 12, 4, 18, 45, tzinfo=dt.UTC), 4),
+        # 18:20 UTC is 23:50 in India: yesterday's use.
+        ("Asia/Kolkata", dt.datetime(2026, 12, 4, 18, 20, tzinfo=dt.UTC), 0),
+        # 18:15 UTC is 00:00 in Nepal (+05:45).
+        ("Asia/Kathmandu", dt.datetime(2026, 12, 4, 18, 15, tzinfo=dt.UTC), 4),
+        ("Asia/Kathmandu", dt.datetime(2026, 12, 4, 18, 14, tzinfo=dt.UTC), 0),
+    ],
+)
+def test_day_use_in_quarter_hour_zones(tmp_path, zone, given_at, used_today):
+    from leadshare.pipeline import load_partner_states
+    from leadshare.store import open_store
+
+    store = open_store(f"duckdb:///{tmp_path / 'store.duckdb'}")
+    with store.transaction() as tx:
+        for index in range(4):
+            tx.execute(
+                "add_transfer",
+                transfer_id=f"msg_{index}",
+                lead_id=f"L-{index}",
+                partner_id="P-IN",
+                channel="file_drop",
+                created_at=given_at,
+                run_id="r1",
+            )
+    partner = _partner("P-IN", timezone=zone)
+
+    now = dt.datetime(2026, 12, 4, 19, 30, tzinfo=dt.UTC)
+    (state,) = load_partner_states(store, [partner], now)
+
+    assert state.used_today == used_today
+    assert state.used_week == 4
