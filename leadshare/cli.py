@@ -251,15 +251,22 @@ def demo(
     except LeadshareError as exc:
         _fail(exc)
     root = ctx.settings.root
-    console.print(
-        f"\nWhere to look:\n  store       {root / 'leadshare.duckdb'}\n"
-        f"  partner files  {ctx.settings.outbox}\n"
-        f"  webhook receiver  {received} "
-        f"({len(receiver.seen) if receiver else 0} messages)\n"
-        f"  rejected files  {ctx.settings.quarantine}\n"
-        f"  explain a lead  .venv/bin/leadshare explain LEAD_ID   (ids: .venv/bin/leadshare approvals list, or the store)\n"
-        f"  last runs   .venv/bin/leadshare status"
-    )
+    messages = len(receiver.seen) if receiver else 0
+    places = [
+        ("store", str(root / "leadshare.duckdb")),
+        ("partner files", str(ctx.settings.outbox)),
+        ("webhook receiver", f"{received} ({messages} messages)"),
+        ("rejected files", str(ctx.settings.quarantine)),
+        ("explain a lead", ".venv/bin/leadshare explain LEAD_ID"),
+        ("lead ids", ".venv/bin/leadshare approvals list, the partner files"),
+        ("last runs", ".venv/bin/leadshare status"),
+    ]
+    console.print("\nWhere to look:", soft_wrap=True)
+    for label, place in places:
+        # soft_wrap: a long path must not be broken by an inserted newline.
+        console.print(
+            f"  {label:<17} {place}", soft_wrap=True, highlight=False, markup=False
+        )
 
 
 @app.command()
