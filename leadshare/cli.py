@@ -60,9 +60,25 @@ def _prefect_offline() -> None:
 def _context():
     from leadshare import failpoints
     from leadshare.runtime import build_context
+    from leadshare.settings import get_settings
 
     failpoints.check_env()
-    return build_context()
+    config_dir = get_settings().config_dir
+    new_config = not config_dir.exists() or (
+        config_dir.is_dir() and not any(config_dir.iterdir())
+    )
+    ctx = build_context()
+    if new_config:
+        # A misspelt LEADSHARE_HOME would otherwise go unnoticed.
+        console.print(
+            f"note: {config_dir} had no config, so the example config (example "
+            "partners) was copied there. Set LEADSHARE_HOME if you meant another "
+            "folder.",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
+    return ctx
 
 
 def _fail(exc: Exception) -> None:

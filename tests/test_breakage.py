@@ -374,3 +374,16 @@ def test_config_folder_blocked_by_file(home):
     assert result.exit_code == 2
     assert "cannot create this folder of LEADSHARE_HOME" in output
     assert "Traceback" not in output
+
+
+def test_new_home_gets_a_note(tmp_path, monkeypatch):
+    from leadshare import cli
+
+    monkeypatch.setenv("LEADSHARE_HOME", str(tmp_path / "typo-home"))
+    runner = CliRunner()
+    first = runner.invoke(cli.app, ["status"])
+    second = runner.invoke(cli.app, ["status"])
+
+    assert first.exit_code == 0
+    assert "example config" in " ".join(first.output.split())
+    assert "example config" not in second.output
