@@ -28,7 +28,6 @@ EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
 PARTNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
-
 @functools.cache
 def time_zone(name: str) -> ZoneInfo:
     """Return the time zone ``name``, loaded once per process.
@@ -174,12 +173,10 @@ class Partner(_Strict):
 
     def model_post_init(self, _context: Any) -> None:
         if self.channel == "webhook" and self.webhook is None:
-            raise ValueError(
-                f"partner {self.id}: channel 'webhook' needs a 'webhook' section"
-            )
+            raise ValueError("channel 'webhook' needs a 'webhook' section")
         if self.channel == "crm_export" and not (self.crm_owner_id or "").strip():
             raise ValueError(
-                f"partner {self.id}: channel 'crm_export' needs 'crm_owner_id', the "
+                "channel 'crm_export' needs 'crm_owner_id', the "
                 "CRM user that the exported leads are assigned to"
             )
 
@@ -290,11 +287,52 @@ def _validate(model: type[BaseModel], data: Any, path: Path, prefix: str = "") -
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        location = first["loc"]
+        field = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in location
+        ).lstrip(".")
         raise ConfigError(
-            f"{path}: field {prefix}{field}: {first['msg']} (got {first.get('input')!r}); "
-            f"fix this field and run again"
-        ) from exc
+            f"{path}: {_error_place(prefix, field)}: {_error_message(first)}"
+        ) from None  # ValidationError repeats every input, webhook secrets included
+
+
+def _error_place(prefix: str, field: str) -> str:
+    if field:
+        return f"field {prefix}{field}"
+    return prefix.rstrip(".") or "top level"
+
+
+def _error_message(error: Any) -> str:
+    """Format one pydantic error, with its input only when short and not a secret.
+
+    The validators of this module raise messages that already name the value and
+    the fix, so those are returned unchanged.
+    """
+    if error["type"] == "value_error":
+        return error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        return "required field is missing; add it"
+    if error["type"] == "extra_forbidden":
+        return "unknown field; correct its spelling or remove it"
+    message = error["msg"]
+    value = error.get("input")
+    if _printable(value) and not _secret(error["loc"]):
+        message += f" (got {value!r})"
+    return f"{message}; fix this field and run again"
+
+
+def _printable(value: Any) -> bool:
+    if isinstance(value, str):
+        return len(value) <= 80
+    return value is None or isinstance(value, int | float | dt.date)
+
+
+def _secret(location: tuple[str | int, ...]) -> bool:
+    """Return whether an error location is in a webhook section, outside its URL."""
+    if "webhook" not in location:
+        return False
+    inside = location[location.index("webhook") + 1 :]
+    return inside[:1] != ("url",)
 
 
 def _partner_prefix(index: int, item: Any) -> str:

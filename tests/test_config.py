@@ -31,6 +31,12 @@ def _first_partner(config_dir: Path) -> dict:
     return yaml.safe_load((config_dir / "partners.yaml").read_text())["partners"][0]
 
 
+def _load_error(config_dir: Path) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_dir)
+    return str(caught.value)
+
+
 BAD_PARTNER_FIELDS = [
     ("timezone", "Mars/Olympus", "not an IANA time zone"),
     ("timezone", "Europe", "not an IANA time zone"),
@@ -142,3 +148,52 @@ def test_example_config_in_empty_folder(tmp_path):
 
     assert (folder / "partners.yaml").exists()
     assert load_config(folder).partners
+
+
+def test_secret_hidden_behind_other_error(config_dir):
+    # The first error is on the URL, but the secret must not appear in any part.
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    _edit_first_partner(config_dir, webhook={"url": "nope", "secret": secret})
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_dir)
+    assert "not a valid http(s) URL" in str(caught.value)
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None or caught.value.__suppress_context__
+    assert secret not in str(caught.value)
+
+
+def test_missing_field_names_partner_only(config_dir):
+    path = config_dir / "partners.yaml"
+    data = yaml.safe_load(path.read_text())
+    del data["partners"][1]["capacity_per_day"]
+    path.write_text(yaml.safe_dump(data))
+    text = _load_error(config_dir)
+    assert "field partners[1] (P-ALPENRAND).capacity_per_day" in text
+    assert "required field is missing; add it" in text
+    assert "{" not in text
+    assert "Alpenrand Partners" not in text
+
+
+def test_missing_rules_field_without_mapping(config_dir):
+    _edit_rules(config_dir, drop=("threshold",))
+    text = _load_error(config_dir)
+    assert "rules.yaml: field threshold: required field is missing" in text
+    assert "{" not in text
+
+
+def test_model_error_names_partner_only(config_dir):
+    _edit_first_partner(config_dir, channel="crm_export", webhook=None)
+    text = _load_error(config_dir)
+    place = f"{config_dir / 'partners.yaml'}: partners[0] (P-NORDWIND): "
+    assert text.startswith(place + "channel 'crm_export' needs 'crm_owner_id'")
+    assert "{" not in text
+    assert "Nordwind Consulting" not in text
+
+
+def _edit_rules(config_dir: Path, drop: tuple[str, ...] = (), **changes) -> None:
+    path = config_dir / "rules.yaml"
+    data = yaml.safe_load(path.read_text())
+    data.update(changes)
+    for key in drop:
+        del data[key]
+    path.write_text(yaml.safe_dump(data))
