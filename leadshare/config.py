@@ -12,13 +12,20 @@ import hashlib
 import shutil
 from pathlib import Path
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pycountry
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from leadshare.errors import ConfigError
 from leadshare.model import LEAD_FIELDS
@@ -26,6 +33,29 @@ from leadshare.templates import approved_templates
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
 PARTNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+Tier = Literal["gold", "silver", "bronze"]
+TIERS: tuple[str, ...] = get_args(Tier)
+
+DERIVED_FIELDS: tuple[str, ...] = (
+    "email_display",
+    "email_ascii",
+    "email_key",
+    "phone_e164",
+    "phone_ext",
+    "country_code",
+    "name_key",
+    "company_key",
+)
+"""Normalised columns that every batch gets before the row gates and qualification.
+
+These are the ``NORMALISED_COLUMNS`` of :mod:`leadshare.normalise` without the
+``*_error`` columns. They are listed here so that loading the config does not
+import pandas.
+"""
+
+RULE_FIELDS: tuple[str, ...] = LEAD_FIELDS + DERIVED_FIELDS
+"""Fields that score rules and required-field checks can read."""
 
 
 @functools.cache
@@ -51,13 +81,38 @@ class Territory(_Strict):
     @field_validator("countries")
     @classmethod
     def _upper_codes(cls, codes: list[str]) -> list[str]:
-        for code in codes:
-            if pycountry.countries.get(alpha_2=code.upper()) is None:
-                raise ValueError(
-                    f"country {code!r} is not an ISO 3166 alpha-2 code such as 'DE' "
-                    "(the United Kingdom is 'GB')"
-                )
-        return [code.upper() for code in codes]
+        return _alpha_2_codes(codes)
+
+
+def _alpha_2_codes(codes: list[str]) -> list[str]:
+    """Return the codes in upper case, or raise on the first that is not ISO alpha-2."""
+    for code in codes:
+        if pycountry.countries.get(alpha_2=code.upper()) is None:
+            raise ValueError(_country_code_problem(code))
+    return [code.upper() for code in codes]
+
+
+def _country_code_problem(code: str) -> str:
+    """Describe an invalid country code and suggest the alpha-2 code when one fits."""
+    problem = (
+        f"country {code!r} is not an ISO 3166 alpha-2 code such as 'DE' "
+        "(the United Kingdom is 'GB')"
+    )
+    try:
+        country = pycountry.countries.lookup(code)
+    except LookupError:
+        return problem
+    return f"{problem}; use {country.alpha_2!r} for {country.name}"
+
+
+def _known_rule_fields(names: list[str]) -> list[str]:
+    unknown = [name for name in names if name not in RULE_FIELDS]
+    if unknown:
+        raise ValueError(
+            f"unknown lead fields {unknown}; use fields from this list: "
+            f"{list(RULE_FIELDS)}"
+        )
+    return names
 
 
 class WebhookConfig(_Strict):
@@ -91,7 +146,7 @@ class WebhookConfig(_Strict):
 class Partner(_Strict):
     id: str
     name: str
-    tier: Literal["gold", "silver", "bronze"] = "silver"
+    tier: Tier = "silver"
     status: Literal["active", "paused"] = "active"
     agreement_expires: dt.date | None = None
     territory: Territory = Field(default_factory=Territory)
@@ -181,6 +236,9 @@ class Partner(_Strict):
             )
 
 
+SCORE_CONDITIONS = ("equals", "any_of", "at_least", "present")
+
+
 class ScoreRule(_Strict):
     field: str
     points: float
@@ -189,6 +247,35 @@ class ScoreRule(_Strict):
     at_least: float | None = None
     present: bool | None = None
 
+    @field_validator("field")
+    @classmethod
+    def _known_field(cls, name: str) -> str:
+        _known_rule_fields([name])
+        return name
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> ScoreRule:
+        # Scoring applies only the first condition it finds, in SCORE_CONDITIONS order.
+        conditions = [
+            name for name in SCORE_CONDITIONS if getattr(self, name) is not None
+        ]
+        if not conditions:
+            raise ValueError(
+                f"score rule on {self.field!r} has no condition; add exactly one of "
+                f"{', '.join(SCORE_CONDITIONS)}"
+            )
+        if len(conditions) > 1:
+            raise ValueError(
+                f"score rule on {self.field!r} has several conditions {conditions} "
+                "but only one is applied; split it into one rule per condition"
+            )
+        if self.any_of == []:
+            raise ValueError(
+                f"score rule on {self.field!r} has an empty any_of list, so it never "
+                "matches; list the values that earn the points"
+            )
+        return self
+
 
 class Exclusions(_Strict):
     competitor_domains: list[str] = Field(default_factory=list)
@@ -196,11 +283,27 @@ class Exclusions(_Strict):
     free_mail_domains: list[str] = Field(default_factory=list)
     b2b_only: bool = False
 
+    @field_validator("unsupported_countries")
+    @classmethod
+    def _upper_codes(cls, codes: list[str]) -> list[str]:
+        return _alpha_2_codes(codes)
+
 
 class Strategic(_Strict):
     named_accounts: list[str] = Field(default_factory=list)
     min_company_size: int | None = None
     min_annual_revenue: float | None = None
+
+    @field_validator("min_company_size", "min_annual_revenue")
+    @classmethod
+    def _positive_threshold(cls, value: float | None) -> float | None:
+        # A threshold of 0 or less would flag every lead that has a value.
+        if value is not None and value <= 0:
+            raise ValueError(
+                f"the threshold is {value}; use a positive number, or remove the "
+                "line to flag no leads by this value"
+            )
+        return value
 
 
 class Rules(_Strict):
@@ -214,6 +317,44 @@ class Rules(_Strict):
     tier_weights: dict[str, float] = Field(
         default_factory=lambda: {"gold": 1.0, "silver": 0.8, "bronze": 0.6}
     )
+
+    @field_validator("required_fields")
+    @classmethod
+    def _known_required_fields(cls, names: list[str]) -> list[str]:
+        return _known_rule_fields(names)
+
+    @field_validator("freshness_days")
+    @classmethod
+    def _positive_days(cls, days: int | None) -> int | None:
+        if days is not None and days <= 0:
+            raise ValueError(
+                f"freshness_days is {days}; use a positive number of days, or remove "
+                "the line to share leads however long ago they engaged"
+            )
+        return days
+
+    @field_validator("tier_weights")
+    @classmethod
+    def _weight_per_tier(cls, weights: dict[str, float]) -> dict[str, float]:
+        # Matching gives a tier without a weight the weight 0, so gaps must not load.
+        unknown = [tier for tier in weights if tier not in TIERS]
+        if unknown:
+            raise ValueError(
+                f"unknown partner tiers {unknown}; the tiers are {list(TIERS)}, "
+                "written in lowercase"
+            )
+        missing = [tier for tier in TIERS if tier not in weights]
+        if missing:
+            raise ValueError(
+                f"no weight for tiers {missing}; give every tier a weight, such as "
+                "{gold: 1.0, silver: 0.8, bronze: 0.6}"
+            )
+        negative = {tier: weight for tier, weight in weights.items() if weight < 0}
+        if negative:
+            raise ValueError(
+                f"negative tier weights {negative}; use weights of 0 or more"
+            )
+        return weights
 
 
 class Profile(_Strict):
@@ -235,6 +376,11 @@ class Profile(_Strict):
     )
     suite: str = "leads_batch"
     max_null_rate: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("required_fields")
+    @classmethod
+    def _known_required_fields(cls, names: list[str] | None) -> list[str] | None:
+        return None if names is None else _known_rule_fields(names)
 
     @field_validator("columns", "defaults", "values")
     @classmethod

@@ -46,6 +46,7 @@ BAD_PARTNER_FIELDS = [
     ("template", "nope.j2", "not approved"),
     ("id", "../../evil", "partner id '../../evil' is invalid"),
     ("territory", {"countries": ["UK"]}, "the United Kingdom is 'GB'"),
+    ("territory", {"countries": ["Germany"]}, "use 'DE' for Germany"),
 ]
 
 
@@ -197,3 +198,140 @@ def _edit_rules(config_dir: Path, drop: tuple[str, ...] = (), **changes) -> None
     for key in drop:
         del data[key]
     path.write_text(yaml.safe_dump(data))
+
+
+BAD_RULES = [
+    (
+        {"required_fields": ["email", "emial"]},
+        "field required_fields",
+        "unknown lead fields ['emial']; use fields from this list: ['external_id',",
+    ),
+    ({"freshness_days": -10}, "field freshness_days", "freshness_days is -10"),
+    ({"freshness_days": 0}, "field freshness_days", "freshness_days is 0"),
+    (
+        {"exclusions": {"unsupported_countries": ["Germany", "France"]}},
+        "field exclusions.unsupported_countries",
+        "country 'Germany' is not an ISO 3166 alpha-2 code such as 'DE'",
+    ),
+    (
+        {"exclusions": {"unsupported_countries": ["DEU"]}},
+        "field exclusions.unsupported_countries",
+        "use 'DE' for Germany",
+    ),
+    (
+        {"exclusions": {"unsupported_countries": ["UK"]}},
+        "field exclusions.unsupported_countries",
+        "the United Kingdom is 'GB'",
+    ),
+    (
+        {"points": [{"field": "leadsource", "equals": "web", "points": 5}]},
+        "field points[0].field",
+        "unknown lead fields ['leadsource']",
+    ),
+    (
+        {"points": [{"field": "company", "points": 50}]},
+        "field points[0]:",
+        "score rule on 'company' has no condition; add exactly one of equals, "
+        "any_of, at_least, present",
+    ),
+    (
+        {
+            "points": [
+                {"field": "engagement", "at_least": 3, "present": True, "points": 5}
+            ]
+        },
+        "field points[0]:",
+        "several conditions ['at_least', 'present']",
+    ),
+    (
+        {"points": [{"field": "lead_source", "any_of": [], "points": 5}]},
+        "field points[0]:",
+        "empty any_of list",
+    ),
+    (
+        {"tier_weights": {"Gold": 1.0, "silver": 0.8, "bronze": 0.6}},
+        "field tier_weights",
+        "unknown partner tiers ['Gold']; the tiers are ['gold', 'silver', 'bronze']",
+    ),
+    (
+        {"tier_weights": {"gold": 1.0}},
+        "field tier_weights",
+        "no weight for tiers ['silver', 'bronze']",
+    ),
+    (
+        {"tier_weights": {"gold": 1.0, "silver": -0.8, "bronze": 0.6}},
+        "field tier_weights",
+        "negative tier weights {'silver': -0.8}",
+    ),
+    (
+        {"strategic": {"min_company_size": -1}},
+        "field strategic.min_company_size",
+        "the threshold is -1; use a positive number",
+    ),
+    (
+        {"strategic": {"min_annual_revenue": -5.0}},
+        "field strategic.min_annual_revenue",
+        "the threshold is -5.0; use a positive number",
+    ),
+    (
+        {"strategic": {"min_company_size": 0}},
+        "field strategic.min_company_size",
+        "the threshold is 0",
+    ),
+    ({"thresold": 20}, "field thresold", "unknown field"),
+]
+
+
+@pytest.mark.parametrize(("changes", "place", "message"), BAD_RULES)
+def test_bad_rules_field_named(config_dir, changes, place, message):
+    _edit_rules(config_dir, **changes)
+    text = _load_error(config_dir)
+    assert f"rules.yaml: {place}" in text
+    assert message in text
+
+
+def test_rules_accept_derived_fields(config_dir):
+    points = [
+        {"field": "email_key", "present": True, "points": 10},
+        {"field": "country_code", "equals": "de", "points": 5},
+    ]
+    _edit_rules(config_dir, required_fields=["email", "phone_e164"], points=points)
+    rules = load_config(config_dir).rules
+    assert rules.required_fields == ["email", "phone_e164"]
+    assert [rule.field for rule in rules.points] == ["email_key", "country_code"]
+
+
+def test_unsupported_countries_upper_cased(config_dir):
+    _edit_rules(config_dir, exclusions={"unsupported_countries": ["kp", "IR"]})
+    rules = load_config(config_dir).rules
+    assert rules.exclusions.unsupported_countries == ["KP", "IR"]
+
+
+def test_derived_fields_are_normalised_columns():
+    from leadshare.config import DERIVED_FIELDS
+    from leadshare.normalise import NORMALISED_COLUMNS
+
+    without_errors = [
+        name for name in NORMALISED_COLUMNS if not name.endswith("_error")
+    ]
+    assert sorted(DERIVED_FIELDS) == sorted(without_errors)
+
+
+def _edit_profile(config_dir: Path, stem: str, changes: dict) -> None:
+    path = config_dir / "profiles" / f"{stem}.yaml"
+    data = yaml.safe_load(path.read_text())
+    data.update(changes)
+    path.write_text(yaml.safe_dump(data))
+
+
+BAD_PROFILES = [
+    ({"required_fields": ["emial"]}, "field required_fields: unknown lead fields"),
+]
+
+
+@pytest.mark.parametrize(("changes", "message"), BAD_PROFILES)
+def test_bad_profile_field_named(config_dir, changes, message):
+    _edit_profile(config_dir, "generic", changes)
+    text = _load_error(config_dir)
+    assert "generic.yaml: " in text
+    assert message in text
