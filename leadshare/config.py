@@ -33,6 +33,9 @@ from leadshare.templates import approved_templates
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
 PARTNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# Prefect 3.9 accepts block names of lowercase letters, digits and dashes only
+# (prefect.types.names).
+SECRET_REFERENCE = re.compile(r"env:[A-Za-z_][A-Za-z0-9_]*|block:[a-z0-9][a-z0-9-]*")
 
 Tier = Literal["gold", "silver", "bronze"]
 TIERS: tuple[str, ...] = get_args(Tier)
@@ -120,6 +123,18 @@ class WebhookConfig(_Strict):
     secret: str = Field(
         description="Reference to the signing secret: env:NAME or block:NAME"
     )
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_reference(cls, reference: str) -> str:
+        # The value may be the secret itself, so the message must not repeat it.
+        if not SECRET_REFERENCE.fullmatch(reference):
+            raise ValueError(
+                "the secret must be a reference such as env:NAME (an environment "
+                "variable) or block:NAME (a Prefect Secret block), never the secret "
+                "value itself"
+            )
+        return reference
 
     @field_validator("url")
     @classmethod
@@ -219,6 +234,11 @@ class Partner(_Strict):
     @classmethod
     def _known_fields(cls, fields: list[str]) -> list[str]:
         allowed = set(LEAD_FIELDS) | {"lead_id", "score", "phone_e164", "email_display"}
+        if not fields:
+            raise ValueError(
+                "the allowlist is empty, so the partner would receive empty records; "
+                "list the lead fields it may receive, such as [lead_id, company, email]"
+            )
         unknown = [name for name in fields if name not in allowed]
         if unknown:
             raise ValueError(
@@ -226,14 +246,39 @@ class Partner(_Strict):
             )
         return fields
 
-    def model_post_init(self, _context: Any) -> None:
+    @field_validator("sla_hours")
+    @classmethod
+    def _positive_sla(cls, hours: int) -> int:
+        if hours <= 0:
+            raise ValueError(
+                f"sla_hours is {hours}; use a positive number of hours, such as 48"
+            )
+        return hours
+
+    @model_validator(mode="after")
+    def _consistent_channel_and_capacity(self) -> Partner:
         if self.channel == "webhook" and self.webhook is None:
-            raise ValueError("channel 'webhook' needs a 'webhook' section")
+            raise ValueError(
+                "channel 'webhook' needs a 'webhook' section with 'url' and 'secret'"
+            )
+        if self.channel != "webhook" and self.webhook is not None:
+            raise ValueError(
+                f"a 'webhook' section is set but channel is "
+                f"{self.channel!r}, so it would never be used; remove the section "
+                "or set 'channel: webhook'"
+            )
         if self.channel == "crm_export" and not (self.crm_owner_id or "").strip():
             raise ValueError(
                 "channel 'crm_export' needs 'crm_owner_id', the "
                 "CRM user that the exported leads are assigned to"
             )
+        if self.capacity_per_week < self.capacity_per_day:
+            raise ValueError(
+                f"capacity_per_week ({self.capacity_per_week}) is "
+                f"smaller than capacity_per_day ({self.capacity_per_day}); raise "
+                "capacity_per_week to at least the daily capacity"
+            )
+        return self
 
 
 SCORE_CONDITIONS = ("equals", "any_of", "at_least", "present")
@@ -488,6 +533,30 @@ def _partner_prefix(index: int, item: Any) -> str:
     return f"partners[{index}]."
 
 
+def _check_unique_ids(partners: list[Partner], path: Path) -> None:
+    """Reject partner ids that repeat, also when they differ only in case.
+
+    Each id names outbox folders, and on a case-insensitive file system
+    P-NORD and p-nord are the same folder.
+    """
+    ids = [partner.id for partner in partners]
+    repeated = sorted({partner_id for partner_id in ids if ids.count(partner_id) > 1})
+    if repeated:
+        raise ConfigError(
+            f"{path}: partner ids must be unique; {repeated} appear more "
+            "than once. Rename or remove the repeated partners"
+        )
+    by_folded: dict[str, list[str]] = {}
+    for partner_id in ids:
+        by_folded.setdefault(partner_id.casefold(), []).append(partner_id)
+    clashes = [group for group in by_folded.values() if len(group) > 1]
+    if clashes:
+        raise ConfigError(
+            f"{path}: partner ids {clashes[0]} differ only in case, so they share "
+            "outbox folders on case-insensitive disks; rename one of them"
+        )
+
+
 def ensure_config(config_dir: Path) -> None:
     """Copy the example config into a missing or empty config folder.
 
@@ -517,6 +586,12 @@ def load_config(config_dir: Path) -> Config:
             f"got a {type(raw_partners).__name__}; put 'partners:' on the first line "
             "and indent the list under it"
         )
+    unknown = sorted(str(key) for key in raw_partners if key != "partners")
+    if unknown:
+        raise ConfigError(
+            f"{partners_path}: unknown top-level keys {unknown}; the file contains "
+            "only a 'partners:' list, so set each value on every partner that needs it"
+        )
     raw_list = raw_partners.get("partners") or []
     if not isinstance(raw_list, list):
         raise ConfigError(
@@ -529,13 +604,7 @@ def load_config(config_dir: Path) -> Config:
     ]
     if not partners:
         raise ConfigError(f"{partners_path}: no partners defined under 'partners:'")
-    ids = [partner.id for partner in partners]
-    repeated = sorted({partner_id for partner_id in ids if ids.count(partner_id) > 1})
-    if repeated:
-        raise ConfigError(
-            f"{partners_path}: partner ids must be unique; {repeated} appear more "
-            "than once. Rename or remove the repeated partners"
-        )
+    _check_unique_ids(partners, partners_path)
 
     rules_path = config_dir / "rules.yaml"
     rules = _validate(Rules, _read_yaml(rules_path), rules_path)

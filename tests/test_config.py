@@ -47,6 +47,13 @@ BAD_PARTNER_FIELDS = [
     ("id", "../../evil", "partner id '../../evil' is invalid"),
     ("territory", {"countries": ["UK"]}, "the United Kingdom is 'GB'"),
     ("territory", {"countries": ["Germany"]}, "use 'DE' for Germany"),
+    ("fields", [], "the allowlist is empty"),
+    ("channel", "file_drop", "'webhook' section is set but channel is 'file_drop'"),
+    ("capacity_per_week", 100, "capacity_per_week (100) is smaller than"),
+    ("sla_hours", -1, "sla_hours is -1; use a positive number of hours"),
+    ("sla_hours", 0, "sla_hours is 0; use a positive number of hours"),
+    ("tier", "Gold", "Input should be 'gold', 'silver' or 'bronze'"),
+    ("webhook", {"url": "http://127.0.0.1:1/x", "secret": "X"}, "must be a reference"),
 ]
 
 
@@ -151,6 +158,18 @@ def test_example_config_in_empty_folder(tmp_path):
     assert load_config(folder).partners
 
 
+def test_webhook_secret_value_not_repeated(config_dir):
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    hook = {"url": "http://127.0.0.1:18765/leads", "secret": secret}
+    _edit_first_partner(config_dir, webhook=hook)
+    text = _load_error(config_dir)
+    assert "partners[0] (P-NORDWIND).webhook.secret" in text
+    assert "env:NAME" in text
+    assert "block:NAME" in text
+    assert secret not in text
+    assert "MfKQ9r8G" not in text
+
+
 def test_secret_hidden_behind_other_error(config_dir):
     # The first error is on the URL, but the secret must not appear in any part.
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -161,6 +180,22 @@ def test_secret_hidden_behind_other_error(config_dir):
     assert caught.value.__cause__ is None
     assert caught.value.__context__ is None or caught.value.__suppress_context__
     assert secret not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "reference", ["env:LEADSHARE_SECRET", "env:_X1", "block:partner-hook-2"]
+)
+def test_secret_references_accepted(config_dir, reference):
+    hook = {"url": "http://127.0.0.1:18765/leads", "secret": reference}
+    _edit_first_partner(config_dir, webhook=hook)
+    assert load_config(config_dir).partners[0].webhook.secret == reference
+
+
+@pytest.mark.parametrize("reference", ["env:", "env:1X", "block:Hook_1", "vault:x"])
+def test_malformed_secret_reference(config_dir, reference):
+    hook = {"url": "http://127.0.0.1:18765/leads", "secret": reference}
+    _edit_first_partner(config_dir, webhook=hook)
+    assert "must be a reference" in _load_error(config_dir)
 
 
 def test_missing_field_names_partner_only(config_dir):
@@ -189,6 +224,24 @@ def test_model_error_names_partner_only(config_dir):
     assert text.startswith(place + "channel 'crm_export' needs 'crm_owner_id'")
     assert "{" not in text
     assert "Nordwind Consulting" not in text
+
+
+def test_unknown_top_level_partners_key(config_dir):
+    path = config_dir / "partners.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["defaults"] = {"timezone": "UTC"}
+    path.write_text(yaml.safe_dump(data))
+    text = _load_error(config_dir)
+    assert "partners.yaml: unknown top-level keys ['defaults']" in text
+
+
+def test_partner_ids_differing_in_case(config_dir):
+    path = config_dir / "partners.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["partners"][0]["id"] = "p-alpenrand"
+    path.write_text(yaml.safe_dump(data))
+    text = _load_error(config_dir)
+    assert "['p-alpenrand', 'P-ALPENRAND'] differ only in case" in text
 
 
 def _edit_rules(config_dir: Path, drop: tuple[str, ...] = (), **changes) -> None:
