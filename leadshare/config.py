@@ -33,6 +33,7 @@ from leadshare.templates import approved_templates
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
 PARTNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 # Prefect 3.9 accepts block names of lowercase letters, digits and dashes only
 # (prefect.types.names).
 SECRET_REFERENCE = re.compile(r"env:[A-Za-z_][A-Za-z0-9_]*|block:[a-z0-9][a-z0-9-]*")
@@ -405,7 +406,7 @@ class Rules(_Strict):
 class Profile(_Strict):
     """A source mapping profile: its columns and values mapped onto the lead model."""
 
-    name: str
+    name: str = Field(description="The profile's file name without '.yaml'")
     columns: dict[str, str | list[str]] = Field(
         description="lead field -> source column header, or a list of accepted headers"
     )
@@ -421,6 +422,17 @@ class Profile(_Strict):
     )
     suite: str = "leads_batch"
     max_null_rate: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        # The name is also a folder of the inbox, so it must not contain a path.
+        if not PROFILE_NAME.fullmatch(name):
+            raise ValueError(
+                f"profile name {name!r} is invalid; use letters, digits, '-' and '_' "
+                "only, the same as the file name without '.yaml'"
+            )
+        return name
 
     @field_validator("required_fields")
     @classmethod
@@ -609,20 +621,34 @@ def load_config(config_dir: Path) -> Config:
     rules_path = config_dir / "rules.yaml"
     rules = _validate(Rules, _read_yaml(rules_path), rules_path)
 
-    profiles: dict[str, Profile] = {}
-    profile_paths: dict[str, Path] = {}
-    for path in sorted((config_dir / "profiles").glob("*.yaml")):
-        profile = _validate(Profile, _read_yaml(path), path)
-        if profile.name in profiles:
-            raise ConfigError(
-                f"{path}: profile name {profile.name!r} is already used by "
-                f"{profile_paths[profile.name]}; give each profile its own 'name:'"
-            )
-        profiles[profile.name] = profile
-        profile_paths[profile.name] = path
+    profiles = _load_profiles(config_dir / "profiles")
     return Config(
         partners=partners,
         rules=rules,
         profiles=profiles,
         digest=digest.hexdigest()[:12],
     )
+
+
+def _load_profiles(folder: Path) -> dict[str, Profile]:
+    """Load every ``*.yaml`` in ``folder``, keyed by profile name."""
+    profiles: dict[str, Profile] = {}
+    paths_by_folded_name: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        profile = _validate(Profile, _read_yaml(path), path)
+        if profile.name != path.stem:
+            raise ConfigError(
+                f"{path}: field name: profile name {profile.name!r} differs from the "
+                f"file name; set 'name: {path.stem}' or rename the file to "
+                f"{profile.name}.yaml"
+            )
+        # The name is an inbox folder, and case-insensitive disks merge Web and web.
+        clash = paths_by_folded_name.get(profile.name.casefold())
+        if clash is not None:
+            raise ConfigError(
+                f"{path}: profile name {profile.name!r} differs only in case from the "
+                f"profile in {clash}; rename one of the two files and its 'name:'"
+            )
+        profiles[profile.name] = profile
+        paths_by_folded_name[profile.name.casefold()] = path
+    return profiles

@@ -87,14 +87,14 @@ def test_partners_as_plain_list(config_dir):
         load_config(config_dir)
 
 
-def test_duplicate_profile_name(config_dir):
+def test_copied_profile_keeps_old_name(config_dir):
     shutil.copyfile(
         config_dir / "profiles" / "generic.yaml", config_dir / "profiles" / "zz.yaml"
     )
-    with pytest.raises(ConfigError) as caught:
-        load_config(config_dir)
-    assert "zz.yaml" in str(caught.value)
-    assert "already used by" in str(caught.value)
+    text = _load_error(config_dir)
+    assert "zz.yaml: field name" in text
+    assert "profile name 'generic' differs from the file name" in text
+    assert "set 'name: zz'" in text
 
 
 def test_inactive_reason():
@@ -378,6 +378,10 @@ def _edit_profile(config_dir: Path, stem: str, changes: dict) -> None:
 
 
 BAD_PROFILES = [
+    ({"name": "generik"}, "field name: profile name 'generik' differs"),
+    ({"name": "../escape"}, "field name: profile name '../escape' is invalid"),
+    ({"name": "a/b"}, "field name: profile name 'a/b' is invalid"),
+    ({"name": ".."}, "field name: profile name '..' is invalid"),
     ({"required_fields": ["emial"]}, "field required_fields: unknown lead fields"),
 ]
 
@@ -388,3 +392,12 @@ def test_bad_profile_field_named(config_dir, changes, message):
     text = _load_error(config_dir)
     assert "generic.yaml: " in text
     assert message in text
+
+
+def test_profile_names_differing_in_case(config_dir):
+    folder = config_dir / "profiles"
+    data = yaml.safe_load((folder / "generic.yaml").read_text())
+    data["name"] = "Generic"
+    (folder / "Generic.yaml").write_text(yaml.safe_dump(data))
+    text = _load_error(config_dir)
+    assert "differs only in case" in text
