@@ -12,13 +12,20 @@ import hashlib
 import shutil
 from pathlib import Path
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pycountry
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from leadshare.errors import ConfigError
 from leadshare.model import LEAD_FIELDS
@@ -26,7 +33,33 @@ from leadshare.templates import approved_templates
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
 PARTNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
+# Prefect 3.9 accepts block names of lowercase letters, digits and dashes only
+# (prefect.types.names).
+SECRET_REFERENCE = re.compile(r"env:[A-Za-z_][A-Za-z0-9_]*|block:[a-z0-9][a-z0-9-]*")
 
+Tier = Literal["gold", "silver", "bronze"]
+TIERS: tuple[str, ...] = get_args(Tier)
+
+DERIVED_FIELDS: tuple[str, ...] = (
+    "email_display",
+    "email_ascii",
+    "email_key",
+    "phone_e164",
+    "phone_ext",
+    "country_code",
+    "name_key",
+    "company_key",
+)
+"""Normalised columns that every batch gets before the row gates and qualification.
+
+These are the ``NORMALISED_COLUMNS`` of :mod:`leadshare.normalise` without the
+``*_error`` columns. They are listed here so that loading the config does not
+import pandas.
+"""
+
+RULE_FIELDS: tuple[str, ...] = LEAD_FIELDS + DERIVED_FIELDS
+"""Fields that score rules and required-field checks can read."""
 
 
 @functools.cache
@@ -52,13 +85,38 @@ class Territory(_Strict):
     @field_validator("countries")
     @classmethod
     def _upper_codes(cls, codes: list[str]) -> list[str]:
-        for code in codes:
-            if pycountry.countries.get(alpha_2=code.upper()) is None:
-                raise ValueError(
-                    f"country {code!r} is not an ISO 3166 alpha-2 code such as 'DE' "
-                    "(the United Kingdom is 'GB')"
-                )
-        return [code.upper() for code in codes]
+        return _alpha_2_codes(codes)
+
+
+def _alpha_2_codes(codes: list[str]) -> list[str]:
+    """Return the codes in upper case, or raise on the first that is not ISO alpha-2."""
+    for code in codes:
+        if pycountry.countries.get(alpha_2=code.upper()) is None:
+            raise ValueError(_country_code_problem(code))
+    return [code.upper() for code in codes]
+
+
+def _country_code_problem(code: str) -> str:
+    """Describe an invalid country code and suggest the alpha-2 code when one fits."""
+    problem = (
+        f"country {code!r} is not an ISO 3166 alpha-2 code such as 'DE' "
+        "(the United Kingdom is 'GB')"
+    )
+    try:
+        country = pycountry.countries.lookup(code)
+    except LookupError:
+        return problem
+    return f"{problem}; use {country.alpha_2!r} for {country.name}"
+
+
+def _known_rule_fields(names: list[str]) -> list[str]:
+    unknown = [name for name in names if name not in RULE_FIELDS]
+    if unknown:
+        raise ValueError(
+            f"unknown lead fields {unknown}; use fields from this list: "
+            f"{list(RULE_FIELDS)}"
+        )
+    return names
 
 
 class WebhookConfig(_Strict):
@@ -66,6 +124,18 @@ class WebhookConfig(_Strict):
     secret: str = Field(
         description="Reference to the signing secret: env:NAME or block:NAME"
     )
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_reference(cls, reference: str) -> str:
+        # The value may be the secret itself, so the message must not repeat it.
+        if not SECRET_REFERENCE.fullmatch(reference):
+            raise ValueError(
+                "the secret must be a reference such as env:NAME (an environment "
+                "variable) or block:NAME (a Prefect Secret block), never the secret "
+                "value itself"
+            )
+        return reference
 
     @field_validator("url")
     @classmethod
@@ -92,7 +162,7 @@ class WebhookConfig(_Strict):
 class Partner(_Strict):
     id: str
     name: str
-    tier: Literal["gold", "silver", "bronze"] = "silver"
+    tier: Tier = "silver"
     status: Literal["active", "paused"] = "active"
     agreement_expires: dt.date | None = None
     territory: Territory = Field(default_factory=Territory)
@@ -165,6 +235,11 @@ class Partner(_Strict):
     @classmethod
     def _known_fields(cls, fields: list[str]) -> list[str]:
         allowed = set(LEAD_FIELDS) | {"lead_id", "score", "phone_e164", "email_display"}
+        if not fields:
+            raise ValueError(
+                "the allowlist is empty, so the partner would receive empty records; "
+                "list the lead fields it may receive, such as [lead_id, company, email]"
+            )
         unknown = [name for name in fields if name not in allowed]
         if unknown:
             raise ValueError(
@@ -172,16 +247,42 @@ class Partner(_Strict):
             )
         return fields
 
-    def model_post_init(self, _context: Any) -> None:
+    @field_validator("sla_hours")
+    @classmethod
+    def _positive_sla(cls, hours: int) -> int:
+        if hours <= 0:
+            raise ValueError(
+                f"sla_hours is {hours}; use a positive number of hours, such as 48"
+            )
+        return hours
+
+    @model_validator(mode="after")
+    def _consistent_channel_and_capacity(self) -> Partner:
         if self.channel == "webhook" and self.webhook is None:
             raise ValueError(
-                f"partner {self.id}: channel 'webhook' needs a 'webhook' section"
+                "channel 'webhook' needs a 'webhook' section with 'url' and 'secret'"
+            )
+        if self.channel != "webhook" and self.webhook is not None:
+            raise ValueError(
+                f"a 'webhook' section is set but channel is "
+                f"{self.channel!r}, so it would never be used; remove the section "
+                "or set 'channel: webhook'"
             )
         if self.channel == "crm_export" and not (self.crm_owner_id or "").strip():
             raise ValueError(
-                f"partner {self.id}: channel 'crm_export' needs 'crm_owner_id', the "
+                "channel 'crm_export' needs 'crm_owner_id', the "
                 "CRM user that the exported leads are assigned to"
             )
+        if self.capacity_per_week < self.capacity_per_day:
+            raise ValueError(
+                f"capacity_per_week ({self.capacity_per_week}) is "
+                f"smaller than capacity_per_day ({self.capacity_per_day}); raise "
+                "capacity_per_week to at least the daily capacity"
+            )
+        return self
+
+
+SCORE_CONDITIONS = ("equals", "any_of", "at_least", "present")
 
 
 class ScoreRule(_Strict):
@@ -192,6 +293,35 @@ class ScoreRule(_Strict):
     at_least: float | None = None
     present: bool | None = None
 
+    @field_validator("field")
+    @classmethod
+    def _known_field(cls, name: str) -> str:
+        _known_rule_fields([name])
+        return name
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> ScoreRule:
+        # Scoring applies only the first condition it finds, in SCORE_CONDITIONS order.
+        conditions = [
+            name for name in SCORE_CONDITIONS if getattr(self, name) is not None
+        ]
+        if not conditions:
+            raise ValueError(
+                f"score rule on {self.field!r} has no condition; add exactly one of "
+                f"{', '.join(SCORE_CONDITIONS)}"
+            )
+        if len(conditions) > 1:
+            raise ValueError(
+                f"score rule on {self.field!r} has several conditions {conditions} "
+                "but only one is applied; split it into one rule per condition"
+            )
+        if self.any_of == []:
+            raise ValueError(
+                f"score rule on {self.field!r} has an empty any_of list, so it never "
+                "matches; list the values that earn the points"
+            )
+        return self
+
 
 class Exclusions(_Strict):
     competitor_domains: list[str] = Field(default_factory=list)
@@ -199,11 +329,27 @@ class Exclusions(_Strict):
     free_mail_domains: list[str] = Field(default_factory=list)
     b2b_only: bool = False
 
+    @field_validator("unsupported_countries")
+    @classmethod
+    def _upper_codes(cls, codes: list[str]) -> list[str]:
+        return _alpha_2_codes(codes)
+
 
 class Strategic(_Strict):
     named_accounts: list[str] = Field(default_factory=list)
     min_company_size: int | None = None
     min_annual_revenue: float | None = None
+
+    @field_validator("min_company_size", "min_annual_revenue")
+    @classmethod
+    def _positive_threshold(cls, value: float | None) -> float | None:
+        # A threshold of 0 or less would flag every lead that has a value.
+        if value is not None and value <= 0:
+            raise ValueError(
+                f"the threshold is {value}; use a positive number, or remove the "
+                "line to flag no leads by this value"
+            )
+        return value
 
 
 class Rules(_Strict):
@@ -218,11 +364,49 @@ class Rules(_Strict):
         default_factory=lambda: {"gold": 1.0, "silver": 0.8, "bronze": 0.6}
     )
 
+    @field_validator("required_fields")
+    @classmethod
+    def _known_required_fields(cls, names: list[str]) -> list[str]:
+        return _known_rule_fields(names)
+
+    @field_validator("freshness_days")
+    @classmethod
+    def _positive_days(cls, days: int | None) -> int | None:
+        if days is not None and days <= 0:
+            raise ValueError(
+                f"freshness_days is {days}; use a positive number of days, or remove "
+                "the line to share leads however long ago they engaged"
+            )
+        return days
+
+    @field_validator("tier_weights")
+    @classmethod
+    def _weight_per_tier(cls, weights: dict[str, float]) -> dict[str, float]:
+        # Matching gives a tier without a weight the weight 0, so gaps must not load.
+        unknown = [tier for tier in weights if tier not in TIERS]
+        if unknown:
+            raise ValueError(
+                f"unknown partner tiers {unknown}; the tiers are {list(TIERS)}, "
+                "written in lowercase"
+            )
+        missing = [tier for tier in TIERS if tier not in weights]
+        if missing:
+            raise ValueError(
+                f"no weight for tiers {missing}; give every tier a weight, such as "
+                "{gold: 1.0, silver: 0.8, bronze: 0.6}"
+            )
+        negative = {tier: weight for tier, weight in weights.items() if weight < 0}
+        if negative:
+            raise ValueError(
+                f"negative tier weights {negative}; use weights of 0 or more"
+            )
+        return weights
+
 
 class Profile(_Strict):
     """A source mapping profile: its columns and values mapped onto the lead model."""
 
-    name: str
+    name: str = Field(description="The profile's file name without '.yaml'")
     columns: dict[str, str | list[str]] = Field(
         description="lead field -> source column header, or a list of accepted headers"
     )
@@ -238,6 +422,22 @@ class Profile(_Strict):
     )
     suite: str = "leads_batch"
     max_null_rate: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        # The name is also a folder of the inbox, so it must not contain a path.
+        if not PROFILE_NAME.fullmatch(name):
+            raise ValueError(
+                f"profile name {name!r} is invalid; use letters, digits, '-' and '_' "
+                "only, the same as the file name without '.yaml'"
+            )
+        return name
+
+    @field_validator("required_fields")
+    @classmethod
+    def _known_required_fields(cls, names: list[str] | None) -> list[str] | None:
+        return None if names is None else _known_rule_fields(names)
 
     @field_validator("columns", "defaults", "values")
     @classmethod
@@ -290,11 +490,52 @@ def _validate(model: type[BaseModel], data: Any, path: Path, prefix: str = "") -
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        location = first["loc"]
+        field = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in location
+        ).lstrip(".")
         raise ConfigError(
-            f"{path}: field {prefix}{field}: {first['msg']} (got {first.get('input')!r}); "
-            f"fix this field and run again"
-        ) from exc
+            f"{path}: {_error_place(prefix, field)}: {_error_message(first)}"
+        ) from None  # ValidationError repeats every input, webhook secrets included
+
+
+def _error_place(prefix: str, field: str) -> str:
+    if field:
+        return f"field {prefix}{field}"
+    return prefix.rstrip(".") or "top level"
+
+
+def _error_message(error: Any) -> str:
+    """Format one pydantic error, with its input only when short and not a secret.
+
+    The validators of this module raise messages that already name the value and
+    the fix, so those are returned unchanged.
+    """
+    if error["type"] == "value_error":
+        return error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        return "required field is missing; add it"
+    if error["type"] == "extra_forbidden":
+        return "unknown field; correct its spelling or remove it"
+    message = error["msg"]
+    value = error.get("input")
+    if _printable(value) and not _secret(error["loc"]):
+        message += f" (got {value!r})"
+    return f"{message}; fix this field and run again"
+
+
+def _printable(value: Any) -> bool:
+    if isinstance(value, str):
+        return len(value) <= 80
+    return value is None or isinstance(value, int | float | dt.date)
+
+
+def _secret(location: tuple[str | int, ...]) -> bool:
+    """Return whether an error location is in a webhook section, outside its URL."""
+    if "webhook" not in location:
+        return False
+    inside = location[location.index("webhook") + 1 :]
+    return inside[:1] != ("url",)
 
 
 def _partner_prefix(index: int, item: Any) -> str:
@@ -302,6 +543,30 @@ def _partner_prefix(index: int, item: Any) -> str:
     if isinstance(item, dict) and isinstance(item.get("id"), str):
         return f"partners[{index}] ({item['id']})."
     return f"partners[{index}]."
+
+
+def _check_unique_ids(partners: list[Partner], path: Path) -> None:
+    """Reject partner ids that repeat, also when they differ only in case.
+
+    Each id names outbox folders, and on a case-insensitive file system
+    P-NORD and p-nord are the same folder.
+    """
+    ids = [partner.id for partner in partners]
+    repeated = sorted({partner_id for partner_id in ids if ids.count(partner_id) > 1})
+    if repeated:
+        raise ConfigError(
+            f"{path}: partner ids must be unique; {repeated} appear more "
+            "than once. Rename or remove the repeated partners"
+        )
+    by_folded: dict[str, list[str]] = {}
+    for partner_id in ids:
+        by_folded.setdefault(partner_id.casefold(), []).append(partner_id)
+    clashes = [group for group in by_folded.values() if len(group) > 1]
+    if clashes:
+        raise ConfigError(
+            f"{path}: partner ids {clashes[0]} differ only in case, so they share "
+            "outbox folders on case-insensitive disks; rename one of them"
+        )
 
 
 def ensure_config(config_dir: Path) -> None:
@@ -333,6 +598,12 @@ def load_config(config_dir: Path) -> Config:
             f"got a {type(raw_partners).__name__}; put 'partners:' on the first line "
             "and indent the list under it"
         )
+    unknown = sorted(str(key) for key in raw_partners if key != "partners")
+    if unknown:
+        raise ConfigError(
+            f"{partners_path}: unknown top-level keys {unknown}; the file contains "
+            "only a 'partners:' list, so set each value on every partner that needs it"
+        )
     raw_list = raw_partners.get("partners") or []
     if not isinstance(raw_list, list):
         raise ConfigError(
@@ -345,31 +616,39 @@ def load_config(config_dir: Path) -> Config:
     ]
     if not partners:
         raise ConfigError(f"{partners_path}: no partners defined under 'partners:'")
-    ids = [partner.id for partner in partners]
-    repeated = sorted({partner_id for partner_id in ids if ids.count(partner_id) > 1})
-    if repeated:
-        raise ConfigError(
-            f"{partners_path}: partner ids must be unique; {repeated} appear more "
-            "than once. Rename or remove the repeated partners"
-        )
+    _check_unique_ids(partners, partners_path)
 
     rules_path = config_dir / "rules.yaml"
     rules = _validate(Rules, _read_yaml(rules_path), rules_path)
 
-    profiles: dict[str, Profile] = {}
-    profile_paths: dict[str, Path] = {}
-    for path in sorted((config_dir / "profiles").glob("*.yaml")):
-        profile = _validate(Profile, _read_yaml(path), path)
-        if profile.name in profiles:
-            raise ConfigError(
-                f"{path}: profile name {profile.name!r} is already used by "
-                f"{profile_paths[profile.name]}; give each profile its own 'name:'"
-            )
-        profiles[profile.name] = profile
-        profile_paths[profile.name] = path
+    profiles = _load_profiles(config_dir / "profiles")
     return Config(
         partners=partners,
         rules=rules,
         profiles=profiles,
         digest=digest.hexdigest()[:12],
     )
+
+
+def _load_profiles(folder: Path) -> dict[str, Profile]:
+    """Load every ``*.yaml`` in ``folder``, keyed by profile name."""
+    profiles: dict[str, Profile] = {}
+    paths_by_folded_name: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        profile = _validate(Profile, _read_yaml(path), path)
+        if profile.name != path.stem:
+            raise ConfigError(
+                f"{path}: field name: profile name {profile.name!r} differs from the "
+                f"file name; set 'name: {path.stem}' or rename the file to "
+                f"{profile.name}.yaml"
+            )
+        # The name is an inbox folder, and case-insensitive disks merge Web and web.
+        clash = paths_by_folded_name.get(profile.name.casefold())
+        if clash is not None:
+            raise ConfigError(
+                f"{path}: profile name {profile.name!r} differs only in case from the "
+                f"profile in {clash}; rename one of the two files and its 'name:'"
+            )
+        profiles[profile.name] = profile
+        paths_by_folded_name[profile.name.casefold()] = path
+    return profiles

@@ -31,6 +31,12 @@ def _first_partner(config_dir: Path) -> dict:
     return yaml.safe_load((config_dir / "partners.yaml").read_text())["partners"][0]
 
 
+def _load_error(config_dir: Path) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_dir)
+    return str(caught.value)
+
+
 BAD_PARTNER_FIELDS = [
     ("timezone", "Mars/Olympus", "not an IANA time zone"),
     ("timezone", "Europe", "not an IANA time zone"),
@@ -40,6 +46,14 @@ BAD_PARTNER_FIELDS = [
     ("template", "nope.j2", "not approved"),
     ("id", "../../evil", "partner id '../../evil' is invalid"),
     ("territory", {"countries": ["UK"]}, "the United Kingdom is 'GB'"),
+    ("territory", {"countries": ["Germany"]}, "use 'DE' for Germany"),
+    ("fields", [], "the allowlist is empty"),
+    ("channel", "file_drop", "'webhook' section is set but channel is 'file_drop'"),
+    ("capacity_per_week", 100, "capacity_per_week (100) is smaller than"),
+    ("sla_hours", -1, "sla_hours is -1; use a positive number of hours"),
+    ("sla_hours", 0, "sla_hours is 0; use a positive number of hours"),
+    ("tier", "Gold", "Input should be 'gold', 'silver' or 'bronze'"),
+    ("webhook", {"url": "http://127.0.0.1:1/x", "secret": "X"}, "must be a reference"),
 ]
 
 
@@ -73,14 +87,14 @@ def test_partners_as_plain_list(config_dir):
         load_config(config_dir)
 
 
-def test_duplicate_profile_name(config_dir):
+def test_copied_profile_keeps_old_name(config_dir):
     shutil.copyfile(
         config_dir / "profiles" / "generic.yaml", config_dir / "profiles" / "zz.yaml"
     )
-    with pytest.raises(ConfigError) as caught:
-        load_config(config_dir)
-    assert "zz.yaml" in str(caught.value)
-    assert "already used by" in str(caught.value)
+    text = _load_error(config_dir)
+    assert "zz.yaml: field name" in text
+    assert "profile name 'generic' differs from the file name" in text
+    assert "set 'name: zz'" in text
 
 
 def test_inactive_reason():
@@ -142,3 +156,248 @@ def test_example_config_in_empty_folder(tmp_path):
 
     assert (folder / "partners.yaml").exists()
     assert load_config(folder).partners
+
+
+def test_webhook_secret_value_not_repeated(config_dir):
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    hook = {"url": "http://127.0.0.1:18765/leads", "secret": secret}
+    _edit_first_partner(config_dir, webhook=hook)
+    text = _load_error(config_dir)
+    assert "partners[0] (P-NORDWIND).webhook.secret" in text
+    assert "env:NAME" in text
+    assert "block:NAME" in text
+    assert secret not in text
+    assert "MfKQ9r8G" not in text
+
+
+def test_secret_hidden_behind_other_error(config_dir):
+    # The first error is on the URL, but the secret must not appear in any part.
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    _edit_first_partner(config_dir, webhook={"url": "nope", "secret": secret})
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_dir)
+    assert "not a valid http(s) URL" in str(caught.value)
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None or caught.value.__suppress_context__
+    assert secret not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "reference", ["env:LEADSHARE_SECRET", "env:_X1", "block:partner-hook-2"]
+)
+def test_secret_references_accepted(config_dir, reference):
+    hook = {"url": "http://127.0.0.1:18765/leads", "secret": reference}
+    _edit_first_partner(config_dir, webhook=hook)
+    assert load_config(config_dir).partners[0].webhook.secret == reference
+
+
+@pytest.mark.parametrize("reference", ["env:", "env:1X", "block:Hook_1", "vault:x"])
+def test_malformed_secret_reference(config_dir, reference):
+    hook = {"url": "http://127.0.0.1:18765/leads", "secret": reference}
+    _edit_first_partner(config_dir, webhook=hook)
+    assert "must be a reference" in _load_error(config_dir)
+
+
+def test_missing_field_names_partner_only(config_dir):
+    path = config_dir / "partners.yaml"
+    data = yaml.safe_load(path.read_text())
+    del data["partners"][1]["capacity_per_day"]
+    path.write_text(yaml.safe_dump(data))
+    text = _load_error(config_dir)
+    assert "field partners[1] (P-ALPENRAND).capacity_per_day" in text
+    assert "required field is missing; add it" in text
+    assert "{" not in text
+    assert "Alpenrand Partners" not in text
+
+
+def test_missing_rules_field_without_mapping(config_dir):
+    _edit_rules(config_dir, drop=("threshold",))
+    text = _load_error(config_dir)
+    assert "rules.yaml: field threshold: required field is missing" in text
+    assert "{" not in text
+
+
+def test_model_error_names_partner_only(config_dir):
+    _edit_first_partner(config_dir, channel="crm_export", webhook=None)
+    text = _load_error(config_dir)
+    place = f"{config_dir / 'partners.yaml'}: partners[0] (P-NORDWIND): "
+    assert text.startswith(place + "channel 'crm_export' needs 'crm_owner_id'")
+    assert "{" not in text
+    assert "Nordwind Consulting" not in text
+
+
+def test_unknown_top_level_partners_key(config_dir):
+    path = config_dir / "partners.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["defaults"] = {"timezone": "UTC"}
+    path.write_text(yaml.safe_dump(data))
+    text = _load_error(config_dir)
+    assert "partners.yaml: unknown top-level keys ['defaults']" in text
+
+
+def test_partner_ids_differing_in_case(config_dir):
+    path = config_dir / "partners.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["partners"][0]["id"] = "p-alpenrand"
+    path.write_text(yaml.safe_dump(data))
+    text = _load_error(config_dir)
+    assert "['p-alpenrand', 'P-ALPENRAND'] differ only in case" in text
+
+
+def _edit_rules(config_dir: Path, drop: tuple[str, ...] = (), **changes) -> None:
+    path = config_dir / "rules.yaml"
+    data = yaml.safe_load(path.read_text())
+    data.update(changes)
+    for key in drop:
+        del data[key]
+    path.write_text(yaml.safe_dump(data))
+
+
+BAD_RULES = [
+    (
+        {"required_fields": ["email", "emial"]},
+        "field required_fields",
+        "unknown lead fields ['emial']; use fields from this list: ['external_id',",
+    ),
+    ({"freshness_days": -10}, "field freshness_days", "freshness_days is -10"),
+    ({"freshness_days": 0}, "field freshness_days", "freshness_days is 0"),
+    (
+        {"exclusions": {"unsupported_countries": ["Germany", "France"]}},
+        "field exclusions.unsupported_countries",
+        "country 'Germany' is not an ISO 3166 alpha-2 code such as 'DE'",
+    ),
+    (
+        {"exclusions": {"unsupported_countries": ["DEU"]}},
+        "field exclusions.unsupported_countries",
+        "use 'DE' for Germany",
+    ),
+    (
+        {"exclusions": {"unsupported_countries": ["UK"]}},
+        "field exclusions.unsupported_countries",
+        "the United Kingdom is 'GB'",
+    ),
+    (
+        {"points": [{"field": "leadsource", "equals": "web", "points": 5}]},
+        "field points[0].field",
+        "unknown lead fields ['leadsource']",
+    ),
+    (
+        {"points": [{"field": "company", "points": 50}]},
+        "field points[0]:",
+        "score rule on 'company' has no condition; add exactly one of equals, "
+        "any_of, at_least, present",
+    ),
+    (
+        {
+            "points": [
+                {"field": "engagement", "at_least": 3, "present": True, "points": 5}
+            ]
+        },
+        "field points[0]:",
+        "several conditions ['at_least', 'present']",
+    ),
+    (
+        {"points": [{"field": "lead_source", "any_of": [], "points": 5}]},
+        "field points[0]:",
+        "empty any_of list",
+    ),
+    (
+        {"tier_weights": {"Gold": 1.0, "silver": 0.8, "bronze": 0.6}},
+        "field tier_weights",
+        "unknown partner tiers ['Gold']; the tiers are ['gold', 'silver', 'bronze']",
+    ),
+    (
+        {"tier_weights": {"gold": 1.0}},
+        "field tier_weights",
+        "no weight for tiers ['silver', 'bronze']",
+    ),
+    (
+        {"tier_weights": {"gold": 1.0, "silver": -0.8, "bronze": 0.6}},
+        "field tier_weights",
+        "negative tier weights {'silver': -0.8}",
+    ),
+    (
+        {"strategic": {"min_company_size": -1}},
+        "field strategic.min_company_size",
+        "the threshold is -1; use a positive number",
+    ),
+    (
+        {"strategic": {"min_annual_revenue": -5.0}},
+        "field strategic.min_annual_revenue",
+        "the threshold is -5.0; use a positive number",
+    ),
+    (
+        {"strategic": {"min_company_size": 0}},
+        "field strategic.min_company_size",
+        "the threshold is 0",
+    ),
+    ({"thresold": 20}, "field thresold", "unknown field"),
+]
+
+
+@pytest.mark.parametrize(("changes", "place", "message"), BAD_RULES)
+def test_bad_rules_field_named(config_dir, changes, place, message):
+    _edit_rules(config_dir, **changes)
+    text = _load_error(config_dir)
+    assert f"rules.yaml: {place}" in text
+    assert message in text
+
+
+def test_rules_accept_derived_fields(config_dir):
+    points = [
+        {"field": "email_key", "present": True, "points": 10},
+        {"field": "country_code", "equals": "de", "points": 5},
+    ]
+    _edit_rules(config_dir, required_fields=["email", "phone_e164"], points=points)
+    rules = load_config(config_dir).rules
+    assert rules.required_fields == ["email", "phone_e164"]
+    assert [rule.field for rule in rules.points] == ["email_key", "country_code"]
+
+
+def test_unsupported_countries_upper_cased(config_dir):
+    _edit_rules(config_dir, exclusions={"unsupported_countries": ["kp", "IR"]})
+    rules = load_config(config_dir).rules
+    assert rules.exclusions.unsupported_countries == ["KP", "IR"]
+
+
+def test_derived_fields_are_normalised_columns():
+    from leadshare.config import DERIVED_FIELDS
+    from leadshare.normalise import NORMALISED_COLUMNS
+
+    without_errors = [
+        name for name in NORMALISED_COLUMNS if not name.endswith("_error")
+    ]
+    assert sorted(DERIVED_FIELDS) == sorted(without_errors)
+
+
+def _edit_profile(config_dir: Path, stem: str, changes: dict) -> None:
+    path = config_dir / "profiles" / f"{stem}.yaml"
+    data = yaml.safe_load(path.read_text())
+    data.update(changes)
+    path.write_text(yaml.safe_dump(data))
+
+
+BAD_PROFILES = [
+    ({"name": "generik"}, "field name: profile name 'generik' differs"),
+    ({"name": "../escape"}, "field name: profile name '../escape' is invalid"),
+    ({"name": "a/b"}, "field name: profile name 'a/b' is invalid"),
+    ({"name": ".."}, "field name: profile name '..' is invalid"),
+    ({"required_fields": ["emial"]}, "field required_fields: unknown lead fields"),
+]
+
+
+@pytest.mark.parametrize(("changes", "message"), BAD_PROFILES)
+def test_bad_profile_field_named(config_dir, changes, message):
+    _edit_profile(config_dir, "generic", changes)
+    text = _load_error(config_dir)
+    assert "generic.yaml: " in text
+    assert message in text
+
+
+def test_profile_names_differing_in_case(config_dir):
+    folder = config_dir / "profiles"
+    data = yaml.safe_load((folder / "generic.yaml").read_text())
+    data["name"] = "Generic"
+    (folder / "Generic.yaml").write_text(yaml.safe_dump(data))
+    text = _load_error(config_dir)
+    assert "differs only in case" in text

@@ -86,7 +86,7 @@ def test_capacity_respected_and_rest_recorded():
 
 
 def test_week_usage_counts_against_capacity():
-    partners = [_partner("P-A", capacity_per_week=10)]
+    partners = [_partner("P-A", capacity_per_day=10, capacity_per_week=10)]
     result = _match(_leads(5), partners, **{"P-A": {"used_week": 8}})
     assert (result.leads["partner_id"] == "P-A").sum() == 2
 
