@@ -297,7 +297,13 @@ def qualify(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> pd.DataFrame
     frame["strategic"] = None
     if not live.any():
         return frame
-    rows = frame.loc[live, _read_columns(frame, rules)].copy()
+    # Filtering each column on its own copies it once. frame.loc[live, columns]
+    # followed by copy() also merged the object blocks, which took 1.4 s against
+    # 0.3 s on the benchmark's 1M-lead file (2 cores).
+    rows = pd.DataFrame(
+        {column: frame[column][live] for column in _read_columns(frame, rules)},
+        copy=False,
+    )
     fields = _Fields(rows)
     rows["score"] = score_leads(fields, rules)
     _check_exclusions(rows, fields, rules)

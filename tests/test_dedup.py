@@ -154,6 +154,20 @@ def test_same_source_external_id() -> None:
     assert result.loc[0, "rule"] == "same source and external id"
 
 
+def test_external_id_arrow_column_stripped() -> None:
+    # Intake keeps mostly distinct columns such as external ids as Arrow strings.
+    ids = ["42", " 42\u00a0", "\u300043", "43", " ", None, "a\nb", "a\nb "]
+    batch = pd.DataFrame(
+        {"external_id": pd.Series(ids, dtype="string[pyarrow]"), "_row": range(1, 9)}
+    )
+    as_objects = batch.astype({"external_id": object})
+
+    links = _links(find_duplicates(batch, source="crm"))
+
+    assert links == {2: 1, 4: 3, 8: 7}
+    assert links == _links(find_duplicates(as_objects, source="crm"))
+
+
 def test_history_created_at_order() -> None:
     history = _leads(
         email=["a@example.com", "a@example.com"],
