@@ -139,6 +139,15 @@ def test_text_over_its_limit_quarantined(field: str, limit: int) -> None:
     assert f"{limit:,}" in gates.row_rule_reason(f"{field}_too_long")
 
 
+def test_length_limit_on_arrow_text_column() -> None:
+    frame = _leads(email=["a@x.io", "b@x.io", "c@x.io"])
+    frame["company"] = pd.Series(
+        ["Firm", "x" * 256, None], dtype=pd.StringDtype("pyarrow")
+    )
+
+    assert gates.check_rows(frame, []).tolist() == [None, "company_too_long", None]
+
+
 def test_length_checks_settled_early_agree_with_gx() -> None:
     # Columns whose values all fit skip GX; the result must equal GX's own on
     # every length check.
