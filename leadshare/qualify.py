@@ -177,7 +177,7 @@ def _check_freshness(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> Non
     if not live.any():
         return
     text = frame.loc[live, "last_activity_at"]
-    seen = parse_timestamps(text)
+    seen, has_text = parse_timestamps(text)
     live_rows = np.flatnonzero(live)
 
     def on_frame(live_mask: np.ndarray) -> np.ndarray:
@@ -185,8 +185,7 @@ def _check_freshness(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> Non
         mask[live_rows[live_mask]] = True
         return mask
 
-    has_value = text.notna().to_numpy() & (text.astype(str).str.strip() != "").to_numpy()
-    unreadable = has_value & seen.isna().to_numpy()
+    unreadable = has_text & seen.isna().to_numpy()
     _reject(
         frame,
         on_frame(unreadable),
@@ -237,10 +236,11 @@ def _labelled_on(
     return reasons
 
 
-def parse_timestamps(values: pd.Series) -> pd.Series:
+def parse_timestamps(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Parse ISO 8601 text to UTC, each value on its own (NaT where it does not parse).
 
-    A value without an offset is UTC. With pandas 2.3's ``format="ISO8601"``, such a
+    Returns the times and, per value, whether it holds any text besides spaces. A
+    value without an offset is UTC. With pandas 2.3's ``format="ISO8601"``, such a
     value took the offset of the value before it, so freshness depended on the row
     above.
     """
@@ -248,7 +248,8 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
     parsed = scratch.query("parse_timestamps", {"_values": pa.table({"v": text})})
     seen = parsed.column("at").to_pandas()
     seen.index = values.index
-    return seen
+    has_text = parsed.column("has_text").to_numpy(zero_copy_only=False)
+    return seen, has_text
 
 
 def flag_strategic(fields: _Fields, rules: Rules) -> np.ndarray:
