@@ -29,14 +29,12 @@ from pydantic import (
 
 from leadshare.errors import ConfigError
 from leadshare.model import LEAD_FIELDS
+from leadshare.settings import SECRET_REFERENCE
 from leadshare.templates import approved_templates
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
 PARTNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
-# Prefect 3.9 accepts block names of lowercase letters, digits and dashes only
-# (prefect.types.names).
-SECRET_REFERENCE = re.compile(r"env:[A-Za-z_][A-Za-z0-9_]*|block:[a-z0-9][a-z0-9-]*")
 
 Tier = Literal["gold", "silver", "bronze"]
 TIERS: tuple[str, ...] = get_args(Tier)

@@ -173,20 +173,21 @@ def _deliver_webhooks(
 
     own_sender = sender is None
     if own_sender:
+        # A secret that is missing or not in the whsec_ form leaves the partner's
+        # transfers waiting; the other partners still deliver.
         try:
-            secret = resolve_secret(partner.webhook.secret)
+            sender = WebhookClient(
+                partner.webhook.url,
+                resolve_secret(partner.webhook.secret),
+                timeout_s=settings.http_timeout_s,
+                attempts=settings.http_attempts,
+                deadline_s=settings.http_deadline_s,
+            )
         except ConfigError as exc:
             summary.waiting = len(rows)
             summary.errors.append(str(exc))
             log.error("Partner %s deliveries wait: %s", partner.id, exc)
             return
-        sender = WebhookClient(
-            partner.webhook.url,
-            secret,
-            timeout_s=settings.http_timeout_s,
-            attempts=settings.http_attempts,
-            deadline_s=settings.http_deadline_s,
-        )
     try:
         _send_webhooks(store, settings, partner, rows, now, summary, sender, slack)
     finally:

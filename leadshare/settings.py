@@ -9,6 +9,7 @@ webhook secret or a Slack token is named by reference (``env:NAME`` or
 from __future__ import annotations
 
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 
@@ -114,6 +115,13 @@ def get_settings() -> Settings:
     return Settings()
 
 
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Prefect 3.9 accepts block names of lowercase letters, digits and dashes only
+# (prefect.types.names).
+BLOCK_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+SECRET_REFERENCE = re.compile(f"env:{ENV_NAME.pattern}|block:{BLOCK_NAME.pattern}")
+
+
 def resolve_secret(reference: str | None) -> str | None:
     """Turn ``env:NAME`` or ``block:NAME`` into the secret value; never log the result.
 
@@ -123,7 +131,7 @@ def resolve_secret(reference: str | None) -> str | None:
     if reference is None:
         return None
     kind, _, name = reference.partition(":")
-    if kind == "env" and name:
+    if kind == "env" and ENV_NAME.fullmatch(name):
         value = os.environ.get(name)
         if value is None:
             raise ConfigError(
@@ -131,7 +139,7 @@ def resolve_secret(reference: str | None) -> str | None:
                 f"export it or change the reference"
             )
         return value
-    if kind == "block" and name:
+    if kind == "block" and BLOCK_NAME.fullmatch(name):
         return _secret_block_value(name)
     raise ConfigError(
         "a secret reference is invalid (value not shown, as it may be the secret "

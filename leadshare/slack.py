@@ -158,10 +158,11 @@ class SlackClient:
             RemoteDisconnected,
             socket.timeout,
         ]
-        # The webhook URL is a secret; slack_sdk logs it at DEBUG, so its logger
-        # here is kept at INFO.
+        # The webhook URL is a secret. slack_sdk logs it at DEBUG, and at INFO in
+        # "Going to retry the same request: POST <url>", so its logger here shows
+        # warnings and errors only.
         quiet = logging.getLogger(f"{__name__}.sdk")
-        quiet.setLevel(logging.INFO)
+        quiet.setLevel(logging.WARNING)
         self.host = parts.hostname
         self._client = WebhookClient(
             url=webhook_url,

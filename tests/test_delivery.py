@@ -313,3 +313,15 @@ def test_broken_template_leaves_transfers_waiting(store, settings, typo_template
     assert summary.sent == 0
     assert "comapny" in summary.errors[0]
     assert [row[1] for row in _statuses(store)] == ["pending"] * 3
+
+
+def test_malformed_secret_leaves_transfers_waiting(store, settings, monkeypatch):
+    monkeypatch.setenv("TEST_PARTNER_SECRET", "whsec_not base64!")
+
+    summary = deliver_partner(store, settings, _partner("http://127.0.0.1:9/x"), NOW)
+
+    assert summary.waiting == 3
+    assert summary.sent == 0
+    assert "webhook secret is not valid" in summary.errors[0]
+    assert "not base64!" not in summary.errors[0]
+    assert [row[1] for row in _statuses(store)] == ["pending"] * 3

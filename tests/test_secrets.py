@@ -24,7 +24,14 @@ def test_unset_env_reference_named(monkeypatch):
 
 @pytest.mark.parametrize(
     "reference",
-    ["whsec_dGVzdC1zZWNyZXQ", "https://hooks.example/T0/B0/abc", "env:", "block:"],
+    [
+        "whsec_dGVzdC1zZWNyZXQ",
+        "https://hooks.example/T0/B0/abc",
+        "env:",
+        "block:",
+        "env:http://127.0.0.1:18765/slack/LITERALSLACK77",
+        "block:Has Spaces",
+    ],
 )
 def test_invalid_reference_not_repeated(reference):
     with pytest.raises(ConfigError) as caught:

@@ -87,7 +87,8 @@ def test_timeout_retried():
     assert len(endpoint.requests) == 2
 
 
-def test_connection_refused_raises():
+def test_connection_refused_raises(caplog):
+    caplog.set_level(logging.DEBUG)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -96,6 +97,9 @@ def test_connection_refused_raises():
     )
     with pytest.raises(SlackPostError, match="unreachable"):
         client.post_message(SUMMARY)
+
+    # slack_sdk's retry line would name the URL, token included.
+    assert "not-a-real-token" not in caplog.text
 
 
 def test_url_token_not_logged(caplog):
