@@ -33,19 +33,40 @@ class DecisionRow(BaseModel):
     :class:`ApprovalDecision`), so a blank field in one row rejects that row only.
     """
 
-    lead_id: str
+    lead_id: str = ""
     action: Literal["approve", "reassign", "reject"]
     partner_id: str | None = Field(default=None, description="Required for reassign")
-    approver: str = Field(description="Who decides; recorded with the decision")
+    approver: str = Field(
+        default="", description="Who decides; recorded with the decision"
+    )
     note: str = ""
+
+    @field_validator("lead_id", "approver", "note", mode="before")
+    @classmethod
+    def _missing_text_is_blank(cls, value: object) -> object:
+        """Take a missing value as blank, so that the row's own check rejects it."""
+        return "" if value is None else value
+
+    @field_validator("action", mode="before")
+    @classmethod
+    def _lower_case_action(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
 
 class ApprovalDecision(DecisionRow):
     """One approver's decision on one strategic lead, checked."""
 
+    lead_id: str = Field(min_length=1)
     approver: str = Field(
         min_length=1, description="Who decides; recorded with the decision"
     )
+
+    @field_validator("lead_id", mode="after")
+    @classmethod
+    def _strip_lead_id(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a lead id is required, such as L-0123456789abcdef")
+        return value.strip()
 
     @field_validator("approver", mode="before")
     @classmethod

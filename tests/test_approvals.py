@@ -240,6 +240,9 @@ def test_flow_skips_only_invalid_rows(queued, home):
             {"lead_id": globex, "action": "approve", "approver": "bob"},
             {"lead_id": big, "action": "approve", "approver": "   "},
             DecisionRow(lead_id=huge, action="reassign", approver="bob"),
+            {"lead_id": big, "action": "approve"},
+            {"lead_id": big, "action": "Approve", "approver": None},
+            {"lead_id": " ", "action": "reject", "approver": "bob"},
         ]
     )
 
@@ -252,3 +255,6 @@ def test_flow_skips_only_invalid_rows(queued, home):
         "not applied: invalid decision: reassign needs a partner id from "
         "partners.yaml. Nothing was changed"
     )
+    assert "approver: String should have at least 1 character" in results[3]
+    assert "approver: String should have at least 1 character" in results[4]
+    assert "lead_id: a lead id is required" in results[5]
