@@ -141,7 +141,9 @@ def _longest(column: pd.Series) -> int:
         return longest or 0
     values = column.to_numpy(dtype=object)
     try:
-        return max(map(len, filter(None, values)), default=0)
+        # Object columns here hold few distinct values (sources, flags, industries),
+        # so measuring each distinct value once is about three times faster.
+        return max(map(len, filter(None, set(values))), default=0)
     except TypeError:  # a value that is not text: let GX judge the column
         return 2**63
 

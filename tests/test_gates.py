@@ -139,6 +139,23 @@ def test_text_over_its_limit_quarantined(field: str, limit: int) -> None:
     assert f"{limit:,}" in gates.row_rule_reason(f"{field}_too_long")
 
 
+def test_every_lead_field_has_a_length_limit() -> None:
+    limited = {
+        e.column
+        for e in gates._row_suite([]).expectations
+        if e.expectation_type == "expect_column_value_lengths_to_be_between"
+    }
+
+    assert limited == set(LEAD_FIELDS)
+
+
+@pytest.mark.parametrize("field", ["industry", "do_not_call", "unsubscribed_at"])
+def test_long_value_in_any_field_quarantined(field: str) -> None:
+    frame = _leads(email=["a@x.io", "b@x.io"], **{field: ["x", "y" * 50_000]})
+
+    assert gates.check_rows(frame, []).tolist() == [None, f"{field}_too_long"]
+
+
 def test_length_limit_on_arrow_text_column() -> None:
     frame = _leads(email=["a@x.io", "b@x.io", "c@x.io"])
     frame["company"] = pd.Series(
