@@ -84,6 +84,19 @@ def _parse_column(frame: pd.DataFrame, name: str) -> tuple[pd.Series, pd.Series]
     )
 
 
+def _unsubscribed(frame: pd.DataFrame) -> pd.Series:
+    """Return True where ``unsubscribed_at`` contains any text.
+
+    A recorded unsubscribe is an opt-out even when the flags disagree or the time
+    does not parse: sharing such a person is the costlier mistake.
+    """
+    values = _column(frame, "unsubscribed_at")
+    text = values.astype(str).str.strip()
+    return pd.Series(
+        (values.notna() & text.ne("")).to_numpy(dtype=bool), index=frame.index
+    )
+
+
 def _opted_out_status(frame: pd.DataFrame) -> pd.Series:
     """Return True where the status shows an opt-out, computed per distinct status."""
     codes, uniques = pd.factorize(_column(frame, "status"), use_na_sentinel=True)
@@ -166,7 +179,7 @@ def apply_consent(
     out["do_not_call_flag"] = do_not_call
 
     email_opt_out = do_not_email.eq(True)
-    opted_out = email_opt_out | _opted_out_status(frame)
+    opted_out = email_opt_out | _opted_out_status(frame) | _unsubscribed(frame)
     # A person who opted out in one row opted out in all of them: the lead that
     # the row's duplicates link to is suppressed too, whichever row came first.
     by_duplicate = _linked_to(frame, opted_out) & ~opted_out
@@ -214,10 +227,14 @@ def _opt_out_reasons(
     """Name the field that made each opted-out row opt out."""
     reasons = pd.Series(None, index=frame.index, dtype=object)
     reasons[email_opt_out] = "opted out: do_not_email is yes"
-    by_status = opted_out & ~email_opt_out
+    by_status = opted_out & ~email_opt_out & _opted_out_status(frame)
     if by_status.any():
         status = _column(frame, "status")[by_status].astype(str).str.strip()
         reasons[by_status] = "opted out: status is " + status
+    by_time = opted_out & reasons.isna()
+    if by_time.any():
+        when = _column(frame, "unsubscribed_at")[by_time].astype(str).str.strip()
+        reasons[by_time] = "opted out: unsubscribed_at is " + when.str.slice(0, 40)
     return reasons
 
 

@@ -174,6 +174,32 @@ def test_opt_out_reason_names_flag() -> None:
     assert pd.isna(out.loc[1, "outcome"])
 
 
+def test_unsubscribe_time_is_an_opt_out() -> None:
+    batch = _batch(
+        email_key=["a@x.com", "b@x.com", "c@x.com", "d@x.com", "e@x.com"],
+        do_not_email=["no", "no", "yes", "no", "no"],
+        status=["new", "new", "new", "unsubscribed", "new"],
+        unsubscribed_at=[
+            "2026-01-25T09:12:28+02:00",
+            "11/25/2025",
+            "2026-01-02",
+            None,
+            "  ",
+        ],
+        consent_share="yes",
+    )
+    out, entries = apply_consent(batch, set(), now=NOW)
+
+    assert out["rule"].tolist() == ["opted_out"] * 4 + [None]
+    assert out.loc[0, "reason"] == (
+        "opted out: unsubscribed_at is 2026-01-25T09:12:28+02:00"
+    )
+    assert out.loc[1, "reason"] == "opted out: unsubscribed_at is 11/25/2025"
+    assert out.loc[2, "reason"] == "opted out: do_not_email is yes"
+    assert out.loc[3, "reason"] == "opted out: status is unsubscribed"
+    assert {entry.key for entry in entries} >= {"a@x.com", "b@x.com"}
+
+
 def test_phone_on_suppression_list() -> None:
     batch = _batch(
         email_key=["new@x.com"],
