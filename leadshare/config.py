@@ -33,6 +33,7 @@ from leadshare.settings import SECRET_REFERENCE
 from leadshare.templates import approved_templates
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
+EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 PARTNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -446,6 +447,37 @@ class Profile(_Strict):
                 f"unknown lead fields {unknown}; allowed: {list(LEAD_FIELDS)}"
             )
         return mapping
+
+    @field_validator("suite")
+    @classmethod
+    def _suite_exists(cls, suite: str) -> str:
+        known = sorted(path.stem for path in EXPECTATIONS_DIR.glob("*.json"))
+        if suite not in known:
+            raise ValueError(
+                f"expectation suite {suite!r} not found; use one of {known}"
+            )
+        return suite
+
+    @field_validator("max_null_rate")
+    @classmethod
+    def _null_rates(cls, rates: dict[str, float]) -> dict[str, float]:
+        _known_rule_fields(list(rates))
+        wrong = {field: rate for field, rate in rates.items() if not 0.0 <= rate <= 1.0}
+        if wrong:
+            raise ValueError(
+                f"null rates {wrong} are out of range; use a share between 0 and 1"
+            )
+        return rates
+
+    @model_validator(mode="after")
+    def _required_columns_mapped(self) -> Profile:
+        unmapped = [name for name in self.required_columns if name not in self.columns]
+        if unmapped:
+            raise ValueError(
+                f"required_columns {unmapped} are not mapped under 'columns'; map "
+                "them or remove them from required_columns"
+            )
+        return self
 
 
 class Config(BaseModel):

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
-from leadshare import gates
+from leadshare import config, gates
 from leadshare.config import Profile
 from leadshare.errors import ConfigError, GateError
 from leadshare.intake import PROBLEM_COLUMN, apply_profile, read_lead_file
@@ -285,20 +286,28 @@ def test_batch_without_good_rows() -> None:
     assert "batch_has_rows: 0 well-formed rows, minimum 1" in str(caught.value)
 
 
-def test_bad_null_rate_config() -> None:
-    frame = _leads(email=["a@x.io"])
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"max_null_rate": {"email": 1.5}}, "out of range"),
+        ({"max_null_rate": {"emial": 0.5}}, "unknown lead fields ['emial']"),
+        ({"suite": "no_such_suite"}, "'no_such_suite' not found"),
+        ({"required_columns": ["emial"]}, "not mapped under 'columns'"),
+    ],
+)
+def test_bad_profile_gate_settings(overrides: dict, words: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _profile(**overrides)
 
-    with pytest.raises(ConfigError):
-        gates.check_batch(frame, _profile(max_null_rate={"email": 1.5}), "leads.csv")
+    assert words in str(caught.value)
 
 
-def test_unknown_suite() -> None:
-    frame = _leads(email=["a@x.io"])
+def test_bad_null_rate_in_built_profile() -> None:
+    # A profile built without validation still fails the gate, naming the rate.
+    profile = _profile().model_copy(update={"max_null_rate": {"email": 1.5}})
 
-    with pytest.raises(ConfigError) as caught:
-        gates.check_batch(frame, _profile(suite="no_such_suite"), "leads.csv")
-
-    assert "leads_batch" in str(caught.value)
+    with pytest.raises(ConfigError, match="between 0 and 1"):
+        gates.check_batch(_leads(email=["a@x.io"]), profile, "leads.csv")
 
 
 @pytest.mark.parametrize(
@@ -321,6 +330,7 @@ def test_invalid_suite_file(
     suite = {"name": name, "expectations": [expectation | {"meta": {"rule": "r"}}]}
     (tmp_path / f"{name}.json").write_text(json.dumps(suite), encoding="utf-8")
     monkeypatch.setattr(gates, "EXPECTATIONS_DIR", tmp_path)
+    monkeypatch.setattr(config, "EXPECTATIONS_DIR", tmp_path)
 
     with pytest.raises(ConfigError) as caught:
         gates.check_batch(_leads(email=["a"]), _profile(suite=name), "x.csv")
