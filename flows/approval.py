@@ -3,7 +3,8 @@
 Run the ``approvals`` deployment (flow ``review-approvals``) from the UI; its parameter
 form takes a list of decisions (lead id, approve/reassign/reject, partner, approver,
 note). Each row is checked and applied on its own, so a bad row rejects only itself.
-The hourly run never waits for this: it delivers approved leads on its next pass.
+The hourly run does not wait for this flow. It delivers approved leads on its next
+pass.
 """
 
 from __future__ import annotations

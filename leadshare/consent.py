@@ -85,16 +85,16 @@ def _parse_column(frame: pd.DataFrame, name: str) -> tuple[pd.Series, pd.Series]
 
 
 def _unsubscribed(frame: pd.DataFrame) -> pd.Series:
-    """Return True where ``unsubscribed_at`` contains any text.
+    """Return True where ``unsubscribed_at`` contains any text, per distinct value.
 
     A recorded unsubscribe is an opt-out even when the flags disagree or the time
-    does not parse: sharing such a person is the costlier mistake.
+    does not parse, because sharing such a person is the costlier mistake.
     """
-    values = _column(frame, "unsubscribed_at")
-    text = values.astype(str).str.strip()
-    return pd.Series(
-        (values.notna() & text.ne("")).to_numpy(dtype=bool), index=frame.index
-    )
+    column = _column(frame, "unsubscribed_at")
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    text = pd.Series(uniques, dtype=object).astype(str).str.strip()
+    hits = np.append(text.ne("").to_numpy(), False)
+    return pd.Series(hits[codes], index=frame.index)
 
 
 def _opted_out_status(frame: pd.DataFrame) -> pd.Series:
@@ -179,7 +179,8 @@ def apply_consent(
     out["do_not_call_flag"] = do_not_call
 
     email_opt_out = do_not_email.eq(True)
-    opted_out = email_opt_out | _opted_out_status(frame) | _unsubscribed(frame)
+    status_opt_out = _opted_out_status(frame)
+    opted_out = email_opt_out | status_opt_out | _unsubscribed(frame)
     # A person who opted out in one row opted out in all of them: the lead that
     # the row's duplicates link to is suppressed too, whichever row came first.
     by_duplicate = _linked_to(frame, opted_out) & ~opted_out
@@ -195,7 +196,7 @@ def apply_consent(
         opted_out,
         Outcome.SUPPRESSED,
         "opted_out",
-        _opt_out_reasons(frame, email_opt_out, opted_out),
+        _opt_out_reasons(frame, email_opt_out, status_opt_out, opted_out),
     )
     _finish(out, by_duplicate, Outcome.SUPPRESSED, "opted_out", _DUPLICATE_REASON)
     _finish(out, listed, Outcome.SUPPRESSED, "suppression_list", _LISTED_REASON)
@@ -222,12 +223,15 @@ def _linked_to(frame: pd.DataFrame, rows: pd.Series) -> pd.Series:
 
 
 def _opt_out_reasons(
-    frame: pd.DataFrame, email_opt_out: pd.Series, opted_out: pd.Series
+    frame: pd.DataFrame,
+    email_opt_out: pd.Series,
+    status_opt_out: pd.Series,
+    opted_out: pd.Series,
 ) -> pd.Series:
     """Name the field that made each opted-out row opt out."""
     reasons = pd.Series(None, index=frame.index, dtype=object)
     reasons[email_opt_out] = "opted out: do_not_email is yes"
-    by_status = opted_out & ~email_opt_out & _opted_out_status(frame)
+    by_status = status_opt_out & ~email_opt_out
     if by_status.any():
         status = _column(frame, "status")[by_status].astype(str).str.strip()
         reasons[by_status] = "opted out: status is " + status

@@ -114,7 +114,7 @@ def _without_passing_length_checks(
     which lists the failing rows. Rows that are not checked (malformed ones) count
     too, which can only keep a check, never drop one wrongly.
     """
-    kept = []
+    remaining = []
     for expectation in suite.expectations:
         kwargs = expectation.configuration.kwargs
         plain_max = (
@@ -127,10 +127,10 @@ def _without_passing_length_checks(
             longest = _longest(frame[column]) if column in frame.columns else 0
             if longest <= kwargs["max_value"]:
                 continue
-        kept.append(expectation)
-    if len(kept) == len(suite.expectations):
+        remaining.append(expectation)
+    if len(remaining) == len(suite.expectations):
         return suite
-    return type(suite)(name=suite.name, expectations=kept)
+    return type(suite)(name=suite.name, expectations=remaining)
 
 
 def _longest(column: pd.Series) -> int:

@@ -239,7 +239,7 @@ def _labelled_on(
 def parse_timestamps(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Parse ISO 8601 text to UTC, each value on its own (NaT where it does not parse).
 
-    Returns the times and, per value, whether it holds any text besides spaces. A
+    Returns the times and, per value, whether it contains any text besides spaces. A
     value without an offset is UTC. With pandas 2.3's ``format="ISO8601"``, such a
     value took the offset of the value before it, so freshness depended on the row
     above.

@@ -1,7 +1,8 @@
 -- Parse ISO 8601 text to UTC timestamps, one value at a time: a value without an
 -- offset is UTC, and a value that does not parse is NULL. So are 'infinity' and
--- years past 9999, which Python's datetime cannot format. has_text tells a blank
--- value (NULL or only spaces) from one that failed to parse. Runs over _values(v).
+-- years past 9999, which Python's datetime cannot format. has_text separates a
+-- blank value (NULL or only spaces) from one that failed to parse. Runs over
+-- _values(v).
 WITH parsed AS (
     SELECT
         TRY_CAST(trim(v) AS TIMESTAMPTZ) AS parsed_at,

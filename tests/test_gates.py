@@ -178,13 +178,13 @@ def test_length_checks_settled_early_agree_with_gx() -> None:
 
     columns = sorted({e.column for e in suite.expectations})
     full = gates._validate(frame[columns], suite, {}, gates._ROW_RESULT_FORMAT)
-    kept = gates._without_passing_length_checks(suite, frame)
+    remaining = gates._without_passing_length_checks(suite, frame)
 
     failing = {r.expectation_config.meta["rule"] for r in full if not r.success}
     assert failing == {"company_too_long", "email_too_long"}
-    kept_rules = {e.meta["rule"] for e in kept.expectations}
-    assert failing <= kept_rules
-    assert "city_too_long" not in kept_rules
+    remaining_rules = {e.meta["rule"] for e in remaining.expectations}
+    assert failing <= remaining_rules
+    assert "city_too_long" not in remaining_rules
     assert gates.check_rows(frame, []).tolist() == [
         None,
         "email_too_long",
