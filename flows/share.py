@@ -13,6 +13,7 @@ from prefect.runtime import flow_run
 
 from leadshare.pipeline import RunContext, mark_run_failed
 from leadshare.runtime import build_context
+from leadshare.words import counted
 from tasks.intake import archive_repeated_files, claim_inbox_files, read_lead_file
 from tasks.qualify import match_partners, qualify_leads, rematch_waiting_leads
 from tasks.report import post_run_summary, publish_report
@@ -89,8 +90,8 @@ def _share(ctx: RunContext, deliver: bool) -> dict:
             f"deliveries failed for partners {failed}; see their task logs"
         )
     get_run_logger().info(
-        "Sharing run finished: %d files, %d rows",
-        len(summary["files"]),
-        summary["rows_in"],
+        "Sharing run finished: %s, %s",
+        counted(len(summary["files"]), "file"),
+        counted(summary["rows_in"], "row"),
     )
     return summary

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from leadshare.model import Outcome
+from leadshare.timestamps import FUTURE_TOLERANCE, parse_timestamps
 
 TRUE_TOKENS = frozenset({"true", "yes", "1", "y"})
 FALSE_TOKENS = frozenset({"false", "no", "0", "n"})
@@ -164,7 +165,8 @@ def apply_consent(
     ``suppressed_keys`` contains the e-mail keys and E.164 phones already suppressed.
     Checks run in this order, and the first that applies sets the outcome: the row
     opted out; its key is suppressed (earlier, or by another row of this batch);
-    a do-not-contact or consent cell contains an unknown token (quarantined); consent
+    a do-not-contact or consent cell contains an unknown token (quarantined); the
+    time of a consent to share does not parse or lies ahead (quarantined); consent
     to share is no or missing. Returns the frame and the new suppression entries
     for every opt-out in the batch, including rows that already had an outcome.
     The frame is updated in place and returned.
@@ -201,6 +203,7 @@ def apply_consent(
     _finish(out, by_duplicate, Outcome.SUPPRESSED, "opted_out", _DUPLICATE_REASON)
     _finish(out, listed, Outcome.SUPPRESSED, "suppression_list", _LISTED_REASON)
     _finish_unknown_tokens(out, email_flag_errors, call_flag_errors, share_errors)
+    _check_consent_time(out, share.eq(True), at)
     _finish(out, share.eq(False), Outcome.SUPPRESSED, "no_consent", _NO_CONSENT)
     _finish(out, share.isna(), Outcome.SUPPRESSED, "no_consent", _MISSING_CONSENT)
 
@@ -276,3 +279,41 @@ def _finish_unknown_tokens(
         "consent_unknown_token",
         share_reason,
     )
+
+
+def _check_consent_time(out: pd.DataFrame, given: pd.Series, at: dt.datetime) -> None:
+    """Quarantine open rows whose consent to share has an unreadable or future time.
+
+    Such a consent record cannot be shown to a partner or an auditor as it stands,
+    so the row waits for the source to fix it. A blank time is not checked here.
+    """
+    if "consent_at" not in out.columns:
+        return
+    rows = given & out["outcome"].isna() & out["consent_at"].notna()
+    if not rows.any():
+        return
+    text = out.loc[rows, "consent_at"]
+    seen, has_text = parse_timestamps(text)
+    unreadable = pd.Series(False, index=out.index)
+    unreadable[text.index] = has_text & seen.isna().to_numpy()
+    shown = text.astype(str).str.strip().str.slice(0, 40).map(repr)
+    _finish(
+        out,
+        unreadable,
+        Outcome.QUARANTINED,
+        "consent_time_unreadable",
+        "consent_at " + shown.reindex(out.index) + " is not a valid ISO 8601 date "
+        "and time (such as 2026-11-03T10:00:00Z); fix the consent record in the source",
+    )
+    future = pd.Series(False, index=out.index)
+    future[text.index] = seen.gt(pd.Timestamp(at + FUTURE_TOLERANCE)).to_numpy()
+    if future.any():
+        when = seen.dt.strftime("%Y-%m-%d %H:%M UTC").reindex(out.index)
+        _finish(
+            out,
+            future,
+            Outcome.QUARANTINED,
+            "consent_time_in_future",
+            "consent_at " + when + " is after the time of the run; check the "
+            "source's consent records and its clock",
+        )

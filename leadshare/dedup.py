@@ -25,6 +25,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Indel, JaroWinkler, Levenshtein
 
 from leadshare.model import ROW_COLUMN
+from leadshare.words import counted
 
 logger = logging.getLogger(__name__)
 
@@ -523,9 +524,9 @@ def link_records(
     # Passes can propose the same pair; np.unique also sorts by low, then high.
     _, first = np.unique(low * len(df) + high, return_index=True)
     logger.info(
-        "Compared %d record pairs of %d records; %d at or above %.2f",
-        compared,
-        len(df),
+        "Compared %s of %s; %d at or above %.2f",
+        counted(compared, "record pair"),
+        counted(len(df), "record"),
         len(first),
         threshold,
     )
@@ -820,9 +821,9 @@ def find_duplicates(
         }
     )
     logger.info(
-        "Found %d duplicates among %d open batch rows (%d of stored leads)",
-        len(result),
-        len(records) - stored,
+        "Found %s among %s (%d of stored leads)",
+        counted(len(result), "duplicate"),
+        counted(len(records) - stored, "open batch row"),
         int(result["in_history"].sum()),
     )
     return result

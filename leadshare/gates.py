@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from leadshare.config import Profile
 from leadshare.errors import ConfigError, GateError
 from leadshare.intake import PROBLEM_COLUMN
+from leadshare.words import counted
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuite
@@ -68,7 +69,10 @@ def check_batch(frame: pd.DataFrame, profile: Profile, source_name: str) -> None
             "a high null rate usually means a renamed or empty column",
         )
     log.info(
-        "batch gate %s passed on %s (%d rows)", suite.name, source_name, len(checked)
+        "batch gate %s passed on %s (%s)",
+        suite.name,
+        source_name,
+        counted(len(checked), "row"),
     )
 
 

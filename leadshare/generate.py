@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from leadshare.model import LEAD_FIELDS
+from leadshare.words import counted
 
 logger = logging.getLogger(__name__)
 
@@ -1287,7 +1288,7 @@ def main(argv: list[str] | None = None) -> Path:
     path = write_leads(
         args.out, args.rows, args.seed, fmt=fmt, messy=not args.clean, start=args.start
     )
-    logger.info("Wrote %d leads to %s", args.rows, path)
+    logger.info("Wrote %s to %s", counted(args.rows, "lead"), path)
     return path
 
 

@@ -32,6 +32,7 @@ import pyarrow.csv as pa_csv
 from leadshare.config import Profile
 from leadshare.errors import GateError, IntakeError
 from leadshare.model import LEAD_FIELDS, ROW_COLUMN
+from leadshare.words import counted
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +105,9 @@ def read_lead_file(path: Path) -> RawBatch:
             ) from exc
     problems = int(batch.frame[PROBLEM_COLUMN].notna().sum())
     log.info(
-        "read %s: %d rows (%d malformed), encoding %s, delimiter %r",
+        "read %s: %s (%d malformed), encoding %s, delimiter %r",
         path.name,
-        batch.rows,
+        counted(batch.rows, "row"),
         problems,
         encoding,
         batch.delimiter,
@@ -968,12 +969,12 @@ def apply_profile(
     frame[ROW_COLUMN] = raw.frame[ROW_COLUMN].to_numpy()
     frame[PROBLEM_COLUMN] = raw.frame[PROBLEM_COLUMN].to_numpy()
     log.info(
-        "mapped %s with profile %s: %d of %d lead fields from columns, %d rows",
+        "mapped %s with profile %s: %d of %d lead fields from columns, %s",
         raw.path.name,
         profile.name,
         len(sources),
         len(LEAD_FIELDS),
-        len(frame),
+        counted(len(frame), "row"),
     )
     return frame
 

@@ -43,6 +43,7 @@ from leadshare.fields import (
     phone_chunk,
 )
 from leadshare.memory import release_freed_memory
+from leadshare.words import counted
 
 __all__ = [
     "NORMALISED_COLUMNS",
@@ -380,9 +381,9 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     # The workers' results and the factorised codes were freed just now.
     release_freed_memory()
     logger.info(
-        "Normalised %d rows (%d distinct emails, %d distinct phone/country pairs)",
-        len(frame),
-        len(emails),
-        len(phone_pairs),
+        "Normalised %s (%s, %s)",
+        counted(len(frame), "row"),
+        counted(len(emails), "distinct email"),
+        counted(len(phone_pairs), "distinct phone/country pair"),
     )
     return out

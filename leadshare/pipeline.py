@@ -34,6 +34,7 @@ from leadshare.model import ROW_COLUMN, Outcome
 from leadshare.qualify import qualify
 from leadshare.settings import Settings
 from leadshare.store import LeadStore
+from leadshare.words import counted
 
 log = logging.getLogger(__name__)
 
@@ -542,7 +543,11 @@ def rematch_backlog(ctx: RunContext) -> int:
         tx.insert_frame("decisions", _decision_rows(ctx, placed))
         tx.insert_frame("transfers", _transfer_rows(ctx, placed))
         tx.execute_with_frame("mark_backlog_shared", placed[["lead_id", "reason"]])
-    log.info("Backlog: %d of %d waiting leads placed", len(placed), len(backlog))
+    log.info(
+        "Backlog: %d of %s placed",
+        len(placed),
+        counted(len(backlog), "waiting lead"),
+    )
     return len(placed)
 
 

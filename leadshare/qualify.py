@@ -19,9 +19,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leadshare import scratch
 from leadshare.config import Rules, ScoreRule
 from leadshare.model import Outcome
+from leadshare.timestamps import FUTURE_TOLERANCE, parse_timestamps
 
 
 class _Fields:
@@ -160,10 +160,6 @@ def _check_exclusions(frame: pd.DataFrame, fields: _Fields, rules: Rules) -> Non
         )
 
 
-FUTURE_TOLERANCE = dt.timedelta(days=1)
-"""How far past the run's time a last-engagement time may lie (clock skew, zones)."""
-
-
 def _check_freshness(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> None:
     """Reject leads whose last engagement is older than ``freshness_days``.
 
@@ -195,7 +191,7 @@ def _check_freshness(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> Non
             on_frame(unreadable),
             "last engagement time ",
             text[unreadable].map(repr).to_numpy(dtype=object),
-            " is not an ISO 8601 date and time (such as 2026-11-03T10:00:00Z); "
+            " is not a valid ISO 8601 date and time (such as 2026-11-03T10:00:00Z); "
             "fix the date format in the source",
         ),
     )
@@ -220,10 +216,15 @@ def _check_freshness(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> Non
         frame,
         on_frame(stale_live),
         "last engagement ",
-        seen[stale_live].dt.strftime("%Y-%m-%d").to_numpy(dtype=object),
+        _dates(seen[stale_live]),
         f" is older than {rules.freshness_days} days",
     )
     _reject(frame, on_frame(stale_live), "stale", reasons)
+
+
+def _dates(moments: pd.Series) -> np.ndarray:
+    """Format as YYYY-MM-DD; strftime writes the year 1 as '1', so pad to 10."""
+    return moments.dt.strftime("%Y-%m-%d").str.zfill(10).to_numpy(dtype=object)
 
 
 def _labelled_on(
@@ -234,22 +235,6 @@ def _labelled_on(
     if mask.any():
         reasons[mask] = _labelled(prefix, values, suffix)
     return reasons
-
-
-def parse_timestamps(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Parse ISO 8601 text to UTC, each value on its own (NaT where it does not parse).
-
-    Returns the times and, per value, whether it contains any text besides spaces. A
-    value without an offset is UTC. With pandas 2.3's ``format="ISO8601"``, such a
-    value took the offset of the value before it, so freshness depended on the row
-    above.
-    """
-    text = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-    parsed = scratch.query("parse_timestamps", {"_values": pa.table({"v": text})})
-    seen = parsed.column("at").to_pandas()
-    seen.index = values.index
-    has_text = parsed.column("has_text").to_numpy(zero_copy_only=False)
-    return seen, has_text
 
 
 def flag_strategic(fields: _Fields, rules: Rules) -> np.ndarray:

@@ -9,13 +9,16 @@ from prefect.cache_policies import NO_CACHE
 from leadshare import pipeline, progress
 from leadshare.errors import FileChangedError, IntakeError
 from leadshare.pipeline import InboxFile, RunContext
+from leadshare.words import counted
 
 
 @task(cache_policy=NO_CACHE)
 def claim_inbox_files(ctx: RunContext) -> list[InboxFile]:
     files = pipeline.claim_files(ctx)
     progress.planned(len(files), len(ctx.config.partners))
-    get_run_logger().info("Claimed %d new lead files from the inbox", len(files))
+    get_run_logger().info(
+        "Claimed %s from the inbox", counted(len(files), "new lead file")
+    )
     return files
 
 
@@ -24,7 +27,10 @@ def archive_repeated_files(ctx: RunContext) -> None:
     """Archive files that repeat the content of a file processed in this run."""
     left = pipeline.skip_processed_files(ctx)
     if left:
-        get_run_logger().info("%d lead files arrived during the run; next run", left)
+        get_run_logger().info(
+            "%s arrived during the run; the next run reads them",
+            counted(left, "lead file"),
+        )
 
 
 @task(cache_policy=NO_CACHE)
@@ -46,9 +52,9 @@ def read_lead_file(
         progress.file_rejected()
         return None
     logger.info(
-        "Read %s: %d rows (%s, %r)",
+        "Read %s: %s (%s, %r)",
         item.path.name,
-        len(frame),
+        counted(len(frame), "row"),
         meta["encoding"],
         meta["delimiter"],
     )

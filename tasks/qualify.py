@@ -10,6 +10,7 @@ from leadshare import pipeline, progress
 from leadshare.match import MatchResult
 from leadshare.model import Outcome
 from leadshare.pipeline import RunContext
+from leadshare.words import counted
 
 
 @task(cache_policy=NO_CACHE)
@@ -18,8 +19,8 @@ def qualify_leads(ctx: RunContext, frame: pd.DataFrame) -> pd.DataFrame:
     frame = pipeline.qualify_batch(ctx, frame)
     disqualified = int((frame["outcome"] == Outcome.DISQUALIFIED.value).sum())
     get_run_logger().info(
-        "Qualify: %d rows disqualified (rules %s)",
-        disqualified,
+        "Qualify: %s disqualified (rules %s)",
+        counted(disqualified, "row"),
         ctx.config.rules.version,
     )
     return frame
@@ -35,7 +36,7 @@ def match_partners(ctx: RunContext, frame: pd.DataFrame, batch: str) -> MatchRes
         else {}
     )
     get_run_logger().info(
-        "Match: %s across %d decision groups", counts, len(result.groups)
+        "Match: %s across %s", counts, counted(len(result.groups), "decision group")
     )
     return result
 
@@ -45,5 +46,7 @@ def rematch_waiting_leads(ctx: RunContext) -> int:
     """Offer again the leads that earlier runs could not place (one run per run)."""
     progress.stage("Offering waiting leads again")
     placed = pipeline.rematch_backlog(ctx)
-    get_run_logger().info("Backlog: %d waiting leads placed with a partner", placed)
+    get_run_logger().info(
+        "Backlog: %s placed with a partner", counted(placed, "waiting lead")
+    )
     return placed

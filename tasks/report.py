@@ -16,6 +16,7 @@ from leadshare.delivery import DeliverySummary
 from leadshare.pipeline import RunContext
 from leadshare.reporting import run_summary, slack_summary
 from leadshare.slack import SlackPostError
+from leadshare.words import counted
 from tasks.transfer import slack_client
 
 
@@ -58,9 +59,9 @@ def publish_report(
         description="One outcome per input row",
     )
     get_run_logger().info(
-        "Run %s: %d rows in, outcomes %s",
+        "Run %s: %s in, outcomes %s",
         ctx.run_id,
-        summary["rows_in"],
+        counted(summary["rows_in"], "row"),
         summary["outcomes"],
     )
     return summary

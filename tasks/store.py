@@ -9,6 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from leadshare import pipeline, progress
 from leadshare.match import MatchResult
 from leadshare.pipeline import BatchCounts, InboxFile, RunContext
+from leadshare.words import counted
 
 
 @task(cache_policy=NO_CACHE)
@@ -23,7 +24,10 @@ def commit_batch(
     progress.stage(f"Committing {item.path.name}")
     counts = pipeline.commit_batch(ctx, item, frame, match, suppressions, meta)
     get_run_logger().info(
-        "Committed %s: %d rows, outcomes %s", counts.file_name, counts.rows_in, counts.outcomes
+        "Committed %s: %s, outcomes %s",
+        counts.file_name,
+        counted(counts.rows_in, "row"),
+        counts.outcomes,
     )
     return counts
 

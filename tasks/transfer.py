@@ -14,6 +14,7 @@ from leadshare.errors import ConfigError
 from leadshare.pipeline import RunContext
 from leadshare.settings import resolve_secret
 from leadshare.slack import SlackClient
+from leadshare.words import counted
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,10 @@ def transfer_batch(ctx: RunContext, partner_id: str) -> DeliverySummary:
     )
     if summary.due:
         get_run_logger().info(
-            "Transferred %d of %d leads to partner %s via %s (%d retry later, %d failed, %d waiting)",
+            "Transferred %d of %s to partner %s via %s "
+            "(%d retry later, %d failed, %d waiting)",
             summary.sent,
-            summary.due,
+            counted(summary.due, "lead"),
             partner_id,
             summary.channel,
             summary.retry_later,

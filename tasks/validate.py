@@ -9,6 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from leadshare import pipeline, progress
 from leadshare.model import Outcome
 from leadshare.pipeline import RunContext
+from leadshare.words import counted
 
 
 def _count(frame: pd.DataFrame, outcome: Outcome) -> int:
@@ -20,8 +21,8 @@ def validate_leads(ctx: RunContext, frame: pd.DataFrame, profile: str) -> pd.Dat
     progress.stage("Normalising and validating")
     frame = pipeline.validate_batch(ctx, frame, ctx.config.profile(profile))
     get_run_logger().info(
-        "Validated %d rows: %d quarantined",
-        len(frame),
+        "Validated %s: %d quarantined",
+        counted(len(frame), "row"),
         _count(frame, Outcome.QUARANTINED),
     )
     return frame
@@ -32,8 +33,8 @@ def dedup_leads(ctx: RunContext, frame: pd.DataFrame, profile: str) -> pd.DataFr
     progress.stage("Finding duplicates")
     frame = pipeline.dedup_batch(ctx, frame, profile)
     get_run_logger().info(
-        "Dedup: %d duplicates linked to existing leads",
-        _count(frame, Outcome.DUPLICATE),
+        "Dedup: %s linked to existing leads",
+        counted(_count(frame, Outcome.DUPLICATE), "duplicate"),
     )
     return frame
 
@@ -45,8 +46,8 @@ def check_consent(
     progress.stage("Checking consent")
     frame, entries = pipeline.consent_batch(ctx, frame)
     get_run_logger().info(
-        "Consent: %d rows suppressed, %d new suppression entries",
-        _count(frame, Outcome.SUPPRESSED),
-        len(entries),
+        "Consent: %s suppressed, %s",
+        counted(_count(frame, Outcome.SUPPRESSED), "row"),
+        counted(len(entries), "new suppression entry", "new suppression entries"),
     )
     return frame, entries

@@ -200,6 +200,39 @@ def test_unsubscribe_time_is_an_opt_out() -> None:
     assert {entry.key for entry in entries} >= {"a@x.com", "b@x.com"}
 
 
+def test_consent_time_checked_when_consent_given() -> None:
+    batch = _batch(
+        email_key=[f"{name}@x.com" for name in "abcdefg"],
+        consent_share=["yes", "yes", "yes", "yes", "no", "yes", "yes"],
+        consent_at=[
+            "2026-02-01T10:00:00Z",
+            "02/01/2026",
+            "2026-02-01T10:00:00+25:00",
+            "2027-01-01T00:00:00Z",
+            "02/01/2026",
+            None,
+            "20260201T100000Z",
+        ],
+    )
+    batch.index = batch.index + 10  # labels, not positions, tie rows to reasons
+
+    out, _ = apply_consent(batch, set(), now=NOW)
+
+    assert out["rule"].tolist() == [
+        None,
+        "consent_time_unreadable",
+        "consent_time_unreadable",
+        "consent_time_in_future",
+        "no_consent",
+        None,
+        None,
+    ]
+    assert out.loc[11, "outcome"] == "quarantined"
+    assert out.loc[11, "reason"].startswith("consent_at '02/01/2026' is not a valid")
+    assert "'2026-02-01T10:00:00+25:00'" in out.loc[12, "reason"]
+    assert out.loc[13, "reason"].startswith("consent_at 2027-01-01 00:00 UTC is after")
+
+
 def test_phone_on_suppression_list() -> None:
     batch = _batch(
         email_key=["new@x.com"],

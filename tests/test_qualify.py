@@ -126,6 +126,11 @@ def test_naive_timestamp_is_utc_whatever_the_row_before():
         "infinity",
         "-infinity",
         "294247-01-01",
+        "epoch",
+        "today",
+        "2026-12-01T10:00:00+25:00",
+        "2026-12-01T10:00:00+12:99",
+        "20261201T1000+1500",
     ],
 )
 def test_unreadable_timestamp_disqualified(value):
@@ -134,6 +139,30 @@ def test_unreadable_timestamp_disqualified(value):
     assert result.loc[0, "outcome"] == "disqualified"
     assert result.loc[0, "rule"] == "last_activity_unreadable"
     assert repr(value) in result.loc[0, "reason"]
+
+
+@pytest.mark.parametrize(
+    ("value", "day"),
+    [
+        ("20261201T100000Z", "2026-12-01"),
+        ("2026-W49-2", "2026-12-01"),
+        ("2026-W49-2T23:00-14:00", "2026-12-02"),
+        ("2026-12-01T10:00:00+14:00", "2026-11-30"),
+    ],
+)
+def test_other_iso_forms_are_read(value, day):
+    result = qualify(_frame(last_activity_at=value), RULES, NOW)
+    assert result.loc[0, "outcome"] is None
+    stale = qualify(
+        _frame(last_activity_at=value), RULES.model_copy(update={"freshness_days": 1}), NOW
+    )
+    assert stale.loc[0, "rule"] == "stale"
+    assert f"{day} is older" in stale.loc[0, "reason"]
+
+
+def test_year_one_is_written_with_four_digits():
+    result = qualify(_frame(last_activity_at="0001-01-01"), RULES, NOW)
+    assert result.loc[0, "reason"].startswith("last engagement 0001-01-01 is older")
 
 
 @pytest.mark.parametrize("value", ["2027-06-01T00:00:00Z", "2099-01-01", "9999-12-31"])
