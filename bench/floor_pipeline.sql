@@ -1,24 +1,21 @@
 -- Floor for the set-based stages: the whole path from lead file to placements as
 -- one DuckDB statement, to compare the product's stages against.
 -- Grain of placements: one row per lead placed with a partner within capacity.
--- Parameters: $csv_path (generic CSV), $as_of (timestamptz), $fresh_days (integer),
--- $threshold (minimum score). The table bench_partners must exist:
--- partner_id, countries varchar[], industries varchar[] (empty = any),
--- capacity integer, weight double.
+-- Parameters: $as_of (timestamptz), $fresh_days (integer), $threshold (minimum
+-- score). Two relations must exist:
+-- raw_source: the lead file, every column as text. bench.py makes it a view over
+--   read_csv (floor_pipeline: DuckDB then parses only the columns used here) or a
+--   table loaded from the file (floor_pipeline_stored: every column is parsed and
+--   written, as the product stores every lead).
+-- bench_partners: partner_id, countries varchar[], industries varchar[]
+--   (empty = any), capacity integer, weight double.
 create or replace table placements as
 
 with
 
 raw_leads as (
     select *
-    from read_csv(
-        $csv_path,
-        delim = ',',
-        quote = '"',
-        escape = '"',
-        header = true,
-        all_varchar = true
-    )
+    from raw_source
 ),
 
 partners as (
