@@ -281,28 +281,30 @@ def _finish_unknown_tokens(
     )
 
 
-def _check_consent_time(out: pd.DataFrame, given: pd.Series, at: dt.datetime) -> None:
+def _check_consent_time(
+    out: pd.DataFrame, consented: pd.Series, at: dt.datetime
+) -> None:
     """Quarantine open rows whose consent to share has an unreadable or future time.
 
-    Such a consent record cannot be shown to a partner or an auditor as it stands,
-    so the row waits for the source to fix it. A blank time is not checked here.
+    A partner or an auditor could not rely on such a consent record, so the row
+    waits until the source fixes it. A blank time is not checked here.
     """
     if "consent_at" not in out.columns:
         return
-    rows = given & out["outcome"].isna() & out["consent_at"].notna()
+    rows = consented & out["outcome"].isna() & out["consent_at"].notna()
     if not rows.any():
         return
     text = out.loc[rows, "consent_at"]
     seen, has_text = parse_timestamps(text)
     unreadable = pd.Series(False, index=out.index)
     unreadable[text.index] = has_text & seen.isna().to_numpy()
-    shown = text.astype(str).str.strip().str.slice(0, 40).map(repr)
+    quoted = text.astype(str).str.strip().str.slice(0, 40).map(repr)
     _finish(
         out,
         unreadable,
         Outcome.QUARANTINED,
         "consent_time_unreadable",
-        "consent_at " + shown.reindex(out.index) + " is not a valid ISO 8601 date "
+        "consent_at " + quoted.reindex(out.index) + " is not a valid ISO 8601 date "
         "and time (such as 2026-11-03T10:00:00Z); fix the consent record in the source",
     )
     future = pd.Series(False, index=out.index)

@@ -1,10 +1,10 @@
 -- Parse ISO 8601 text to UTC timestamps, one value at a time: a value without an
--- offset is UTC, and a value that does not parse is NULL. So are values that do not
--- start with a four-digit year (DuckDB reads 'epoch' and 'today' as dates), offsets
--- past +/-14:00 or with minutes past 59 (DuckDB reads +25:00 as a day and an hour),
--- 'infinity', and years past 9999, which Python's datetime cannot format. has_text
--- separates a blank value (NULL or only spaces) from one that failed to parse.
--- Runs over _values(v).
+-- offset is UTC, and a value that does not parse is NULL. Some values that DuckDB
+-- reads are NULL too. 'epoch' and 'today' do not start with a four-digit year.
+-- DuckDB reads +25:00 as a day and an hour, so offsets past +/-14:00, or with
+-- minutes past 59, are refused. Python's datetime cannot format 'infinity' or years
+-- past 9999. has_text separates a blank value (NULL or only spaces) from one that
+-- failed to parse. Runs over _values(v).
 WITH trimmed AS (
     SELECT trim(v) AS t
     FROM _values
