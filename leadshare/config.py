@@ -12,16 +12,20 @@ import hashlib
 import shutil
 from pathlib import Path
 import re
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pycountry
 import yaml
 from pydantic import (
+    AllowInfNan,
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
+    StrictBool,
+    StrictInt,
     ValidationError,
     field_validator,
     model_validator,
@@ -59,6 +63,13 @@ import pandas.
 
 RULE_FIELDS: tuple[str, ...] = LEAD_FIELDS + DERIVED_FIELDS
 """Fields that score rules and required-field checks can read."""
+
+# Number and flag fields use strict types because YAML 1.1 (PyYAML) reads unquoted
+# yes, no, on and off as booleans, and pydantic's lax mode would turn them into 1 and
+# 0, or turn 1, 0 and the text "yes" into a flag. Strict types also reject quoted
+# numbers.
+StrictFiniteFloat = Annotated[float, Strict(), AllowInfNan(False)]
+"""An int or float that is not NaN or infinite; ints are converted to float."""
 
 
 @functools.cache
@@ -167,13 +178,13 @@ class Partner(_Strict):
     territory: Territory = Field(default_factory=Territory)
     industries: list[str] = Field(default_factory=list, description="empty = any")
     products: list[str] = Field(default_factory=list, description="empty = any")
-    capacity_per_day: int = Field(ge=0)
-    capacity_per_week: int = Field(ge=0)
-    performance: float = Field(
+    capacity_per_day: StrictInt = Field(ge=0)
+    capacity_per_week: StrictInt = Field(ge=0)
+    performance: StrictFiniteFloat = Field(
         default=0.5, ge=0, le=1, description="Prior acceptance rate"
     )
     timezone: str = "UTC"
-    sla_hours: int = 48
+    sla_hours: StrictInt = 48
     channel: Literal["webhook", "file_drop", "crm_export", "manual"]
     webhook: WebhookConfig | None = None
     crm_owner_id: str | None = None
@@ -286,11 +297,11 @@ SCORE_CONDITIONS = ("equals", "any_of", "at_least", "present")
 
 class ScoreRule(_Strict):
     field: str
-    points: float
+    points: StrictFiniteFloat
     equals: str | None = None
     any_of: list[str] | None = None
-    at_least: float | None = None
-    present: bool | None = None
+    at_least: StrictFiniteFloat | None = None
+    present: StrictBool | None = None
 
     @field_validator("field")
     @classmethod
@@ -326,7 +337,7 @@ class Exclusions(_Strict):
     competitor_domains: list[str] = Field(default_factory=list)
     unsupported_countries: list[str] = Field(default_factory=list)
     free_mail_domains: list[str] = Field(default_factory=list)
-    b2b_only: bool = False
+    b2b_only: StrictBool = False
 
     @field_validator("unsupported_countries")
     @classmethod
@@ -336,8 +347,8 @@ class Exclusions(_Strict):
 
 class Strategic(_Strict):
     named_accounts: list[str] = Field(default_factory=list)
-    min_company_size: int | None = None
-    min_annual_revenue: float | None = None
+    min_company_size: StrictInt | None = None
+    min_annual_revenue: StrictFiniteFloat | None = None
 
     @field_validator("min_company_size", "min_annual_revenue")
     @classmethod
@@ -353,13 +364,13 @@ class Strategic(_Strict):
 
 class Rules(_Strict):
     version: str
-    threshold: float
+    threshold: StrictFiniteFloat
     points: list[ScoreRule] = Field(default_factory=list)
     required_fields: list[str] = Field(default_factory=list)
     exclusions: Exclusions = Field(default_factory=Exclusions)
-    freshness_days: int | None = None
+    freshness_days: StrictInt | None = None
     strategic: Strategic = Field(default_factory=Strategic)
-    tier_weights: dict[str, float] = Field(
+    tier_weights: dict[str, StrictFiniteFloat] = Field(
         default_factory=lambda: {"gold": 1.0, "silver": 0.8, "bronze": 0.6}
     )
 
@@ -420,7 +431,7 @@ class Profile(_Strict):
         description="Row-level required lead fields; None = the rules' list",
     )
     suite: str = "leads_batch"
-    max_null_rate: dict[str, float] = Field(default_factory=dict)
+    max_null_rate: dict[str, StrictFiniteFloat] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -535,6 +546,14 @@ def _error_place(prefix: str, field: str) -> str:
     return prefix.rstrip(".") or "top level"
 
 
+EXPECTED_TYPES = {
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+}
+"""What a strict number or flag field accepts, by pydantic error type."""
+
+
 def _error_message(error: Any) -> str:
     """Format one pydantic error, with its input only when short and not a secret.
 
@@ -547,11 +566,29 @@ def _error_message(error: Any) -> str:
         return "required field is missing; add it"
     if error["type"] == "extra_forbidden":
         return "unknown field; correct its spelling or remove it"
-    message = error["msg"]
     value = error.get("input")
-    if _printable(value) and not _secret(error["loc"]):
+    shown = _printable(value) and not _secret(error["loc"])
+    if error["type"] in EXPECTED_TYPES and shown:
+        return _wrong_type_message(EXPECTED_TYPES[error["type"]], value)
+    message = error["msg"]
+    if shown:
         message += f" (got {value!r})"
     return f"{message}; fix this field and run again"
+
+
+def _wrong_type_message(expected: str, value: Any) -> str:
+    """Describe a value of the wrong type in a strict number or flag field."""
+    if isinstance(value, bool):
+        return (
+            f"expected {expected}, got the boolean {str(value).lower()} (YAML reads "
+            "unquoted yes, no, on and off as booleans); write a number"
+        )
+    if isinstance(value, str):
+        return (
+            f"expected {expected}, got the text {value!r}; write {expected} "
+            "without quotes"
+        )
+    return f"expected {expected}, got {value!r}; write {expected}"
 
 
 def _printable(value: Any) -> bool:

@@ -401,3 +401,120 @@ def test_profile_names_differing_in_case(config_dir):
     (folder / "Generic.yaml").write_text(yaml.safe_dump(data))
     text = _load_error(config_dir)
     assert "differs only in case" in text
+
+
+def _set_value(config_dir: Path, file: str, keys: tuple, value) -> None:
+    """Set the value under ``keys`` (mapping keys and list indexes) in ``file``."""
+    path = config_dir / file
+    data = yaml.safe_load(path.read_text())
+    target = data
+    for key in keys[:-1]:
+        target = target[key]
+    target[keys[-1]] = value
+    path.write_text(yaml.safe_dump(data))
+
+
+# YAML 1.1 reads unquoted yes, no, on and off as booleans, and pydantic's lax mode
+# would turn them into 1 and 0 in a number field.
+NUMBER_FIELDS = [
+    ("partners.yaml", ("partners", 0, "capacity_per_day")),
+    ("partners.yaml", ("partners", 0, "capacity_per_week")),
+    ("partners.yaml", ("partners", 0, "performance")),
+    ("partners.yaml", ("partners", 0, "sla_hours")),
+    ("rules.yaml", ("threshold",)),
+    ("rules.yaml", ("freshness_days",)),
+    ("rules.yaml", ("points", 0, "points")),
+    ("rules.yaml", ("points", 2, "at_least")),
+    ("rules.yaml", ("strategic", "min_company_size")),
+    ("rules.yaml", ("strategic", "min_annual_revenue")),
+    ("rules.yaml", ("tier_weights", "gold")),
+    ("profiles/generic.yaml", ("max_null_rate", "email")),
+]
+
+
+def _place(keys: tuple) -> str:
+    """Write ``keys`` as config errors name a field, such as points[0].points."""
+    place = ""
+    for key in keys:
+        place += f"[{key}]" if isinstance(key, int) else f".{key}"
+    return place.lstrip(".").replace("partners[0]", "partners[0] (P-NORDWIND)")
+
+
+@pytest.mark.parametrize("value", [True, False])
+@pytest.mark.parametrize(("file", "keys"), NUMBER_FIELDS)
+def test_boolean_in_number_field_rejected(config_dir, file, keys, value):
+    _set_value(config_dir, file, keys, value)
+    text = _load_error(config_dir)
+    assert f"{file}: field {_place(keys)}: expected " in text
+    assert f"got the boolean {str(value).lower()}" in text
+    assert "YAML reads unquoted yes, no, on and off as booleans" in text
+
+
+def test_freshness_days_yes_rejected(config_dir):
+    rules = config_dir / "rules.yaml"
+    text = rules.read_text().replace("freshness_days: 45", "freshness_days: yes")
+    rules.write_text(text)
+    error = _load_error(config_dir)
+    assert "rules.yaml: field freshness_days: expected a whole number" in error
+    assert "got the boolean true" in error
+
+
+FLAG_FIELDS = [("exclusions", "b2b_only"), ("points", 4, "present")]
+NOT_BOOLEANS = [
+    (1, "got 1; write true or false"),
+    (0, "got 0; write true or false"),
+    ("yes", "got the text 'yes'; write true or false without quotes"),
+    ("true", "got the text 'true'; write true or false without quotes"),
+]
+
+
+@pytest.mark.parametrize(("value", "message"), NOT_BOOLEANS)
+@pytest.mark.parametrize("keys", FLAG_FIELDS)
+def test_non_boolean_flag_rejected(config_dir, keys, value, message):
+    _set_value(config_dir, "rules.yaml", keys, value)
+    text = _load_error(config_dir)
+    assert f"rules.yaml: field {_place(keys)}: expected true or false" in text
+    assert message in text
+
+
+@pytest.mark.parametrize(
+    ("keys", "value", "message"),
+    [
+        (
+            ("freshness_days",),
+            "45",
+            "got the text '45'; write a whole number without quotes",
+        ),
+        (("freshness_days",), 1.5, "expected a whole number, got 1.5"),
+        (("threshold",), "20", "expected a number, got the text '20'"),
+    ],
+)
+def test_text_or_fraction_in_number_rejected(config_dir, keys, value, message):
+    _set_value(config_dir, "rules.yaml", keys, value)
+    text = _load_error(config_dir)
+    assert f"rules.yaml: field {_place(keys)}: " in text
+    assert message in text
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+@pytest.mark.parametrize(
+    "line", ["threshold: 20", "min_annual_revenue: 50000000", "gold: 1.0"]
+)
+def test_non_finite_number_rejected(config_dir, line, value):
+    rules = config_dir / "rules.yaml"
+    name = line.split(":")[0]
+    rules.write_text(rules.read_text().replace(line, f"{name}: {value}"))
+    text = _load_error(config_dir)
+    assert f"{name}: " in text
+    assert "Input should be a finite number" in text
+
+
+def test_numbers_keep_their_types():
+    config = load_config(EXAMPLE_CONFIG)
+    partner = config.partners[0]
+    assert type(partner.capacity_per_day) is int
+    assert type(partner.sla_hours) is int
+    assert type(config.rules.freshness_days) is int
+    assert config.rules.threshold == 20
+    assert config.rules.tier_weights["gold"] == 1.0
+    assert config.rules.exclusions.b2b_only is False
