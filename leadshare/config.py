@@ -27,6 +27,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -297,7 +298,7 @@ SCORE_CONDITIONS = ("equals", "any_of", "at_least", "present")
 
 class ScoreRule(_Strict):
     field: str
-    points: StrictFiniteFloat
+    points: StrictFiniteFloat = Field(description="Negative points are a penalty")
     equals: str | None = None
     any_of: list[str] | None = None
     at_least: StrictFiniteFloat | None = None
@@ -364,8 +365,11 @@ class Strategic(_Strict):
 
 class Rules(_Strict):
     version: str
-    threshold: StrictFiniteFloat
+    # points comes before threshold so that the threshold check can read it.
     points: list[ScoreRule] = Field(default_factory=list)
+    threshold: StrictFiniteFloat = Field(
+        description="Leads that score below this are disqualified"
+    )
     required_fields: list[str] = Field(default_factory=list)
     exclusions: Exclusions = Field(default_factory=Exclusions)
     freshness_days: StrictInt | None = None
@@ -378,6 +382,27 @@ class Rules(_Strict):
     @classmethod
     def _known_required_fields(cls, names: list[str]) -> list[str]:
         return _known_rule_fields(names)
+
+    @field_validator("threshold")
+    @classmethod
+    def _reachable_threshold(cls, threshold: float, info: ValidationInfo) -> float:
+        # A score is the sum of the points of the matching rules, so it is never
+        # below the sum of the negative points, and a lower threshold is a mistake.
+        rules = info.data.get("points")
+        if rules is None:  # invalid points are reported on their own
+            return threshold
+        lowest = sum(rule.points for rule in rules if rule.points < 0)
+        if threshold >= lowest:
+            return threshold
+        if lowest == 0:
+            raise ValueError(
+                f"threshold is {threshold:g}, but no lead can score below 0 because "
+                "no score rule gives negative points; use 0 or more"
+            )
+        raise ValueError(
+            f"threshold is {threshold:g}, but no lead can score below {lowest:g}, "
+            f"the sum of the negative points; use {lowest:g} or more"
+        )
 
     @field_validator("freshness_days")
     @classmethod

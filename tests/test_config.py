@@ -253,6 +253,13 @@ def _edit_rules(config_dir: Path, drop: tuple[str, ...] = (), **changes) -> None
     path.write_text(yaml.safe_dump(data))
 
 
+PURCHASED_LIST_PENALTY = {
+    "field": "lead_source",
+    "any_of": ["purchased list"],
+    "points": -15,
+}
+EVENT_POINTS = {"field": "lead_source", "equals": "event", "points": 20}
+
 BAD_RULES = [
     (
         {"required_fields": ["email", "emial"]},
@@ -332,6 +339,18 @@ BAD_RULES = [
         "the threshold is 0",
     ),
     ({"thresold": 20}, "field thresold", "unknown field"),
+    (
+        {"threshold": -5},
+        "field threshold",
+        "threshold is -5, but no lead can score below 0 because no score rule "
+        "gives negative points; use 0 or more",
+    ),
+    (
+        {"threshold": -30, "points": [PURCHASED_LIST_PENALTY, EVENT_POINTS]},
+        "field threshold",
+        "threshold is -30, but no lead can score below -15, the sum of the "
+        "negative points; use -15 or more",
+    ),
 ]
 
 
@@ -341,6 +360,21 @@ def test_bad_rules_field_named(config_dir, changes, place, message):
     text = _load_error(config_dir)
     assert f"rules.yaml: {place}" in text
     assert message in text
+
+
+@pytest.mark.parametrize("threshold", [-15, -10, 0])
+def test_penalties_allow_negative_threshold(config_dir, threshold):
+    _edit_rules(
+        config_dir, threshold=threshold, points=[PURCHASED_LIST_PENALTY, EVENT_POINTS]
+    )
+    rules = load_config(config_dir).rules
+    assert rules.threshold == threshold
+    assert [rule.points for rule in rules.points] == [-15, 20]
+
+
+def test_rules_without_penalties_accept_zero_threshold(config_dir):
+    _edit_rules(config_dir, threshold=0)
+    assert load_config(config_dir).rules.threshold == 0
 
 
 def test_rules_accept_derived_fields(config_dir):
