@@ -45,6 +45,16 @@ PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 Tier = Literal["gold", "silver", "bronze"]
 TIERS: tuple[str, ...] = get_args(Tier)
 
+CHANNEL_SETTINGS: dict[str, str] = {
+    "webhook": "webhook",
+    "template": "webhook",
+    "crm_owner_id": "crm_export",
+}
+"""Partner settings that only one channel reads, each mapped to that channel.
+
+Only webhook deliveries carry a rendered intro, and only CRM exports assign an owner.
+"""
+
 DERIVED_FIELDS: tuple[str, ...] = (
     "email_display",
     "email_ascii",
@@ -273,12 +283,7 @@ class Partner(_Strict):
             raise ValueError(
                 "channel 'webhook' needs a 'webhook' section with 'url' and 'secret'"
             )
-        if self.channel != "webhook" and self.webhook is not None:
-            raise ValueError(
-                f"a 'webhook' section is set but channel is "
-                f"{self.channel!r}, so it would never be used; remove the section "
-                "or set 'channel: webhook'"
-            )
+        self._check_channel_settings()
         if self.channel == "crm_export" and not (self.crm_owner_id or "").strip():
             raise ValueError(
                 "channel 'crm_export' needs 'crm_owner_id', the "
@@ -291,6 +296,21 @@ class Partner(_Strict):
                 "capacity_per_week to at least the daily capacity"
             )
         return self
+
+    def _check_channel_settings(self) -> None:
+        """Raise ValueError on a setting that only another channel reads.
+
+        A setting that is left out or null passes, so the default template does too.
+        """
+        for name, channel in CHANNEL_SETTINGS.items():
+            if channel == self.channel or name not in self.model_fields_set:
+                continue
+            if getattr(self, name) is None:
+                continue
+            raise ValueError(
+                f"{name!r} is set but channel is {self.channel!r}, so it would never "
+                f"be used; remove {name!r} or set 'channel: {channel}'"
+            )
 
 
 SCORE_CONDITIONS = ("equals", "any_of", "at_least", "present")

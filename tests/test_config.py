@@ -48,7 +48,7 @@ BAD_PARTNER_FIELDS = [
     ("territory", {"countries": ["UK"]}, "the United Kingdom is 'GB'"),
     ("territory", {"countries": ["Germany"]}, "use 'DE' for Germany"),
     ("fields", [], "the allowlist is empty"),
-    ("channel", "file_drop", "'webhook' section is set but channel is 'file_drop'"),
+    ("channel", "file_drop", "'webhook' is set but channel is 'file_drop'"),
     ("capacity_per_week", 100, "capacity_per_week (100) is smaller than"),
     ("sla_hours", -1, "sla_hours is -1; use a positive number of hours"),
     ("sla_hours", 0, "sla_hours is 0; use a positive number of hours"),
@@ -77,6 +77,41 @@ def test_crm_export_needs_owner(config_dir, owner):
     )
     with pytest.raises(ConfigError, match="needs 'crm_owner_id'"):
         load_config(config_dir)
+
+
+OTHER_CHANNEL_SETTINGS = [
+    ({"crm_owner_id": "OWN-1"}, "'crm_owner_id' is set but channel is 'webhook'"),
+    (
+        {"channel": "file_drop", "webhook": None, "crm_owner_id": "OWN-1"},
+        "'crm_owner_id' is set but channel is 'file_drop'",
+    ),
+    (
+        {"channel": "manual", "webhook": None, "template": "intro_brief.j2"},
+        "'template' is set but channel is 'manual'",
+    ),
+    (
+        {"channel": "crm_export", "crm_owner_id": "OWN-1"},
+        "'webhook' is set but channel is 'crm_export'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "message"), OTHER_CHANNEL_SETTINGS)
+def test_setting_of_other_channel_rejected(config_dir, changes, message):
+    _edit_first_partner(config_dir, **changes)
+    text = _load_error(config_dir)
+    assert "partners.yaml: partners[0] (P-NORDWIND): " in text
+    assert message in text
+    assert "so it would never be used" in text
+
+
+def test_empty_setting_of_other_channel_accepted(config_dir):
+    _edit_first_partner(
+        config_dir, channel="file_drop", webhook=None, crm_owner_id=None
+    )
+    partner = load_config(config_dir).partners[0]
+    assert partner.channel == "file_drop"
+    assert partner.crm_owner_id is None
 
 
 def test_partners_as_plain_list(config_dir):
