@@ -266,6 +266,13 @@ class Partner(_Strict):
             raise ValueError(
                 f"unknown lead fields {unknown}; allowed: {sorted(allowed)}"
             )
+        # The allowlist is also the column list of the partner's CSV files.
+        repeated = sorted({name for name in fields if fields.count(name) > 1})
+        if repeated:
+            raise ValueError(
+                f"lead fields {repeated} are listed more than once; list each field "
+                "once"
+            )
         return fields
 
     @field_validator("sla_hours")

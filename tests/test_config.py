@@ -48,6 +48,16 @@ BAD_PARTNER_FIELDS = [
     ("territory", {"countries": ["UK"]}, "the United Kingdom is 'GB'"),
     ("territory", {"countries": ["Germany"]}, "use 'DE' for Germany"),
     ("fields", [], "the allowlist is empty"),
+    (
+        "fields",
+        ["lead_id", "email", "company", "email"],
+        "lead fields ['email'] are listed more than once",
+    ),
+    (
+        "fields",
+        ["score", "lead_id", "score", "lead_id", "score"],
+        "lead fields ['lead_id', 'score'] are listed more than once",
+    ),
     ("channel", "file_drop", "'webhook' is set but channel is 'file_drop'"),
     ("capacity_per_week", 100, "capacity_per_week (100) is smaller than"),
     ("sla_hours", -1, "sla_hours is -1; use a positive number of hours"),
