@@ -6,6 +6,7 @@ Each file is validated with pydantic when it is loaded; an invalid file raises
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import functools
 import hashlib
@@ -569,13 +570,76 @@ class Config(BaseModel):
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: file not found; copy it from {EXAMPLE_CONFIG}"
         ) from None
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+        # PyYAML's message repeats the line, which may hold a pasted secret, so
+        # neither that message nor the exception is passed on.
+        raise ConfigError(f"{path}: {_yaml_error_message(exc, text)}") from None
+
+
+def _yaml_error_message(error: yaml.YAMLError, text: str) -> str:
+    """Describe a YAML error by line, column and problem, without text of the file."""
+    fix = "fix the YAML syntax at that position"
+    if isinstance(error, yaml.reader.ReaderError):
+        before = text[: error.position]
+        line_start = before.rfind("\n") + 1
+        place = _text_position(before.count("\n"), error.position - line_start)
+        return (
+            f"invalid YAML at {place}: the character U+{error.character:04X} is not "
+            f"allowed; {fix}"
+        )
+    mark = None
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
+    if mark is None:
+        return f"invalid YAML ({type(error).__name__}); {fix}"
+    problem = _without_document_text(error.problem or error.context or "")
+    message = f"invalid YAML at {_text_position(mark.line, mark.column)}"
+    if problem:
+        message += f": {problem}"
+    if error.problem and error.context and error.context_mark is not None:
+        # Such as an unclosed quote: the problem is at the end of the file and the
+        # context names where the quoted text starts.
+        context = _without_document_text(error.context)
+        start = _text_position(error.context_mark.line, error.context_mark.column)
+        message += f" ({context} at {start})"
+    return f"{message}; {fix}"
+
+
+def _text_position(line: int, column: int) -> str:
+    """Name a 0-based line and column the way editors count them, from 1."""
+    return f"line {line + 1}, column {column + 1}"
+
+
+QUOTED_TEXT = re.compile(r"'(?:[^'\\]|\\.)*'" + r'|"(?:[^"\\]|\\.)*"')
+YAML_TOKEN_NAME = re.compile(r"<[a-z ]+>")
+
+
+def _without_document_text(message: str) -> str:
+    """Replace what a PyYAML message quotes from the document with "(text omitted)".
+
+    PyYAML quotes tags, anchors and aliases as written, and they may be part of a
+    pasted secret. A quoted single character, such as '\\t', and a token name, such
+    as '<stream end>', stay because they tell what to fix.
+    """
+
+    def keep_or_omit(match: re.Match[str]) -> str:
+        quoted = match.group()
+        try:
+            value = ast.literal_eval(quoted)
+        except (SyntaxError, ValueError):
+            return "(text omitted)"
+        if len(value) == 1 or YAML_TOKEN_NAME.fullmatch(value):
+            return quoted
+        return "(text omitted)"
+
+    return QUOTED_TEXT.sub(keep_or_omit, message)
 
 
 def _validate(model: type[BaseModel], data: Any, path: Path, prefix: str = "") -> Any:

@@ -597,3 +597,75 @@ def test_numbers_keep_their_types():
     assert config.rules.threshold == 20
     assert config.rules.tier_weights["gold"] == 1.0
     assert config.rules.exclusions.b2b_only is False
+
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SECRET_LINE = "      secret: env:LEADSHARE_DEMO_WEBHOOK_SECRET"
+
+# Each replaces the secret reference line of partners.yaml with a pasted secret that
+# breaks the YAML in another way.
+BROKEN_SECRET_LINES = [
+    f"      secret: {SECRET}: x",  # a second ': ' on the line
+    f"      secret: *{SECRET}",  # an alias that is not defined
+    f"      secret: !{SECRET} x",  # a tag that safe_load cannot construct
+    f'      secret: "{SECRET}',  # a quote that is never closed
+    f"      secret: {SECRET}\x07",  # a control character
+    f"\tsecret: {SECRET}",  # a tab as indentation
+]
+
+
+def _break_secret_line(config_dir: Path, line: str) -> Path:
+    path = config_dir / "partners.yaml"
+    text = path.read_text()
+    assert SECRET_LINE in text
+    path.write_text(text.replace(SECRET_LINE, line))
+    return path
+
+
+@pytest.mark.parametrize("line", BROKEN_SECRET_LINES)
+def test_yaml_error_hides_line_text(config_dir, line):
+    path = _break_secret_line(config_dir, line)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_dir)
+    text = str(caught.value)
+    assert text.startswith(f"{path}: invalid YAML at line ")
+    assert "fix the YAML syntax at that position" in text
+    assert "whsec_" not in text
+    assert SECRET[6:14] not in text
+    assert "secret:" not in text
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
+
+
+def test_yaml_error_names_line_and_column(config_dir):
+    line = f"      secret: {SECRET}: x"
+    path = _break_secret_line(config_dir, line)
+    number = path.read_text().splitlines().index(line) + 1
+    column = line.index(": x") + 1
+    text = _load_error(config_dir)
+    assert f"invalid YAML at line {number}, column {column}: " in text
+    assert "mapping values are not allowed here" in text
+
+
+def test_yaml_error_keeps_quoted_character(config_dir):
+    path = _break_secret_line(config_dir, f"\tsecret: {SECRET}")
+    number = path.read_text().splitlines().index(f"\tsecret: {SECRET}") + 1
+    text = _load_error(config_dir)
+    assert f"line {number}, column 1: " in text
+    assert r"found character '\t' that cannot start any token" in text
+
+
+def test_yaml_error_names_start_of_construct(config_dir):
+    rules = config_dir / "rules.yaml"
+    rules.write_text("version: '2026.12-1\nthreshold: 20\n")
+    text = _load_error(config_dir)
+    assert "rules.yaml: invalid YAML at line 3, column 1: " in text
+    assert "found unexpected end of stream" in text
+    assert "while scanning a quoted scalar at line 1, column 10" in text
+
+
+def test_yaml_error_keeps_token_name(config_dir):
+    (config_dir / "rules.yaml").write_text("version: x\nthreshold: [1, 2\n")
+    text = _load_error(config_dir)
+    assert "expected ',' or ']', but got '<stream end>'" in text
+    assert "(while parsing a flow sequence at line 2, column 12)" in text
