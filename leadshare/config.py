@@ -76,12 +76,11 @@ import pandas.
 RULE_FIELDS: tuple[str, ...] = LEAD_FIELDS + DERIVED_FIELDS
 """Fields that score rules and required-field checks can read."""
 
-# Number and flag fields use strict types because YAML 1.1 (PyYAML) reads unquoted
-# yes, no, on and off as booleans, and pydantic's lax mode would turn them into 1 and
-# 0, or turn 1, 0 and the text "yes" into a flag. Strict types also reject quoted
-# numbers.
+# Number and flag fields use strict types. YAML 1.1 (PyYAML) reads unquoted yes, no,
+# on and off as booleans, which pydantic's lax mode would turn into 1 and 0. Lax mode
+# would also read 1, 0 and the text "yes" as flags, and accept quoted numbers.
 StrictFiniteFloat = Annotated[float, Strict(), AllowInfNan(False)]
-"""An int or float that is not NaN or infinite; ints are converted to float."""
+"""A finite int or float, stored as a float."""
 
 
 @functools.cache
@@ -415,7 +414,7 @@ class Rules(_Strict):
     @classmethod
     def _reachable_threshold(cls, threshold: float, info: ValidationInfo) -> float:
         # A score is the sum of the points of the matching rules, so it is never
-        # below the sum of the negative points, and a lower threshold is a mistake.
+        # below the sum of the negative points. A lower threshold is taken as a typo.
         rules = info.data.get("points")
         if rules is None:  # invalid points are reported on their own
             return threshold
@@ -604,8 +603,8 @@ def _yaml_error_message(error: yaml.YAMLError, text: str) -> str:
     if problem:
         message += f": {problem}"
     if error.problem and error.context and error.context_mark is not None:
-        # Such as an unclosed quote: the problem is at the end of the file and the
-        # context names where the quoted text starts.
+        # For an unclosed quote or bracket, the problem mark is at the end of the
+        # file and the context mark is where the quote or bracket opens.
         context = _without_document_text(error.context)
         start = _text_position(error.context_mark.line, error.context_mark.column)
         message += f" ({context} at {start})"
@@ -667,7 +666,7 @@ EXPECTED_TYPES = {
     "float_type": "a number",
     "bool_type": "true or false",
 }
-"""What a strict number or flag field accepts, by pydantic error type."""
+"""Accepted values of a strict number or flag field, by pydantic error type."""
 
 
 def _error_message(error: Any) -> str:
@@ -683,11 +682,11 @@ def _error_message(error: Any) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown field; correct its spelling or remove it"
     value = error.get("input")
-    shown = _printable(value) and not _secret(error["loc"])
-    if error["type"] in EXPECTED_TYPES and shown:
+    show_value = _printable(value) and not _secret(error["loc"])
+    if error["type"] in EXPECTED_TYPES and show_value:
         return _wrong_type_message(EXPECTED_TYPES[error["type"]], value)
     message = error["msg"]
-    if shown:
+    if show_value:
         message += f" (got {value!r})"
     return f"{message}; fix this field and run again"
 

@@ -115,7 +115,7 @@ def test_setting_of_other_channel_rejected(config_dir, changes, message):
     assert "so it would never be used" in text
 
 
-def test_empty_setting_of_other_channel_accepted(config_dir):
+def test_null_other_channel_setting_accepted(config_dir):
     _edit_first_partner(
         config_dir, channel="file_drop", webhook=None, crm_owner_id=None
     )
@@ -417,7 +417,7 @@ def test_penalties_allow_negative_threshold(config_dir, threshold):
     assert [rule.points for rule in rules.points] == [-15, 20]
 
 
-def test_rules_without_penalties_accept_zero_threshold(config_dir):
+def test_zero_threshold_without_penalties(config_dir):
     _edit_rules(config_dir, threshold=0)
     assert load_config(config_dir).rules.threshold == 0
 
@@ -655,7 +655,7 @@ def test_yaml_error_keeps_quoted_character(config_dir):
     assert r"found character '\t' that cannot start any token" in text
 
 
-def test_yaml_error_names_start_of_construct(config_dir):
+def test_yaml_error_names_quote_start(config_dir):
     rules = config_dir / "rules.yaml"
     rules.write_text("version: '2026.12-1\nthreshold: 20\n")
     text = _load_error(config_dir)
