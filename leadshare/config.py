@@ -6,23 +6,29 @@ Each file is validated with pydantic when it is loaded; an invalid file raises
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import functools
 import hashlib
 import shutil
 from pathlib import Path
 import re
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pycountry
 import yaml
 from pydantic import (
+    AllowInfNan,
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
+    StrictBool,
+    StrictInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -39,6 +45,16 @@ PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 Tier = Literal["gold", "silver", "bronze"]
 TIERS: tuple[str, ...] = get_args(Tier)
+
+CHANNEL_SETTINGS: dict[str, str] = {
+    "webhook": "webhook",
+    "template": "webhook",
+    "crm_owner_id": "crm_export",
+}
+"""Partner settings that only one channel reads, each mapped to that channel.
+
+Only webhook deliveries carry a rendered intro, and only CRM exports assign an owner.
+"""
 
 DERIVED_FIELDS: tuple[str, ...] = (
     "email_display",
@@ -59,6 +75,12 @@ import pandas.
 
 RULE_FIELDS: tuple[str, ...] = LEAD_FIELDS + DERIVED_FIELDS
 """Fields that score rules and required-field checks can read."""
+
+# Number and flag fields use strict types. YAML 1.1 (PyYAML) reads unquoted yes, no,
+# on and off as booleans, which pydantic's lax mode would turn into 1 and 0. Lax mode
+# would also read 1, 0 and the text "yes" as flags, and accept quoted numbers.
+StrictFiniteFloat = Annotated[float, Strict(), AllowInfNan(False)]
+"""A finite int or float, stored as a float."""
 
 
 @functools.cache
@@ -167,13 +189,13 @@ class Partner(_Strict):
     territory: Territory = Field(default_factory=Territory)
     industries: list[str] = Field(default_factory=list, description="empty = any")
     products: list[str] = Field(default_factory=list, description="empty = any")
-    capacity_per_day: int = Field(ge=0)
-    capacity_per_week: int = Field(ge=0)
-    performance: float = Field(
+    capacity_per_day: StrictInt = Field(ge=0)
+    capacity_per_week: StrictInt = Field(ge=0)
+    performance: StrictFiniteFloat = Field(
         default=0.5, ge=0, le=1, description="Prior acceptance rate"
     )
     timezone: str = "UTC"
-    sla_hours: int = 48
+    sla_hours: StrictInt = 48
     channel: Literal["webhook", "file_drop", "crm_export", "manual"]
     webhook: WebhookConfig | None = None
     crm_owner_id: str | None = None
@@ -244,6 +266,13 @@ class Partner(_Strict):
             raise ValueError(
                 f"unknown lead fields {unknown}; allowed: {sorted(allowed)}"
             )
+        # The allowlist is also the column list of the partner's CSV files.
+        repeated = sorted({name for name in fields if fields.count(name) > 1})
+        if repeated:
+            raise ValueError(
+                f"lead fields {repeated} are listed more than once; list each field "
+                "once"
+            )
         return fields
 
     @field_validator("sla_hours")
@@ -261,12 +290,7 @@ class Partner(_Strict):
             raise ValueError(
                 "channel 'webhook' needs a 'webhook' section with 'url' and 'secret'"
             )
-        if self.channel != "webhook" and self.webhook is not None:
-            raise ValueError(
-                f"a 'webhook' section is set but channel is "
-                f"{self.channel!r}, so it would never be used; remove the section "
-                "or set 'channel: webhook'"
-            )
+        self._check_channel_settings()
         if self.channel == "crm_export" and not (self.crm_owner_id or "").strip():
             raise ValueError(
                 "channel 'crm_export' needs 'crm_owner_id', the "
@@ -280,17 +304,32 @@ class Partner(_Strict):
             )
         return self
 
+    def _check_channel_settings(self) -> None:
+        """Raise ValueError on a setting that only another channel reads.
+
+        A setting that is left out or null passes, so the default template does too.
+        """
+        for name, channel in CHANNEL_SETTINGS.items():
+            if channel == self.channel or name not in self.model_fields_set:
+                continue
+            if getattr(self, name) is None:
+                continue
+            raise ValueError(
+                f"{name!r} is set but channel is {self.channel!r}, so it would never "
+                f"be used; remove {name!r} or set 'channel: {channel}'"
+            )
+
 
 SCORE_CONDITIONS = ("equals", "any_of", "at_least", "present")
 
 
 class ScoreRule(_Strict):
     field: str
-    points: float
+    points: StrictFiniteFloat = Field(description="Negative points are a penalty")
     equals: str | None = None
     any_of: list[str] | None = None
-    at_least: float | None = None
-    present: bool | None = None
+    at_least: StrictFiniteFloat | None = None
+    present: StrictBool | None = None
 
     @field_validator("field")
     @classmethod
@@ -326,7 +365,7 @@ class Exclusions(_Strict):
     competitor_domains: list[str] = Field(default_factory=list)
     unsupported_countries: list[str] = Field(default_factory=list)
     free_mail_domains: list[str] = Field(default_factory=list)
-    b2b_only: bool = False
+    b2b_only: StrictBool = False
 
     @field_validator("unsupported_countries")
     @classmethod
@@ -336,8 +375,8 @@ class Exclusions(_Strict):
 
 class Strategic(_Strict):
     named_accounts: list[str] = Field(default_factory=list)
-    min_company_size: int | None = None
-    min_annual_revenue: float | None = None
+    min_company_size: StrictInt | None = None
+    min_annual_revenue: StrictFiniteFloat | None = None
 
     @field_validator("min_company_size", "min_annual_revenue")
     @classmethod
@@ -353,13 +392,16 @@ class Strategic(_Strict):
 
 class Rules(_Strict):
     version: str
-    threshold: float
+    # points comes before threshold so that the threshold check can read it.
     points: list[ScoreRule] = Field(default_factory=list)
+    threshold: StrictFiniteFloat = Field(
+        description="Leads that score below this are disqualified"
+    )
     required_fields: list[str] = Field(default_factory=list)
     exclusions: Exclusions = Field(default_factory=Exclusions)
-    freshness_days: int | None = None
+    freshness_days: StrictInt | None = None
     strategic: Strategic = Field(default_factory=Strategic)
-    tier_weights: dict[str, float] = Field(
+    tier_weights: dict[str, StrictFiniteFloat] = Field(
         default_factory=lambda: {"gold": 1.0, "silver": 0.8, "bronze": 0.6}
     )
 
@@ -367,6 +409,27 @@ class Rules(_Strict):
     @classmethod
     def _known_required_fields(cls, names: list[str]) -> list[str]:
         return _known_rule_fields(names)
+
+    @field_validator("threshold")
+    @classmethod
+    def _reachable_threshold(cls, threshold: float, info: ValidationInfo) -> float:
+        # A score is the sum of the points of the matching rules, so it is never
+        # below the sum of the negative points. A lower threshold is taken as a typo.
+        rules = info.data.get("points")
+        if rules is None:  # invalid points are reported on their own
+            return threshold
+        lowest = sum(rule.points for rule in rules if rule.points < 0)
+        if threshold >= lowest:
+            return threshold
+        if lowest == 0:
+            raise ValueError(
+                f"threshold is {threshold:g}, but no lead can score below 0 because "
+                "no score rule gives negative points; use 0 or more"
+            )
+        raise ValueError(
+            f"threshold is {threshold:g}, but no lead can score below {lowest:g}, "
+            f"the sum of the negative points; use {lowest:g} or more"
+        )
 
     @field_validator("freshness_days")
     @classmethod
@@ -420,7 +483,7 @@ class Profile(_Strict):
         description="Row-level required lead fields; None = the rules' list",
     )
     suite: str = "leads_batch"
-    max_null_rate: dict[str, float] = Field(default_factory=dict)
+    max_null_rate: dict[str, StrictFiniteFloat] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -506,13 +569,76 @@ class Config(BaseModel):
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: file not found; copy it from {EXAMPLE_CONFIG}"
         ) from None
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+        # PyYAML's message repeats the line, which may hold a pasted secret, so
+        # neither that message nor the exception is passed on.
+        raise ConfigError(f"{path}: {_yaml_error_message(exc, text)}") from None
+
+
+def _yaml_error_message(error: yaml.YAMLError, text: str) -> str:
+    """Describe a YAML error by line, column and problem, without text of the file."""
+    fix = "fix the YAML syntax at that position"
+    if isinstance(error, yaml.reader.ReaderError):
+        before = text[: error.position]
+        line_start = before.rfind("\n") + 1
+        place = _text_position(before.count("\n"), error.position - line_start)
+        return (
+            f"invalid YAML at {place}: the character U+{error.character:04X} is not "
+            f"allowed; {fix}"
+        )
+    mark = None
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
+    if mark is None:
+        return f"invalid YAML ({type(error).__name__}); {fix}"
+    problem = _without_document_text(error.problem or error.context or "")
+    message = f"invalid YAML at {_text_position(mark.line, mark.column)}"
+    if problem:
+        message += f": {problem}"
+    if error.problem and error.context and error.context_mark is not None:
+        # For an unclosed quote or bracket, the problem mark is at the end of the
+        # file and the context mark is where the quote or bracket opens.
+        context = _without_document_text(error.context)
+        start = _text_position(error.context_mark.line, error.context_mark.column)
+        message += f" ({context} at {start})"
+    return f"{message}; {fix}"
+
+
+def _text_position(line: int, column: int) -> str:
+    """Name a 0-based line and column the way editors count them, from 1."""
+    return f"line {line + 1}, column {column + 1}"
+
+
+QUOTED_TEXT = re.compile(r"'(?:[^'\\]|\\.)*'" + r'|"(?:[^"\\]|\\.)*"')
+YAML_TOKEN_NAME = re.compile(r"<[a-z ]+>")
+
+
+def _without_document_text(message: str) -> str:
+    """Replace what a PyYAML message quotes from the document with "(text omitted)".
+
+    PyYAML quotes tags, anchors and aliases as written, and they may be part of a
+    pasted secret. A quoted single character, such as '\\t', and a token name, such
+    as '<stream end>', stay because they tell what to fix.
+    """
+
+    def keep_or_omit(match: re.Match[str]) -> str:
+        quoted = match.group()
+        try:
+            value = ast.literal_eval(quoted)
+        except (SyntaxError, ValueError):
+            return "(text omitted)"
+        if len(value) == 1 or YAML_TOKEN_NAME.fullmatch(value):
+            return quoted
+        return "(text omitted)"
+
+    return QUOTED_TEXT.sub(keep_or_omit, message)
 
 
 def _validate(model: type[BaseModel], data: Any, path: Path, prefix: str = "") -> Any:
@@ -535,6 +661,14 @@ def _error_place(prefix: str, field: str) -> str:
     return prefix.rstrip(".") or "top level"
 
 
+EXPECTED_TYPES = {
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+}
+"""Accepted values of a strict number or flag field, by pydantic error type."""
+
+
 def _error_message(error: Any) -> str:
     """Format one pydantic error, with its input only when short and not a secret.
 
@@ -547,11 +681,29 @@ def _error_message(error: Any) -> str:
         return "required field is missing; add it"
     if error["type"] == "extra_forbidden":
         return "unknown field; correct its spelling or remove it"
-    message = error["msg"]
     value = error.get("input")
-    if _printable(value) and not _secret(error["loc"]):
+    show_value = _printable(value) and not _secret(error["loc"])
+    if error["type"] in EXPECTED_TYPES and show_value:
+        return _wrong_type_message(EXPECTED_TYPES[error["type"]], value)
+    message = error["msg"]
+    if show_value:
         message += f" (got {value!r})"
     return f"{message}; fix this field and run again"
+
+
+def _wrong_type_message(expected: str, value: Any) -> str:
+    """Describe a value of the wrong type in a strict number or flag field."""
+    if isinstance(value, bool):
+        return (
+            f"expected {expected}, got the boolean {str(value).lower()} (YAML reads "
+            "unquoted yes, no, on and off as booleans); write a number"
+        )
+    if isinstance(value, str):
+        return (
+            f"expected {expected}, got the text {value!r}; write {expected} "
+            "without quotes"
+        )
+    return f"expected {expected}, got {value!r}; write {expected}"
 
 
 def _printable(value: Any) -> bool:

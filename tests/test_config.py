@@ -48,7 +48,17 @@ BAD_PARTNER_FIELDS = [
     ("territory", {"countries": ["UK"]}, "the United Kingdom is 'GB'"),
     ("territory", {"countries": ["Germany"]}, "use 'DE' for Germany"),
     ("fields", [], "the allowlist is empty"),
-    ("channel", "file_drop", "'webhook' section is set but channel is 'file_drop'"),
+    (
+        "fields",
+        ["lead_id", "email", "company", "email"],
+        "lead fields ['email'] are listed more than once",
+    ),
+    (
+        "fields",
+        ["score", "lead_id", "score", "lead_id", "score"],
+        "lead fields ['lead_id', 'score'] are listed more than once",
+    ),
+    ("channel", "file_drop", "'webhook' is set but channel is 'file_drop'"),
     ("capacity_per_week", 100, "capacity_per_week (100) is smaller than"),
     ("sla_hours", -1, "sla_hours is -1; use a positive number of hours"),
     ("sla_hours", 0, "sla_hours is 0; use a positive number of hours"),
@@ -77,6 +87,41 @@ def test_crm_export_needs_owner(config_dir, owner):
     )
     with pytest.raises(ConfigError, match="needs 'crm_owner_id'"):
         load_config(config_dir)
+
+
+OTHER_CHANNEL_SETTINGS = [
+    ({"crm_owner_id": "OWN-1"}, "'crm_owner_id' is set but channel is 'webhook'"),
+    (
+        {"channel": "file_drop", "webhook": None, "crm_owner_id": "OWN-1"},
+        "'crm_owner_id' is set but channel is 'file_drop'",
+    ),
+    (
+        {"channel": "manual", "webhook": None, "template": "intro_brief.j2"},
+        "'template' is set but channel is 'manual'",
+    ),
+    (
+        {"channel": "crm_export", "crm_owner_id": "OWN-1"},
+        "'webhook' is set but channel is 'crm_export'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "message"), OTHER_CHANNEL_SETTINGS)
+def test_setting_of_other_channel_rejected(config_dir, changes, message):
+    _edit_first_partner(config_dir, **changes)
+    text = _load_error(config_dir)
+    assert "partners.yaml: partners[0] (P-NORDWIND): " in text
+    assert message in text
+    assert "so it would never be used" in text
+
+
+def test_null_other_channel_setting_accepted(config_dir):
+    _edit_first_partner(
+        config_dir, channel="file_drop", webhook=None, crm_owner_id=None
+    )
+    partner = load_config(config_dir).partners[0]
+    assert partner.channel == "file_drop"
+    assert partner.crm_owner_id is None
 
 
 def test_partners_as_plain_list(config_dir):
@@ -253,6 +298,13 @@ def _edit_rules(config_dir: Path, drop: tuple[str, ...] = (), **changes) -> None
     path.write_text(yaml.safe_dump(data))
 
 
+PURCHASED_LIST_PENALTY = {
+    "field": "lead_source",
+    "any_of": ["purchased list"],
+    "points": -15,
+}
+EVENT_POINTS = {"field": "lead_source", "equals": "event", "points": 20}
+
 BAD_RULES = [
     (
         {"required_fields": ["email", "emial"]},
@@ -332,6 +384,18 @@ BAD_RULES = [
         "the threshold is 0",
     ),
     ({"thresold": 20}, "field thresold", "unknown field"),
+    (
+        {"threshold": -5},
+        "field threshold",
+        "threshold is -5, but no lead can score below 0 because no score rule "
+        "gives negative points; use 0 or more",
+    ),
+    (
+        {"threshold": -30, "points": [PURCHASED_LIST_PENALTY, EVENT_POINTS]},
+        "field threshold",
+        "threshold is -30, but no lead can score below -15, the sum of the "
+        "negative points; use -15 or more",
+    ),
 ]
 
 
@@ -341,6 +405,21 @@ def test_bad_rules_field_named(config_dir, changes, place, message):
     text = _load_error(config_dir)
     assert f"rules.yaml: {place}" in text
     assert message in text
+
+
+@pytest.mark.parametrize("threshold", [-15, -10, 0])
+def test_penalties_allow_negative_threshold(config_dir, threshold):
+    _edit_rules(
+        config_dir, threshold=threshold, points=[PURCHASED_LIST_PENALTY, EVENT_POINTS]
+    )
+    rules = load_config(config_dir).rules
+    assert rules.threshold == threshold
+    assert [rule.points for rule in rules.points] == [-15, 20]
+
+
+def test_zero_threshold_without_penalties(config_dir):
+    _edit_rules(config_dir, threshold=0)
+    assert load_config(config_dir).rules.threshold == 0
 
 
 def test_rules_accept_derived_fields(config_dir):
@@ -401,3 +480,192 @@ def test_profile_names_differing_in_case(config_dir):
     (folder / "Generic.yaml").write_text(yaml.safe_dump(data))
     text = _load_error(config_dir)
     assert "differs only in case" in text
+
+
+def _set_value(config_dir: Path, file: str, keys: tuple, value) -> None:
+    """Set the value under ``keys`` (mapping keys and list indexes) in ``file``."""
+    path = config_dir / file
+    data = yaml.safe_load(path.read_text())
+    target = data
+    for key in keys[:-1]:
+        target = target[key]
+    target[keys[-1]] = value
+    path.write_text(yaml.safe_dump(data))
+
+
+# YAML 1.1 reads unquoted yes, no, on and off as booleans, and pydantic's lax mode
+# would turn them into 1 and 0 in a number field.
+NUMBER_FIELDS = [
+    ("partners.yaml", ("partners", 0, "capacity_per_day")),
+    ("partners.yaml", ("partners", 0, "capacity_per_week")),
+    ("partners.yaml", ("partners", 0, "performance")),
+    ("partners.yaml", ("partners", 0, "sla_hours")),
+    ("rules.yaml", ("threshold",)),
+    ("rules.yaml", ("freshness_days",)),
+    ("rules.yaml", ("points", 0, "points")),
+    ("rules.yaml", ("points", 2, "at_least")),
+    ("rules.yaml", ("strategic", "min_company_size")),
+    ("rules.yaml", ("strategic", "min_annual_revenue")),
+    ("rules.yaml", ("tier_weights", "gold")),
+    ("profiles/generic.yaml", ("max_null_rate", "email")),
+]
+
+
+def _place(keys: tuple) -> str:
+    """Write ``keys`` as config errors name a field, such as points[0].points."""
+    place = ""
+    for key in keys:
+        place += f"[{key}]" if isinstance(key, int) else f".{key}"
+    return place.lstrip(".").replace("partners[0]", "partners[0] (P-NORDWIND)")
+
+
+@pytest.mark.parametrize("value", [True, False])
+@pytest.mark.parametrize(("file", "keys"), NUMBER_FIELDS)
+def test_boolean_in_number_field_rejected(config_dir, file, keys, value):
+    _set_value(config_dir, file, keys, value)
+    text = _load_error(config_dir)
+    assert f"{file}: field {_place(keys)}: expected " in text
+    assert f"got the boolean {str(value).lower()}" in text
+    assert "YAML reads unquoted yes, no, on and off as booleans" in text
+
+
+def test_freshness_days_yes_rejected(config_dir):
+    rules = config_dir / "rules.yaml"
+    text = rules.read_text().replace("freshness_days: 45", "freshness_days: yes")
+    rules.write_text(text)
+    error = _load_error(config_dir)
+    assert "rules.yaml: field freshness_days: expected a whole number" in error
+    assert "got the boolean true" in error
+
+
+FLAG_FIELDS = [("exclusions", "b2b_only"), ("points", 4, "present")]
+NOT_BOOLEANS = [
+    (1, "got 1; write true or false"),
+    (0, "got 0; write true or false"),
+    ("yes", "got the text 'yes'; write true or false without quotes"),
+    ("true", "got the text 'true'; write true or false without quotes"),
+]
+
+
+@pytest.mark.parametrize(("value", "message"), NOT_BOOLEANS)
+@pytest.mark.parametrize("keys", FLAG_FIELDS)
+def test_non_boolean_flag_rejected(config_dir, keys, value, message):
+    _set_value(config_dir, "rules.yaml", keys, value)
+    text = _load_error(config_dir)
+    assert f"rules.yaml: field {_place(keys)}: expected true or false" in text
+    assert message in text
+
+
+@pytest.mark.parametrize(
+    ("keys", "value", "message"),
+    [
+        (
+            ("freshness_days",),
+            "45",
+            "got the text '45'; write a whole number without quotes",
+        ),
+        (("freshness_days",), 1.5, "expected a whole number, got 1.5"),
+        (("threshold",), "20", "expected a number, got the text '20'"),
+    ],
+)
+def test_text_or_fraction_in_number_rejected(config_dir, keys, value, message):
+    _set_value(config_dir, "rules.yaml", keys, value)
+    text = _load_error(config_dir)
+    assert f"rules.yaml: field {_place(keys)}: " in text
+    assert message in text
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+@pytest.mark.parametrize(
+    "line", ["threshold: 20", "min_annual_revenue: 50000000", "gold: 1.0"]
+)
+def test_non_finite_number_rejected(config_dir, line, value):
+    rules = config_dir / "rules.yaml"
+    name = line.split(":")[0]
+    rules.write_text(rules.read_text().replace(line, f"{name}: {value}"))
+    text = _load_error(config_dir)
+    assert f"{name}: " in text
+    assert "Input should be a finite number" in text
+
+
+def test_numbers_keep_their_types():
+    config = load_config(EXAMPLE_CONFIG)
+    partner = config.partners[0]
+    assert type(partner.capacity_per_day) is int
+    assert type(partner.sla_hours) is int
+    assert type(config.rules.freshness_days) is int
+    assert config.rules.threshold == 20
+    assert config.rules.tier_weights["gold"] == 1.0
+    assert config.rules.exclusions.b2b_only is False
+
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SECRET_LINE = "      secret: env:LEADSHARE_DEMO_WEBHOOK_SECRET"
+
+# Each replaces the secret reference line of partners.yaml with a pasted secret that
+# breaks the YAML in another way.
+BROKEN_SECRET_LINES = [
+    f"      secret: {SECRET}: x",  # a second ': ' on the line
+    f"      secret: *{SECRET}",  # an alias that is not defined
+    f"      secret: !{SECRET} x",  # a tag that safe_load cannot construct
+    f'      secret: "{SECRET}',  # a quote that is never closed
+    f"      secret: {SECRET}\x07",  # a control character
+    f"\tsecret: {SECRET}",  # a tab as indentation
+]
+
+
+def _break_secret_line(config_dir: Path, line: str) -> Path:
+    path = config_dir / "partners.yaml"
+    text = path.read_text()
+    assert SECRET_LINE in text
+    path.write_text(text.replace(SECRET_LINE, line))
+    return path
+
+
+@pytest.mark.parametrize("line", BROKEN_SECRET_LINES)
+def test_yaml_error_hides_line_text(config_dir, line):
+    path = _break_secret_line(config_dir, line)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_dir)
+    text = str(caught.value)
+    assert text.startswith(f"{path}: invalid YAML at line ")
+    assert "fix the YAML syntax at that position" in text
+    assert "whsec_" not in text
+    assert SECRET[6:14] not in text
+    assert "secret:" not in text
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
+
+
+def test_yaml_error_names_line_and_column(config_dir):
+    line = f"      secret: {SECRET}: x"
+    path = _break_secret_line(config_dir, line)
+    number = path.read_text().splitlines().index(line) + 1
+    column = line.index(": x") + 1
+    text = _load_error(config_dir)
+    assert f"invalid YAML at line {number}, column {column}: " in text
+    assert "mapping values are not allowed here" in text
+
+
+def test_yaml_error_keeps_quoted_character(config_dir):
+    path = _break_secret_line(config_dir, f"\tsecret: {SECRET}")
+    number = path.read_text().splitlines().index(f"\tsecret: {SECRET}") + 1
+    text = _load_error(config_dir)
+    assert f"line {number}, column 1: " in text
+    assert r"found character '\t' that cannot start any token" in text
+
+
+def test_yaml_error_names_quote_start(config_dir):
+    rules = config_dir / "rules.yaml"
+    rules.write_text("version: '2026.12-1\nthreshold: 20\n")
+    text = _load_error(config_dir)
+    assert "rules.yaml: invalid YAML at line 3, column 1: " in text
+    assert "found unexpected end of stream" in text
+    assert "while scanning a quoted scalar at line 1, column 10" in text
+
+
+def test_yaml_error_keeps_token_name(config_dir):
+    (config_dir / "rules.yaml").write_text("version: x\nthreshold: [1, 2\n")
+    text = _load_error(config_dir)
+    assert "expected ',' or ']', but got '<stream end>'" in text
+    assert "(while parsing a flow sequence at line 2, column 12)" in text
