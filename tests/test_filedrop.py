@@ -140,6 +140,28 @@ def test_manual_handoff_dedups(tmp_path):
     assert [json.loads(line)["transfer_id"] for line in lines] == ["T-1", "T-2"]
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_manual_handoff_keeps_line_like_characters(tmp_path, separator):
+    company = f"Acme{separator}Holding"
+    path = append_manual_handoff(tmp_path, [{"transfer_id": "T-1", "company": company}])
+    # A queue written before these were escaped holds them raw.
+    path.write_text(
+        path.read_text(encoding="utf-8") + json.dumps(
+            {"transfer_id": "T-0", "company": company}, ensure_ascii=False
+        ) + "\n",
+        encoding="utf-8",
+    )
+
+    append_manual_handoff(tmp_path, [{"transfer_id": "T-2", "company": company}])
+    append_manual_handoff(tmp_path, [{"transfer_id": "T-1", "company": company}])
+
+    lines = path.read_text(encoding="utf-8").split("\n")[:-1]
+    records = [json.loads(line) for line in lines]
+    assert [record["transfer_id"] for record in records] == ["T-1", "T-0", "T-2"]
+    assert all(record["company"] == company for record in records)
+    assert separator not in lines[0] and separator not in lines[2]
+
+
 def test_manual_handoff_needs_key(tmp_path):
     with pytest.raises(ValueError, match="transfer_id"):
         append_manual_handoff(tmp_path, [{"partner_id": "acme"}])

@@ -180,9 +180,7 @@ def append_manual_handoff(
         if value in seen:
             continue
         seen.add(value)
-        lines.append(
-            json.dumps(row, sort_keys=True, ensure_ascii=False, default=_json_default)
-        )
+        lines.append(_jsonl_line(row))
 
     if not lines and path.exists():
         return path
@@ -238,9 +236,21 @@ def _safe_part(value: str, label: str) -> str:
     return value
 
 
+# Characters that str.splitlines() and some other readers take for line ends,
+# though a JSON Lines record ends at LF only. Written escaped, no reader splits a
+# record; a queue written before may hold them raw, so reading splits at LF only.
+_LINE_LIKE = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
+def _jsonl_line(row: dict[str, Any]) -> str:
+    text = json.dumps(row, sort_keys=True, ensure_ascii=False, default=_json_default)
+    return text.translate(_LINE_LIKE)
+
+
 def _keys_in_jsonl(data: bytes, key: str, path: Path) -> set[Any]:
+    """Return the ``key`` values of a queue file, whose lines end at LF only."""
     keys = set()
-    for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
+    for number, line in enumerate(data.decode("utf-8").split("\n"), start=1):
         if not line.strip():
             continue
         try:
