@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -86,6 +87,62 @@ TEMPORARY_SUFFIXES = {".part", ".partial", ".filepart", ".tmp", ".crdownload"}
 starting with '.'."""
 
 
+MAX_NAME_BYTES = 255
+"""The longest file name most Linux file systems take, in bytes."""
+
+_REASON_SUFFIX = ".reason.txt"
+
+
+def _escape_undecodable(name: str) -> str:
+    """Write each byte of ``name`` that is not UTF-8 as %XX (``caf\\xe9`` -> ``caf%E9``).
+
+    Python gives such bytes of a file name as lone surrogates, which the store,
+    the logs and JSON cannot encode.
+    """
+    return "".join(
+        f"%{ord(char) - 0xDC00:02X}" if 0xDC80 <= ord(char) <= 0xDCFF else char
+        for char in name
+    )
+
+
+def _rename_undecodable_files(settings: Settings) -> None:
+    """Rename inbox files whose names are not UTF-8, escaping the bad bytes.
+
+    Temporary and hidden files are left alone: a program may still be writing them
+    and will rename them when done; the next run renames the result.
+    """
+    for path, _ in list_inbox(settings) + list_inbox(settings, lead_files=False):
+        escaped = _escape_undecodable(path.name)
+        if escaped == path.name:
+            continue
+        target = path.with_name(escaped)
+        number = 1
+        while target.exists():
+            number += 1
+            target = path.with_name(f"{Path(escaped).stem}-{number}{path.suffix}")
+        path.rename(target)
+        log.warning(
+            "Renamed inbox file %s: its name was not UTF-8 (bytes shown as %%XX)",
+            _escape_undecodable(str(target.relative_to(settings.inbox))),
+        )
+
+
+def _archive_name(file_id: str, name: str) -> str:
+    """Return ``<id>-<name>``, shortened so that the name with '.reason.txt' fits."""
+    limit = MAX_NAME_BYTES - len(_REASON_SUFFIX)
+    archived = f"{file_id[:12]}-{name}"
+    if len(os.fsencode(archived)) <= limit:
+        return archived
+    suffix = Path(name).suffix
+    if len(os.fsencode(suffix)) > 16:
+        suffix = ""
+    stem = os.fsencode(archived[: len(archived) - len(suffix)])
+    room = limit - len(os.fsencode(suffix)) - 1
+    # Cut at a character boundary: drop a partial UTF-8 sequence at the end.
+    short = stem[:room].decode("utf-8", "ignore")
+    return f"{short}~{suffix}"
+
+
 def list_inbox(
     settings: Settings, default_profile: str = "generic", *, lead_files: bool = True
 ) -> list[tuple[Path, str]]:
@@ -106,7 +163,7 @@ def list_inbox(
         if (suffix in LEAD_FILE_SUFFIXES) != lead_files:
             continue
         profile = relative.parts[0] if len(relative.parts) > 1 else default_profile
-        found.append((path, profile))
+        found.append((path, _escape_undecodable(profile)))
     return found
 
 
@@ -144,6 +201,7 @@ def claim_files(ctx: RunContext) -> list[InboxFile]:
     rejected, unless a file in a profile's folder has the same content: a rejection
     records the content's status, so it would keep the good copy from being read.
     """
+    _rename_undecodable_files(ctx.settings)
     claimed: dict[str, InboxFile] = {}
     misplaced: list[InboxFile] = []
     for item in _unprocessed_files(ctx):
@@ -253,7 +311,7 @@ def archive_file(ctx: RunContext, item: InboxFile, status: str) -> Path:
     folder = (
         ctx.settings.processed if status == "committed" else ctx.settings.quarantine
     )
-    target = folder / item.profile / f"{item.file_id[:12]}-{item.path.name}"
+    target = folder / item.profile / _archive_name(item.file_id, item.path.name)
     target.parent.mkdir(parents=True, exist_ok=True)
     if item.path.exists():
         shutil.move(str(item.path), target)
@@ -262,6 +320,8 @@ def archive_file(ctx: RunContext, item: InboxFile, status: str) -> Path:
 
 def reject_file(ctx: RunContext, item: InboxFile, error: IntakeError) -> Path:
     """Record a rejected file, move it to quarantine and write the reason beside it."""
+    # A folder name that is not UTF-8 can reach the message through the path.
+    reason = _escape_undecodable(str(error))
     with ctx.store.transaction() as tx:
         tx.execute(
             "record_file",
@@ -272,15 +332,17 @@ def reject_file(ctx: RunContext, item: InboxFile, error: IntakeError) -> Path:
             delimiter=None,
             rows_in=None,
             status="rejected",
-            reason=str(error),
+            reason=reason,
             run_id=ctx.run_id,
             received_at=ctx.now,
         )
     target = archive_file(ctx, item, "rejected")
-    target.with_name(target.name + ".reason.txt").write_text(
-        str(error) + "\n", encoding="utf-8"
+    target.with_name(target.name + _REASON_SUFFIX).write_text(
+        reason + "\n", encoding="utf-8"
     )
-    log.warning("Rejected %s: %s", item.path.name, error.reason)
+    log.warning(
+        "Rejected %s: %s", item.path.name, _escape_undecodable(str(error.reason))
+    )
     return target
 
 

@@ -6,6 +6,7 @@ webhook partner (it verifies signatures and deduplicates on webhook-id) and as S
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -446,3 +447,33 @@ def test_unsupported_and_temporary_inbox_files(home, partner, tmp_path):
         home, "select status from source_files where file_name = 'good.csv'"
     )
     assert status == [("committed",)]
+
+
+def test_long_and_undecodable_file_names(home, partner, tmp_path):
+    from leadshare.generate import write_leads
+
+    inbox = home / "inbox"
+    (inbox / "generic").mkdir(parents=True)
+    long_name = "l" * 240 + ".csv"
+    write_leads(inbox / "generic" / long_name, 30, seed=11)
+    latin1 = os.fsdecode(b"caf\xe9.csv")
+    write_leads(inbox / "generic" / latin1, 20, seed=12)
+    bad_folder = inbox / os.fsdecode(b"h\xe4ndler")
+    bad_folder.mkdir()
+    write_leads(bad_folder / "x.csv", 10, seed=13)
+
+    summary = run_share(home, "generic")
+
+    assert summary["rows_in"] == 50
+    assert sorted(f["file"] for f in summary["files"]) == ["caf%E9.csv", long_name]
+    assert [f["file"] for f in summary["rejected_files"]] == ["x.csv"]
+    assert "h%E4ndler" in summary["rejected_files"][0]["reason"]
+    archived = [path.name for path in (home / "processed").rglob("*.csv")]
+    assert len(archived) == 2
+    assert all(len(os.fsencode(name)) <= 244 for name in archived)
+    reasons = list((home / "quarantine").rglob("*.reason.txt"))
+    assert len(reasons) == 1 and reasons[0].parent.name == "h%E4ndler"
+    assert not list(inbox.rglob("*.csv"))
+
+    later = run_share(home, "generic")
+    assert later["rows_in"] == 0
