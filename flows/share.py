@@ -66,8 +66,8 @@ def _share(ctx: RunContext, deliver: bool) -> dict:
         frame, suppressions = check_consent(ctx, frame)
         frame = qualify_leads(ctx, frame)
         match = match_partners(ctx, frame, item.batch)
-        commit_batch(ctx, item, frame, match, suppressions, meta)
-        archive_file(ctx, item)
+        if commit_batch(ctx, item, frame, match, suppressions, meta) is not None:
+            archive_file(ctx, item)
     archive_repeated_files(ctx)
 
     states = []

@@ -56,6 +56,8 @@ class InboxFile:
     path: Path
     profile: str
     sha256: str
+    stat: tuple[int, int] | None = None
+    """Size and modification time (ns) seen before hashing; None if not taken."""
 
     @property
     def file_id(self) -> str:
@@ -80,6 +82,20 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def inbox_file(path: Path, profile: str) -> InboxFile:
+    """Hash an inbox file, noting its size and time first to see later changes."""
+    stat = _stat(path)
+    return InboxFile(path=path, profile=profile, sha256=sha256_file(path), stat=stat)
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_size, info.st_mtime_ns
 
 
 TEMPORARY_SUFFIXES = {".part", ".partial", ".filepart", ".tmp", ".crdownload"}
@@ -274,7 +290,7 @@ def _unprocessed_files(ctx: RunContext) -> Iterator[InboxFile]:
     that rejected it.
     """
     for path, profile in list_inbox(ctx.settings):
-        item = InboxFile(path=path, profile=profile, sha256=sha256_file(path))
+        item = inbox_file(path, profile)
         known = ctx.store.rows("file_status", file_id=item.file_id)
         status = known[0]["status"] if known else None
         if status == "committed" or (
@@ -304,6 +320,16 @@ def skip_file(ctx: RunContext, item: InboxFile, earlier_status: str) -> None:
             skipped_at=ctx.now,
         )
     archive_file(ctx, item, earlier_status)
+
+
+def archive_committed_file(ctx: RunContext, item: InboxFile) -> Path:
+    """Move a file out of the inbox after its commit, unless it changed since.
+
+    A file that changed stays in the inbox (FileChangedError): the next run reads
+    it whole, and the rows committed now come back as duplicates.
+    """
+    check_unchanged(item)
+    return archive_file(ctx, item, "committed")
 
 
 def archive_file(ctx: RunContext, item: InboxFile, status: str) -> Path:
@@ -344,6 +370,16 @@ def reject_file(ctx: RunContext, item: InboxFile, error: IntakeError) -> Path:
         "Rejected %s: %s", item.path.name, _escape_undecodable(str(error.reason))
     )
     return target
+
+
+def check_unchanged(item: InboxFile) -> None:
+    """Raise FileChangedError if the file's size or time differs from the claim's.
+
+    Called before the commit and before the archive: rows appended after the read
+    would otherwise be archived with the file and never get an outcome.
+    """
+    if item.stat is not None and _stat(item.path) != item.stat:
+        raise _file_changed(item)
 
 
 def _changed_since_claim(item: InboxFile) -> bool:
@@ -716,6 +752,7 @@ def commit_batch(
     Columns of ``frame`` that no store table keeps are dropped from it.
     """
     failpoints.hit("before_commit")
+    check_unchanged(item)
     if frame["outcome"].isna().any():
         missing = frame.loc[frame["outcome"].isna(), ROW_COLUMN].head(5).tolist()
         raise RuntimeError(
@@ -801,7 +838,7 @@ def bench_stages(csv_path: Path, workdir: Path) -> dict[str, float]:
 
     os.environ["LEADSHARE_HOME"] = str(workdir)
     ctx = build_context()
-    item = InboxFile(path=csv_path, profile="generic", sha256=sha256_file(csv_path))
+    item = inbox_file(csv_path, "generic")
     timings: dict[str, float] = {}
 
     def timed(name, fn, *args):

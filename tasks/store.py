@@ -7,6 +7,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from leadshare import pipeline, progress
+from leadshare.errors import FileChangedError
 from leadshare.match import MatchResult
 from leadshare.pipeline import BatchCounts, InboxFile, RunContext
 from leadshare.words import counted
@@ -20,9 +21,14 @@ def commit_batch(
     match: MatchResult,
     suppressions: list[dict],
     meta: dict,
-) -> BatchCounts:
+) -> BatchCounts | None:
+    """Commit one file's outcomes; None if the file changed since it was claimed."""
     progress.stage(f"Committing {item.path.name}")
-    counts = pipeline.commit_batch(ctx, item, frame, match, suppressions, meta)
+    try:
+        counts = pipeline.commit_batch(ctx, item, frame, match, suppressions, meta)
+    except FileChangedError as exc:
+        get_run_logger().warning("Left %s in the inbox: %s", item.path.name, exc)
+        return None
     get_run_logger().info(
         "Committed %s: %s, outcomes %s",
         counts.file_name,
@@ -33,5 +39,15 @@ def commit_batch(
 
 
 @task(cache_policy=NO_CACHE)
-def archive_file(ctx: RunContext, item: InboxFile) -> str:
-    return str(pipeline.archive_file(ctx, item, "committed"))
+def archive_file(ctx: RunContext, item: InboxFile) -> str | None:
+    """Move a committed file out of the inbox; leave it there if it changed since."""
+    try:
+        return str(pipeline.archive_committed_file(ctx, item))
+    except FileChangedError as exc:
+        get_run_logger().warning(
+            "Left %s in the inbox after its commit; the next run reads it again "
+            "and links the rows committed now as duplicates: %s",
+            item.path.name,
+            exc,
+        )
+        return None

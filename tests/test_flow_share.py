@@ -477,3 +477,59 @@ def test_long_and_undecodable_file_names(home, partner, tmp_path):
 
     later = run_share(home, "generic")
     assert later["rows_in"] == 0
+
+
+def _append_row(path: Path) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    extra = ["" for _ in header]
+    extra[header.index("external_id")] = "LATE-1"
+    extra[header.index("email")] = "late.arrival@example.org"
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(",".join(extra) + "\n")
+
+
+@pytest.mark.parametrize("when", ["before_commit", "after_commit"])
+def test_rows_appended_during_run_are_not_lost(home, partner, tmp_path, monkeypatch, when):
+    from leadshare import pipeline
+    from leadshare.generate import write_leads
+
+    source = write_leads(tmp_path / "growing.csv", 40, seed=14)
+    inboxed = home / "inbox" / "generic" / "growing.csv"
+    original_commit = pipeline.commit_batch
+
+    def commit_while_file_grows(ctx, item, *args):
+        if when == "before_commit":
+            _append_row(inboxed)
+            return original_commit(ctx, item, *args)
+        counts = original_commit(ctx, item, *args)
+        _append_row(inboxed)
+        return counts
+
+    monkeypatch.setattr(pipeline, "commit_batch", commit_while_file_grows)
+    first = run_share(home, "generic", source)
+    monkeypatch.setattr(pipeline, "commit_batch", original_commit)
+
+    assert inboxed.exists()
+    assert first["rows_in"] == (0 if when == "before_commit" else 40)
+
+    second = run_share(home, "generic")
+
+    assert second["rows_in"] == 41
+    assert not inboxed.exists()
+    per_file = db_rows(
+        home, "select count(*) from row_outcomes group by file_id order by 1"
+    )
+    assert per_file == ([(41,)] if when == "before_commit" else [(40,), (41,)])
+    grown = "(select file_id from row_outcomes group by file_id having count(*) = 41)"
+    late = db_rows(
+        home, f"select count(*) from row_outcomes where file_id = {grown} and source_row = 41"
+    )
+    assert late == [(1,)]
+    if when == "after_commit":
+        again = db_rows(
+            home,
+            f"select count(*) from row_outcomes where file_id = {grown} "
+            "and outcome = 'duplicate'",
+        )
+        assert again[0][0] > 0
