@@ -480,6 +480,12 @@ def quarantine_rows(
     bad_email = frame["email_error"].notna() & frame["email"].notna()
     reason = "invalid e-mail: " + frame["email_error"].fillna("")
     _finish(frame, bad_email, Outcome.QUARANTINED, "email_invalid", reason)
+    # A country that is not recognised is never guessed: matching it as missing
+    # would offer the lead in vain every run, where a fixed re-import can go out.
+    if "country_error" in frame.columns:
+        bad_country = frame["country_error"].notna()
+        reason = "invalid country: " + frame["country_error"].fillna("")
+        _finish(frame, bad_country, Outcome.QUARANTINED, "country_invalid", reason)
     return frame
 
 

@@ -533,3 +533,32 @@ def test_rows_appended_during_run_are_not_lost(home, partner, tmp_path, monkeypa
             "and outcome = 'duplicate'",
         )
         assert again[0][0] > 0
+
+
+def test_unknown_country_quarantined_and_fixed_reimport_goes_on(home, partner, tmp_path):
+    import pandas as pd
+
+    from leadshare.generate import write_leads
+
+    rows = pd.read_csv(
+        write_leads(tmp_path / "g.csv", 5, seed=15), dtype=str, keep_default_na=False
+    )
+    rows["country"] = ["Narnia", "Korea", "DE", "DE", "DE"]
+    rows.to_csv(tmp_path / "first.csv", index=False)
+    fixed = rows.iloc[:1].assign(country="US")
+    fixed.to_csv(tmp_path / "fixed.csv", index=False)
+
+    first = run_share(home, "generic", tmp_path / "first.csv")
+    reasons = dict(
+        db_rows(
+            home,
+            "select source_row, reason from row_outcomes where rule = 'country_invalid'",
+        )
+    )
+    second = run_share(home, "generic", tmp_path / "fixed.csv")
+
+    assert first["outcomes"]["quarantined"] >= 2
+    assert "'Narnia'" in reasons[1] and "ambiguous: Korea" in reasons[2]
+    assert second["rows_in"] == 1
+    assert second["outcomes"]["duplicate"] == 0
+    assert second["outcomes"]["quarantined"] == 0
