@@ -291,7 +291,8 @@ def explain(lead_id: str) -> None:
     from leadshare.explain import explain_lead
 
     try:
-        lines = explain_lead(_context().store, lead_id)
+        # Ids copied from a CSV cell or a table often carry spaces.
+        lines = explain_lead(_context().store, lead_id.strip())
     except LeadshareError as exc:
         _fail(exc)
     for line in lines:
@@ -375,9 +376,9 @@ def _decide(
     try:
         ctx = _context()
         decision = ApprovalDecision(
-            lead_id=lead_id,
+            lead_id=lead_id.strip(),
             action=action,
-            partner_id=partner,
+            partner_id=partner.strip() if partner else partner,
             approver=approver,
             note=note,
         )

@@ -13,16 +13,19 @@ import re
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from leadshare.errors import ConfigError
 
 
+ENV_PREFIX = "LEADSHARE_"
+
+
 class Settings(BaseSettings):
     """Runtime settings; the folder layout hangs off ``home``."""
 
-    model_config = SettingsConfigDict(env_prefix="LEADSHARE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     home: Path = Field(
         default=Path("var"), description="Folder with store, inbox, outbox, config."
@@ -34,10 +37,10 @@ class Settings(BaseSettings):
         default=7, description="Seed for deterministic tie-breaks in matching."
     )
     http_timeout_s: float = Field(
-        default=10.0, description="Timeout of one partner HTTP request, seconds."
+        default=10.0, gt=0, description="Timeout of one partner HTTP request, seconds."
     )
     http_attempts: int = Field(
-        default=3, description="Attempts per delivery within one run."
+        default=3, ge=1, description="Attempts per delivery within one run."
     )
     http_deadline_s: float | None = Field(
         default=None,
@@ -111,8 +114,22 @@ class Settings(BaseSettings):
 
 
 def get_settings() -> Settings:
-    """Read the settings afresh, so a changed environment (tests, CLI) takes effect."""
-    return Settings()
+    """Read the settings afresh, so a changed environment (tests, CLI) takes effect.
+
+    An invalid value raises ConfigError naming the environment variable. The value
+    itself is not repeated: a store URL can hold a password.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            f"{ENV_PREFIX}{str(error['loc'][0]).upper()}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        raise ConfigError(
+            "invalid setting in the environment: " + "; ".join(problems)
+            + ". Fix the variable or unset it to use the default"
+        ) from None
 
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

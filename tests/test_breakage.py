@@ -178,6 +178,37 @@ def test_malformed_store_url_message(home, monkeypatch):
     assert "store URL 'nonsense' is invalid" in result.output
 
 
+def test_explain_trims_the_lead_id(home, monkeypatch):
+    from leadshare import cli, explain
+
+    asked = []
+    monkeypatch.setattr(
+        explain, "explain_lead", lambda store, lead_id: asked.append(lead_id) or ["ok"]
+    )
+    result = CliRunner().invoke(cli.app, ["explain", "  L-00000000000000ab\t"])
+    assert result.exit_code == 0
+    assert asked == ["L-00000000000000ab"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LEADSHARE_WEBHOOK_BUDGET_S", "0"),
+        ("LEADSHARE_HTTP_TIMEOUT_S", "-1"),
+        ("LEADSHARE_HTTP_ATTEMPTS", "0"),
+        ("LEADSHARE_SEED", "seven"),
+    ],
+)
+def test_bad_setting_names_its_variable(home, monkeypatch, variable, value):
+    from leadshare import cli
+
+    monkeypatch.setenv(variable, value)
+    result = CliRunner().invoke(cli.app, ["status"])
+    assert result.exit_code == 2
+    assert variable in result.output
+    assert "Traceback" not in result.output
+
+
 def test_explain_unknown_lead_exit_code(home):
     from leadshare import cli
 
