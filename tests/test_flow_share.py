@@ -562,3 +562,22 @@ def test_unknown_country_quarantined_and_fixed_reimport_goes_on(home, partner, t
     assert second["rows_in"] == 1
     assert second["outcomes"]["duplicate"] == 0
     assert second["outcomes"]["quarantined"] == 0
+
+
+def test_run_that_died_before_recording_anything_is_not_taken_over(home, partner, tmp_path):
+    from leadshare.generate import write_leads
+
+    run_share(home, "generic")
+    with duckdb.connect(str(home / "leadshare.duckdb")) as con:
+        con.execute(
+            "insert into runs (run_id, flow_run_id, status, started_at) "
+            "values ('run-died', 'flow-died', 'running', now())"
+        )
+
+    summary = run_share(home, "generic", write_leads(tmp_path / "a.csv", 20, seed=16))
+
+    assert summary["rows_in"] == 20
+    assert summary["taken_over_runs"] == []
+    assert db_rows(home, "select status, summary from runs where run_id = 'run-died'") == [
+        ("crashed", None)
+    ]
