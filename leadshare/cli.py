@@ -120,6 +120,11 @@ def _print_summary(summary: dict) -> None:
         console.print(f"Rejected {rejected['file']}: {rejected['reason']}")
     for skipped in summary.get("skipped_files", []):
         console.print(f"Skipped {skipped['file']}: {skipped['reason']}")
+    for other in summary.get("files_in_other_runs", []):
+        console.print(
+            f"{other['file']} was {other['status']} by run {other['run_id']}; "
+            "`leadshare status` shows that run"
+        )
     if summary.get("taken_over_runs"):
         console.print(
             "Also reported here: files committed by crashed or failed runs "
@@ -183,6 +188,24 @@ def _check_lead_file(path: Path) -> None:
         )
 
 
+def _files_in_other_runs(
+    ctx, copies: list[tuple[Path, str]], summary: dict
+) -> list[dict]:
+    """Name the given files that another run handled, such as one that ran at once.
+
+    While this command waited for the store, a run started elsewhere can have read
+    its files from the inbox; without this list the summary would not show them.
+    """
+    found = []
+    for path, sha256 in copies:
+        for row in ctx.store.rows("file_status", file_id=sha256[:32]):
+            if row["run_id"] != summary.get("run_id"):
+                found.append(
+                    {"file": path.name, "status": row["status"], "run_id": row["run_id"]}
+                )
+    return found
+
+
 @app.command()
 def share(
     files: list[Path] = typer.Argument(..., help="Lead files (CSV or JSONL) to share."),
@@ -192,6 +215,8 @@ def share(
     ),
 ) -> None:
     """Copy FILES into the inbox under PROFILE and run one sharing run."""
+    from leadshare.pipeline import sha256_file
+
     try:
         ctx = _context()
         ctx.config.profile(profile)
@@ -199,6 +224,7 @@ def share(
         # it was.
         for path in files:
             _check_lead_file(path)
+        copies = []
         for path in files:
             target = _free_name(ctx.settings.inbox / profile / path.name)
             try:
@@ -209,7 +235,9 @@ def share(
                     f"cannot copy {path} into the inbox as {target}: {exc.strerror}. "
                     "Make the inbox folder writable for this user and retry"
                 ) from exc
+            copies.append((path, sha256_file(target)))
         summary = _run_flow()
+        summary["files_in_other_runs"] = _files_in_other_runs(ctx, copies, summary)
     except LeadshareError as exc:
         _fail(exc)
     if as_json:

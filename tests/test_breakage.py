@@ -6,6 +6,7 @@ Each xfail test states the expected behaviour; remove its mark once the defect i
 from __future__ import annotations
 
 import datetime as dt
+import json
 import tomllib
 from pathlib import Path
 
@@ -105,6 +106,34 @@ def test_share_same_basename_keeps_both(home, tmp_path, monkeypatch):
     result = CliRunner().invoke(cli.app, ["share", "--json", str(first), str(second)])
     assert result.exit_code == 0
     assert len(list((home / "inbox" / "generic").iterdir())) == 2
+
+
+def test_share_names_files_another_run_handled(home, tmp_path, monkeypatch):
+    import hashlib
+
+    import duckdb
+
+    from leadshare import cli
+
+    source = tmp_path / "leads.csv"
+    source.write_text(LEADS)
+    assert CliRunner().invoke(cli.app, ["status"]).exit_code == 0
+    with duckdb.connect(str(home / "leadshare.duckdb")) as con:
+        con.execute(
+            "insert into source_files (file_id, file_name, profile, status, run_id, "
+            "received_at) values (?, 'leads.csv', 'generic', 'committed', "
+            "'run-elsewhere', now())",
+            [hashlib.sha256(source.read_bytes()).hexdigest()[:32]],
+        )
+    summary = {"run_id": "run-here", "rows_in": 0, "outcomes": {}}
+    monkeypatch.setattr(cli, "_run_flow", lambda: dict(summary))
+
+    result = CliRunner().invoke(cli.app, ["share", "--json", str(source)])
+
+    assert result.exit_code == 0
+    assert json.loads(result.output)["files_in_other_runs"] == [
+        {"file": "leads.csv", "status": "committed", "run_id": "run-elsewhere"}
+    ]
 
 
 def test_endpoint_enable_unknown_partner(home):
