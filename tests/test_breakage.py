@@ -447,3 +447,19 @@ def test_new_home_gets_a_note(tmp_path, monkeypatch):
     assert first.exit_code == 0
     assert "example config" in " ".join(first.output.split())
     assert "example config" not in second.output
+
+
+@pytest.mark.parametrize("name", ["é" * 200 + ".csv", "a" * 300, "short.csv"])
+def test_archive_names_fit_with_reason_suffix(name):
+    import os
+
+    from leadshare.pipeline import _archive_name
+
+    archived = _archive_name("0123456789abcdef", name)
+    size = len(os.fsencode(archived + ".reason.txt"))
+    assert size <= 255
+    assert archived.startswith("0123456789ab-")
+    if len(os.fsencode(name)) < 200:
+        assert archived == "0123456789ab-" + name
+    else:
+        assert archived.endswith("~" + name[-4:]) or archived.endswith("~")
