@@ -829,10 +829,12 @@ def _read_jsonl(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch
             fix="Write one JSON object per line without the enclosing brackets",
         )
     spellings: dict[str, str] = {}
+    object_lines = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        record, problem = _parse_json_line(line, number)
+        record, problem, is_object = _parse_json_line(line, number)
+        object_lines += is_object
         if record is not None:
             record, problem = _same_spelling(record, number, spellings)
         objects.append(record)
@@ -844,12 +846,19 @@ def _read_jsonl(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch
             str(path),
             f"counted {expected} non-blank lines but read {len(objects)} rows",
         )
-    if objects and all(record is None for record in objects):
+    if objects and not object_lines:
         raise IntakeError(
             str(path),
             f"none of the {expected} lines is a JSON object: {problems[0]}",
             fix="Write one JSON object per line (JSON Lines), not a JSON array or "
             "pretty-printed JSON",
+        )
+    if objects and all(record is None for record in objects):
+        raise IntakeError(
+            str(path),
+            f"none of the {expected} lines can be read as a lead. The first problem "
+            f"is on {problems[0]}",
+            fix="Fix those lines and import the file again",
         )
     header = _jsonl_header(objects, path)
     frame = pd.DataFrame(
@@ -862,33 +871,87 @@ def _read_jsonl(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch
     return RawBatch(path, digest, encoding, None, header, len(objects), frame)
 
 
-def _parse_json_line(line: str, number: int) -> tuple[dict | None, str | None]:
+class _DuplicateKeyError(ValueError):
+    """A JSON object names one key twice; ``key`` is that key."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object_from_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """Build a JSON object, rejecting a key written twice.
+
+    json.loads keeps the last value of a repeated key, so {"consent_share": "no",
+    "consent_share": "yes"} would read as consent given.
+    """
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
+    return value
+
+
+def _json_type(value: object, line: str) -> str:
+    """Name the JSON type of a parsed line's value.
+
+    Numbers and NaN or Infinity are parsed as str to keep them as written, so only
+    the line's first character distinguishes them from a JSON string.
+    """
+    if isinstance(value, str):
+        return "string" if line.lstrip().startswith('"') else "number"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "array"
+
+
+def _parse_json_line(line: str, number: int) -> tuple[dict | None, str | None, bool]:
+    """Parse one JSON line into (record, problem, whether the line is a JSON object).
+
+    The record is None when the line has a problem.
+    """
     try:
-        value = json.loads(line, parse_int=str, parse_float=str, parse_constant=str)
+        value = json.loads(
+            line,
+            object_pairs_hook=_object_from_pairs,
+            parse_int=str,
+            parse_float=str,
+            parse_constant=str,
+        )
     except json.JSONDecodeError as exc:
-        return None, (
+        problem = (
             f"line {number}: invalid JSON ({exc.msg}; column {exc.colno}); "
             "fix the line or export it again"
         )
+        return None, problem, False
+    except _DuplicateKeyError as exc:
+        # NOTE: a nested object with a repeated key is reported here too, before
+        # the line is rejected for holding a nested value.
+        return None, f"line {number}: key {exc.key!r} appears twice; keep one", True
     if not isinstance(value, dict):
-        return (
-            None,
-            f"line {number}: expected a JSON object, got {type(value).__name__}",
+        problem = (
+            f"line {number}: expected a JSON object, got a JSON "
+            f"{_json_type(value, line)}; write one object per line"
         )
+        return None, problem, False
     record: dict[str, str | None] = {}
     for key, item in value.items():
         if not key.strip():
-            return None, f"line {number}: a field has an empty name; name it or remove it"
+            problem = f"line {number}: a field has an empty name; name it or remove it"
+            return None, problem, True
         if isinstance(item, dict | list):
-            return (
-                None,
-                f"line {number}: field {key!r} holds a nested value; flatten it",
-            )
+            problem = f"line {number}: field {key!r} holds a nested value; flatten it"
+            return None, problem, True
         if isinstance(item, bool):
             record[key] = "true" if item else "false"
         else:
             record[key] = item
-    return record, None
+    return record, None, True
 
 
 def _same_spelling(

@@ -461,7 +461,9 @@ def test_jsonl_rows_and_problems(tmp_path: Path) -> None:
     assert frame.loc[4, "revenue"] == "1.50"
     assert frame.loc[4, "note"] is None
     assert problems[0] is None
-    assert problems[1] == "line 3: expected a JSON object, got list"
+    assert problems[1] == (
+        "line 3: expected a JSON object, got a JSON array; write one object per line"
+    )
     assert problems[2] == "line 4: field 'address' holds a nested value; flatten it"
     assert problems[3].startswith("line 5: invalid JSON")
     assert problems[4] is None
@@ -671,3 +673,57 @@ def test_oversized_csv_field_named(tmp_path: Path, monkeypatch) -> None:
             read_lead_file(_write(tmp_path, "leads.csv", text))
     finally:
         csv.field_size_limit(previous)
+
+
+# Repeated JSON keys and scalar lines
+
+
+def test_jsonl_repeated_key_is_row_problem(tmp_path: Path) -> None:
+    lines = [
+        '{"email": "a@x.io", "consent_share": "yes"}',
+        '{"email": "b@x.io", "consent_share": "no", "consent_share": "yes"}',
+        '{"email": "c@x.io", "consent_share": "no"}',
+    ]
+    batch = read_lead_file(_write(tmp_path, "leads.jsonl", "\n".join(lines) + "\n"))
+    frame = batch.frame
+    problems = frame[PROBLEM_COLUMN].tolist()
+
+    assert batch.rows == 3
+    assert batch.header == ["email", "consent_share"]
+    assert problems[0] is None
+    assert problems[1] == "line 2: key 'consent_share' appears twice; keep one"
+    assert problems[2] is None
+    assert frame.loc[1, "consent_share"] is None
+    assert frame.loc[2, "consent_share"] == "no"
+
+
+def test_jsonl_only_repeated_keys_rejected(tmp_path: Path) -> None:
+    line = '{"email": "a@b.de", "email": "zz@b.de", "consent_share": "yes"}\n'
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.jsonl", line))
+
+    assert "none of the 1 lines can be read as a lead" in caught.value.reason
+    assert "line 1: key 'email' appears twice" in caught.value.reason
+    assert "JSON array" not in caught.value.fix
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("42", "number"),
+        ("-1.5e3", "number"),
+        ("NaN", "number"),
+        ('"just a string"', "string"),
+        ("true", "boolean"),
+        ("null", "null"),
+        ("[1, 2]", "array"),
+    ],
+)
+def test_jsonl_scalar_line_names_type(tmp_path: Path, line: str, kind: str) -> None:
+    content = '{"email": "a@x.io"}\n' + line + "\n"
+    batch = read_lead_file(_write(tmp_path, "leads.jsonl", content))
+
+    assert batch.frame.loc[1, PROBLEM_COLUMN] == (
+        f"line 2: expected a JSON object, got a JSON {kind}; write one object per line"
+    )
