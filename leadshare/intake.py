@@ -60,11 +60,14 @@ class RawBatch:
     header: list[str]
     """Column names as written in the file, after dropping an unnamed empty column."""
     rows: int
-    """Data rows, header and blank lines not counted; malformed records included."""
+    """Data rows, malformed records included. The header, a ``sep=`` line and blank
+    lines are not counted."""
     frame: pd.DataFrame
     """Columns ``header`` + ``_row`` (1-based int) + ``_problem`` (None or a reason)."""
     notes: list[str] = field(default_factory=list)
     """Repairs made while reading (dropped empty column, unwrapped rows)."""
+    header_line: int = 1
+    """Line of the header row: 2 when an Excel ``sep=`` line comes first."""
 
 
 @dataclass
@@ -265,24 +268,105 @@ def _line_of(data: bytes, offset: int) -> int:
 
 def _read_csv(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch:
     records = _find_records(data, path)
+    declared, records = _skip_sep_line(data, records, path)
+    _check_data_rows(records, path)
+    header_line = int(records.lines[0])
     header_text = _record_text(data, records, 0)
-    delimiter = _choose_delimiter(data, records, header_text, path)
+    delimiter, trailing = _choose_delimiter(
+        data, records, header_text, path, declared
+    )
     header = _parse_line(header_text, delimiter)
-    drop_last = _check_header(header, path)
+    notes = []
+    if declared is not None:
+        sep_line = f"sep={declared}"
+        notes.append(
+            f"skipped line 1 ({sep_line!r}): it declares the delimiter for Excel "
+            "and is not a data row"
+        )
+    if trailing == "header":
+        header = header[:-1]
+        notes.append(
+            "ignored the empty field at the end of the header row: the header "
+            "ends with an extra delimiter and the data rows do not"
+        )
+    elif trailing == "rows":
+        _check_trailing_delimiter_rows(data, records, len(header), delimiter, path)
+        header = [*header, ""]
+    drop_last = _check_header(header, path, header_line)
 
-    frame, notes = _parse_uniform(data, records, header, delimiter), []
+    frame = _parse_uniform(data, records, header, delimiter)
     if frame is None:
         counts = _field_counts(data, records, delimiter)
         ragged = np.flatnonzero(counts[1:] != len(header)) + 1
         _check_ragged_share(ragged, len(records.starts) - 1, len(header), path)
-        frame, notes = _parse_records(data, records, ragged, header, delimiter, path)
-    if drop_last:
-        frame, header = _drop_empty_last_column(frame, header, path)
-        notes.append(
-            f"dropped column {len(header) + 1}: no header name and empty on every row"
+        frame, parse_notes = _parse_records(
+            data, records, ragged, header, delimiter, path
         )
+        notes.extend(parse_notes)
+    if drop_last:
+        frame, header = _drop_empty_last_column(frame, header, path, header_line)
+        if trailing == "rows":
+            notes.append(
+                f"dropped the empty field after column {len(header)} on every row: "
+                "the data rows end with an extra delimiter and the header does not"
+            )
+        else:
+            notes.append(
+                f"dropped column {len(header) + 1}: no header name and empty on "
+                "every row"
+            )
     rows = len(records.starts) - 1
-    return RawBatch(path, digest, encoding, delimiter, header, rows, frame, notes)
+    return RawBatch(
+        path, digest, encoding, delimiter, header, rows, frame, notes, header_line
+    )
+
+
+_SEP_LINE = re.compile(r"sep=(.)", re.IGNORECASE)
+"""Excel's first line naming the delimiter, such as ``sep=;``."""
+
+
+def _skip_sep_line(
+    data: bytes, records: _Records, path: Path
+) -> tuple[str | None, _Records]:
+    """Return the delimiter that a ``sep=`` first line declares, and the other records.
+
+    Excel writes this line to set the delimiter when it opens the file. It is not a
+    header or a data row. Without such a line, return (None, records).
+    """
+    first = _record_text(data, records, 0)
+    match = _SEP_LINE.fullmatch(first.strip(" "))
+    if match is None or records.lines[0] != 1:
+        return None, records
+    declared = match.group(1)
+    if declared not in DELIMITERS:
+        raise IntakeError(
+            str(path),
+            f"line 1 ({first!r}) declares the delimiter {declared!r}, which is not "
+            "supported",
+            line=1,
+            fix="Export the file with a comma, semicolon or tab as the delimiter",
+        )
+    rest = _Records(
+        starts=records.starts[1:], ends=records.ends[1:], lines=records.lines[1:]
+    )
+    if not len(rest.starts):
+        raise IntakeError(
+            str(path),
+            f"the file contains only the line {first!r}, no header or data rows",
+            line=1,
+            fix="Export the file again with its header and data rows",
+        )
+    return declared, rest
+
+
+def _check_data_rows(records: _Records, path: Path) -> None:
+    if len(records.starts) < 2:
+        raise IntakeError(
+            str(path),
+            "the file has a header but no data rows",
+            line=int(records.lines[0]),
+            fix="Export the file again with its data rows",
+        )
 
 
 def _parse_uniform(
@@ -380,26 +464,29 @@ def _parse_line(text: str, delimiter: str) -> list[str]:
 
 
 def _choose_delimiter(
-    data: bytes, records: _Records, header_text: str, path: Path
-) -> str:
+    data: bytes,
+    records: _Records,
+    header_text: str,
+    path: Path,
+    declared: str | None = None,
+) -> tuple[str, str | None]:
     """Pick the delimiter that splits the header and the first records alike.
 
     A candidate must split the header into two or more fields, and at least half of
-    the sampled records must have the same field count as the header.
+    the sampled records must have the same field count as the header. Only the
+    ``declared`` delimiter (from a ``sep=`` line) is tried when one is given.
+
+    Returns the delimiter and where an extra delimiter ends the lines: None when
+    header and rows agree, "header" when only the header row ends with one, "rows"
+    when only the data rows do (see :func:`_trailing_delimiter`).
     """
-    if len(records.starts) < 2:
-        raise IntakeError(
-            str(path),
-            "the file has a header but no data rows",
-            line=int(records.lines[0]),
-            fix="Export the file again with its data rows",
-        )
     sample = [
         _record_text(data, records, i)
         for i in range(1, min(len(records.starts), _SAMPLE_RECORDS + 1))
     ]
+    header_line = int(records.lines[0])
     scores = {}
-    for delimiter in DELIMITERS:
+    for delimiter in (declared,) if declared else DELIMITERS:
         width = len(_parse_line(header_text, delimiter))
         widths = [len(_parse_line(text, delimiter)) for text in sample]
         scores[delimiter] = (
@@ -407,28 +494,122 @@ def _choose_delimiter(
             sum(w == width for w in widths) / len(widths),
             widths,
         )
-    candidates = [d for d in DELIMITERS if scores[d][0] >= 2 and scores[d][1] >= 0.5]
+    candidates = [d for d in scores if scores[d][0] >= 2 and scores[d][1] >= 0.5]
     if candidates:
-        return max(candidates, key=lambda d: (scores[d][1], scores[d][0]))
+        return max(candidates, key=lambda d: (scores[d][1], scores[d][0])), None
+    for delimiter in scores:
+        trailing = _trailing_delimiter(header_text, sample, delimiter)
+        if trailing is not None:
+            return delimiter, trailing
+    if declared:
+        return _check_declared(declared, scores[declared], header_text, path), None
     if all(score[0] == 1 for score in scores.values()):
-        return _check_single_column(scores, path)
-    raise _delimiter_error(scores, path)
+        return _check_single_column(scores, path, header_line), None
+    raise _delimiter_error(scores, path, header_line)
 
 
-def _check_single_column(scores: dict, path: Path) -> str:
+def _trailing_delimiter(
+    header_text: str, sample: list[str], delimiter: str
+) -> str | None:
+    """Tell whether only the header or only the data rows end with ``delimiter``.
+
+    Returns "header" when the header ends with it and at least half of the sampled
+    rows have one field fewer than the header, "rows" when at least half of them end
+    with it and have one field more, else None. The header must name two or more
+    columns either way.
+    """
+    width = len(_parse_line(header_text, delimiter))
+    if header_text.endswith(delimiter) and width - 1 >= 2:
+        shorter = sum(len(_parse_line(text, delimiter)) == width - 1 for text in sample)
+        if shorter * 2 >= len(sample):
+            return "header"
+    if width >= 2 and not header_text.endswith(delimiter):
+        longer = sum(
+            text.endswith(delimiter) and len(_parse_line(text, delimiter)) == width + 1
+            for text in sample
+        )
+        if longer * 2 >= len(sample):
+            return "rows"
+    return None
+
+
+def _check_trailing_delimiter_rows(
+    data: bytes, records: _Records, width: int, delimiter: str, path: Path
+) -> None:
+    """Check that every data row has ``width`` fields plus an empty one at its end.
+
+    Then the extra field is a trailing delimiter and can be dropped. If any row
+    differs, the rows cannot be matched to the header safely and the file is
+    rejected.
+    """
+    counts = _field_counts(data, records, delimiter)[1:]
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    last = records.ends[1:] - 1
+    last -= buffer[last] == ord("\r")
+    ends_with_delimiter = buffer[last] == ord(delimiter)
+    bad = np.flatnonzero((counts != width + 1) | ~ends_with_delimiter)
+    if not len(bad):
+        return
+    line = int(records.lines[bad[0] + 1])
+    raise IntakeError(
+        str(path),
+        f"the data rows end with an extra {_DELIMITER_NAMES[delimiter]} "
+        f"({width + 1} fields) but the header row does not ({width} fields). "
+        f"{len(bad)} of {len(counts)} data rows do not end that way (first: line "
+        f"{line}), so their fields cannot be matched to the header safely",
+        line=line,
+        fix="Remove the delimiter at the end of the data rows, or add one at the end "
+        "of the header row, so every line has the same number of fields",
+    )
+
+
+def _check_declared(
+    declared: str, score: tuple[int, float, list[int]], header_text: str, path: Path
+) -> str:
+    """Return the declared delimiter of a one-column file, else raise IntakeError.
+
+    The caller found that the declared delimiter does not split the header and the
+    rows alike. A header that it leaves whole, but another delimiter splits, shows
+    that the ``sep=`` line is wrong.
+    """
+    width, share, widths = score
+    name = f"the {_DELIMITER_NAMES[declared]} ({declared!r})"
+    if width == 1:
+        for other in DELIMITERS:
+            if len(_parse_line(header_text, other)) >= 2:
+                raise IntakeError(
+                    str(path),
+                    f"line 1 declares {name} as the delimiter, but the header "
+                    f"splits on the {_DELIMITER_NAMES[other]} ({other!r}) instead",
+                    line=1,
+                    fix="Correct or delete the sep= line and import the file again",
+                )
+        if share == 1:
+            return declared
+    raise IntakeError(
+        str(path),
+        f"line 1 declares {name} as the delimiter, but with it the header has "
+        f"{width} fields and {share:.0%} of the first {len(widths)} rows match",
+        line=1,
+        fix="Correct or delete the sep= line, or use that delimiter in the header "
+        "and the rows",
+    )
+
+
+def _check_single_column(scores: dict, path: Path, header_line: int) -> str:
     for delimiter, (_, _, widths) in scores.items():
         if sum(w >= 2 for w in widths) / len(widths) >= 0.5:
             raise IntakeError(
                 str(path),
                 f"the header has a single column but most rows split on the "
                 f"{_DELIMITER_NAMES[delimiter]} ({delimiter!r})",
-                line=1,
+                line=header_line,
                 fix="Use the same delimiter in the header and the rows",
             )
     return ","
 
 
-def _delimiter_error(scores: dict, path: Path) -> IntakeError:
+def _delimiter_error(scores: dict, path: Path, header_line: int) -> IntakeError:
     seen = "; ".join(
         f"{_DELIMITER_NAMES[d]}: header {width} fields, "
         f"{share:.0%} of the first {len(widths)} rows match"
@@ -438,12 +619,12 @@ def _delimiter_error(scores: dict, path: Path) -> IntakeError:
     return IntakeError(
         str(path),
         f"no delimiter splits the header and the rows alike ({seen})",
-        line=1,
+        line=header_line,
         fix="Use one delimiter (comma, semicolon or tab) in the header and the rows",
     )
 
 
-def _check_header(header: list[str], path: Path) -> bool:
+def _check_header(header: list[str], path: Path, line: int) -> bool:
     """Reject unusable column names and return True if the last column is unnamed.
 
     An unnamed last column is allowed (a trailing delimiter on every line) and is
@@ -451,11 +632,11 @@ def _check_header(header: list[str], path: Path) -> bool:
     """
     names = [name.strip() for name in header]
     drop_last = len(names) > 1 and names[-1] == ""
-    _check_names(names[:-1] if drop_last else names, len(header), path)
+    _check_names(names[:-1] if drop_last else names, len(header), path, line)
     return drop_last
 
 
-def _check_names(names: list[str], width: int, path: Path) -> None:
+def _check_names(names: list[str], width: int, path: Path, line: int = 1) -> None:
     """Reject empty, reserved and duplicate names, ignoring spaces and case."""
     seen: dict[str, str] = {}
     for position, name in enumerate(names, start=1):
@@ -463,7 +644,7 @@ def _check_names(names: list[str], width: int, path: Path) -> None:
             raise IntakeError(
                 str(path),
                 f"column {position} of {width} has no header name",
-                line=1,
+                line=line,
                 fix="Name the column in the header row or delete the column",
             )
         key = name.strip().casefold()
@@ -471,7 +652,7 @@ def _check_names(names: list[str], width: int, path: Path) -> None:
             raise IntakeError(
                 str(path),
                 f"column name {name!r} is reserved for the row number and problem",
-                line=1,
+                line=line,
                 fix="Rename the column",
             )
         if key in seen:
@@ -479,7 +660,7 @@ def _check_names(names: list[str], width: int, path: Path) -> None:
                 str(path),
                 f"duplicate column name {name!r} (also {seen[key]!r}), comparing "
                 "names without surrounding spaces and letter case",
-                line=1,
+                line=line,
                 fix="Rename or remove one of the two columns",
             )
         seen[key] = name
@@ -799,7 +980,7 @@ RAGGED_FIX = ". Fix that line's quotes or delimiters in the source and import it
 
 
 def _drop_empty_last_column(
-    frame: pd.DataFrame, header: list[str], path: Path
+    frame: pd.DataFrame, header: list[str], path: Path, header_line: int
 ) -> tuple[pd.DataFrame, list[str]]:
     column = frame.iloc[:, len(header) - 1]
     filled = column.notna() & (column != "")
@@ -809,7 +990,7 @@ def _drop_empty_last_column(
             str(path),
             f"the last column has no header name but contains values on "
             f"{int(filled.sum())} rows (first: data row {first})",
-            line=1,
+            line=header_line,
             fix="Name the last column in the header row or delete it",
         )
     return frame.drop(columns=frame.columns[len(header) - 1]), header[:-1]
@@ -1066,7 +1247,7 @@ def _resolve_columns(raw: RawBatch, profile: Profile) -> dict[str, str]:
         raise GateError(
             str(raw.path),
             f"missing required column for {wanted}; headers found: {raw.header}",
-            line=1,
+            line=raw.header_line,
             fix=f"Rename the column in the file or add its header to profile "
             f"{profile.name!r} under 'columns'",
         )
