@@ -950,7 +950,8 @@ def _parse_ragged_records(
             unwrapped += 1
             continue
         rows.append([None] * len(header))
-        problems.append(_ragged_reason(line, len(header), fields, text))
+        reason = _misplaced_quote_reason(text, line, header, delimiter)
+        problems.append(reason or _ragged_reason(line, len(header), fields, text))
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     frame[ROW_COLUMN] = ragged
     frame[PROBLEM_COLUMN] = problems
@@ -977,6 +978,59 @@ def _ragged_reason(line: int, width: int, fields: list[str], text: str) -> str:
 
 
 RAGGED_FIX = ". Fix that line's quotes or delimiters in the source and import it again"
+
+QUOTE_FIX = (
+    ". Quote the whole field and double each quote inside it, or remove the quote, "
+    "in the source and import it again"
+)
+
+
+def _field_pattern(delimiter: str) -> re.Pattern[str]:
+    """Match one RFC 4180 field: quoted with doubled inner quotes, or without quotes."""
+    escaped = re.escape(delimiter)
+    # The possessive *+ keeps a quoted value that is never closed from matching
+    # a shorter prefix ending at a doubled quote.
+    return re.compile(f'"(?:[^"]|"")*+"|[^"{escaped}]*')
+
+
+def _misplaced_quote_reason(
+    text: str, line: int, header: list[str], delimiter: str
+) -> str | None:
+    """Describe the first quote character that breaks RFC 4180 quoting in a record.
+
+    Such a quote makes the parsers split the record differently from the field
+    count, so "expected N fields, got M" would not name the cause. Returns None
+    when the record's quoting is valid.
+    """
+    pattern = _field_pattern(delimiter)
+    position, column = 0, 1
+    while True:
+        start = position
+        position = pattern.match(text, start).end()
+        if position == len(text):
+            return None
+        if text[position] == delimiter:
+            position += 1
+            column += 1
+            continue
+        break
+    quote_line = line + text.count("\n", 0, position)
+    last_line = line + text.count("\n")
+    name = f"field {column}"
+    if column <= len(header) and header[column - 1].strip():
+        name += f" ({header[column - 1].strip()})"
+    if position == start:
+        problem = f"the quoted value in {name} is never closed"
+    elif text[start] == '"':
+        problem = f"{name} has text after its closing quote"
+    else:
+        problem = (
+            f"{name} contains a quote character but is not quoted "
+            f"({text[max(start, position - 20) : position + 1]!r})"
+        )
+    if last_line > quote_line:
+        problem += f", so the record runs on to line {last_line}"
+    return f"line {quote_line}: {problem}{QUOTE_FIX}"
 
 
 def _drop_empty_last_column(

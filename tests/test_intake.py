@@ -16,10 +16,12 @@ from leadshare.config import Profile
 from leadshare.errors import GateError, IntakeError
 from leadshare.intake import (
     PROBLEM_COLUMN,
+    QUOTE_FIX,
     RAGGED_FIX,
     UTF8_BOM,
     _clean_arrow,
     _clean_values,
+    _misplaced_quote_reason,
     apply_profile,
     read_lead_file,
 )
@@ -881,3 +883,49 @@ def test_trailing_delimiter_rows_value_rejected(tmp_path: Path) -> None:
     assert "1 of 3 data rows do not end that way (first: line 3)" in (
         caught.value.reason
     )
+
+
+# Quote characters that break a record
+
+
+def test_stray_quote_in_field_named(tmp_path: Path) -> None:
+    content = 'email,status,notes\na@x.de,new"line1\nline2"\nb@x.de,new,\n'
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+    problems = batch.frame[PROBLEM_COLUMN].tolist()
+
+    assert batch.rows == 2
+    assert problems[0] == (
+        "line 2: field 2 (status) contains a quote character but is not quoted "
+        "('new\"'), so the record runs on to line 3" + QUOTE_FIX
+    )
+    assert problems[1] is None
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('a,"b",c', None),
+        ('a,"b ""c""",d', None),
+        ('"a,b",c', None),
+        (
+            'a,b"c,d',
+            "line 7: field 2 (name) contains a quote character but is not quoted "
+            "('b\"')",
+        ),
+        ('a,"b"c,d', "line 7: field 2 (name) has text after its closing quote"),
+        ('a,"b""', "line 7: the quoted value in field 2 (name) is never closed"),
+        (
+            'a,b,c,d"e',
+            "line 7: field 4 contains a quote character but is not quoted ('d\"')",
+        ),
+        (
+            'a,"x\ny",b"\nz"',
+            "line 8: field 3 (notes) contains a quote character but is not quoted "
+            "('b\"'), so the record runs on to line 9",
+        ),
+    ],
+)
+def test_misplaced_quote_reason(text: str, reason: str | None) -> None:
+    found = _misplaced_quote_reason(text, 7, ["email", "name", "notes"], ",")
+
+    assert found == (None if reason is None else reason + QUOTE_FIX)
