@@ -146,6 +146,14 @@ def _read_bytes(path: Path) -> bytes:
         )
     nul = data.find(b"\x00")
     if nul >= 0:
+        byte_order = _utf16_byte_order(data)
+        if byte_order is not None:
+            raise IntakeError(
+                str(path),
+                f"the file looks like UTF-16 ({byte_order}) text without a "
+                "byte-order mark: every other byte is NUL",
+                fix="Save it as UTF-8 (CSV UTF-8 in Excel) and import it again",
+            )
         raise IntakeError(
             str(path),
             f"the file is binary (NUL byte at byte offset {nul}), not CSV or "
@@ -154,6 +162,29 @@ def _read_bytes(path: Path) -> bytes:
             fix="Export the sheet as CSV (UTF-8) and import that file",
         )
     return data
+
+
+_UTF16_SAMPLE_BYTES = 4096
+
+
+def _utf16_byte_order(data: bytes) -> str | None:
+    """Return "little-endian" or "big-endian" if ``data`` looks like UTF-16, else None.
+
+    Latin-script UTF-16 text has a NUL high byte in almost every character, so NUL
+    fills one byte position of each pair and almost never the other. The check
+    reads the first _UTF16_SAMPLE_BYTES bytes. Text mostly outside Latin-1 (Greek,
+    Cyrillic, CJK) has few NUL bytes and is reported as binary instead.
+    """
+    sample = np.frombuffer(data[: _UTF16_SAMPLE_BYTES & ~1], dtype=np.uint8)
+    if len(sample) < 4:
+        return None
+    even_nul = float(np.mean(sample[0::2] == 0))
+    odd_nul = float(np.mean(sample[1::2] == 0))
+    if odd_nul >= 0.9 and even_nul <= 0.1:
+        return "little-endian"
+    if even_nul >= 0.9 and odd_nul <= 0.1:
+        return "big-endian"
+    return None
 
 
 def _decode_to_utf8(data: bytes, path: Path) -> tuple[str, bytes]:

@@ -929,3 +929,32 @@ def test_misplaced_quote_reason(text: str, reason: str | None) -> None:
     found = _misplaced_quote_reason(text, 7, ["email", "name", "notes"], ",")
 
     assert found == (None if reason is None else reason + QUOTE_FIX)
+
+
+# UTF-16 without a byte-order mark
+
+
+@pytest.mark.parametrize(
+    ("codec", "order"), [("utf-16-le", "little-endian"), ("utf-16-be", "big-endian")]
+)
+def test_utf16_without_bom_named(tmp_path: Path, codec: str, order: str) -> None:
+    content = "email,name\na@x.de,Zoë\nb@x.de,Jérôme\n".encode(codec)
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert caught.value.reason == (
+        f"the file looks like UTF-16 ({order}) text without a byte-order mark: "
+        "every other byte is NUL"
+    )
+    assert "UTF-8" in caught.value.fix
+
+
+def test_nul_in_utf8_text_still_binary(tmp_path: Path) -> None:
+    content = b"email,name\na@x.de,Ann\x00\nb@x.de,Bob\n"
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert "the file is binary (NUL byte at byte offset 21)" in caught.value.reason
+    assert caught.value.line == 2
