@@ -60,11 +60,14 @@ class RawBatch:
     header: list[str]
     """Column names as written in the file, after dropping an unnamed empty column."""
     rows: int
-    """Data rows, header and blank lines not counted; malformed records included."""
+    """Data rows, malformed records included. The header, a ``sep=`` line and blank
+    lines are not counted."""
     frame: pd.DataFrame
     """Columns ``header`` + ``_row`` (1-based int) + ``_problem`` (None or a reason)."""
     notes: list[str] = field(default_factory=list)
     """Repairs made while reading (dropped empty column, unwrapped rows)."""
+    header_line: int = 1
+    """Line of the header row: 2 when an Excel ``sep=`` line comes first."""
 
 
 @dataclass
@@ -143,6 +146,14 @@ def _read_bytes(path: Path) -> bytes:
         )
     nul = data.find(b"\x00")
     if nul >= 0:
+        byte_order = _utf16_byte_order(data)
+        if byte_order is not None:
+            raise IntakeError(
+                str(path),
+                f"the file looks like UTF-16 ({byte_order}) text without a "
+                "byte-order mark: every other byte is NUL",
+                fix="Save it as UTF-8 (CSV UTF-8 in Excel) and import it again",
+            )
         raise IntakeError(
             str(path),
             f"the file is binary (NUL byte at byte offset {nul}), not CSV or "
@@ -151,6 +162,29 @@ def _read_bytes(path: Path) -> bytes:
             fix="Export the sheet as CSV (UTF-8) and import that file",
         )
     return data
+
+
+_UTF16_SAMPLE_BYTES = 4096
+
+
+def _utf16_byte_order(data: bytes) -> str | None:
+    """Return "little-endian" or "big-endian" if ``data`` looks like UTF-16, else None.
+
+    Latin-script UTF-16 text has a NUL high byte in almost every character, so NUL
+    fills one byte position of each pair and almost never the other. The check
+    reads the first _UTF16_SAMPLE_BYTES bytes. Text mostly outside Latin-1 (Greek,
+    Cyrillic, CJK) has few NUL bytes and is reported as binary instead.
+    """
+    sample = np.frombuffer(data[: _UTF16_SAMPLE_BYTES & ~1], dtype=np.uint8)
+    if len(sample) < 4:
+        return None
+    even_nul = float(np.mean(sample[0::2] == 0))
+    odd_nul = float(np.mean(sample[1::2] == 0))
+    if odd_nul >= 0.9 and even_nul <= 0.1:
+        return "little-endian"
+    if even_nul >= 0.9 and odd_nul <= 0.1:
+        return "big-endian"
+    return None
 
 
 def _decode_to_utf8(data: bytes, path: Path) -> tuple[str, bytes]:
@@ -265,24 +299,105 @@ def _line_of(data: bytes, offset: int) -> int:
 
 def _read_csv(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch:
     records = _find_records(data, path)
+    declared, records = _skip_sep_line(data, records, path)
+    _check_data_rows(records, path)
+    header_line = int(records.lines[0])
     header_text = _record_text(data, records, 0)
-    delimiter = _choose_delimiter(data, records, header_text, path)
+    delimiter, trailing = _choose_delimiter(
+        data, records, header_text, path, declared
+    )
     header = _parse_line(header_text, delimiter)
-    drop_last = _check_header(header, path)
+    notes = []
+    if declared is not None:
+        sep_line = f"sep={declared}"
+        notes.append(
+            f"skipped line 1 ({sep_line!r}): it declares the delimiter for Excel "
+            "and is not a data row"
+        )
+    if trailing == "header":
+        header = header[:-1]
+        notes.append(
+            "ignored the empty field at the end of the header row: the header "
+            "ends with an extra delimiter and the data rows do not"
+        )
+    elif trailing == "rows":
+        _check_trailing_delimiter_rows(data, records, len(header), delimiter, path)
+        header = [*header, ""]
+    drop_last = _check_header(header, path, header_line)
 
-    frame, notes = _parse_uniform(data, records, header, delimiter), []
+    frame = _parse_uniform(data, records, header, delimiter)
     if frame is None:
         counts = _field_counts(data, records, delimiter)
         ragged = np.flatnonzero(counts[1:] != len(header)) + 1
         _check_ragged_share(ragged, len(records.starts) - 1, len(header), path)
-        frame, notes = _parse_records(data, records, ragged, header, delimiter, path)
-    if drop_last:
-        frame, header = _drop_empty_last_column(frame, header, path)
-        notes.append(
-            f"dropped column {len(header) + 1}: no header name and empty on every row"
+        frame, parse_notes = _parse_records(
+            data, records, ragged, header, delimiter, path
         )
+        notes.extend(parse_notes)
+    if drop_last:
+        frame, header = _drop_empty_last_column(frame, header, path, header_line)
+        if trailing == "rows":
+            notes.append(
+                f"dropped the empty field after column {len(header)} on every row: "
+                "the data rows end with an extra delimiter and the header does not"
+            )
+        else:
+            notes.append(
+                f"dropped column {len(header) + 1}: no header name and empty on "
+                "every row"
+            )
     rows = len(records.starts) - 1
-    return RawBatch(path, digest, encoding, delimiter, header, rows, frame, notes)
+    return RawBatch(
+        path, digest, encoding, delimiter, header, rows, frame, notes, header_line
+    )
+
+
+_SEP_LINE = re.compile(r"sep=(.)", re.IGNORECASE)
+"""Excel's first line naming the delimiter, such as ``sep=;``."""
+
+
+def _skip_sep_line(
+    data: bytes, records: _Records, path: Path
+) -> tuple[str | None, _Records]:
+    """Return the delimiter that a ``sep=`` first line declares, and the other records.
+
+    Excel writes this line to set the delimiter when it opens the file. It is not a
+    header or a data row. Without such a line, return (None, records).
+    """
+    first = _record_text(data, records, 0)
+    match = _SEP_LINE.fullmatch(first.strip(" "))
+    if match is None or records.lines[0] != 1:
+        return None, records
+    declared = match.group(1)
+    if declared not in DELIMITERS:
+        raise IntakeError(
+            str(path),
+            f"line 1 ({first!r}) declares the delimiter {declared!r}, which is not "
+            "supported",
+            line=1,
+            fix="Export the file with a comma, semicolon or tab as the delimiter",
+        )
+    rest = _Records(
+        starts=records.starts[1:], ends=records.ends[1:], lines=records.lines[1:]
+    )
+    if not len(rest.starts):
+        raise IntakeError(
+            str(path),
+            f"the file contains only the line {first!r}, no header or data rows",
+            line=1,
+            fix="Export the file again with its header and data rows",
+        )
+    return declared, rest
+
+
+def _check_data_rows(records: _Records, path: Path) -> None:
+    if len(records.starts) < 2:
+        raise IntakeError(
+            str(path),
+            "the file has a header but no data rows",
+            line=int(records.lines[0]),
+            fix="Export the file again with its data rows",
+        )
 
 
 def _parse_uniform(
@@ -380,26 +495,29 @@ def _parse_line(text: str, delimiter: str) -> list[str]:
 
 
 def _choose_delimiter(
-    data: bytes, records: _Records, header_text: str, path: Path
-) -> str:
+    data: bytes,
+    records: _Records,
+    header_text: str,
+    path: Path,
+    declared: str | None = None,
+) -> tuple[str, str | None]:
     """Pick the delimiter that splits the header and the first records alike.
 
     A candidate must split the header into two or more fields, and at least half of
-    the sampled records must have the same field count as the header.
+    the sampled records must have the same field count as the header. Only the
+    ``declared`` delimiter (from a ``sep=`` line) is tried when one is given.
+
+    Returns the delimiter and where an extra delimiter ends the lines: None when
+    header and rows agree, "header" when only the header row ends with one, "rows"
+    when only the data rows do (see :func:`_trailing_delimiter`).
     """
-    if len(records.starts) < 2:
-        raise IntakeError(
-            str(path),
-            "the file has a header but no data rows",
-            line=int(records.lines[0]),
-            fix="Export the file again with its data rows",
-        )
     sample = [
         _record_text(data, records, i)
         for i in range(1, min(len(records.starts), _SAMPLE_RECORDS + 1))
     ]
+    header_line = int(records.lines[0])
     scores = {}
-    for delimiter in DELIMITERS:
+    for delimiter in (declared,) if declared else DELIMITERS:
         width = len(_parse_line(header_text, delimiter))
         widths = [len(_parse_line(text, delimiter)) for text in sample]
         scores[delimiter] = (
@@ -407,28 +525,122 @@ def _choose_delimiter(
             sum(w == width for w in widths) / len(widths),
             widths,
         )
-    candidates = [d for d in DELIMITERS if scores[d][0] >= 2 and scores[d][1] >= 0.5]
+    candidates = [d for d in scores if scores[d][0] >= 2 and scores[d][1] >= 0.5]
     if candidates:
-        return max(candidates, key=lambda d: (scores[d][1], scores[d][0]))
+        return max(candidates, key=lambda d: (scores[d][1], scores[d][0])), None
+    for delimiter in scores:
+        trailing = _trailing_delimiter(header_text, sample, delimiter)
+        if trailing is not None:
+            return delimiter, trailing
+    if declared:
+        return _check_declared(declared, scores[declared], header_text, path), None
     if all(score[0] == 1 for score in scores.values()):
-        return _check_single_column(scores, path)
-    raise _delimiter_error(scores, path)
+        return _check_single_column(scores, path, header_line), None
+    raise _delimiter_error(scores, path, header_line)
 
 
-def _check_single_column(scores: dict, path: Path) -> str:
+def _trailing_delimiter(
+    header_text: str, sample: list[str], delimiter: str
+) -> str | None:
+    """Tell whether only the header or only the data rows end with ``delimiter``.
+
+    Returns "header" when the header ends with it and at least half of the sampled
+    rows have one field fewer than the header, "rows" when at least half of them end
+    with it and have one field more, else None. The header must name two or more
+    columns either way.
+    """
+    width = len(_parse_line(header_text, delimiter))
+    if header_text.endswith(delimiter) and width - 1 >= 2:
+        shorter = sum(len(_parse_line(text, delimiter)) == width - 1 for text in sample)
+        if shorter * 2 >= len(sample):
+            return "header"
+    if width >= 2 and not header_text.endswith(delimiter):
+        longer = sum(
+            text.endswith(delimiter) and len(_parse_line(text, delimiter)) == width + 1
+            for text in sample
+        )
+        if longer * 2 >= len(sample):
+            return "rows"
+    return None
+
+
+def _check_trailing_delimiter_rows(
+    data: bytes, records: _Records, width: int, delimiter: str, path: Path
+) -> None:
+    """Check that every data row has ``width`` fields plus an empty one at its end.
+
+    Then the extra field is a trailing delimiter and can be dropped. If any row
+    differs, the rows cannot be matched to the header safely and the file is
+    rejected.
+    """
+    counts = _field_counts(data, records, delimiter)[1:]
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    last = records.ends[1:] - 1
+    last -= buffer[last] == ord("\r")
+    ends_with_delimiter = buffer[last] == ord(delimiter)
+    bad = np.flatnonzero((counts != width + 1) | ~ends_with_delimiter)
+    if not len(bad):
+        return
+    line = int(records.lines[bad[0] + 1])
+    raise IntakeError(
+        str(path),
+        f"the data rows end with an extra {_DELIMITER_NAMES[delimiter]} "
+        f"({width + 1} fields) but the header row does not ({width} fields). "
+        f"{len(bad)} of {len(counts)} data rows do not end that way (first: line "
+        f"{line}), so their fields cannot be matched to the header safely",
+        line=line,
+        fix="Remove the delimiter at the end of the data rows, or add one at the end "
+        "of the header row, so every line has the same number of fields",
+    )
+
+
+def _check_declared(
+    declared: str, score: tuple[int, float, list[int]], header_text: str, path: Path
+) -> str:
+    """Return the declared delimiter of a one-column file, else raise IntakeError.
+
+    The caller found that the declared delimiter does not split the header and the
+    rows alike. A header that it leaves whole, but another delimiter splits, shows
+    that the ``sep=`` line is wrong.
+    """
+    width, share, widths = score
+    name = f"the {_DELIMITER_NAMES[declared]} ({declared!r})"
+    if width == 1:
+        for other in DELIMITERS:
+            if len(_parse_line(header_text, other)) >= 2:
+                raise IntakeError(
+                    str(path),
+                    f"line 1 declares {name} as the delimiter, but the header "
+                    f"splits on the {_DELIMITER_NAMES[other]} ({other!r}) instead",
+                    line=1,
+                    fix="Correct or delete the sep= line and import the file again",
+                )
+        if share == 1:
+            return declared
+    raise IntakeError(
+        str(path),
+        f"line 1 declares {name} as the delimiter, but with it the header has "
+        f"{width} fields and {share:.0%} of the first {len(widths)} rows match",
+        line=1,
+        fix="Correct or delete the sep= line, or use that delimiter in the header "
+        "and the rows",
+    )
+
+
+def _check_single_column(scores: dict, path: Path, header_line: int) -> str:
     for delimiter, (_, _, widths) in scores.items():
         if sum(w >= 2 for w in widths) / len(widths) >= 0.5:
             raise IntakeError(
                 str(path),
                 f"the header has a single column but most rows split on the "
                 f"{_DELIMITER_NAMES[delimiter]} ({delimiter!r})",
-                line=1,
+                line=header_line,
                 fix="Use the same delimiter in the header and the rows",
             )
     return ","
 
 
-def _delimiter_error(scores: dict, path: Path) -> IntakeError:
+def _delimiter_error(scores: dict, path: Path, header_line: int) -> IntakeError:
     seen = "; ".join(
         f"{_DELIMITER_NAMES[d]}: header {width} fields, "
         f"{share:.0%} of the first {len(widths)} rows match"
@@ -438,12 +650,12 @@ def _delimiter_error(scores: dict, path: Path) -> IntakeError:
     return IntakeError(
         str(path),
         f"no delimiter splits the header and the rows alike ({seen})",
-        line=1,
+        line=header_line,
         fix="Use one delimiter (comma, semicolon or tab) in the header and the rows",
     )
 
 
-def _check_header(header: list[str], path: Path) -> bool:
+def _check_header(header: list[str], path: Path, line: int) -> bool:
     """Reject unusable column names and return True if the last column is unnamed.
 
     An unnamed last column is allowed (a trailing delimiter on every line) and is
@@ -451,11 +663,11 @@ def _check_header(header: list[str], path: Path) -> bool:
     """
     names = [name.strip() for name in header]
     drop_last = len(names) > 1 and names[-1] == ""
-    _check_names(names[:-1] if drop_last else names, len(header), path)
+    _check_names(names[:-1] if drop_last else names, len(header), path, line)
     return drop_last
 
 
-def _check_names(names: list[str], width: int, path: Path) -> None:
+def _check_names(names: list[str], width: int, path: Path, line: int = 1) -> None:
     """Reject empty, reserved and duplicate names, ignoring spaces and case."""
     seen: dict[str, str] = {}
     for position, name in enumerate(names, start=1):
@@ -463,7 +675,7 @@ def _check_names(names: list[str], width: int, path: Path) -> None:
             raise IntakeError(
                 str(path),
                 f"column {position} of {width} has no header name",
-                line=1,
+                line=line,
                 fix="Name the column in the header row or delete the column",
             )
         key = name.strip().casefold()
@@ -471,7 +683,7 @@ def _check_names(names: list[str], width: int, path: Path) -> None:
             raise IntakeError(
                 str(path),
                 f"column name {name!r} is reserved for the row number and problem",
-                line=1,
+                line=line,
                 fix="Rename the column",
             )
         if key in seen:
@@ -479,7 +691,7 @@ def _check_names(names: list[str], width: int, path: Path) -> None:
                 str(path),
                 f"duplicate column name {name!r} (also {seen[key]!r}), comparing "
                 "names without surrounding spaces and letter case",
-                line=1,
+                line=line,
                 fix="Rename or remove one of the two columns",
             )
         seen[key] = name
@@ -769,7 +981,8 @@ def _parse_ragged_records(
             unwrapped += 1
             continue
         rows.append([None] * len(header))
-        problems.append(_ragged_reason(line, len(header), fields, text))
+        reason = _misplaced_quote_reason(text, line, header, delimiter)
+        problems.append(reason or _ragged_reason(line, len(header), fields, text))
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     frame[ROW_COLUMN] = ragged
     frame[PROBLEM_COLUMN] = problems
@@ -797,9 +1010,62 @@ def _ragged_reason(line: int, width: int, fields: list[str], text: str) -> str:
 
 RAGGED_FIX = ". Fix that line's quotes or delimiters in the source and import it again"
 
+QUOTE_FIX = (
+    ". Quote the whole field and double each quote inside it, or remove the quote, "
+    "in the source and import it again"
+)
+
+
+def _field_pattern(delimiter: str) -> re.Pattern[str]:
+    """Match one RFC 4180 field: quoted with doubled inner quotes, or without quotes."""
+    escaped = re.escape(delimiter)
+    # The possessive *+ keeps a quoted value that is never closed from matching
+    # a shorter prefix ending at a doubled quote.
+    return re.compile(f'"(?:[^"]|"")*+"|[^"{escaped}]*')
+
+
+def _misplaced_quote_reason(
+    text: str, line: int, header: list[str], delimiter: str
+) -> str | None:
+    """Describe the first quote character that breaks RFC 4180 quoting in a record.
+
+    Such a quote makes the parsers split the record differently from the field
+    count, so "expected N fields, got M" would not name the cause. Returns None
+    when the record's quoting is valid.
+    """
+    pattern = _field_pattern(delimiter)
+    position, column = 0, 1
+    while True:
+        start = position
+        position = pattern.match(text, start).end()
+        if position == len(text):
+            return None
+        if text[position] == delimiter:
+            position += 1
+            column += 1
+            continue
+        break
+    quote_line = line + text.count("\n", 0, position)
+    last_line = line + text.count("\n")
+    name = f"field {column}"
+    if column <= len(header) and header[column - 1].strip():
+        name += f" ({header[column - 1].strip()})"
+    if position == start:
+        problem = f"the quoted value in {name} is never closed"
+    elif text[start] == '"':
+        problem = f"{name} has text after its closing quote"
+    else:
+        problem = (
+            f"{name} contains a quote character but is not quoted "
+            f"({text[max(start, position - 20) : position + 1]!r})"
+        )
+    if last_line > quote_line:
+        problem += f", so the record runs on to line {last_line}"
+    return f"line {quote_line}: {problem}{QUOTE_FIX}"
+
 
 def _drop_empty_last_column(
-    frame: pd.DataFrame, header: list[str], path: Path
+    frame: pd.DataFrame, header: list[str], path: Path, header_line: int
 ) -> tuple[pd.DataFrame, list[str]]:
     column = frame.iloc[:, len(header) - 1]
     filled = column.notna() & (column != "")
@@ -809,7 +1075,7 @@ def _drop_empty_last_column(
             str(path),
             f"the last column has no header name but contains values on "
             f"{int(filled.sum())} rows (first: data row {first})",
-            line=1,
+            line=header_line,
             fix="Name the last column in the header row or delete it",
         )
     return frame.drop(columns=frame.columns[len(header) - 1]), header[:-1]
@@ -829,10 +1095,12 @@ def _read_jsonl(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch
             fix="Write one JSON object per line without the enclosing brackets",
         )
     spellings: dict[str, str] = {}
+    object_lines = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        record, problem = _parse_json_line(line, number)
+        record, problem, is_object = _parse_json_line(line, number)
+        object_lines += is_object
         if record is not None:
             record, problem = _same_spelling(record, number, spellings)
         objects.append(record)
@@ -844,12 +1112,19 @@ def _read_jsonl(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch
             str(path),
             f"counted {expected} non-blank lines but read {len(objects)} rows",
         )
-    if objects and all(record is None for record in objects):
+    if objects and not object_lines:
         raise IntakeError(
             str(path),
             f"none of the {expected} lines is a JSON object: {problems[0]}",
             fix="Write one JSON object per line (JSON Lines), not a JSON array or "
             "pretty-printed JSON",
+        )
+    if objects and all(record is None for record in objects):
+        raise IntakeError(
+            str(path),
+            f"none of the {expected} lines can be read as a lead. The first problem "
+            f"is on {problems[0]}",
+            fix="Fix those lines and import the file again",
         )
     header = _jsonl_header(objects, path)
     frame = pd.DataFrame(
@@ -862,33 +1137,87 @@ def _read_jsonl(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch
     return RawBatch(path, digest, encoding, None, header, len(objects), frame)
 
 
-def _parse_json_line(line: str, number: int) -> tuple[dict | None, str | None]:
+class _DuplicateKeyError(ValueError):
+    """A JSON object names one key twice; ``key`` is that key."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object_from_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """Build a JSON object, rejecting a key written twice.
+
+    json.loads keeps the last value of a repeated key, so {"consent_share": "no",
+    "consent_share": "yes"} would read as consent given.
+    """
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
+    return value
+
+
+def _json_type(value: object, line: str) -> str:
+    """Name the JSON type of a parsed line's value.
+
+    Numbers and NaN or Infinity are parsed as str to keep them as written, so only
+    the line's first character distinguishes them from a JSON string.
+    """
+    if isinstance(value, str):
+        return "string" if line.lstrip().startswith('"') else "number"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "array"
+
+
+def _parse_json_line(line: str, number: int) -> tuple[dict | None, str | None, bool]:
+    """Parse one JSON line into (record, problem, whether the line is a JSON object).
+
+    The record is None when the line has a problem.
+    """
     try:
-        value = json.loads(line, parse_int=str, parse_float=str, parse_constant=str)
+        value = json.loads(
+            line,
+            object_pairs_hook=_object_from_pairs,
+            parse_int=str,
+            parse_float=str,
+            parse_constant=str,
+        )
     except json.JSONDecodeError as exc:
-        return None, (
+        problem = (
             f"line {number}: invalid JSON ({exc.msg}; column {exc.colno}); "
             "fix the line or export it again"
         )
+        return None, problem, False
+    except _DuplicateKeyError as exc:
+        # NOTE: a nested object with a repeated key is reported here too, before
+        # the line is rejected for holding a nested value.
+        return None, f"line {number}: key {exc.key!r} appears twice; keep one", True
     if not isinstance(value, dict):
-        return (
-            None,
-            f"line {number}: expected a JSON object, got {type(value).__name__}",
+        problem = (
+            f"line {number}: expected a JSON object, got a JSON "
+            f"{_json_type(value, line)}; write one object per line"
         )
+        return None, problem, False
     record: dict[str, str | None] = {}
     for key, item in value.items():
         if not key.strip():
-            return None, f"line {number}: a field has an empty name; name it or remove it"
+            problem = f"line {number}: a field has an empty name; name it or remove it"
+            return None, problem, True
         if isinstance(item, dict | list):
-            return (
-                None,
-                f"line {number}: field {key!r} holds a nested value; flatten it",
-            )
+            problem = f"line {number}: field {key!r} holds a nested value; flatten it"
+            return None, problem, True
         if isinstance(item, bool):
             record[key] = "true" if item else "false"
         else:
             record[key] = item
-    return record, None
+    return record, None, True
 
 
 def _same_spelling(
@@ -1003,7 +1332,7 @@ def _resolve_columns(raw: RawBatch, profile: Profile) -> dict[str, str]:
         raise GateError(
             str(raw.path),
             f"missing required column for {wanted}; headers found: {raw.header}",
-            line=1,
+            line=raw.header_line,
             fix=f"Rename the column in the file or add its header to profile "
             f"{profile.name!r} under 'columns'",
         )

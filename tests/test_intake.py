@@ -16,9 +16,12 @@ from leadshare.config import Profile
 from leadshare.errors import GateError, IntakeError
 from leadshare.intake import (
     PROBLEM_COLUMN,
+    QUOTE_FIX,
     RAGGED_FIX,
+    UTF8_BOM,
     _clean_arrow,
     _clean_values,
+    _misplaced_quote_reason,
     apply_profile,
     read_lead_file,
 )
@@ -461,7 +464,9 @@ def test_jsonl_rows_and_problems(tmp_path: Path) -> None:
     assert frame.loc[4, "revenue"] == "1.50"
     assert frame.loc[4, "note"] is None
     assert problems[0] is None
-    assert problems[1] == "line 3: expected a JSON object, got list"
+    assert problems[1] == (
+        "line 3: expected a JSON object, got a JSON array; write one object per line"
+    )
     assert problems[2] == "line 4: field 'address' holds a nested value; flatten it"
     assert problems[3].startswith("line 5: invalid JSON")
     assert problems[4] is None
@@ -671,3 +676,285 @@ def test_oversized_csv_field_named(tmp_path: Path, monkeypatch) -> None:
             read_lead_file(_write(tmp_path, "leads.csv", text))
     finally:
         csv.field_size_limit(previous)
+
+
+# Repeated JSON keys and scalar lines
+
+
+def test_jsonl_repeated_key_is_row_problem(tmp_path: Path) -> None:
+    lines = [
+        '{"email": "a@x.io", "consent_share": "yes"}',
+        '{"email": "b@x.io", "consent_share": "no", "consent_share": "yes"}',
+        '{"email": "c@x.io", "consent_share": "no"}',
+    ]
+    batch = read_lead_file(_write(tmp_path, "leads.jsonl", "\n".join(lines) + "\n"))
+    frame = batch.frame
+    problems = frame[PROBLEM_COLUMN].tolist()
+
+    assert batch.rows == 3
+    assert batch.header == ["email", "consent_share"]
+    assert problems[0] is None
+    assert problems[1] == "line 2: key 'consent_share' appears twice; keep one"
+    assert problems[2] is None
+    assert frame.loc[1, "consent_share"] is None
+    assert frame.loc[2, "consent_share"] == "no"
+
+
+def test_jsonl_only_repeated_keys_rejected(tmp_path: Path) -> None:
+    line = '{"email": "a@b.de", "email": "zz@b.de", "consent_share": "yes"}\n'
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.jsonl", line))
+
+    assert "none of the 1 lines can be read as a lead" in caught.value.reason
+    assert "line 1: key 'email' appears twice" in caught.value.reason
+    assert "JSON array" not in caught.value.fix
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("42", "number"),
+        ("-1.5e3", "number"),
+        ("NaN", "number"),
+        ('"just a string"', "string"),
+        ("true", "boolean"),
+        ("null", "null"),
+        ("[1, 2]", "array"),
+    ],
+)
+def test_jsonl_scalar_line_names_type(tmp_path: Path, line: str, kind: str) -> None:
+    content = '{"email": "a@x.io"}\n' + line + "\n"
+    batch = read_lead_file(_write(tmp_path, "leads.jsonl", content))
+
+    assert batch.frame.loc[1, PROBLEM_COLUMN] == (
+        f"line 2: expected a JSON object, got a JSON {kind}; write one object per line"
+    )
+
+
+# Excel sep= line
+
+SEP_HEADER = ["external_id", "email", "notes"]
+
+
+@pytest.mark.parametrize("delimiter", [";", ",", "\t"])
+def test_sep_line_sets_delimiter(tmp_path: Path, delimiter: str) -> None:
+    rows = [SEP_HEADER, ["Q1", "a@x.de", "1,5"], ["Q2", "b@x.de", ""]]
+    lines = [f"sep={delimiter}"]
+    for row in rows:
+        lines.append(delimiter.join(f'"{v}"' if delimiter in v else v for v in row))
+    batch = read_lead_file(_write(tmp_path, "leads.csv", "\r\n".join(lines) + "\r\n"))
+    frame = batch.frame
+
+    assert batch.delimiter == delimiter
+    assert batch.header == SEP_HEADER
+    assert batch.header_line == 2
+    assert batch.rows == 2
+    assert _rows_are_complete(frame, 2)
+    assert frame[PROBLEM_COLUMN].isna().all()
+    assert frame["external_id"].tolist() == ["Q1", "Q2"]
+    assert frame["notes"].tolist() == ["1,5", ""]
+    assert any("sep=" in note for note in batch.notes)
+
+
+def test_sep_line_with_bom_and_ragged_row(tmp_path: Path) -> None:
+    content = "sep=;\nemail;name\na@x.de;Ann\nb@x.de;Bob;extra\nc@x.de;Cy\n"
+    batch = read_lead_file(_write(tmp_path, "leads.csv", UTF8_BOM + content.encode()))
+    problems = batch.frame[PROBLEM_COLUMN].tolist()
+
+    assert batch.encoding == "utf-8-sig"
+    assert batch.delimiter == ";"
+    assert batch.rows == 3
+    assert _rows_are_complete(batch.frame, 3)
+    assert problems[0] is None
+    assert problems[1].startswith("line 4: expected 2 fields, got 3")
+    assert problems[2] is None
+
+
+@pytest.mark.parametrize(
+    ("content", "words", "line"),
+    [
+        ("sep=;\nemail,name\na@x.de,Ann\n", "header splits on the comma", 1),
+        ("sep=|\nemail|name\na@x.de|Ann\n", "'|', which is not supported", 1),
+        ("sep=;\n", "only the line 'sep=;'", 1),
+        ("sep=;\nemail;name\n", "no data rows", 2),
+        ("sep=;\nemail;name\na;b\nc;d;e;f\ng;h;i;j\n", "33% of the first 3 rows", 1),
+    ],
+)
+def test_sep_line_rejected(tmp_path: Path, content: str, words: str, line: int) -> None:
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert words in caught.value.reason
+    assert caught.value.line == line
+
+
+def test_sep_line_header_errors_name_line_two(tmp_path: Path) -> None:
+    path = _write(tmp_path, "leads.csv", "sep=,\nemail,Email\na@x.de,b@x.de\n")
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(path)
+
+    assert "duplicate column name" in caught.value.reason
+    assert caught.value.line == 2
+
+
+def test_sep_line_missing_column_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, "leads.csv", "sep=,\nname,company\nAnn,Acme\n")
+
+    with pytest.raises(GateError) as caught:
+        apply_profile(read_lead_file(path), _profile())
+
+    assert caught.value.line == 2
+
+
+def test_sep_text_in_data_not_skipped(tmp_path: Path) -> None:
+    content = "notes,email\nsep=;,a@x.de\n"
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert batch.header == ["notes", "email"]
+    assert batch.rows == 1
+    assert batch.frame.loc[0, "notes"] == "sep=;"
+
+
+# Trailing delimiter on the header or the rows only
+
+
+def test_trailing_delimiter_rows_only_imported(tmp_path: Path) -> None:
+    content = "email,name,notes\na@x.de,Ann,,\nb@x.de,Bob,hi,\n"
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+    frame = batch.frame
+
+    assert batch.header == ["email", "name", "notes"]
+    assert batch.rows == 2
+    assert list(frame.columns) == ["email", "name", "notes", ROW_COLUMN, PROBLEM_COLUMN]
+    assert frame[PROBLEM_COLUMN].isna().all()
+    assert frame["notes"].tolist() == ["", "hi"]
+    assert batch.notes == [
+        "dropped the empty field after column 3 on every row: the data rows end "
+        "with an extra delimiter and the header does not"
+    ]
+
+
+def test_trailing_delimiter_header_only_imported(tmp_path: Path) -> None:
+    content = "email,name,notes,\na@x.de,Ann,\nb@x.de,Bob,hi\n"
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+    frame = batch.frame
+
+    assert batch.header == ["email", "name", "notes"]
+    assert batch.rows == 2
+    assert frame[PROBLEM_COLUMN].isna().all()
+    assert frame["notes"].tolist() == ["", "hi"]
+    assert len(batch.notes) == 1
+    assert "the header ends with an extra delimiter" in batch.notes[0]
+
+
+def test_trailing_delimiter_header_only_ragged_row(tmp_path: Path) -> None:
+    content = "email,name,\na@x.de,Ann\nb@x.de,Bob\nc@x.de,Cy,extra\n"
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+    problems = batch.frame[PROBLEM_COLUMN].tolist()
+
+    assert batch.header == ["email", "name"]
+    assert batch.rows == 3
+    assert problems[:2] == [None, None]
+    assert problems[2].startswith("line 4: expected 2 fields, got 3")
+
+
+def test_trailing_delimiter_some_rows_rejected(tmp_path: Path) -> None:
+    content = "email,name\na@x.de,Ann,\nb@x.de,Bob,\nc@x.de,Cy\nd@x.de,Di,\n"
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert caught.value.reason.startswith(
+        "the data rows end with an extra comma (3 fields) but the header row does "
+        "not (2 fields). 1 of 4 data rows do not end that way (first: line 4)"
+    )
+    assert caught.value.line == 4
+    assert "every line has the same number of fields" in caught.value.fix
+
+
+def test_trailing_delimiter_rows_value_rejected(tmp_path: Path) -> None:
+    content = "email,name\na@x.de,Ann,\nb@x.de,Bob,x\nc@x.de,Cy,\n"
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert "1 of 3 data rows do not end that way (first: line 3)" in (
+        caught.value.reason
+    )
+
+
+# Quote characters that break a record
+
+
+def test_stray_quote_in_field_named(tmp_path: Path) -> None:
+    content = 'email,status,notes\na@x.de,new"line1\nline2"\nb@x.de,new,\n'
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+    problems = batch.frame[PROBLEM_COLUMN].tolist()
+
+    assert batch.rows == 2
+    assert problems[0] == (
+        "line 2: field 2 (status) contains a quote character but is not quoted "
+        "('new\"'), so the record runs on to line 3" + QUOTE_FIX
+    )
+    assert problems[1] is None
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('a,"b",c', None),
+        ('a,"b ""c""",d', None),
+        ('"a,b",c', None),
+        (
+            'a,b"c,d',
+            "line 7: field 2 (name) contains a quote character but is not quoted "
+            "('b\"')",
+        ),
+        ('a,"b"c,d', "line 7: field 2 (name) has text after its closing quote"),
+        ('a,"b""', "line 7: the quoted value in field 2 (name) is never closed"),
+        (
+            'a,b,c,d"e',
+            "line 7: field 4 contains a quote character but is not quoted ('d\"')",
+        ),
+        (
+            'a,"x\ny",b"\nz"',
+            "line 8: field 3 (notes) contains a quote character but is not quoted "
+            "('b\"'), so the record runs on to line 9",
+        ),
+    ],
+)
+def test_misplaced_quote_reason(text: str, reason: str | None) -> None:
+    found = _misplaced_quote_reason(text, 7, ["email", "name", "notes"], ",")
+
+    assert found == (None if reason is None else reason + QUOTE_FIX)
+
+
+# UTF-16 without a byte-order mark
+
+
+@pytest.mark.parametrize(
+    ("codec", "order"), [("utf-16-le", "little-endian"), ("utf-16-be", "big-endian")]
+)
+def test_utf16_without_bom_named(tmp_path: Path, codec: str, order: str) -> None:
+    content = "email,name\na@x.de,Zoë\nb@x.de,Jérôme\n".encode(codec)
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert caught.value.reason == (
+        f"the file looks like UTF-16 ({order}) text without a byte-order mark: "
+        "every other byte is NUL"
+    )
+    assert "UTF-8" in caught.value.fix
+
+
+def test_nul_in_utf8_text_still_binary(tmp_path: Path) -> None:
+    content = b"email,name\na@x.de,Ann\x00\nb@x.de,Bob\n"
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert "the file is binary (NUL byte at byte offset 21)" in caught.value.reason
+    assert caught.value.line == 2
