@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,13 @@ SENT_FLUSH_EVERY = 50
 # After this many retryable failures in a row the endpoint is taken as down for this
 # run: the rest of its due transfers wait, untouched, for the next run.
 MAX_FAILURES_IN_A_ROW = 3
+
+# Returns the current time, timezone-aware. Tests pass one they control.
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -112,8 +120,14 @@ def deliver_partner(
     *,
     sender: WebhookSender | None = None,
     slack: SlackClient | FakeSlackClient | None = None,
+    clock: Clock = utc_now,
 ) -> DeliverySummary:
-    """Send every due transfer of ``partner``; failures stay pending for a later run."""
+    """Send every due transfer of ``partner``; failures stay pending for a later run.
+
+    ``now`` selects the due transfers and decides whether the partner is active.
+    ``clock`` is read when a send fails, and the next attempt is scheduled from that
+    time, because one run's sends can take minutes.
+    """
     summary = DeliverySummary(partner_id=partner.id, channel=partner.channel)
     disabled = {row["partner_id"]: row for row in store.rows("disabled_endpoints")}
     due = store.frame("due_transfers", partner_id=partner.id, now=now)
@@ -143,14 +157,16 @@ def deliver_partner(
         return summary
     rows = _records(due)
     if partner.channel == "webhook":
-        _deliver_webhooks(store, settings, partner, rows, now, summary, sender, slack)
+        _deliver_webhooks(
+            store, settings, partner, rows, now, summary, sender, slack, clock
+        )
     else:
         _deliver_file(store, settings, partner, rows, now, summary)
     return summary
 
 
 def _deliver_webhooks(
-    store, settings, partner, rows, now, summary, sender, slack
+    store, settings, partner, rows, now, summary, sender, slack, clock
 ) -> None:
     fresh = [row for row in rows if row["payload"] is None]
     try:
@@ -189,13 +205,17 @@ def _deliver_webhooks(
             log.error("Partner %s deliveries wait: %s", partner.id, exc)
             return
     try:
-        _send_webhooks(store, settings, partner, rows, now, summary, sender, slack)
+        _send_webhooks(
+            store, settings, partner, rows, now, summary, sender, slack, clock
+        )
     finally:
         if own_sender:
             sender.close()
 
 
-def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) -> None:
+def _send_webhooks(
+    store, settings, partner, rows, now, summary, sender, slack, clock
+) -> None:
     """POST each due transfer in turn and record every outcome.
 
     The loop stops early, leaving the rest pending, after ``MAX_FAILURES_IN_A_ROW``
@@ -238,7 +258,8 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
                 sender.send(row["transfer_id"], row["payload"].encode("utf-8"))
             except RetryableDeliveryError as exc:
                 _flush_sent(store, sent)
-                _mark_retry(store, row, now, exc, exc.retry_after_s)
+                failed_at = clock()
+                _mark_retry(store, row, failed_at, exc, exc.retry_after_s)
                 summary.retry_later += 1
                 failures_in_a_row += 1
                 if exc.status == 429:
@@ -246,7 +267,9 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
                     if exc.retry_after_s is not None:
                         # The partner's Retry-After covers every request, so the
                         # rest of the batch waits as long as this transfer does.
-                        _defer(store, rows[position + 1 :], now, exc.retry_after_s)
+                        _defer(
+                            store, rows[position + 1 :], failed_at, exc.retry_after_s
+                        )
                     log.warning(
                         "Partner %s returned 429 Too Many Requests; deliveries "
                         "waiting for the next run: %d",
@@ -257,7 +280,7 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
                 continue
             except EndpointRedirectError as exc:
                 _flush_sent(store, sent)
-                _mark_retry(store, row, now, exc)
+                _mark_retry(store, row, clock(), exc)
                 summary.retry_later += 1
                 summary.waiting = unsent()
                 summary.errors.append(f"{row['transfer_id']}: {exc}")
@@ -301,8 +324,9 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
         _flush_sent(store, sent)
 
 
-def _mark_retry(store, row, now, error, retry_after_s=None) -> None:
-    later = next_attempt_at(int(row["attempts"]) + 1, now, retry_after_s)
+def _mark_retry(store, row, failed_at, error, retry_after_s=None) -> dt.datetime:
+    """Record a failed attempt and return when the transfer is due again."""
+    later = next_attempt_at(int(row["attempts"]) + 1, failed_at, retry_after_s)
     with store.transaction() as tx:
         tx.execute(
             "mark_transfer_retry",
@@ -310,13 +334,14 @@ def _mark_retry(store, row, now, error, retry_after_s=None) -> None:
             next_attempt_at=later,
             last_error=str(error)[:500],
         )
+    return later
 
 
-def _defer(store, rows, now, retry_after_s: float) -> None:
-    """Move the next attempt of ``rows`` to ``retry_after_s`` after ``now``."""
+def _defer(store, rows, failed_at, retry_after_s: float) -> None:
+    """Move the next attempt of ``rows`` to ``retry_after_s`` after ``failed_at``."""
     if not rows:
         return
-    later = now + dt.timedelta(seconds=retry_after_s)
+    later = failed_at + dt.timedelta(seconds=retry_after_s)
     waiting = pd.DataFrame({"transfer_id": [row["transfer_id"] for row in rows]})
     with store.transaction() as tx:
         tx.execute_with_frame("defer_transfers", waiting, next_attempt_at=later)
