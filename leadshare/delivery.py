@@ -27,6 +27,7 @@ from leadshare import failpoints
 from leadshare.config import Partner
 from leadshare.errors import (
     ConfigError,
+    DeliveryError,
     EndpointGoneError,
     EndpointRedirectError,
     RejectedDeliveryError,
@@ -40,6 +41,7 @@ from leadshare.transfer import filedrop
 from leadshare.transfer.payload import build_payload
 from leadshare.transfer.schedule import next_attempt_at
 from leadshare.transfer.webhook import WebhookClient, WebhookSender
+from leadshare.words import counted
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,9 @@ SENT_FLUSH_EVERY = 50
 # After this many retryable failures in a row the endpoint is taken as down for this
 # run: the rest of its due transfers wait, untouched, for the next run.
 MAX_FAILURES_IN_A_ROW = 3
+# Maximum failed sends logged one by one per partner and run. Later ones are only
+# counted, so a partner that rejects every lead does not flood the log.
+MAX_LOGGED_FAILURES = 20
 
 # Returns the current time, timezone-aware. Tests pass one they control.
 Clock = Callable[[], dt.datetime]
@@ -226,6 +231,7 @@ def _send_webhooks(
     """
     sent: list[dict] = []
     failures_in_a_row = 0
+    failures = _FailureLog(partner.id)
     budget_ends = time.monotonic() + settings.webhook_budget_s
 
     def unsent() -> int:
@@ -259,9 +265,10 @@ def _send_webhooks(
             except RetryableDeliveryError as exc:
                 _flush_sent(store, sent)
                 failed_at = clock()
-                _mark_retry(store, row, failed_at, exc, exc.retry_after_s)
+                retry_at = _mark_retry(store, row, failed_at, exc, exc.retry_after_s)
                 summary.retry_later += 1
                 failures_in_a_row += 1
+                failures.log(row, exc, f"next attempt at {_utc_text(retry_at)}")
                 if exc.status == 429:
                     summary.waiting = unsent()
                     if exc.retry_after_s is not None:
@@ -304,6 +311,7 @@ def _send_webhooks(
                     )
                 summary.failed += 1
                 summary.errors.append(f"{row['transfer_id']}: {exc}")
+                failures.log(row, exc, "failed for good, not retried")
                 continue
             except EndpointGoneError as exc:
                 _flush_sent(store, sent)
@@ -322,6 +330,7 @@ def _send_webhooks(
         # Record accepted sends on an unexpected exception too, because the partner
         # has these messages and a pending transfer would be sent again next run.
         _flush_sent(store, sent)
+        failures.log_unlisted()
 
 
 def _mark_retry(store, row, failed_at, error, retry_after_s=None) -> dt.datetime:
@@ -345,6 +354,62 @@ def _defer(store, rows, failed_at, retry_after_s: float) -> None:
     waiting = pd.DataFrame({"transfer_id": [row["transfer_id"] for row in rows]})
     with store.transaction() as tx:
         tx.execute_with_frame("defer_transfers", waiting, next_attempt_at=later)
+
+
+class _FailureLog:
+    """Log failed sends of one partner in one run, up to ``MAX_LOGGED_FAILURES``.
+
+    A line names the partner, the transfer id (the ``webhook-id``), the HTTP status
+    or transport error, and what happens to the transfer next. It leaves out the
+    response body, which may echo lead data, and the URL, which may hold a token.
+    """
+
+    def __init__(self, partner_id: str) -> None:
+        self.partner_id = partner_id
+        self.count = 0
+
+    def log(self, row: dict, error: DeliveryError, next_step: str) -> None:
+        self.count += 1
+        if self.count > MAX_LOGGED_FAILURES:
+            return
+        level = logging.WARNING
+        if isinstance(error, RejectedDeliveryError):
+            level = logging.ERROR
+        log.log(
+            level,
+            "Partner %s: webhook %s failed on its last try in this run (%s); %s",
+            self.partner_id,
+            row["transfer_id"],
+            _failure_reason(error),
+            next_step,
+        )
+
+    def log_unlisted(self) -> None:
+        unlisted = self.count - MAX_LOGGED_FAILURES
+        if unlisted > 0:
+            log.warning(
+                "Partner %s: %s in this run, not logged one by one. Each "
+                "transfer's last_error in the store contains its error",
+                self.partner_id,
+                counted(unlisted, "more failed webhook"),
+            )
+
+
+def _failure_reason(error: DeliveryError) -> str:
+    """Return the HTTP status, or the transport error, of a failed send."""
+    if error.status is not None:
+        text = f"HTTP {error.status}"
+        retry_after_s = getattr(error, "retry_after_s", None)
+        if retry_after_s is not None:
+            text += f", Retry-After {retry_after_s:g} s"
+        return text
+    # Transport failures carry only the message id, the host and the httpx error
+    # class (see leadshare.transfer.webhook), so the whole text is safe to log.
+    return str(error)
+
+
+def _utc_text(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _flush_sent(store: LeadStore, sent: list[dict]) -> None:

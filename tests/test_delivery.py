@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 
 import pytest
 from httpserver import LocalEndpoint, Reply
@@ -311,6 +312,81 @@ def test_429_defers_rest_from_failure(store, settings):
     assert rows[1][3].astimezone(dt.UTC) == later
     assert rows[2][3].astimezone(dt.UTC) == later
     assert [row[2] for row in rows] == [1, 1, 0]
+
+
+def _last_try_lines(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if "last try" in r.getMessage()]
+
+
+def test_last_try_logged_with_next_attempt(store, settings, caplog):
+    # The partner echoes lead data in its error body, which the log must not show.
+    echo = Reply(503, body=b"ann0@corp.example Ann0 Secret0 down")
+    with LocalEndpoint(default=echo, secret=SECRET) as endpoint:
+        partner = _partner(endpoint.url + "?token=abc123")
+        deliver_partner(store, settings, partner, NOW, clock=_fixed_clock(NOW))
+
+    records = _last_try_lines(caplog)
+    assert len(records) == 3
+    assert all(record.levelno == logging.WARNING for record in records)
+    first = records[0].getMessage()
+    assert "P-X" in first
+    assert "msg_0" in first
+    assert "HTTP 503" in first
+    assert "next attempt at 2026-12-04T10:00:05Z" in first
+    for record in records:
+        text = record.getMessage()
+        assert "Ann0" not in text
+        assert "corp.example" not in text
+        assert "Secret0" not in text
+        assert "token" not in text
+        assert "/hook" not in text
+
+
+def test_last_try_transport_error_logged(store, settings, caplog):
+    reset = RetryableDeliveryError("connection failed (ConnectError)")
+    sender = FakeWebhookClient(script=[reset])
+    partner = _partner("http://127.0.0.1:9/hook")
+
+    deliver_partner(
+        store, settings, partner, NOW, sender=sender, clock=_fixed_clock(NOW)
+    )
+
+    records = _last_try_lines(caplog)
+    assert len(records) == 1
+    assert "msg_0" in records[0].getMessage()
+    assert "connection failed (ConnectError)" in records[0].getMessage()
+    assert "next attempt at 2026-12-04T10:00:05Z" in records[0].getMessage()
+
+
+def test_rejected_send_logged_as_final(store, settings, caplog):
+    with LocalEndpoint(default=422, secret=SECRET) as endpoint:
+        deliver_partner(store, settings, _partner(endpoint.url), NOW)
+
+    records = _last_try_lines(caplog)
+    assert [r.getMessage().split()[3] for r in records] == ["msg_0", "msg_1", "msg_2"]
+    assert all(record.levelno == logging.ERROR for record in records)
+    assert all("HTTP 422" in record.getMessage() for record in records)
+    assert all("failed for good" in record.getMessage() for record in records)
+
+
+def test_failure_lines_capped_per_run(store, settings, caplog, monkeypatch):
+    from leadshare import delivery
+
+    monkeypatch.setattr(delivery, "MAX_LOGGED_FAILURES", 2)
+    sender = FakeWebhookClient(script=[422, 422, 422])
+
+    deliver_partner(
+        store, settings, _partner("http://127.0.0.1:9/hook"), NOW, sender=sender
+    )
+
+    assert len(_last_try_lines(caplog)) == 2
+    rest = [
+        r.getMessage()
+        for r in caplog.records
+        if "not logged one by one" in r.getMessage()
+    ]
+    assert len(rest) == 1
+    assert "P-X: 1 more failed webhook in this run" in rest[0]
 
 
 def test_time_budget_leaves_rest_pending(store, settings, caplog):
