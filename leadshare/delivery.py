@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from leadshare import failpoints
 from leadshare.config import Partner
 from leadshare.errors import (
     ConfigError,
+    DeliveryError,
     EndpointGoneError,
     EndpointRedirectError,
     RejectedDeliveryError,
@@ -39,6 +41,7 @@ from leadshare.transfer import filedrop
 from leadshare.transfer.payload import build_payload
 from leadshare.transfer.schedule import next_attempt_at
 from leadshare.transfer.webhook import WebhookClient, WebhookSender
+from leadshare.words import counted
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,16 @@ SENT_FLUSH_EVERY = 50
 # After this many retryable failures in a row the endpoint is taken as down for this
 # run: the rest of its due transfers wait, untouched, for the next run.
 MAX_FAILURES_IN_A_ROW = 3
+# Maximum failed sends logged one by one per partner and run. Later ones are only
+# counted, so a partner that rejects every lead does not flood the log.
+MAX_LOGGED_FAILURES = 20
+
+# Returns the current time, timezone-aware. Tests pass one they control.
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -112,8 +125,14 @@ def deliver_partner(
     *,
     sender: WebhookSender | None = None,
     slack: SlackClient | FakeSlackClient | None = None,
+    clock: Clock = utc_now,
 ) -> DeliverySummary:
-    """Send every due transfer of ``partner``; failures stay pending for a later run."""
+    """Send every due transfer of ``partner``; failures stay pending for a later run.
+
+    ``now`` selects the due transfers and decides whether the partner is active.
+    ``clock`` is read when a send fails, and the next attempt is scheduled from that
+    time, because one run's sends can take minutes.
+    """
     summary = DeliverySummary(partner_id=partner.id, channel=partner.channel)
     disabled = {row["partner_id"]: row for row in store.rows("disabled_endpoints")}
     due = store.frame("due_transfers", partner_id=partner.id, now=now)
@@ -143,14 +162,16 @@ def deliver_partner(
         return summary
     rows = _records(due)
     if partner.channel == "webhook":
-        _deliver_webhooks(store, settings, partner, rows, now, summary, sender, slack)
+        _deliver_webhooks(
+            store, settings, partner, rows, now, summary, sender, slack, clock
+        )
     else:
         _deliver_file(store, settings, partner, rows, now, summary)
     return summary
 
 
 def _deliver_webhooks(
-    store, settings, partner, rows, now, summary, sender, slack
+    store, settings, partner, rows, now, summary, sender, slack, clock
 ) -> None:
     fresh = [row for row in rows if row["payload"] is None]
     try:
@@ -189,13 +210,17 @@ def _deliver_webhooks(
             log.error("Partner %s deliveries wait: %s", partner.id, exc)
             return
     try:
-        _send_webhooks(store, settings, partner, rows, now, summary, sender, slack)
+        _send_webhooks(
+            store, settings, partner, rows, now, summary, sender, slack, clock
+        )
     finally:
         if own_sender:
             sender.close()
 
 
-def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) -> None:
+def _send_webhooks(
+    store, settings, partner, rows, now, summary, sender, slack, clock
+) -> None:
     """POST each due transfer in turn and record every outcome.
 
     The loop stops early, leaving the rest pending, after ``MAX_FAILURES_IN_A_ROW``
@@ -206,6 +231,7 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
     """
     sent: list[dict] = []
     failures_in_a_row = 0
+    failures = _FailureLog(partner.id)
     budget_ends = time.monotonic() + settings.webhook_budget_s
 
     def unsent() -> int:
@@ -238,15 +264,19 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
                 sender.send(row["transfer_id"], row["payload"].encode("utf-8"))
             except RetryableDeliveryError as exc:
                 _flush_sent(store, sent)
-                _mark_retry(store, row, now, exc, exc.retry_after_s)
+                failed_at = clock()
+                retry_at = _mark_retry(store, row, failed_at, exc, exc.retry_after_s)
                 summary.retry_later += 1
                 failures_in_a_row += 1
+                failures.log(row, exc, f"next attempt at {_utc_text(retry_at)}")
                 if exc.status == 429:
                     summary.waiting = unsent()
                     if exc.retry_after_s is not None:
                         # The partner's Retry-After covers every request, so the
                         # rest of the batch waits as long as this transfer does.
-                        _defer(store, rows[position + 1 :], now, exc.retry_after_s)
+                        _defer(
+                            store, rows[position + 1 :], failed_at, exc.retry_after_s
+                        )
                     log.warning(
                         "Partner %s returned 429 Too Many Requests; deliveries "
                         "waiting for the next run: %d",
@@ -257,7 +287,7 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
                 continue
             except EndpointRedirectError as exc:
                 _flush_sent(store, sent)
-                _mark_retry(store, row, now, exc)
+                _mark_retry(store, row, clock(), exc)
                 summary.retry_later += 1
                 summary.waiting = unsent()
                 summary.errors.append(f"{row['transfer_id']}: {exc}")
@@ -281,6 +311,7 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
                     )
                 summary.failed += 1
                 summary.errors.append(f"{row['transfer_id']}: {exc}")
+                failures.log(row, exc, "failed for good, not retried")
                 continue
             except EndpointGoneError as exc:
                 _flush_sent(store, sent)
@@ -299,10 +330,12 @@ def _send_webhooks(store, settings, partner, rows, now, summary, sender, slack) 
         # Record accepted sends on an unexpected exception too, because the partner
         # has these messages and a pending transfer would be sent again next run.
         _flush_sent(store, sent)
+        failures.log_unlisted()
 
 
-def _mark_retry(store, row, now, error, retry_after_s=None) -> None:
-    later = next_attempt_at(int(row["attempts"]) + 1, now, retry_after_s)
+def _mark_retry(store, row, failed_at, error, retry_after_s=None) -> dt.datetime:
+    """Record a failed attempt and return when the transfer is due again."""
+    later = next_attempt_at(int(row["attempts"]) + 1, failed_at, retry_after_s)
     with store.transaction() as tx:
         tx.execute(
             "mark_transfer_retry",
@@ -310,16 +343,73 @@ def _mark_retry(store, row, now, error, retry_after_s=None) -> None:
             next_attempt_at=later,
             last_error=str(error)[:500],
         )
+    return later
 
 
-def _defer(store, rows, now, retry_after_s: float) -> None:
-    """Move the next attempt of ``rows`` to ``retry_after_s`` after ``now``."""
+def _defer(store, rows, failed_at, retry_after_s: float) -> None:
+    """Move the next attempt of ``rows`` to ``retry_after_s`` after ``failed_at``."""
     if not rows:
         return
-    later = now + dt.timedelta(seconds=retry_after_s)
+    later = failed_at + dt.timedelta(seconds=retry_after_s)
     waiting = pd.DataFrame({"transfer_id": [row["transfer_id"] for row in rows]})
     with store.transaction() as tx:
         tx.execute_with_frame("defer_transfers", waiting, next_attempt_at=later)
+
+
+class _FailureLog:
+    """Log failed sends of one partner in one run, up to ``MAX_LOGGED_FAILURES``.
+
+    A line names the partner, the transfer id (the ``webhook-id``), the HTTP status
+    or transport error, and what happens to the transfer next. It leaves out the
+    response body, which may echo lead data, and the URL, which may hold a token.
+    """
+
+    def __init__(self, partner_id: str) -> None:
+        self.partner_id = partner_id
+        self.count = 0
+
+    def log(self, row: dict, error: DeliveryError, next_step: str) -> None:
+        self.count += 1
+        if self.count > MAX_LOGGED_FAILURES:
+            return
+        level = logging.WARNING
+        if isinstance(error, RejectedDeliveryError):
+            level = logging.ERROR
+        log.log(
+            level,
+            "Partner %s: webhook %s failed on its last try in this run (%s); %s",
+            self.partner_id,
+            row["transfer_id"],
+            _failure_reason(error),
+            next_step,
+        )
+
+    def log_unlisted(self) -> None:
+        unlisted = self.count - MAX_LOGGED_FAILURES
+        if unlisted > 0:
+            log.warning(
+                "Partner %s: %s in this run, not logged one by one. Each "
+                "transfer's last_error in the store contains its error",
+                self.partner_id,
+                counted(unlisted, "more failed webhook"),
+            )
+
+
+def _failure_reason(error: DeliveryError) -> str:
+    """Return the HTTP status, or the transport error, of a failed send."""
+    if error.status is not None:
+        text = f"HTTP {error.status}"
+        retry_after_s = getattr(error, "retry_after_s", None)
+        if retry_after_s is not None:
+            text += f", Retry-After {retry_after_s:g} s"
+        return text
+    # Transport failures carry only the message id, the host and the httpx error
+    # class (see leadshare.transfer.webhook), so the whole text is safe to log.
+    return str(error)
+
+
+def _utc_text(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _flush_sent(store: LeadStore, sent: list[dict]) -> None:

@@ -7,6 +7,7 @@ import logging
 from leadshare.delivery import DeliverySummary
 from leadshare.model import Outcome
 from leadshare.pipeline import RunContext
+from leadshare.words import counted
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def run_summary(ctx: RunContext, deliveries: list[DeliverySummary]) -> dict:
                 "pending_total": int(counts.get("pending", 0) or 0),
             }
         )
+    partners.extend(_unconfigured_partners(ctx, by_partner))
     return {
         "run_id": ctx.run_id,
         "files": [
@@ -78,6 +80,52 @@ def run_summary(ctx: RunContext, deliveries: list[DeliverySummary]) -> dict:
         "outcomes": outcomes,
         "partners": partners,
     }
+
+
+def _unconfigured_partners(
+    ctx: RunContext, by_partner: dict[str, dict]
+) -> list[dict]:
+    """Log and return table rows for partners missing from partners.yaml.
+
+    A partner removed from partners.yaml keeps its pending transfers, and no run
+    delivers them. Each such partner gets one warning per run and a row whose
+    pending transfers all count as waiting, with the same keys as the other rows.
+    """
+    configured = {partner.id for partner in ctx.config.partners}
+    channels: dict[str, list[str]] = {}
+    pending: dict[str, int] = {}
+    for row in ctx.store.rows("pending_by_partner"):
+        partner_id = row["partner_id"]
+        if partner_id in configured:
+            continue
+        channels.setdefault(partner_id, []).append(row["channel"])
+        pending[partner_id] = pending.get(partner_id, 0) + int(row["pending"])
+
+    rows = []
+    for partner_id, count in pending.items():
+        log.warning(
+            "Partner %s is not in partners.yaml but has %s in the outbox. They wait "
+            "until the partner is added back to partners.yaml, or until someone "
+            "handles them by hand",
+            partner_id,
+            counted(count, "pending transfer"),
+        )
+        counts = by_partner.get(partner_id, {})
+        rows.append(
+            {
+                "partner": partner_id,
+                # Normally one channel. It is a comma-separated list only when the
+                # partner's channel changed while transfers were pending.
+                "channel": ",".join(channels[partner_id]),
+                "offered": int(counts.get("offered", 0) or 0),
+                "sent": 0,
+                "failed": 0,
+                "retry_later": 0,
+                "waiting": count,
+                "pending_total": count,
+            }
+        )
+    return rows
 
 
 def slack_summary(summary: dict) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 
 import pytest
 from httpserver import LocalEndpoint, Reply
@@ -11,10 +12,11 @@ from test_flow_share import SECRET
 
 from leadshare.config import Partner
 from leadshare.delivery import deliver_partner
+from leadshare.errors import RetryableDeliveryError
 from leadshare.settings import Settings
 from leadshare.slack import FakeSlackClient, SlackPostError
 from leadshare.store import open_store
-from leadshare.transfer.webhook import FakeWebhookClient
+from leadshare.transfer.webhook import FakeWebhookClient, WebhookClient
 
 NOW = dt.datetime(2026, 12, 4, 10, tzinfo=dt.UTC)
 FIELDS = ["lead_id", "first_name", "company"]
@@ -66,6 +68,11 @@ def settings(tmp_path, monkeypatch):
     return Settings(home=tmp_path / "home", http_attempts=2, http_timeout_s=2)
 
 
+def _fixed_clock(moment: dt.datetime):
+    """Return a clock that always reads ``moment``, for exact retry times."""
+    return lambda: moment
+
+
 def _statuses(store) -> list[tuple]:
     with store.transaction() as tx:
         return tx.connection.exec_driver_sql(
@@ -87,12 +94,15 @@ def test_only_allowlisted_fields_leave(store, settings):
 
 def test_failed_delivery_waits_then_retries_same_id(store, settings):
     with LocalEndpoint(script=[500] * 6, secret=SECRET) as endpoint:
-        first = deliver_partner(store, settings, _partner(endpoint.url), NOW)
+        partner = _partner(endpoint.url)
+        first = deliver_partner(
+            store, settings, partner, NOW, clock=_fixed_clock(NOW)
+        )
         too_early = deliver_partner(
-            store, settings, _partner(endpoint.url), NOW + dt.timedelta(seconds=1)
+            store, settings, partner, NOW + dt.timedelta(seconds=1)
         )
         later = deliver_partner(
-            store, settings, _partner(endpoint.url), NOW + dt.timedelta(seconds=6)
+            store, settings, partner, NOW + dt.timedelta(seconds=6)
         )
 
     assert first.retry_later == 3
@@ -104,15 +114,17 @@ def test_failed_delivery_waits_then_retries_same_id(store, settings):
 
 
 def test_schedule_grows_after_each_failure(store, settings):
+    second_run = NOW + dt.timedelta(seconds=6)
     with LocalEndpoint(default=503, secret=SECRET) as endpoint:
-        deliver_partner(store, settings, _partner(endpoint.url), NOW)
+        partner = _partner(endpoint.url)
+        deliver_partner(store, settings, partner, NOW, clock=_fixed_clock(NOW))
         deliver_partner(
-            store, settings, _partner(endpoint.url), NOW + dt.timedelta(seconds=6)
+            store, settings, partner, second_run, clock=_fixed_clock(second_run)
         )
     rows = _statuses(store)
     assert all(status == "pending" for _, status, _, _ in rows)
     assert all(attempts == 2 for _, _, attempts, _ in rows)
-    delay = rows[0][3].astimezone(dt.UTC) - (NOW + dt.timedelta(seconds=6))
+    delay = rows[0][3].astimezone(dt.UTC) - second_run
     assert delay == dt.timedelta(minutes=5)
 
 
@@ -223,7 +235,9 @@ def test_redirect_keeps_pending_and_stops(store, settings, caplog):
 def test_429_stops_the_batch(store, settings):
     reply = Reply(429, {"Retry-After": "120"})
     with LocalEndpoint(default=reply, secret=SECRET) as endpoint:
-        summary = deliver_partner(store, settings, _partner(endpoint.url), NOW)
+        summary = deliver_partner(
+            store, settings, _partner(endpoint.url), NOW, clock=_fixed_clock(NOW)
+        )
     rows = _statuses(store)
     assert len(endpoint.requests) == 1
     assert summary.retry_later == 1
@@ -233,6 +247,146 @@ def test_429_stops_the_batch(store, settings):
     # The Retry-After holds for the whole batch, with no attempt counted for the rest.
     assert [row[3].astimezone(dt.UTC) for row in rows] == [later] * 3
     assert [attempts for _, _, attempts, _ in rows] == [1, 0, 0]
+
+
+def test_retry_after_counts_from_429(store, settings):
+    # The first send takes longer than the Retry-After, as in a run where slow
+    # webhooks went before the 429. The run right after must not send msg_2.
+    slow = Reply(200, delay_s=2.5)
+    too_many = Reply(429, {"Retry-After": "2"})
+    with LocalEndpoint(script=[slow, too_many], secret=SECRET) as endpoint:
+        partner = _partner(endpoint.url)
+        sender = WebhookClient(endpoint.url, SECRET, attempts=1, max_wait_s=1)
+        with sender:
+            started = dt.datetime.now(dt.UTC)
+            first = deliver_partner(store, settings, partner, started, sender=sender)
+            answered = dt.datetime.now(dt.UTC)
+            again = deliver_partner(store, settings, partner, answered, sender=sender)
+
+    assert first.sent == 1
+    assert first.retry_later == 1
+    assert first.waiting == 1
+    assert again.due == 0
+    assert len(endpoint.requests) == 2
+    deferred = _statuses(store)[2][3].astimezone(dt.UTC)
+    assert deferred >= started + dt.timedelta(seconds=2.5 + 2)
+    assert deferred <= answered + dt.timedelta(seconds=2)
+
+
+def test_retry_time_counts_from_failure(store, settings):
+    # The run started at NOW, and the connection failed 9 s later.
+    reset = RetryableDeliveryError("connection failed (ConnectError)")
+    sender = FakeWebhookClient(script=[reset])
+    failed_at = NOW + dt.timedelta(seconds=9)
+    url = "http://127.0.0.1:9/hook"
+
+    clock = _fixed_clock(failed_at)
+    deliver_partner(store, settings, _partner(url), NOW, sender=sender, clock=clock)
+    too_early = deliver_partner(
+        store, settings, _partner(url), NOW + dt.timedelta(seconds=6), sender=sender
+    )
+
+    rows = _statuses(store)
+    assert rows[0][3].astimezone(dt.UTC) == failed_at + dt.timedelta(seconds=5)
+    assert too_early.due == 0
+    assert sender.message_ids == ["msg_0", "msg_1", "msg_2"]
+
+
+def test_429_defers_rest_from_failure(store, settings):
+    too_many = RetryableDeliveryError("HTTP 429", status=429, retry_after_s=60)
+    sender = FakeWebhookClient(script=[200, too_many])
+    failed_at = NOW + dt.timedelta(seconds=75)
+
+    deliver_partner(
+        store,
+        settings,
+        _partner("http://127.0.0.1:9/hook"),
+        NOW,
+        sender=sender,
+        clock=_fixed_clock(failed_at),
+    )
+
+    rows = _statuses(store)
+    later = failed_at + dt.timedelta(seconds=60)
+    assert [row[1] for row in rows] == ["sent", "pending", "pending"]
+    assert rows[1][3].astimezone(dt.UTC) == later
+    assert rows[2][3].astimezone(dt.UTC) == later
+    assert [row[2] for row in rows] == [1, 1, 0]
+
+
+def _last_try_lines(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if "last try" in r.getMessage()]
+
+
+def test_last_try_logged_with_next_attempt(store, settings, caplog):
+    # The partner echoes lead data in its error body, which the log must not show.
+    echo = Reply(503, body=b"ann0@corp.example Ann0 Secret0 down")
+    with LocalEndpoint(default=echo, secret=SECRET) as endpoint:
+        partner = _partner(endpoint.url + "?token=abc123")
+        deliver_partner(store, settings, partner, NOW, clock=_fixed_clock(NOW))
+
+    records = _last_try_lines(caplog)
+    assert len(records) == 3
+    assert all(record.levelno == logging.WARNING for record in records)
+    first = records[0].getMessage()
+    assert "P-X" in first
+    assert "msg_0" in first
+    assert "HTTP 503" in first
+    assert "next attempt at 2026-12-04T10:00:05Z" in first
+    for record in records:
+        text = record.getMessage()
+        assert "Ann0" not in text
+        assert "corp.example" not in text
+        assert "Secret0" not in text
+        assert "token" not in text
+        assert "/hook" not in text
+
+
+def test_last_try_transport_error_logged(store, settings, caplog):
+    reset = RetryableDeliveryError("connection failed (ConnectError)")
+    sender = FakeWebhookClient(script=[reset])
+    partner = _partner("http://127.0.0.1:9/hook")
+
+    deliver_partner(
+        store, settings, partner, NOW, sender=sender, clock=_fixed_clock(NOW)
+    )
+
+    records = _last_try_lines(caplog)
+    assert len(records) == 1
+    assert "msg_0" in records[0].getMessage()
+    assert "connection failed (ConnectError)" in records[0].getMessage()
+    assert "next attempt at 2026-12-04T10:00:05Z" in records[0].getMessage()
+
+
+def test_rejected_send_logged_as_final(store, settings, caplog):
+    with LocalEndpoint(default=422, secret=SECRET) as endpoint:
+        deliver_partner(store, settings, _partner(endpoint.url), NOW)
+
+    records = _last_try_lines(caplog)
+    assert [r.getMessage().split()[3] for r in records] == ["msg_0", "msg_1", "msg_2"]
+    assert all(record.levelno == logging.ERROR for record in records)
+    assert all("HTTP 422" in record.getMessage() for record in records)
+    assert all("failed for good" in record.getMessage() for record in records)
+
+
+def test_failure_lines_capped_per_run(store, settings, caplog, monkeypatch):
+    from leadshare import delivery
+
+    monkeypatch.setattr(delivery, "MAX_LOGGED_FAILURES", 2)
+    sender = FakeWebhookClient(script=[422, 422, 422])
+
+    deliver_partner(
+        store, settings, _partner("http://127.0.0.1:9/hook"), NOW, sender=sender
+    )
+
+    assert len(_last_try_lines(caplog)) == 2
+    rest = [
+        r.getMessage()
+        for r in caplog.records
+        if "not logged one by one" in r.getMessage()
+    ]
+    assert len(rest) == 1
+    assert "P-X: 1 more failed webhook in this run" in rest[0]
 
 
 def test_time_budget_leaves_rest_pending(store, settings, caplog):

@@ -6,6 +6,7 @@ webhook partner (it verifies signatures and deduplicates on webhook-id) and as S
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -395,6 +396,55 @@ def test_missing_secret_blocks_leave_transfers_waiting(
     assert by_partner["P-DROP"]["sent"] > 0
     assert partner.requests == []
     assert sum(summary["outcomes"].values()) == 1500
+
+
+class _RecordList(logging.Handler):
+    """A logging handler that keeps every record it receives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_removed_partner_listed_as_waiting(home, partner, tmp_path):
+    from leadshare.generate import write_leads
+
+    config = home / "config" / "partners.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["partners"][0]["webhook"]["secret"] = "block:no-such-partner-secret"
+    config.write_text(yaml.safe_dump(data))
+    first = run_share(home, "generic", write_leads(tmp_path / "g.csv", 1500, seed=11))
+    waiting = {row["partner"]: row for row in first["partners"]}["P-HOOK"]["waiting"]
+    assert waiting > 0
+
+    data["partners"] = [p for p in data["partners"] if p["id"] != "P-HOOK"]
+    config.write_text(yaml.safe_dump(data))
+    # Whether caplog's root handler receives records from inside a flow run depends
+    # on the order of tests, so the test listens on the module's logger itself.
+    records = _RecordList()
+    reporting_log = logging.getLogger("leadshare.reporting")
+    reporting_log.addHandler(records)
+    try:
+        second = run_share(home, "generic")
+    finally:
+        reporting_log.removeHandler(records)
+
+    hook = {row["partner"]: row for row in second["partners"]}["P-HOOK"]
+    assert hook["waiting"] == waiting
+    assert hook["pending_total"] == waiting
+    assert hook["channel"] == "webhook"
+    assert partner.requests == []
+    assert sum(second["outcomes"].values()) == second["rows_in"]
+    lines = [
+        r.getMessage()
+        for r in records.records
+        if "not in partners.yaml" in r.getMessage()
+    ]
+    assert len(lines) == 1
+    assert f"P-HOOK is not in partners.yaml but has {waiting:,} pending" in lines[0]
 
 
 def test_misplaced_copy_does_not_block_good_copy(home, partner, tmp_path):

@@ -1,0 +1,117 @@
+"""The run summary's per-partner table, read back from a real DuckDB store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from types import SimpleNamespace
+
+import pytest
+
+from leadshare.config import Partner
+from leadshare.delivery import DeliverySummary
+from leadshare.model import Outcome
+from leadshare.reporting import run_summary
+from leadshare.store import open_store
+
+NOW = dt.datetime(2026, 12, 4, 10, tzinfo=dt.UTC)
+TABLE_KEYS = {
+    "partner",
+    "channel",
+    "offered",
+    "sent",
+    "failed",
+    "retry_later",
+    "waiting",
+    "pending_total",
+}
+
+
+def _partner(partner_id: str) -> Partner:
+    return Partner(
+        id=partner_id,
+        name=partner_id,
+        capacity_per_day=10,
+        capacity_per_week=10,
+        channel="file_drop",
+        fields=["lead_id"],
+    )
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A store with pending transfers for P-KEPT (1) and P-GONE (2), one sent."""
+    store = open_store(f"duckdb:///{tmp_path / 'store.duckdb'}")
+    transfers = [
+        ("msg_0", "P-KEPT", "pending"),
+        ("msg_1", "P-GONE", "pending"),
+        ("msg_2", "P-GONE", "pending"),
+        ("msg_3", "P-GONE", "sent"),
+    ]
+    with store.transaction() as tx:
+        for index, (transfer_id, partner_id, status) in enumerate(transfers):
+            lead_id = f"L-{index}"
+            tx.connection.exec_driver_sql(
+                "insert into leads (lead_id, file_id, source_row, profile, "
+                f"created_at) values ('{lead_id}', 'f', {index + 1}, 'generic', now())"
+            )
+            tx.execute(
+                "add_transfer",
+                transfer_id=transfer_id,
+                lead_id=lead_id,
+                partner_id=partner_id,
+                channel="file_drop",
+                created_at=NOW,
+                run_id="r0",
+            )
+            tx.connection.exec_driver_sql(
+                f"update transfers set status = '{status}' "
+                f"where transfer_id = '{transfer_id}'"
+            )
+    return store
+
+
+def _context(store, partners: list[Partner]) -> SimpleNamespace:
+    return SimpleNamespace(
+        store=store,
+        run_id="r1",
+        now=NOW,
+        config=SimpleNamespace(partners=partners),
+    )
+
+
+def test_removed_partner_listed_as_waiting(store, caplog):
+    ctx = _context(store, [_partner("P-KEPT")])
+    deliveries = [DeliverySummary(partner_id="P-KEPT", channel="file_drop", sent=1)]
+
+    with caplog.at_level(logging.WARNING, logger="leadshare.reporting"):
+        summary = run_summary(ctx, deliveries)
+
+    by_partner = {row["partner"]: row for row in summary["partners"]}
+    assert list(by_partner) == ["P-KEPT", "P-GONE"]
+    gone = by_partner["P-GONE"]
+    assert set(gone) == TABLE_KEYS
+    assert set(by_partner["P-KEPT"]) == TABLE_KEYS
+    assert gone["channel"] == "file_drop"
+    assert gone["waiting"] == 2
+    assert gone["pending_total"] == 2
+    assert gone["sent"] == 0
+    assert gone["failed"] == 0
+    assert gone["retry_later"] == 0
+    assert set(summary["outcomes"]) == {outcome.value for outcome in Outcome}
+
+    warnings = [r.getMessage() for r in caplog.records if "P-GONE" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "not in partners.yaml" in warnings[0]
+    assert "2 pending transfers" in warnings[0]
+    assert "by hand" in warnings[0]
+
+
+def test_configured_partners_not_warned(store, caplog):
+    ctx = _context(store, [_partner("P-KEPT"), _partner("P-GONE")])
+
+    with caplog.at_level(logging.WARNING, logger="leadshare.reporting"):
+        summary = run_summary(ctx, [])
+
+    assert summary["partners"] == []
+    assert "not in partners.yaml" not in caplog.text
