@@ -194,7 +194,7 @@ def _files_in_other_runs(
     """Name the given files that another run handled, such as one that ran at once.
 
     While this command waited for the store, a run started elsewhere can have read
-    its files from the inbox; without this list the summary would not show them.
+    its files from the inbox. Without this list the summary would not show them.
     """
     found = []
     for path, sha256 in copies:
@@ -319,7 +319,7 @@ def explain(lead_id: str) -> None:
     from leadshare.explain import explain_lead
 
     try:
-        # Ids copied from a CSV cell or a table often carry spaces.
+        # Ids copied from a CSV cell or a table often contain spaces around them.
         lines = explain_lead(_context().store, lead_id.strip())
     except LeadshareError as exc:
         _fail(exc)

@@ -104,7 +104,7 @@ starting with '.'."""
 
 
 MAX_NAME_BYTES = 255
-"""The longest file name most Linux file systems take, in bytes."""
+"""The maximum length of a file name on ext4, XFS and Btrfs, in bytes."""
 
 _REASON_SUFFIX = ".reason.txt"
 
@@ -124,8 +124,8 @@ def _escape_undecodable(name: str) -> str:
 def _rename_undecodable_files(settings: Settings) -> None:
     """Rename inbox files whose names are not UTF-8, escaping the bad bytes.
 
-    Temporary and hidden files are left alone: a program may still be writing them
-    and will rename them when done; the next run renames the result.
+    Temporary and hidden files are left alone, because a program may still be
+    writing them. The next run renames the file it renames them to.
     """
     for path, _ in list_inbox(settings) + list_inbox(settings, lead_files=False):
         escaped = _escape_undecodable(path.name)

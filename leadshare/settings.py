@@ -117,7 +117,7 @@ def get_settings() -> Settings:
     """Read the settings afresh, so a changed environment (tests, CLI) takes effect.
 
     An invalid value raises ConfigError naming the environment variable. The value
-    itself is not repeated: a store URL can hold a password.
+    itself is not repeated, because a store URL can contain a password.
     """
     try:
         return Settings()

@@ -237,8 +237,9 @@ def _safe_part(value: str, label: str) -> str:
 
 
 # Characters that str.splitlines() and some other readers take for line ends,
-# though a JSON Lines record ends at LF only. Written escaped, no reader splits a
-# record; a queue written before may hold them raw, so reading splits at LF only.
+# though a JSON Lines record ends at LF only. They are written escaped, so no
+# reader splits a record. A queue written before may contain them raw, so reading
+# splits at LF only.
 _LINE_LIKE = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
 
 
