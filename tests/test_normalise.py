@@ -175,6 +175,12 @@ def test_country_flags_not_guesses(shared_dir: Path) -> None:
         (" germany ", "DE"),
         ("USA", "US"),
         ("côte d'ivoire", "CI"),
+        ("Deutschland", "DE"),
+        ("OSTERREICH", "AT"),
+        ("España", "ES"),
+        ("Schweiz", "CH"),
+        ("Sverige", "SE"),
+        ("Türkiye", "TR"),
     ],
 )
 def test_country_codes_and_names(raw: str, code: str) -> None:
