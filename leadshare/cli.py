@@ -107,6 +107,18 @@ def _run_flow() -> dict:
             ) from exc
 
 
+PARTNER_COLUMNS = (
+    "partner",
+    "channel",
+    "offered",
+    "sent",
+    "failed",
+    "retry_later",
+    "waiting",
+)
+"""The columns of the per-partner table printed after a run."""
+
+
 def _print_summary(summary: dict) -> None:
     # The run id goes on its own line: as a narrow table's title it wrapped.
     Console().print(f"Run {summary['run_id']}")
@@ -131,31 +143,10 @@ def _print_summary(summary: dict) -> None:
             + ", ".join(summary["taken_over_runs"])
         )
     partners = Table(title="Transfers per partner")
-    for column in (
-        "partner",
-        "channel",
-        "offered",
-        "sent",
-        "failed",
-        "retry_later",
-        "waiting",
-    ):
+    for column in PARTNER_COLUMNS:
         partners.add_column(column)
     for row in summary["partners"]:
-        partners.add_row(
-            *(
-                str(row[c])
-                for c in (
-                    "partner",
-                    "channel",
-                    "offered",
-                    "sent",
-                    "failed",
-                    "retry_later",
-                    "waiting",
-                )
-            )
-        )
+        partners.add_row(*(str(row[column]) for column in PARTNER_COLUMNS))
     Console().print(partners)
 
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from leadshare.cli import PARTNER_COLUMNS
 from leadshare.config import Partner
 from leadshare.delivery import DeliverySummary
 from leadshare.model import Outcome
@@ -15,16 +16,7 @@ from leadshare.reporting import run_summary
 from leadshare.store import open_store
 
 NOW = dt.datetime(2026, 12, 4, 10, tzinfo=dt.UTC)
-TABLE_KEYS = {
-    "partner",
-    "channel",
-    "offered",
-    "sent",
-    "failed",
-    "retry_later",
-    "waiting",
-    "pending_total",
-}
+TABLE_KEYS = {*PARTNER_COLUMNS, "pending_total"}
 
 
 def _partner(partner_id: str) -> Partner:
