@@ -304,14 +304,28 @@ def demo(
         )
 
 
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+
+
+def _clean_lead_id(text: str) -> str:
+    """Return a lead id as stored: L- and lower-case hex digits.
+
+    Ids copied from a CSV cell, a table or a chat often come with spaces, a
+    zero-width space or a byte-order mark around them, or in another letter case.
+    """
+    cleaned = text.strip().strip(_INVISIBLE).strip()
+    if cleaned[:2].upper() == "L-":
+        return "L-" + cleaned[2:].lower()
+    return cleaned
+
+
 @app.command()
 def explain(lead_id: str) -> None:
     """Say in words why LEAD_ID was shared, held, dropped or sent where it was."""
     from leadshare.explain import explain_lead
 
     try:
-        # Ids copied from a CSV cell or a table often contain spaces around them.
-        lines = explain_lead(_context().store, lead_id.strip())
+        lines = explain_lead(_context().store, _clean_lead_id(lead_id))
     except LeadshareError as exc:
         _fail(exc)
     for line in lines:
@@ -395,7 +409,7 @@ def _decide(
     try:
         ctx = _context()
         decision = ApprovalDecision(
-            lead_id=lead_id.strip(),
+            lead_id=_clean_lead_id(lead_id),
             action=action,
             partner_id=partner.strip() if partner else partner,
             approver=approver,

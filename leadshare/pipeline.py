@@ -131,11 +131,13 @@ def _rename_undecodable_files(settings: Settings) -> None:
         escaped = _escape_undecodable(path.name)
         if escaped == path.name:
             continue
+        # Each bad byte becomes three characters, which can pass the name limit.
+        escaped = _fit_name(escaped, MAX_NAME_BYTES - 4)
         target = path.with_name(escaped)
         number = 1
         while target.exists():
             number += 1
-            target = path.with_name(f"{Path(escaped).stem}-{number}{path.suffix}")
+            target = path.with_name(f"{Path(escaped).stem}-{number}{Path(escaped).suffix}")
         path.rename(target)
         log.warning(
             "Renamed inbox file %s: its name was not UTF-8 (bytes shown as %%XX)",
@@ -145,14 +147,17 @@ def _rename_undecodable_files(settings: Settings) -> None:
 
 def _archive_name(file_id: str, name: str) -> str:
     """Return ``<id>-<name>``, shortened so that the name with '.reason.txt' fits."""
-    limit = MAX_NAME_BYTES - len(_REASON_SUFFIX)
-    archived = f"{file_id[:12]}-{name}"
-    if len(os.fsencode(archived)) <= limit:
-        return archived
+    return _fit_name(f"{file_id[:12]}-{name}", MAX_NAME_BYTES - len(_REASON_SUFFIX))
+
+
+def _fit_name(name: str, limit: int) -> str:
+    """Return ``name`` cut to ``limit`` bytes in UTF-8, keeping its suffix after a '~'."""
+    if len(os.fsencode(name)) <= limit:
+        return name
     suffix = Path(name).suffix
     if len(os.fsencode(suffix)) > 16:
         suffix = ""
-    stem = os.fsencode(archived[: len(archived) - len(suffix)])
+    stem = os.fsencode(name[: len(name) - len(suffix)])
     room = limit - len(os.fsencode(suffix)) - 1
     # Cut at a character boundary: drop a partial UTF-8 sequence at the end.
     short = stem[:room].decode("utf-8", "ignore")

@@ -21,6 +21,10 @@ from leadshare.errors import ConfigError
 
 ENV_PREFIX = "LEADSHARE_"
 
+MAX_SECONDS = 86_400.0
+"""The upper bound of the time settings, one day. A timeout of 1e30 s overflowed the
+date arithmetic of the retry schedule and failed every webhook delivery."""
+
 
 class Settings(BaseSettings):
     """Runtime settings; the folder layout hangs off ``home``."""
@@ -37,7 +41,11 @@ class Settings(BaseSettings):
         default=7, description="Seed for deterministic tie-breaks in matching."
     )
     http_timeout_s: float = Field(
-        default=10.0, gt=0, description="Timeout of one partner HTTP request, seconds."
+        default=10.0,
+        gt=0,
+        le=MAX_SECONDS,
+        allow_inf_nan=False,
+        description="Timeout of one partner HTTP request, seconds.",
     )
     http_attempts: int = Field(
         default=3, ge=1, description="Attempts per delivery within one run."
@@ -45,12 +53,16 @@ class Settings(BaseSettings):
     http_deadline_s: float | None = Field(
         default=None,
         gt=0,
+        le=MAX_SECONDS,
+        allow_inf_nan=False,
         description="Total time limit of one partner HTTP request, in seconds. "
         "The default is 3 times http_timeout_s.",
     )
     webhook_budget_s: float = Field(
         default=600.0,
         gt=0,
+        le=MAX_SECONDS,
+        allow_inf_nan=False,
         description="Time for one partner's webhook deliveries in one run, in "
         "seconds. It is checked before each transfer, so a send in progress "
         "finishes first. Transfers still due after it wait for the next run.",

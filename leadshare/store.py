@@ -280,9 +280,10 @@ class LeadStore:
     def __init__(self, url: str) -> None:
         try:
             parsed = sa.engine.make_url(url)
-        except sa.exc.ArgumentError:
+        except (sa.exc.ArgumentError, ValueError):  # ValueError: a port not a number
+            # The value is not shown: a malformed URL can still contain a password.
             raise StoreError(
-                f"store URL {url!r} is invalid; use duckdb:///PATH or "
+                "the store URL (LEADSHARE_DB_URL) is invalid; use duckdb:///PATH or "
                 "postgresql+psycopg://USER@HOST:PORT/DATABASE"
             ) from None
         # Messages name the store by this form, which never contains the password.

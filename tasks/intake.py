@@ -28,7 +28,7 @@ def archive_repeated_files(ctx: RunContext) -> None:
     left = pipeline.skip_processed_files(ctx)
     if left:
         get_run_logger().info(
-            "%s arrived during the run; the next run reads them",
+            "%s arrived or changed during the run; the next run reads them",
             counted(left, "lead file"),
         )
 

@@ -204,7 +204,8 @@ def test_malformed_store_url_message(home, monkeypatch):
     monkeypatch.setenv("LEADSHARE_DB_URL", "nonsense")
     result = CliRunner().invoke(cli.app, ["status"])
     assert result.exit_code == 2
-    assert "store URL 'nonsense' is invalid" in result.output
+    assert "store URL (LEADSHARE_DB_URL) is invalid" in result.output
+    assert "nonsense" not in result.output
 
 
 def test_explain_trims_the_lead_id(home, monkeypatch):
@@ -214,9 +215,11 @@ def test_explain_trims_the_lead_id(home, monkeypatch):
     monkeypatch.setattr(
         explain, "explain_lead", lambda store, lead_id: asked.append(lead_id) or ["ok"]
     )
-    result = CliRunner().invoke(cli.app, ["explain", "  L-00000000000000ab\t"])
-    assert result.exit_code == 0
-    assert asked == ["L-00000000000000ab"]
+    runner = CliRunner()
+    for given in ("  L-00000000000000ab\t", "\ufeffL-00000000000000AB\u200b", "l-00000000000000ab"):
+        result = runner.invoke(cli.app, ["explain", given])
+        assert result.exit_code == 0
+    assert asked == ["L-00000000000000ab"] * 3
 
 
 @pytest.mark.parametrize(
@@ -226,6 +229,9 @@ def test_explain_trims_the_lead_id(home, monkeypatch):
         ("LEADSHARE_HTTP_TIMEOUT_S", "-1"),
         ("LEADSHARE_HTTP_ATTEMPTS", "0"),
         ("LEADSHARE_SEED", "seven"),
+        ("LEADSHARE_HTTP_TIMEOUT_S", "inf"),
+        ("LEADSHARE_WEBHOOK_BUDGET_S", "1e30"),
+        ("LEADSHARE_HTTP_DEADLINE_S", "nan"),
     ],
 )
 def test_bad_setting_names_its_variable(home, monkeypatch, variable, value):
@@ -236,6 +242,20 @@ def test_bad_setting_names_its_variable(home, monkeypatch, variable, value):
     assert result.exit_code == 2
     assert variable in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql+psycopg://bob:s3cretpw@127.0.0.1:5x32/db", "notaurl s3cretpw"],
+)
+def test_bad_store_url_hides_value(home, monkeypatch, url):
+    from leadshare import cli
+
+    monkeypatch.setenv("LEADSHARE_DB_URL", url)
+    result = CliRunner().invoke(cli.app, ["status"])
+    assert result.exit_code == 2
+    assert "LEADSHARE_DB_URL" in result.output
+    assert "s3cretpw" not in result.output
 
 
 def test_explain_unknown_lead_exit_code(home):

@@ -511,15 +511,21 @@ def test_long_and_undecodable_file_names(home, partner, tmp_path):
     bad_folder = inbox / os.fsdecode(b"h\xe4ndler")
     bad_folder.mkdir()
     write_leads(bad_folder / "x.csv", 10, seed=13)
+    # 255 bytes; escaping the two bad bytes makes the name too long to rename.
+    long_latin1 = os.fsdecode(b"\xff\xfe" + b"M" * 249 + b".csv")
+    write_leads(inbox / "generic" / long_latin1, 5, seed=17)
 
     summary = run_share(home, "generic")
 
-    assert summary["rows_in"] == 50
-    assert sorted(f["file"] for f in summary["files"]) == ["caf%E9.csv", long_name]
+    assert summary["rows_in"] == 55
+    names = sorted(f["file"] for f in summary["files"])
+    assert names[1:] == ["caf%E9.csv", long_name]
+    assert names[0].startswith("%FF%FEMMM")
+    assert names[0].endswith("~.csv")
     assert [f["file"] for f in summary["rejected_files"]] == ["x.csv"]
     assert "h%E4ndler" in summary["rejected_files"][0]["reason"]
     archived = [path.name for path in (home / "processed").rglob("*.csv")]
-    assert len(archived) == 2
+    assert len(archived) == 3
     assert all(len(os.fsencode(name)) <= 244 for name in archived)
     reasons = list((home / "quarantine").rglob("*.reason.txt"))
     assert len(reasons) == 1 and reasons[0].parent.name == "h%E4ndler"

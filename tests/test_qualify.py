@@ -131,6 +131,9 @@ def test_naive_timestamp_is_utc_whatever_the_row_before():
         "2026-12-01T10:00:00+25:00",
         "2026-12-01T10:00:00+12:99",
         "20261201T1000+1500",
+        "2026-12-01T10:00:00+14:30",
+        "2026-12-01T10:00:00 CET",
+        "2026-12-01T10:00:00 America/New_York",
     ],
 )
 def test_unreadable_timestamp_disqualified(value):
