@@ -294,9 +294,14 @@ def test_postgres_run_lock_survives_lost_session(postgres_url):
         pass
 
 
-def test_malformed_store_url_rejected():
-    with pytest.raises(StoreError, match="store URL 'nonsense' is invalid"):
-        LeadStore("nonsense")
+@pytest.mark.parametrize(
+    "url", ["nonsense", "postgresql+psycopg://bob:s3cretpw@127.0.0.1:5x32/db"]
+)
+def test_malformed_store_url_rejected(url):
+    with pytest.raises(StoreError, match=r"store URL \(LEADSHARE_DB_URL\) is invalid") as caught:
+        LeadStore(url)
+    assert "s3cretpw" not in str(caught.value)
+    assert "nonsense" not in str(caught.value)
 
 
 
