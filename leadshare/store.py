@@ -280,7 +280,7 @@ class LeadStore:
     def __init__(self, url: str) -> None:
         try:
             parsed = sa.engine.make_url(url)
-        except (sa.exc.ArgumentError, ValueError):  # ValueError: a port not a number
+        except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
             # The value is not shown: a malformed URL can still contain a password.
             raise StoreError(
                 "the store URL (LEADSHARE_DB_URL) is invalid; use duckdb:///PATH or "

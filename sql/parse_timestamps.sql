@@ -1,10 +1,10 @@
 -- Parse ISO 8601 text to UTC timestamps, one value at a time: a value without an
--- offset is UTC, and a value that does not parse is NULL. DuckDB reads more than
--- ISO 8601 ('epoch', zone names such as CET, +25:00 as a day and an hour), so a
+-- offset is UTC, and a value that does not parse is NULL. DuckDB also reads words
+-- such as 'epoch', zone names such as CET, and +25:00 as a day and an hour. So a
 -- value must first have the ISO 8601 extended form (a space may replace the T),
--- with an offset of at most 14:00. Python's datetime cannot format 'infinity' or
--- years past 9999, so those are NULL too. has_text separates a blank value (NULL
--- or only spaces) from one that failed to parse. Runs over _values(v).
+-- and its offset must be at most 14:00. Python's datetime cannot format
+-- 'infinity' or years past 9999, so those are NULL too. has_text separates a blank
+-- value (NULL or only spaces) from one that failed to parse. Runs over _values(v).
 WITH trimmed AS (
     SELECT trim(v) AS t
     FROM _values
