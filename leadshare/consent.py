@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from leadshare.model import Outcome
-from leadshare.timestamps import FUTURE_TOLERANCE, parse_timestamps
+from leadshare.timestamps import NOT_ISO, check_timestamps, utc_minutes
 
 TRUE_TOKENS = frozenset({"true", "yes", "1", "y"})
 FALSE_TOKENS = frozenset({"false", "no", "0", "n"})
@@ -295,22 +295,22 @@ def _check_consent_time(
     if not rows.any():
         return
     text = out.loc[rows, "consent_at"]
-    seen, has_text = parse_timestamps(text)
+    seen, unreadable_values, future_values = check_timestamps(text, at)
     unreadable = pd.Series(False, index=out.index)
-    unreadable[text.index] = has_text & seen.isna().to_numpy()
+    unreadable[text.index] = unreadable_values
     quoted = text.astype(str).str.strip().str.slice(0, 40).map(repr)
     _finish(
         out,
         unreadable,
         Outcome.QUARANTINED,
         "consent_time_unreadable",
-        "consent_at " + quoted.reindex(out.index) + " is not a valid ISO 8601 date "
-        "and time (such as 2026-11-03T10:00:00Z); fix the consent record in the source",
+        "consent_at " + quoted.reindex(out.index) + NOT_ISO
+        + "; fix the consent record in the source",
     )
     future = pd.Series(False, index=out.index)
-    future[text.index] = seen.gt(pd.Timestamp(at + FUTURE_TOLERANCE)).to_numpy()
+    future[text.index] = future_values
     if future.any():
-        when = seen.dt.strftime("%Y-%m-%d %H:%M UTC").reindex(out.index)
+        when = utc_minutes(seen).reindex(out.index)
         _finish(
             out,
             future,

@@ -179,9 +179,7 @@ def _deliver_webhooks(
             row["payload"] = _payload(row, partner).decode("utf-8")
     except ConfigError as exc:
         # A template changed after the run loaded its config: wait for a fix.
-        summary.waiting = len(rows)
-        summary.errors.append(str(exc))
-        log.error("Partner %s deliveries wait: %s", partner.id, exc)
+        _wait_all(summary, partner, rows, exc)
         return
     payloads = pd.DataFrame(
         {
@@ -205,9 +203,7 @@ def _deliver_webhooks(
                 deadline_s=settings.http_deadline_s,
             )
         except ConfigError as exc:
-            summary.waiting = len(rows)
-            summary.errors.append(str(exc))
-            log.error("Partner %s deliveries wait: %s", partner.id, exc)
+            _wait_all(summary, partner, rows, exc)
             return
     try:
         _send_webhooks(
@@ -216,6 +212,15 @@ def _deliver_webhooks(
     finally:
         if own_sender:
             sender.close()
+
+
+def _wait_all(
+    summary: DeliverySummary, partner: Partner, rows: list[dict], error: ConfigError
+) -> None:
+    """Leave every due transfer of ``partner`` waiting because of a config error."""
+    summary.waiting = len(rows)
+    summary.errors.append(str(error))
+    log.error("Partner %s deliveries wait: %s", partner.id, error)
 
 
 def _send_webhooks(

@@ -196,7 +196,7 @@ def reject_unsupported_files(ctx: RunContext, claimed: set[str]) -> None:
     later run archives it as a repeat of the committed content.
     """
     for path, profile in list_inbox(ctx.settings, lead_files=False):
-        item = InboxFile(path=path, profile=profile, sha256=sha256_file(path))
+        item = inbox_file(path, profile)
         if item.file_id in claimed:
             continue
         known = ctx.store.rows("file_status", file_id=item.file_id)

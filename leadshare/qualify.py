@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from leadshare.config import Rules, ScoreRule
 from leadshare.model import Outcome
-from leadshare.timestamps import FUTURE_TOLERANCE, parse_timestamps
+from leadshare.timestamps import NOT_ISO, check_timestamps, utc_minutes
 
 
 class _Fields:
@@ -173,7 +173,7 @@ def _check_freshness(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> Non
     if not live.any():
         return
     text = frame.loc[live, "last_activity_at"]
-    seen, has_text = parse_timestamps(text)
+    seen, unreadable, future = check_timestamps(text, now)
     live_rows = np.flatnonzero(live)
 
     def on_frame(live_mask: np.ndarray) -> np.ndarray:
@@ -181,7 +181,6 @@ def _check_freshness(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> Non
         mask[live_rows[live_mask]] = True
         return mask
 
-    unreadable = has_text & seen.isna().to_numpy()
     _reject(
         frame,
         on_frame(unreadable),
@@ -191,12 +190,10 @@ def _check_freshness(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> Non
             on_frame(unreadable),
             "last engagement time ",
             text[unreadable].map(repr).to_numpy(dtype=object),
-            " is not a valid ISO 8601 date and time (such as 2026-11-03T10:00:00Z); "
-            "fix the date format in the source",
+            NOT_ISO + "; fix the date format in the source",
         ),
     )
 
-    future = seen.gt(pd.Timestamp(now + FUTURE_TOLERANCE)).fillna(False).to_numpy()
     _reject(
         frame,
         on_frame(future),
@@ -205,7 +202,7 @@ def _check_freshness(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> Non
             frame,
             on_frame(future),
             "last engagement ",
-            seen[future].dt.strftime("%Y-%m-%d %H:%M UTC").to_numpy(dtype=object),
+            utc_minutes(seen[future]).to_numpy(dtype=object),
             " is after the time of the run; check the source's dates and clock",
         ),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,34 @@ from leadshare import scratch
 
 FUTURE_TOLERANCE = dt.timedelta(days=1)
 """How far past the run's time a lead's timestamp may lie (clock skew, zones)."""
+
+
+NOT_ISO = " is not a valid ISO 8601 date and time (such as 2026-11-03T10:00:00Z)"
+"""The end of a reason for a timestamp that does not parse, after its value."""
+
+
+class CheckedTimes(NamedTuple):
+    """Parsed timestamps and the values that fail the checks, one entry per value."""
+
+    at: pd.Series
+    """UTC times; NaT where the value is blank or does not parse."""
+    unreadable: np.ndarray
+    """True where the value contains text that does not parse."""
+    future: np.ndarray
+    """True where the time is more than ``FUTURE_TOLERANCE`` after the run's time."""
+
+
+def check_timestamps(values: pd.Series, now: dt.datetime) -> CheckedTimes:
+    """Parse ``values`` and flag the unreadable ones and those in the future."""
+    at, has_text = parse_timestamps(values)
+    unreadable = has_text & at.isna().to_numpy()
+    future = at.gt(pd.Timestamp(now + FUTURE_TOLERANCE)).fillna(False).to_numpy()
+    return CheckedTimes(at, unreadable, future)
+
+
+def utc_minutes(moments: pd.Series) -> pd.Series:
+    """Format times as 'YYYY-MM-DD HH:MM UTC' for reasons."""
+    return moments.dt.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def parse_timestamps(values: pd.Series) -> tuple[pd.Series, np.ndarray]:

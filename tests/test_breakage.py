@@ -211,15 +211,15 @@ def test_malformed_store_url_message(home, monkeypatch):
 def test_explain_trims_the_lead_id(home, monkeypatch):
     from leadshare import cli, explain
 
-    asked = []
+    requested_ids = []
     monkeypatch.setattr(
-        explain, "explain_lead", lambda store, lead_id: asked.append(lead_id) or ["ok"]
+        explain, "explain_lead", lambda store, lead_id: requested_ids.append(lead_id) or ["ok"]
     )
     runner = CliRunner()
-    for given in ("  L-00000000000000ab\t", "\ufeffL-00000000000000AB\u200b", "l-00000000000000ab"):
-        result = runner.invoke(cli.app, ["explain", given])
+    for typed_id in ("  L-00000000000000ab\t", "\ufeffL-00000000000000AB\u200b", "l-00000000000000ab"):
+        result = runner.invoke(cli.app, ["explain", typed_id])
         assert result.exit_code == 0
-    assert asked == ["L-00000000000000ab"] * 3
+    assert requested_ids == ["L-00000000000000ab"] * 3
 
 
 @pytest.mark.parametrize(

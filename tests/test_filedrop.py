@@ -144,7 +144,7 @@ def test_manual_handoff_dedups(tmp_path):
 def test_manual_handoff_keeps_line_like_characters(tmp_path, separator):
     company = f"Acme{separator}Holding"
     path = append_manual_handoff(tmp_path, [{"transfer_id": "T-1", "company": company}])
-    # A queue written before these were escaped holds them raw.
+    # A queue written before these were escaped contains them raw.
     path.write_text(
         path.read_text(encoding="utf-8") + json.dumps(
             {"transfer_id": "T-0", "company": company}, ensure_ascii=False
@@ -159,7 +159,8 @@ def test_manual_handoff_keeps_line_like_characters(tmp_path, separator):
     records = [json.loads(line) for line in lines]
     assert [record["transfer_id"] for record in records] == ["T-1", "T-0", "T-2"]
     assert all(record["company"] == company for record in records)
-    assert separator not in lines[0] and separator not in lines[2]
+    assert separator not in lines[0]
+    assert separator not in lines[2]
 
 
 def test_manual_handoff_needs_key(tmp_path):

@@ -81,15 +81,15 @@ def test_removed_partner_listed_as_waiting(store, caplog):
 
     by_partner = {row["partner"]: row for row in summary["partners"]}
     assert list(by_partner) == ["P-KEPT", "P-GONE"]
-    gone = by_partner["P-GONE"]
-    assert set(gone) == TABLE_KEYS
+    removed = by_partner["P-GONE"]
+    assert set(removed) == TABLE_KEYS
     assert set(by_partner["P-KEPT"]) == TABLE_KEYS
-    assert gone["channel"] == "file_drop"
-    assert gone["waiting"] == 2
-    assert gone["pending_total"] == 2
-    assert gone["sent"] == 0
-    assert gone["failed"] == 0
-    assert gone["retry_later"] == 0
+    assert removed["channel"] == "file_drop"
+    assert removed["waiting"] == 2
+    assert removed["pending_total"] == 2
+    assert removed["sent"] == 0
+    assert removed["failed"] == 0
+    assert removed["retry_later"] == 0
     assert set(summary["outcomes"]) == {outcome.value for outcome in Outcome}
 
     warnings = [r.getMessage() for r in caplog.records if "P-GONE" in r.getMessage()]
