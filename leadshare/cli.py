@@ -342,17 +342,26 @@ def status(
 ) -> None:
     """Show the latest sharing runs and their outcome counts."""
     try:
-        runs = _context().store.rows("recent_runs", limit=limit)
+        store = _context().store
+        runs = store.rows("recent_runs", limit=limit)
+        live = store.run_in_progress()
     except LeadshareError as exc:
         _fail(exc)
     console = Console(highlight=False)
     console.print(f"Latest runs ({len(runs)})", style="bold", markup=False)
     for row in runs:
+        if row["status"] == "running" and live is False:
+            # Nobody holds the run lock, so the run's process is gone.
+            row = {**row, "status": ENDED_UNFINISHED}
         lines = run_lines(row)
         # The id is printed whole, never cut, so it can be copied into other commands.
         console.print(lines[0], style="bold", markup=False, soft_wrap=True)
         for line in lines[1:]:
             console.print(line, markup=False)
+
+
+ENDED_UNFINISHED = "ended without finishing (the next run takes over its files)"
+"""How ``status`` shows a run marked running whose process no longer holds the lock."""
 
 
 def run_lines(row: dict) -> list[str]:

@@ -345,6 +345,19 @@ class LeadStore:
         with _file_lock(Path(self.database + ".run-lock"), run_id, self.url):
             yield
 
+    def run_in_progress(self) -> bool | None:
+        """Tell whether a sharing run holds the run lock now, without taking it.
+
+        Returns None for an in-memory store, where no other process can run.
+        ``status`` uses it to show a run that is marked running but holds no
+        lock as ended without finishing (killed, or its machine stopped).
+        """
+        if not self.is_duckdb:
+            return bool(self.rows("pg_run_lock_held", key=RUN_LOCK_KEY)[0]["held"])
+        if not self.database or self.database == ":memory:":
+            return None
+        return _file_locked(Path(self.database + ".run-lock"))
+
     @contextmanager
     def _advisory_lock(self) -> Iterator[None]:
         try:
@@ -455,6 +468,21 @@ def _file_lock(path: Path, run_id: str, url: str) -> Iterator[None]:
         handle.flush()
         yield
         # Closing the file releases the lock.
+
+
+def _file_locked(path: Path) -> bool:
+    """Return True when a process holds an exclusive flock on ``path``."""
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        # Closing the file drops the shared lock at once.
+        return False
 
 
 def open_store(url: str) -> LeadStore:

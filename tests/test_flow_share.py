@@ -17,6 +17,7 @@ import duckdb
 import pytest
 import yaml
 from httpserver import LocalEndpoint, Reply
+from typer.testing import CliRunner
 
 SECRET = "whsec_dGVzdC1wYXJ0bmVyLXNlY3JldC1mb3ItbGVhZHNoYXJl"
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -620,6 +621,28 @@ def test_unknown_country_quarantined(home, partner, tmp_path):
     assert second["rows_in"] == 1
     assert second["outcomes"]["duplicate"] == 0
     assert second["outcomes"]["quarantined"] == 0
+
+
+def test_status_shows_a_dead_run_as_ended(home, partner):
+    from leadshare import cli
+    from leadshare.store import open_store
+
+    run_share(home, "generic")
+    with duckdb.connect(str(home / "leadshare.duckdb")) as con:
+        con.execute(
+            "insert into runs (run_id, flow_run_id, status, started_at) "
+            "values ('run-died', 'flow-died', 'running', now())"
+        )
+
+    dead = CliRunner().invoke(cli.app, ["status"])
+    with open_store(f"duckdb:///{home / 'leadshare.duckdb'}").exclusive_run("run-live"):
+        live = CliRunner().invoke(cli.app, ["status"])
+
+    dead_text, live_text = (" ".join(r.output.split()) for r in (dead, live))
+    assert dead.exit_code == 0 and live.exit_code == 0
+    assert cli.ENDED_UNFINISHED in dead_text
+    assert "running" not in dead_text
+    assert ", running, 0 files" in live_text
 
 
 def test_crashed_empty_run_not_taken_over(home, partner, tmp_path):

@@ -22,7 +22,12 @@ NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 SCRATCH_STATEMENTS = {"lead_ids", "parse_timestamps", "transfer_ids"}
 """Statements that run in leadshare.scratch's in-memory DuckDB, never in the store."""
 
-POSTGRES_ONLY = {"pg_try_run_lock", "pg_release_run_lock", "pg_schema_lock"}
+POSTGRES_ONLY = {
+    "pg_try_run_lock",
+    "pg_release_run_lock",
+    "pg_schema_lock",
+    "pg_run_lock_held",
+}
 """Advisory lock statements; the DuckDB store locks a file instead."""
 
 STORE_STATEMENTS = sorted(
@@ -266,10 +271,22 @@ def test_run_lock_lets_one_run_at_a_time(store_url):
         pass
 
 
+def test_run_in_progress_tells_who_holds_the_lock(store_url):
+    first, second = open_store(store_url), open_store(store_url)
+    assert second.run_in_progress() is False
+    with first.exclusive_run("run-A"):
+        assert second.run_in_progress() is True
+        # Looking does not take the lock: the holder keeps it.
+        with pytest.raises(RunLockedError):
+            with second.exclusive_run("run-B"):
+                pytest.fail("a second run got the lock")
+    assert second.run_in_progress() is False
+
+
 def test_run_lock_not_needed_in_memory():
     store = open_store("duckdb:///:memory:")
     with store.exclusive_run("run-A"), store.exclusive_run("run-B"):
-        pass
+        assert store.run_in_progress() is None
 
 
 def test_postgres_run_lock_statements(postgres_url):
