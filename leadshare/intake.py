@@ -123,8 +123,8 @@ def _read_bytes(path: Path) -> bytes:
         data = path.read_bytes()
     except OSError as exc:
         raise IntakeError(str(path), f"cannot read the file: {exc.strerror}") from exc
+    jsonl = path.suffix.lower() in JSONL_SUFFIXES
     if not data or data.isspace():
-        jsonl = path.suffix.lower() in JSONL_SUFFIXES
         raise IntakeError(
             str(path),
             "the file is empty",
@@ -136,7 +136,9 @@ def _read_bytes(path: Path) -> bytes:
         raise IntakeError(
             str(path),
             "the file is UTF-16 encoded",
-            fix="Save it as UTF-8 CSV and retry",
+            fix="Save it as UTF-8 and retry"
+            if jsonl
+            else "Save it as UTF-8 CSV and retry",
         )
     if b"\n" not in data and b"\r" in data.rstrip(b"\r"):
         raise IntakeError(
@@ -152,14 +154,18 @@ def _read_bytes(path: Path) -> bytes:
                 str(path),
                 f"the file looks like UTF-16 ({byte_order}) text without a "
                 "byte-order mark: every other byte is NUL",
-                fix="Save it as UTF-8 (CSV UTF-8 in Excel) and import it again",
+                fix="Save it as UTF-8 and import it again"
+                if jsonl
+                else "Save it as UTF-8 (CSV UTF-8 in Excel) and import it again",
             )
         raise IntakeError(
             str(path),
             f"the file is binary (NUL byte at byte offset {nul}), not CSV or "
             "JSON Lines",
             line=_line_of(data, nul),
-            fix="Export the sheet as CSV (UTF-8) and import that file",
+            fix="Export the leads again as JSON Lines (UTF-8) and import that file"
+            if jsonl
+            else "Export the sheet as CSV (UTF-8) and import that file",
         )
     return data
 

@@ -1,5 +1,20 @@
--- the latest runs, newest first
-select run_id, flow_run_id, started_at, finished_at, status, files_in, rows_in, summary
-from runs
-order by started_at desc
+-- the latest runs, newest first; a run that has not finished (still going, or
+-- killed) shows the files it has committed so far
+select
+    r.run_id,
+    r.flow_run_id,
+    r.started_at,
+    r.finished_at,
+    r.status,
+    coalesce(r.files_in, f.files) as files_in,
+    coalesce(r.rows_in, f.rows_in) as rows_in,
+    r.summary
+from runs as r
+left join (
+    select run_id, count(*) as files, sum(rows_in) as rows_in
+    from source_files
+    where status = 'committed'
+    group by run_id
+) as f on f.run_id = r.run_id
+order by r.started_at desc
 limit :limit

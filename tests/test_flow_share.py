@@ -633,6 +633,11 @@ def test_status_shows_a_dead_run_as_ended(home, partner):
             "insert into runs (run_id, flow_run_id, status, started_at) "
             "values ('run-died', 'flow-died', 'running', now())"
         )
+        con.execute(
+            "insert into source_files (file_id, file_name, profile, rows_in, status, "
+            "run_id, received_at) values ('f-died', 'died.csv', 'generic', 7, "
+            "'committed', 'run-died', now())"
+        )
 
     dead = CliRunner().invoke(cli.app, ["status"])
     with open_store(f"duckdb:///{home / 'leadshare.duckdb'}").exclusive_run("run-live"):
@@ -640,9 +645,9 @@ def test_status_shows_a_dead_run_as_ended(home, partner):
 
     dead_text, live_text = (" ".join(r.output.split()) for r in (dead, live))
     assert dead.exit_code == 0 and live.exit_code == 0
-    assert cli.ENDED_UNFINISHED in dead_text
+    assert f"{cli.ENDED_UNFINISHED}, 1 file, 7 rows" in dead_text
     assert "running" not in dead_text
-    assert ", running, 0 files" in live_text
+    assert ", running, 1 file, 7 rows" in live_text
 
 
 def test_crashed_empty_run_not_taken_over(home, partner, tmp_path):

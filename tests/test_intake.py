@@ -958,3 +958,19 @@ def test_nul_in_utf8_text_still_binary(tmp_path: Path) -> None:
 
     assert "the file is binary (NUL byte at byte offset 21)" in caught.value.reason
     assert caught.value.line == 2
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"email": "a@x.de"}\n'.encode("utf-16"),
+        '{"email": "a@x.de"}\n{"email": "b@x.de"}\n'.encode("utf-16-le"),
+        b'{"email": "a@x.de"}\n\x00\x01\x02',
+    ],
+)
+def test_jsonl_encoding_fix_names_no_csv(tmp_path: Path, content: bytes) -> None:
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.jsonl", content))
+
+    assert "CSV" not in caught.value.fix
+    assert "UTF-8" in caught.value.fix
