@@ -358,8 +358,9 @@ def _read_csv(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch:
     )
 
 
-_SEP_LINE = re.compile(r"sep=(.)", re.IGNORECASE)
-"""Excel's first line naming the delimiter, such as ``sep=;``."""
+_SEP_LINE = re.compile(r'(")?sep=(?P<delimiter>.)(?(1)")', re.IGNORECASE)
+"""Excel's first line naming the delimiter, such as ``sep=;``; a tool that quotes
+every cell writes ``"sep=;"``."""
 
 
 def _skip_sep_line(
@@ -374,7 +375,7 @@ def _skip_sep_line(
     match = _SEP_LINE.fullmatch(first.strip(" "))
     if match is None or records.lines[0] != 1:
         return None, records
-    declared = match.group(1)
+    declared = match.group("delimiter")
     if declared not in DELIMITERS:
         raise IntakeError(
             str(path),

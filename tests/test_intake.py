@@ -737,10 +737,12 @@ def test_jsonl_scalar_line_names_type(tmp_path: Path, line: str, kind: str) -> N
 SEP_HEADER = ["external_id", "email", "notes"]
 
 
-@pytest.mark.parametrize("delimiter", [";", ",", "\t"])
-def test_sep_line_sets_delimiter(tmp_path: Path, delimiter: str) -> None:
+@pytest.mark.parametrize(
+    ("delimiter", "quote"), [(";", ""), (",", ""), ("\t", ""), (";", '"'), (",", '"')]
+)
+def test_sep_line_sets_delimiter(tmp_path: Path, delimiter: str, quote: str) -> None:
     rows = [SEP_HEADER, ["Q1", "a@x.de", "1,5"], ["Q2", "b@x.de", ""]]
-    lines = [f"sep={delimiter}"]
+    lines = [f"{quote}sep={delimiter}{quote}"]
     for row in rows:
         lines.append(delimiter.join(f'"{v}"' if delimiter in v else v for v in row))
     batch = read_lead_file(_write(tmp_path, "leads.csv", "\r\n".join(lines) + "\r\n"))
