@@ -296,21 +296,24 @@ def _check_consent_time(
         return
     text = out.loc[rows, "consent_at"]
     seen, unreadable_values, future_values = check_timestamps(text, at)
-    unreadable = pd.Series(False, index=out.index)
-    unreadable[text.index] = unreadable_values
-    quoted = text.astype(str).str.strip().str.slice(0, 40).map(repr)
-    _finish(
-        out,
-        unreadable,
-        Outcome.QUARANTINED,
-        "consent_time_unreadable",
-        "consent_at " + quoted.reindex(out.index) + NOT_ISO
-        + "; fix the consent record in the source",
-    )
-    future = pd.Series(False, index=out.index)
-    future[text.index] = future_values
-    if future.any():
-        when = utc_minutes(seen).reindex(out.index)
+    if unreadable_values.any():
+        unreadable = pd.Series(False, index=out.index)
+        unreadable[text.index] = unreadable_values
+        # Reasons are built for the failing rows only, not for every consented row.
+        bad = text[unreadable_values]
+        quoted = bad.astype(str).str.strip().str.slice(0, 40).map(repr)
+        _finish(
+            out,
+            unreadable,
+            Outcome.QUARANTINED,
+            "consent_time_unreadable",
+            ("consent_at " + quoted + NOT_ISO + "; fix the consent record in the source")
+            .reindex(out.index),
+        )
+    if future_values.any():
+        future = pd.Series(False, index=out.index)
+        future[text.index] = future_values
+        when = utc_minutes(seen[future_values]).reindex(out.index)
         _finish(
             out,
             future,

@@ -139,7 +139,9 @@ def _check_exclusions(frame: pd.DataFrame, fields: _Fields, rules: Rules) -> Non
         frame,
         hit,
         "competitor_domain",
-        _labelled("e-mail domain ", domain, " is on the competitor list"),
+        _labelled_on(
+            frame, hit, "e-mail domain ", domain[hit], " is on the competitor list"
+        ),
     )
     unsupported = {code.upper() for code in exclusions.unsupported_countries}
     hit = fields.spread("country_code", lambda v: v.isin(unsupported), False)
@@ -148,15 +150,24 @@ def _check_exclusions(frame: pd.DataFrame, fields: _Fields, rules: Rules) -> Non
         frame,
         hit,
         "unsupported_country",
-        _labelled("country ", country, " is not supported by the program"),
+        _labelled_on(
+            frame, hit, "country ", country[hit], " is not supported by the program"
+        ),
     )
     if exclusions.b2b_only:
         free = {name.casefold() for name in exclusions.free_mail_domains}
+        hit = pd.Series(domain).isin(free).to_numpy()
         _reject(
             frame,
-            pd.Series(domain).isin(free).to_numpy(),
+            hit,
             "free_mail_domain",
-            _labelled("free-mail domain ", domain, " and the program is B2B only"),
+            _labelled_on(
+                frame,
+                hit,
+                "free-mail domain ",
+                domain[hit],
+                " and the program is B2B only",
+            ),
         )
 
 
@@ -220,8 +231,13 @@ def _check_freshness(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> Non
 
 
 def _dates(moments: pd.Series) -> np.ndarray:
-    """Format as YYYY-MM-DD; strftime writes the year 1 as '1', so pad to 10."""
-    return moments.dt.strftime("%Y-%m-%d").str.zfill(10).to_numpy(dtype=object)
+    """Format as YYYY-MM-DD; strftime writes the year 1 as '1', so pad to 10.
+
+    Each distinct day is formatted once: a file's dates repeat.
+    """
+    codes, days = pd.factorize(moments.dt.floor("D"), use_na_sentinel=True)
+    text = pd.Series(days.strftime("%Y-%m-%d"), dtype=object).str.zfill(10)
+    return np.append(text.to_numpy(dtype=object), None)[codes]
 
 
 def _labelled_on(
