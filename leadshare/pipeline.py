@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from leadshare import consent, dedup, failpoints, gates, intake, normalise
@@ -524,9 +525,27 @@ def dedup_batch(
             + frame.loc[matched, "rule"].astype(str)
             + ")"
         )
+        _note_held_keys(frame, matched, links, history)
     release_freed_memory()
     failpoints.hit("after_dedup")
     return frame
+
+
+def _note_held_keys(
+    frame: pd.DataFrame, matched: np.ndarray, links: pd.DataFrame, history: pd.DataFrame
+) -> None:
+    """Copy the e-mail key and phone of each linked held lead to the batch row.
+
+    The consent stage suppresses them too when the row opts out, because the row
+    may match the held lead by name or external id alone.
+    """
+    in_history = links["in_history"].to_numpy(dtype=bool)
+    rows = frame.index[matched][in_history]
+    keys = history.drop_duplicates("lead_id").set_index("lead_id")
+    lead_ids = links.loc[in_history, "duplicate_of"].to_numpy(dtype=object)
+    for column in ("email_key", "phone_e164"):
+        frame[f"held_{column}"] = None
+        frame.loc[rows, f"held_{column}"] = keys[column].reindex(lead_ids).to_numpy()
 
 
 def consent_batch(
