@@ -152,6 +152,12 @@ def _new_entries(
     return list(entries.values())
 
 
+def opted_out(frame: pd.DataFrame) -> pd.Series:
+    """Mark the rows that opt out by do_not_email, status or ``unsubscribed_at``."""
+    do_not_email, _ = _parse_column(frame, "do_not_email")
+    return do_not_email.eq(True) | _opted_out_status(frame) | _unsubscribed(frame)
+
+
 def apply_consent(
     frame: pd.DataFrame,
     suppressed_keys: Set[str],
