@@ -152,6 +152,12 @@ def _new_entries(
     return list(entries.values())
 
 
+def opted_out(frame: pd.DataFrame) -> pd.Series:
+    """Mark the rows that opt out by do_not_email, status or ``unsubscribed_at``."""
+    do_not_email, _ = _parse_column(frame, "do_not_email")
+    return do_not_email.eq(True) | _opted_out_status(frame) | _unsubscribed(frame)
+
+
 def apply_consent(
     frame: pd.DataFrame,
     suppressed_keys: Set[str],
@@ -169,7 +175,9 @@ def apply_consent(
     time of a consent to share does not parse or lies ahead (quarantined); consent
     to share is no or missing. Returns the frame and the new suppression entries
     for every opt-out in the batch, including rows that already had an outcome.
-    The frame is updated in place and returned.
+    An opted-out row that dedup linked to a lead we hold becomes suppressed too,
+    with that lead's id in its reason, and that lead's keys are suppressed. The
+    frame is updated in place and returned.
     """
     at = now or dt.datetime.now(dt.UTC)
     if at.tzinfo is None:
@@ -189,17 +197,22 @@ def apply_consent(
     email_keys = _column(frame, "email_key")
     phones = _column(frame, "phone_e164")
     withdrawn = opted_out | by_duplicate
+    # An opted-out row that repeats a held lead withdraws that lead. Its keys are
+    # suppressed too, because the row may match it by name or external id alone.
+    withdraws_held = opted_out & _duplicate_of_held(out)
+    new_emails = pd.concat(
+        [email_keys[withdrawn], _column(frame, "held_email_key")[withdraws_held]]
+    )
+    new_phones = pd.concat(
+        [phones[withdrawn], _column(frame, "held_phone_e164")[withdraws_held]]
+    )
     blocked = set(suppressed_keys)
-    blocked |= set(email_keys[withdrawn].dropna()) | set(phones[withdrawn].dropna())
+    blocked |= set(new_emails.dropna()) | set(new_phones.dropna())
     listed = email_keys.isin(blocked) | phones.isin(blocked)
 
-    _finish(
-        out,
-        opted_out,
-        Outcome.SUPPRESSED,
-        "opted_out",
-        _opt_out_reasons(frame, email_opt_out, status_opt_out, opted_out),
-    )
+    reasons = _opt_out_reasons(frame, email_opt_out, status_opt_out, opted_out)
+    _suppress_held_duplicates(out, withdraws_held, reasons)
+    _finish(out, opted_out, Outcome.SUPPRESSED, "opted_out", reasons)
     _finish(out, by_duplicate, Outcome.SUPPRESSED, "opted_out", _DUPLICATE_REASON)
     _finish(out, listed, Outcome.SUPPRESSED, "suppression_list", _LISTED_REASON)
     _finish_unknown_tokens(out, email_flag_errors, call_flag_errors, share_errors)
@@ -207,10 +220,42 @@ def apply_consent(
     _finish(out, share.eq(False), Outcome.SUPPRESSED, "no_consent", _NO_CONSENT)
     _finish(out, share.isna(), Outcome.SUPPRESSED, "no_consent", _MISSING_CONSENT)
 
-    entries = _new_entries(
-        email_keys[withdrawn], phones[withdrawn], suppressed_keys, source, at
-    )
+    entries = _new_entries(new_emails, new_phones, suppressed_keys, source, at)
     return out, entries
+
+
+def _duplicate_of_held(frame: pd.DataFrame) -> pd.Series:
+    """Mark the duplicate rows that link to a lead we hold, not to a batch row."""
+    if "duplicate_of" not in frame.columns or "lead_id" not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    targets = frame["duplicate_of"]
+    linked_to_held = (
+        frame["outcome"].eq(Outcome.DUPLICATE.value)
+        & targets.notna()
+        & ~targets.isin(frame["lead_id"])
+    )
+    return linked_to_held.astype(bool)
+
+
+def _suppress_held_duplicates(
+    out: pd.DataFrame, rows: pd.Series, reasons: pd.Series
+) -> None:
+    """Turn opted-out duplicates of held leads into suppressed rows.
+
+    The reason names the held lead, because the row's own lead id is what
+    row_outcomes stores for a suppressed row.
+    """
+    if not rows.any():
+        return
+    held_ids = out.loc[rows, "duplicate_of"].astype(str)
+    out.loc[rows, "outcome"] = Outcome.SUPPRESSED.value
+    out.loc[rows, "rule"] = "opted_out"
+    out.loc[rows, "reason"] = (
+        reasons[rows]
+        + "; this withdraws held lead "
+        + held_ids
+        + " unless a partner already received it"
+    )
 
 
 def _linked_to(frame: pd.DataFrame, rows: pd.Series) -> pd.Series:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from leadshare.replacement import REPLACED_RULE
 from leadshare.store import LeadStore
 
 
@@ -21,10 +22,9 @@ def explain_lead(store: LeadStore, lead_id: str) -> list[str]:
     lines = []
     for row in rows:
         where = f"row {row['source_row']} of {row['file_name']} (profile {row['profile']}, run {row['run_id']})"
-        if row["outcome"] == "duplicate":
-            lines.append(
-                f"{where[:1].upper() + where[1:]} was a duplicate of this lead: {row['reason']}."
-            )
+        replaced = row["linked_lead_id"] != lead_id
+        if row["outcome"] == "duplicate" and not replaced:
+            lines.append(_duplicate_line(row, where))
             continue
         lines.append(f"Lead {lead_id} comes from {where}.")
         reason = row["reason"]
@@ -34,6 +34,11 @@ def explain_lead(store: LeadStore, lead_id: str) -> list[str]:
             f"Outcome: {row['outcome']}"
             + (f" (rule {row['rule']}): {reason}" if row["rule"] else ".")
         )
+        if row["outcome"] == "duplicate":
+            lines.append(
+                f"This lead no longer waits for a partner; `leadshare explain "
+                f"{row['linked_lead_id']}` shows the lead that replaced it."
+            )
         if row["score"] is not None:
             lines.append(
                 f"Score {row['score']:g}; country {row['country'] or '-'}, industry {row['industry'] or '-'}, product {row['product'] or '-'}."
@@ -53,6 +58,17 @@ def explain_lead(store: LeadStore, lead_id: str) -> list[str]:
             )
         )
     return lines
+
+
+def _duplicate_line(row: dict, where: str) -> str:
+    """Describe a row that repeats the lead, or the held lead that it replaced."""
+    where = where[:1].upper() + where[1:]
+    if row["rule"] == REPLACED_RULE:
+        return (
+            f"{where} was held lead {row['row_lead_id']}, which this lead replaced: "
+            f"{row['reason']}."
+        )
+    return f"{where} was a duplicate of this lead: {row['reason']}."
 
 
 def _approval_line(approval: dict) -> str:

@@ -5,8 +5,9 @@ frame with more rows finished (``outcome`` set) or writes to the store. Prefect 
 ``tasks/`` wrap these one to one; tests call them directly.
 
 Crash safety: nothing about a file is written until :func:`commit_batch`, which writes
-leads, row outcomes, decisions, approvals, suppressions and pending transfers in one
-transaction and marks the file committed. After a crash before the commit, the file is
+leads, row outcomes, decisions, approvals, suppressions, pending transfers and the
+replacement of held leads by corrected rows in one transaction, and marks the file
+committed. After a crash before the commit, the file is
 still in the inbox, so the next run redoes it with the same lead ids. After a crash
 past the commit, the next run finds the file committed and only archives it.
 """
@@ -23,9 +24,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from leadshare import consent, dedup, failpoints, gates, intake, normalise
+from leadshare import (
+    consent,
+    dedup,
+    failpoints,
+    gates,
+    intake,
+    normalise,
+    replacement,
+)
 from leadshare.config import Config, Partner, Profile, time_zone
 from leadshare.errors import FileChangedError, IntakeError, StoreError
 from leadshare.ids import lead_ids, transfer_ids
@@ -500,7 +510,11 @@ def dedup_batch(
     profile: str,
     timings: dict[str, float] | None = None,
 ) -> pd.DataFrame:
-    """Link duplicates (within the batch and against every lead we hold)."""
+    """Link duplicates (within the batch and against every lead we hold).
+
+    A duplicate row that corrects a held lead still waiting for a partner is
+    reopened, so that it replaces that lead (see :func:`reopen_corrected_rows`).
+    """
     history = ctx.store.frame("history_keys")
     live = frame["outcome"].isna()
     # find_duplicates skips rows that have an outcome, so no filtered copy is needed.
@@ -524,9 +538,57 @@ def dedup_batch(
             + frame.loc[matched, "rule"].astype(str)
             + ")"
         )
+        _note_held_keys(frame, matched, links, history)
+    reopen_corrected_rows(ctx, frame)
     release_freed_memory()
     failpoints.hit("after_dedup")
     return frame
+
+
+def _note_held_keys(
+    frame: pd.DataFrame, matched: np.ndarray, links: pd.DataFrame, history: pd.DataFrame
+) -> None:
+    """Copy the e-mail key and phone of each linked held lead to the batch row.
+
+    The consent stage suppresses them too when the row opts out, because the row
+    may match the held lead by name or external id alone.
+    """
+    in_history = links["in_history"].to_numpy(dtype=bool)
+    rows = frame.index[matched][in_history]
+    keys = history.drop_duplicates("lead_id").set_index("lead_id")
+    lead_ids = links.loc[in_history, "duplicate_of"].to_numpy(dtype=object)
+    for column in ("email_key", "phone_e164"):
+        frame[f"held_{column}"] = None
+        frame.loc[rows, f"held_{column}"] = keys[column].reindex(lead_ids).to_numpy()
+
+
+def reopen_corrected_rows(ctx: RunContext, frame: pd.DataFrame) -> pd.DataFrame:
+    """Reopen the duplicate rows that correct a held lead still waiting for a partner.
+
+    See :mod:`leadshare.replacement`; :func:`commit_batch` writes the replacement.
+    """
+    targets = pd.DataFrame({"lead_id": _held_targets(frame)})
+    stored = pd.DataFrame(columns=["lead_id"])
+    if not targets.empty:
+        with ctx.store.transaction() as tx, tx.incoming(targets):
+            stored = tx.frame("replaceable_leads")
+    # Opt-outs are read only when some row links to a lead that may be replaced.
+    opted_out = consent.opted_out(frame) if not stored.empty else None
+    replacing = replacement.plan_replacements(frame, stored, opted_out)
+    if not replacing.empty:
+        log.info(
+            "Dedup: %s replace held leads that waited for a partner",
+            counted(len(replacing), "corrected row"),
+        )
+    return frame
+
+
+def _held_targets(frame: pd.DataFrame) -> list[str]:
+    """Return the distinct held lead ids that duplicate rows of ``frame`` link to."""
+    if "duplicate_of" not in frame.columns:
+        return []
+    targets = frame["duplicate_of"].dropna()
+    return sorted(set(targets[~targets.isin(frame["lead_id"])]))
 
 
 def consent_batch(
@@ -750,6 +812,16 @@ def _group_rows(ctx: RunContext, match: MatchResult) -> pd.DataFrame:
     )
 
 
+def _replaced_leads(frame: pd.DataFrame, item: InboxFile) -> pd.DataFrame:
+    """Return lead_id, replaces and reason of the rows that replace a held lead."""
+    if "replaces" not in frame.columns:
+        return pd.DataFrame(columns=["lead_id", "replaces", "reason"])
+    replacing = frame.loc[
+        frame["replaces"].notna(), ["lead_id", "replaces", "changed_fields", ROW_COLUMN]
+    ]
+    return replacement.replacement_reasons(replacing, item.path.name)
+
+
 def commit_batch(
     ctx: RunContext,
     item: InboxFile,
@@ -769,6 +841,7 @@ def commit_batch(
         raise RuntimeError(
             f"rows {missing} of {item.path.name} have no outcome; this is a bug in a stage"
         )
+    replaced = _replaced_leads(frame, item)
     # The store reads leads, outcomes and decisions straight from the batch frame
     # (sql/insert_batch_*.sql), so no per-table copies of its columns are made. The
     # columns it does not read go first: the commit is the run's memory peak.
@@ -819,6 +892,7 @@ def commit_batch(
             )
             tx.execute("insert_batch_outcomes", file_id=item.file_id, run_id=ctx.run_id)
             tx.execute("insert_batch_decisions", run_id=ctx.run_id)
+        tx.execute_with_frame("replace_held_leads", replaced)
         tx.insert_frame("decision_groups", groups)
         tx.insert_frame("approvals", approvals)
         tx.insert_frame("transfers", transfers)

@@ -139,3 +139,34 @@ def _email_of(ctx, lead_id: str) -> str:
         return tx.connection.exec_driver_sql(
             "select email from leads where lead_id = ?", (lead_id,)
         ).scalar()
+
+
+def test_opt_out_of_held_lead_suppressed(small_partner, home):
+    day1 = dt.datetime(2026, 12, 7, 9, tzinfo=dt.UTC)
+    first = _run(day1)
+    since = day1 - dt.timedelta(days=1)
+    waiting = first.store.rows("backlog_leads", since=since)[0]["lead_id"]
+    email = _email_of(first, waiting)
+    # The person writes back from the same address: do not e-mail me.
+    (home / "inbox" / "generic" / "opt-out.csv").write_text(
+        "email,first_name,last_name,company,country,consent_share,do_not_email\n"
+        f"{email},Ann,Lee,Corp,US,yes,yes\n",
+        encoding="utf-8",
+    )
+    # P-ONE has no capacity left today, so the run places no backlog lead first.
+    second = _run(day1 + dt.timedelta(hours=1))
+
+    with second.store.transaction() as tx:
+        outcome, rule, reason = tx.connection.exec_driver_sql(
+            "select outcome, rule, reason from row_outcomes where run_id = ?",
+            (second.run_id,),
+        ).one()
+    assert outcome == "suppressed"
+    assert rule == "opted_out"
+    assert reason.startswith("opted out: do_not_email is yes")
+    assert f"withdraws held lead {waiting}" in reason
+    text = "\n".join(explain_lead(second.store, waiting))
+    assert "Outcome: suppressed (rule opted_out_before_delivery)" in text
+    assert waiting not in {
+        row["lead_id"] for row in second.store.rows("backlog_leads", since=since)
+    }

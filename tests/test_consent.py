@@ -277,6 +277,36 @@ def test_duplicate_opt_out_suppresses_kept_lead() -> None:
     assert sorted(e.key for e in entries) == ["j.doe@mail.example", "jane@acme.example"]
 
 
+def test_opt_out_duplicate_of_held_lead() -> None:
+    # Row 1 repeats held lead L-OLD (by external id, with a new e-mail) and opts
+    # out. Row 2 repeats a held lead without opting out and stays a duplicate.
+    batch = _batch(
+        lead_id=["L-1", "L-2"],
+        email_key=["new@acme.example", "bob@acme.example"],
+        do_not_email=["yes", "no"],
+        consent_share="yes",
+        outcome=["duplicate", "duplicate"],
+        rule=["same source and external id", "same email key"],
+        reason=["duplicate of L-OLD", "duplicate of L-BOB"],
+        duplicate_of=["L-OLD", "L-BOB"],
+        held_email_key=["old@acme.example", "bob@acme.example"],
+        held_phone_e164=["+4930999", None],
+    )
+    out, entries = apply_consent(batch, set(), source="run 9", now=NOW)
+
+    assert out.loc[0, "outcome"] == "suppressed"
+    assert out.loc[0, "rule"] == "opted_out"
+    assert out.loc[0, "reason"].startswith("opted out: do_not_email is yes")
+    assert "withdraws held lead L-OLD" in out.loc[0, "reason"]
+    assert out.loc[1, "outcome"] == "duplicate"
+    assert out.loc[1, "reason"] == "duplicate of L-BOB"
+    assert sorted(e.key for e in entries) == [
+        "+4930999",
+        "new@acme.example",
+        "old@acme.example",
+    ]
+
+
 def test_entries_for_new_opt_outs() -> None:
     batch = _batch(
         email_key=["a@x.com", "b@x.com", "c@x.com"],

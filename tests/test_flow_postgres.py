@@ -14,7 +14,13 @@ import pytest
 import sqlalchemy as sa
 from httpserver import LocalEndpoint, Reply
 from test_approvals import HEADER, ROWS
-from test_flow_share import SECRET, db_rows, run_share, write_partners
+from test_flow_share import (
+    SECRET,
+    db_rows,
+    run_share,
+    write_partners,
+    write_reimport_files,
+)
 from typer.testing import CliRunner
 
 from leadshare.generate import write_leads
@@ -150,3 +156,29 @@ def test_cli_reads_postgres(pg_home, postgres_url, tmp_path, monkeypatch):
     assert f"Lead {globex} comes from row 1 of strategic.csv" in explain.output
     assert "Outcome: shared (rule approved)" in explain.output
     assert "to P-HOOK via webhook: sent after 1 attempt(s)." in explain.output
+
+
+def test_corrected_reimport_replaces_lead(pg_home, postgres_url, tmp_path):
+    first, second = write_reimport_files(tmp_path)
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        write_partners(pg_home, endpoint.url)
+        run_share(pg_home, "generic", first)
+        after = run_share(pg_home, "generic", second)
+
+    outcomes = {name: n for name, n in after["outcomes"].items() if n}
+    assert outcomes == {"shared": 1, "duplicate": 2, "suppressed": 1}
+    (new_ann,) = pg_rows(
+        postgres_url,
+        "select lead_id from row_outcomes where outcome = 'shared'",
+    )[0]
+    replaced = pg_rows(
+        postgres_url,
+        "select outcome, rule, lead_id from row_outcomes "
+        "where source_row = 1 and reason like 'replaced by %'",
+    )
+    assert replaced == [("duplicate", "replaced_by_reimport", new_ann)]
+    waiting = pg_rows(
+        postgres_url,
+        "select count(*) from row_outcomes where outcome = 'no_eligible_partner'",
+    )
+    assert waiting == [(1,)]

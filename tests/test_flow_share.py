@@ -667,3 +667,137 @@ def test_crashed_empty_run_not_taken_over(home, partner, tmp_path):
     assert db_rows(home, "select status, summary from runs where run_id = 'run-died'") == [
         ("crashed", None)
     ]
+
+
+REIMPORT_HEADER = (
+    "email,first_name,last_name,company,country,phone,consent_share,lead_source,"
+    "do_not_email\n"
+)
+
+
+def _outcome_rows(home: Path, file_name: str) -> dict[int, tuple]:
+    rows = db_rows(
+        home,
+        "select o.source_row, o.outcome, o.rule, o.reason, o.lead_id "
+        "from row_outcomes as o join source_files as f using (file_id) "
+        f"where f.file_name = '{file_name}'",
+    )
+    return {row[0]: row[1:] for row in rows}
+
+
+def _counted(outcomes: dict[str, int]) -> dict[str, int]:
+    return {outcome: n for outcome, n in outcomes.items() if n}
+
+
+def _own_lead(home: Path, file_name: str, source_row: int) -> str:
+    return db_rows(
+        home,
+        "select l.lead_id from leads as l join source_files as f using (file_id) "
+        f"where f.file_name = '{file_name}' and l.source_row = {source_row}",
+    )[0][0]
+
+
+def write_reimport_files(folder: Path) -> tuple[Path, Path]:
+    """Write first.csv, three leads no partner covers, and second.csv, which
+    corrects one of them twice, exports one unchanged and opts the third out."""
+    first = folder / "first.csv"
+    first.write_text(
+        REIMPORT_HEADER
+        + "ann@corp-a.example,Ann,Lee,Corp A,DE,(202) 555-0101,yes,referral,\n"
+        + "bob@corp-b.example,Bob,Ray,Corp B,DE,(202) 555-0102,yes,referral,\n"
+        + "cy@corp-c.example,Cy,Fox,Corp C,DE,(202) 555-0103,yes,referral,\n",
+        encoding="utf-8",
+    )
+    second = folder / "second.csv"
+    second.write_text(
+        REIMPORT_HEADER
+        + "ann@corp-a.example,Ann,Lee,Corp A,US,(202) 555-0101,yes,referral,\n"
+        + "bob@corp-b.example,Bob,Ray,Corp B,DE,(202) 555-0102,yes,referral,\n"
+        + "ann@corp-a.example,Ann,Lee,Corp A,US,(202) 555-0101,yes,referral,\n"
+        + "cy@corp-c.example,Cy,Fox,Corp C,DE,(202) 555-0103,yes,referral,yes\n",
+        encoding="utf-8",
+    )
+    return first, second
+
+
+def test_corrected_reimport_replaces_waiting_lead(home, partner, tmp_path):
+    from leadshare.explain import explain_lead
+    from leadshare.runtime import build_context
+
+    first, second = write_reimport_files(tmp_path)
+
+    before = run_share(home, "generic", first)
+    old_ann = _own_lead(home, "first.csv", 1)
+    old_bob = _own_lead(home, "first.csv", 2)
+    old_cy = _own_lead(home, "first.csv", 3)
+    after = run_share(home, "generic", second)
+    new_ann = _own_lead(home, "second.csv", 1)
+    earlier = _outcome_rows(home, "first.csv")
+    later = _outcome_rows(home, "second.csv")
+
+    assert _counted(before["outcomes"]) == {"no_eligible_partner": 3}
+    assert after["rows_in"] == 4
+    assert _counted(after["outcomes"]) == {"shared": 1, "duplicate": 2, "suppressed": 1}
+    assert db_rows(
+        home,
+        "select count(*), count(distinct (file_id, source_row)) from row_outcomes",
+    ) == [(7, 7)]
+    # The corrected row is shared in the same run; the held lead leaves the backlog.
+    assert later[1][0] == "shared"
+    assert earlier[1][0] == "duplicate"
+    assert earlier[1][1] == "replaced_by_reimport"
+    assert earlier[1][2] == (
+        f"replaced by {new_ann} from second.csv row 1 (changed: phone, country)"
+    )
+    assert earlier[1][3] == new_ann
+    assert later[3][0] == "duplicate"
+    assert later[3][3] == new_ann
+    transfers = db_rows(
+        home, f"select count(*) from transfers where lead_id = '{new_ann}'"
+    )
+    assert transfers == [(1,)]
+    # The unchanged export stays a duplicate, and Bob still waits.
+    assert later[2][0] == "duplicate"
+    assert later[2][3] == old_bob
+    assert earlier[2][0] == "no_eligible_partner"
+    # The opt-out is suppressed, names Cy's held lead and withdraws it.
+    assert later[4][0] == "suppressed"
+    assert later[4][1] == "opted_out"
+    assert f"withdraws held lead {old_cy}" in later[4][2]
+    assert earlier[3][0] == "suppressed"
+    text = "\n".join(explain_lead(build_context().store, old_ann))
+    assert f"Lead {old_ann} comes from row 1 of first.csv" in text
+    assert f"replaced by {new_ann} from second.csv row 1" in text
+    assert f"leadshare explain {new_ann}" in text
+    text = "\n".join(explain_lead(build_context().store, new_ann))
+    assert f"was held lead {old_ann}, which this lead replaced" in text
+
+
+def test_shared_lead_reimport_stays_duplicate(home, partner, tmp_path):
+    first = tmp_path / "first.csv"
+    first.write_text(
+        REIMPORT_HEADER
+        + "ann@corp-a.example,Ann,Lee,Corp A,US,(202) 555-0101,yes,referral,\n",
+        encoding="utf-8",
+    )
+    # The same person with a corrected company name, after she was shared.
+    second = tmp_path / "second.csv"
+    second.write_text(
+        REIMPORT_HEADER
+        + "ann@corp-a.example,Ann,Lee,Corp Alpha,US,(202) 555-0101,yes,referral,\n",
+        encoding="utf-8",
+    )
+
+    before = run_share(home, "generic", first)
+    ann = _own_lead(home, "first.csv", 1)
+    posts = len(partner.requests)
+    after = run_share(home, "generic", second)
+
+    assert _counted(before["outcomes"]) == {"shared": 1}
+    assert _counted(after["outcomes"]) == {"duplicate": 1}
+    assert _outcome_rows(home, "second.csv")[1][3] == ann
+    assert _outcome_rows(home, "first.csv")[1][0] == "shared"
+    assert db_rows(home, "select count(*) from leads") == [(1,)]
+    assert db_rows(home, "select count(*) from transfers") == [(1,)]
+    assert len(partner.requests) == posts
+    assert partner.duplicates == 0

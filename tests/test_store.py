@@ -91,6 +91,10 @@ INCOMING_FRAMES = {
         lead_id="L-1", _row=1, outcome="shared", rule="matched"
     ),
     "mark_backlog_shared": lambda: pd.DataFrame([{"lead_id": "L-1", "reason": "r"}]),
+    "replace_held_leads": lambda: pd.DataFrame(
+        [{"lead_id": "L-2", "replaces": "L-1", "reason": "replaced by L-2"}]
+    ),
+    "replaceable_leads": lambda: pd.DataFrame([{"lead_id": "L-1"}]),
     "mark_transfers_sent": lambda: pd.DataFrame(
         [{"transfer_id": "T-1", "sent_at": NOW}]
     ),
@@ -205,6 +209,91 @@ def test_mark_transfers_sent_only_listed(store):
         store, "select transfer_id, status, attempts, sent_at from transfers order by 1"
     )
     assert rows == [("T-1", "pending", 1, None), ("T-2", "sent", 2, sent_at)]
+
+
+def _held_leads(store: LeadStore) -> None:
+    """Store five leads that found no partner; only L-WAIT may still be replaced.
+
+    L-SENT has a transfer, L-ASK a pending approval, L-OPT a suppressed e-mail key
+    and L-DONE was shared since.
+    """
+    names = ["L-WAIT", "L-SENT", "L-ASK", "L-OPT", "L-DONE"]
+    rows = range(1, len(names) + 1)
+    leads = pd.DataFrame(
+        {
+            "lead_id": names,
+            "file_id": "F-1",
+            "source_row": rows,
+            "profile": "generic",
+            "email_key": [f"{name.lower()}@x.example" for name in names],
+            "country": "DE",
+            "created_at": NOW,
+        }
+    )
+    outcomes = pd.DataFrame(
+        {
+            "file_id": "F-1",
+            "source_row": rows,
+            "outcome": ["no_eligible_partner"] * 4 + ["shared"],
+            "lead_id": names,
+            "run_id": "r-1",
+        }
+    )
+    transfers = _pending_transfers(attempts=0).iloc[:1].assign(lead_id="L-SENT")
+    approvals = pd.DataFrame(
+        [{"lead_id": "L-ASK", "status": "pending", "created_at": NOW}]
+    )
+    suppression = pd.DataFrame(
+        [
+            {
+                "key": "l-opt@x.example",
+                "kind": "email",
+                "reason": "opted out",
+                "suppressed_at": NOW,
+            }
+        ]
+    )
+    with store.transaction() as tx:
+        tx.insert_frame("leads", leads)
+        tx.insert_frame("row_outcomes", outcomes)
+        tx.insert_frame("transfers", transfers)
+        tx.insert_frame("approvals", approvals)
+        tx.insert_frame("suppression", suppression)
+
+
+def test_only_waiting_leads_replaceable(store):
+    _held_leads(store)
+    names = ["L-WAIT", "L-SENT", "L-ASK", "L-OPT", "L-DONE"]
+    targets = pd.DataFrame({"lead_id": names})
+    with store.transaction() as tx, tx.incoming(targets):
+        stored = tx.frame("replaceable_leads")
+
+    assert stored["lead_id"].tolist() == ["L-WAIT"]
+    assert stored["country"].tolist() == ["DE"]
+
+
+def test_replaced_lead_leaves_backlog_and_history(store):
+    _held_leads(store)
+    replaced = pd.DataFrame(
+        [{"lead_id": "L-NEW", "replaces": "L-WAIT", "reason": "replaced by L-NEW"}]
+    )
+    with store.transaction() as tx:
+        tx.execute_with_frame("replace_held_leads", replaced)
+
+    rows = _sql(
+        store,
+        "select outcome, rule, reason, lead_id from row_outcomes where source_row = 1",
+    )
+    assert rows == [("duplicate", "replaced_by_reimport", "replaced by L-NEW", "L-NEW")]
+    backlog = store.rows("backlog_leads", since=NOW - dt.timedelta(days=1))
+    assert "L-WAIT" not in {row["lead_id"] for row in backlog}
+    history = store.rows("history_keys")
+    assert "L-WAIT" not in {row["lead_id"] for row in history}
+    assert len(history) == 4
+    explained = store.rows("explain_lead", lead_id="L-WAIT")
+    assert [(row["row_lead_id"], row["linked_lead_id"]) for row in explained] == [
+        ("L-WAIT", "L-NEW")
+    ]
 
 
 def test_frame_scratch_table_dropped(store):

@@ -1,0 +1,169 @@
+"""Corrected re-imports: a batch row that repeats a held lead with changed data.
+
+A lead that found no partner waits in the backlog with the data it arrived with.
+The source may send the same person again with different lead data, such as a
+fixed country or region. That row then replaces the waiting lead. It goes through
+consent, qualification and matching as a new lead, and the commit turns the held
+lead's own row into a duplicate of it. A row with the same data stays a duplicate,
+so repeated exports of an unchanged CRM record do not replace anything.
+
+Pure functions over the batch frame and the stored leads' data; the caller loads
+the stored data (``sql/replaceable_leads.sql``) and writes the result.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from leadshare.model import ROW_COLUMN, Outcome
+
+COMPARED_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("external_id", "external_id", "external_id"),
+    ("email", "email_key", "email_key"),
+    ("name", "name_key", "name_key"),
+    ("company", "company_key", "company_key"),
+    ("job_title", "job_title", "job_title"),
+    ("phone", "phone_e164", "phone_e164"),
+    ("country", "country_code", "country"),
+    ("region", "region", "region"),
+    ("postcode", "postcode", "postcode"),
+    ("city", "city", "city"),
+    ("industry", "industry", "industry"),
+    ("product", "product", "product"),
+    ("company_size", "company_size", "company_size"),
+    ("annual_revenue", "annual_revenue", "annual_revenue"),
+    ("lead_source", "lead_source", "lead_source"),
+    ("engagement", "engagement", "engagement"),
+    ("last_activity_at", "last_activity_at", "last_activity_at"),
+    ("website", "website", "website"),
+    ("notes", "notes", "notes"),
+    ("consent_share", "consent_share", "consent_share"),
+    ("consent_source", "consent_source", "consent_source"),
+    ("consent_at", "consent_at", "consent_at"),
+)
+"""Compared lead fields: (name in reasons, batch column, ``leads`` column).
+
+E-mail, name, company, phone and country are compared by their normalised keys,
+so a change of letter case or phone format alone is no correction. The other
+fields are compared as text with surrounding and repeated whitespace removed.
+"""
+
+REPLACED_RULE = "replaced_by_reimport"
+
+
+def comparable_text(values: pd.Series) -> pd.Series:
+    """Return ``values`` as strings with each whitespace run cut to one space.
+
+    Blank and missing values become NA.
+    """
+    text = values.astype("string").str.replace(r"\s+", " ", regex=True).str.strip()
+    return text.mask(text == "")
+
+
+def changed_fields(rows: pd.DataFrame, stored: pd.DataFrame) -> pd.Series:
+    """Name the compared fields in which each row differs from its stored lead.
+
+    ``stored`` has one row per row of ``rows``, in the same order, with the
+    ``leads`` columns of :data:`COMPARED_FIELDS`. Returns a comma-separated list of
+    field names per row, "" where the data is the same. A missing column counts
+    as empty.
+    """
+    changes = pd.Series("", index=rows.index, dtype=object)
+    for name, batch_column, stored_column in COMPARED_FIELDS:
+        new = comparable_text(_column_or_empty(rows, batch_column))
+        old = comparable_text(_column_or_empty(stored, stored_column))
+        old = old.set_axis(rows.index)
+        differs = new.fillna("\x00").ne(old.fillna("\x00")).to_numpy(dtype=bool)
+        changes[differs] = changes[differs] + ", " + name
+    return changes.str.removeprefix(", ")
+
+
+def _column_or_empty(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series(None, index=frame.index, dtype=object)
+
+
+def plan_replacements(
+    frame: pd.DataFrame, stored: pd.DataFrame, opted_out: pd.Series | None
+) -> pd.DataFrame:
+    """Reopen the duplicate rows that replace a held lead, in place.
+
+    ``frame`` is the batch after dedup. ``stored`` contains the replaceable held
+    leads (``lead_id`` and the ``leads`` columns of :data:`COMPARED_FIELDS`).
+    ``opted_out`` marks the rows that opt out (None when ``stored`` is empty):
+    they never replace a lead, because the consent stage withdraws it for them.
+
+    Of the rows that link to one replaceable lead with changed data, the first
+    replaces it: its outcome, rule and reason are cleared, ``replaces`` gets the
+    held lead's id and ``changed_fields`` the changed fields. Every other row that
+    linked to that lead becomes a duplicate of the replacing row. Returns the
+    replacing rows (``lead_id``, ``replaces``, ``changed_fields``, ``_row``).
+    """
+    frame["replaces"] = None
+    frame["changed_fields"] = None
+    columns = ["lead_id", "replaces", "changed_fields", ROW_COLUMN]
+    if stored.empty or opted_out is None or "duplicate_of" not in frame.columns:
+        return pd.DataFrame(columns=columns)
+    linked = frame["outcome"].eq(Outcome.DUPLICATE.value) & frame["duplicate_of"].isin(
+        stored["lead_id"]
+    )
+    first = _first_corrections(frame.loc[linked & ~opted_out.astype(bool)], stored)
+    if first.empty:
+        return pd.DataFrame(columns=columns)
+
+    frame.loc[first.index, "replaces"] = first["duplicate_of"]
+    frame.loc[first.index, "changed_fields"] = first["changed_fields"]
+    for column in ("outcome", "rule", "reason", "duplicate_of"):
+        frame.loc[first.index, column] = None
+    _link_to_replacing_rows(frame, linked, first)
+    return frame.loc[first.index, columns]
+
+
+def _first_corrections(candidates: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
+    """Return the first row with changed data per held lead, with ``changed_fields``."""
+    if candidates.empty:
+        return candidates
+    held = stored.set_index("lead_id").loc[candidates["duplicate_of"]].reset_index()
+    changes = changed_fields(candidates, held)
+    changed = candidates.loc[changes != ""].assign(changed_fields=changes)
+    return changed.sort_values(ROW_COLUMN).drop_duplicates("duplicate_of")
+
+
+def _link_to_replacing_rows(
+    frame: pd.DataFrame, linked: pd.Series, first: pd.DataFrame
+) -> None:
+    """Make the other rows of each replaced lead duplicates of the replacing row."""
+    new_ids = pd.Series(first["lead_id"].to_numpy(), index=first["duplicate_of"])
+    others = linked & frame["duplicate_of"].isin(new_ids.index)
+    old_ids = frame.loc[others, "duplicate_of"]
+    frame.loc[others, "duplicate_of"] = new_ids.loc[old_ids].to_numpy()
+    frame.loc[others, "reason"] = (
+        "duplicate of "
+        + frame.loc[others, "duplicate_of"].astype(str)
+        + " ("
+        + frame.loc[others, "rule"].astype(str)
+        + ", which replaced "
+        + old_ids.astype(str)
+        + ")"
+    )
+
+
+def replacement_reasons(replacing: pd.DataFrame, file_name: str) -> pd.DataFrame:
+    """Return the rows for ``sql/replace_held_leads.sql``: lead_id, replaces, reason."""
+    reasons = (
+        "replaced by "
+        + replacing["lead_id"].astype(str)
+        + f" from {file_name} row "
+        + replacing[ROW_COLUMN].astype(int).astype(str)
+        + " (changed: "
+        + replacing["changed_fields"].astype(str)
+        + ")"
+    )
+    return pd.DataFrame(
+        {
+            "lead_id": replacing["lead_id"].to_numpy(dtype=object),
+            "replaces": replacing["replaces"].to_numpy(dtype=object),
+            "reason": reasons.to_numpy(dtype=object),
+        }
+    )
