@@ -48,6 +48,16 @@ so a change of letter case or phone format alone is no correction. The other
 fields are compared as text with surrounding and repeated whitespace removed.
 """
 
+CARRIED_FIELDS: tuple[str, ...] = tuple(
+    batch for _, batch, stored in COMPARED_FIELDS if batch == stored
+)
+"""Fields that a replacing row leaves blank and takes from the lead it replaces.
+
+The normalised fields (e-mail, name, company, phone, country) are not carried:
+each is several batch columns derived together (``email``, ``email_key`` and
+``email_display``, for one), so one of them cannot be filled alone.
+"""
+
 REPLACED_RULE = "replaced_by_reimport"
 
 
@@ -65,15 +75,16 @@ def changed_fields(rows: pd.DataFrame, stored: pd.DataFrame) -> pd.Series:
 
     ``stored`` has one row per row of ``rows``, in the same order, with the
     ``leads`` columns of :data:`COMPARED_FIELDS`. Returns a comma-separated list of
-    field names per row, "" where the data is the same. A missing column counts
-    as empty.
+    field names per row, "" where the data is the same. A field that is blank or
+    missing in the row is no change: a source that lacks a column, or leaves a
+    cell empty, brings no new value for it.
     """
     changes = pd.Series("", index=rows.index, dtype=object)
     for name, batch_column, stored_column in COMPARED_FIELDS:
         new = comparable_text(_column_or_empty(rows, batch_column))
         old = comparable_text(_column_or_empty(stored, stored_column))
         old = old.set_axis(rows.index)
-        differs = new.fillna("\x00").ne(old.fillna("\x00")).to_numpy(dtype=bool)
+        differs = (new.notna() & new.ne(old.fillna("\x00"))).to_numpy(dtype=bool)
         changes[differs] = changes[differs] + ", " + name
     return changes.str.removeprefix(", ")
 
@@ -114,6 +125,7 @@ def plan_replacements(
 
     frame.loc[first.index, "replaces"] = first["duplicate_of"]
     frame.loc[first.index, "changed_fields"] = first["changed_fields"]
+    _carry_blank_fields(frame, first, stored)
     for column in ("outcome", "rule", "reason", "duplicate_of"):
         frame.loc[first.index, column] = None
     _link_to_replacing_rows(frame, linked, first)
@@ -128,6 +140,23 @@ def _first_corrections(candidates: pd.DataFrame, stored: pd.DataFrame) -> pd.Dat
     changes = changed_fields(candidates, held)
     changed = candidates.loc[changes != ""].assign(changed_fields=changes)
     return changed.sort_values(ROW_COLUMN).drop_duplicates("duplicate_of")
+
+
+def _carry_blank_fields(
+    frame: pd.DataFrame, first: pd.DataFrame, stored: pd.DataFrame
+) -> None:
+    """Fill the replacing rows' blank :data:`CARRIED_FIELDS` from their held leads."""
+    held = stored.set_index("lead_id").loc[first["duplicate_of"]]
+    for column in CARRIED_FIELDS:
+        if column not in held.columns:
+            continue
+        old = held[column].set_axis(first.index)
+        if column not in frame.columns:
+            frame[column] = None
+        blank = comparable_text(frame.loc[first.index, column]).isna() & old.notna()
+        if blank.any():
+            rows = blank.index[blank.to_numpy(dtype=bool)]
+            frame.loc[rows, column] = old[rows]
 
 
 def _link_to_replacing_rows(

@@ -151,3 +151,48 @@ def test_replacement_reason_names_file_and_row():
             "(changed: country, region)",
         }
     ]
+
+
+def test_blank_field_is_no_change():
+    # The second source has no region column and leaves the city empty.
+    rows = pd.DataFrame({"email_key": ["ann@x.example"], "city": ["  "]})
+    stored = _stored(
+        a={"email_key": "ann@x.example", "region": "Bayern", "city": "Fürth"}
+    )
+
+    changes = changed_fields(rows, stored)
+
+    assert changes.tolist() == [""]
+
+
+def test_replacing_row_keeps_held_values_it_lacks():
+    frame = _batch(
+        email_key=["ann@x.example"],
+        country_code=["DE"],
+        region=["Bayern"],
+        outcome=["duplicate"],
+        duplicate_of=["L-ANN"],
+    )
+    frame["industry"] = pd.array([None], dtype="string[pyarrow]")
+    stored = _stored(
+        **{
+            "L-ANN": {
+                "email_key": "ann@x.example",
+                "country": "DE",
+                "region": "Hessen",
+                "industry": "Software",
+                "consent_share": "yes",
+            }
+        }
+    )
+
+    replacing = plan_replacements(frame, stored, pd.Series(False, index=frame.index))
+
+    assert replacing["lead_id"].tolist() == ["L-1"]
+    assert frame.loc[0, "changed_fields"] == "region"
+    # Blank in the new row, so taken from the lead it replaces.
+    assert frame.loc[0, "industry"] == "Software"
+    assert frame.loc[0, "consent_share"] == "yes"
+    # Given in the new row, so kept.
+    assert frame.loc[0, "region"] == "Bayern"
+    assert frame["industry"].dtype == "string[pyarrow]"
