@@ -212,6 +212,9 @@ def apply_consent(
 
     reasons = _opt_out_reasons(frame, email_opt_out, status_opt_out, opted_out)
     _suppress_held_duplicates(out, withdraws_held, reasons)
+    # An opted-out row that repeats an earlier row of this batch is suppressed as
+    # well; by_duplicate suppresses the row it repeats.
+    _suppress_batch_duplicates(out, opted_out & _duplicate_in_batch(out), reasons)
     _finish(out, opted_out, Outcome.SUPPRESSED, "opted_out", reasons)
     _finish(out, by_duplicate, Outcome.SUPPRESSED, "opted_out", _DUPLICATE_REASON)
     _finish(out, listed, Outcome.SUPPRESSED, "suppression_list", _LISTED_REASON)
@@ -235,6 +238,32 @@ def _duplicate_of_held(frame: pd.DataFrame) -> pd.Series:
         & ~targets.isin(frame["lead_id"])
     )
     return linked_to_held.astype(bool)
+
+
+def _duplicate_in_batch(frame: pd.DataFrame) -> pd.Series:
+    """Mark the duplicate rows that link to another row of this batch."""
+    if "duplicate_of" not in frame.columns or "lead_id" not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    linked = frame["outcome"].eq(Outcome.DUPLICATE.value) & frame["duplicate_of"].isin(
+        frame["lead_id"]
+    )
+    return linked.astype(bool)
+
+
+def _suppress_batch_duplicates(
+    out: pd.DataFrame, rows: pd.Series, reasons: pd.Series
+) -> None:
+    """Turn opted-out duplicates of earlier batch rows into suppressed rows."""
+    if not rows.any():
+        return
+    out.loc[rows, "outcome"] = Outcome.SUPPRESSED.value
+    out.loc[rows, "rule"] = "opted_out"
+    out.loc[rows, "reason"] = (
+        reasons[rows]
+        + "; the row it repeats ("
+        + out.loc[rows, "duplicate_of"].astype(str)
+        + ") is suppressed too"
+    )
 
 
 def _suppress_held_duplicates(

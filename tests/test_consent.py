@@ -272,7 +272,8 @@ def test_duplicate_opt_out_suppresses_kept_lead() -> None:
     assert out.loc[0, "outcome"] == "suppressed"
     assert out.loc[0, "rule"] == "opted_out"
     assert "duplicate row" in out.loc[0, "reason"]
-    assert out.loc[1, "outcome"] == "duplicate"
+    # The opt-out row itself is suppressed as well, not counted as a duplicate.
+    assert out.loc[1, "outcome"] == "suppressed"
     assert out.loc[2, "outcome"] is None
     assert sorted(e.key for e in entries) == ["j.doe@mail.example", "jane@acme.example"]
 
@@ -305,6 +306,28 @@ def test_opt_out_duplicate_of_held_lead() -> None:
         "new@acme.example",
         "old@acme.example",
     ]
+
+
+def test_opt_out_duplicate_of_batch_row() -> None:
+    # Row 2 repeats row 1 of the same file and opts out: both end suppressed.
+    batch = _batch(
+        lead_id=["L-1", "L-2", "L-3"],
+        email_key=["ann@acme.example", "ann@acme.example", "cy@acme.example"],
+        do_not_email=["no", "yes", "no"],
+        consent_share="yes",
+        outcome=[None, "duplicate", None],
+        rule=[None, "same email key", None],
+        reason=[None, "duplicate of L-1", None],
+        duplicate_of=[None, "L-1", None],
+    )
+    out, _ = apply_consent(batch, set(), now=NOW)
+
+    assert out["outcome"].tolist() == ["suppressed", "suppressed", None]
+    assert out.loc[1, "rule"] == "opted_out"
+    assert out.loc[1, "reason"] == (
+        "opted out: do_not_email is yes; the row it repeats (L-1) is suppressed too"
+    )
+    assert out.loc[0, "rule"] == "opted_out"
 
 
 def test_entries_for_new_opt_outs() -> None:
