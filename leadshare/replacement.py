@@ -138,7 +138,11 @@ def _first_corrections(candidates: pd.DataFrame, stored: pd.DataFrame) -> pd.Dat
         return candidates
     held = stored.set_index("lead_id").loc[candidates["duplicate_of"]].reset_index()
     changes = changed_fields(candidates, held)
-    changed = candidates.loc[changes != ""].assign(changed_fields=changes)
+    differs = (changes != "").to_numpy(dtype=bool)
+    if not differs.any():
+        # Assigning a column to an empty frame would give it the column's rows.
+        return candidates.iloc[:0]
+    changed = candidates.loc[differs].assign(changed_fields=changes[differs])
     return changed.sort_values(ROW_COLUMN).drop_duplicates("duplicate_of")
 
 

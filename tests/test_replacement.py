@@ -196,3 +196,19 @@ def test_replacing_row_keeps_held_values_it_lacks():
     # Given in the new row, so kept.
     assert frame.loc[0, "region"] == "Bayern"
     assert frame["industry"].dtype == "string[pyarrow]"
+
+
+def test_unchanged_rows_replace_nothing():
+    frame = _batch(
+        email_key=["ann@x.example"],
+        country_code=["DE"],
+        outcome=["duplicate"],
+        duplicate_of=["L-ANN"],
+    )
+    stored = _stored(**{"L-ANN": {"email_key": "ann@x.example", "country": "DE"}})
+
+    replacing = plan_replacements(frame, stored, pd.Series(False, index=frame.index))
+
+    assert replacing.empty
+    assert frame.loc[0, "outcome"] == "duplicate"
+    assert frame.loc[0, "duplicate_of"] == "L-ANN"
