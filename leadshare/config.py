@@ -40,6 +40,8 @@ from leadshare.templates import approved_templates
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
+PARTNER_ID_MAX = 64
+"""Longest partner id: ids name outbox folders and files, with a run id beside them."""
 PARTNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -212,6 +214,11 @@ class Partner(_Strict):
             raise ValueError(
                 f"partner id {partner_id!r} is invalid; use letters, digits, '-', '_' "
                 "and '.', starting with a letter or digit, such as P-NORD"
+            )
+        if len(partner_id) > PARTNER_ID_MAX:
+            raise ValueError(
+                f"partner id {partner_id[:20]!r}... has {len(partner_id)} characters; "
+                f"use at most {PARTNER_ID_MAX}"
             )
         return partner_id
 

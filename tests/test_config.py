@@ -669,3 +669,14 @@ def test_yaml_error_keeps_token_name(config_dir):
     text = _load_error(config_dir)
     assert "expected ',' or ']', but got '<stream end>'" in text
     assert "(while parsing a flow sequence at line 2, column 12)" in text
+
+
+@pytest.mark.parametrize(("length", "fails"), [(64, False), (65, True), (200, True)])
+def test_partner_id_length_limited(config_dir, length, fails):
+    _edit_first_partner(config_dir, id="P" + "x" * (length - 1))
+
+    if fails:
+        error = _load_error(config_dir)
+        assert f"has {length} characters; use at most 64" in error
+    else:
+        assert load_config(config_dir).partners[0].id == "P" + "x" * (length - 1)
