@@ -12,6 +12,7 @@ string methods applied per row took 16 s.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -20,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadshare.config import Rules, ScoreRule
+from leadshare.fields import company_key
 from leadshare.model import Outcome
 from leadshare.timestamps import NOT_ISO, check_timestamps, utc_minutes
 
@@ -70,7 +72,39 @@ def _folded(values: pd.Series) -> np.ndarray:
 
 
 def _as_number(values: pd.Series) -> np.ndarray:
-    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    """Read distinct values as numbers; see :func:`read_amount` for the forms."""
+    plain = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    other = np.flatnonzero(np.isnan(plain) & values.notna().to_numpy())
+    for position in other:
+        plain[position] = read_amount(values.iloc[position])
+    return plain
+
+
+_GROUPED = r"\d{1,3}(?:[,' \u00a0\u202f]\d{3})+(?:\.\d+)?|\d{1,3}(?:\.\d{3}){2,}|\d+(?:\.\d+)?"
+_AMOUNT = re.compile(
+    rf"\s*[$€£]?\s*(?P<low>{_GROUPED})\s*(?P<scale>[kKmM]|bn|BN|Bn|mn|Mn)?\s*"
+    rf"(?:\+|(?:-|–|to)\s*[$€£]?\s*(?:{_GROUPED})\s*(?:[kKmM]|bn|BN|Bn|mn|Mn)?)?\s*"
+)
+_SCALES = {"k": 1e3, "m": 1e6, "mn": 1e6, "bn": 1e9}
+
+
+def read_amount(value: object) -> float:
+    """Read a size or amount as a source writes it; NaN when it is no number.
+
+    Accepted: thousands separators (12,000, 12 000, 12'000, 1.000.000), a currency
+    sign ($, €, £), a scale (75M, 2bn, 500k), a trailing plus (10000+) and a range
+    (1,001-5,000, 10k to 50k), which counts as its lower end so that a threshold
+    is met only when the whole range meets it.
+    """
+    match = _AMOUNT.fullmatch(str(value))
+    if match is None:
+        return np.nan
+    low = match.group("low")
+    if re.fullmatch(r"\d{1,3}(?:\.\d{3}){2,}", low):
+        low = low.replace(".", "")
+    number = float(re.sub(r"[,' \u00a0\u202f]", "", low))
+    scale = match.group("scale")
+    return number * _SCALES[scale.casefold()] if scale else number
 
 
 def _rule_hits(fields: _Fields, rule: ScoreRule) -> np.ndarray:
@@ -263,7 +297,9 @@ def flag_strategic(fields: _Fields, rules: Rules) -> np.ndarray:
         hit = (size >= strategic.min_company_size) & pd.isna(reason)
         reason[hit] = f"company size >= {strategic.min_company_size}"
     if strategic.named_accounts:
-        names = {name.casefold() for name in strategic.named_accounts}
+        # Compared by the same key as the leads' companies: case, punctuation and
+        # legal suffixes (Inc., GmbH) do not count.
+        names = {company_key(name) for name in strategic.named_accounts} - {None}
         company = fields.original("company_key")
         hit = fields.spread("company_key", lambda v: v.isin(names), False)
         reason[hit] = _labelled("named account ", company, "")[hit]

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from leadshare.config import Rules
-from leadshare.qualify import qualify
+from leadshare.qualify import qualify, read_amount
 
 NOW = dt.datetime(2026, 12, 4, 12, tzinfo=dt.UTC)
 RULES = Rules.model_validate(
@@ -99,6 +99,58 @@ def test_strategic_named_account_and_size():
     large = qualify(_frame(company_size="12000"), RULES, NOW)
     assert named.loc[0, "strategic"] == "named account globex"
     assert large.loc[0, "strategic"] == "company size >= 5000"
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("12000", 12000.0),
+        ("12,000", 12000.0),
+        ("12 000", 12000.0),
+        ("12'000", 12000.0),
+        ("1.000.000", 1000000.0),
+        ("10000+", 10000.0),
+        ("$75M", 75000000.0),
+        ("€ 1.2M", 1200000.0),
+        ("2bn", 2e9),
+        ("500k", 500000.0),
+        ("1,001-5,000", 1001.0),
+        ("10k to 50k", 10000.0),
+        ("12.5", 12.5),
+    ],
+)
+def test_amount_forms_read(text, number):
+    assert read_amount(text) == number
+
+
+@pytest.mark.parametrize("text", ["abc", "1,5", "12,00", "ten", "", "5 %"])
+def test_amount_non_numbers_nan(text):
+    assert pd.isna(read_amount(text))
+
+
+@pytest.mark.parametrize("size", ["12,000", "10000+", "12 000", "5,000-9,999"])
+def test_strategic_size_with_separators(size):
+    result = qualify(_frame(company_size=size), RULES, NOW)
+
+    assert result.loc[0, "strategic"] == "company size >= 5000"
+
+
+def test_named_account_with_legal_suffix():
+    rules = RULES.model_copy(
+        update={
+            "strategic": RULES.strategic.model_copy(
+                update={"named_accounts": ["Initech Inc.", "UMBRELLA Corp"]}
+            )
+        }
+    )
+
+    initech = qualify(_frame(company_key="initech"), rules, NOW)
+    umbrella = qualify(_frame(company_key="umbrella"), rules, NOW)
+    other = qualify(_frame(company_key="initech labs"), rules, NOW)
+
+    assert initech.loc[0, "strategic"] == "named account initech"
+    assert umbrella.loc[0, "strategic"] == "named account umbrella"
+    assert other.loc[0, "strategic"] is None
 
 
 def test_naive_timestamp_is_utc_whatever_the_row_before():
