@@ -92,9 +92,9 @@ def read_amount(value: object) -> float:
     """Read a size or amount as a source writes it; NaN when it is no number.
 
     Accepted: thousands separators (12,000, 12 000, 12'000, 1.000.000), a currency
-    sign ($, €, £), a scale (75M, 2bn, 500k), a trailing plus (10000+) and a range
-    (1,001-5,000, 10k to 50k), which counts as its lower end so that a threshold
-    is met only when the whole range meets it.
+    sign ($, €, £), a scale (75M, 2bn, 500k) and a trailing plus (10000+). A range
+    (1,001-5,000, 10k to 50k) counts as its lower end. A threshold is then met only
+    when the whole range meets it.
     """
     match = _AMOUNT.fullmatch(str(value))
     if match is None:
