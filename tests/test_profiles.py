@@ -62,6 +62,13 @@ def test_xeducation_rows(xeducation: pd.DataFrame) -> None:
 def test_xeducation_published_counts(xeducation: pd.DataFrame) -> None:
     assert int((xeducation["do_not_email"] == "yes").sum()) == 734
     assert int((xeducation["do_not_call"] == "yes").sum()) == 2
+    # Last Activity is also the status: 61 rows say Unsubscribed, 3 of them with
+    # Do Not Email "No".
+    assert int((xeducation["status"] == "Unsubscribed").sum()) == 61
+    unsubscribed_only = (xeducation["status"] == "Unsubscribed") & (
+        xeducation["do_not_email"] == "no"
+    )
+    assert int(unsubscribed_only.sum()) == 3
     # 2,461 empty countries and 5 'unknown' become None.
     assert int(xeducation["country"].isna().sum()) == 2461 + 5
     assert int((xeducation["lead_source"] == "Google").sum()) == 2868 + 5
