@@ -137,19 +137,51 @@ def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _new_entries(
-    email_keys: pd.Series,
-    phones: pd.Series,
+    keys_by_kind: dict[str, pd.Series],
     suppressed_keys: Set[str],
     source: str,
     at: dt.datetime,
 ) -> list[SuppressionEntry]:
     entries: dict[tuple[str, str], SuppressionEntry] = {}
-    for kind, keys in (("email", email_keys), ("phone", phones)):
+    for kind, keys in keys_by_kind.items():
         for key in keys.dropna().unique():
             if key not in suppressed_keys:
                 entry = SuppressionEntry(key, kind, "opted out", source, at)
                 entries[(key, kind)] = entry
     return list(entries.values())
+
+
+EXTERNAL_KEY_PREFIX = "ext:"
+
+
+def external_key_values(sources: pd.Series, ids: pd.Series) -> pd.Series:
+    """Return ``ext:<source>:<id>`` per row, None where the id is blank.
+
+    The suppression key of a person by the source's own id. Profile names contain
+    no colon, and e-mail keys and E.164 phones never start with ``ext:``.
+    """
+    text = ids.astype(object).where(ids.notna(), None)
+    stripped = pd.Series(
+        [value.strip() if isinstance(value, str) else None for value in text],
+        index=ids.index,
+        dtype=object,
+    )
+    keys = EXTERNAL_KEY_PREFIX + sources.astype(str) + ":" + stripped
+    return keys.where(stripped.notna() & stripped.ne(""), None)
+
+
+def external_keys(frame: pd.DataFrame, source: str) -> pd.Series:
+    """Return the external-id suppression key of each row of one source's batch."""
+    if "external_id" not in frame.columns:
+        return pd.Series(None, index=frame.index, dtype=object)
+    codes, distinct = pd.factorize(frame["external_id"], use_na_sentinel=True)
+    keys = external_key_values(
+        pd.Series(source, index=range(len(distinct))),
+        pd.Series(np.asarray(distinct, dtype=object)),
+    )
+    return pd.Series(
+        np.append(keys.to_numpy(dtype=object), None)[codes], index=frame.index
+    )
 
 
 def opted_out(frame: pd.DataFrame) -> pd.Series:
@@ -196,19 +228,25 @@ def apply_consent(
     by_duplicate = _linked_to(frame, opted_out) & ~opted_out
     email_keys = _column(frame, "email_key")
     phones = _column(frame, "phone_e164")
+    externals = _column(frame, "external_key")
     withdrawn = opted_out | by_duplicate
     # An opted-out row that repeats a held lead withdraws that lead. Its keys are
     # suppressed too, because the row may match it by name or external id alone.
     withdraws_held = opted_out & _duplicate_of_held(out)
-    new_emails = pd.concat(
-        [email_keys[withdrawn], _column(frame, "held_email_key")[withdraws_held]]
-    )
-    new_phones = pd.concat(
-        [phones[withdrawn], _column(frame, "held_phone_e164")[withdraws_held]]
-    )
+    new_keys = {
+        kind: pd.concat(
+            [values[withdrawn], _column(frame, f"held_{column}")[withdraws_held]]
+        )
+        for kind, column, values in (
+            ("email", "email_key", email_keys),
+            ("phone", "phone_e164", phones),
+            ("external_id", "external_key", externals),
+        )
+    }
     blocked = set(suppressed_keys)
-    blocked |= set(new_emails.dropna()) | set(new_phones.dropna())
-    listed = email_keys.isin(blocked) | phones.isin(blocked)
+    for values in new_keys.values():
+        blocked |= set(values.dropna())
+    listed = email_keys.isin(blocked) | phones.isin(blocked) | externals.isin(blocked)
 
     reasons = _opt_out_reasons(frame, email_opt_out, status_opt_out, opted_out)
     _suppress_held_duplicates(out, withdraws_held, reasons)
@@ -223,7 +261,7 @@ def apply_consent(
     _finish(out, share.eq(False), Outcome.SUPPRESSED, "no_consent", _NO_CONSENT)
     _finish(out, share.isna(), Outcome.SUPPRESSED, "no_consent", _MISSING_CONSENT)
 
-    entries = _new_entries(new_emails, new_phones, suppressed_keys, source, at)
+    entries = _new_entries(new_keys, suppressed_keys, source, at)
     return out, entries
 
 
@@ -277,6 +315,9 @@ def _suppress_held_duplicates(
     if not rows.any():
         return
     held_ids = out.loc[rows, "duplicate_of"].astype(str)
+    if "withdraws" not in out.columns:
+        out["withdraws"] = None
+    out.loc[rows, "withdraws"] = held_ids
     out.loc[rows, "outcome"] = Outcome.SUPPRESSED.value
     out.loc[rows, "rule"] = "opted_out"
     out.loc[rows, "reason"] = (

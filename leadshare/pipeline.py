@@ -519,6 +519,9 @@ def dedup_batch(
     live = frame["outcome"].isna()
     # find_duplicates skips rows that have an outcome, so no filtered copy is needed.
     links = dedup.find_duplicates(frame, history, source=profile, timings=timings)
+    # The suppression key of a person known only by the source's id (such as the
+    # X Education export, which has no e-mail or phone).
+    frame["external_key"] = consent.external_keys(frame, profile)
     if not links.empty:
         rows = pd.Index(frame[ROW_COLUMN].astype(int))
         links = links.iloc[rows.get_indexer(links[ROW_COLUMN]).argsort()]
@@ -548,7 +551,7 @@ def dedup_batch(
 def _note_held_keys(
     frame: pd.DataFrame, matched: np.ndarray, links: pd.DataFrame, history: pd.DataFrame
 ) -> None:
-    """Copy the e-mail key and phone of each linked held lead to the batch row.
+    """Copy the e-mail key, phone and external-id key of each linked held lead to the row.
 
     The consent stage suppresses them too when the row opts out, because the row
     may match the held lead by name or external id alone.
@@ -556,8 +559,11 @@ def _note_held_keys(
     in_history = links["in_history"].to_numpy(dtype=bool)
     rows = frame.index[matched][in_history]
     keys = history.drop_duplicates("lead_id").set_index("lead_id")
+    keys["external_key"] = consent.external_key_values(
+        keys["source"], keys["external_id"]
+    )
     lead_ids = links.loc[in_history, "duplicate_of"].to_numpy(dtype=object)
-    for column in ("email_key", "phone_e164"):
+    for column in ("email_key", "phone_e164", "external_key"):
         frame[f"held_{column}"] = None
         frame.loc[rows, f"held_{column}"] = keys[column].reindex(lead_ids).to_numpy()
 
@@ -812,6 +818,14 @@ def _group_rows(ctx: RunContext, match: MatchResult) -> pd.DataFrame:
     )
 
 
+def _withdrawn_leads(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return the held leads (lead_id) that opted-out rows of the batch withdraw."""
+    if "withdraws" not in frame.columns:
+        return pd.DataFrame({"lead_id": pd.Series([], dtype=object)})
+    ids = frame["withdraws"].dropna().drop_duplicates()
+    return pd.DataFrame({"lead_id": ids.to_numpy(dtype=object)})
+
+
 def _replaced_leads(frame: pd.DataFrame, item: InboxFile) -> pd.DataFrame:
     """Return lead_id, replaces and reason of the rows that replace a held lead."""
     if "replaces" not in frame.columns:
@@ -842,6 +856,7 @@ def commit_batch(
             f"rows {missing} of {item.path.name} have no outcome; this is a bug in a stage"
         )
     replaced = _replaced_leads(frame, item)
+    withdrawn = _withdrawn_leads(frame)
     # The store reads leads, outcomes and decisions straight from the batch frame
     # (sql/insert_batch_*.sql), so no per-table copies of its columns are made. The
     # columns it does not read go first: the commit is the run's memory peak.
@@ -896,10 +911,12 @@ def commit_batch(
         tx.insert_frame("decision_groups", groups)
         tx.insert_frame("approvals", approvals)
         tx.insert_frame("transfers", transfers)
-        if suppressions:
+        if suppressions or not withdrawn.empty:
             tx.execute_with_frame("add_suppressions", _suppression_frame(suppressions))
-            # Leads queued by earlier runs for the people who just opted out.
-            tx.execute_script("withdraw_opted_out", now=ctx.now)
+            # Leads queued by earlier runs for the people who just opted out: by
+            # their keys, and by id where a row linked to the lead another way.
+            with tx.incoming(withdrawn):
+                tx.execute_script("withdraw_opted_out", now=ctx.now)
         tx.execute("mark_file_committed", file_id=item.file_id, committed_at=ctx.now)
     failpoints.hit("after_commit")
     counts = BatchCounts(

@@ -3,7 +3,9 @@
 -- after new suppressions are added. A lead a partner already received is kept as
 -- it is.
 
--- the leads whose e-mail key or phone is suppressed
+-- the leads whose e-mail key or phone is suppressed, and the held leads in
+-- _incoming (lead_id) that an opted-out row linked to by another key (external
+-- id, or name and company)
 drop table if exists opted_out_leads;
 
 create temporary table opted_out_leads as
@@ -13,7 +15,10 @@ inner join suppression as s on s.key = l.email_key
 union
 select l.lead_id
 from leads as l
-inner join suppression as s on s.key = l.phone_e164;
+inner join suppression as s on s.key = l.phone_e164
+union
+select i.lead_id
+from _incoming as i;
 
 -- the rows of those leads: suppressed, unless a transfer was sent, failed or
 -- withdrawn before (statement order matters: transfers are withdrawn last)

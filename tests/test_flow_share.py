@@ -548,6 +548,69 @@ def _append_row(path: Path) -> None:
         handle.write(",".join(extra) + "\n")
 
 
+def test_opt_out_by_source_id_withdraws_and_sticks(home, shared_dir, tmp_path):
+    import pandas as pd
+
+    # X Education rows have no e-mail or phone: the person is known by Prospect ID.
+    # Row 78 has no country, so no example partner takes it and it waits. Rows 2
+    # to 4 (India) keep the file's country null rate under the gate's limit.
+    leads = pd.read_csv(
+        shared_dir / "data/xeducation-leads/Leads.csv", dtype=str, keep_default_na=False
+    )
+    rows = leads.iloc[[77, 1, 2, 3]].copy()
+    target, first_opt_out = rows["Prospect ID"].iloc[[0, 3]]
+    assert rows["Country"].iloc[0] == "" and rows["Do Not Email"].iloc[0] == "No"
+    no_email = rows.columns.get_loc("Do Not Email")
+    # The fourth person opts out the first time we see them.
+    rows.iloc[3, no_email] = "Yes"
+    rows.to_csv(tmp_path / "first.csv", index=False)
+    opted = rows.copy()
+    opted.iloc[0, no_email] = "Yes"
+    opted.to_csv(tmp_path / "opt_out.csv", index=False)
+    again = rows.copy()
+    again.iloc[[0, 3], no_email] = "No"
+    again.to_csv(tmp_path / "again.csv", index=False)
+
+    outcome_of_target = (
+        "select o.outcome, o.rule from row_outcomes as o inner join source_files as f "
+        "using (file_id) where f.file_name = '{}' and o.source_row = {}"
+    )
+    run_share(home, "xeducation", tmp_path / "first.csv")
+    waiting = db_rows(home, outcome_of_target.format("first.csv", 1))
+    run_share(home, "xeducation", tmp_path / "opt_out.csv")
+    run_share(home, "xeducation", tmp_path / "again.csv")
+
+    assert waiting[0][0] == "no_eligible_partner"
+    # The opt-out withdraws the waiting lead, linked by source and Prospect ID.
+    assert db_rows(home, outcome_of_target.format("first.csv", 1)) == [
+        ("suppressed", "opted_out_before_delivery")
+    ]
+    assert db_rows(home, outcome_of_target.format("opt_out.csv", 1)) == [
+        ("suppressed", "opted_out")
+    ]
+    # Later rows without the opt-out never turn sharing back on: the first person
+    # repeats the withdrawn lead, the fourth is on the suppression list by id.
+    assert db_rows(home, outcome_of_target.format("again.csv", 1))[0][0] in (
+        "duplicate",
+        "suppressed",
+    )
+    assert db_rows(home, outcome_of_target.format("again.csv", 4)) == [
+        ("suppressed", "suppression_list")
+    ]
+    assert sorted(db_rows(home, "select kind, key from suppression")) == sorted(
+        [
+            ("external_id", f"ext:xeducation:{first_opt_out}"),
+            ("external_id", f"ext:xeducation:{target}"),
+        ]
+    )
+    sent_to_them = db_rows(
+        home,
+        "select count(*) from transfers as t inner join leads as l using (lead_id) "
+        f"where l.external_id in ('{target}', '{first_opt_out}')",
+    )
+    assert sent_to_them == [(0,)]
+
+
 @pytest.mark.parametrize("when", ["before_commit", "after_commit"])
 def test_appended_rows_not_lost(home, partner, tmp_path, monkeypatch, when):
     from leadshare import pipeline

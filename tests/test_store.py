@@ -95,6 +95,7 @@ INCOMING_FRAMES = {
         [{"lead_id": "L-2", "replaces": "L-1", "reason": "replaced by L-2"}]
     ),
     "replaceable_leads": lambda: pd.DataFrame([{"lead_id": "L-1"}]),
+    "withdraw_opted_out": lambda: pd.DataFrame([{"lead_id": "L-1"}]),
     "mark_transfers_sent": lambda: pd.DataFrame(
         [{"transfer_id": "T-1", "sent_at": NOW}]
     ),
@@ -112,7 +113,10 @@ def test_statement_runs(store, name):
     sql = load_sql(name)
     params = _sample_params(sql)
     with store.transaction() as tx:
-        if name in INCOMING_FRAMES:
+        if name in INCOMING_FRAMES and ";" in sql.strip().rstrip(";"):
+            with tx.incoming(INCOMING_FRAMES[name]()):
+                tx.execute_script(name, **params)
+        elif name in INCOMING_FRAMES:
             columns = list(BATCH_COLUMNS) if name.startswith("insert_batch") else None
             tx.execute_with_frame(name, INCOMING_FRAMES[name](), columns, **params)
         elif ";" in sql.strip().rstrip(";"):
