@@ -551,7 +551,7 @@ def dedup_batch(
 def _note_held_keys(
     frame: pd.DataFrame, matched: np.ndarray, links: pd.DataFrame, history: pd.DataFrame
 ) -> None:
-    """Copy the e-mail key, phone and external-id key of each linked held lead to the row.
+    """Copy the e-mail key, phone and external-id key of a linked held lead to the row.
 
     The consent stage suppresses them too when the row opts out, because the row
     may match the held lead by name or external id alone.
