@@ -765,6 +765,7 @@ BATCH_COLUMNS = (
     "consent_share",
     "consent_source",
     "consent_at",
+    "do_not_call_flag",
 )
 """The batch columns that the insert_batch_*.sql statements read."""
 

@@ -15,8 +15,9 @@ select
     l.last_name,
     l.company,
     l.job_title,
-    l.phone,
-    l.phone_e164,
+    -- a person marked do-not-call reaches no partner with a phone number
+    case when l.do_not_call then null else l.phone end as phone,
+    case when l.do_not_call then null else l.phone_e164 end as phone_e164,
     l.country,
     l.region,
     l.postcode,

@@ -62,8 +62,12 @@ create table if not exists leads (
     consent_share text,
     consent_source text,
     consent_at text,
-    created_at timestamptz not null
+    created_at timestamptz not null,
+    do_not_call boolean
 );
+
+-- stores made before do_not_call existed get it here
+alter table leads add column if not exists do_not_call boolean;
 
 -- exactly one row per input row: the outcome every row ends in
 create table if not exists row_outcomes (

@@ -611,6 +611,51 @@ def test_opt_out_by_source_id_withdraws_and_sticks(home, shared_dir, tmp_path):
     assert sent_to_them == [(0,)]
 
 
+def test_do_not_call_phone_never_leaves(home, tmp_path):
+    import csv
+
+    partners = [
+        {
+            "id": "P-CALL",
+            "name": "Call Centre",
+            "territory": {"countries": ["DE"]},
+            "capacity_per_day": 10,
+            "capacity_per_week": 50,
+            "channel": "file_drop",
+            "timezone": "UTC",
+            "fields": ["lead_id", "external_id", "phone", "phone_e164"],
+        }
+    ]
+    (home / "config" / "partners.yaml").write_text(
+        yaml.safe_dump({"partners": partners})
+    )
+    header = (
+        "external_id,email,first_name,company,country,phone,lead_source,engagement,"
+        "consent_share,consent_source,consent_at,do_not_email,do_not_call\n"
+    )
+    rows = [
+        "D1,dora@dnc.example,Dora,DncCo,DE,+49 30 12345678,referral,50,yes,form,"
+        "2026-11-01T10:00:00Z,no,yes\n",
+        "D2,otto@ok.example,Otto,OkCo,DE,+49 30 87654321,referral,50,yes,form,"
+        "2026-11-01T10:00:00Z,no,no\n",
+    ]
+    (tmp_path / "calls.csv").write_text(header + "".join(rows), encoding="utf-8")
+
+    summary = run_share(home, "generic", tmp_path / "calls.csv")
+
+    assert summary["outcomes"]["shared"] == 2
+    (drop,) = (home / "outbox" / "file_drop" / "P-CALL").glob("*.csv")
+    with drop.open(encoding="utf-8") as handle:
+        sent = {row["external_id"]: row for row in csv.DictReader(handle)}
+    assert sent["D1"]["phone"] == "" and sent["D1"]["phone_e164"] == ""
+    assert sent["D2"]["phone_e164"] == "+493087654321"
+    # The store keeps the number (dedup and opt-outs use it) with the flag.
+    assert db_rows(home, "select external_id, do_not_call from leads order by 1") == [
+        ("D1", True),
+        ("D2", False),
+    ]
+
+
 @pytest.mark.parametrize("when", ["before_commit", "after_commit"])
 def test_appended_rows_not_lost(home, partner, tmp_path, monkeypatch, when):
     from leadshare import pipeline
