@@ -217,7 +217,8 @@ def share(
             _check_lead_file(path)
         copies = []
         for path in files:
-            target = _free_name(ctx.settings.inbox / profile / path.name)
+            # The inbox skips names that start with '.' as files still being copied.
+            target = _free_name(ctx.settings.inbox / profile / path.name.lstrip("."))
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, target)

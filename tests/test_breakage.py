@@ -108,6 +108,19 @@ def test_share_same_basename_keeps_both(home, tmp_path, monkeypatch):
     assert len(list((home / "inbox" / "generic").iterdir())) == 2
 
 
+def test_share_hidden_name_copied_visible(home, tmp_path, monkeypatch):
+    from leadshare import cli
+
+    hidden = tmp_path / "..leads.csv"
+    hidden.write_text(LEADS)
+    monkeypatch.setattr(cli, "_run_flow", lambda: {"outcomes": {}})
+
+    result = CliRunner().invoke(cli.app, ["share", "--json", str(hidden)])
+
+    assert result.exit_code == 0
+    assert [p.name for p in (home / "inbox" / "generic").iterdir()] == ["leads.csv"]
+
+
 def test_share_names_files_another_run_handled(home, tmp_path, monkeypatch):
     import hashlib
 
