@@ -151,11 +151,15 @@ def _print_summary(summary: dict) -> None:
 
 
 def _free_name(target: Path) -> Path:
-    """Return ``target``, or ``stem-2.csv`` and so on when the inbox has that name."""
+    """Return ``target``, or ``stem~2.csv`` and so on when the inbox has that name.
+
+    Runs claim files in name order, and ``~`` sorts after ``.``, so the file under
+    its own name goes first and the summary names it as the user gave it.
+    """
     candidate, number = target, 1
     while candidate.exists():
         number += 1
-        candidate = target.with_name(f"{target.stem}-{number}{target.suffix}")
+        candidate = target.with_name(f"{target.stem}~{number}{target.suffix}")
     return candidate
 
 
