@@ -255,6 +255,24 @@ def apply_consent(
     _suppress_batch_duplicates(out, opted_out & _duplicate_in_batch(out), reasons)
     _finish(out, opted_out, Outcome.SUPPRESSED, "opted_out", reasons)
     _finish(out, by_duplicate, Outcome.SUPPRESSED, "opted_out", _DUPLICATE_REASON)
+    # A row that refuses consent for a person we hold, or whom another row of this
+    # file would share, stops that lead too: no record of the person may say no.
+    # Unlike an opt-out, a refusal does not go on the suppression list.
+    refused = share.eq(False) & ~opted_out
+    refusal = pd.Series(_NO_CONSENT, index=out.index, dtype=object)
+    _suppress_held_duplicates(
+        out, refused & _duplicate_of_held(out), refusal, rule="no_consent"
+    )
+    _suppress_batch_duplicates(
+        out, refused & _duplicate_in_batch(out), refusal, rule="no_consent"
+    )
+    _finish(
+        out,
+        _linked_to(frame, refused) & ~refused,
+        Outcome.SUPPRESSED,
+        "no_consent",
+        _DUPLICATE_REFUSED,
+    )
     _finish(out, listed, Outcome.SUPPRESSED, "suppression_list", _LISTED_REASON)
     _finish_unknown_tokens(out, email_flag_errors, call_flag_errors, share_errors)
     _check_consent_time(out, share.eq(True), at)
@@ -289,13 +307,13 @@ def _duplicate_in_batch(frame: pd.DataFrame) -> pd.Series:
 
 
 def _suppress_batch_duplicates(
-    out: pd.DataFrame, rows: pd.Series, reasons: pd.Series
+    out: pd.DataFrame, rows: pd.Series, reasons: pd.Series, rule: str = "opted_out"
 ) -> None:
-    """Turn opted-out duplicates of earlier batch rows into suppressed rows."""
+    """Suppress the opted-out or refusing rows that repeat an earlier batch row."""
     if not rows.any():
         return
     out.loc[rows, "outcome"] = Outcome.SUPPRESSED.value
-    out.loc[rows, "rule"] = "opted_out"
+    out.loc[rows, "rule"] = rule
     out.loc[rows, "reason"] = (
         reasons[rows]
         + "; the row it repeats ("
@@ -305,9 +323,9 @@ def _suppress_batch_duplicates(
 
 
 def _suppress_held_duplicates(
-    out: pd.DataFrame, rows: pd.Series, reasons: pd.Series
+    out: pd.DataFrame, rows: pd.Series, reasons: pd.Series, rule: str = "opted_out"
 ) -> None:
-    """Turn opted-out duplicates of held leads into suppressed rows.
+    """Suppress the opted-out or refusing rows that repeat a held lead.
 
     The reason names the held lead, because the row's own lead id is what
     row_outcomes stores for a suppressed row.
@@ -319,7 +337,7 @@ def _suppress_held_duplicates(
         out["withdraws"] = None
     out.loc[rows, "withdraws"] = held_ids
     out.loc[rows, "outcome"] = Outcome.SUPPRESSED.value
-    out.loc[rows, "rule"] = "opted_out"
+    out.loc[rows, "rule"] = rule
     out.loc[rows, "reason"] = (
         reasons[rows]
         + "; this withdraws held lead "
@@ -369,6 +387,10 @@ _DUPLICATE_REASON = (
     "never shared"
 )
 _NO_CONSENT = "no consent to share: consent_share is no"
+_DUPLICATE_REFUSED = (
+    "no consent to share: a duplicate row of this lead has consent_share no; "
+    "not shared"
+)
 _MISSING_CONSENT = (
     "no consent to share: consent_share is empty. Record consent in the source "
     "and send it in the consent_share column."

@@ -26,7 +26,7 @@ update row_outcomes
 set
     outcome = 'suppressed',
     rule = 'opted_out_before_delivery',
-    reason = 'the person opted out before the lead reached a partner'
+    reason = 'the person opted out or refused consent before the lead reached a partner'
 where
     outcome in ('shared', 'awaiting_approval', 'no_eligible_partner')
     and lead_id in (select lead_id from opted_out_leads)
@@ -40,7 +40,7 @@ update approvals
 set
     status = 'withdrawn',
     decided_by = 'leadshare',
-    note = 'the person opted out before a decision',
+    note = 'the person opted out or refused consent before a decision',
     decided_at = :now
 where
     status = 'pending'
@@ -49,7 +49,7 @@ where
 update transfers
 set
     status = 'withdrawn',
-    last_error = 'the person opted out before delivery'
+    last_error = 'the person opted out or refused consent before delivery'
 where
     status = 'pending'
     and lead_id in (select lead_id from opted_out_leads);

@@ -131,7 +131,7 @@ def test_opt_out_withdraws_queued_leads(small_partner, home):
     assert later.placed == 1
     text = "\n".join(explain_lead(second.store, queued["lead_id"]))
     assert "Outcome: suppressed" in text
-    assert "the person opted out before delivery" in text
+    assert "the person opted out or refused consent before delivery" in text
 
 
 def _email_of(ctx, lead_id: str) -> str:

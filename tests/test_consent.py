@@ -330,6 +330,29 @@ def test_opt_out_duplicate_of_batch_row() -> None:
     assert out.loc[0, "rule"] == "opted_out"
 
 
+def test_refusal_withdraws_held_and_batch_leads() -> None:
+    # Row 1 refuses consent for held lead L-OLD. Row 3 refuses for the person of
+    # row 2 in the same file. Row 4 asks to share and stays open.
+    batch = _batch(
+        lead_id=["L-1", "L-2", "L-3", "L-4"],
+        email_key=["old@x.example", "ann@x.example", "ann@x.example", "bo@x.example"],
+        do_not_email="no",
+        consent_share=["no", "yes", "no", "yes"],
+        outcome=["duplicate", None, "duplicate", None],
+        duplicate_of=["L-OLD", None, "L-2", None],
+    )
+    out, entries = apply_consent(batch, set(), now=NOW)
+
+    assert out["outcome"].tolist() == ["suppressed"] * 3 + [None]
+    assert out["rule"].tolist()[:3] == ["no_consent"] * 3
+    assert "withdraws held lead L-OLD" in out.loc[0, "reason"]
+    assert out.loc[0, "withdraws"] == "L-OLD"
+    assert "duplicate row of this lead has consent_share no" in out.loc[1, "reason"]
+    assert "the row it repeats (L-2)" in out.loc[2, "reason"]
+    # A refusal is not an opt-out: nothing goes on the suppression list.
+    assert entries == []
+
+
 def test_entries_for_new_opt_outs() -> None:
     batch = _batch(
         email_key=["a@x.com", "b@x.com", "c@x.com"],
