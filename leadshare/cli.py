@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from leadshare.errors import LeadshareError
+from leadshare.words import counted
 
 app = typer.Typer(help="Partner lead sharing on Prefect.", no_args_is_help=True)
 approvals_app = typer.Typer(help="The approval queue for strategic accounts.")
@@ -141,6 +142,11 @@ def _print_summary(summary: dict) -> None:
         console.print(
             "Also reported here: files committed by crashed or failed runs "
             + ", ".join(summary["taken_over_runs"])
+        )
+    if summary.get("backlog_placed"):
+        console.print(
+            f"Placed {counted(summary['backlog_placed'], 'waiting lead')} from "
+            "earlier runs with a partner"
         )
     partners = Table(title="Transfers per partner")
     for column in PARTNER_COLUMNS:
@@ -376,16 +382,21 @@ def run_lines(row: dict) -> list[str]:
     """
     summary = json.loads(row["summary"]) if row["summary"] else {}
     outcomes = summary.get("outcomes", {})
-    counted = ", ".join(f"{name} {count}" for name, count in outcomes.items() if count)
+    described = ", ".join(
+        f"{name} {count}" for name, count in outcomes.items() if count
+    )
+    if summary.get("backlog_placed"):
+        placed = counted(summary["backlog_placed"], "waiting lead")
+        described = ", ".join(filter(None, [described, f"{placed} placed"]))
     if "taken_over_by" in summary:
-        counted = f"reported by {summary['taken_over_by']}"
+        described = f"reported by {summary['taken_over_by']}"
     files = row["files_in"] or 0
     rows = row["rows_in"] or 0
     return [
         row["run_id"],
         f"  started {str(row['started_at'])[:19]}, {row['status']}, "
         f"{files} file{'s' if files != 1 else ''}, {rows} rows",
-        f"  {counted or 'no rows'}",
+        f"  {described or 'no rows'}",
     ]
 
 

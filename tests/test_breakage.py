@@ -384,6 +384,21 @@ def test_status_line_of_taken_over_run():
     ]
 
 
+def test_status_line_counts_backlog_placements():
+    from leadshare.cli import run_lines
+
+    row = {
+        "run_id": "run-c",
+        "started_at": "2026-12-04 23:00:00",
+        "status": "completed",
+        "files_in": 0,
+        "rows_in": 0,
+        "summary": '{"outcomes": {"shared": 0}, "backlog_placed": 3}',
+    }
+
+    assert run_lines(row)[2] == "  3 waiting leads placed"
+
+
 @pytest.mark.parametrize("cut", [False, True])
 def test_file_changed_after_claim_waits(home, tmp_path, cut):
     from leadshare import pipeline
