@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
+import pandas as pd
+
 from pydantic import (
     BaseModel,
     Field,
@@ -19,6 +21,7 @@ from leadshare.ids import transfer_id_for
 from leadshare.match import static_exclusion
 from leadshare.model import Outcome
 from leadshare.pipeline import load_partner_states
+from leadshare.qualify import recheck_waiting
 from leadshare.store import LeadStore, StoreTransaction
 
 
@@ -106,13 +109,34 @@ def describe_invalid(exc: ValidationError) -> str:
     return "invalid decision: " + "; ".join(problems) + ". Nothing was changed"
 
 
+def _check_rules(lead: dict, config: Config, now: dt.datetime) -> None:
+    """Apply the current exclusions and freshness rule; raise ApprovalError if one fails.
+
+    A lead can wait in the queue for weeks, and the rules can change meanwhile.
+    """
+    frame = pd.DataFrame([lead]).rename(columns={"country": "country_code"})
+    frame["outcome"] = None
+    checked = recheck_waiting(frame, config.rules, now).iloc[0]
+    if pd.isna(checked["outcome"]):
+        return
+    raise ApprovalError(
+        f"lead {lead['lead_id']} cannot be shared: it fails rule {checked['rule']} "
+        f"of rules {config.rules.version} ({checked['reason']}). Reject it instead. "
+        "No override exists, so to share it anyway, change that rule in "
+        "config/rules.yaml first. Nothing was changed"
+    )
+
+
 def _check_eligible(
-    store: LeadStore, config: Config, lead_id: str, partner_id: str, now: dt.datetime
+    store: LeadStore,
+    config: Config,
+    lead: dict,
+    partner_id: str,
+    now: dt.datetime,
 ) -> None:
     """Apply matching's partner rules to a human's choice; raise ApprovalError if it fails."""
+    lead_id = lead["lead_id"]
     partner = config.partner(partner_id)
-    rows = store.rows("lead_match_fields", lead_id=lead_id)
-    lead = rows[0] if rows else {}
     key = {
         "country_code": (lead.get("country") or "").casefold(),
         "region": (lead.get("region") or "").casefold(),
@@ -212,7 +236,10 @@ def decide(
             f"lead {decision.lead_id} cannot be shared: the person opted out "
             f"({opt_out[0]['kind']}, {opt_out[0]['source']}); reject it instead"
         )
-    _check_eligible(store, config, decision.lead_id, partner_id, now)
+    rows = store.rows("lead_match_fields", lead_id=decision.lead_id)
+    lead = rows[0] if rows else {"lead_id": decision.lead_id}
+    _check_rules(lead, config, now)
+    _check_eligible(store, config, lead, partner_id, now)
     partner = config.partner(partner_id)
     with store.transaction() as tx:
         _record_decision(tx, decision, "approved", partner_id, now)

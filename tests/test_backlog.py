@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from leadshare import pipeline
+from leadshare.approvals import ApprovalDecision, ApprovalError, decide
 from leadshare.explain import explain_lead
 from leadshare.runtime import build_context
 
@@ -289,3 +290,27 @@ def test_backlog_rechecks_current_rules(waiting_leads, home):
             )
         }
     assert companies == {"Plain Co"}
+
+
+def test_approval_of_stale_lead_rejected(waiting_leads, home):
+    _write_partner(home, "active")
+    held = _run(waiting_leads + dt.timedelta(days=1))
+    (globex,) = [row["lead_id"] for row in held.store.rows("pending_approvals")]
+    # Globex's last activity was 2 days before day 1, so 46 days old by now.
+    late = build_context(now=waiting_leads + dt.timedelta(days=44))
+    decision = ApprovalDecision(lead_id=globex, action="approve", approver="mia")
+
+    with pytest.raises(ApprovalError) as caught:
+        decide(late.store, late.config, decision, "r-1", late.now)
+
+    message = str(caught.value)
+    assert f"lead {globex} cannot be shared: it fails rule stale" in message
+    assert "is older than 45 days" in message
+    assert "change that rule in config/rules.yaml" in message
+    assert late.store.rows("lead_transfers", lead_id=globex) == []
+    assert late.store.rows("approval_by_lead", lead_id=globex)[0]["status"] == "pending"
+    # The same lead approved while it is fresh goes through.
+    fresh = build_context(now=waiting_leads + dt.timedelta(days=2))
+    assert decide(fresh.store, fresh.config, decision, "r-2", fresh.now).startswith(
+        "Approved"
+    )
