@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Literal
 
 import pandas as pd
-
 from pydantic import (
     BaseModel,
     Field,
@@ -16,7 +15,7 @@ from pydantic import (
 )
 
 from leadshare.config import Config
-from leadshare.errors import LeadshareError
+from leadshare.errors import LeadshareError, RunLockedError
 from leadshare.ids import transfer_id_for
 from leadshare.match import static_exclusion
 from leadshare.model import Outcome
@@ -198,7 +197,30 @@ def decide(
     run_id: str,
     now: dt.datetime,
 ) -> str:
-    """Apply one decision; return a sentence saying what happened."""
+    """Apply one decision under the store's run lock; return what happened as a sentence.
+
+    An approval checks and uses a partner's capacity, so it must not overlap a
+    sharing run that allocates the same capacity. The decision fails at once while
+    a run holds the lock, and a run that starts during the decision stops at once.
+    """
+    try:
+        with store.exclusive_run(run_id):
+            return _apply_decision(store, config, decision, run_id, now)
+    except RunLockedError:
+        raise ApprovalError(
+            f"a sharing run is going on store {store.url}, so the decision on lead "
+            f"{decision.lead_id} was not applied. Retry it when the run has finished "
+            "(`leadshare status` shows the running run). Nothing was changed"
+        ) from None
+
+
+def _apply_decision(
+    store: LeadStore,
+    config: Config,
+    decision: ApprovalDecision,
+    run_id: str,
+    now: dt.datetime,
+) -> str:
     found = store.rows("approval_by_lead", lead_id=decision.lead_id)
     if not found:
         raise ApprovalError(

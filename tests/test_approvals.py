@@ -258,3 +258,54 @@ def test_flow_skips_only_invalid_rows(queued, home):
     assert "approver: String should have at least 1 character" in results[3]
     assert "approver: String should have at least 1 character" in results[4]
     assert "lead_id: a lead id is required" in results[5]
+
+
+def test_decision_during_run_rejected(queued, home):
+    from typer.testing import CliRunner
+
+    from leadshare import cli
+
+    ctx = build_context()
+    lead = _lead(home, "Globex")
+    approve = ApprovalDecision(lead_id=lead, action="approve", approver="mia")
+
+    with ctx.store.exclusive_run("run-live"):
+        with pytest.raises(ApprovalError) as caught:
+            decide(ctx.store, ctx.config, approve, "r-1", ctx.now)
+        result = CliRunner().invoke(cli.app, ["approvals", "approve", lead])
+
+    assert str(caught.value).startswith("a sharing run is going on store")
+    assert "Retry it when the run has finished" in str(caught.value)
+    assert result.exit_code == 2
+    assert "a sharing run is going" in result.output
+    assert ctx.store.rows("approval_by_lead", lead_id=lead)[0]["status"] == "pending"
+    assert ctx.store.rows("lead_transfers", lead_id=lead) == []
+
+
+def test_run_cannot_start_during_decision(queued, home, monkeypatch):
+    from leadshare import approvals
+    from leadshare.errors import RunLockedError
+
+    ctx = build_context()
+    lead = _lead(home, "Globex")
+    attempts = []
+    check_eligible = approvals._check_eligible
+
+    def start_run_meanwhile(*args, **kwargs):
+        # A sharing run that starts while the decision checks capacity.
+        try:
+            with ctx.store.exclusive_run("run-during-decision"):
+                attempts.append("started")
+        except RunLockedError:
+            attempts.append("locked")
+        return check_eligible(*args, **kwargs)
+
+    monkeypatch.setattr(approvals, "_check_eligible", start_run_meanwhile)
+    approve = ApprovalDecision(lead_id=lead, action="approve", approver="mia")
+    message = decide(ctx.store, ctx.config, approve, "r-1", ctx.now)
+
+    assert attempts == ["locked"]
+    assert message.startswith("Approved")
+    # The lock is released after the decision, so the next run can start.
+    with ctx.store.exclusive_run("run-after-decision"):
+        pass
