@@ -16,7 +16,7 @@ from pydantic import (
 
 from leadshare.config import Config
 from leadshare.errors import LeadshareError, RunLockedError
-from leadshare.ids import transfer_id_for
+from leadshare.ids import clean_lead_id, transfer_id_for
 from leadshare.match import static_exclusion
 from leadshare.model import Outcome
 from leadshare.pipeline import load_partner_states
@@ -36,18 +36,24 @@ class DecisionRow(BaseModel):
     """
 
     lead_id: str = ""
-    action: Literal["approve", "reassign", "reject"]
+    # Any text passes here, so that Prefect's parameter check accepts the whole form
+    # and a misspelt action rejects only its own row (ApprovalDecision checks it).
+    action: str = Field(default="", description="approve, reassign or reject")
     partner_id: str | None = Field(default=None, description="Required for reassign")
     approver: str = Field(
         default="", description="Who decides; recorded with the decision"
     )
     note: str = ""
 
-    @field_validator("lead_id", "approver", "note", mode="before")
+    @field_validator("lead_id", "action", "approver", "note", mode="before")
     @classmethod
     def _missing_text_is_blank(cls, value: object) -> object:
-        """Take a missing value as blank, so that the row's own check rejects it."""
-        return "" if value is None else value
+        """Take a missing value as blank and a number as text, for the row's own check."""
+        if value is None:
+            return ""
+        if isinstance(value, int | float):
+            return str(value)
+        return value
 
     @field_validator("action", mode="before")
     @classmethod
@@ -59,16 +65,18 @@ class ApprovalDecision(DecisionRow):
     """One approver's decision on one strategic lead, checked."""
 
     lead_id: str = Field(min_length=1)
+    action: Literal["approve", "reassign", "reject"]
     approver: str = Field(
         min_length=1, description="Who decides; recorded with the decision"
     )
 
     @field_validator("lead_id", mode="after")
     @classmethod
-    def _strip_lead_id(cls, value: str) -> str:
-        if not value.strip():
+    def _clean_lead_id(cls, value: str) -> str:
+        cleaned = clean_lead_id(value)
+        if not cleaned:
             raise ValueError("a lead id is required, such as L-0123456789abcdef")
-        return value.strip()
+        return cleaned
 
     @field_validator("approver", mode="before")
     @classmethod

@@ -309,3 +309,47 @@ def test_run_cannot_start_during_decision(queued, home, monkeypatch):
     # The lock is released after the decision, so the next run can start.
     with ctx.store.exclusive_run("run-after-decision"):
         pass
+
+
+def test_flow_cleans_ids_and_checks_actions(queued, home):
+    from flows.approval import review_approvals
+
+    globex, big, huge = (
+        _lead(home, "Globex"),
+        _lead(home, "Big Co"),
+        _lead(home, "Huge Co"),
+    )
+    results = review_approvals(
+        [
+            {"lead_id": f"\u200b {globex.upper()} \ufeff", "action": "approve", "approver": "eve"},
+            {"lead_id": big, "action": "aprove", "approver": "eve"},
+            {"lead_id": huge.upper(), "action": "reject", "approver": "eve"},
+            {"lead_id": big, "action": None, "approver": "eve"},
+        ]
+    )
+
+    assert len(results) == 4
+    assert results[0] == (
+        f"Approved {globex} for P-HOOK; the next sharing run delivers it."
+    )
+    assert results[1].startswith("not applied: invalid decision: action: Input should be")
+    assert results[2] == f"Rejected {huge}; it will not be shared."
+    assert results[3].startswith("not applied: invalid decision: action:")
+    assert pending(build_context().store)[0]["lead_id"] == big
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("L-0123456789abcdef", "L-0123456789abcdef"),
+        ("  l-0123456789ABCDEF\n", "L-0123456789abcdef"),
+        ("\ufeffL-0123456789abcdef\u200b", "L-0123456789abcdef"),
+        ("\u2060 L-0123456789abcdef \u200d", "L-0123456789abcdef"),
+        (" 42 ", "42"),
+        ("\u200b", ""),
+    ],
+)
+def test_clean_lead_id_cases(text, expected):
+    from leadshare.ids import clean_lead_id
+
+    assert clean_lead_id(text) == expected
