@@ -235,6 +235,11 @@ def _apply_decision(
             f"lead {decision.lead_id} is not in the approval queue; see `leadshare approvals list`"
         )
     approval = found[0]
+    if approval["status"] == "withdrawn":
+        raise ApprovalError(
+            f"lead {decision.lead_id} needs no decision: it was withdrawn from the "
+            "approval queue because the person opted out, so it will not be shared"
+        )
     if approval["status"] != "pending":
         raise ApprovalError(
             f"lead {decision.lead_id} was already decided: {approval['status']} by {approval['decided_by']}"

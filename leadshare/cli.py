@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import getpass
 import json
 import os
 import secrets
@@ -417,7 +418,24 @@ def _decide(
         _fail(exc)
 
 
-APPROVER = typer.Option(os.environ.get("USER", "cli"), help="Who decides (recorded).")
+def _login_name() -> str:
+    """Return the OS login name, or "unknown" when the system has none.
+
+    getpass reads LOGNAME, USER, LNAME and USERNAME, then the user database.
+    """
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        # No login variable is set and the user id has no entry in the user
+        # database: Python 3.13 raises OSError, earlier versions KeyError.
+        return "unknown"
+
+
+APPROVER = typer.Option(
+    default_factory=_login_name,
+    show_default="your login name",
+    help="Who decides, recorded with the decision.",
+)
 
 
 @approvals_app.command("approve")

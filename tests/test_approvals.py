@@ -156,6 +156,8 @@ def test_second_concurrent_decision_rejected(queued, home, monkeypatch):
 
 
 def test_opt_out_withdraws_pending_approval(queued, home, tmp_path):
+    from leadshare.explain import explain_lead
+
     ctx = build_context()
     lead = _lead(home, "Big Co")
     opt_out = tmp_path / "opt-out.csv"
@@ -169,7 +171,7 @@ def test_opt_out_withdraws_pending_approval(queued, home, tmp_path):
     assert lead not in {row["lead_id"] for row in pending(ctx.store)}
     outcome = db_rows(home, f"select outcome from row_outcomes where lead_id = '{lead}' and outcome <> 'duplicate'")
     assert outcome == [("suppressed",)]
-    with pytest.raises(ApprovalError, match="already decided: withdrawn"):
+    with pytest.raises(ApprovalError, match="because the person opted out") as caught:
         decide(
             ctx.store,
             ctx.config,
@@ -177,6 +179,11 @@ def test_opt_out_withdraws_pending_approval(queued, home, tmp_path):
             "r",
             ctx.now,
         )
+    assert "withdrawn by leadshare" not in str(caught.value)
+    explained = "\n".join(explain_lead(ctx.store, lead))
+    assert "Approval: withdrawn because the person opted out" in explained
+    assert "(withdrawn, the person opted out)" in explained
+    assert "a human decides" not in explained
 
 
 def test_flow_goes_on_after_unknown_partner(queued, home):
@@ -220,10 +227,12 @@ def test_explain_shows_human_decision(queued, home):
 
     reassigned = "\n".join(explain_lead(ctx.store, big))
     assert "Approval: approved by mia for P-DROP." in reassigned
-    assert "proposed partner (a human decides): P-HOOK" in reassigned
+    assert "proposed partner: P-HOOK (approved by mia for P-DROP)" in reassigned
+    assert "a human decides" not in reassigned
     assert "chosen partner" not in reassigned
     waiting = "\n".join(explain_lead(ctx.store, huge))
     assert "Approval: waiting for a human; matching proposed P-HOOK." in waiting
+    assert "proposed partner (a human decides): P-HOOK" in waiting
 
 
 def test_flow_skips_only_invalid_rows(queued, home):
@@ -353,3 +362,33 @@ def test_clean_lead_id_cases(text, expected):
     from leadshare.ids import clean_lead_id
 
     assert clean_lead_id(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("login", "expected"),
+    [("lena", "lena"), (None, "unknown")],
+)
+def test_cli_approver_defaults_to_login(queued, home, monkeypatch, login, expected):
+    import getpass
+
+    from typer.testing import CliRunner
+
+    from leadshare import cli
+
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    if login is None:
+
+        def no_login_name() -> str:
+            raise OSError("no username set in the environment")
+
+        monkeypatch.setattr(getpass, "getuser", no_login_name)
+    else:
+        monkeypatch.setenv("LOGNAME", login)
+    lead = _lead(home, "Globex")
+
+    result = CliRunner().invoke(cli.app, ["approvals", "approve", lead])
+
+    assert result.exit_code == 0, result.output
+    decided = db_rows(home, f"select decided_by from approvals where lead_id = '{lead}'")
+    assert decided == [(expected,)]
