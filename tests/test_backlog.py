@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from leadshare import pipeline
@@ -206,18 +207,22 @@ def _edit_rules(home, change) -> None:
 def _outcome_of(ctx, company: str) -> tuple[str, str, str]:
     with ctx.store.transaction() as tx:
         return tuple(
-            tx.connection.exec_driver_sql(
-                "select o.outcome, o.rule, o.reason from row_outcomes as o "
-                "inner join leads as l on l.lead_id = o.lead_id "
-                "where l.company = ? and o.outcome <> 'duplicate'",
-                (company,),
+            tx.connection.execute(
+                sa.text(
+                    "select o.outcome, o.rule, o.reason from row_outcomes as o "
+                    "inner join leads as l on l.lead_id = o.lead_id "
+                    "where l.company = :company and o.outcome <> 'duplicate'"
+                ),
+                {"company": company},
             ).one()
         )
 
 
-@pytest.fixture
-def waiting_leads(home):
+@pytest.fixture(params=["duckdb", "postgres"])
+def waiting_leads(request, home, monkeypatch):
     """Five leads that found no partner on day 1 because P-ONE was paused."""
+    if request.param == "postgres":
+        monkeypatch.setenv("LEADSHARE_DB_URL", request.getfixturevalue("postgres_url"))
     _write_partner(home, "paused")
     _edit_rules(
         home,
@@ -284,9 +289,11 @@ def test_backlog_rechecks_current_rules(waiting_leads, home):
     with later.store.transaction() as tx:
         companies = {
             row[0]
-            for row in tx.connection.exec_driver_sql(
-                "select l.company from transfers as t "
-                "inner join leads as l on l.lead_id = t.lead_id"
+            for row in tx.connection.execute(
+                sa.text(
+                    "select l.company from transfers as t "
+                    "inner join leads as l on l.lead_id = t.lead_id"
+                )
             )
         }
     assert companies == {"Plain Co"}
