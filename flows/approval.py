@@ -2,7 +2,9 @@
 
 Run the ``approvals`` deployment (flow ``review-approvals``) from the UI; its parameter
 form takes a list of decisions (lead id, approve/reassign/reject, partner, approver,
-note). Each row is checked and applied on its own, so a bad row rejects only itself.
+note). Each row is checked and applied on its own, so a bad row rejects only itself,
+and the flow returns and logs one result per row, in the form's order. Lead ids are
+cleaned as on the command line (spaces, zero-width characters, letter case).
 The hourly run does not wait for this flow. It delivers approved leads on its next
 pass.
 """
@@ -22,15 +24,17 @@ def review_approvals(decisions: list[DecisionRow]) -> list[str]:
     ctx = build_context(run_id=flow_run.get_id())
     logger = get_run_logger()
     results = []
-    for row in decisions:
-        # A blank approver or an unknown partner id raises a LeadshareError: one
-        # bad row of the form must not stop the decisions after it.
+    for number, row in enumerate(decisions, start=1):
+        # A blank approver, a misspelt action or an unknown partner id raises a
+        # LeadshareError, which fails this row only and not the rows after it.
         try:
             decision = checked_decision(row)
-            results.append(decide(ctx.store, ctx.config, decision, ctx.run_id, ctx.now))
+            result = decide(ctx.store, ctx.config, decision, ctx.run_id, ctx.now)
+            logger.info("Row %d (lead %s): %s", number, decision.lead_id, result)
         except LeadshareError as exc:
-            logger.error("Decision on %s not applied: %s", row.lead_id, exc)
-            results.append(f"not applied: {exc}")
+            result = f"not applied: {exc}"
+            logger.error("Row %d (lead %r): %s", number, row.lead_id, result)
+        results.append(result)
     logger.info(
         "Applied %d of %d approval decisions",
         sum(not r.startswith("not") for r in results),

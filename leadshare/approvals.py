@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
+import pandas as pd
 from pydantic import (
     BaseModel,
     Field,
@@ -14,11 +15,12 @@ from pydantic import (
 )
 
 from leadshare.config import Config
-from leadshare.errors import LeadshareError
-from leadshare.ids import transfer_id_for
+from leadshare.errors import LeadshareError, RunLockedError
+from leadshare.ids import clean_lead_id, transfer_id_for
 from leadshare.match import static_exclusion
 from leadshare.model import Outcome
 from leadshare.pipeline import load_partner_states
+from leadshare.qualify import recheck_waiting
 from leadshare.store import LeadStore, StoreTransaction
 
 
@@ -34,18 +36,24 @@ class DecisionRow(BaseModel):
     """
 
     lead_id: str = ""
-    action: Literal["approve", "reassign", "reject"]
+    # Any text passes here, so that Prefect's parameter check accepts the whole form
+    # and a misspelt action rejects only its own row (ApprovalDecision checks it).
+    action: str = Field(default="", description="approve, reassign or reject")
     partner_id: str | None = Field(default=None, description="Required for reassign")
     approver: str = Field(
         default="", description="Who decides; recorded with the decision"
     )
     note: str = ""
 
-    @field_validator("lead_id", "approver", "note", mode="before")
+    @field_validator("lead_id", "action", "approver", "note", mode="before")
     @classmethod
     def _missing_text_is_blank(cls, value: object) -> object:
-        """Take a missing value as blank, so that the row's own check rejects it."""
-        return "" if value is None else value
+        """Take a missing value as blank and a number as text, for the row's own check."""
+        if value is None:
+            return ""
+        if isinstance(value, int | float):
+            return str(value)
+        return value
 
     @field_validator("action", mode="before")
     @classmethod
@@ -57,16 +65,18 @@ class ApprovalDecision(DecisionRow):
     """One approver's decision on one strategic lead, checked."""
 
     lead_id: str = Field(min_length=1)
+    action: Literal["approve", "reassign", "reject"]
     approver: str = Field(
         min_length=1, description="Who decides; recorded with the decision"
     )
 
     @field_validator("lead_id", mode="after")
     @classmethod
-    def _strip_lead_id(cls, value: str) -> str:
-        if not value.strip():
+    def _clean_lead_id(cls, value: str) -> str:
+        cleaned = clean_lead_id(value)
+        if not cleaned:
             raise ValueError("a lead id is required, such as L-0123456789abcdef")
-        return value.strip()
+        return cleaned
 
     @field_validator("approver", mode="before")
     @classmethod
@@ -106,13 +116,34 @@ def describe_invalid(exc: ValidationError) -> str:
     return "invalid decision: " + "; ".join(problems) + ". Nothing was changed"
 
 
+def _check_rules(lead: dict, config: Config, now: dt.datetime) -> None:
+    """Apply the current exclusions and freshness rule; raise ApprovalError if one fails.
+
+    A lead can wait in the queue for weeks, and the rules can change meanwhile.
+    """
+    frame = pd.DataFrame([lead]).rename(columns={"country": "country_code"})
+    frame["outcome"] = None
+    checked = recheck_waiting(frame, config.rules, now).iloc[0]
+    if pd.isna(checked["outcome"]):
+        return
+    raise ApprovalError(
+        f"lead {lead['lead_id']} cannot be shared: it fails rule {checked['rule']} "
+        f"of rules {config.rules.version} ({checked['reason']}). Reject it instead. "
+        "No override exists, so to share it anyway, change that rule in "
+        "config/rules.yaml first. Nothing was changed"
+    )
+
+
 def _check_eligible(
-    store: LeadStore, config: Config, lead_id: str, partner_id: str, now: dt.datetime
+    store: LeadStore,
+    config: Config,
+    lead: dict,
+    partner_id: str,
+    now: dt.datetime,
 ) -> None:
     """Apply matching's partner rules to a human's choice; raise ApprovalError if it fails."""
+    lead_id = lead["lead_id"]
     partner = config.partner(partner_id)
-    rows = store.rows("lead_match_fields", lead_id=lead_id)
-    lead = rows[0] if rows else {}
     key = {
         "country_code": (lead.get("country") or "").casefold(),
         "region": (lead.get("region") or "").casefold(),
@@ -174,13 +205,41 @@ def decide(
     run_id: str,
     now: dt.datetime,
 ) -> str:
-    """Apply one decision; return a sentence saying what happened."""
+    """Apply one decision under the store's run lock; return what happened as a sentence.
+
+    An approval checks and uses a partner's capacity, so it must not overlap a
+    sharing run that allocates the same capacity. The decision fails at once while
+    a run holds the lock, and a run that starts during the decision stops at once.
+    """
+    try:
+        with store.exclusive_run(run_id):
+            return _apply_decision(store, config, decision, run_id, now)
+    except RunLockedError:
+        raise ApprovalError(
+            f"a sharing run is going on store {store.url}, so the decision on lead "
+            f"{decision.lead_id} was not applied. Retry it when the run has finished "
+            "(`leadshare status` shows the running run). Nothing was changed"
+        ) from None
+
+
+def _apply_decision(
+    store: LeadStore,
+    config: Config,
+    decision: ApprovalDecision,
+    run_id: str,
+    now: dt.datetime,
+) -> str:
     found = store.rows("approval_by_lead", lead_id=decision.lead_id)
     if not found:
         raise ApprovalError(
             f"lead {decision.lead_id} is not in the approval queue; see `leadshare approvals list`"
         )
     approval = found[0]
+    if approval["status"] == "withdrawn":
+        raise ApprovalError(
+            f"lead {decision.lead_id} needs no decision: it was withdrawn from the "
+            "approval queue because the person opted out, so it will not be shared"
+        )
     if approval["status"] != "pending":
         raise ApprovalError(
             f"lead {decision.lead_id} was already decided: {approval['status']} by {approval['decided_by']}"
@@ -212,7 +271,10 @@ def decide(
             f"lead {decision.lead_id} cannot be shared: the person opted out "
             f"({opt_out[0]['kind']}, {opt_out[0]['source']}); reject it instead"
         )
-    _check_eligible(store, config, decision.lead_id, partner_id, now)
+    rows = store.rows("lead_match_fields", lead_id=decision.lead_id)
+    lead = rows[0] if rows else {"lead_id": decision.lead_id}
+    _check_rules(lead, config, now)
+    _check_eligible(store, config, lead, partner_id, now)
     partner = config.partner(partner_id)
     with store.transaction() as tx:
         _record_decision(tx, decision, "approved", partner_id, now)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import getpass
 import json
 import os
 import secrets
@@ -315,28 +316,14 @@ def demo(
         )
 
 
-_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
-
-
-def _clean_lead_id(text: str) -> str:
-    """Return a lead id as stored: L- and lower-case hex digits.
-
-    Ids copied from a CSV cell, a table or a chat often come with spaces, a
-    zero-width space or a byte-order mark around them, or in another letter case.
-    """
-    cleaned = text.strip().strip(_INVISIBLE).strip()
-    if cleaned[:2].upper() == "L-":
-        return "L-" + cleaned[2:].lower()
-    return cleaned
-
-
 @app.command()
 def explain(lead_id: str) -> None:
     """Say in words why LEAD_ID was shared, held, dropped or sent where it was."""
     from leadshare.explain import explain_lead
+    from leadshare.ids import clean_lead_id
 
     try:
-        lines = explain_lead(_context().store, _clean_lead_id(lead_id))
+        lines = explain_lead(_context().store, clean_lead_id(lead_id))
     except LeadshareError as exc:
         _fail(exc)
     for line in lines:
@@ -434,7 +421,7 @@ def _decide(
     try:
         ctx = _context()
         decision = ApprovalDecision(
-            lead_id=_clean_lead_id(lead_id),
+            lead_id=lead_id,
             action=action,
             partner_id=partner.strip() if partner else partner,
             approver=approver,
@@ -447,7 +434,24 @@ def _decide(
         _fail(exc)
 
 
-APPROVER = typer.Option(os.environ.get("USER", "cli"), help="Who decides (recorded).")
+def _login_name() -> str:
+    """Return the OS login name, or "unknown" when the system has none.
+
+    getpass reads LOGNAME, USER, LNAME and USERNAME, then the user database.
+    """
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        # No login variable is set and the user id has no entry in the user
+        # database: Python 3.13 raises OSError, earlier versions KeyError.
+        return "unknown"
+
+
+APPROVER = typer.Option(
+    default_factory=_login_name,
+    show_default="your login name",
+    help="Who decides, recorded with the decision.",
+)
 
 
 @approvals_app.command("approve")

@@ -44,7 +44,7 @@ def explain_lead(store: LeadStore, lead_id: str) -> list[str]:
                 f"Score {row['score']:g}; country {row['country'] or '-'}, industry {row['industry'] or '-'}, product {row['product'] or '-'}."
             )
         if row["group_id"]:
-            lines.extend(_decision_lines(row, proposed=approval is not None))
+            lines.extend(_decision_lines(row, approval))
     if approval is not None:
         lines.append(_approval_line(approval))
     for transfer in store.rows("lead_transfers", lead_id=lead_id):
@@ -77,6 +77,8 @@ def _approval_line(approval: dict) -> str:
         return (
             f"Approval: waiting for a human; matching proposed {approval['proposed_partner']}."
         )
+    if approval["status"] == "withdrawn":
+        return "Approval: withdrawn because the person opted out before a decision."
     line = f"Approval: {approval['status']} by {approval['decided_by']}"
     if approval["decided_partner"]:
         line += f" for {approval['decided_partner']}"
@@ -85,16 +87,15 @@ def _approval_line(approval: dict) -> str:
     return line + "."
 
 
-def _decision_lines(row: dict, proposed: bool = False) -> list[str]:
-    """Describe the matching decision; ``proposed`` when a human decides the partner."""
+def _decision_lines(row: dict, approval: dict | None = None) -> list[str]:
+    """Describe the matching decision; ``approval`` is the human decision, if any."""
     candidates = json.loads(row["candidates"])
     exclusions = json.loads(row["exclusions"])
     lines = [
         f"Decision under rules {row['rules_version']} (config {row['config_digest']}):"
     ]
     if row["chosen_partner"]:
-        label = "proposed partner (a human decides)" if proposed else "chosen partner"
-        lines.append(f"  {label}: {row['chosen_partner']}")
+        lines.append(_partner_line(row["chosen_partner"], approval))
     for candidate in candidates:
         lines.append(
             f"  candidate {candidate['partner']}: score {candidate['score']} "
@@ -108,3 +109,18 @@ def _decision_lines(row: dict, proposed: bool = False) -> list[str]:
     for reason, partners in by_reason.items():
         lines.append(f"  excluded {', '.join(partners)}: {reason}")
     return lines
+
+
+def _partner_line(partner_id: str, approval: dict | None) -> str:
+    """Describe the partner that matching chose, and what a human decided about it."""
+    if approval is None:
+        return f"  chosen partner: {partner_id}"
+    status = approval["status"]
+    if status == "pending":
+        return f"  proposed partner (a human decides): {partner_id}"
+    if status == "withdrawn":
+        return f"  proposed partner: {partner_id} (withdrawn, the person opted out)"
+    decision = f"{status} by {approval['decided_by']}"
+    if approval["decided_partner"] and approval["decided_partner"] != partner_id:
+        decision += f" for {approval['decided_partner']}"
+    return f"  proposed partner: {partner_id} ({decision})"

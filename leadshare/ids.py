@@ -16,6 +16,24 @@ import pyarrow as pa
 from leadshare import scratch
 
 
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+"""Zero-width characters and the byte-order mark, which copied text often carries."""
+
+
+def clean_lead_id(text: str) -> str:
+    """Return a lead id as stored: L- and lower-case hex digits.
+
+    Ids copied from a CSV cell, a table or a chat often come with spaces, a
+    zero-width space or a byte-order mark around them, or in another letter case.
+    Text that does not start with L- is returned stripped, for the caller's
+    lookup to report as not found.
+    """
+    cleaned = text.strip().strip(_INVISIBLE).strip()
+    if cleaned[:2].upper() == "L-":
+        return "L-" + cleaned[2:].lower()
+    return cleaned
+
+
 def lead_id_for(file_id: str, row: int) -> str:
     """Return the lead id of one file row."""
     return "L-" + hashlib.sha256(f"{file_id}:{row}".encode()).hexdigest()[:16]

@@ -42,7 +42,7 @@ from leadshare.ids import lead_ids, transfer_ids
 from leadshare.match import MatchResult, PartnerState, match_leads
 from leadshare.memory import release_freed_memory
 from leadshare.model import ROW_COLUMN, Outcome
-from leadshare.qualify import qualify
+from leadshare.qualify import qualify, recheck_waiting
 from leadshare.settings import Settings
 from leadshare.store import LeadStore
 from leadshare.words import counted
@@ -704,28 +704,62 @@ def rematch_backlog(ctx: RunContext) -> int:
     """Offer leads that found no partner earlier again; return how many were placed.
 
     Capacity renews every day and partners change, so a lead that missed out is
-    offered again in every run until it is older than the freshness window.
+    offered again in every run until it is older than the freshness window. Each
+    time, the current rules are applied first: a lead that now fails one is
+    disqualified, and a strategic account goes to the approval queue.
     """
     days = ctx.config.rules.freshness_days or 30
     backlog = ctx.store.frame("backlog_leads", since=ctx.now - dt.timedelta(days=days))
     if backlog.empty:
         return 0
     backlog["outcome"] = None
-    result = _allocate(ctx, backlog, "backlog")
-    placed = result.leads[result.leads["outcome"] == Outcome.SHARED.value]
-    if placed.empty:
+    backlog = recheck_waiting(backlog, ctx.config.rules, ctx.now)
+    failed = backlog[backlog["outcome"].notna()]
+    live = backlog[backlog["outcome"].isna()]
+    placed = held = live.iloc[:0]
+    groups = pd.DataFrame()
+    if not live.empty:
+        result = _allocate(ctx, live, "backlog")
+        outcome = result.leads["outcome"]
+        placed = result.leads[outcome == Outcome.SHARED.value]
+        held = result.leads[outcome == Outcome.AWAITING_APPROVAL.value]
+        groups = _group_rows(ctx, result)
+    columns = ["lead_id", "outcome", "rule", "reason"]
+    decided = [part[columns] for part in (placed, held, failed) if not part.empty]
+    if not decided:
         return 0
+    matched = [part for part in (placed, held) if not part.empty]
     with ctx.store.transaction() as tx:
-        tx.insert_frame("decision_groups", _group_rows(ctx, result))
-        tx.insert_frame("decisions", _decision_rows(ctx, placed))
-        tx.insert_frame("transfers", _transfer_rows(ctx, placed))
-        tx.execute_with_frame("mark_backlog_shared", placed[["lead_id", "reason"]])
+        if matched:
+            tx.insert_frame("decision_groups", groups)
+            tx.insert_frame("decisions", _decision_rows(ctx, pd.concat(matched)))
+        if not placed.empty:
+            tx.insert_frame("transfers", _transfer_rows(ctx, placed))
+        if not held.empty:
+            tx.insert_frame("approvals", _approval_rows(ctx, held))
+        tx.execute_with_frame("mark_backlog_decided", pd.concat(decided))
     log.info(
-        "Backlog: %d of %s placed",
+        "Backlog: %d of %s placed, %d held for approval, %d disqualified by the "
+        "current rules",
         len(placed),
         counted(len(backlog), "waiting lead"),
+        len(held),
+        len(failed),
     )
     return len(placed)
+
+
+def _approval_rows(ctx: RunContext, waiting: pd.DataFrame) -> pd.DataFrame:
+    """Return one pending approval per lead held for a human decision."""
+    return pd.DataFrame(
+        {
+            "lead_id": waiting["lead_id"],
+            "proposed_partner": waiting["partner_id"],
+            "status": "pending",
+            "note": waiting["reason"],
+            "created_at": ctx.now,
+        }
+    )
 
 
 BATCH_COLUMNS = (
@@ -872,15 +906,7 @@ def commit_batch(
     decided = frame[["lead_id", "partner_id", "group_id", "outcome", "reason"]]
     transfers = _transfer_rows(ctx, decided[decided["outcome"] == Outcome.SHARED.value])
     waiting = decided[decided["outcome"] == Outcome.AWAITING_APPROVAL.value]
-    approvals = pd.DataFrame(
-        {
-            "lead_id": waiting["lead_id"],
-            "proposed_partner": waiting["partner_id"],
-            "status": "pending",
-            "note": waiting["reason"],
-            "created_at": ctx.now,
-        }
-    )
+    approvals = _approval_rows(ctx, waiting)
     groups = _group_rows(ctx, match)
     columns = list(BATCH_COLUMNS)
 

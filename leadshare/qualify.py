@@ -356,3 +356,26 @@ def qualify(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> pd.DataFrame
     for column in ("score", "strategic", "outcome", "rule", "reason"):
         frame.loc[live, column] = rows[column].to_numpy()
     return frame
+
+
+def recheck_waiting(
+    frame: pd.DataFrame, rules: Rules, now: dt.datetime
+) -> pd.DataFrame:
+    """Re-apply the exclusions, freshness and strategic flag to leads held earlier.
+
+    ``frame`` contains stored leads that wait for a partner. The ones that now fail a
+    rule get outcome ``disqualified`` with the rule and reason, and the others get the
+    ``strategic`` reason that matching reads.
+    """
+    # NOTE: the score threshold is not checked again. Score rules can read fields
+    # that the store does not keep (last_activity, status), so a stored lead's
+    # score cannot be recomputed, and the score from intake stays.
+    for column in ("outcome", "rule", "reason"):
+        if column not in frame.columns:
+            frame[column] = None
+    fields = _Fields(frame)
+    _check_exclusions(frame, fields, rules)
+    _check_freshness(frame, rules, now)
+    strategic = flag_strategic(fields, rules)
+    frame["strategic"] = np.where(frame["outcome"].isna(), strategic, None)
+    return frame

@@ -1,5 +1,7 @@
 -- leads that found no partner with capacity (or none eligible) since :since and
--- were never transferred; one row per lead, oldest first
+-- were never transferred; one row per lead, oldest first. The fields that the
+-- rules read (exclusions, freshness, strategic account) come too, so that the
+-- run can check the leads against the current rules before matching them again.
 select
     l.lead_id,
     l.country as country_code,
@@ -7,7 +9,12 @@ select
     l.industry,
     l.product,
     l.postcode,
-    l.score
+    l.score,
+    l.email_key,
+    l.last_activity_at,
+    l.annual_revenue,
+    l.company_size,
+    l.company_key
 from row_outcomes as o
 inner join leads as l on l.lead_id = o.lead_id
 where

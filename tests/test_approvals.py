@@ -156,6 +156,8 @@ def test_second_concurrent_decision_rejected(queued, home, monkeypatch):
 
 
 def test_opt_out_withdraws_pending_approval(queued, home, tmp_path):
+    from leadshare.explain import explain_lead
+
     ctx = build_context()
     lead = _lead(home, "Big Co")
     opt_out = tmp_path / "opt-out.csv"
@@ -169,7 +171,7 @@ def test_opt_out_withdraws_pending_approval(queued, home, tmp_path):
     assert lead not in {row["lead_id"] for row in pending(ctx.store)}
     outcome = db_rows(home, f"select outcome from row_outcomes where lead_id = '{lead}' and outcome <> 'duplicate'")
     assert outcome == [("suppressed",)]
-    with pytest.raises(ApprovalError, match="already decided: withdrawn"):
+    with pytest.raises(ApprovalError, match="because the person opted out") as caught:
         decide(
             ctx.store,
             ctx.config,
@@ -177,6 +179,11 @@ def test_opt_out_withdraws_pending_approval(queued, home, tmp_path):
             "r",
             ctx.now,
         )
+    assert "withdrawn by leadshare" not in str(caught.value)
+    explained = "\n".join(explain_lead(ctx.store, lead))
+    assert "Approval: withdrawn because the person opted out" in explained
+    assert "(withdrawn, the person opted out)" in explained
+    assert "a human decides" not in explained
 
 
 def test_flow_goes_on_after_unknown_partner(queued, home):
@@ -220,10 +227,12 @@ def test_explain_shows_human_decision(queued, home):
 
     reassigned = "\n".join(explain_lead(ctx.store, big))
     assert "Approval: approved by mia for P-DROP." in reassigned
-    assert "proposed partner (a human decides): P-HOOK" in reassigned
+    assert "proposed partner: P-HOOK (approved by mia for P-DROP)" in reassigned
+    assert "a human decides" not in reassigned
     assert "chosen partner" not in reassigned
     waiting = "\n".join(explain_lead(ctx.store, huge))
     assert "Approval: waiting for a human; matching proposed P-HOOK." in waiting
+    assert "proposed partner (a human decides): P-HOOK" in waiting
 
 
 def test_flow_skips_only_invalid_rows(queued, home):
@@ -258,3 +267,128 @@ def test_flow_skips_only_invalid_rows(queued, home):
     assert "approver: String should have at least 1 character" in results[3]
     assert "approver: String should have at least 1 character" in results[4]
     assert "lead_id: a lead id is required" in results[5]
+
+
+def test_decision_during_run_rejected(queued, home):
+    from typer.testing import CliRunner
+
+    from leadshare import cli
+
+    ctx = build_context()
+    lead = _lead(home, "Globex")
+    approve = ApprovalDecision(lead_id=lead, action="approve", approver="mia")
+
+    with ctx.store.exclusive_run("run-live"):
+        with pytest.raises(ApprovalError) as caught:
+            decide(ctx.store, ctx.config, approve, "r-1", ctx.now)
+        result = CliRunner().invoke(cli.app, ["approvals", "approve", lead])
+
+    assert str(caught.value).startswith("a sharing run is going on store")
+    assert "Retry it when the run has finished" in str(caught.value)
+    assert result.exit_code == 2
+    assert "a sharing run is going" in result.output
+    assert ctx.store.rows("approval_by_lead", lead_id=lead)[0]["status"] == "pending"
+    assert ctx.store.rows("lead_transfers", lead_id=lead) == []
+
+
+def test_run_cannot_start_during_decision(queued, home, monkeypatch):
+    from leadshare import approvals
+    from leadshare.errors import RunLockedError
+
+    ctx = build_context()
+    lead = _lead(home, "Globex")
+    attempts = []
+    check_eligible = approvals._check_eligible
+
+    def start_run_meanwhile(*args, **kwargs):
+        # A sharing run that starts while the decision checks capacity.
+        try:
+            with ctx.store.exclusive_run("run-during-decision"):
+                attempts.append("started")
+        except RunLockedError:
+            attempts.append("locked")
+        return check_eligible(*args, **kwargs)
+
+    monkeypatch.setattr(approvals, "_check_eligible", start_run_meanwhile)
+    approve = ApprovalDecision(lead_id=lead, action="approve", approver="mia")
+    message = decide(ctx.store, ctx.config, approve, "r-1", ctx.now)
+
+    assert attempts == ["locked"]
+    assert message.startswith("Approved")
+    # The lock is released after the decision, so the next run can start.
+    with ctx.store.exclusive_run("run-after-decision"):
+        pass
+
+
+def test_flow_cleans_ids_and_checks_actions(queued, home):
+    from flows.approval import review_approvals
+
+    globex, big, huge = (
+        _lead(home, "Globex"),
+        _lead(home, "Big Co"),
+        _lead(home, "Huge Co"),
+    )
+    results = review_approvals(
+        [
+            {"lead_id": f"\u200b {globex.upper()} \ufeff", "action": "approve", "approver": "eve"},
+            {"lead_id": big, "action": "aprove", "approver": "eve"},
+            {"lead_id": huge.upper(), "action": "reject", "approver": "eve"},
+            {"lead_id": big, "action": None, "approver": "eve"},
+        ]
+    )
+
+    assert len(results) == 4
+    assert results[0] == (
+        f"Approved {globex} for P-HOOK; the next sharing run delivers it."
+    )
+    assert results[1].startswith("not applied: invalid decision: action: Input should be")
+    assert results[2] == f"Rejected {huge}; it will not be shared."
+    assert results[3].startswith("not applied: invalid decision: action:")
+    assert pending(build_context().store)[0]["lead_id"] == big
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("L-0123456789abcdef", "L-0123456789abcdef"),
+        ("  l-0123456789ABCDEF\n", "L-0123456789abcdef"),
+        ("\ufeffL-0123456789abcdef\u200b", "L-0123456789abcdef"),
+        ("\u2060 L-0123456789abcdef \u200d", "L-0123456789abcdef"),
+        (" 42 ", "42"),
+        ("\u200b", ""),
+    ],
+)
+def test_clean_lead_id_cases(text, expected):
+    from leadshare.ids import clean_lead_id
+
+    assert clean_lead_id(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("login", "expected"),
+    [("lena", "lena"), (None, "unknown")],
+)
+def test_cli_approver_defaults_to_login(queued, home, monkeypatch, login, expected):
+    import getpass
+
+    from typer.testing import CliRunner
+
+    from leadshare import cli
+
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    if login is None:
+
+        def no_login_name() -> str:
+            raise OSError("no username set in the environment")
+
+        monkeypatch.setattr(getpass, "getuser", no_login_name)
+    else:
+        monkeypatch.setenv("LOGNAME", login)
+    lead = _lead(home, "Globex")
+
+    result = CliRunner().invoke(cli.app, ["approvals", "approve", lead])
+
+    assert result.exit_code == 0, result.output
+    decided = db_rows(home, f"select decided_by from approvals where lead_id = '{lead}'")
+    assert decided == [(expected,)]

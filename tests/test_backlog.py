@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from leadshare import pipeline
+from leadshare.approvals import ApprovalDecision, ApprovalError, decide
 from leadshare.explain import explain_lead
 from leadshare.runtime import build_context
 
@@ -170,3 +172,152 @@ def test_opt_out_of_held_lead_suppressed(small_partner, home):
     assert waiting not in {
         row["lead_id"] for row in second.store.rows("backlog_leads", since=since)
     }
+
+
+RECHECK_HEADER = (
+    "email,first_name,last_name,company,country,phone,consent_share,lead_source,"
+    "last_activity_at\n"
+)
+
+
+def _write_partner(home, status: str) -> None:
+    partner = {
+        "id": "P-ONE",
+        "name": "One",
+        "status": status,
+        "territory": {"countries": ["US", "CA"]},
+        "capacity_per_day": 100,
+        "capacity_per_week": 500,
+        "channel": "file_drop",
+        "fields": ["lead_id", "company"],
+        "timezone": "UTC",
+    }
+    (home / "config" / "partners.yaml").write_text(
+        yaml.safe_dump({"partners": [partner]})
+    )
+
+
+def _edit_rules(home, change) -> None:
+    path = home / "config" / "rules.yaml"
+    rules = yaml.safe_load(path.read_text())
+    change(rules)
+    path.write_text(yaml.safe_dump(rules))
+
+
+def _outcome_of(ctx, company: str) -> tuple[str, str, str]:
+    with ctx.store.transaction() as tx:
+        return tuple(
+            tx.connection.execute(
+                sa.text(
+                    "select o.outcome, o.rule, o.reason from row_outcomes as o "
+                    "inner join leads as l on l.lead_id = o.lead_id "
+                    "where l.company = :company and o.outcome <> 'duplicate'"
+                ),
+                {"company": company},
+            ).one()
+        )
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def waiting_leads(request, home, monkeypatch):
+    """Five leads that found no partner on day 1 because P-ONE was paused."""
+    if request.param == "postgres":
+        monkeypatch.setenv("LEADSHARE_DB_URL", request.getfixturevalue("postgres_url"))
+    _write_partner(home, "paused")
+    _edit_rules(
+        home,
+        lambda rules: rules["exclusions"].update(
+            competitor_domains=["competitor.example"], unsupported_countries=["KP"]
+        ),
+    )
+    day1 = dt.datetime(2026, 12, 7, 9, tzinfo=dt.UTC)
+    recent = (day1 - dt.timedelta(days=2)).isoformat()
+    old = (day1 - dt.timedelta(days=40)).isoformat()
+    rows = [
+        f"a@globex.example,Ann,Lee,Globex,US,(202) 555-0141,yes,referral,{recent}\n",
+        f"b@plain.example,Bo,Ray,Plain Co,US,(202) 555-0142,yes,referral,{recent}\n",
+        f"c@stale.example,Cy,Fox,Stale Co,US,(202) 555-0143,yes,referral,{old}\n",
+        f"d@rivalcorp.example,Di,Wu,Rival Co,US,(202) 555-0144,yes,referral,{recent}\n",
+        f"e@north.example,Ed,Kim,North Co,CA,(202) 555-0145,yes,referral,{recent}\n",
+    ]
+    inbox = home / "inbox" / "generic"
+    inbox.mkdir(parents=True)
+    (inbox / "five.csv").write_text(RECHECK_HEADER + "".join(rows), encoding="utf-8")
+    first = _run(day1)
+    assert _count(first, "no_eligible_partner") == 5
+    return day1
+
+
+def test_backlog_strategic_lead_awaits_approval(waiting_leads, home):
+    _write_partner(home, "active")
+    later = _run(waiting_leads + dt.timedelta(days=1))
+
+    assert later.placed == 4
+    globex = _outcome_of(later, "Globex")
+    assert globex == ("awaiting_approval", "strategic_account", "named account globex")
+    queue = later.store.rows("pending_approvals")
+    assert [row["company"] for row in queue] == ["Globex"]
+    assert queue[0]["proposed_partner"] == "P-ONE"
+    transfers = later.store.rows("transfer_counts", run_id=later.run_id)
+    assert transfers[0]["offered"] == 4
+
+
+def test_backlog_rechecks_current_rules(waiting_leads, home):
+    _write_partner(home, "active")
+    _edit_rules(
+        home,
+        lambda rules: rules["exclusions"].update(
+            competitor_domains=["rivalcorp.example"],
+            unsupported_countries=["KP", "CA"],
+        ),
+    )
+    # The stale lead's last activity is 50 days old by now (freshness_days is 45).
+    later = _run(waiting_leads + dt.timedelta(days=10))
+
+    assert later.placed == 1
+    assert _outcome_of(later, "Plain Co")[0] == "shared"
+    stale = _outcome_of(later, "Stale Co")
+    assert stale[:2] == ("disqualified", "stale")
+    assert "is older than 45 days" in stale[2]
+    rival = _outcome_of(later, "Rival Co")
+    assert rival[:2] == ("disqualified", "competitor_domain")
+    assert "rivalcorp.example is on the competitor list" in rival[2]
+    north = _outcome_of(later, "North Co")
+    assert north[:2] == ("disqualified", "unsupported_country")
+    since = waiting_leads - dt.timedelta(days=1)
+    assert later.store.rows("backlog_leads", since=since) == []
+    with later.store.transaction() as tx:
+        companies = {
+            row[0]
+            for row in tx.connection.execute(
+                sa.text(
+                    "select l.company from transfers as t "
+                    "inner join leads as l on l.lead_id = t.lead_id"
+                )
+            )
+        }
+    assert companies == {"Plain Co"}
+
+
+def test_approval_of_stale_lead_rejected(waiting_leads, home):
+    _write_partner(home, "active")
+    held = _run(waiting_leads + dt.timedelta(days=1))
+    (globex,) = [row["lead_id"] for row in held.store.rows("pending_approvals")]
+    # Globex's last activity was 2 days before day 1, so 46 days old by now.
+    late = build_context(now=waiting_leads + dt.timedelta(days=44))
+    decision = ApprovalDecision(lead_id=globex, action="approve", approver="mia")
+
+    with pytest.raises(ApprovalError) as caught:
+        decide(late.store, late.config, decision, "r-1", late.now)
+
+    message = str(caught.value)
+    assert f"lead {globex} cannot be shared: it fails rule stale" in message
+    assert "is older than 45 days" in message
+    assert "change that rule in config/rules.yaml" in message
+    assert late.store.rows("lead_transfers", lead_id=globex) == []
+    assert late.store.rows("approval_by_lead", lead_id=globex)[0]["status"] == "pending"
+    # The same lead approved while it is fresh goes through.
+    fresh = build_context(now=waiting_leads + dt.timedelta(days=2))
+    assert decide(fresh.store, fresh.config, decision, "r-2", fresh.now).startswith(
+        "Approved"
+    )

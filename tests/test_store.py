@@ -90,7 +90,9 @@ INCOMING_FRAMES = {
     "insert_batch_outcomes": lambda: _batch_frame(
         lead_id="L-1", _row=1, outcome="shared", rule="matched"
     ),
-    "mark_backlog_shared": lambda: pd.DataFrame([{"lead_id": "L-1", "reason": "r"}]),
+    "mark_backlog_decided": lambda: pd.DataFrame(
+        [{"lead_id": "L-1", "outcome": "shared", "rule": "matched", "reason": "r"}]
+    ),
     "replace_held_leads": lambda: pd.DataFrame(
         [{"lead_id": "L-2", "replaces": "L-1", "reason": "replaced by L-2"}]
     ),
