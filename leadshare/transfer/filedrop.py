@@ -160,34 +160,39 @@ def write_crm_assignments(
 def append_manual_handoff(
     folder: Path, rows: list[dict[str, Any]], key: str = "transfer_id"
 ) -> Path:
-    """Append rows to the JSON Lines queue ``manual_handoff.jsonl``; return its path.
+    """Add rows to the JSON Lines queue ``manual_handoff.jsonl``; return its path.
 
-    A row whose ``key`` value is already in the file is skipped, so appending the
-    same transfers again after a crash adds no duplicates. The whole file is
-    rewritten atomically, which costs time linear in its size.
+    A row whose ``key`` value is already in the file replaces that line in place.
+    Writing the same transfers again after a crash therefore adds no duplicates, and
+    the queue keeps only the fields of the latest write, so a field removed from the
+    allowlist meanwhile is gone. The whole file is rewritten atomically, which costs
+    time linear in its size.
     """
     path = Path(folder) / MANUAL_HANDOFF_FILE
     existing = path.read_bytes() if path.exists() else b""
-    seen = _keys_in_jsonl(existing, key, path)
 
-    lines = []
+    new_lines: dict[Any, str] = {}
     for index, row in enumerate(rows, start=1):
         value = row.get(key)
         if value in (None, ""):
             raise ValueError(
                 f"manual handoff row {index} has no {key!r}; it is the dedup key"
             )
-        if value in seen:
-            continue
-        seen.add(value)
-        lines.append(_jsonl_line(row))
+        new_lines.setdefault(value, _jsonl_line(row))
 
-    if not lines and path.exists():
+    lines = []
+    replaced = set()
+    for line_key, line in _jsonl_lines(existing, key, path):
+        if line_key in new_lines:
+            line = new_lines[line_key]
+            replaced.add(line_key)
+        lines.append(line)
+    lines.extend(line for value, line in new_lines.items() if value not in replaced)
+
+    data = "".join(line + "\n" for line in lines).encode("utf-8")
+    if data == existing and path.exists():
         return path
-    if existing and not existing.endswith(b"\n"):
-        existing += b"\n"
-    added = "".join(line + "\n" for line in lines).encode("utf-8")
-    return write_atomic(path, existing + added)
+    return write_atomic(path, data)
 
 
 def write_atomic(path: Path, data: bytes) -> Path:
@@ -248,20 +253,30 @@ def _jsonl_line(row: dict[str, Any]) -> str:
     return text.translate(_LINE_LIKE)
 
 
-def _keys_in_jsonl(data: bytes, key: str, path: Path) -> set[Any]:
-    """Return the ``key`` values of a queue file, whose lines end at LF only."""
-    keys = set()
-    for number, line in enumerate(data.decode("utf-8").split("\n"), start=1):
+def _jsonl_lines(data: bytes, key: str, path: Path) -> list[tuple[Any, str]]:
+    """Return (``key`` value, line) for each line of a queue file, which ends at LF.
+
+    A blank line is returned with the key None, so it is kept as it is.
+    """
+    text = data.decode("utf-8")
+    if not text:
+        return []
+    parts = text.split("\n")
+    if text.endswith("\n"):
+        parts.pop()
+    lines = []
+    for number, line in enumerate(parts, start=1):
         if not line.strip():
+            lines.append((None, line))
             continue
         try:
-            keys.add(json.loads(line).get(key))
+            lines.append((json.loads(line).get(key), line))
         except (json.JSONDecodeError, AttributeError) as exc:
             raise ValueError(
                 f"{path}, line {number}: not a JSON object; "
                 "repair or move the queue file"
             ) from exc
-    return keys
+    return lines
 
 
 def _json_default(value: Any) -> Any:
