@@ -560,3 +560,20 @@ def test_manual_queue_rewritten_with_allowlist(store, settings):
     for record in records:
         assert "email" not in record
         assert set(record) == {*FIELDS, "transfer_id", "partner_id"}
+
+
+def test_deliverable_fields_match_due_transfers(store):
+    from leadshare.config import DELIVERABLE_FIELDS
+
+    transfer_columns = {
+        "transfer_id",
+        "partner_id",
+        "channel",
+        "attempts",
+        "payload",
+        "delivery_batch",
+        "created_at",
+    }
+    due = store.frame("due_transfers", partner_id="P-X", now=NOW)
+    lead_columns = set(due.columns) - transfer_columns
+    assert lead_columns == set(DELIVERABLE_FIELDS)
