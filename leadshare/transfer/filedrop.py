@@ -7,8 +7,11 @@ old file or the complete new one, never a partial file. Temporary names start wi
 a dot and end in ``.tmp`` so pickup jobs can skip them.
 
 CSV cells are protected against formula injection: a text cell whose first
-character is ``=``, ``+``, ``-``, ``@``, TAB or CR gets one leading apostrophe, which
-spreadsheet programs show as text instead of running it. Values that are typed by
+character is TAB or CR, or whose first visible character is ``=``, ``+``, ``-`` or
+``@``, gets one leading apostrophe, which spreadsheet programs show as text instead of
+running it. Leading spaces, controls and invisible format characters (no-break space,
+zero-width space, BOM) are skipped to find the first visible character, and the
+full-width and small forms of the four signs count as well. Values that are typed by
 construction (Python numbers, dates) and typed columns whose value matches their
 pattern (an E.164 phone, an integer, a decimal) are written unchanged.
 """
@@ -21,6 +24,7 @@ import json
 import os
 import re
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,14 @@ from typing import Any
 from leadshare import failpoints
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_SIGNS = frozenset("=+-@")
+"""Signs that start a formula when they are the first visible character of a cell."""
+
+BLANK_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
+"""Unicode categories of spaces, separators, controls and format characters."""
+
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+"""Hangul fillers and the braille blank: letters or symbols that render as blanks."""
 
 TYPED_PATTERNS: dict[str, re.Pattern[str]] = {
     "e164": re.compile(r"\+[1-9][0-9]{1,14}"),
@@ -49,10 +61,23 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 def neutralise_cell(value: str) -> str:
-    """Prefix an apostrophe when a text cell starts with a formula trigger."""
-    if value.startswith(FORMULA_TRIGGERS):
+    """Prefix an apostrophe when a text cell could start a formula."""
+    if value.startswith(FORMULA_TRIGGERS) or _first_visible_is_sign(value):
         return "'" + value
     return value
+
+
+def _first_visible_is_sign(value: str) -> bool:
+    """Return whether the first visible character of ``value`` is a formula sign.
+
+    NFKC maps the full-width (such as U+FF1D) and small (such as U+FE66) forms of
+    the signs to their ASCII characters.
+    """
+    for char in value:
+        if char in BLANK_LETTERS or unicodedata.category(char) in BLANK_CATEGORIES:
+            continue
+        return unicodedata.normalize("NFKC", char) in FORMULA_SIGNS
+    return False
 
 
 def format_cell(value: Any, kind: str | None = None) -> str:
