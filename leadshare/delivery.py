@@ -83,6 +83,8 @@ def _allowed(row: dict[str, Any], partner: Partner) -> dict[str, Any]:
 
 def _payload(row: dict[str, Any], partner: Partner) -> bytes:
     lead = _allowed(row, partner)
+    # The reference is the lead id whether or not lead_id is on the allowlist,
+    # because the partner needs it to report the outcome.
     context = _intro_context(partner, lead, row["lead_id"])
     intro = render_intro(partner.template, context)
     return build_payload(lead, partner.fields, intro, partner.id)

@@ -577,3 +577,32 @@ def test_deliverable_fields_match_due_transfers(store):
     due = store.frame("due_transfers", partner_id="P-X", now=NOW)
     lead_columns = set(due.columns) - transfer_columns
     assert lead_columns == set(DELIVERABLE_FIELDS)
+
+
+def test_intro_reference_is_lead_id(store, settings):
+    fields = ["first_name", "company"]
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        partner = _partner(endpoint.url).model_copy(update={"fields": fields})
+        summary = deliver_partner(store, settings, partner, NOW)
+
+    assert summary.sent == 3
+    lead_ids = {"Ann0": "L-0", "Ann1": "L-1", "Ann2": "L-2"}
+    for request in endpoint.requests:
+        body = json.loads(request.body)
+        lead_id = lead_ids[body["lead"]["first_name"]]
+        assert set(body["lead"]) == set(fields)
+        assert f"quote reference {lead_id} " in body["intro"]
+
+
+def test_crm_row_has_lead_id(store, settings):
+    partner = _partner("", channel="file_drop").model_copy(
+        update={"channel": "crm_export", "crm_owner_id": "OWN-1", "fields": ["company"]}
+    )
+
+    summary = deliver_partner(store, settings, partner, NOW)
+
+    assert summary.sent == 3
+    (path,) = (settings.outbox / "crm_export" / "P-X").glob("*.csv")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "lead_id,owner_id,partner_id,assigned_at,company"
+    assert sorted(line.split(",")[0] for line in lines[1:]) == ["L-0", "L-1", "L-2"]
