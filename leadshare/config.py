@@ -78,6 +78,40 @@ import pandas.
 RULE_FIELDS: tuple[str, ...] = LEAD_FIELDS + DERIVED_FIELDS
 """Fields that score rules and required-field checks can read."""
 
+DELIVERABLE_FIELDS: tuple[str, ...] = (
+    "lead_id",
+    "external_id",
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "phone",
+    "phone_e164",
+    "country",
+    "region",
+    "postcode",
+    "city",
+    "industry",
+    "product",
+    "company_size",
+    "annual_revenue",
+    "lead_source",
+    "engagement",
+    "last_activity_at",
+    "website",
+    "notes",
+    "score",
+    "consent_share",
+    "consent_source",
+    "consent_at",
+)
+"""Lead fields that a transfer fills, and so the only fields an allowlist may name.
+
+These are the lead columns that ``sql/due_transfers.sql`` reads for each transfer.
+The other ``RULE_FIELDS`` are used during intake and are not stored with the lead.
+"""
+
 # Number and flag fields use strict types. YAML 1.1 (PyYAML) reads unquoted yes, no,
 # on and off as booleans, which pydantic's lax mode would turn into 1 and 0. Lax mode
 # would also read 1, 0 and the text "yes" as flags, and accept quoted numbers.
@@ -262,16 +296,26 @@ class Partner(_Strict):
     @field_validator("fields")
     @classmethod
     def _known_fields(cls, fields: list[str]) -> list[str]:
-        allowed = set(LEAD_FIELDS) | {"lead_id", "score", "phone_e164", "email_display"}
         if not fields:
             raise ValueError(
                 "the allowlist is empty, so the partner would receive empty records; "
                 "list the lead fields it may receive, such as [lead_id, company, email]"
             )
-        unknown = [name for name in fields if name not in allowed]
+        known = set(RULE_FIELDS)
+        not_sent = [
+            name for name in fields if name in known and name not in DELIVERABLE_FIELDS
+        ]
+        if not_sent:
+            raise ValueError(
+                f"lead fields {not_sent} are not stored with the lead, so no transfer "
+                f"sends them; remove them or use fields from this list: "
+                f"{list(DELIVERABLE_FIELDS)}"
+            )
+        unknown = [name for name in fields if name not in DELIVERABLE_FIELDS]
         if unknown:
             raise ValueError(
-                f"unknown lead fields {unknown}; allowed: {sorted(allowed)}"
+                f"unknown lead fields {unknown}; use fields from this list: "
+                f"{list(DELIVERABLE_FIELDS)}"
             )
         # The allowlist is also the column list of the partner's CSV files.
         repeated = sorted({name for name in fields if fields.count(name) > 1})

@@ -4,6 +4,10 @@ Order of writes for a webhook: the payload bytes are stored with the transfer be
 the first POST, the POST carries the transfer id as ``webhook-id``, and the transfer is
 marked sent after the partner's 2xx. A crash between POST and record sends the same
 bytes with the same id again, which a receiver deduplicating on ``webhook-id`` drops.
+Every attempt builds the payload again from the partner's current allowlist and intro
+template. When that differs from the stored bytes, the new bytes replace them and go
+out with the same ``webhook-id``, so a field removed from the allowlist after a failed
+attempt is not sent.
 
 File channels (file drop, CRM export, manual handoff) first stamp the due transfers
 with a delivery batch id, write the file named after that batch atomically, and then
@@ -79,6 +83,8 @@ def _allowed(row: dict[str, Any], partner: Partner) -> dict[str, Any]:
 
 def _payload(row: dict[str, Any], partner: Partner) -> bytes:
     lead = _allowed(row, partner)
+    # The reference is the lead id whether or not lead_id is on the allowlist,
+    # because the partner needs it to report the outcome.
     context = _intro_context(partner, lead, row["lead_id"])
     intro = render_intro(partner.template, context)
     return build_payload(lead, partner.fields, intro, partner.id)
@@ -173,22 +179,13 @@ def deliver_partner(
 def _deliver_webhooks(
     store, settings, partner, rows, now, summary, sender, slack, clock
 ) -> None:
-    fresh = [row for row in rows if row["payload"] is None]
     try:
-        for row in fresh:
-            row["payload"] = _payload(row, partner).decode("utf-8")
+        built = [_payload(row, partner).decode("utf-8") for row in rows]
     except ConfigError as exc:
         # A template changed after the run loaded its config: wait for a fix.
         _wait_all(summary, partner, rows, exc)
         return
-    payloads = pd.DataFrame(
-        {
-            "transfer_id": [r["transfer_id"] for r in fresh],
-            "payload": [r["payload"] for r in fresh],
-        }
-    )
-    with store.transaction() as tx:
-        tx.execute_with_frame("set_transfer_payloads", payloads)
+    _store_payloads(store, partner, rows, built)
 
     own_sender = sender is None
     if own_sender:
@@ -212,6 +209,42 @@ def _deliver_webhooks(
     finally:
         if own_sender:
             sender.close()
+
+
+def _store_payloads(
+    store: LeadStore, partner: Partner, rows: list[dict], built: list[str]
+) -> None:
+    """Store each built payload that differs from its transfer's stored one.
+
+    A stored payload differs when the partner's allowlist, intro template, name or
+    SLA changed after an earlier attempt. The rebuilt bytes replace it in ``rows``
+    as well, so only fields on the current allowlist are sent.
+    """
+    changed = [
+        (row, payload)
+        for row, payload in zip(rows, built, strict=True)
+        if row["payload"] != payload
+    ]
+    if not changed:
+        return
+    rebuilt = sum(1 for row, _ in changed if row["payload"] is not None)
+    if rebuilt:
+        log.warning(
+            "Partner %s: %s rebuilt because the partner's allowlist, intro template, "
+            "name or SLA changed since an earlier attempt; each keeps its webhook-id",
+            partner.id,
+            counted(rebuilt, "stored webhook payload"),
+        )
+    for row, payload in changed:
+        row["payload"] = payload
+    payloads = pd.DataFrame(
+        {
+            "transfer_id": [row["transfer_id"] for row, _ in changed],
+            "payload": [payload for _, payload in changed],
+        }
+    )
+    with store.transaction() as tx:
+        tx.execute_with_frame("set_transfer_payloads", payloads)
 
 
 def _wait_all(

@@ -7,8 +7,10 @@ autoescaping, so the result is HTML-safe text (``&`` becomes ``&amp;``), and
 empty string.
 
 Context the shipped templates use: ``partner_name``, ``sla_hours``, ``reference``
-(the transfer id the partner quotes back) and ``lead``, a dict of the partner's
-allowlisted lead fields. Pass only allowlisted fields in ``lead``.
+and ``lead``, a dict of the partner's allowlisted lead fields. Pass only allowlisted
+fields in ``lead``. ``reference`` is the lead id, which the partner quotes back when
+it reports the outcome and which ``leadshare explain`` accepts. It is sent even when
+``lead_id`` is not on the allowlist.
 """
 
 from __future__ import annotations

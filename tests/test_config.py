@@ -58,6 +58,11 @@ BAD_PARTNER_FIELDS = [
         ["score", "lead_id", "score", "lead_id", "score"],
         "lead fields ['lead_id', 'score'] are listed more than once",
     ),
+    (
+        "fields",
+        ["lead_id", "emial"],
+        "unknown lead fields ['emial']; use fields from this list: ['lead_id',",
+    ),
     ("channel", "file_drop", "'webhook' is set but channel is 'file_drop'"),
     ("capacity_per_week", 100, "capacity_per_week (100) is smaller than"),
     ("sla_hours", -1, "sla_hours is -1; use a positive number of hours"),
@@ -78,6 +83,33 @@ def test_bad_partner_field_named(config_dir, field, value, message):
     assert message in text
     if field != "id":
         assert f"partners[0] ({partner_id})" in text
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "email_display",
+        "last_activity",
+        "status",
+        "do_not_email",
+        "do_not_call",
+        "unsubscribed_at",
+    ],
+)
+def test_allowlist_rejects_undelivered_field(config_dir, field):
+    from leadshare.config import DELIVERABLE_FIELDS
+
+    partner_id = _first_partner(config_dir)["id"]
+    _edit_first_partner(config_dir, fields=["lead_id", "company", field])
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_dir)
+
+    text = str(caught.value)
+    assert str(config_dir / "partners.yaml") in text
+    assert f"partners[0] ({partner_id}).fields" in text
+    assert f"lead fields [{field!r}] are not stored with the lead" in text
+    assert str(list(DELIVERABLE_FIELDS)) in text
 
 
 @pytest.mark.parametrize("owner", [None, "  "])

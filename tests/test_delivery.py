@@ -479,3 +479,130 @@ def test_malformed_secret_leaves_transfers_waiting(store, settings, monkeypatch)
     assert "webhook secret is not valid" in summary.errors[0]
     assert "not base64!" not in summary.errors[0]
     assert [row[1] for row in _statuses(store)] == ["pending"] * 3
+
+
+def _stored_payloads(store) -> dict[str, str]:
+    with store.transaction() as tx:
+        rows = tx.connection.exec_driver_sql(
+            "select transfer_id, payload from transfers order by 1"
+        ).fetchall()
+    return dict(rows)
+
+
+def test_narrowed_allowlist_rebuilds_payload(store, settings, caplog):
+    narrow_fields = ["lead_id", "first_name"]
+    with LocalEndpoint(default=500, secret=SECRET) as failing:
+        wide = _partner(failing.url).model_copy(update={"fields": [*FIELDS, "email"]})
+        first = deliver_partner(store, settings, wide, NOW, clock=_fixed_clock(NOW))
+    assert first.retry_later == 3
+    assert all("@corp" in payload for payload in _stored_payloads(store).values())
+
+    later = NOW + dt.timedelta(seconds=6)
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        narrow = _partner(endpoint.url).model_copy(update={"fields": narrow_fields})
+        with caplog.at_level(logging.WARNING, logger="leadshare.delivery"):
+            second = deliver_partner(store, settings, narrow, later)
+
+    assert second.sent == 3
+    first_ids = sorted({request.headers["webhook-id"] for request in failing.requests})
+    sent_ids = sorted(request.headers["webhook-id"] for request in endpoint.requests)
+    assert sent_ids == first_ids == ["msg_0", "msg_1", "msg_2"]
+    for request in endpoint.requests:
+        body = json.loads(request.body)
+        assert request.signature_valid is True
+        assert set(body["lead"]) == set(narrow_fields)
+        assert b"@corp" not in request.body
+        # The default intro names the company while company is allowed.
+        assert b"Corp " not in request.body
+    stored = _stored_payloads(store)
+    assert sorted(stored.values()) == sorted(
+        request.body.decode("utf-8") for request in endpoint.requests
+    )
+    assert "3 stored webhook payloads rebuilt" in caplog.text
+
+
+def test_unchanged_payload_kept_on_retry(store, settings):
+    with LocalEndpoint(default=500, secret=SECRET) as failing:
+        deliver_partner(
+            store, settings, _partner(failing.url), NOW, clock=_fixed_clock(NOW)
+        )
+    before = _stored_payloads(store)
+    later = NOW + dt.timedelta(seconds=6)
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        deliver_partner(store, settings, _partner(endpoint.url), later)
+    bodies = {
+        request.headers["webhook-id"]: request.body.decode("utf-8")
+        for request in endpoint.requests
+    }
+    assert bodies == before
+    assert _stored_payloads(store) == before
+
+
+def test_manual_queue_rewritten_with_allowlist(store, settings):
+    """A queue line left by a run that crashed before marking it sent is replaced."""
+    from leadshare.transfer.filedrop import MANUAL_HANDOFF_FILE, append_manual_handoff
+
+    folder = settings.outbox / "manual" / "P-X"
+    stale = {
+        "transfer_id": "msg_0",
+        "partner_id": "P-X",
+        "lead_id": "L-0",
+        "email": "ann0@corp.example",
+    }
+    append_manual_handoff(folder, [stale])
+
+    summary = deliver_partner(store, settings, _partner("", channel="manual"), NOW)
+
+    assert summary.sent == 3
+    lines = (folder / MANUAL_HANDOFF_FILE).read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [record["transfer_id"] for record in records] == ["msg_0", "msg_1", "msg_2"]
+    for record in records:
+        assert "email" not in record
+        assert set(record) == {*FIELDS, "transfer_id", "partner_id"}
+
+
+def test_deliverable_fields_match_due_transfers(store):
+    from leadshare.config import DELIVERABLE_FIELDS
+
+    transfer_columns = {
+        "transfer_id",
+        "partner_id",
+        "channel",
+        "attempts",
+        "payload",
+        "delivery_batch",
+        "created_at",
+    }
+    due = store.frame("due_transfers", partner_id="P-X", now=NOW)
+    lead_columns = set(due.columns) - transfer_columns
+    assert lead_columns == set(DELIVERABLE_FIELDS)
+
+
+def test_intro_reference_is_lead_id(store, settings):
+    fields = ["first_name", "company"]
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        partner = _partner(endpoint.url).model_copy(update={"fields": fields})
+        summary = deliver_partner(store, settings, partner, NOW)
+
+    assert summary.sent == 3
+    lead_ids = {"Ann0": "L-0", "Ann1": "L-1", "Ann2": "L-2"}
+    for request in endpoint.requests:
+        body = json.loads(request.body)
+        lead_id = lead_ids[body["lead"]["first_name"]]
+        assert set(body["lead"]) == set(fields)
+        assert f"quote reference {lead_id} " in body["intro"]
+
+
+def test_crm_row_has_lead_id(store, settings):
+    partner = _partner("", channel="file_drop").model_copy(
+        update={"channel": "crm_export", "crm_owner_id": "OWN-1", "fields": ["company"]}
+    )
+
+    summary = deliver_partner(store, settings, partner, NOW)
+
+    assert summary.sent == 3
+    (path,) = (settings.outbox / "crm_export" / "P-X").glob("*.csv")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "lead_id,owner_id,partner_id,assigned_at,company"
+    assert sorted(line.split(",")[0] for line in lines[1:]) == ["L-0", "L-1", "L-2"]

@@ -69,6 +69,51 @@ def test_trigger_chars_escaped():
     assert format_cell(None) == ""
 
 
+HIDDEN_FORMULA_CELLS = [
+    " =2+2",
+    "  \t=2+2",
+    "\n=1+1",
+    "\u00a0=3+3",  # no-break space
+    "\u2007+1",  # figure space
+    "\u3000-1",  # ideographic space
+    "\u200b=4+4",  # zero-width space
+    "\u200d@a",  # zero-width joiner
+    "\u2060=1",  # word joiner
+    "\ufeff=1",  # byte order mark
+    "\u00ad=1",  # soft hyphen
+    "\u202e=1",  # right-to-left override
+    "\u2028=1",  # line separator
+    "\u3164=1",  # Hangul filler
+    "\u2800=1",  # braille blank
+    "\u200b\u00a0 =1",
+    "\uff1d1+1",  # full-width equals sign
+    "\uff0bcmd",  # full-width plus sign
+    "\uff0d1",  # full-width hyphen-minus
+    "\uff20SUM(A1)",  # full-width commercial at
+    "\ufe66x",  # small equals sign
+    "\u00a0\uff1d1",
+]
+
+
+@pytest.mark.parametrize("value", HIDDEN_FORMULA_CELLS)
+def test_hidden_trigger_escaped(value):
+    assert format_cell(value) == "'" + value
+
+
+@pytest.mark.parametrize(
+    "value", ["Park-Lee", " Acme", "\u00a0Acme", "\u200b", "   ", "A=1"]
+)
+def test_visible_text_kept(value):
+    assert format_cell(value) == value
+
+
+def test_hidden_trigger_in_partner_csv(tmp_path):
+    rows = [{"lead_id": "L-1", "company": "\u00a0=3+3"}]
+    path = write_partner_csv(tmp_path, "acme", "run-1", rows, ["lead_id", "company"])
+    _, written = _read_rows(path)
+    assert written[0]["company"] == "'\u00a0=3+3"
+
+
 def test_typed_values_kept():
     assert format_cell("+442079460021", "e164") == "+442079460021"
     assert format_cell("-3", "integer") == "-3"

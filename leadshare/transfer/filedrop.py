@@ -7,8 +7,11 @@ old file or the complete new one, never a partial file. Temporary names start wi
 a dot and end in ``.tmp`` so pickup jobs can skip them.
 
 CSV cells are protected against formula injection: a text cell whose first
-character is ``=``, ``+``, ``-``, ``@``, TAB or CR gets one leading apostrophe, which
-spreadsheet programs show as text instead of running it. Values that are typed by
+character is TAB or CR, or whose first visible character is ``=``, ``+``, ``-`` or
+``@``, gets one leading apostrophe, which spreadsheet programs show as text instead of
+running it. Leading spaces, controls and invisible format characters (no-break space,
+zero-width space, BOM) are skipped to find the first visible character, and the
+full-width and small forms of the four signs count as well. Values that are typed by
 construction (Python numbers, dates) and typed columns whose value matches their
 pattern (an E.164 phone, an integer, a decimal) are written unchanged.
 """
@@ -21,6 +24,7 @@ import json
 import os
 import re
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,14 @@ from typing import Any
 from leadshare import failpoints
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_SIGNS = frozenset("=+-@")
+"""Signs that start a formula when they are the first visible character of a cell."""
+
+BLANK_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
+"""Unicode categories of spaces, separators, controls and format characters."""
+
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+"""Hangul fillers and the braille blank: letters or symbols that render as blanks."""
 
 TYPED_PATTERNS: dict[str, re.Pattern[str]] = {
     "e164": re.compile(r"\+[1-9][0-9]{1,14}"),
@@ -49,10 +61,23 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 def neutralise_cell(value: str) -> str:
-    """Prefix an apostrophe when a text cell starts with a formula trigger."""
-    if value.startswith(FORMULA_TRIGGERS):
+    """Prefix an apostrophe when a text cell could start a formula."""
+    if value.startswith(FORMULA_TRIGGERS) or _first_visible_is_sign(value):
         return "'" + value
     return value
+
+
+def _first_visible_is_sign(value: str) -> bool:
+    """Return whether the first visible character of ``value`` is a formula sign.
+
+    NFKC maps the full-width (such as U+FF1D) and small (such as U+FE66) forms of
+    the signs to their ASCII characters.
+    """
+    for char in value:
+        if char in BLANK_LETTERS or unicodedata.category(char) in BLANK_CATEGORIES:
+            continue
+        return unicodedata.normalize("NFKC", char) in FORMULA_SIGNS
+    return False
 
 
 def format_cell(value: Any, kind: str | None = None) -> str:
@@ -160,34 +185,39 @@ def write_crm_assignments(
 def append_manual_handoff(
     folder: Path, rows: list[dict[str, Any]], key: str = "transfer_id"
 ) -> Path:
-    """Append rows to the JSON Lines queue ``manual_handoff.jsonl``; return its path.
+    """Add rows to the JSON Lines queue ``manual_handoff.jsonl``; return its path.
 
-    A row whose ``key`` value is already in the file is skipped, so appending the
-    same transfers again after a crash adds no duplicates. The whole file is
-    rewritten atomically, which costs time linear in its size.
+    A row whose ``key`` value is already in the file replaces that line in place.
+    Writing the same transfers again after a crash therefore adds no duplicates, and
+    the queue keeps only the fields of the latest write, so a field removed from the
+    allowlist meanwhile is gone. The whole file is rewritten atomically, which costs
+    time linear in its size.
     """
     path = Path(folder) / MANUAL_HANDOFF_FILE
     existing = path.read_bytes() if path.exists() else b""
-    seen = _keys_in_jsonl(existing, key, path)
 
-    lines = []
+    new_lines: dict[Any, str] = {}
     for index, row in enumerate(rows, start=1):
         value = row.get(key)
         if value in (None, ""):
             raise ValueError(
                 f"manual handoff row {index} has no {key!r}; it is the dedup key"
             )
-        if value in seen:
-            continue
-        seen.add(value)
-        lines.append(_jsonl_line(row))
+        new_lines.setdefault(value, _jsonl_line(row))
 
-    if not lines and path.exists():
+    lines = []
+    replaced = set()
+    for line_key, line in _jsonl_lines(existing, key, path):
+        if line_key in new_lines:
+            line = new_lines[line_key]
+            replaced.add(line_key)
+        lines.append(line)
+    lines.extend(line for value, line in new_lines.items() if value not in replaced)
+
+    data = "".join(line + "\n" for line in lines).encode("utf-8")
+    if data == existing and path.exists():
         return path
-    if existing and not existing.endswith(b"\n"):
-        existing += b"\n"
-    added = "".join(line + "\n" for line in lines).encode("utf-8")
-    return write_atomic(path, existing + added)
+    return write_atomic(path, data)
 
 
 def write_atomic(path: Path, data: bytes) -> Path:
@@ -248,20 +278,30 @@ def _jsonl_line(row: dict[str, Any]) -> str:
     return text.translate(_LINE_LIKE)
 
 
-def _keys_in_jsonl(data: bytes, key: str, path: Path) -> set[Any]:
-    """Return the ``key`` values of a queue file, whose lines end at LF only."""
-    keys = set()
-    for number, line in enumerate(data.decode("utf-8").split("\n"), start=1):
+def _jsonl_lines(data: bytes, key: str, path: Path) -> list[tuple[Any, str]]:
+    """Return (``key`` value, line) for each line of a queue file, which ends at LF.
+
+    A blank line is returned with the key None, so it is kept as it is.
+    """
+    text = data.decode("utf-8")
+    if not text:
+        return []
+    parts = text.split("\n")
+    if text.endswith("\n"):
+        parts.pop()
+    lines = []
+    for number, line in enumerate(parts, start=1):
         if not line.strip():
+            lines.append((None, line))
             continue
         try:
-            keys.add(json.loads(line).get(key))
+            lines.append((json.loads(line).get(key), line))
         except (json.JSONDecodeError, AttributeError) as exc:
             raise ValueError(
                 f"{path}, line {number}: not a JSON object; "
                 "repair or move the queue file"
             ) from exc
-    return keys
+    return lines
 
 
 def _json_default(value: Any) -> Any:
