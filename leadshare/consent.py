@@ -13,6 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from leadshare.model import Outcome
 from leadshare.timestamps import NOT_ISO, check_timestamps, utc_minutes
@@ -136,19 +138,27 @@ def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _new_entries(
+ENTRY_COLUMNS = ["key", "kind", "reason", "source", "suppressed_at"]
+"""The columns of the suppression entries frame, as in the ``suppression`` table."""
+
+
+def _new_entry_frame(
     keys_by_kind: dict[str, pd.Series],
     suppressed_keys: Set[str],
     source: str,
     at: dt.datetime,
-) -> list[SuppressionEntry]:
-    entries: dict[tuple[str, str], SuppressionEntry] = {}
+) -> pd.DataFrame:
+    """Return one suppression entry per new key, first kind first, without a loop."""
+    parts = []
     for kind, keys in keys_by_kind.items():
-        for key in keys.dropna().unique():
-            if key not in suppressed_keys:
-                entry = SuppressionEntry(key, kind, "opted out", source, at)
-                entries[(key, kind)] = entry
-    return list(entries.values())
+        distinct = pd.unique(keys.dropna().astype(object).to_numpy())
+        parts.append(pd.DataFrame({"key": distinct, "kind": kind}))
+    entries = pd.concat(parts, ignore_index=True).drop_duplicates("key")
+    if suppressed_keys:
+        entries = entries[~entries["key"].isin(suppressed_keys)]
+    return entries.assign(reason="opted out", source=source, suppressed_at=at)[
+        ENTRY_COLUMNS
+    ].reset_index(drop=True)
 
 
 EXTERNAL_KEY_PREFIX = "ext:"
@@ -171,17 +181,26 @@ def external_key_values(sources: pd.Series, ids: pd.Series) -> pd.Series:
 
 
 def external_keys(frame: pd.DataFrame, source: str) -> pd.Series:
-    """Return the external-id suppression key of each row of one source's batch."""
+    """Return the external-id suppression key of each row of one source's batch.
+
+    Arrow builds the keys and keeps them, so no Python string is made per row.
+    Arrow trims Unicode white space, as ``str.strip`` does for the same ids.
+    """
     if "external_id" not in frame.columns:
         return pd.Series(None, index=frame.index, dtype=object)
-    codes, distinct = pd.factorize(frame["external_id"], use_na_sentinel=True)
-    keys = external_key_values(
-        pd.Series(source, index=range(len(distinct))),
-        pd.Series(np.asarray(distinct, dtype=object)),
-    )
-    return pd.Series(
-        np.append(keys.to_numpy(dtype=object), None)[codes], index=frame.index
-    )
+    column = frame["external_id"]
+    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+        ids = pa.array(column.array)
+    else:
+        ids = pa.array(column.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    ids = ids.cast(pa.large_string())
+    stripped = pc.utf8_trim_whitespace(ids)
+    stripped = pc.if_else(pc.equal(stripped, ""), pa.scalar(None, stripped.type), stripped)
+    prefix = pa.scalar(f"{EXTERNAL_KEY_PREFIX}{source}:", stripped.type)
+    keys = pc.binary_join_element_wise(prefix, stripped, pa.scalar("", stripped.type))
+    return pd.Series(pd.arrays.ArrowStringArray(keys), index=frame.index)
 
 
 def opted_out(frame: pd.DataFrame) -> pd.Series:
@@ -196,7 +215,8 @@ def apply_consent(
     *,
     source: str = "import",
     now: dt.datetime | None = None,
-) -> tuple[pd.DataFrame, list[SuppressionEntry]]:
+    as_frame: bool = False,
+) -> tuple[pd.DataFrame, list[SuppressionEntry] | pd.DataFrame]:
     """Suppress or quarantine the open rows that must not be shared.
 
     ``frame`` needs the ``email_key`` and ``phone_e164`` columns from normalisation.
@@ -279,8 +299,21 @@ def apply_consent(
     _finish(out, share.eq(False), Outcome.SUPPRESSED, "no_consent", _NO_CONSENT)
     _finish(out, share.isna(), Outcome.SUPPRESSED, "no_consent", _MISSING_CONSENT)
 
-    entries = _new_entries(new_keys, suppressed_keys, source, at)
-    return out, entries
+    entries = _new_entry_frame(new_keys, suppressed_keys, source, at)
+    if as_frame:
+        return out, entries
+    return out, [SuppressionEntry(*row) for row in entries.itertuples(index=False)]
+
+
+def _held_link(frame: pd.DataFrame) -> pd.Series:
+    """Tell per row whether ``duplicate_of`` names a held lead (not a batch row).
+
+    Dedup records this as ``duplicate_held``; without that column (frames built by
+    hand) the batch's lead ids decide, which costs a hash of every id.
+    """
+    if "duplicate_held" in frame.columns:
+        return frame["duplicate_held"].fillna(False).astype(bool)
+    return ~frame["duplicate_of"].isin(frame["lead_id"])
 
 
 def _duplicate_of_held(frame: pd.DataFrame) -> pd.Series:
@@ -291,7 +324,7 @@ def _duplicate_of_held(frame: pd.DataFrame) -> pd.Series:
     linked_to_held = (
         frame["outcome"].eq(Outcome.DUPLICATE.value)
         & targets.notna()
-        & ~targets.isin(frame["lead_id"])
+        & _held_link(frame)
     )
     return linked_to_held.astype(bool)
 
@@ -300,8 +333,10 @@ def _duplicate_in_batch(frame: pd.DataFrame) -> pd.Series:
     """Mark the duplicate rows that link to another row of this batch."""
     if "duplicate_of" not in frame.columns or "lead_id" not in frame.columns:
         return pd.Series(False, index=frame.index)
-    linked = frame["outcome"].eq(Outcome.DUPLICATE.value) & frame["duplicate_of"].isin(
-        frame["lead_id"]
+    linked = (
+        frame["outcome"].eq(Outcome.DUPLICATE.value)
+        & frame["duplicate_of"].notna()
+        & ~_held_link(frame)
     )
     return linked.astype(bool)
 

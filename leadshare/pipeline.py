@@ -532,6 +532,9 @@ def dedup_batch(
         positions = rows.get_indexer(targets[in_batch].astype(int))
         targets[in_batch] = frame["lead_id"].to_numpy(dtype=object)[positions]
         frame.loc[matched, "duplicate_of"] = targets
+        # Whether the target is a held lead; later stages read this, not the ids.
+        frame["duplicate_held"] = False
+        frame.loc[matched, "duplicate_held"] = ~in_batch
         frame.loc[matched, "outcome"] = Outcome.DUPLICATE.value
         frame.loc[matched, "rule"] = links["rule"].to_numpy(dtype=object)
         frame.loc[matched, "reason"] = (
@@ -591,31 +594,25 @@ def reopen_corrected_rows(ctx: RunContext, frame: pd.DataFrame) -> pd.DataFrame:
 
 def _held_targets(frame: pd.DataFrame) -> list[str]:
     """Return the distinct held lead ids that duplicate rows of ``frame`` link to."""
-    if "duplicate_of" not in frame.columns:
+    if "duplicate_of" not in frame.columns or "duplicate_held" not in frame.columns:
         return []
-    targets = frame["duplicate_of"].dropna()
-    return sorted(set(targets[~targets.isin(frame["lead_id"])]))
+    held = frame["duplicate_held"].fillna(False).to_numpy(dtype=bool)
+    return sorted(set(frame["duplicate_of"].to_numpy(dtype=object)[held]) - {None})
 
 
 def consent_batch(
     ctx: RunContext, frame: pd.DataFrame
-) -> tuple[pd.DataFrame, list[dict]]:
-    """Suppress opted-out and unconsented rows; return new suppression entries."""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Suppress opted-out and unconsented rows; return new suppression entries.
+
+    The entries come as a frame with the ``suppression`` table's columns: an
+    object per entry took 0.5 s for the 216k opt-out keys of the benchmark's
+    1M-lead file.
+    """
     suppressed = set(ctx.store.frame("suppression_keys")["key"].tolist())
-    frame, entries = consent.apply_consent(
-        frame, suppressed, source=f"run {ctx.run_id}", now=ctx.now
+    return consent.apply_consent(
+        frame, suppressed, source=f"run {ctx.run_id}", now=ctx.now, as_frame=True
     )
-    rows = [
-        {
-            "key": e.key,
-            "kind": e.kind,
-            "reason": e.reason,
-            "source": e.source,
-            "suppressed_at": e.at,
-        }
-        for e in entries
-    ]
-    return frame, rows
 
 
 def qualify_batch(ctx: RunContext, frame: pd.DataFrame) -> pd.DataFrame:
@@ -804,9 +801,10 @@ BATCH_COLUMNS = (
 """The batch columns that the insert_batch_*.sql statements read."""
 
 
-def _suppression_frame(entries: list[dict]) -> pd.DataFrame:
-    columns = ["key", "kind", "reason", "source", "suppressed_at"]
-    return pd.DataFrame(entries, columns=columns).drop_duplicates("key")
+def _suppression_frame(entries: pd.DataFrame | list[dict]) -> pd.DataFrame:
+    """Return the entries (a frame, or a list of dicts) with one row per key."""
+    frame = pd.DataFrame(entries, columns=consent.ENTRY_COLUMNS)
+    return frame.drop_duplicates("key")
 
 
 def _transfer_rows(ctx: RunContext, shared: pd.DataFrame) -> pd.DataFrame:
@@ -876,7 +874,7 @@ def commit_batch(
     item: InboxFile,
     frame: pd.DataFrame,
     match: MatchResult,
-    suppressions: list[dict],
+    suppressions: pd.DataFrame | list[dict],
     meta: dict,
 ) -> BatchCounts:
     """Write everything about one file in one transaction.
@@ -938,7 +936,7 @@ def commit_batch(
         tx.insert_frame("decision_groups", groups)
         tx.insert_frame("approvals", approvals)
         tx.insert_frame("transfers", transfers)
-        if suppressions or not withdrawn.empty:
+        if len(suppressions) or not withdrawn.empty:
             tx.execute_with_frame("add_suppressions", _suppression_frame(suppressions))
             # Leads queued by earlier runs for the people who just opted out: by
             # their keys, and by id where a row linked to the lead another way.

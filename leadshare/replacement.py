@@ -128,6 +128,8 @@ def plan_replacements(
     _carry_blank_fields(frame, first, stored)
     for column in ("outcome", "rule", "reason", "duplicate_of"):
         frame.loc[first.index, column] = None
+    if "duplicate_held" in frame.columns:
+        frame.loc[first.index, "duplicate_held"] = False
     _link_to_replacing_rows(frame, linked, first)
     return frame.loc[first.index, columns]
 
@@ -171,6 +173,9 @@ def _link_to_replacing_rows(
     others = linked & frame["duplicate_of"].isin(new_ids.index)
     old_ids = frame.loc[others, "duplicate_of"]
     frame.loc[others, "duplicate_of"] = new_ids.loc[old_ids].to_numpy()
+    if "duplicate_held" in frame.columns:
+        # They now repeat the replacing row of this batch, not a held lead.
+        frame.loc[others, "duplicate_held"] = False
     frame.loc[others, "reason"] = (
         "duplicate of "
         + frame.loc[others, "duplicate_of"].astype(str)

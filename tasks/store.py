@@ -19,7 +19,7 @@ def commit_batch(
     item: InboxFile,
     frame: pd.DataFrame,
     match: MatchResult,
-    suppressions: list[dict],
+    suppressions: pd.DataFrame,
     meta: dict,
 ) -> BatchCounts | None:
     """Commit one file's outcomes; None if the file changed since it was claimed."""

@@ -42,7 +42,7 @@ def dedup_leads(ctx: RunContext, frame: pd.DataFrame, profile: str) -> pd.DataFr
 @task(cache_policy=NO_CACHE)
 def check_consent(
     ctx: RunContext, frame: pd.DataFrame
-) -> tuple[pd.DataFrame, list[dict]]:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     progress.stage("Checking consent")
     frame, entries = pipeline.consent_batch(ctx, frame)
     get_run_logger().info(
