@@ -276,7 +276,7 @@ def apply_consent(
     _finish(out, opted_out, Outcome.SUPPRESSED, "opted_out", reasons)
     _finish(out, by_duplicate, Outcome.SUPPRESSED, "opted_out", _DUPLICATE_REASON)
     # A row that refuses consent for a person we hold, or whom another row of this
-    # file would share, stops that lead too: no record of the person may say no.
+    # file would share, stops that lead too: every record of the person must allow it.
     # Unlike an opt-out, a refusal does not go on the suppression list.
     refused = share.eq(False) & ~opted_out
     refusal = pd.Series(_NO_CONSENT, index=out.index, dtype=object)
