@@ -238,7 +238,7 @@ def apply_consent(
     do_not_email, email_flag_errors = _parse_column(frame, "do_not_email")
     do_not_call, call_flag_errors = _parse_column(frame, "do_not_call")
     share, share_errors = _parse_column(frame, "consent_share")
-    out["do_not_call_flag"] = do_not_call
+    _mark_do_not_call(out, do_not_call)
 
     email_opt_out = do_not_email.eq(True)
     status_opt_out = _opted_out_status(frame)
@@ -379,6 +379,24 @@ def _suppress_held_duplicates(
         + held_ids
         + " unless a partner already received it"
     )
+
+
+def _mark_do_not_call(out: pd.DataFrame, parsed: pd.Series) -> None:
+    """Set ``do_not_call_flag`` for every row whose person asked not to be called.
+
+    A do-not-call in any row of a person holds for all of them: the row's own
+    value, the held lead that the row replaces (``held_do_not_call``), and the
+    duplicate rows of the batch. A duplicate row that says so about a held lead
+    names that lead in ``marks_do_not_call``, for the commit to flag it.
+    """
+    flagged = parsed.eq(True)
+    if "held_do_not_call" in out.columns:
+        flagged |= out["held_do_not_call"].fillna(False).astype(bool)
+    flagged |= _linked_to(out, flagged)
+    out["do_not_call_flag"] = parsed.astype(object).where(~flagged, True)
+    if "duplicate_of" in out.columns and "lead_id" in out.columns:
+        to_held = flagged & _duplicate_of_held(out)
+        out["marks_do_not_call"] = out["duplicate_of"].where(to_held, None)
 
 
 def _linked_to(frame: pd.DataFrame, rows: pd.Series) -> pd.Series:

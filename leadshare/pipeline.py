@@ -851,11 +851,11 @@ def _group_rows(ctx: RunContext, match: MatchResult) -> pd.DataFrame:
     )
 
 
-def _withdrawn_leads(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return the held leads (lead_id) that opted-out rows of the batch withdraw."""
-    if "withdraws" not in frame.columns:
+def _leads_marked(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Return the distinct held lead ids (lead_id) named in ``column`` of the batch."""
+    if column not in frame.columns:
         return pd.DataFrame({"lead_id": pd.Series([], dtype=object)})
-    ids = frame["withdraws"].dropna().drop_duplicates()
+    ids = frame[column].dropna().drop_duplicates()
     return pd.DataFrame({"lead_id": ids.to_numpy(dtype=object)})
 
 
@@ -889,7 +889,8 @@ def commit_batch(
             f"rows {missing} of {item.path.name} have no outcome; this is a bug in a stage"
         )
     replaced = _replaced_leads(frame, item)
-    withdrawn = _withdrawn_leads(frame)
+    withdrawn = _leads_marked(frame, "withdraws")
+    not_to_call = _leads_marked(frame, "marks_do_not_call")
     # The store reads leads, outcomes and decisions straight from the batch frame
     # (sql/insert_batch_*.sql), so no per-table copies of its columns are made. The
     # columns it does not read go first: the commit is the run's memory peak.
@@ -933,6 +934,7 @@ def commit_batch(
             tx.execute("insert_batch_outcomes", file_id=item.file_id, run_id=ctx.run_id)
             tx.execute("insert_batch_decisions", run_id=ctx.run_id)
         tx.execute_with_frame("replace_held_leads", replaced)
+        tx.execute_with_frame("mark_do_not_call", not_to_call)
         tx.insert_frame("decision_groups", groups)
         tx.insert_frame("approvals", approvals)
         tx.insert_frame("transfers", transfers)

@@ -126,6 +126,13 @@ def plan_replacements(
     frame.loc[first.index, "replaces"] = first["duplicate_of"]
     frame.loc[first.index, "changed_fields"] = first["changed_fields"]
     _carry_blank_fields(frame, first, stored)
+    if "do_not_call" in stored.columns:
+        # A do-not-call stays with the person: consent reads this for the new lead.
+        held = stored.set_index("lead_id")["do_not_call"]
+        frame["held_do_not_call"] = False
+        frame.loc[first.index, "held_do_not_call"] = (
+            held.reindex(first["duplicate_of"]).fillna(False).astype(bool).to_numpy()
+        )
     for column in ("outcome", "rule", "reason", "duplicate_of"):
         frame.loc[first.index, column] = None
     if "duplicate_held" in frame.columns:

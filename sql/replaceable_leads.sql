@@ -24,7 +24,8 @@ select
     l.notes,
     l.consent_share,
     l.consent_source,
-    l.consent_at
+    l.consent_at,
+    l.do_not_call
 from _incoming as i
 inner join leads as l on l.lead_id = i.lead_id
 inner join row_outcomes as o

@@ -353,6 +353,25 @@ def test_refusal_withdraws_held_and_batch_leads() -> None:
     assert entries == []
 
 
+def test_do_not_call_in_any_row_of_a_person() -> None:
+    # Row 2 repeats row 1 in this file and says do-not-call; row 3 repeats held
+    # lead L-OLD and says so; row 4 replaces a held lead that was do-not-call.
+    batch = _batch(
+        lead_id=["L-1", "L-2", "L-3", "L-4", "L-5"],
+        email_key=[f"{name}@x.example" for name in "abcde"],
+        consent_share="yes",
+        do_not_call=["no", "yes", "yes", None, "no"],
+        outcome=[None, "duplicate", "duplicate", None, None],
+        duplicate_of=[None, "L-1", "L-OLD", None, None],
+        duplicate_held=[False, False, True, False, False],
+        held_do_not_call=[False, False, False, True, False],
+    )
+    out, _ = apply_consent(batch, set(), now=NOW)
+
+    assert out["do_not_call_flag"].tolist() == [True, True, True, True, False]
+    assert out["marks_do_not_call"].tolist() == [None, None, "L-OLD", None, None]
+
+
 def test_entries_for_new_opt_outs() -> None:
     batch = _batch(
         email_key=["a@x.com", "b@x.com", "c@x.com"],

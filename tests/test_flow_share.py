@@ -614,45 +614,76 @@ def test_opt_out_by_source_id_withdraws_and_sticks(home, shared_dir, tmp_path):
 def test_do_not_call_phone_never_leaves(home, tmp_path):
     import csv
 
-    partners = [
-        {
+    def write_partner(countries):
+        partner = {
             "id": "P-CALL",
             "name": "Call Centre",
-            "territory": {"countries": ["DE"]},
+            "territory": {"countries": countries},
             "capacity_per_day": 10,
             "capacity_per_week": 50,
             "channel": "file_drop",
             "timezone": "UTC",
             "fields": ["lead_id", "external_id", "phone", "phone_e164"],
         }
-    ]
-    (home / "config" / "partners.yaml").write_text(
-        yaml.safe_dump({"partners": partners})
-    )
-    header = (
-        "external_id,email,first_name,company,country,phone,lead_source,engagement,"
-        "consent_share,consent_source,consent_at,do_not_email,do_not_call\n"
-    )
-    rows = [
-        "D1,dora@dnc.example,Dora,DncCo,DE,+49 30 12345678,referral,50,yes,form,"
-        "2026-11-01T10:00:00Z,no,yes\n",
-        "D2,otto@ok.example,Otto,OkCo,DE,+49 30 87654321,referral,50,yes,form,"
-        "2026-11-01T10:00:00Z,no,no\n",
-    ]
-    (tmp_path / "calls.csv").write_text(header + "".join(rows), encoding="utf-8")
+        (home / "config" / "partners.yaml").write_text(
+            yaml.safe_dump({"partners": [partner]})
+        )
 
-    summary = run_share(home, "generic", tmp_path / "calls.csv")
+    def write_file(name, rows):
+        header = (
+            "external_id,email,first_name,company,country,phone,lead_source,"
+            "engagement,consent_share,consent_source,consent_at,do_not_email,"
+            "do_not_call\n"
+        )
+        body = "".join(
+            f"{ext},{email},N,{ext}Co,{country},{phone},referral,50,yes,form,"
+            f"2026-11-01T10:00:00Z,no,{dnc}\n"
+            for ext, email, country, phone, dnc in rows
+        )
+        (tmp_path / name).write_text(header + body, encoding="utf-8")
+        return tmp_path / name
 
-    assert summary["outcomes"]["shared"] == 2
-    (drop,) = (home / "outbox" / "file_drop" / "P-CALL").glob("*.csv")
-    with drop.open(encoding="utf-8") as handle:
-        sent = {row["external_id"]: row for row in csv.DictReader(handle)}
+    def sent_rows():
+        sent = {}
+        for drop in (home / "outbox" / "file_drop" / "P-CALL").glob("*.csv"):
+            with drop.open(encoding="utf-8") as handle:
+                sent.update({row["external_id"]: row for row in csv.DictReader(handle)})
+        return sent
+
+    write_partner(["DE"])
+    first = write_file(
+        "calls.csv",
+        [
+            ("D1", "dora@dnc.example", "DE", "+49 30 12345678", "yes"),
+            ("D2", "otto@ok.example", "DE", "+49 30 87654321", "no"),
+            # The same person twice in one file; the repeat asks not to be called.
+            ("D4", "ida@twice.example", "DE", "+49 30 11112222", "no"),
+            ("D4b", "ida@twice.example", "DE", "+49 30 11112222", "yes"),
+            # No partner takes FR yet, so this lead waits.
+            ("D3", "fred@later.example", "FR", "+33 1 23 45 67 89", "no"),
+        ],
+    )
+    summary = run_share(home, "generic", first)
+    # A later row of the waiting person asks not to be called; FR is then served.
+    write_partner(["DE", "FR"])
+    later = write_file(
+        "later.csv", [("D3", "fred@later.example", "FR", "+33 1 23 45 67 89", "yes")]
+    )
+    again = run_share(home, "generic", later)
+
+    assert summary["outcomes"]["shared"] == 3
+    assert again["backlog_placed"] == 1
+    sent = sent_rows()
     assert sent["D1"]["phone"] == "" and sent["D1"]["phone_e164"] == ""
     assert sent["D2"]["phone_e164"] == "+493087654321"
-    # The store keeps the number (dedup and opt-outs use it) with the flag.
+    assert sent["D4"]["phone_e164"] == ""
+    assert sent["D3"]["phone"] == "" and sent["D3"]["phone_e164"] == ""
+    # The store keeps the numbers (dedup and opt-outs use them) with the flag.
     assert db_rows(home, "select external_id, do_not_call from leads order by 1") == [
         ("D1", True),
         ("D2", False),
+        ("D3", True),
+        ("D4", True),
     ]
 
 

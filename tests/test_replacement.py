@@ -212,3 +212,20 @@ def test_unchanged_rows_replace_nothing():
     assert replacing.empty
     assert frame.loc[0, "outcome"] == "duplicate"
     assert frame.loc[0, "duplicate_of"] == "L-ANN"
+
+
+def test_replacing_row_inherits_do_not_call():
+    frame = _batch(
+        email_key=["ann@x.example"],
+        country_code=["DE"],
+        outcome=["duplicate"],
+        duplicate_of=["L-ANN"],
+    )
+    stored = _stored(
+        **{"L-ANN": {"email_key": "ann@x.example", "country": None, "do_not_call": True}}
+    )
+
+    replacing = plan_replacements(frame, stored, pd.Series(False, index=frame.index))
+
+    assert replacing["lead_id"].tolist() == ["L-1"]
+    assert frame["held_do_not_call"].tolist() == [True]
