@@ -3,7 +3,8 @@
 Run the ``approvals`` deployment (flow ``review-approvals``) from the UI; its parameter
 form takes a list of decisions (lead id, approve/reassign/reject, partner, approver,
 note). Each row is checked and applied on its own, so a bad row rejects only itself,
-and the flow returns and logs one result per row, in the form's order. Lead ids are
+and the flow returns and logs one result per row, in the form's order. When a row
+is not applied, the flow run ends Failed with the results as its data. Lead ids are
 cleaned as on the command line (spaces, zero-width characters, letter case).
 The hourly run does not wait for this flow. It delivers approved leads on its next
 pass.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
+from prefect.states import Failed
 
 from leadshare.approvals import DecisionRow, checked_decision, decide
 from leadshare.errors import LeadshareError
@@ -20,7 +22,7 @@ from leadshare.runtime import build_context
 
 
 @flow(name="review-approvals")
-def review_approvals(decisions: list[DecisionRow]) -> list[str]:
+def review_approvals(decisions: list[DecisionRow]) -> list[str] | Failed:
     ctx = build_context(run_id=flow_run.get_id())
     logger = get_run_logger()
     results = []
@@ -35,9 +37,14 @@ def review_approvals(decisions: list[DecisionRow]) -> list[str]:
             result = f"not applied: {exc}"
             logger.error("Row %d (lead %r): %s", number, row.lead_id, result)
         results.append(result)
-    logger.info(
-        "Applied %d of %d approval decisions",
-        sum(not r.startswith("not") for r in results),
-        len(results),
-    )
+    applied = sum(not r.startswith("not") for r in results)
+    logger.info("Applied %d of %d approval decisions", applied, len(results))
+    if applied < len(results):
+        # The run ends Failed, so the UI does not show a decision that was not
+        # applied as done; the per-row results stay in the state's data.
+        return Failed(
+            message=f"{len(results) - applied} of {len(results)} approval decisions "
+            "were not applied; see the log for each row's reason",
+            data=results,
+        )
     return results

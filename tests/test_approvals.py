@@ -20,6 +20,14 @@ ROWS = [
 ]
 
 
+
+def _review(decisions) -> list[str]:
+    """Run the approval flow and return its per-row results, also when it failed."""
+    from flows.approval import review_approvals
+
+    state = review_approvals(decisions, return_state=True)
+    return state.result(raise_on_failure=False)
+
 @pytest.fixture
 def queued(home, monkeypatch, tmp_path):
     monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
@@ -59,7 +67,7 @@ def test_decisions_apply_and_next_run_delivers_once(queued, home):
         "r-1",
         ctx.now,
     )
-    results = review_approvals(
+    results = _review(
         [
             ApprovalDecision(
                 lead_id=big, action="reassign", partner_id="P-DROP", approver="mia"
@@ -194,7 +202,7 @@ def test_flow_goes_on_after_unknown_partner(queued, home):
         _lead(home, "Big Co"),
         _lead(home, "Huge Co"),
     )
-    results = review_approvals(
+    results = _review(
         [
             ApprovalDecision(lead_id=globex, action="approve", approver="mia"),
             ApprovalDecision(
@@ -208,6 +216,13 @@ def test_flow_goes_on_after_unknown_partner(queued, home):
     assert results[1].startswith("not applied")
     assert "P-NOPE" in results[1]
     assert results[2].startswith("Rejected")
+    # A row not applied makes the run Failed, so the UI does not show it as done.
+    state = review_approvals(
+        [{"lead_id": big, "action": "approve", "approver": " "}],
+        return_state=True,
+    )
+    assert state.is_failed()
+    assert "1 of 1 approval decisions were not applied" in state.message
 
 
 def test_explain_shows_human_decision(queued, home):
@@ -244,7 +259,7 @@ def test_flow_skips_only_invalid_rows(queued, home):
         _lead(home, "Big Co"),
         _lead(home, "Huge Co"),
     )
-    results = review_approvals(
+    results = _review(
         [
             {"lead_id": globex, "action": "approve", "approver": "bob"},
             {"lead_id": big, "action": "approve", "approver": "   "},
@@ -328,7 +343,7 @@ def test_flow_cleans_ids_and_checks_actions(queued, home):
         _lead(home, "Big Co"),
         _lead(home, "Huge Co"),
     )
-    results = review_approvals(
+    results = _review(
         [
             {"lead_id": f"\u200b {globex.upper()} \ufeff", "action": "approve", "approver": "eve"},
             {"lead_id": big, "action": "aprove", "approver": "eve"},
