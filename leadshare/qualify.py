@@ -81,20 +81,30 @@ def _as_number(values: pd.Series) -> np.ndarray:
 
 
 _GROUPED = r"\d{1,3}(?:[,' \u00a0\u202f]\d{3})+(?:\.\d+)?|\d{1,3}(?:\.\d{3}){2,}|\d+(?:\.\d+)?"
+_CURRENCY = r"(?:[$€£]|USD|EUR|GBP|CHF)?"
+_SCALE = r"(?:k|m|mn|mio|b|bn)\.?"
 _AMOUNT = re.compile(
-    rf"\s*[$€£]?\s*(?P<low>{_GROUPED})\s*(?P<scale>[kKmM]|bn|BN|Bn|mn|Mn)?\s*"
-    rf"(?:\+|(?:-|–|to)\s*[$€£]?\s*(?:{_GROUPED})\s*(?:[kKmM]|bn|BN|Bn|mn|Mn)?)?\s*"
+    rf"\s*(?:>=|≥|over|more than|at least)?\s*{_CURRENCY}\s*(?P<low>{_GROUPED})\s*"
+    rf"(?P<scale>{_SCALE})?\s*{_CURRENCY}\s*"
+    rf"(?:\+|(?:-|–|to)\s*{_CURRENCY}\s*(?:{_GROUPED})\s*(?:{_SCALE})?\s*{_CURRENCY})?"
+    rf"\s*(?:employees|staff|people|fte)?\s*",
+    re.IGNORECASE,
 )
-_SCALES = {"k": 1e3, "m": 1e6, "mn": 1e6, "bn": 1e9}
+_SCALES = {"k": 1e3, "m": 1e6, "mn": 1e6, "mio": 1e6, "b": 1e9, "bn": 1e9}
 
 
 def read_amount(value: object) -> float:
     """Read a size or amount as a source writes it; NaN when it is no number.
 
     Accepted: thousands separators (12,000, 12 000, 12'000, 1.000.000), a currency
-    sign ($, €, £), a scale (75M, 2bn, 500k) and a trailing plus (10000+). A range
-    (1,001-5,000, 10k to 50k) counts as its lower end. A threshold is then met only
-    when the whole range meets it.
+    sign or code ($, €, £, USD, EUR, GBP, CHF), a scale (75M, 2bn, 1.2B, 500k,
+    75 Mio), a trailing plus (10000+), a leading "over" or ">=", and a trailing
+    "employees". A range (1,001-5,000, 10k to 50k) counts as its lower end. A
+    threshold is then met only when the whole range meets it.
+
+    NOTE: one dot before three digits (12.000) reads as a decimal point, 12; in a
+    German export it means 12,000. A value that is not read counts as no number,
+    so such a lead is not held for approval by size or revenue.
     """
     match = _AMOUNT.fullmatch(str(value))
     if match is None:
@@ -104,7 +114,7 @@ def read_amount(value: object) -> float:
         low = low.replace(".", "")
     number = float(re.sub(r"[,' \u00a0\u202f]", "", low))
     scale = match.group("scale")
-    return number * _SCALES[scale.casefold()] if scale else number
+    return number * _SCALES[scale.casefold().rstrip(".")] if scale else number
 
 
 def _rule_hits(fields: _Fields, rule: ScoreRule) -> np.ndarray:

@@ -117,6 +117,13 @@ def test_strategic_named_account_and_size():
         ("1,001-5,000", 1001.0),
         ("10k to 50k", 10000.0),
         ("12.5", 12.5),
+        ("1.2B", 1.2e9),
+        ("€75 Mio", 75e6),
+        ("USD 75,000,000", 75e6),
+        ("75,000,000 EUR", 75e6),
+        ("10,000+ employees", 10000.0),
+        ("≥10000", 10000.0),
+        ("over 5,000", 5000.0),
     ],
 )
 def test_amount_forms_read(text, number):
