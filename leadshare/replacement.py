@@ -48,15 +48,31 @@ so a change of letter case or phone format alone is no correction. The other
 fields are compared as text with surrounding and repeated whitespace removed.
 """
 
-CARRIED_FIELDS: tuple[str, ...] = tuple(
-    batch for _, batch, stored in COMPARED_FIELDS if batch == stored
+CARRIED_GROUPS: tuple[tuple[tuple[str, str], ...], ...] = (
+    (("email", "email"), ("email_key", "email_key")),
+    (
+        ("first_name", "first_name"),
+        ("last_name", "last_name"),
+        ("name_key", "name_key"),
+    ),
+    (("company", "company"), ("company_key", "company_key")),
+    (("phone", "phone"), ("phone_e164", "phone_e164")),
+    (("country_code", "country"), ("country", "country")),
 )
-"""Fields that a replacing row leaves blank and takes from the lead it replaces.
+"""Normalised fields as groups of (batch column, ``leads`` column).
 
-The normalised fields (e-mail, name, company, phone, country) are not carried:
-each is several batch columns derived together (``email``, ``email_key`` and
-``email_display``, for one), so one of them cannot be filled alone.
+A group is taken from the held lead as a whole, and only when every batch column
+of the group is blank: its columns are derived together, so one alone would not
+match the others.
 """
+
+CARRIED_FIELDS: tuple[str, ...] = tuple(
+    batch
+    for _, batch, stored in COMPARED_FIELDS
+    if batch == stored
+    and not any(batch == column for group in CARRIED_GROUPS for column, _ in group)
+)
+"""Other fields that a replacing row leaves blank and takes from the held lead."""
 
 REPLACED_RULE = "replaced_by_reimport"
 
@@ -170,6 +186,21 @@ def _carry_blank_fields(
         if blank.any():
             rows = blank.index[blank.to_numpy(dtype=bool)]
             frame.loc[rows, column] = old[rows]
+    for group in CARRIED_GROUPS:
+        if any(stored_column not in held.columns for _, stored_column in group):
+            continue
+        blank = pd.Series(True, index=first.index)
+        for batch_column, _ in group:
+            if batch_column in frame.columns:
+                blank &= comparable_text(frame.loc[first.index, batch_column]).isna()
+        if not blank.any():
+            continue
+        rows = blank.index[blank.to_numpy(dtype=bool)]
+        for batch_column, stored_column in group:
+            if batch_column not in frame.columns:
+                frame[batch_column] = None
+            values = held[stored_column].set_axis(first.index)
+            frame.loc[rows, batch_column] = values[rows]
 
 
 def _link_to_replacing_rows(

@@ -4,6 +4,11 @@
 select
     l.lead_id,
     l.external_id,
+    l.email,
+    l.first_name,
+    l.last_name,
+    l.company,
+    l.phone,
     l.email_key,
     l.name_key,
     l.company_key,

@@ -222,10 +222,62 @@ def test_replacing_row_inherits_do_not_call():
         duplicate_of=["L-ANN"],
     )
     stored = _stored(
-        **{"L-ANN": {"email_key": "ann@x.example", "country": None, "do_not_call": True}}
+        **{
+            "L-ANN": {
+                "email_key": "ann@x.example",
+                "country": None,
+                "do_not_call": True,
+            }
+        }
     )
 
     replacing = plan_replacements(frame, stored, pd.Series(False, index=frame.index))
 
     assert replacing["lead_id"].tolist() == ["L-1"]
     assert frame["held_do_not_call"].tolist() == [True]
+
+
+def test_replacing_row_takes_blank_groups_whole():
+    # The correction gives only the e-mail and a new country: the held name,
+    # company and phone come along as whole groups.
+    frame = _batch(
+        email=["ann@x.example"],
+        email_key=["ann@x.example"],
+        first_name=[None],
+        last_name=[None],
+        name_key=[None],
+        company=["  "],
+        company_key=[None],
+        phone=[None],
+        phone_e164=[None],
+        country_code=["DE"],
+        outcome=["duplicate"],
+        duplicate_of=["L-ANN"],
+    )
+    stored = _stored(
+        **{
+            "L-ANN": {
+                "email": "ann@x.example",
+                "email_key": "ann@x.example",
+                "first_name": "Ann",
+                "last_name": "Lee",
+                "name_key": "ann lee",
+                "company": "Acme GmbH",
+                "company_key": "acme",
+                "phone": "030 123",
+                "phone_e164": "+4930123",
+                "country": None,
+            }
+        }
+    )
+
+    replacing = plan_replacements(frame, stored, pd.Series(False, index=frame.index))
+
+    assert replacing["lead_id"].tolist() == ["L-1"]
+    assert frame.loc[0, "changed_fields"] == "country"
+    row = frame.loc[0]
+    names = (row["first_name"], row["last_name"], row["name_key"])
+    assert names == ("Ann", "Lee", "ann lee")
+    assert (row["company"], row["company_key"]) == ("Acme GmbH", "acme")
+    assert (row["phone"], row["phone_e164"]) == ("030 123", "+4930123")
+    assert row["country_code"] == "DE"
