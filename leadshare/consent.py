@@ -192,12 +192,14 @@ def external_keys(frame: pd.DataFrame, source: str) -> pd.Series:
     if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
         ids = pa.array(column.array)
     else:
-        ids = pa.array(column.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+        values = column.to_numpy(dtype=object)
+        ids = pa.array(values, type=pa.string(), from_pandas=True)
     if isinstance(ids, pa.ChunkedArray):
         ids = ids.combine_chunks()
     ids = ids.cast(pa.large_string())
     stripped = pc.utf8_trim_whitespace(ids)
-    stripped = pc.if_else(pc.equal(stripped, ""), pa.scalar(None, stripped.type), stripped)
+    missing = pa.scalar(None, stripped.type)
+    stripped = pc.if_else(pc.equal(stripped, ""), missing, stripped)
     prefix = pa.scalar(f"{EXTERNAL_KEY_PREFIX}{source}:", stripped.type)
     keys = pc.binary_join_element_wise(prefix, stripped, pa.scalar("", stripped.type))
     return pd.Series(pd.arrays.ArrowStringArray(keys), index=frame.index)
