@@ -40,8 +40,8 @@ def review_approvals(decisions: list[DecisionRow]) -> list[str] | Failed:
     applied = sum(not r.startswith("not") for r in results)
     logger.info("Applied %d of %d approval decisions", applied, len(results))
     if applied < len(results):
-        # The run ends Failed, so the UI does not show a decision that was not
-        # applied as done; the per-row results stay in the state's data.
+        # The run ends Failed: the UI must not show a decision that was not
+        # applied as done. The per-row results stay in the state's data.
         return Failed(
             message=f"{len(results) - applied} of {len(results)} approval decisions "
             "were not applied; see the log for each row's reason",

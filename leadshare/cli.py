@@ -349,7 +349,7 @@ def status(
     console.print(f"Latest runs ({len(runs)})", style="bold", markup=False)
     for row in runs:
         if row["status"] == "running" and live is False:
-            # Nobody holds the run lock, so the run's process is gone.
+            # No process holds the run lock, so the run's process has ended.
             row = {**row, "status": ENDED_UNFINISHED}
         lines = run_lines(row)
         # The id is printed whole, never cut, so it can be copied into other commands.
@@ -359,7 +359,7 @@ def status(
 
 
 ENDED_UNFINISHED = "ended without finishing (the next run takes over its files)"
-"""How ``status`` shows a run marked running whose process no longer holds the lock."""
+"""The ``status`` text of a run marked running whose process holds no lock now."""
 
 
 def run_lines(row: dict) -> list[str]:
