@@ -147,7 +147,7 @@ def plan_replacements(
         held = stored.set_index("lead_id")["do_not_call"]
         frame["held_do_not_call"] = False
         frame.loc[first.index, "held_do_not_call"] = (
-            held.reindex(first["duplicate_of"]).fillna(False).astype(bool).to_numpy()
+            held.reindex(first["duplicate_of"]).eq(True).to_numpy(dtype=bool)
         )
     for column in ("outcome", "rule", "reason", "duplicate_of"):
         frame.loc[first.index, column] = None
