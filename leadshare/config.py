@@ -41,7 +41,7 @@ from leadshare.templates import approved_templates
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 PARTNER_ID_MAX = 64
-"""Longest partner id: ids name outbox folders and files, with a run id beside them."""
+"""Maximum length of a partner id, which names outbox folders and files."""
 PARTNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 

@@ -384,12 +384,12 @@ def _suppress_held_duplicates(
 
 
 def _mark_do_not_call(out: pd.DataFrame, parsed: pd.Series) -> None:
-    """Set ``do_not_call_flag`` for every row whose person asked not to be called.
+    """Set ``do_not_call_flag`` on every row of a person marked do-not-call.
 
-    A do-not-call in any row of a person holds for all of them: the row's own
-    value, the held lead that the row replaces (``held_do_not_call``), and the
-    duplicate rows of the batch. A duplicate row that says so about a held lead
-    names that lead in ``marks_do_not_call``, for the commit to flag it.
+    A do-not-call in any row of a person applies to all of them: the row's own
+    value, the stored lead that the row replaces (``held_do_not_call``), and the
+    duplicate rows of the batch. A flagged duplicate row that links to a stored
+    lead puts that lead's id in ``marks_do_not_call``, and the commit flags it.
     """
     flagged = parsed.eq(True)
     if "held_do_not_call" in out.columns:
@@ -494,13 +494,14 @@ def _check_consent_time(
         # Reasons are built for the failing rows only, not for every consented row.
         bad = text[unreadable_values]
         quoted = bad.astype(str).str.strip().str.slice(0, 40).map(repr)
+        fix = "; fix the consent record in the source"
+        reasons = "consent_at " + quoted + NOT_ISO + fix
         _finish(
             out,
             unreadable,
             Outcome.QUARANTINED,
             "consent_time_unreadable",
-            ("consent_at " + quoted + NOT_ISO + "; fix the consent record in the source")
-            .reindex(out.index),
+            reasons.reindex(out.index),
         )
     if future_values.any():
         future = pd.Series(False, index=out.index)

@@ -96,10 +96,10 @@ _SCALES = {"k": 1e3, "m": 1e6, "mn": 1e6, "mio": 1e6, "b": 1e9, "bn": 1e9}
 def read_amount(value: object) -> float:
     """Read a size or amount as a source writes it; NaN when it is no number.
 
-    Accepted: thousands separators (12,000, 12 000, 12'000, 1.000.000), a currency
-    sign or code ($, €, £, USD, EUR, GBP, CHF), a scale (75M, 2bn, 1.2B, 500k,
-    75 Mio), a trailing plus (10000+), a leading "over" or ">=", and a trailing
-    "employees". A range (1,001-5,000, 10k to 50k) counts as its lower end. A
+    Accepted: thousands separators (12,000, 12 000, 12'000, 1.000.000) and a
+    currency sign or code ($, €, £, USD, EUR, GBP, CHF). Also a scale (75M, 2bn,
+    1.2B, 500k, 75 Mio), a trailing plus (10000+), a leading "over" or ">=", and a
+    trailing "employees". A range (1,001-5,000, 10k to 50k) counts as its lower end. A
     threshold is then met only when the whole range meets it.
 
     NOTE: one dot before three digits (12.000) reads as a decimal point, 12; in a

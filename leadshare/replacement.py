@@ -141,13 +141,16 @@ def plan_replacements(
 
     frame.loc[first.index, "replaces"] = first["duplicate_of"]
     frame.loc[first.index, "changed_fields"] = first["changed_fields"]
-    _carry_blank_fields(frame, first, stored)
-    if "do_not_call" in stored.columns:
+    # The stored data of the lead each replacing row replaces, in the rows' order.
+    originals = (
+        stored.set_index("lead_id").loc[first["duplicate_of"]].set_axis(first.index)
+    )
+    _carry_blank_fields(frame, originals)
+    if "do_not_call" in originals.columns:
         # A do-not-call stays with the person: consent reads this for the new lead.
-        held = stored.set_index("lead_id")["do_not_call"]
         frame["held_do_not_call"] = False
         frame.loc[first.index, "held_do_not_call"] = (
-            held.reindex(first["duplicate_of"]).eq(True).to_numpy(dtype=bool)
+            originals["do_not_call"].eq(True).to_numpy(dtype=bool)
         )
     for column in ("outcome", "rule", "reason", "duplicate_of"):
         frame.loc[first.index, column] = None
@@ -161,8 +164,8 @@ def _first_corrections(candidates: pd.DataFrame, stored: pd.DataFrame) -> pd.Dat
     """Return the first row with changed data per held lead, with ``changed_fields``."""
     if candidates.empty:
         return candidates
-    held = stored.set_index("lead_id").loc[candidates["duplicate_of"]].reset_index()
-    changes = changed_fields(candidates, held)
+    originals = stored.set_index("lead_id").loc[candidates["duplicate_of"]]
+    changes = changed_fields(candidates, originals.reset_index())
     differs = (changes != "").to_numpy(dtype=bool)
     if not differs.any():
         # Assigning a column to an empty frame would give it the column's rows.
@@ -171,36 +174,31 @@ def _first_corrections(candidates: pd.DataFrame, stored: pd.DataFrame) -> pd.Dat
     return changed.sort_values(ROW_COLUMN).drop_duplicates("duplicate_of")
 
 
-def _carry_blank_fields(
-    frame: pd.DataFrame, first: pd.DataFrame, stored: pd.DataFrame
-) -> None:
-    """Fill the replacing rows' blank :data:`CARRIED_FIELDS` from their held leads."""
-    held = stored.set_index("lead_id").loc[first["duplicate_of"]]
-    for column in CARRIED_FIELDS:
-        if column not in held.columns:
+def _carry_blank_fields(frame: pd.DataFrame, originals: pd.DataFrame) -> None:
+    """Fill blank fields of the replacing rows from the leads they replace.
+
+    ``originals`` has the stored data of each replacing row's lead, on the rows'
+    index. Each of :data:`CARRIED_GROUPS` and :data:`CARRIED_FIELDS` is filled
+    where the row leaves all of its columns blank and the stored lead has a value.
+    """
+    singles = tuple(((column, column),) for column in CARRIED_FIELDS)
+    for group in CARRIED_GROUPS + singles:
+        if any(stored_column not in originals.columns for _, stored_column in group):
             continue
-        old = held[column].set_axis(first.index)
-        if column not in frame.columns:
-            frame[column] = None
-        blank = comparable_text(frame.loc[first.index, column]).isna() & old.notna()
-        if blank.any():
-            rows = blank.index[blank.to_numpy(dtype=bool)]
-            frame.loc[rows, column] = old[rows]
-    for group in CARRIED_GROUPS:
-        if any(stored_column not in held.columns for _, stored_column in group):
-            continue
-        blank = pd.Series(True, index=first.index)
+        blank = pd.Series(True, index=originals.index)
         for batch_column, _ in group:
             if batch_column in frame.columns:
-                blank &= comparable_text(frame.loc[first.index, batch_column]).isna()
+                text = comparable_text(frame.loc[originals.index, batch_column])
+                blank &= text.isna()
+        stored_values = originals[[stored_column for _, stored_column in group]]
+        blank &= stored_values.notna().any(axis=1)
         if not blank.any():
             continue
         rows = blank.index[blank.to_numpy(dtype=bool)]
         for batch_column, stored_column in group:
             if batch_column not in frame.columns:
                 frame[batch_column] = None
-            values = held[stored_column].set_axis(first.index)
-            frame.loc[rows, batch_column] = values[rows]
+            frame.loc[rows, batch_column] = originals.loc[rows, stored_column]
 
 
 def _link_to_replacing_rows(

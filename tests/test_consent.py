@@ -332,7 +332,7 @@ def test_opt_out_duplicate_of_batch_row() -> None:
 
 def test_refusal_withdraws_held_and_batch_leads() -> None:
     # Row 1 refuses consent for held lead L-OLD. Row 3 refuses for the person of
-    # row 2 in the same file. Row 4 asks to share and stays open.
+    # row 2 in the same file. Row 4 consents and stays open.
     batch = _batch(
         lead_id=["L-1", "L-2", "L-3", "L-4"],
         email_key=["old@x.example", "ann@x.example", "ann@x.example", "bo@x.example"],
@@ -353,9 +353,9 @@ def test_refusal_withdraws_held_and_batch_leads() -> None:
     assert entries == []
 
 
-def test_do_not_call_in_any_row_of_a_person() -> None:
-    # Row 2 repeats row 1 in this file and says do-not-call; row 3 repeats held
-    # lead L-OLD and says so; row 4 replaces a held lead that was do-not-call.
+def test_do_not_call_spreads_to_person() -> None:
+    # Row 2 repeats row 1 in this file with do_not_call yes. Row 3 repeats held
+    # lead L-OLD with do_not_call yes. Row 4 replaces a do-not-call held lead.
     batch = _batch(
         lead_id=["L-1", "L-2", "L-3", "L-4", "L-5"],
         email_key=[f"{name}@x.example" for name in "abcde"],

@@ -559,7 +559,8 @@ def test_opt_out_by_source_id_withdraws_and_sticks(home, shared_dir, tmp_path):
     )
     rows = leads.iloc[[77, 1, 2, 3]].copy()
     target, first_opt_out = rows["Prospect ID"].iloc[[0, 3]]
-    assert rows["Country"].iloc[0] == "" and rows["Do Not Email"].iloc[0] == "No"
+    assert rows["Country"].iloc[0] == ""
+    assert rows["Do Not Email"].iloc[0] == "No"
     no_email = rows.columns.get_loc("Do Not Email")
     # The fourth person opts out the first time we see them.
     rows.iloc[3, no_email] = "Yes"
@@ -656,7 +657,7 @@ def test_do_not_call_phone_never_leaves(home, tmp_path):
         [
             ("D1", "dora@dnc.example", "DE", "+49 30 12345678", "yes"),
             ("D2", "otto@ok.example", "DE", "+49 30 87654321", "no"),
-            # The same person twice in one file; the repeat asks not to be called.
+            # The same person twice in one file. The repeat sets do_not_call.
             ("D4", "ida@twice.example", "DE", "+49 30 11112222", "no"),
             ("D4b", "ida@twice.example", "DE", "+49 30 11112222", "yes"),
             # No partner takes FR yet, so this lead waits.
@@ -664,7 +665,7 @@ def test_do_not_call_phone_never_leaves(home, tmp_path):
         ],
     )
     summary = run_share(home, "generic", first)
-    # A later row of the waiting person asks not to be called; FR is then served.
+    # A later row of the waiting person sets do_not_call, and a partner now takes FR.
     write_partner(["DE", "FR"])
     later = write_file(
         "later.csv", [("D3", "fred@later.example", "FR", "+33 1 23 45 67 89", "yes")]
@@ -674,10 +675,12 @@ def test_do_not_call_phone_never_leaves(home, tmp_path):
     assert summary["outcomes"]["shared"] == 3
     assert again["backlog_placed"] == 1
     sent = sent_rows()
-    assert sent["D1"]["phone"] == "" and sent["D1"]["phone_e164"] == ""
+    assert sent["D1"]["phone"] == ""
+    assert sent["D1"]["phone_e164"] == ""
     assert sent["D2"]["phone_e164"] == "+493087654321"
     assert sent["D4"]["phone_e164"] == ""
-    assert sent["D3"]["phone"] == "" and sent["D3"]["phone_e164"] == ""
+    assert sent["D3"]["phone"] == ""
+    assert sent["D3"]["phone_e164"] == ""
     # The store keeps the numbers (dedup and opt-outs use them) with the flag.
     assert db_rows(home, "select external_id, do_not_call from leads order by 1") == [
         ("D1", True),
@@ -784,7 +787,8 @@ def test_status_shows_a_dead_run_as_ended(home, partner):
         live = CliRunner().invoke(cli.app, ["status"])
 
     dead_text, live_text = (" ".join(r.output.split()) for r in (dead, live))
-    assert dead.exit_code == 0 and live.exit_code == 0
+    assert dead.exit_code == 0
+    assert live.exit_code == 0
     assert f"{cli.ENDED_UNFINISHED}, 1 file, 7 rows" in dead_text
     assert "running" not in dead_text
     assert ", running, 1 file, 7 rows" in live_text

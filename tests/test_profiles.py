@@ -62,7 +62,7 @@ def test_xeducation_rows(xeducation: pd.DataFrame) -> None:
 def test_xeducation_published_counts(xeducation: pd.DataFrame) -> None:
     assert int((xeducation["do_not_email"] == "yes").sum()) == 734
     assert int((xeducation["do_not_call"] == "yes").sum()) == 2
-    # Last Activity is also the status: 61 rows say Unsubscribed, 3 of them with
+    # Last Activity is also the status: 61 rows contain Unsubscribed, 3 of them with
     # Do Not Email "No".
     assert int((xeducation["status"] == "Unsubscribed").sum()) == 61
     unsubscribed_only = (xeducation["status"] == "Unsubscribed") & (
