@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from leadshare import arrowtext
 from leadshare.model import Outcome
 from leadshare.timestamps import NOT_ISO, check_timestamps, utc_minutes
 
@@ -155,7 +156,8 @@ def _new_entry_frame(
         parts.append(pd.DataFrame({"key": distinct, "kind": kind}))
     entries = pd.concat(parts, ignore_index=True).drop_duplicates("key")
     if suppressed_keys:
-        entries = entries[~entries["key"].isin(suppressed_keys)]
+        known = arrowtext.in_set(entries["key"], arrowtext.value_set(suppressed_keys))
+        entries = entries[~known]
     return entries.assign(reason="opted out", source=source, suppressed_at=at)[
         ENTRY_COLUMNS
     ].reset_index(drop=True)
@@ -248,16 +250,21 @@ def apply_consent(
     # A person who opted out in one row opted out in all of them: the lead that
     # the row's duplicates link to is suppressed too, whichever row came first.
     by_duplicate = _linked_to(frame, opted_out) & ~opted_out
-    email_keys = _column(frame, "email_key")
-    phones = _column(frame, "phone_e164")
-    externals = _column(frame, "external_key")
+    # The key columns stay as they are (Arrow or objects): only lookups read them.
+    email_keys, phones, externals = (
+        frame[name] if name in frame.columns else _column(frame, name)
+        for name in ("email_key", "phone_e164", "external_key")
+    )
     withdrawn = opted_out | by_duplicate
     # An opted-out row that repeats a held lead withdraws that lead. Its keys are
     # suppressed too, because the row may match it by name or external id alone.
     withdraws_held = opted_out & _duplicate_of_held(out)
     new_keys = {
         kind: pd.concat(
-            [values[withdrawn], _column(frame, f"held_{column}")[withdraws_held]]
+            [
+                values[withdrawn].astype(object),
+                _column(frame, f"held_{column}")[withdraws_held],
+            ]
         )
         for kind, column, values in (
             ("email", "email_key", email_keys),
@@ -265,10 +272,13 @@ def apply_consent(
             ("external_id", "external_key", externals),
         )
     }
-    blocked = set(suppressed_keys)
-    for values in new_keys.values():
-        blocked |= set(values.dropna())
-    listed = email_keys.isin(blocked) | phones.isin(blocked) | externals.isin(blocked)
+    blocked = arrowtext.value_set(suppressed_keys, *new_keys.values())
+    listed = pd.Series(
+        arrowtext.in_set(email_keys, blocked)
+        | arrowtext.in_set(phones, blocked)
+        | arrowtext.in_set(externals, blocked),
+        index=frame.index,
+    )
 
     reasons = _opt_out_reasons(frame, email_opt_out, status_opt_out, opted_out)
     _suppress_held_duplicates(out, withdraws_held, reasons)
@@ -405,11 +415,12 @@ def _linked_to(frame: pd.DataFrame, rows: pd.Series) -> pd.Series:
     """Mark the rows whose lead is the ``duplicate_of`` target of one of ``rows``."""
     if "duplicate_of" not in frame.columns or "lead_id" not in frame.columns:
         return pd.Series(False, index=frame.index)
-    targets = set(frame.loc[rows.to_numpy(dtype=bool), "duplicate_of"].dropna())
-    if not targets:
+    targets = frame.loc[rows.to_numpy(dtype=bool), "duplicate_of"].dropna()
+    if targets.empty:
         return pd.Series(False, index=frame.index)
     return pd.Series(
-        frame["lead_id"].isin(targets).to_numpy(dtype=bool), index=frame.index
+        arrowtext.in_set(frame["lead_id"], arrowtext.value_set(targets)),
+        index=frame.index,
     )
 
 

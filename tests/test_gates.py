@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from pydantic import ValidationError
@@ -178,7 +179,7 @@ def test_length_checks_settled_early_agree_with_gx() -> None:
 
     columns = sorted({e.column for e in suite.expectations})
     full = gates._validate(frame[columns], suite, {}, gates._ROW_RESULT_FORMAT)
-    remaining = gates._without_passing_length_checks(suite, frame)
+    remaining = gates._without_passing_checks(suite, frame)
 
     failing = {r.expectation_config.meta["rule"] for r in full if not r.success}
     assert failing == {"company_too_long", "email_too_long"}
@@ -190,6 +191,57 @@ def test_length_checks_settled_early_agree_with_gx() -> None:
         "email_too_long",
         "company_too_long",
     ]
+
+
+# Values on which Python's re (used by GX) and Arrow's RE2 could disagree about the
+# e-mail pattern: Unicode and ASCII control white space, a final line end, non-ASCII
+# letters, padding that the pattern allows.
+_PATTERN_EDGES = [
+    "a@x.io",
+    " b@x.io ",
+    "c\u00a0d@x.io",
+    "e\vf@x.io",
+    "g\x1ch@x.io",
+    "i@x.io\n",
+    "j\u3000@x.io",
+    "ä@bücher.de",
+    "no-at-sign",
+    None,
+]
+
+
+@pytest.mark.parametrize("storage", ["object", "pyarrow"])
+def test_pattern_check_settled_early_agrees_with_gx(storage: str) -> None:
+    frame = _leads(email=_PATTERN_EDGES)
+    if storage == "pyarrow":
+        frame["email"] = frame["email"].astype(pd.StringDtype("pyarrow"))
+    suite = gates._row_suite([])
+    columns = sorted({e.column for e in suite.expectations})
+    checked = frame[columns].astype(object).where(frame[columns].notna(), None)
+    (syntax,) = [
+        r
+        for r in gates._validate(checked, suite, {}, gates._ROW_RESULT_FORMAT)
+        if r.expectation_config.meta["rule"] == "email_syntax"
+    ]
+    gx_failed = set(syntax.result["unexpected_index_list"])
+
+    rules = gates.check_rows(frame, [])
+
+    assert gx_failed == {2, 3, 4, 6, 8}
+    assert set(np.flatnonzero(rules.eq("email_syntax").to_numpy())) == gx_failed
+
+
+def test_pattern_check_dropped_only_when_every_value_passes() -> None:
+    suite = gates._row_suite([])
+    passing = _leads(email=["a@x.io", "ä@bücher.de", None])
+    failing = _leads(email=["a@x.io", "c\u00a0d@x.io"])
+
+    def rules_left(frame: pd.DataFrame) -> set[str]:
+        remaining = gates._without_passing_checks(suite, frame)
+        return {e.meta["rule"] for e in remaining.expectations}
+
+    assert "email_syntax" not in rules_left(passing)
+    assert "email_syntax" in rules_left(failing)
 
 
 def test_required_order_decides_rule() -> None:
