@@ -108,8 +108,10 @@ DELIVERABLE_FIELDS: tuple[str, ...] = (
 )
 """Lead fields that a transfer fills, and so the only fields an allowlist may name.
 
-These are the lead columns that ``sql/due_transfers.sql`` reads for each transfer.
-The other ``RULE_FIELDS`` are used during intake and are not stored with the lead.
+These are the lead columns that ``sql/due_transfers.sql`` reads for each transfer,
+except ``do_not_call``, which delivery reads to remove phone numbers from the notes
+and never sends. The other ``RULE_FIELDS`` are used during intake and are not stored
+with the lead.
 """
 
 # Number and flag fields use strict types. YAML 1.1 (PyYAML) reads unquoted yes, no,

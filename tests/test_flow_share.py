@@ -624,7 +624,7 @@ def test_do_not_call_phone_never_leaves(home, tmp_path):
             "capacity_per_week": 50,
             "channel": "file_drop",
             "timezone": "UTC",
-            "fields": ["lead_id", "external_id", "phone", "phone_e164"],
+            "fields": ["lead_id", "external_id", "phone", "phone_e164", "notes"],
         }
         (home / "config" / "partners.yaml").write_text(
             yaml.safe_dump({"partners": [partner]})
@@ -634,11 +634,11 @@ def test_do_not_call_phone_never_leaves(home, tmp_path):
         header = (
             "external_id,email,first_name,company,country,phone,lead_source,"
             "engagement,consent_share,consent_source,consent_at,do_not_email,"
-            "do_not_call\n"
+            "do_not_call,notes\n"
         )
         body = "".join(
             f"{ext},{email},N,{ext}Co,{country},{phone},referral,50,yes,form,"
-            f"2026-11-01T10:00:00Z,no,{dnc}\n"
+            f"2026-11-01T10:00:00Z,no,{dnc},mobile {phone} after 6pm\n"
             for ext, email, country, phone, dnc in rows
         )
         (tmp_path / name).write_text(header + body, encoding="utf-8")
@@ -681,6 +681,9 @@ def test_do_not_call_phone_never_leaves(home, tmp_path):
     assert sent["D4"]["phone_e164"] == ""
     assert sent["D3"]["phone"] == ""
     assert sent["D3"]["phone_e164"] == ""
+    for external_id in ("D1", "D3", "D4"):
+        assert sent[external_id]["notes"] == "mobile [phone removed] after 6pm"
+    assert sent["D2"]["notes"] == "mobile +49 30 87654321 after 6pm"
     # The store keeps the numbers (dedup and opt-outs use them) with the flag.
     assert db_rows(home, "select external_id, do_not_call from leads order by 1") == [
         ("D1", True),
