@@ -1,7 +1,7 @@
 """The approval queue: approve, reassign or reject a held lead.
 
-Matching holds strategic accounts, and leads whose company size or annual revenue
-could not be read as a number (see :func:`leadshare.match.approval_holds`).
+Matching puts strategic accounts in the queue, and leads whose company size or annual
+revenue could not be read as a number (see :func:`leadshare.match.approval_holds`).
 """
 
 from __future__ import annotations

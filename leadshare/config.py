@@ -49,7 +49,7 @@ Tier = Literal["gold", "silver", "bronze"]
 TIERS: tuple[str, ...] = get_args(Tier)
 
 NumberFormat = Literal["1,234.56", "1.234,56"]
-"""How a source writes amounts: comma or dot as the thousands separator."""
+"""The number format of a source's amounts: comma or dot between thousands."""
 NUMBER_FORMATS: tuple[str, ...] = get_args(NumberFormat)
 DEFAULT_NUMBER_FORMAT = "1,234.56"
 

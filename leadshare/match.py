@@ -278,7 +278,7 @@ def match_leads(
     order_key = _lead_order(seed, leads["lead_id"])
     score = leads["score"].fillna(0).to_numpy()
     hold_rule, hold_reason = approval_holds(leads)
-    held = pd.notna(hold_rule)
+    needs_approval = pd.notna(hold_rule)
     outcome = np.full(len(leads), None, dtype=object)
     rule = np.full(len(leads), None, dtype=object)
     reason = np.full(len(leads), None, dtype=object)
@@ -304,8 +304,8 @@ def match_leads(
             )
             continue
         ordered = positions[np.lexsort((order_key[positions], -score[positions]))]
-        hold = ordered[held[ordered]]
-        normal = ordered[~held[ordered]]
+        hold = ordered[needs_approval[ordered]]
+        normal = ordered[~needs_approval[ordered]]
         picks = _pick_slots(candidates, len(normal), rules, seed)
         for (_, partner_id), position in zip(picks, normal[: len(picks)], strict=True):
             partner_col[position] = partner_id

@@ -458,7 +458,7 @@ UNREADABLE_AMOUNT_RULE = "amount_unreadable"
 
 
 def _rules_read_number(rules: Rules, field: str) -> bool:
-    """Return whether a strategic threshold or an at_least score rule reads ``field``."""
+    """Return whether a strategic threshold or at_least score rule reads ``field``."""
     threshold = {
         "company_size": rules.strategic.min_company_size,
         "annual_revenue": rules.strategic.min_annual_revenue,
@@ -473,9 +473,10 @@ def _rules_read_number(rules: Rules, field: str) -> bool:
 def flag_unreadable_amounts(fields: _Fields, rules: Rules) -> np.ndarray:
     """Return why each row must wait for a human because of an unreadable amount.
 
-    A row that need not wait gets None. A company size or annual revenue that is present but not a number would pass the
-    size and revenue rules as if it were missing. Only fields that a strategic
-    threshold or an at_least score rule reads are checked.
+    A row that need not wait gets None. A company size or annual revenue that is
+    present but not a number would pass the size and revenue rules as if it were
+    missing. Only fields that a strategic threshold or an at_least score rule reads
+    are checked.
     """
     reasons = np.full(len(fields.frame), None, dtype=object)
     for field, label in AMOUNT_LABELS.items():
@@ -548,8 +549,8 @@ def qualify(
 
     Rows that pass get ``strategic`` (the strategic-account reason) and
     ``unreadable_amount`` (the unreadable company size or revenue), or None in each.
-    Matching holds a row with either for approval. ``number_format`` is the source
-    profile's way of writing annual revenue.
+    Matching puts a row with either in the approval queue. ``number_format`` is the
+    source profile's way of writing annual revenue.
     """
     live = frame["outcome"].isna().to_numpy()
     for column in ("rule", "reason"):

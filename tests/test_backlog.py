@@ -100,7 +100,7 @@ def test_backlog_lead_explained_with_latest_decision(small_partner):
 
 
 
-def test_backlog_holds_reread_amounts(small_partner, home):
+def test_backlog_reads_amounts_per_profile(small_partner, home):
     profiles = home / "config" / "profiles"
     german = yaml.safe_load((profiles / "generic.yaml").read_text())
     german.update(name="german", number_format="1.234,56")
