@@ -1,4 +1,4 @@
-"""Approval flow: apply approvers' decisions on strategic leads from the Prefect UI.
+"""Approval flow: apply approvers' decisions on held leads from the Prefect UI.
 
 Run the ``approvals`` deployment (flow ``review-approvals``) from the UI; its parameter
 form takes a list of decisions (lead id, approve/reassign/reject, partner, approver,

@@ -64,7 +64,7 @@ def _share(ctx: RunContext, deliver: bool) -> dict:
         frame = validate_leads(ctx, frame, item.profile)
         frame = dedup_leads(ctx, frame, item.profile)
         frame, suppressions = check_consent(ctx, frame)
-        frame = qualify_leads(ctx, frame)
+        frame = qualify_leads(ctx, frame, item.profile)
         match = match_partners(ctx, frame, item.batch)
         if commit_batch(ctx, item, frame, match, suppressions, meta) is not None:
             archive_file(ctx, item)

@@ -1,4 +1,8 @@
-"""The approval queue for strategic accounts: approve, reassign or reject."""
+"""The approval queue: approve, reassign or reject a held lead.
+
+Matching puts strategic accounts in the queue, and leads whose company size or annual
+revenue could not be read as a number (see :func:`leadshare.match.approval_holds`).
+"""
 
 from __future__ import annotations
 

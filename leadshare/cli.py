@@ -25,7 +25,10 @@ from leadshare.errors import LeadshareError
 from leadshare.words import counted
 
 app = typer.Typer(help="Partner lead sharing on Prefect.", no_args_is_help=True)
-approvals_app = typer.Typer(help="The approval queue for strategic accounts.")
+approvals_app = typer.Typer(
+    help="The approval queue for strategic accounts and unreadable company sizes or "
+    "revenues."
+)
 endpoint_app = typer.Typer(help="Partner endpoints disabled after 410 Gone.")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(endpoint_app, name="endpoint")
@@ -389,7 +392,7 @@ def run_lines(row: dict) -> list[str]:
 
 @approvals_app.command("list")
 def approvals_list() -> None:
-    """List strategic leads waiting for a decision."""
+    """List held leads: strategic accounts and unreadable sizes or revenues."""
     from leadshare.approvals import pending
 
     try:

@@ -48,6 +48,11 @@ PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 Tier = Literal["gold", "silver", "bronze"]
 TIERS: tuple[str, ...] = get_args(Tier)
 
+NumberFormat = Literal["1,234.56", "1.234,56"]
+"""The number format of a source's amounts: comma or dot between thousands."""
+NUMBER_FORMATS: tuple[str, ...] = get_args(NumberFormat)
+DEFAULT_NUMBER_FORMAT = "1,234.56"
+
 CHANNEL_SETTINGS: dict[str, str] = {
     "webhook": "webhook",
     "template": "webhook",
@@ -108,8 +113,10 @@ DELIVERABLE_FIELDS: tuple[str, ...] = (
 )
 """Lead fields that a transfer fills, and so the only fields an allowlist may name.
 
-These are the lead columns that ``sql/due_transfers.sql`` reads for each transfer.
-The other ``RULE_FIELDS`` are used during intake and are not stored with the lead.
+These are the lead columns that ``sql/due_transfers.sql`` reads for each transfer,
+except ``do_not_call``, which delivery reads to remove phone numbers from the notes
+and never sends. The other ``RULE_FIELDS`` are used during intake and are not stored
+with the lead.
 """
 
 # Number and flag fields use strict types. YAML 1.1 (PyYAML) reads unquoted yes, no,
@@ -535,6 +542,21 @@ class Profile(_Strict):
     )
     suite: str = "leads_batch"
     max_null_rate: dict[str, StrictFiniteFloat] = Field(default_factory=dict)
+    number_format: NumberFormat = Field(
+        default=DEFAULT_NUMBER_FORMAT,
+        description="How the source writes annual revenue: '1,234.56' or '1.234,56'",
+    )
+
+    @field_validator("number_format", mode="before")
+    @classmethod
+    def _known_number_format(cls, value: object) -> object:
+        if value in NUMBER_FORMATS:
+            return value
+        raise ValueError(
+            f"number_format {value!r} is not supported. Write '1,234.56' (in "
+            "quotes) when the source writes 1,234,567.89, or '1.234,56' when it "
+            "writes 1.234.567,89"
+        )
 
     @field_validator("name")
     @classmethod

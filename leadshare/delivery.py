@@ -9,6 +9,9 @@ template. When that differs from the stored bytes, the new bytes replace them an
 out with the same ``webhook-id``, so a field removed from the allowlist after a failed
 attempt is not sent.
 
+Every channel sends the notes of a do-not-call lead with its phone numbers removed
+(see :mod:`leadshare.transfer.redact`).
+
 File channels (file drop, CRM export, manual handoff) first stamp the due transfers
 with a delivery batch id, write the file named after that batch atomically, and then
 mark the transfers sent. A rerun after a crash rewrites the same file instead of
@@ -43,6 +46,7 @@ from leadshare.store import LeadStore
 from leadshare.templates import render_intro
 from leadshare.transfer import filedrop
 from leadshare.transfer.payload import build_payload
+from leadshare.transfer.redact import redact_do_not_call_notes
 from leadshare.transfer.schedule import next_attempt_at
 from leadshare.transfer.webhook import WebhookClient, WebhookSender
 from leadshare.words import counted
@@ -167,6 +171,13 @@ def deliver_partner(
         )
         return summary
     rows = _records(due)
+    redacted = redact_do_not_call_notes(rows)
+    if redacted:
+        log.info(
+            "Partner %s: phone numbers removed from the notes of %s",
+            partner.id,
+            counted(redacted, "do-not-call lead"),
+        )
     if partner.channel == "webhook":
         _deliver_webhooks(
             store, settings, partner, rows, now, summary, sender, slack, clock
@@ -217,8 +228,9 @@ def _store_payloads(
     """Store each built payload that differs from its transfer's stored one.
 
     A stored payload differs when the partner's allowlist, intro template, name or
-    SLA changed after an earlier attempt. The rebuilt bytes replace it in ``rows``
-    as well, so only fields on the current allowlist are sent.
+    SLA changed after an earlier attempt, or when the lead was marked do-not-call
+    since. The rebuilt bytes replace it in ``rows`` as well, so only fields on the
+    current allowlist are sent.
     """
     changed = [
         (row, payload)
@@ -231,7 +243,8 @@ def _store_payloads(
     if rebuilt:
         log.warning(
             "Partner %s: %s rebuilt because the partner's allowlist, intro template, "
-            "name or SLA changed since an earlier attempt; each keeps its webhook-id",
+            "name or SLA or the lead's do-not-call flag changed since an earlier "
+            "attempt; each keeps its webhook-id",
             partner.id,
             counted(rebuilt, "stored webhook payload"),
         )

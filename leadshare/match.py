@@ -31,6 +31,7 @@ import pandas as pd
 from leadshare.config import Partner, Rules
 from leadshare.dedup import by_distinct
 from leadshare.model import Outcome
+from leadshare.qualify import UNREADABLE_AMOUNT_RULE
 
 W_TIER = 0.5
 W_PERFORMANCE = 0.3
@@ -198,6 +199,31 @@ def _candidate_table(candidates: list[PartnerState], rules: Rules) -> list[dict]
     return sorted(table, key=lambda row: -row["score"])
 
 
+def approval_holds(leads: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Return the approval rule and reason of each lead to hold, None for the others.
+
+    A strategic account (``strategic``) is held under rule strategic_account. A lead
+    whose company size or revenue could not be read (``unreadable_amount``) is held
+    under rule amount_unreadable. A strategic account's reason also names an
+    unreadable value.
+    """
+    missing = pd.Series(None, index=leads.index, dtype=object)
+    strategic = leads.get("strategic", missing).to_numpy(dtype=object)
+    unreadable = leads.get("unreadable_amount", missing).to_numpy(dtype=object)
+    is_strategic = pd.notna(strategic)
+    is_unreadable = pd.notna(unreadable)
+    rule = np.full(len(leads), None, dtype=object)
+    rule[is_unreadable] = UNREADABLE_AMOUNT_RULE
+    rule[is_strategic] = "strategic_account"
+    reason = np.where(is_strategic, strategic, unreadable)
+    both = is_strategic & is_unreadable
+    reason[both] = [
+        f"{first}; {second}"
+        for first, second in zip(strategic[both], unreadable[both], strict=True)
+    ]
+    return rule, reason
+
+
 def match_leads(
     leads: pd.DataFrame,
     states: list[PartnerState],
@@ -251,12 +277,8 @@ def match_leads(
     group_rows = []
     order_key = _lead_order(seed, leads["lead_id"])
     score = leads["score"].fillna(0).to_numpy()
-    strategic_reason = leads.get(
-        "strategic", pd.Series(pd.NA, index=leads.index)
-    ).to_numpy(dtype=object)
-    strategic = (
-        leads.get("strategic", pd.Series(pd.NA, index=leads.index)).notna().to_numpy()
-    )
+    hold_rule, hold_reason = approval_holds(leads)
+    needs_approval = pd.notna(hold_rule)
     outcome = np.full(len(leads), None, dtype=object)
     rule = np.full(len(leads), None, dtype=object)
     reason = np.full(len(leads), None, dtype=object)
@@ -282,8 +304,8 @@ def match_leads(
             )
             continue
         ordered = positions[np.lexsort((order_key[positions], -score[positions]))]
-        hold = ordered[strategic[ordered]]
-        normal = ordered[~strategic[ordered]]
+        hold = ordered[needs_approval[ordered]]
+        normal = ordered[~needs_approval[ordered]]
         picks = _pick_slots(candidates, len(normal), rules, seed)
         for (_, partner_id), position in zip(picks, normal[: len(picks)], strict=True):
             partner_col[position] = partner_id
@@ -306,8 +328,8 @@ def match_leads(
             proposal = _pick_slots(candidates, 1, rules, seed)
             partner_col[hold] = proposal[0][1] if proposal else None
             outcome[hold] = Outcome.AWAITING_APPROVAL.value
-            rule[hold] = "strategic_account"
-            reason[hold] = strategic_reason[hold]
+            rule[hold] = hold_rule[hold]
+            reason[hold] = hold_reason[hold]
 
     leads["outcome"], leads["rule"], leads["reason"] = outcome, rule, reason
     leads["partner_id"], leads["group_id"] = partner_col, group_col

@@ -614,8 +614,12 @@ def consent_batch(
     )
 
 
-def qualify_batch(ctx: RunContext, frame: pd.DataFrame) -> pd.DataFrame:
-    return qualify(frame, ctx.config.rules, ctx.now)
+def qualify_batch(
+    ctx: RunContext, frame: pd.DataFrame, profile: str
+) -> pd.DataFrame:
+    """Qualify one file's rows, reading revenue in the format of its ``profile``."""
+    number_format = ctx.config.profile(profile).number_format
+    return qualify(frame, ctx.config.rules, ctx.now, number_format)
 
 
 def partner_states(ctx: RunContext) -> list[PartnerState]:
@@ -672,6 +676,7 @@ MATCH_COLUMNS = (
     "postcode",
     "score",
     "strategic",
+    "unreadable_amount",
     "outcome",
     "rule",
     "reason",
@@ -709,7 +714,10 @@ def rematch_backlog(ctx: RunContext) -> int:
     if backlog.empty:
         return 0
     backlog["outcome"] = None
-    backlog = recheck_waiting(backlog, ctx.config.rules, ctx.now)
+    number_formats = {
+        name: profile.number_format for name, profile in ctx.config.profiles.items()
+    }
+    backlog = recheck_waiting(backlog, ctx.config.rules, ctx.now, number_formats)
     failed = backlog[backlog["outcome"].notna()]
     live = backlog[backlog["outcome"].isna()]
     placed = held = live.iloc[:0]
@@ -992,7 +1000,7 @@ def bench_stages(csv_path: Path, workdir: Path) -> dict[str, float]:
     timings["dedup_fuzzy"] = parts["fuzzy"]
     timings["dedup"] -= parts["fuzzy"]
     frame, entries = timed("consent", consent_batch, ctx, frame)
-    frame = timed("qualify", qualify_batch, ctx, frame)
+    frame = timed("qualify", qualify_batch, ctx, frame, "generic")
     match = timed("match", match_batch, ctx, frame, item.batch)
     timed("commit", commit_batch, ctx, item, frame, match, entries, meta)
     timings["placed"] = int((frame["outcome"] == Outcome.SHARED.value).sum())

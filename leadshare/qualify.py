@@ -12,26 +12,39 @@ string methods applied per row took 16 s.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leadshare.config import Rules, ScoreRule
+from leadshare.config import (
+    DEFAULT_NUMBER_FORMAT,
+    NUMBER_FORMATS,
+    Rules,
+    ScoreRule,
+)
 from leadshare.fields import company_key
 from leadshare.model import Outcome
 from leadshare.timestamps import NOT_ISO, check_timestamps, utc_minutes
 
 
 class _Fields:
-    """Live rows' fields, each factorised once into codes and distinct values."""
+    """Live rows' fields, each factorised once into codes and distinct values.
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    ``number_format`` is the source profile's way of writing annual revenue.
+    """
+
+    def __init__(
+        self, frame: pd.DataFrame, number_format: str = DEFAULT_NUMBER_FORMAT
+    ) -> None:
         self.frame = frame
+        self.number_format = number_format
         self._encoded: dict[str, tuple[np.ndarray, pd.Series]] = {}
+        self._numbers: dict[str, np.ndarray] = {}
 
     def encoded(self, field: str) -> tuple[np.ndarray, pd.Series]:
         if field not in self._encoded:
@@ -62,8 +75,35 @@ class _Fields:
         return self.spread(field, _folded, None)
 
     def number(self, field: str) -> np.ndarray:
-        """Return a field as float (NaN where missing or not a number)."""
-        return self.spread(field, _as_number, np.nan)
+        """Return a field as float (NaN where missing or not a number).
+
+        Company size and annual revenue are read by :func:`read_amount` in their
+        own forms, and other fields by pandas first.
+        """
+        if field not in self._numbers:
+            form = self.amount_form(field)
+            if form is None:
+                reader = _as_number
+            else:
+                reader = functools.partial(_as_amount, form=form)
+            self._numbers[field] = self.spread(field, reader, np.nan)
+        return self._numbers[field]
+
+    def amount_form(self, field: str) -> str | None:
+        """Return the :func:`read_amount` form of ``field``; None if it has none."""
+        if field == "company_size":
+            return HEAD_COUNT
+        if field == "annual_revenue":
+            return self.number_format
+        return None
+
+    def present(self, field: str) -> np.ndarray:
+        """Return whether each row has a value in ``field`` that is not blank."""
+
+        def not_blank(values: pd.Series) -> np.ndarray:
+            return values.astype(str).str.strip().ne("").to_numpy(dtype=bool)
+
+        return self.spread(field, not_blank, False)
 
 
 def _folded(values: pd.Series) -> np.ndarray:
@@ -80,41 +120,119 @@ def _as_number(values: pd.Series) -> np.ndarray:
     return plain
 
 
-_GROUPED = r"\d{1,3}(?:[,' \u00a0\u202f]\d{3})+(?:\.\d+)?|\d{1,3}(?:\.\d{3}){2,}|\d+(?:\.\d+)?"
+_PLAIN_NUMBER = r"\s*(?:\d+|\d+(?:\.\d+)?[eE][+-]?\d+)\s*"
+"""Digits only, or scientific notation as spreadsheets export it (5.5E+07)."""
+
+
+def _as_amount(values: pd.Series, form: str) -> np.ndarray:
+    """Read distinct values of an amount field with :func:`read_amount` in ``form``.
+
+    Plain digits and scientific notation go through pandas at once. Everything
+    else, such as "12.000", must be read in the field's form, because pandas
+    would take every dot for a decimal point.
+    """
+    text = values.astype(str)
+    plain = text.str.fullmatch(_PLAIN_NUMBER).to_numpy(dtype=bool)
+    numbers = np.full(len(values), np.nan)
+    numbers[plain] = pd.to_numeric(text[plain], errors="coerce").to_numpy(dtype=float)
+    for position in np.flatnonzero(~plain & values.notna().to_numpy()):
+        numbers[position] = read_amount(values.iloc[position], form)
+    return numbers
+
+
+HEAD_COUNT = "head count"
+"""The :func:`read_amount` form of company size, whatever the profile's format."""
+
+_SPACES = "' \u00a0\u202f"
+"""Thousands separators in every form: apostrophe, space and two no-break spaces."""
+
+_NUMBER_TOKENS = {
+    # Alternatives are tried in order: grouped thousands, then two or more groups of
+    # the decimal mark (which can only be thousands), then a plain decimal.
+    DEFAULT_NUMBER_FORMAT: (
+        rf"\d{{1,3}}(?:[,{_SPACES}]\d{{3}})+(?:\.\d+)?"
+        r"|\d{1,3}(?:\.\d{3}){2,}|\d+(?:\.\d+)?"
+    ),
+    "1.234,56": (
+        rf"\d{{1,3}}(?:[.{_SPACES}]\d{{3}})+(?:,\d+)?"
+        r"|\d{1,3}(?:,\d{3}){2,}|\d+(?:,\d+)?"
+    ),
+    # A head count is a whole number, so one or more dot groups of exactly three
+    # digits are thousands: 12.000 is 12000.
+    HEAD_COUNT: (
+        rf"\d{{1,3}}(?:[,{_SPACES}]\d{{3}})+(?:\.\d+)?"
+        r"|\d{1,3}(?:\.\d{3})+|\d+(?:\.\d+)?"
+    ),
+}
+
+_AMBIGUOUS = {
+    # One mark before exactly three digits is a decimal point in one format and a
+    # thousands separator in the other (12.000, 12,000). Exports mix the two, so
+    # such a value is NaN instead of a guess.
+    DEFAULT_NUMBER_FORMAT: re.compile(r"\d{1,3}\.\d{3}"),
+    "1.234,56": re.compile(r"\d{1,3},\d{3}"),
+}
+_DOT_GROUPS = re.compile(r"\d{1,3}(?:\.\d{3})+")
 _CURRENCY = r"(?:[$€£]|USD|EUR|GBP|CHF)?"
 _SCALE = r"(?:k|m|mn|mio|b|bn)\.?"
-_AMOUNT = re.compile(
-    rf"\s*(?:>=|≥|over|more than|at least)?\s*{_CURRENCY}\s*(?P<low>{_GROUPED})\s*"
-    rf"(?P<scale>{_SCALE})?\s*{_CURRENCY}\s*"
-    rf"(?:\+|(?:-|–|to)\s*{_CURRENCY}\s*(?:{_GROUPED})\s*(?:{_SCALE})?\s*{_CURRENCY})?"
-    rf"\s*(?:employees|staff|people|fte)?\s*",
-    re.IGNORECASE,
-)
 _SCALES = {"k": 1e3, "m": 1e6, "mn": 1e6, "mio": 1e6, "b": 1e9, "bn": 1e9}
 
 
-def read_amount(value: object) -> float:
+@functools.cache
+def _amount_pattern(form: str) -> re.Pattern[str]:
+    token = _NUMBER_TOKENS[form]
+    return re.compile(
+        rf"\s*(?:>=|≥|over|more than|at least)?\s*{_CURRENCY}\s*(?P<low>{token})\s*"
+        rf"(?P<scale>{_SCALE})?\s*{_CURRENCY}\s*"
+        rf"(?:\+|(?:-|–|to)\s*{_CURRENCY}\s*(?P<high>{token})\s*(?:{_SCALE})?"
+        rf"\s*{_CURRENCY})?"
+        rf"\s*(?:employees|staff|people|fte)?\s*",
+        re.IGNORECASE,
+    )
+
+
+def read_amount(value: object, form: str = DEFAULT_NUMBER_FORMAT) -> float:
     """Read a size or amount as a source writes it; NaN when it is no number.
 
-    Accepted: thousands separators (12,000, 12 000, 12'000, 1.000.000) and a
-    currency sign or code ($, €, £, USD, EUR, GBP, CHF). Also a scale (75M, 2bn,
-    1.2B, 500k, 75 Mio), a trailing plus (10000+), a leading "over" or ">=", and a
-    trailing "employees". A range (1,001-5,000, 10k to 50k) counts as its lower end. A
-    threshold is then met only when the whole range meets it.
+    ``form`` is a profile's ``number_format``, "1,234.56" or "1.234,56", or
+    :data:`HEAD_COUNT` for company size. Accepted in every form: thousands
+    separators, a currency sign or code ($, €, £, USD, EUR, GBP, CHF), a scale
+    (75M, 2bn, 500k, 75 Mio), a trailing plus (10000+), a leading "over" or ">=",
+    and a trailing "employees". A range (1,001-5,000, 10k to 50k) counts as its
+    lower end, so a threshold is met only when the whole range meets it.
 
-    NOTE: one dot before three digits (12.000) reads as a decimal point, 12; in a
-    German export it means 12,000. A value that is not read counts as no number,
-    so such a lead is not held for approval by size or revenue.
+    The separators depend on ``form``:
+
+    - "1,234.56": comma, space or apostrophe between thousands, dot before the
+      decimals. Two or more dot groups (1.000.000) are thousands as well. One dot
+      before exactly three digits (12.000) could be either, so it is NaN.
+    - "1.234,56": dot, space or apostrophe between thousands, comma before the
+      decimals. Two or more comma groups are thousands, and one comma before
+      exactly three digits (12,000) is NaN.
+    - head count: as "1,234.56", but dot groups of exactly three digits are always
+      thousands (12.000 and 1.200.000).
     """
-    match = _AMOUNT.fullmatch(str(value))
+    match = _amount_pattern(form).fullmatch(str(value))
     if match is None:
         return np.nan
-    low = match.group("low")
-    if re.fullmatch(r"\d{1,3}(?:\.\d{3}){2,}", low):
-        low = low.replace(".", "")
-    number = float(re.sub(r"[,' \u00a0\u202f]", "", low))
+    ambiguous = _AMBIGUOUS.get(form)
+    if ambiguous is not None:
+        tokens = [match.group("low"), match.group("high")]
+        if any(token and ambiguous.fullmatch(token) for token in tokens):
+            return np.nan
+    number = _token_value(match.group("low"), form)
     scale = match.group("scale")
     return number * _SCALES[scale.casefold().rstrip(".")] if scale else number
+
+
+def _token_value(token: str, form: str) -> float:
+    """Convert one number token that matched the pattern of ``form`` to a float."""
+    digits = re.sub(f"[{_SPACES}]", "", token)
+    decimal, group = (",", ".") if form == "1.234,56" else (".", ",")
+    head_count_groups = form == HEAD_COUNT and _DOT_GROUPS.fullmatch(digits)
+    if digits.count(decimal) > 1 or head_count_groups:
+        digits = digits.replace(decimal, "")
+    return float(digits.replace(group, "").replace(decimal, "."))
 
 
 def _rule_hits(fields: _Fields, rule: ScoreRule) -> np.ndarray:
@@ -332,14 +450,115 @@ def _read_columns(frame: pd.DataFrame, rules: Rules) -> list[str]:
     return [column for column in frame.columns if column in needed]
 
 
-def qualify(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> pd.DataFrame:
-    """Score live rows, disqualify the ones that fail a rule, flag strategic accounts."""
+AMOUNT_LABELS = {"company_size": "company size", "annual_revenue": "annual revenue"}
+"""The amount fields checked for values that cannot be read, with their names."""
+
+UNREADABLE_AMOUNT_RULE = "amount_unreadable"
+"""The approval rule of a lead held for an unreadable company size or revenue."""
+
+
+def _rules_read_number(rules: Rules, field: str) -> bool:
+    """Return whether a strategic threshold or at_least score rule reads ``field``."""
+    threshold = {
+        "company_size": rules.strategic.min_company_size,
+        "annual_revenue": rules.strategic.min_annual_revenue,
+    }.get(field)
+    if threshold is not None:
+        return True
+    return any(
+        rule.field == field and rule.at_least is not None for rule in rules.points
+    )
+
+
+def flag_unreadable_amounts(fields: _Fields, rules: Rules) -> np.ndarray:
+    """Return why each row must wait for a human because of an unreadable amount.
+
+    A row that need not wait gets None. A company size or annual revenue that is
+    present but not a number would pass the size and revenue rules as if it were
+    missing. Only fields that a strategic threshold or an at_least score rule reads
+    are checked.
+    """
+    reasons = np.full(len(fields.frame), None, dtype=object)
+    for field, label in AMOUNT_LABELS.items():
+        if not _rules_read_number(rules, field):
+            continue
+        unreadable = fields.present(field) & np.isnan(fields.number(field))
+        if not unreadable.any():
+            continue
+        values = pd.Series(fields.original(field)[unreadable], dtype=object)
+        prefix = f"{label} "
+        suffix = _unreadable_advice(fields, field, label)
+        found = _labelled(prefix, values.map(repr).to_numpy(dtype=object), suffix)
+        reasons[unreadable] = _joined(reasons[unreadable], found)
+    return reasons
+
+
+def _unreadable_advice(fields: _Fields, field: str, label: str) -> str:
+    """Return the end of an unreadable amount's reason: why it matters, what to do.
+
+    A re-import of the corrected row does not replace a lead held for approval, so
+    the advice is a decision in the approval queue.
+    """
+    decide = (
+        "Check the value, then approve, reassign or reject the lead with "
+        "`leadshare approvals`"
+    )
+    if field != "annual_revenue":
+        return (
+            f" is not a number that leadshare can read, so the rules on {label} "
+            f"could not use it. {decide}, and correct the value in the source"
+        )
+    other = next(form for form in NUMBER_FORMATS if form != fields.number_format)
+    return (
+        " is not a number that leadshare can read with the source profile's "
+        f"number_format '{fields.number_format}', so the rules on {label} could not "
+        f"use it. {decide}. If the source writes amounts as {other}, set "
+        f"number_format: '{other}' in its profile"
+    )
+
+
+def _joined(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Join two arrays of reasons row by row with "; ", skipping None."""
+    return np.array(
+        [
+            "; ".join(part for part in pair if part is not None) or None
+            for pair in zip(first, second, strict=True)
+        ],
+        dtype=object,
+    )
+
+
+QUALIFY_OUTPUTS = (
+    "score",
+    "strategic",
+    "unreadable_amount",
+    "outcome",
+    "rule",
+    "reason",
+)
+"""The columns that :func:`qualify` writes on the live rows."""
+
+
+def qualify(
+    frame: pd.DataFrame,
+    rules: Rules,
+    now: dt.datetime,
+    number_format: str = DEFAULT_NUMBER_FORMAT,
+) -> pd.DataFrame:
+    """Score live rows, disqualify the ones that fail a rule, flag rows to hold.
+
+    Rows that pass get ``strategic`` (the strategic-account reason) and
+    ``unreadable_amount`` (the unreadable company size or revenue), or None in each.
+    Matching puts a row with either in the approval queue. ``number_format`` is the
+    source profile's way of writing annual revenue.
+    """
     live = frame["outcome"].isna().to_numpy()
     for column in ("rule", "reason"):
         if column not in frame.columns:
             frame[column] = None
     frame["score"] = np.nan
     frame["strategic"] = None
+    frame["unreadable_amount"] = None
     if not live.any():
         return frame
     # Filtering each column on its own copies it once. frame.loc[live, columns]
@@ -349,7 +568,7 @@ def qualify(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> pd.DataFrame
         {column: frame[column][live] for column in _read_columns(frame, rules)},
         copy=False,
     )
-    fields = _Fields(rows)
+    fields = _Fields(rows, number_format)
     rows["score"] = score_leads(fields, rules)
     _check_exclusions(rows, fields, rules)
     _check_freshness(rows, rules, now)
@@ -360,22 +579,37 @@ def qualify(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> pd.DataFrame
         f"score {value:g} is below the threshold {rules.threshold:g}"
         for value in score[below]
     ]
+    # NOTE: an at_least score rule gives no points to an unreadable company size or
+    # revenue. A lead that falls below the threshold for that reason is
+    # disqualified here, with this reason, instead of held for approval.
     _reject(rows, below, "score_below_threshold", reasons)
-    strategic = flag_strategic(fields, rules)
-    rows["strategic"] = np.where(rows["outcome"].isna(), strategic, None)
-    for column in ("score", "strategic", "outcome", "rule", "reason"):
+    _flag_holds(rows, fields, rules)
+    for column in QUALIFY_OUTPUTS:
         frame.loc[live, column] = rows[column].to_numpy()
     return frame
 
 
+def _flag_holds(frame: pd.DataFrame, fields: _Fields, rules: Rules) -> None:
+    """Set ``strategic`` and ``unreadable_amount`` on the rows without an outcome."""
+    live = frame["outcome"].isna().to_numpy()
+    frame["strategic"] = np.where(live, flag_strategic(fields, rules), None)
+    unreadable = flag_unreadable_amounts(fields, rules)
+    frame["unreadable_amount"] = np.where(live, unreadable, None)
+
+
 def recheck_waiting(
-    frame: pd.DataFrame, rules: Rules, now: dt.datetime
+    frame: pd.DataFrame,
+    rules: Rules,
+    now: dt.datetime,
+    number_formats: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Re-apply the exclusions, freshness and strategic flag to leads held earlier.
+    """Re-apply the exclusions, freshness and approval holds to leads held earlier.
 
     ``frame`` contains stored leads that wait for a partner. The ones that now fail a
     rule get outcome ``disqualified`` with the rule and reason, and the others get the
-    ``strategic`` reason that matching reads.
+    ``strategic`` and ``unreadable_amount`` reasons that matching reads.
+    ``number_formats`` maps a profile name to its ``number_format``. Each row's
+    ``profile`` column selects one, and a profile not in it gets the default.
     """
     # NOTE: the score threshold is not checked again. Score rules can read fields
     # that the store does not keep (last_activity, status), so a stored lead's
@@ -386,6 +620,27 @@ def recheck_waiting(
     fields = _Fields(frame)
     _check_exclusions(frame, fields, rules)
     _check_freshness(frame, rules, now)
-    strategic = flag_strategic(fields, rules)
-    frame["strategic"] = np.where(frame["outcome"].isna(), strategic, None)
+    frame["strategic"] = None
+    frame["unreadable_amount"] = None
+    for number_format, positions in _by_number_format(frame, number_formats):
+        part = frame.iloc[positions].copy()
+        _flag_holds(part, _Fields(part, number_format), rules)
+        for column in ("strategic", "unreadable_amount"):
+            values = part[column].to_numpy(dtype=object)
+            frame.iloc[positions, frame.columns.get_loc(column)] = values
     return frame
+
+
+def _by_number_format(
+    frame: pd.DataFrame, number_formats: Mapping[str, str] | None
+) -> list[tuple[str, np.ndarray]]:
+    """Group the row positions of ``frame`` by the number format of their profile."""
+    if "profile" in frame.columns and number_formats:
+        formats = frame["profile"].map(number_formats)
+        formats = formats.fillna(DEFAULT_NUMBER_FORMAT).to_numpy(dtype=object)
+    else:
+        formats = np.full(len(frame), DEFAULT_NUMBER_FORMAT, dtype=object)
+    return [
+        (number_format, np.flatnonzero(formats == number_format))
+        for number_format in sorted(set(formats))
+    ]

@@ -2,8 +2,10 @@
 -- were never transferred; one row per lead, oldest first. The fields that the
 -- rules read (exclusions, freshness, strategic account) come too, so that the
 -- run can check the leads against the current rules before matching them again.
+-- The profile selects the number format that annual revenue is read in.
 select
     l.lead_id,
+    l.profile,
     l.country as country_code,
     l.region,
     l.industry,

@@ -34,7 +34,9 @@ select
     l.score,
     l.consent_share,
     l.consent_source,
-    l.consent_at
+    l.consent_at,
+    -- not deliverable: delivery reads it to remove phone numbers from notes
+    l.do_not_call
 from transfers as t
 inner join leads as l on l.lead_id = t.lead_id
 where

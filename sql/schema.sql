@@ -113,7 +113,8 @@ create table if not exists decisions (
     primary key (lead_id, run_id)
 );
 
--- one row per strategic lead waiting for, or decided by, a human
+-- one row per held lead (a strategic account, or a company size or revenue that
+-- could not be read) waiting for, or decided by, a human
 create table if not exists approvals (
     lead_id text primary key,
     proposed_partner text,

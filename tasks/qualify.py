@@ -14,9 +14,9 @@ from leadshare.words import counted
 
 
 @task(cache_policy=NO_CACHE)
-def qualify_leads(ctx: RunContext, frame: pd.DataFrame) -> pd.DataFrame:
+def qualify_leads(ctx: RunContext, frame: pd.DataFrame, profile: str) -> pd.DataFrame:
     progress.stage("Qualifying")
-    frame = pipeline.qualify_batch(ctx, frame)
+    frame = pipeline.qualify_batch(ctx, frame, profile)
     disqualified = int((frame["outcome"] == Outcome.DISQUALIFIED.value).sum())
     get_run_logger().info(
         "Qualify: %s disqualified (rules %s)",

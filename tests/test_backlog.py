@@ -52,7 +52,7 @@ def _run(now: dt.datetime) -> pipeline.RunContext:
         frame = pipeline.validate_batch(ctx, frame, ctx.config.profile(item.profile))
         frame = pipeline.dedup_batch(ctx, frame, item.profile)
         frame, entries = pipeline.consent_batch(ctx, frame)
-        frame = pipeline.qualify_batch(ctx, frame)
+        frame = pipeline.qualify_batch(ctx, frame, item.profile)
         match = pipeline.match_batch(ctx, frame, item.batch)
         pipeline.commit_batch(ctx, item, frame, match, entries, meta)
         pipeline.archive_file(ctx, item, "committed")
@@ -98,6 +98,63 @@ def test_backlog_lead_explained_with_latest_decision(small_partner):
     assert "chosen partner: P-ONE" in text
     assert "Outcome: shared" in text
 
+
+
+def test_backlog_reads_amounts_per_profile(small_partner, home):
+    profiles = home / "config" / "profiles"
+    german = yaml.safe_load((profiles / "generic.yaml").read_text())
+    german.update(name="german", number_format="1.234,56")
+    (profiles / "german.yaml").write_text(yaml.safe_dump(german))
+    header = "email,company,country,consent_share,lead_source,company_size,"
+    header += "annual_revenue\n"
+    files = {
+        "german": 'big@big.example,Big,DE,yes,referral,250,"75.000.000,00"\n',
+        "generic": (
+            "lots@lots.example,Lots,DE,yes,referral,lots,\n"
+            "plain@plain.example,Plain,DE,yes,referral,250,\n"
+        ),
+    }
+    for profile, rows in files.items():
+        folder = home / "inbox" / profile
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{profile}-de.csv").write_text(header + rows, encoding="utf-8")
+    day1 = dt.datetime(2026, 12, 7, 9, tzinfo=dt.UTC)
+    first = _run(day1)
+    # No partner takes DE on day 1. On day 2 one does, and the backlog is matched.
+    assert _count(first, "no_eligible_partner") == 6 + 3
+    partners = yaml.safe_load((home / "config" / "partners.yaml").read_text())
+    partners["partners"][0]["territory"]["countries"].append("DE")
+    partners["partners"][0]["capacity_per_day"] = 20
+    (home / "config" / "partners.yaml").write_text(yaml.safe_dump(partners))
+
+    second = _run(day1 + dt.timedelta(days=1))
+
+    # The six US leads that found no capacity on day 1, and one DE lead.
+    assert second.placed == 6 + 1
+    outcomes = {
+        row["email"]: (row["outcome"], row["rule"], row["reason"])
+        for row in _outcomes_by_email(second)
+    }
+    assert outcomes["big@big.example"] == (
+        "awaiting_approval",
+        "strategic_account",
+        "annual revenue >= 50,000,000",
+    )
+    outcome, rule, reason = outcomes["lots@lots.example"]
+    assert (outcome, rule) == ("awaiting_approval", "amount_unreadable")
+    assert reason.startswith("company size 'lots' is not a number")
+    assert outcomes["plain@plain.example"][:2] == ("shared", "matched")
+
+
+def _outcomes_by_email(ctx) -> list[dict]:
+    with ctx.store.transaction() as tx:
+        rows = tx.connection.execute(
+            sa.text(
+                "select l.email, o.outcome, o.rule, o.reason from row_outcomes as o "
+                "inner join leads as l using (lead_id) where l.country = 'DE'"
+            )
+        )
+        return [dict(row._mapping) for row in rows]
 
 
 def test_opt_out_withdraws_queued_leads(small_partner, home):

@@ -494,6 +494,15 @@ BAD_PROFILES = [
     ({"name": "a/b"}, "field name: profile name 'a/b' is invalid"),
     ({"name": ".."}, "field name: profile name '..' is invalid"),
     ({"required_fields": ["emial"]}, "field required_fields: unknown lead fields"),
+    (
+        {"number_format": "1.234.56"},
+        "field number_format: number_format '1.234.56' is not supported. Write "
+        "'1,234.56' (in quotes) when the source writes 1,234,567.89, or '1.234,56' "
+        "when it writes 1.234.567,89",
+    ),
+    ({"number_format": "german"}, "number_format 'german' is not supported"),
+    ({"number_format": 1234.56}, "number_format 1234.56 is not supported"),
+    ({"number_format": None}, "number_format None is not supported"),
 ]
 
 
@@ -503,6 +512,21 @@ def test_bad_profile_field_named(config_dir, changes, message):
     text = _load_error(config_dir)
     assert "generic.yaml: " in text
     assert message in text
+
+
+@pytest.mark.parametrize("number_format", ["1,234.56", "1.234,56"])
+def test_profile_number_format_loads(config_dir, number_format):
+    _edit_profile(config_dir, "generic", {"number_format": number_format})
+
+    profiles = load_config(config_dir).profiles
+
+    assert profiles["generic"].number_format == number_format
+
+
+def test_profile_number_format_default(config_dir):
+    profiles = load_config(config_dir).profiles
+
+    assert profiles["datablist"].number_format == "1,234.56"
 
 
 def test_profile_names_differing_in_case(config_dir):

@@ -574,9 +574,12 @@ def test_deliverable_fields_match_due_transfers(store):
         "delivery_batch",
         "created_at",
     }
+    # Delivery reads the do-not-call flag to redact notes; it is never sent.
+    read_only = {"do_not_call"}
     due = store.frame("due_transfers", partner_id="P-X", now=NOW)
-    lead_columns = set(due.columns) - transfer_columns
+    lead_columns = set(due.columns) - transfer_columns - read_only
     assert lead_columns == set(DELIVERABLE_FIELDS)
+    assert not read_only & set(DELIVERABLE_FIELDS)
 
 
 def test_intro_reference_is_lead_id(store, settings):
@@ -606,3 +609,92 @@ def test_crm_row_has_lead_id(store, settings):
     lines = path.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "lead_id,owner_id,partner_id,assigned_at,company"
     assert sorted(line.split(",")[0] for line in lines[1:]) == ["L-0", "L-1", "L-2"]
+
+
+NOTES_WITH_PHONES = (
+    "Call Dora on 030 12345678 or +44 20 7946 0958; fax 030/1234-5679. "
+    "Pilot for 50 seats"
+)
+
+
+def _add_notes_leads(store, channel: str) -> None:
+    """Add a do-not-call lead and a callable lead, both with phones in their notes."""
+    import pandas as pd
+
+    leads = pd.DataFrame(
+        {
+            "lead_id": ["L-DNC", "L-CALL"],
+            "file_id": "f",
+            "source_row": [10, 11],
+            "profile": "generic",
+            "first_name": ["Dora", "Carl"],
+            "country": "DE",
+            "notes": NOTES_WITH_PHONES,
+            "do_not_call": [True, False],
+            "created_at": NOW,
+        }
+    )
+    with store.transaction() as tx:
+        tx.insert_frame("leads", leads)
+        for lead_id in leads["lead_id"]:
+            tx.execute(
+                "add_transfer",
+                transfer_id=f"msg_{lead_id}",
+                lead_id=lead_id,
+                partner_id="P-X",
+                channel=channel,
+                created_at=NOW,
+                run_id="r1",
+            )
+
+
+def _notes_by_lead(channel: str, settings, requests) -> dict[str, str]:
+    """Return the notes sent per lead id, read from what the channel delivered."""
+    import csv
+
+    if channel == "webhook":
+        leads = [json.loads(request.body)["lead"] for request in requests]
+    elif channel == "file_drop":
+        (path,) = (settings.outbox / "file_drop" / "P-X").glob("*.csv")
+        with path.open(encoding="utf-8", newline="") as handle:
+            leads = list(csv.DictReader(handle))
+    else:
+        path = settings.outbox / "manual" / "P-X" / "manual_handoff.jsonl"
+        lines = path.read_text(encoding="utf-8").splitlines()
+        leads = [json.loads(line) for line in lines]
+    return {lead["lead_id"]: lead["notes"] for lead in leads}
+
+
+@pytest.mark.parametrize("channel", ["webhook", "file_drop", "manual"])
+def test_do_not_call_notes_lose_phones(store, settings, channel, caplog):
+    from leadshare.transfer.redact import PHONE_REMOVED
+
+    _add_notes_leads(store, channel)
+    fields = ["lead_id", "notes"]
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        partner = _partner(endpoint.url, channel=channel)
+        partner = partner.model_copy(update={"fields": fields})
+        with caplog.at_level(logging.INFO, logger="leadshare.delivery"):
+            summary = deliver_partner(store, settings, partner, NOW)
+
+    assert summary.sent == 5
+    notes = _notes_by_lead(channel, settings, endpoint.requests)
+    assert notes["L-DNC"] == (
+        f"Call Dora on {PHONE_REMOVED} or {PHONE_REMOVED}; fax {PHONE_REMOVED}. "
+        "Pilot for 50 seats"
+    )
+    assert notes["L-CALL"] == NOTES_WITH_PHONES
+    assert "phone numbers removed from the notes of 1 do-not-call lead" in caplog.text
+
+
+def test_do_not_call_payload_stored_redacted(store, settings):
+    _add_notes_leads(store, "webhook")
+    partner = _partner("http://127.0.0.1:9/hook").model_copy(
+        update={"fields": ["lead_id", "notes"]}
+    )
+
+    deliver_partner(store, settings, partner, NOW, sender=FakeWebhookClient())
+
+    stored = _stored_payloads(store)
+    assert "12345678" not in stored["msg_L-DNC"]
+    assert "12345678" in stored["msg_L-CALL"]

@@ -624,7 +624,7 @@ def test_do_not_call_phone_never_leaves(home, tmp_path):
             "capacity_per_week": 50,
             "channel": "file_drop",
             "timezone": "UTC",
-            "fields": ["lead_id", "external_id", "phone", "phone_e164"],
+            "fields": ["lead_id", "external_id", "phone", "phone_e164", "notes"],
         }
         (home / "config" / "partners.yaml").write_text(
             yaml.safe_dump({"partners": [partner]})
@@ -634,11 +634,11 @@ def test_do_not_call_phone_never_leaves(home, tmp_path):
         header = (
             "external_id,email,first_name,company,country,phone,lead_source,"
             "engagement,consent_share,consent_source,consent_at,do_not_email,"
-            "do_not_call\n"
+            "do_not_call,notes\n"
         )
         body = "".join(
             f"{ext},{email},N,{ext}Co,{country},{phone},referral,50,yes,form,"
-            f"2026-11-01T10:00:00Z,no,{dnc}\n"
+            f"2026-11-01T10:00:00Z,no,{dnc},mobile {phone} after 6pm\n"
             for ext, email, country, phone, dnc in rows
         )
         (tmp_path / name).write_text(header + body, encoding="utf-8")
@@ -681,6 +681,9 @@ def test_do_not_call_phone_never_leaves(home, tmp_path):
     assert sent["D4"]["phone_e164"] == ""
     assert sent["D3"]["phone"] == ""
     assert sent["D3"]["phone_e164"] == ""
+    for external_id in ("D1", "D3", "D4"):
+        assert sent[external_id]["notes"] == "mobile [phone removed] after 6pm"
+    assert sent["D2"]["notes"] == "mobile +49 30 87654321 after 6pm"
     # The store keeps the numbers (dedup and opt-outs use them) with the flag.
     assert db_rows(home, "select external_id, do_not_call from leads order by 1") == [
         ("D1", True),
@@ -688,6 +691,90 @@ def test_do_not_call_phone_never_leaves(home, tmp_path):
         ("D3", True),
         ("D4", True),
     ]
+
+
+def test_unreadable_size_waits_for_approval(home, tmp_path):
+    import csv
+
+    from leadshare.approvals import pending
+    from leadshare.explain import explain_lead
+    from leadshare.runtime import build_context
+
+    partner = {
+        "id": "P-DE",
+        "name": "Germany",
+        "territory": {"countries": ["DE"]},
+        "capacity_per_day": 10,
+        "capacity_per_week": 50,
+        "channel": "file_drop",
+        "fields": ["lead_id", "external_id", "company_size", "annual_revenue"],
+    }
+    (home / "config" / "partners.yaml").write_text(
+        yaml.safe_dump({"partners": [partner]})
+    )
+    columns = [
+        "external_id",
+        "email",
+        "company",
+        "country",
+        "lead_source",
+        "engagement",
+        "consent_share",
+        "company_size",
+        "annual_revenue",
+    ]
+    sizes = [
+        ("S1", "12,5 Tsd.", ""),
+        ("S2", "12.000", ""),
+        ("S3", "250", "2,000,000"),
+        ("S4", "250", "75.000"),
+    ]
+    path = tmp_path / "sizes.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for external_id, size, revenue in sizes:
+            email = f"{external_id.lower()}@firm{external_id.lower()}.example"
+            writer.writerow(
+                [external_id, email, f"{external_id} AG", "DE", "referral", "50"]
+                + ["yes", size, revenue]
+            )
+
+    summary = run_share(home, "generic", path)
+
+    assert summary["outcomes"]["awaiting_approval"] == 3
+    assert summary["outcomes"]["shared"] == 1
+    decided = {
+        external_id: (outcome, rule, reason, lead_id)
+        for external_id, outcome, rule, reason, lead_id in db_rows(
+            home,
+            "select l.external_id, o.outcome, o.rule, o.reason, o.lead_id "
+            "from row_outcomes as o inner join leads as l using (lead_id)",
+        )
+    }
+    size_reason = decided["S1"][2]
+    assert decided["S1"][:2] == ("awaiting_approval", "amount_unreadable")
+    assert size_reason.startswith("company size '12,5 Tsd.' is not a number")
+    assert "`leadshare approvals`" in size_reason
+    assert decided["S2"][:3] == (
+        "awaiting_approval",
+        "strategic_account",
+        "company size >= 5000",
+    )
+    assert decided["S3"][:2] == ("shared", "matched")
+    assert decided["S4"][:2] == ("awaiting_approval", "amount_unreadable")
+    assert decided["S4"][2].startswith("annual revenue '75.000' is not a number")
+
+    store = build_context().store
+    queue = {row["lead_id"]: row for row in pending(store)}
+    held = decided["S1"][3]
+    assert queue[held]["note"] == size_reason
+    assert queue[held]["proposed_partner"] == "P-DE"
+    text = "\n".join(explain_lead(store, held))
+    assert (
+        f"Outcome: awaiting_approval (rule amount_unreadable): {size_reason}" in text
+    )
+    assert "Approval: waiting for a human; matching proposed P-DE." in text
 
 
 @pytest.mark.parametrize("when", ["before_commit", "after_commit"])

@@ -153,6 +153,37 @@ def test_strategic_lead_waits_with_proposal():
     assert result.per_partner["P-A"] == 1
 
 
+def test_unreadable_amount_waits_with_reason():
+    size = "company size '12,5 Tsd.' is not a number"
+    leads = _leads(4).assign(
+        strategic=["named account globex", None, "named account initech", None],
+        unreadable_amount=[None, size, size, None],
+    )
+
+    result = _match(leads, [_partner("P-A")])
+
+    rows = result.leads.set_index("lead_id")
+    assert rows["outcome"].tolist() == ["awaiting_approval"] * 3 + ["shared"]
+    assert rows["rule"].tolist() == [
+        "strategic_account",
+        "amount_unreadable",
+        "strategic_account",
+        "matched",
+    ]
+    assert rows.loc["L-00001", "reason"] == size
+    assert rows.loc["L-00001", "partner_id"] == "P-A"
+    assert rows.loc["L-00002", "reason"] == f"named account initech; {size}"
+    assert result.per_partner["P-A"] == 1
+
+
+def test_unreadable_amount_without_partner_waits():
+    leads = _leads(1, country="JP").assign(unreadable_amount="company size 'x'")
+
+    result = _match(leads, [_partner("P-A")])
+
+    assert result.leads.iloc[0]["outcome"] == "no_eligible_partner"
+
+
 @pytest.mark.parametrize("disabled", ["410 Gone"])
 def test_disabled_endpoint_excluded(disabled):
     result = _match(

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from leadshare.config import Rules
-from leadshare.qualify import qualify, read_amount
+from leadshare.qualify import HEAD_COUNT, qualify, read_amount, recheck_waiting
 
 NOW = dt.datetime(2026, 12, 4, 12, tzinfo=dt.UTC)
 RULES = Rules.model_validate(
@@ -263,3 +263,157 @@ def test_timestamp_checks_by_row():
     ]
     assert result.loc[1, "outcome"] == "duplicate"
     assert "2026-12-20 00:00 UTC" in result.loc[5, "reason"]
+
+
+US, DE = "1,234.56", "1.234,56"
+NAN = float("nan")
+
+
+@pytest.mark.parametrize(
+    ("text", "default", "german", "head_count"),
+    [
+        ("12.000", NAN, 12000.0, 12000.0),
+        ("1.200.000", 1200000.0, 1200000.0, 1200000.0),
+        ("12.5", 12.5, NAN, 12.5),
+        ("12,000", 12000.0, NAN, 12000.0),
+        ("1,000,000", 1000000.0, 1000000.0, 1000000.0),
+        ("1,234.56", 1234.56, NAN, 1234.56),
+        ("1.234,56", NAN, 1234.56, NAN),
+        ("12,5", NAN, 12.5, NAN),
+        ("€ 1.200.000,50", NAN, 1200000.5, NAN),
+        ("1,2 Mio", NAN, 1200000.0, NAN),
+        ("1.2M", 1200000.0, NAN, 1200000.0),
+        ("10.000-50.000", NAN, 10000.0, 10000.0),
+        ("5,000-12.000", NAN, NAN, 5000.0),
+        ("over 5.000", NAN, 5000.0, 5000.0),
+        ("12.000 employees", NAN, 12000.0, 12000.0),
+        ("12 000", 12000.0, 12000.0, 12000.0),
+        ("1234.000", 1234.0, NAN, 1234.0),
+    ],
+)
+def test_amount_read_per_form(text, default, german, head_count):
+    for form, expected in ((US, default), (DE, german), (HEAD_COUNT, head_count)):
+        number = read_amount(text, form)
+        if pd.isna(expected):
+            assert pd.isna(number), (form, number)
+        else:
+            assert number == expected, form
+
+
+def test_dotted_size_is_thousands():
+    result = qualify(_frame(company_size="12.000"), RULES, NOW)
+
+    assert result.loc[0, "strategic"] == "company size >= 5000"
+    assert result.loc[0, "unreadable_amount"] is None
+
+
+REVENUE_RULES = RULES.model_copy(
+    update={"strategic": RULES.strategic.model_copy(update={"min_annual_revenue": 5e7})}
+)
+
+
+@pytest.mark.parametrize(
+    ("revenue", "number_format", "strategic"),
+    [
+        ("75.000.000", US, "annual revenue >= 50,000,000"),
+        ("75,000,000", US, "annual revenue >= 50,000,000"),
+        ("75.000.000,00", DE, "annual revenue >= 50,000,000"),
+        ("75 Mio", DE, "annual revenue >= 50,000,000"),
+        ("40.000.000,00", DE, None),
+    ],
+)
+def test_revenue_in_profile_format(revenue, number_format, strategic):
+    frame = _frame(annual_revenue=revenue)
+
+    result = qualify(frame, REVENUE_RULES, NOW, number_format)
+
+    assert result.loc[0, "strategic"] == strategic
+    assert result.loc[0, "unreadable_amount"] is None
+
+
+@pytest.mark.parametrize(
+    ("revenue", "number_format"),
+    [("75.000", US), ("75,000", DE), ("75.000.000,00", US), ("about a lot", US)],
+)
+def test_unreadable_revenue_named(revenue, number_format):
+    result = qualify(_frame(annual_revenue=revenue), REVENUE_RULES, NOW, number_format)
+
+    reason = result.loc[0, "unreadable_amount"]
+    other = DE if number_format == US else US
+    assert pd.isna(result.loc[0, "outcome"])
+    assert result.loc[0, "strategic"] is None
+    assert reason.startswith(f"annual revenue {revenue!r} is not a number")
+    assert f"number_format '{number_format}'" in reason
+    assert f"set number_format: '{other}' in its profile" in reason
+    assert "`leadshare approvals`" in reason
+
+
+def test_unreadable_size_named():
+    result = qualify(_frame(company_size="12,5 Tsd."), RULES, NOW)
+
+    reason = result.loc[0, "unreadable_amount"]
+    assert pd.isna(result.loc[0, "outcome"])
+    assert reason.startswith("company size '12,5 Tsd.' is not a number")
+    assert "rules on company size could not use it" in reason
+    assert "`leadshare approvals`" in reason
+
+
+def test_both_unreadable_in_one_reason():
+    frame = _frame(company_size="many", annual_revenue="75.000")
+
+    result = qualify(frame, REVENUE_RULES, NOW)
+
+    reason = result.loc[0, "unreadable_amount"]
+    assert "company size 'many'" in reason
+    assert "; annual revenue '75.000'" in reason
+
+
+@pytest.mark.parametrize("size", [None, "", "  "])
+def test_blank_size_not_held(size):
+    result = qualify(_frame(company_size=size), RULES, NOW)
+
+    assert result.loc[0, "unreadable_amount"] is None
+
+
+def test_unread_field_nothing_reads_not_held():
+    # RULES has no revenue threshold and no score rule on revenue.
+    result = qualify(_frame(annual_revenue="75.000"), RULES, NOW)
+
+    assert result.loc[0, "unreadable_amount"] is None
+
+
+def test_score_rule_makes_size_checked():
+    data = RULES.model_dump()
+    data["strategic"]["min_company_size"] = None
+    data["points"].append({"field": "company_size", "at_least": 50, "points": 5})
+    rules = Rules.model_validate(data)
+
+    result = qualify(_frame(company_size="lots"), rules, NOW)
+
+    assert "company size 'lots'" in result.loc[0, "unreadable_amount"]
+
+
+def test_disqualified_row_not_flagged():
+    result = qualify(_frame(company_size="lots", country_code="KP"), RULES, NOW)
+
+    assert result.loc[0, "outcome"] == "disqualified"
+    assert result.loc[0, "unreadable_amount"] is None
+
+
+def test_recheck_reads_revenue_per_profile():
+    frame = pd.concat(
+        [
+            _frame(annual_revenue="75.000.000,00", profile="german"),
+            _frame(annual_revenue="75.000.000,00", profile="generic"),
+            _frame(annual_revenue="75.000.000,00", profile="removed"),
+        ],
+        ignore_index=True,
+    )
+    formats = {"german": DE, "generic": US}
+
+    result = recheck_waiting(frame, REVENUE_RULES, NOW, formats)
+
+    assert result["strategic"].tolist() == ["annual revenue >= 50,000,000", None, None]
+    assert result.loc[0, "unreadable_amount"] is None
+    assert "number_format '1,234.56'" in result.loc[1, "unreadable_amount"]
+    assert "number_format '1,234.56'" in result.loc[2, "unreadable_amount"]
