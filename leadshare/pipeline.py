@@ -42,7 +42,7 @@ from leadshare.ids import lead_ids, transfer_ids
 from leadshare.match import MatchResult, PartnerState, match_leads
 from leadshare.memory import release_freed_memory
 from leadshare.model import ROW_COLUMN, Outcome
-from leadshare.qualify import qualify, recheck_waiting
+from leadshare.qualify import QUALIFY_OUTPUTS, qualify, recheck_waiting
 from leadshare.settings import Settings
 from leadshare.store import LeadStore
 from leadshare.words import counted
@@ -674,12 +674,7 @@ MATCH_COLUMNS = (
     "industry",
     "product",
     "postcode",
-    "score",
-    "strategic",
-    "unreadable_amount",
-    "outcome",
-    "rule",
-    "reason",
+    *QUALIFY_OUTPUTS,
 )
 
 
