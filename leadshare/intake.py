@@ -1388,15 +1388,44 @@ def _clean_values(
 def _clean_arrow(
     values: pa.Array, placeholders: set[str], vocabulary: dict[str, str]
 ) -> pd.api.extensions.ExtensionArray:
-    """Clean like :func:`_clean_values`, in Arrow, and return an Arrow string column."""
-    keys = _fold(values)
+    """Clean like :func:`_clean_values`, in Arrow, and return an Arrow string column.
+
+    Only the values that can fold to a placeholder or vocabulary key are folded
+    (see :func:`_may_fold_to`): in a column of e-mails or ids that is a few.
+    """
+    folded_keys = _fold(pa.array(sorted(placeholders | set(vocabulary))))
+    candidates = _may_fold_to(values, pc.max(pc.utf8_length(folded_keys)).as_py())
+    subset = values if candidates is None else values.filter(candidates)
+    keys = _fold(subset)
     if vocabulary:
         found, targets = _look_up(keys, vocabulary)
-        mapped = pc.take(pa.array(targets, type=values.type), found)
-        values = pc.if_else(pc.is_valid(found), mapped, values)
+        mapped = pc.take(pa.array(targets, type=subset.type), found)
+        subset = pc.if_else(pc.is_valid(found), mapped, subset)
     blank = pc.is_in(keys, value_set=_fold(pa.array(sorted(placeholders))))
-    values = pc.if_else(blank, pa.scalar(None, type=values.type), values)
-    return pd.arrays.ArrowStringArray(values)
+    subset = pc.if_else(blank, pa.scalar(None, type=subset.type), subset)
+    if candidates is not None:
+        subset = pc.replace_with_mask(values, candidates, subset)
+    return pd.arrays.ArrowStringArray(subset)
+
+
+_VISIBLE_ASCII = pa.array([chr(code) for code in range(0x21, 0x7F)], pa.large_binary())
+
+
+def _may_fold_to(values: pa.Array, longest: int) -> pa.Array | None:
+    """Mark the values whose folded form can be ``longest`` characters or shorter.
+
+    Lower-casing maps each character to one or more, so a longer value can only fold
+    to such a key when trimming shortens it: when its first or last character is
+    not visible ASCII. Missing values are not marked. Returns None when a quarter
+    or more of the values are that short, because folding them all is then cheaper.
+    """
+    short = pc.less_equal(pc.utf8_length(values), longest)
+    if (pc.sum(short).as_py() or 0) * 4 >= len(values):
+        return None
+    as_bytes = values.cast(pa.large_binary())
+    ends = [pc.binary_slice(as_bytes, 0, 1), pc.binary_slice(as_bytes, -1)]
+    plain_ends = pc.and_(*(pc.is_in(end, value_set=_VISIBLE_ASCII) for end in ends))
+    return pc.or_(short, pc.invert(plain_ends)).fill_null(False)
 
 
 def _look_up(keys: pa.Array, vocabulary: dict[str, str]) -> tuple[pa.Array, list[str]]:

@@ -638,6 +638,24 @@ def test_arrow_and_object_cleaning_agree(cells: list[str | None]) -> None:
     assert _values(pd.Series(by_arrow)) == by_python.tolist()
 
 
+_LONG_CELLS = st.text(alphabet="aBé -\u00a0\u3000\tİ", min_size=7, max_size=14).map(
+    lambda text: text.replace("aaaaaaa", " Select ")
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_LONG_CELLS, min_size=8, max_size=40), st.lists(_CELLS, max_size=2))
+def test_arrow_cleaning_of_long_values_agrees(longs: list[str], shorts: list) -> None:
+    # With few short values Arrow folds only the values that can become a key;
+    # padded placeholders and Unicode spaces at the ends must still be found.
+    values = pa.array(longs + shorts, type=pa.large_string())
+    placeholders = {"select", "n/a", ""}
+    vocabulary = {"y": "yes", "n": "no"}
+    by_arrow = _clean_arrow(values, placeholders, vocabulary)
+    by_python = _clean_values(values, placeholders, vocabulary)
+    assert _values(pd.Series(by_arrow)) == by_python.tolist()
+
+
 def test_jsonl_empty_key_is_row_problem(tmp_path: Path) -> None:
     lines = [
         '{"email": "a@x.io"}',
