@@ -1,9 +1,11 @@
 """Read lead files (CSV or JSON Lines) into text-only frames and map them onto leads.
 
 A file is rejected whole (:class:`IntakeError`) only when it cannot be read as a whole:
-empty, binary, undecodable, ambiguous delimiter, duplicate headers, or a record count
-that does not match the rows parsed. A single bad record never rejects the file. It
-becomes a row whose ``_problem`` column gives the reason, so it can be quarantined.
+empty, binary, undecodable, ambiguous delimiter, duplicate headers, a stray quote
+that merges lines into one record, or a record count that does not match the rows
+parsed. Otherwise a bad record does not reject the file. It becomes a row whose
+``_problem`` column gives the reason, so it can be quarantined, and every data record
+of the file is counted as one row.
 
 Every value stays text (``"02134"`` keeps its leading zero, ``"1.250.000,50"`` stays
 as written). Encoding and delimiter are detected explicitly and checked, never
@@ -79,6 +81,8 @@ class _Records:
     """Exclusive end of each record, before its newline."""
     lines: np.ndarray
     """Physical line number (1-based) on which each record starts."""
+    last_lines: np.ndarray
+    """Physical line number on which each record ends."""
 
 
 def read_lead_file(path: Path) -> RawBatch:
@@ -330,6 +334,7 @@ def _read_csv(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch:
         _check_trailing_delimiter_rows(data, records, len(header), delimiter, path)
         header = [*header, ""]
     drop_last = _check_header(header, path, header_line)
+    _check_multiline_records(data, records, header, delimiter, path)
 
     frame = _parse_uniform(data, records, header, delimiter)
     if frame is None:
@@ -385,7 +390,10 @@ def _skip_sep_line(
             fix="Export the file with a comma, semicolon or tab as the delimiter",
         )
     rest = _Records(
-        starts=records.starts[1:], ends=records.ends[1:], lines=records.lines[1:]
+        starts=records.starts[1:],
+        ends=records.ends[1:],
+        lines=records.lines[1:],
+        last_lines=records.last_lines[1:],
     )
     if not len(rest.starts):
         raise IntakeError(
@@ -438,11 +446,11 @@ def _find_records(data: bytes, path: Path) -> _Records:
     """Split the file into CSV records: a newline ends a record unless it is quoted.
 
     A newline is quoted when an odd number of quote characters precede it. Blank
-    records (only spaces and CR) are dropped, as the parser skips them too.
+    records (only spaces and CR) are dropped, as the parser skips them too. A stray
+    quote inside an unquoted value (5'10") shifts every later record. With an odd
+    number of quotes in the file this raises here. With an even number,
+    :func:`_check_multiline_records` rejects the file once the delimiter is known.
     """
-    # NOTE: counting quotes assumes RFC 4180 quoting. A lone quote inside an
-    # unquoted value (5'10") shifts every later record, so such a file is rejected
-    # whole (unclosed quote or count mismatch) instead of being read leniently.
     buffer = np.frombuffer(data, dtype=np.uint8)
     newlines = _positions(buffer, _NEWLINE)
     quotes_before, quotes = _quotes_before(buffer, newlines)
@@ -466,7 +474,8 @@ def _find_records(data: bytes, path: Path) -> _Records:
     keep = ~_blank_records(data, starts, ends)
     starts, ends = starts[keep], ends[keep]
     lines = np.searchsorted(newlines, starts) + 1
-    return _Records(starts=starts, ends=ends, lines=lines)
+    last_lines = np.searchsorted(newlines, ends) + 1
+    return _Records(starts=starts, ends=ends, lines=lines, last_lines=last_lines)
 
 
 def _first_odd_quote_line(buffer: np.ndarray, newlines: np.ndarray) -> int:
@@ -1033,6 +1042,12 @@ def _field_pattern(delimiter: str) -> re.Pattern[str]:
     return re.compile(f'"(?:[^"]|"")*+"|[^"{escaped}]*')
 
 
+def _record_pattern(delimiter: str) -> re.Pattern[str]:
+    """Match a whole record whose fields all follow RFC 4180 quoting."""
+    field = _field_pattern(delimiter).pattern
+    return re.compile(f"(?:{field})(?:{re.escape(delimiter)}(?:{field}))*")
+
+
 def _misplaced_quote_reason(
     text: str, line: int, header: list[str], delimiter: str
 ) -> str | None:
@@ -1042,6 +1057,17 @@ def _misplaced_quote_reason(
     count, so "expected N fields, got M" would not name the cause. Returns None
     when the record's quoting is valid.
     """
+    found = _find_misplaced_quote(text, line, header, delimiter)
+    if found is None:
+        return None
+    quote_line, problem = found
+    return f"line {quote_line}: {problem}{QUOTE_FIX}"
+
+
+def _find_misplaced_quote(
+    text: str, line: int, header: list[str], delimiter: str
+) -> tuple[int, str] | None:
+    """Return the line of the first quote that breaks RFC 4180 quoting, and why."""
     pattern = _field_pattern(delimiter)
     position, column = 0, 1
     while True:
@@ -1056,9 +1082,7 @@ def _misplaced_quote_reason(
         break
     quote_line = line + text.count("\n", 0, position)
     last_line = line + text.count("\n")
-    name = f"field {column}"
-    if column <= len(header) and header[column - 1].strip():
-        name += f" ({header[column - 1].strip()})"
+    name = _field_name(column, header)
     if position == start:
         problem = f"the quoted value in {name} is never closed"
     elif text[start] == '"':
@@ -1070,7 +1094,108 @@ def _misplaced_quote_reason(
         )
     if last_line > quote_line:
         problem += f", so the record runs on to line {last_line}"
-    return f"line {quote_line}: {problem}{QUOTE_FIX}"
+    return quote_line, problem
+
+
+def _field_name(column: int, header: list[str]) -> str:
+    name = f"field {column}"
+    if column <= len(header) and header[column - 1].strip():
+        name += f" ({header[column - 1].strip()})"
+    return name
+
+
+def _check_multiline_records(
+    data: bytes, records: _Records, header: list[str], delimiter: str, path: Path
+) -> None:
+    """Reject a file in which a stray quote has merged lines into one record.
+
+    A record that spans lines is accepted only when its quoting is valid RFC 4180
+    and no quoted value in it contains lines that look like whole rows. Otherwise
+    the quote that opened the span is probably a stray one (O"Brien, 5'10"), and
+    reading the span as one row would lose the rows in it and renumber the rows
+    after it. So the whole file is rejected, naming the line of that quote.
+    """
+    multiline = np.flatnonzero(records.last_lines > records.lines)
+    valid = _record_pattern(delimiter)
+    width = len(header)
+    for index in multiline:
+        text = _record_text(data, records, index)
+        line, last_line = int(records.lines[index]), int(records.last_lines[index])
+        misplaced = (
+            None
+            if valid.fullmatch(text)
+            else _find_misplaced_quote(text, line, header, delimiter)
+        )
+        if misplaced is not None:
+            quote_line, problem = misplaced
+            raise IntakeError(
+                str(path),
+                f"line {quote_line}: {problem}. The rows on lines {line} to "
+                f"{last_line} would be read as one record and lost, and later rows "
+                "numbered wrongly",
+                line=quote_line,
+                fix="Quote that field and double the quote inside it (such as "
+                '"O""Brien"), or remove the quote, and import the file again',
+            )
+        # A record with a whole row inside has at least twice a row's delimiters.
+        if last_line - line < 2 or text.count(delimiter) < 2 * (width - 1):
+            continue
+        swallowed = _find_swallowed_row(text, line, width, delimiter)
+        if swallowed is not None:
+            column, row_line = swallowed
+            name = _field_name(column, header)
+            raise IntakeError(
+                str(path),
+                f"line {line}: the quoted value in {name} runs on to line "
+                f"{last_line}, and line {row_line} inside it has the {len(header)} "
+                "fields of a whole row. A stray quote at the start of that field "
+                "probably merged these lines into one record",
+                line=line,
+                fix="Remove the stray quote, or quote the whole field and double "
+                "the quote inside it, and import the file again. If the value "
+                "really spans these lines, replace its line breaks",
+            )
+
+
+_MIN_SWALLOWED_WIDTH = 3
+"""Narrower files are not checked for rows inside a quoted value: a line of a
+two-column file's notes with one comma would look like a whole row."""
+
+
+def _find_swallowed_row(
+    text: str, line: int, width: int, delimiter: str
+) -> tuple[int, int] | None:
+    """Find a quoted value that spans 3 or more lines and contains a whole row.
+
+    Returns the value's 1-based field number and the line of the first inner line
+    (neither the value's first nor last) that splits into ``width`` fields, else
+    None. The record's quoting must already be valid.
+    """
+    # NOTE: a real multi-line value with an inner line of exactly ``width`` fields
+    # (such as notes with a full row's commas) is reported as a stray quote too.
+    if width < _MIN_SWALLOWED_WIDTH:
+        return None
+    pattern = _field_pattern(delimiter)
+    position, column = 0, 1
+    while position <= len(text):
+        match = pattern.match(text, position)
+        value = match.group()
+        if value.startswith('"') and value.count("\n") >= 2:
+            first_line = line + text.count("\n", 0, match.start())
+            inner = value.split("\n")[1:-1]
+            for offset, inner_line in enumerate(inner, start=1):
+                inner_line = inner_line.rstrip("\r")
+                if inner_line.count(delimiter) < width - 1:
+                    continue
+                try:
+                    fields = _parse_line(inner_line, delimiter)
+                except csv.Error:
+                    continue
+                if len(fields) == width:
+                    return column, first_line + offset
+        position = match.end() + 1
+        column += 1
+    return None
 
 
 def _drop_empty_last_column(

@@ -300,17 +300,21 @@ def test_bom_with_bad_utf8_rejected(tmp_path: Path) -> None:
     assert caught.value.line == 2
 
 
-def test_stray_quote_count_mismatch(tmp_path: Path) -> None:
+def test_stray_quote_pair_rejected(tmp_path: Path) -> None:
     content = 'email,name\na@example.com,x"y\nb@example.com,z\nc@example.com,w"v\nd,e\n'
     path = _write(tmp_path, "leads.csv", content)
 
     with pytest.raises(IntakeError) as caught:
         read_lead_file(path)
 
-    assert "counted 2 well-formed records but the CSV parser read 4 rows" in str(
-        caught.value
-    )
     assert caught.value.line == 2
+    assert caught.value.reason.startswith(
+        "line 2: field 2 (name) contains a quote character but is not quoted"
+    )
+    assert "The rows on lines 2 to 4 would be read as one record" in (
+        caught.value.reason
+    )
+    assert "double the quote" in caught.value.fix
 
 
 def test_filled_unnamed_column_rejected(tmp_path: Path) -> None:
@@ -892,15 +896,15 @@ def test_trailing_delimiter_rows_value_rejected(tmp_path: Path) -> None:
 
 def test_stray_quote_in_field_named(tmp_path: Path) -> None:
     content = 'email,status,notes\na@x.de,new"line1\nline2"\nb@x.de,new,\n'
-    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
-    problems = batch.frame[PROBLEM_COLUMN].tolist()
 
-    assert batch.rows == 2
-    assert problems[0] == (
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert caught.value.line == 2
+    assert caught.value.reason.startswith(
         "line 2: field 2 (status) contains a quote character but is not quoted "
-        "('new\"'), so the record runs on to line 3" + QUOTE_FIX
+        "('new\"'), so the record runs on to line 3."
     )
-    assert problems[1] is None
 
 
 @pytest.mark.parametrize(
@@ -931,6 +935,71 @@ def test_misplaced_quote_reason(text: str, reason: str | None) -> None:
     found = _misplaced_quote_reason(text, 7, ["email", "name", "notes"], ",")
 
     assert found == (None if reason is None else reason + QUOTE_FIX)
+
+
+def _lead_lines(count: int) -> list[str]:
+    return [
+        f"X-{i},p{i}@acme.com,Anna{i},Lee{i},Acme{i} Inc,CTO,US" for i in range(count)
+    ]
+
+
+LEAD_HEADER = "external_id,email,first_name,last_name,company,job_title,country"
+
+
+def test_stray_quotes_far_apart_rejected(tmp_path: Path) -> None:
+    lines = _lead_lines(300)
+    lines[1] = lines[1].replace("Lee1", 'O"Brien')
+    lines[250] = lines[250].replace(",CTO,", ",5'10\" CTO,")
+    content = "\n".join([LEAD_HEADER, *lines]) + "\n"
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert caught.value.line == 3
+    assert "field 4 (last_name) contains a quote character" in caught.value.reason
+    assert "runs on to line 252" in caught.value.reason
+    assert "Quote that field and double the quote inside it" in caught.value.fix
+
+
+def test_stray_opening_quote_swallowing_rows(tmp_path: Path) -> None:
+    lines = _lead_lines(8)
+    lines[1] = lines[1].replace(",Anna1,", ',"Anna1,')
+    lines[5] = lines[5].replace(",CTO,", ',5\'10",')
+    content = "\n".join([LEAD_HEADER, *lines]) + "\n"
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert caught.value.line == 3
+    assert caught.value.reason.startswith(
+        "line 3: the quoted value in field 3 (first_name) runs on to line 7, and "
+        "line 4 inside it has the 7 fields of a whole row"
+    )
+    assert "Remove the stray quote" in caught.value.fix
+
+
+def test_multiline_values_still_read(tmp_path: Path) -> None:
+    notes = '"Met at the fair\nasked about pricing, terms\n\nand ""support""\r\nbye"'
+    lines = _lead_lines(4)
+    lines[2] += "," + notes
+    content = "\n".join([LEAD_HEADER + ",notes", *(f"{x}," for x in lines)])
+    content = content.replace(f"{lines[2]},", lines[2]) + "\n"
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert batch.rows == 4
+    assert batch.frame[PROBLEM_COLUMN].isna().all()
+    assert batch.frame.loc[2, "notes"] == (
+        'Met at the fair\nasked about pricing, terms\n\nand "support"\r\nbye'
+    )
+    assert batch.frame.loc[3, "external_id"] == "X-3"
+
+
+def test_narrow_file_multiline_comma_note(tmp_path: Path) -> None:
+    content = 'email,notes\na@x.io,"first\nsecond, with comma\nthird"\nb@x.io,ok\n'
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert batch.rows == 2
+    assert batch.frame.loc[0, "notes"] == "first\nsecond, with comma\nthird"
 
 
 # UTF-16 without a byte-order mark
