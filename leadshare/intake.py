@@ -1,11 +1,11 @@
 """Read lead files (CSV or JSON Lines) into text-only frames and map them onto leads.
 
 A file is rejected whole (:class:`IntakeError`) only when it cannot be read as a whole:
-empty, binary, undecodable, ambiguous delimiter, duplicate headers, a stray quote
-that merges lines into one record, or a record count that does not match the rows
-parsed. Otherwise a bad record does not reject the file. It becomes a row whose
-``_problem`` column gives the reason, so it can be quarantined, and every data record
-of the file is counted as one row.
+empty, binary, undecodable, ambiguous delimiter, duplicate headers, a lone carriage
+return or a stray quote that merges lines into one record, or a record count that does
+not match the rows parsed. Otherwise a bad record does not reject the file. It becomes
+a row whose ``_problem`` column gives the reason, so it can be quarantined, and every
+data record of the file is counted as one row.
 
 Every value stays text (``"02134"`` keeps its leading zero, ``"1.250.000,50"`` stays
 as written). Encoding and delimiter are detected explicitly and checked, never
@@ -454,6 +454,7 @@ def _find_records(data: bytes, path: Path) -> _Records:
     buffer = np.frombuffer(data, dtype=np.uint8)
     newlines = _positions(buffer, _NEWLINE)
     quotes_before, quotes = _quotes_before(buffer, newlines)
+    _check_lone_carriage_returns(data, buffer, path)
     if quotes % 2:
         last_quote_line = int(np.searchsorted(newlines, data.rfind(b'"'))) + 1
         first_odd_line = _first_odd_quote_line(buffer, newlines)
@@ -476,6 +477,45 @@ def _find_records(data: bytes, path: Path) -> _Records:
     lines = np.searchsorted(newlines, starts) + 1
     last_lines = np.searchsorted(newlines, ends) + 1
     return _Records(starts=starts, ends=ends, lines=lines, last_lines=last_lines)
+
+
+def _check_lone_carriage_returns(data: bytes, buffer: np.ndarray, path: Path) -> None:
+    """Reject a file with an unquoted carriage return (CR) not followed by a line feed.
+
+    The CSV parsers end a line at such a CR but the record count here does not, so
+    two rows would be read as one record (or one value split in two). The file is
+    rejected rather than guessing which was meant. A CR inside a quoted value is
+    kept, and CR CR LF or a CR at the end of the file is a harmless line end.
+    """
+    returns = _positions(buffer, ord("\r"))
+    if not len(returns):
+        return
+    following = np.minimum(returns + 1, len(buffer) - 1)
+    lone = returns[
+        (returns + 1 < len(buffer))
+        & (buffer[following] != _NEWLINE)
+        & (buffer[following] != ord("\r"))
+    ]
+    if not len(lone):
+        return
+    quotes, _ = _quotes_before(buffer, lone)
+    unquoted = lone[quotes % 2 == 0]
+    if not len(unquoted):
+        return
+    position = int(unquoted[0])
+    line = _line_of(data, position)
+    line_start = data.rfind(b"\n", 0, position) + 1
+    column = len(data[line_start:position].decode("utf-8", "replace")) + 1
+    raise IntakeError(
+        str(path),
+        f"line {line} contains a carriage return without a line feed (a lone CR) "
+        f"at character {column}, and the file has {len(unquoted)} such CR outside "
+        "quotes. CSV parsers end a row at a lone CR, so two rows would be read as "
+        "one record or one value split in two",
+        line=line,
+        fix="Replace the lone CR with the line end the other lines use, or remove "
+        "it if it is inside a value, and import the file again",
+    )
 
 
 def _first_odd_quote_line(buffer: np.ndarray, newlines: np.ndarray) -> int:
@@ -865,30 +905,18 @@ def _parse_good_records(
     expected = len(records.starts) - 1 - len(ragged)
     frame = _read_csv_text(body, width, delimiter) if expected else _empty_frame(width)
     if len(frame) != expected:
-        lone_cr = _first_lone_cr_line(data)
-        if lone_cr is not None:
-            hint, line = "a carriage return without a line feed is on this line", lone_cr
-        else:
-            hint = "the first record that spans several lines starts here"
-            line = _first_multiline_record(records)
+        # _check_lone_carriage_returns and _check_multiline_records reject the
+        # known causes first, so this is a last safeguard.
         raise IntakeError(
             str(path),
             f"counted {expected} well-formed records but the CSV parser read "
-            f"{len(frame)} rows, so rows would be lost or invented; {hint}",
-            line=line,
-            fix="Look for a quote character inside an unquoted value or a lone "
-            "carriage return, fix the export and import again",
+            f"{len(frame)} rows, so rows would be lost or invented; the first "
+            "record that spans several lines starts here",
+            line=_first_multiline_record(records),
+            fix="Look for a quote character inside an unquoted value, fix the "
+            "export and import again",
         )
     return frame
-
-
-def _first_lone_cr_line(data: bytes) -> int | None:
-    """Return the first line with a carriage return not followed by a line feed."""
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    returns = np.flatnonzero(buffer == ord("\r"))
-    following = np.minimum(returns + 1, len(buffer) - 1)
-    lone = returns[(returns + 1 >= len(buffer)) | (buffer[following] != _NEWLINE)]
-    return _line_of(data, int(lone[0])) if len(lone) else None
 
 
 def _read_csv_text(body: bytes, width: int, delimiter: str) -> pd.DataFrame:

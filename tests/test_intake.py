@@ -1002,6 +1002,41 @@ def test_narrow_file_multiline_comma_note(tmp_path: Path) -> None:
     assert batch.frame.loc[0, "notes"] == "first\nsecond, with comma\nthird"
 
 
+# Lone carriage returns
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_lone_cr_between_rows_rejected(tmp_path: Path, line_end: str) -> None:
+    lines = _lead_lines(4)
+    content = line_end.join([LEAD_HEADER, *lines[:2]]) + line_end
+    content += lines[2] + "\r" + lines[3] + line_end
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert caught.value.line == 4
+    assert caught.value.reason.startswith(
+        f"line 4 contains a carriage return without a line feed (a lone CR) at "
+        f"character {len(lines[2]) + 1}"
+    )
+    assert "Replace the lone CR" in caught.value.fix
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        'email,name\na@x.io,"Bo\rb"\nc@x.io,Cy\n',
+        "email,name\r\na@x.io,Bob\r\r\nc@x.io,Cy\r",
+    ],
+)
+def test_quoted_or_doubled_cr_read(tmp_path: Path, content: str) -> None:
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert batch.rows == 2
+    assert batch.frame[PROBLEM_COLUMN].isna().all()
+    assert batch.frame.loc[1, "name"] == "Cy"
+
+
 # UTF-16 without a byte-order mark
 
 
