@@ -1,11 +1,11 @@
 """Read lead files (CSV or JSON Lines) into text-only frames and map them onto leads.
 
 A file is rejected whole (:class:`IntakeError`) only when it cannot be read as a whole:
-empty, binary, undecodable, ambiguous delimiter, duplicate headers, a lone carriage
-return or a stray quote that merges lines into one record, or a record count that does
-not match the rows parsed. Otherwise a bad record does not reject the file. It becomes
-a row whose ``_problem`` column gives the reason, so it can be quarantined, and every
-data record of the file is counted as one row.
+empty, binary or compressed, undecodable, ambiguous delimiter, duplicate headers, a
+lone carriage return or a stray quote that merges lines into one record, or a record
+count that does not match the rows parsed. Otherwise a bad record does not reject the
+file. It becomes a row whose ``_problem`` column gives the reason, so it can be
+quarantined, and every data record of the file is counted as one row.
 
 Every value stays text (``"02134"`` keeps its leading zero, ``"1.250.000,50"`` stays
 as written). Encoding and delimiter are detected explicitly and checked, never
@@ -136,6 +136,7 @@ def _read_bytes(path: Path) -> bytes:
             if jsonl
             else "Export the leads again with a header row",
         )
+    _check_compressed(data, path)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise IntakeError(
             str(path),
@@ -172,6 +173,40 @@ def _read_bytes(path: Path) -> bytes:
             else "Export the sheet as CSV (UTF-8) and import that file",
         )
     return data
+
+
+_UNPACK_FIX = "Decompress it ({tool}) and import the CSV or JSON Lines file inside"
+
+_COMPRESSED_FORMATS = (
+    (re.compile(rb"\x1f\x8b"), "gzip-compressed", _UNPACK_FIX.format(tool="gunzip")),
+    (
+        re.compile(rb"PK(\x03\x04|\x05\x06|\x07\x08)"),
+        "a ZIP archive",
+        "Unpack it and import the CSV or JSON Lines file inside. An Excel workbook "
+        "(.xlsx) is a ZIP archive too: export its sheet as CSV (UTF-8) instead",
+    ),
+    (
+        re.compile(rb"BZh[1-9]1AY&SY"),
+        "bzip2-compressed",
+        _UNPACK_FIX.format(tool="bunzip2"),
+    ),
+    (re.compile(rb"\xfd7zXZ\x00"), "xz-compressed", _UNPACK_FIX.format(tool="unxz")),
+    (
+        re.compile(rb"\x28\xb5\x2f\xfd"),
+        "zstd-compressed",
+        _UNPACK_FIX.format(tool="unzstd"),
+    ),
+)
+"""Magic numbers that start compressed files, the format's name and the fix."""
+
+
+def _check_compressed(data: bytes, path: Path) -> None:
+    """Reject a compressed file with its format's name, not just as binary."""
+    for magic, kind, fix in _COMPRESSED_FORMATS:
+        if magic.match(data):
+            raise IntakeError(
+                str(path), f"the file is {kind}, not CSV or JSON Lines text", fix=fix
+            )
 
 
 _UTF16_SAMPLE_BYTES = 4096
@@ -345,6 +380,7 @@ def _read_csv(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch:
             data, records, ragged, header, delimiter, path
         )
         notes.extend(parse_notes)
+    _mark_repeated_headers(frame, header, records)
     if drop_last:
         frame, header = _drop_empty_last_column(frame, header, path, header_line)
         if trailing == "rows":
@@ -867,8 +903,10 @@ def _parse_records(
     if not len(ragged):
         return good, []
 
+    last = good.iloc[:, len(header) - 1]
+    last_filled = bool((last.notna() & (last != "")).any())
     bad_rows, unwrapped = _parse_ragged_records(
-        data, records, ragged, header, delimiter
+        data, records, ragged, header, delimiter, last_filled
     )
     # Problem rows hold None, so the Arrow columns become plain objects here.
     good = good.astype(dict.fromkeys(header, object))
@@ -1001,12 +1039,14 @@ def _parse_ragged_records(
     ragged: np.ndarray,
     header: list[str],
     delimiter: str,
+    last_filled: bool,
 ) -> tuple[pd.DataFrame, int]:
     """Turn records whose field count differs from the header's into rows.
 
     Some exports quote a whole line that contains a comma, so the record is one field.
     Such a record is unwrapped when its content has the header's field count. Any
-    other record becomes a problem row with empty values.
+    other record becomes a problem row with empty values. ``last_filled`` is True
+    when a well-formed row has a value in the last column.
     """
     rows: list[list[str | None]] = []
     problems: list[str | None] = []
@@ -1028,7 +1068,10 @@ def _parse_ragged_records(
             continue
         rows.append([None] * len(header))
         reason = _misplaced_quote_reason(text, line, header, delimiter)
-        problems.append(reason or _ragged_reason(line, len(header), fields, text))
+        problems.append(
+            reason
+            or _ragged_reason(line, header, fields, text, delimiter, last_filled)
+        )
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     frame[ROW_COLUMN] = ragged
     frame[PROBLEM_COLUMN] = problems
@@ -1045,13 +1088,60 @@ def _unwrap(
     return inner if len(inner) == width else None
 
 
-def _ragged_reason(line: int, width: int, fields: list[str], text: str) -> str:
+def _ragged_reason(
+    line: int,
+    header: list[str],
+    fields: list[str],
+    text: str,
+    delimiter: str,
+    last_filled: bool,
+) -> str:
+    """Describe a record with the wrong field count and its likely cause.
+
+    An empty extra field at the end can come from an extra delimiter at the end of
+    the line or from a delimiter inside an unquoted value earlier on, which shifts
+    the later fields. It is called an extra delimiter at the end only when the
+    other rows fill the last column and this row's last column is filled too.
+    """
+    width = len(header)
     reason = f"line {line}: expected {width} fields, got {len(fields)}"
     if len(fields) == 1 and text.startswith('"') and text.endswith('"'):
-        reason += "; the whole line is wrapped in quotes"
+        return reason + "; the whole line is wrapped in quotes" + RAGGED_FIX
+    split = _split_value(fields, width) if len(fields) > width else None
+    name = _DELIMITER_NAMES[delimiter]
+    if split is not None:
+        reason += (
+            f"; {_field_name(split, header)} probably contains an unquoted {name} "
+            f"(field {split + 1} starts with a space), which shifts the later fields"
+        )
     elif len(fields) == width + 1 and fields[-1] == "":
-        reason += "; the line ends with an extra delimiter"
+        if last_filled and fields[width - 1] != "":
+            reason += "; the line ends with an extra delimiter"
+        else:
+            reason += (
+                "; either the line ends with an extra delimiter or a value contains "
+                f"an unquoted {name}, which shifts the later fields (the last column "
+                "is empty, so the two cannot be told apart)"
+            )
     return reason + RAGGED_FIX
+
+
+def _split_value(fields: list[str], width: int) -> int | None:
+    """Guess the 1-based field that an unquoted delimiter split, or None.
+
+    A value such as "Acme, Inc" splits into "Acme" and " Inc", so the guess is the
+    field before one that starts with a space. It is made only when no more fields
+    start with a space than there are extra fields, because some files put a space
+    after every delimiter.
+    """
+    spaced = [
+        position
+        for position in range(1, len(fields))
+        if fields[position].startswith(" ") and fields[position - 1].strip()
+    ]
+    if not spaced or len(spaced) > len(fields) - width:
+        return None
+    return spaced[0]
 
 
 RAGGED_FIX = ". Fix that line's quotes or delimiters in the source and import it again"
@@ -1224,6 +1314,35 @@ def _find_swallowed_row(
         position = match.end() + 1
         column += 1
     return None
+
+
+def _mark_repeated_headers(
+    frame: pd.DataFrame, header: list[str], records: _Records
+) -> None:
+    """Give each data row that repeats the header row a problem, in place.
+
+    Two exports joined into one file carry the second export's header as a row.
+    Names are compared without surrounding spaces and letter case.
+    """
+    names = [name.strip().casefold() for name in header]
+    first = frame[header[0]]
+    candidates = first.notna() & (first.str.strip().str.lower() == names[0].lower())
+    if not candidates.any():
+        return
+    header_line = int(records.lines[0])
+    for index in np.flatnonzero(candidates.to_numpy()):
+        values = frame.iloc[index, : len(header)]
+        if any(
+            pd.isna(value) or value.strip().casefold() != name
+            for value, name in zip(values, names, strict=True)
+        ):
+            continue
+        row = int(frame.iloc[index][ROW_COLUMN])
+        frame.iloc[index, frame.columns.get_loc(PROBLEM_COLUMN)] = (
+            f"line {int(records.lines[row])}: repeated header row. It contains the "
+            f"column names of line {header_line} again, as when two exports are "
+            "joined, and is not a lead"
+        )
 
 
 def _drop_empty_last_column(

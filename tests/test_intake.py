@@ -208,7 +208,9 @@ def test_datablist_counts(shared_dir: Path) -> None:
         (b" \r\n\n", "empty"),
         (b"email,name\r\n", "no data rows"),
         (b"email,name\ra@example.com,Ann\rb@example.com,Bob\r", "carriage return"),
-        (b"PK\x03\x04\x14\x00\x06\x00", "binary"),
+        (b"PK\x03\x04\x14\x00\x06\x00", "ZIP archive"),
+        (b"\x1f\x8b\x08\x00\xaa\x17\x14k\x02\xff\xcd", "gzip-compressed"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
         ("email,name\n".encode("utf-16"), "UTF-16"),
         (b"email,Email\na@example.com,b@example.com\n", "duplicate column name"),
         (b"email,,name\na,b,c\n", "column 2 of 3 has no header name"),
@@ -1035,6 +1037,70 @@ def test_quoted_or_doubled_cr_read(tmp_path: Path, content: str) -> None:
     assert batch.rows == 2
     assert batch.frame[PROBLEM_COLUMN].isna().all()
     assert batch.frame.loc[1, "name"] == "Cy"
+
+
+# Misleading reasons
+
+
+def test_unquoted_comma_named_not_trailing(tmp_path: Path) -> None:
+    lines = [f"{x},https://acme.com," for x in _lead_lines(4)]
+    lines[1] = lines[1].replace("Acme1 Inc", "Acme1, Inc")
+    content = "\n".join([LEAD_HEADER + ",website,notes", *lines]) + "\n"
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+    problems = batch.frame[PROBLEM_COLUMN].tolist()
+
+    assert batch.rows == 4
+    assert problems[1] == (
+        "line 3: expected 9 fields, got 10; field 5 (company) probably contains an "
+        "unquoted comma (field 6 starts with a space), which shifts the later "
+        "fields" + RAGGED_FIX
+    )
+    assert problems[0] is None
+
+
+def test_empty_last_field_ambiguous(tmp_path: Path) -> None:
+    content = (
+        "email,name,notes\n"
+        "a@x.io,Ann,\n"
+        "b@x.io,Bob,x,\n"
+        "c@x.io,Cy,\n"
+    )
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert batch.frame.loc[1, PROBLEM_COLUMN] == (
+        "line 3: expected 3 fields, got 4; either the line ends with an extra "
+        "delimiter or a value contains an unquoted comma, which shifts the later "
+        "fields (the last column is empty, so the two cannot be told apart)"
+        + RAGGED_FIX
+    )
+
+
+def test_repeated_header_row_quarantined(tmp_path: Path) -> None:
+    lines = _lead_lines(4)
+    content = "\n".join(
+        [LEAD_HEADER, *lines[:2], " " + LEAD_HEADER.upper(), *lines[2:]]
+    )
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content + "\n"))
+    problems = batch.frame[PROBLEM_COLUMN].tolist()
+
+    assert batch.rows == 5
+    assert _rows_are_complete(batch.frame, 5)
+    assert problems[2] == (
+        "line 4: repeated header row. It contains the column names of line 1 "
+        "again, as when two exports are joined, and is not a lead"
+    )
+    assert problems[:2] == [None, None]
+    assert problems[3:] == [None, None]
+
+
+def test_repeated_header_in_ragged_file(tmp_path: Path) -> None:
+    content = "email,name,country\na@x.io,Ann,DE\nb@x.io\nemail,name,country\n"
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+    problems = batch.frame[PROBLEM_COLUMN].tolist()
+
+    assert batch.rows == 3
+    assert problems[1].startswith("line 3: expected 3 fields, got 1")
+    assert problems[2].startswith("line 4: repeated header row.")
 
 
 # UTF-16 without a byte-order mark
