@@ -544,8 +544,8 @@ def _check_lone_carriage_returns(data: bytes, buffer: np.ndarray, path: Path) ->
     column = len(data[line_start:position].decode("utf-8", "replace")) + 1
     raise IntakeError(
         str(path),
-        f"line {line} contains a carriage return without a line feed (a lone CR) "
-        f"at character {column}, and the file has {len(unquoted)} such CR outside "
+        f"a carriage return without a line feed (a lone CR) is at character "
+        f"{column} of this line, and the file has {len(unquoted)} such CR outside "
         "quotes. CSV parsers end a row at a lone CR, so two rows would be read as "
         "one record or one value split in two",
         line=line,
@@ -1248,14 +1248,14 @@ def _check_multiline_records(
             quote_line, problem = misplaced
             raise IntakeError(
                 str(path),
-                f"line {quote_line}: {problem}. The rows on lines {line} to "
-                f"{last_line} would be read as one record and lost, and later rows "
-                "numbered wrongly",
+                f"{problem}. The rows on lines {line} to {last_line} would be read "
+                "as one record and lost, and later rows numbered wrongly",
                 line=quote_line,
                 fix="Quote that field and double the quote inside it (such as "
                 '"O""Brien"), or remove the quote, and import the file again',
             )
-        # A record with a whole row inside has at least twice a row's delimiters.
+        # A full line with a stray quote, then a whole row, has twice a row's
+        # delimiters, so records with fewer skip the slower field scan.
         if last_line - line < 2 or text.count(delimiter) < 2 * (width - 1):
             continue
         swallowed = _find_swallowed_row(text, line, width, delimiter)
@@ -1264,10 +1264,10 @@ def _check_multiline_records(
             name = _field_name(column, header)
             raise IntakeError(
                 str(path),
-                f"line {line}: the quoted value in {name} runs on to line "
-                f"{last_line}, and line {row_line} inside it has the {len(header)} "
-                "fields of a whole row. A stray quote at the start of that field "
-                "probably merged these lines into one record",
+                f"the quoted value in {name} runs on to line {last_line}, and line "
+                f"{row_line} inside it has the {len(header)} fields of a whole row. "
+                "A stray quote at the start of that field probably merged these "
+                "lines into one record",
                 line=line,
                 fix="Remove the stray quote, or quote the whole field and double "
                 "the quote inside it, and import the file again. If the value "

@@ -311,7 +311,7 @@ def test_stray_quote_pair_rejected(tmp_path: Path) -> None:
 
     assert caught.value.line == 2
     assert caught.value.reason.startswith(
-        "line 2: field 2 (name) contains a quote character but is not quoted"
+        "field 2 (name) contains a quote character but is not quoted"
     )
     assert "The rows on lines 2 to 4 would be read as one record" in (
         caught.value.reason
@@ -904,7 +904,7 @@ def test_stray_quote_in_field_named(tmp_path: Path) -> None:
 
     assert caught.value.line == 2
     assert caught.value.reason.startswith(
-        "line 2: field 2 (status) contains a quote character but is not quoted "
+        "field 2 (status) contains a quote character but is not quoted "
         "('new\"'), so the record runs on to line 3."
     )
 
@@ -974,7 +974,7 @@ def test_stray_opening_quote_swallowing_rows(tmp_path: Path) -> None:
 
     assert caught.value.line == 3
     assert caught.value.reason.startswith(
-        "line 3: the quoted value in field 3 (first_name) runs on to line 7, and "
+        "the quoted value in field 3 (first_name) runs on to line 7, and "
         "line 4 inside it has the 7 fields of a whole row"
     )
     assert "Remove the stray quote" in caught.value.fix
@@ -1018,8 +1018,8 @@ def test_lone_cr_between_rows_rejected(tmp_path: Path, line_end: str) -> None:
 
     assert caught.value.line == 4
     assert caught.value.reason.startswith(
-        f"line 4 contains a carriage return without a line feed (a lone CR) at "
-        f"character {len(lines[2]) + 1}"
+        "a carriage return without a line feed (a lone CR) is at character "
+        f"{len(lines[2]) + 1} of this line"
     )
     assert "Replace the lone CR" in caught.value.fix
 
