@@ -1,9 +1,11 @@
 """Read lead files (CSV or JSON Lines) into text-only frames and map them onto leads.
 
 A file is rejected whole (:class:`IntakeError`) only when it cannot be read as a whole:
-empty, binary, undecodable, ambiguous delimiter, duplicate headers, or a record count
-that does not match the rows parsed. A single bad record never rejects the file. It
-becomes a row whose ``_problem`` column gives the reason, so it can be quarantined.
+empty, binary or compressed, undecodable, ambiguous delimiter, duplicate headers, a
+lone carriage return or a stray quote that merges lines into one record, or a record
+count that does not match the rows parsed. Otherwise a bad record does not reject the
+file. It becomes a row whose ``_problem`` column gives the reason, so it can be
+quarantined, and every data record of the file is counted as one row.
 
 Every value stays text (``"02134"`` keeps its leading zero, ``"1.250.000,50"`` stays
 as written). Encoding and delimiter are detected explicitly and checked, never
@@ -79,6 +81,8 @@ class _Records:
     """Exclusive end of each record, before its newline."""
     lines: np.ndarray
     """Physical line number (1-based) on which each record starts."""
+    last_lines: np.ndarray
+    """Physical line number on which each record ends."""
 
 
 def read_lead_file(path: Path) -> RawBatch:
@@ -132,6 +136,7 @@ def _read_bytes(path: Path) -> bytes:
             if jsonl
             else "Export the leads again with a header row",
         )
+    _check_compressed(data, path)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise IntakeError(
             str(path),
@@ -168,6 +173,40 @@ def _read_bytes(path: Path) -> bytes:
             else "Export the sheet as CSV (UTF-8) and import that file",
         )
     return data
+
+
+_UNPACK_FIX = "Decompress it ({tool}) and import the CSV or JSON Lines file inside"
+
+_COMPRESSED_FORMATS = (
+    (re.compile(rb"\x1f\x8b"), "gzip-compressed", _UNPACK_FIX.format(tool="gunzip")),
+    (
+        re.compile(rb"PK(\x03\x04|\x05\x06|\x07\x08)"),
+        "a ZIP archive",
+        "Unpack it and import the CSV or JSON Lines file inside. An Excel workbook "
+        "(.xlsx) is a ZIP archive too: export its sheet as CSV (UTF-8) instead",
+    ),
+    (
+        re.compile(rb"BZh[1-9]1AY&SY"),
+        "bzip2-compressed",
+        _UNPACK_FIX.format(tool="bunzip2"),
+    ),
+    (re.compile(rb"\xfd7zXZ\x00"), "xz-compressed", _UNPACK_FIX.format(tool="unxz")),
+    (
+        re.compile(rb"\x28\xb5\x2f\xfd"),
+        "zstd-compressed",
+        _UNPACK_FIX.format(tool="unzstd"),
+    ),
+)
+"""Magic numbers that start compressed files, the format's name and the fix."""
+
+
+def _check_compressed(data: bytes, path: Path) -> None:
+    """Reject a compressed file with its format's name, not just as binary."""
+    for magic, kind, fix in _COMPRESSED_FORMATS:
+        if magic.match(data):
+            raise IntakeError(
+                str(path), f"the file is {kind}, not CSV or JSON Lines text", fix=fix
+            )
 
 
 _UTF16_SAMPLE_BYTES = 4096
@@ -330,6 +369,7 @@ def _read_csv(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch:
         _check_trailing_delimiter_rows(data, records, len(header), delimiter, path)
         header = [*header, ""]
     drop_last = _check_header(header, path, header_line)
+    _check_multiline_records(data, records, header, delimiter, path)
 
     frame = _parse_uniform(data, records, header, delimiter)
     if frame is None:
@@ -340,6 +380,7 @@ def _read_csv(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch:
             data, records, ragged, header, delimiter, path
         )
         notes.extend(parse_notes)
+    _mark_repeated_headers(frame, header, records)
     if drop_last:
         frame, header = _drop_empty_last_column(frame, header, path, header_line)
         if trailing == "rows":
@@ -385,7 +426,10 @@ def _skip_sep_line(
             fix="Export the file with a comma, semicolon or tab as the delimiter",
         )
     rest = _Records(
-        starts=records.starts[1:], ends=records.ends[1:], lines=records.lines[1:]
+        starts=records.starts[1:],
+        ends=records.ends[1:],
+        lines=records.lines[1:],
+        last_lines=records.last_lines[1:],
     )
     if not len(rest.starts):
         raise IntakeError(
@@ -438,14 +482,15 @@ def _find_records(data: bytes, path: Path) -> _Records:
     """Split the file into CSV records: a newline ends a record unless it is quoted.
 
     A newline is quoted when an odd number of quote characters precede it. Blank
-    records (only spaces and CR) are dropped, as the parser skips them too.
+    records (only spaces and CR) are dropped, as the parser skips them too. A stray
+    quote inside an unquoted value (5'10") shifts every later record. With an odd
+    number of quotes in the file this raises here. With an even number,
+    :func:`_check_multiline_records` rejects the file once the delimiter is known.
     """
-    # NOTE: counting quotes assumes RFC 4180 quoting. A lone quote inside an
-    # unquoted value (5'10") shifts every later record, so such a file is rejected
-    # whole (unclosed quote or count mismatch) instead of being read leniently.
     buffer = np.frombuffer(data, dtype=np.uint8)
     newlines = _positions(buffer, _NEWLINE)
     quotes_before, quotes = _quotes_before(buffer, newlines)
+    _check_lone_carriage_returns(data, buffer, path)
     if quotes % 2:
         last_quote_line = int(np.searchsorted(newlines, data.rfind(b'"'))) + 1
         first_odd_line = _first_odd_quote_line(buffer, newlines)
@@ -466,7 +511,47 @@ def _find_records(data: bytes, path: Path) -> _Records:
     keep = ~_blank_records(data, starts, ends)
     starts, ends = starts[keep], ends[keep]
     lines = np.searchsorted(newlines, starts) + 1
-    return _Records(starts=starts, ends=ends, lines=lines)
+    last_lines = np.searchsorted(newlines, ends) + 1
+    return _Records(starts=starts, ends=ends, lines=lines, last_lines=last_lines)
+
+
+def _check_lone_carriage_returns(data: bytes, buffer: np.ndarray, path: Path) -> None:
+    """Reject a file with an unquoted carriage return (CR) not followed by a line feed.
+
+    The CSV parsers end a line at such a CR but the record count here does not, so
+    two rows would be read as one record (or one value split in two). The file is
+    rejected rather than guessing which was meant. A CR inside a quoted value is
+    kept, and CR CR LF or a CR at the end of the file is a harmless line end.
+    """
+    returns = _positions(buffer, ord("\r"))
+    if not len(returns):
+        return
+    following = np.minimum(returns + 1, len(buffer) - 1)
+    lone = returns[
+        (returns + 1 < len(buffer))
+        & (buffer[following] != _NEWLINE)
+        & (buffer[following] != ord("\r"))
+    ]
+    if not len(lone):
+        return
+    quotes, _ = _quotes_before(buffer, lone)
+    unquoted = lone[quotes % 2 == 0]
+    if not len(unquoted):
+        return
+    position = int(unquoted[0])
+    line = _line_of(data, position)
+    line_start = data.rfind(b"\n", 0, position) + 1
+    column = len(data[line_start:position].decode("utf-8", "replace")) + 1
+    raise IntakeError(
+        str(path),
+        f"a carriage return without a line feed (a lone CR) is at character "
+        f"{column} of this line, and the file has {len(unquoted)} such CR outside "
+        "quotes. CSV parsers end a row at a lone CR, so two rows would be read as "
+        "one record or one value split in two",
+        line=line,
+        fix="Replace the lone CR with the line end the other lines use, or remove "
+        "it if it is inside a value, and import the file again",
+    )
 
 
 def _first_odd_quote_line(buffer: np.ndarray, newlines: np.ndarray) -> int:
@@ -818,8 +903,10 @@ def _parse_records(
     if not len(ragged):
         return good, []
 
+    last = good.iloc[:, len(header) - 1]
+    last_filled = bool((last.notna() & (last != "")).any())
     bad_rows, unwrapped = _parse_ragged_records(
-        data, records, ragged, header, delimiter
+        data, records, ragged, header, delimiter, last_filled
     )
     # Problem rows hold None, so the Arrow columns become plain objects here.
     good = good.astype(dict.fromkeys(header, object))
@@ -856,30 +943,18 @@ def _parse_good_records(
     expected = len(records.starts) - 1 - len(ragged)
     frame = _read_csv_text(body, width, delimiter) if expected else _empty_frame(width)
     if len(frame) != expected:
-        lone_cr = _first_lone_cr_line(data)
-        if lone_cr is not None:
-            hint, line = "a carriage return without a line feed is on this line", lone_cr
-        else:
-            hint = "the first record that spans several lines starts here"
-            line = _first_multiline_record(records)
+        # _check_lone_carriage_returns and _check_multiline_records reject the
+        # known causes first, so this is a last safeguard.
         raise IntakeError(
             str(path),
             f"counted {expected} well-formed records but the CSV parser read "
-            f"{len(frame)} rows, so rows would be lost or invented; {hint}",
-            line=line,
-            fix="Look for a quote character inside an unquoted value or a lone "
-            "carriage return, fix the export and import again",
+            f"{len(frame)} rows, so rows would be lost or invented; the first "
+            "record that spans several lines starts here",
+            line=_first_multiline_record(records),
+            fix="Look for a quote character inside an unquoted value, fix the "
+            "export and import again",
         )
     return frame
-
-
-def _first_lone_cr_line(data: bytes) -> int | None:
-    """Return the first line with a carriage return not followed by a line feed."""
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    returns = np.flatnonzero(buffer == ord("\r"))
-    following = np.minimum(returns + 1, len(buffer) - 1)
-    lone = returns[(returns + 1 >= len(buffer)) | (buffer[following] != _NEWLINE)]
-    return _line_of(data, int(lone[0])) if len(lone) else None
 
 
 def _read_csv_text(body: bytes, width: int, delimiter: str) -> pd.DataFrame:
@@ -964,12 +1039,14 @@ def _parse_ragged_records(
     ragged: np.ndarray,
     header: list[str],
     delimiter: str,
+    last_filled: bool,
 ) -> tuple[pd.DataFrame, int]:
     """Turn records whose field count differs from the header's into rows.
 
     Some exports quote a whole line that contains a comma, so the record is one field.
     Such a record is unwrapped when its content has the header's field count. Any
-    other record becomes a problem row with empty values.
+    other record becomes a problem row with empty values. ``last_filled`` is True
+    when a well-formed row has a value in the last column.
     """
     rows: list[list[str | None]] = []
     problems: list[str | None] = []
@@ -991,7 +1068,10 @@ def _parse_ragged_records(
             continue
         rows.append([None] * len(header))
         reason = _misplaced_quote_reason(text, line, header, delimiter)
-        problems.append(reason or _ragged_reason(line, len(header), fields, text))
+        problems.append(
+            reason
+            or _ragged_reason(line, header, fields, text, delimiter, last_filled)
+        )
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     frame[ROW_COLUMN] = ragged
     frame[PROBLEM_COLUMN] = problems
@@ -1008,13 +1088,60 @@ def _unwrap(
     return inner if len(inner) == width else None
 
 
-def _ragged_reason(line: int, width: int, fields: list[str], text: str) -> str:
+def _ragged_reason(
+    line: int,
+    header: list[str],
+    fields: list[str],
+    text: str,
+    delimiter: str,
+    last_filled: bool,
+) -> str:
+    """Describe a record with the wrong field count and its likely cause.
+
+    An empty extra field at the end can come from an extra delimiter at the end of
+    the line or from a delimiter inside an unquoted value earlier on, which shifts
+    the later fields. It is called an extra delimiter at the end only when the
+    other rows fill the last column and this row's last column is filled too.
+    """
+    width = len(header)
     reason = f"line {line}: expected {width} fields, got {len(fields)}"
     if len(fields) == 1 and text.startswith('"') and text.endswith('"'):
-        reason += "; the whole line is wrapped in quotes"
+        return reason + "; the whole line is wrapped in quotes" + RAGGED_FIX
+    split = _split_value(fields, width) if len(fields) > width else None
+    name = _DELIMITER_NAMES[delimiter]
+    if split is not None:
+        reason += (
+            f"; {_field_name(split, header)} probably contains an unquoted {name} "
+            f"(field {split + 1} starts with a space), which shifts the later fields"
+        )
     elif len(fields) == width + 1 and fields[-1] == "":
-        reason += "; the line ends with an extra delimiter"
+        if last_filled and fields[width - 1] != "":
+            reason += "; the line ends with an extra delimiter"
+        else:
+            reason += (
+                "; either the line ends with an extra delimiter or a value contains "
+                f"an unquoted {name}, which shifts the later fields (the last column "
+                "is empty, so the two cannot be told apart)"
+            )
     return reason + RAGGED_FIX
+
+
+def _split_value(fields: list[str], width: int) -> int | None:
+    """Guess the 1-based field that an unquoted delimiter split, or None.
+
+    A value such as "Acme, Inc" splits into "Acme" and " Inc", so the guess is the
+    field before one that starts with a space. It is made only when no more fields
+    start with a space than there are extra fields, because some files put a space
+    after every delimiter.
+    """
+    spaced = [
+        position
+        for position in range(1, len(fields))
+        if fields[position].startswith(" ") and fields[position - 1].strip()
+    ]
+    if not spaced or len(spaced) > len(fields) - width:
+        return None
+    return spaced[0]
 
 
 RAGGED_FIX = ". Fix that line's quotes or delimiters in the source and import it again"
@@ -1033,6 +1160,12 @@ def _field_pattern(delimiter: str) -> re.Pattern[str]:
     return re.compile(f'"(?:[^"]|"")*+"|[^"{escaped}]*')
 
 
+def _record_pattern(delimiter: str) -> re.Pattern[str]:
+    """Match a whole record whose fields all follow RFC 4180 quoting."""
+    field = _field_pattern(delimiter).pattern
+    return re.compile(f"(?:{field})(?:{re.escape(delimiter)}(?:{field}))*")
+
+
 def _misplaced_quote_reason(
     text: str, line: int, header: list[str], delimiter: str
 ) -> str | None:
@@ -1042,6 +1175,17 @@ def _misplaced_quote_reason(
     count, so "expected N fields, got M" would not name the cause. Returns None
     when the record's quoting is valid.
     """
+    found = _find_misplaced_quote(text, line, header, delimiter)
+    if found is None:
+        return None
+    quote_line, problem = found
+    return f"line {quote_line}: {problem}{QUOTE_FIX}"
+
+
+def _find_misplaced_quote(
+    text: str, line: int, header: list[str], delimiter: str
+) -> tuple[int, str] | None:
+    """Return the line of the first quote that breaks RFC 4180 quoting, and why."""
     pattern = _field_pattern(delimiter)
     position, column = 0, 1
     while True:
@@ -1056,9 +1200,7 @@ def _misplaced_quote_reason(
         break
     quote_line = line + text.count("\n", 0, position)
     last_line = line + text.count("\n")
-    name = f"field {column}"
-    if column <= len(header) and header[column - 1].strip():
-        name += f" ({header[column - 1].strip()})"
+    name = _field_name(column, header)
     if position == start:
         problem = f"the quoted value in {name} is never closed"
     elif text[start] == '"':
@@ -1070,7 +1212,137 @@ def _misplaced_quote_reason(
         )
     if last_line > quote_line:
         problem += f", so the record runs on to line {last_line}"
-    return f"line {quote_line}: {problem}{QUOTE_FIX}"
+    return quote_line, problem
+
+
+def _field_name(column: int, header: list[str]) -> str:
+    name = f"field {column}"
+    if column <= len(header) and header[column - 1].strip():
+        name += f" ({header[column - 1].strip()})"
+    return name
+
+
+def _check_multiline_records(
+    data: bytes, records: _Records, header: list[str], delimiter: str, path: Path
+) -> None:
+    """Reject a file in which a stray quote has merged lines into one record.
+
+    A record that spans lines is accepted only when its quoting is valid RFC 4180
+    and no quoted value in it contains lines that look like whole rows. Otherwise
+    the quote that opened the span is probably a stray one (O"Brien, 5'10"), and
+    reading the span as one row would lose the rows in it and renumber the rows
+    after it. So the whole file is rejected, naming the line of that quote.
+    """
+    multiline = np.flatnonzero(records.last_lines > records.lines)
+    valid = _record_pattern(delimiter)
+    width = len(header)
+    for index in multiline:
+        text = _record_text(data, records, index)
+        line, last_line = int(records.lines[index]), int(records.last_lines[index])
+        misplaced = (
+            None
+            if valid.fullmatch(text)
+            else _find_misplaced_quote(text, line, header, delimiter)
+        )
+        if misplaced is not None:
+            quote_line, problem = misplaced
+            raise IntakeError(
+                str(path),
+                f"{problem}. The rows on lines {line} to {last_line} would be read "
+                "as one record and lost, and later rows numbered wrongly",
+                line=quote_line,
+                fix="Quote that field and double the quote inside it (such as "
+                '"O""Brien"), or remove the quote, and import the file again',
+            )
+        # A full line with a stray quote, then a whole row, has twice a row's
+        # delimiters, so records with fewer skip the slower field scan.
+        if last_line - line < 2 or text.count(delimiter) < 2 * (width - 1):
+            continue
+        swallowed = _find_swallowed_row(text, line, width, delimiter)
+        if swallowed is not None:
+            column, row_line = swallowed
+            name = _field_name(column, header)
+            raise IntakeError(
+                str(path),
+                f"the quoted value in {name} runs on to line {last_line}, and line "
+                f"{row_line} inside it has the {len(header)} fields of a whole row. "
+                "A stray quote at the start of that field probably merged these "
+                "lines into one record",
+                line=line,
+                fix="Remove the stray quote, or quote the whole field and double "
+                "the quote inside it, and import the file again. If the value "
+                "really spans these lines, replace its line breaks",
+            )
+
+
+_MIN_SWALLOWED_WIDTH = 3
+"""Narrower files are not checked for rows inside a quoted value: a line of a
+two-column file's notes with one comma would look like a whole row."""
+
+
+def _find_swallowed_row(
+    text: str, line: int, width: int, delimiter: str
+) -> tuple[int, int] | None:
+    """Find a quoted value that spans 3 or more lines and contains a whole row.
+
+    Returns the value's 1-based field number and the line of the first inner line
+    (neither the value's first nor last) that splits into ``width`` fields, else
+    None. The record's quoting must already be valid.
+    """
+    # NOTE: a real multi-line value with an inner line of exactly ``width`` fields
+    # (such as notes with a full row's commas) is reported as a stray quote too.
+    if width < _MIN_SWALLOWED_WIDTH:
+        return None
+    pattern = _field_pattern(delimiter)
+    position, column = 0, 1
+    while position <= len(text):
+        match = pattern.match(text, position)
+        value = match.group()
+        if value.startswith('"') and value.count("\n") >= 2:
+            first_line = line + text.count("\n", 0, match.start())
+            inner = value.split("\n")[1:-1]
+            for offset, inner_line in enumerate(inner, start=1):
+                inner_line = inner_line.rstrip("\r")
+                if inner_line.count(delimiter) < width - 1:
+                    continue
+                try:
+                    fields = _parse_line(inner_line, delimiter)
+                except csv.Error:
+                    continue
+                if len(fields) == width:
+                    return column, first_line + offset
+        position = match.end() + 1
+        column += 1
+    return None
+
+
+def _mark_repeated_headers(
+    frame: pd.DataFrame, header: list[str], records: _Records
+) -> None:
+    """Give each data row that repeats the header row a problem, in place.
+
+    Two exports joined into one file carry the second export's header as a row.
+    Names are compared without surrounding spaces and letter case.
+    """
+    names = [name.strip().casefold() for name in header]
+    first = frame[header[0]]
+    candidates = first.notna() & (first.str.strip().str.lower() == names[0].lower())
+    if not candidates.any():
+        return
+    header_line = int(records.lines[0])
+    for index in np.flatnonzero(candidates.to_numpy()):
+        values = frame.iloc[index, : len(header)]
+        if any(
+            pd.isna(value) or value.strip().casefold() != name
+            for value, name in zip(values, names, strict=True)
+        ):
+            continue
+        row = int(frame.iloc[index][ROW_COLUMN])
+        frame.iloc[index, frame.columns.get_loc(PROBLEM_COLUMN)] = (
+            f"line {int(records.lines[row])}: repeated header row. It contains the "
+            f"column names of line {header_line} again, as when two exports are "
+            "joined, and is not a lead"
+        )
 
 
 def _drop_empty_last_column(

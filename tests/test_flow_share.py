@@ -853,6 +853,33 @@ def test_unknown_country_quarantined(home, partner, tmp_path):
     assert second["outcomes"]["quarantined"] == 0
 
 
+def test_stray_quotes_reject_file_whole(home, partner, tmp_path):
+    import pandas as pd
+
+    from leadshare.generate import write_leads
+
+    rows = pd.read_csv(
+        write_leads(tmp_path / "g.csv", 40, seed=21), dtype=str, keep_default_na=False
+    )
+    rows.loc[1, "last_name"] = "STRAY-ONE"
+    rows.loc[30, "job_title"] = "STRAY-TWO"
+    text = rows.to_csv(index=False, lineterminator="\n")
+    text = text.replace("STRAY-ONE", 'O"Brien').replace("STRAY-TWO", "5'10\" CTO")
+    path = tmp_path / "runon.csv"
+    path.write_text(text, "utf-8")
+
+    summary = run_share(home, "generic", path)
+    reasons = list((home / "quarantine").rglob("*.reason.txt"))
+
+    assert summary["rows_in"] == 0
+    assert [f["file"] for f in summary["rejected_files"]] == ["runon.csv"]
+    assert db_rows(home, "select count(*) from row_outcomes") == [(0,)]
+    assert len(reasons) == 1
+    assert "line 3: field 4 (last_name) contains a quote character" in (
+        reasons[0].read_text()
+    )
+
+
 def test_status_shows_a_dead_run_as_ended(home, partner):
     from leadshare import cli
     from leadshare.store import open_store

@@ -208,7 +208,9 @@ def test_datablist_counts(shared_dir: Path) -> None:
         (b" \r\n\n", "empty"),
         (b"email,name\r\n", "no data rows"),
         (b"email,name\ra@example.com,Ann\rb@example.com,Bob\r", "carriage return"),
-        (b"PK\x03\x04\x14\x00\x06\x00", "binary"),
+        (b"PK\x03\x04\x14\x00\x06\x00", "ZIP archive"),
+        (b"\x1f\x8b\x08\x00\xaa\x17\x14k\x02\xff\xcd", "gzip-compressed"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
         ("email,name\n".encode("utf-16"), "UTF-16"),
         (b"email,Email\na@example.com,b@example.com\n", "duplicate column name"),
         (b"email,,name\na,b,c\n", "column 2 of 3 has no header name"),
@@ -300,17 +302,21 @@ def test_bom_with_bad_utf8_rejected(tmp_path: Path) -> None:
     assert caught.value.line == 2
 
 
-def test_stray_quote_count_mismatch(tmp_path: Path) -> None:
+def test_stray_quote_pair_rejected(tmp_path: Path) -> None:
     content = 'email,name\na@example.com,x"y\nb@example.com,z\nc@example.com,w"v\nd,e\n'
     path = _write(tmp_path, "leads.csv", content)
 
     with pytest.raises(IntakeError) as caught:
         read_lead_file(path)
 
-    assert "counted 2 well-formed records but the CSV parser read 4 rows" in str(
-        caught.value
-    )
     assert caught.value.line == 2
+    assert caught.value.reason.startswith(
+        "field 2 (name) contains a quote character but is not quoted"
+    )
+    assert "The rows on lines 2 to 4 would be read as one record" in (
+        caught.value.reason
+    )
+    assert "double the quote" in caught.value.fix
 
 
 def test_filled_unnamed_column_rejected(tmp_path: Path) -> None:
@@ -910,15 +916,15 @@ def test_trailing_delimiter_rows_value_rejected(tmp_path: Path) -> None:
 
 def test_stray_quote_in_field_named(tmp_path: Path) -> None:
     content = 'email,status,notes\na@x.de,new"line1\nline2"\nb@x.de,new,\n'
-    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
-    problems = batch.frame[PROBLEM_COLUMN].tolist()
 
-    assert batch.rows == 2
-    assert problems[0] == (
-        "line 2: field 2 (status) contains a quote character but is not quoted "
-        "('new\"'), so the record runs on to line 3" + QUOTE_FIX
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert caught.value.line == 2
+    assert caught.value.reason.startswith(
+        "field 2 (status) contains a quote character but is not quoted "
+        "('new\"'), so the record runs on to line 3."
     )
-    assert problems[1] is None
 
 
 @pytest.mark.parametrize(
@@ -949,6 +955,170 @@ def test_misplaced_quote_reason(text: str, reason: str | None) -> None:
     found = _misplaced_quote_reason(text, 7, ["email", "name", "notes"], ",")
 
     assert found == (None if reason is None else reason + QUOTE_FIX)
+
+
+def _lead_lines(count: int) -> list[str]:
+    return [
+        f"X-{i},p{i}@acme.com,Anna{i},Lee{i},Acme{i} Inc,CTO,US" for i in range(count)
+    ]
+
+
+LEAD_HEADER = "external_id,email,first_name,last_name,company,job_title,country"
+
+
+def test_stray_quotes_far_apart_rejected(tmp_path: Path) -> None:
+    lines = _lead_lines(300)
+    lines[1] = lines[1].replace("Lee1", 'O"Brien')
+    lines[250] = lines[250].replace(",CTO,", ",5'10\" CTO,")
+    content = "\n".join([LEAD_HEADER, *lines]) + "\n"
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert caught.value.line == 3
+    assert "field 4 (last_name) contains a quote character" in caught.value.reason
+    assert "runs on to line 252" in caught.value.reason
+    assert "Quote that field and double the quote inside it" in caught.value.fix
+
+
+def test_stray_opening_quote_swallowing_rows(tmp_path: Path) -> None:
+    lines = _lead_lines(8)
+    lines[1] = lines[1].replace(",Anna1,", ',"Anna1,')
+    lines[5] = lines[5].replace(",CTO,", ',5\'10",')
+    content = "\n".join([LEAD_HEADER, *lines]) + "\n"
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert caught.value.line == 3
+    assert caught.value.reason.startswith(
+        "the quoted value in field 3 (first_name) runs on to line 7, and "
+        "line 4 inside it has the 7 fields of a whole row"
+    )
+    assert "Remove the stray quote" in caught.value.fix
+
+
+def test_multiline_values_still_read(tmp_path: Path) -> None:
+    notes = '"Met at the fair\nasked about pricing, terms\n\nand ""support""\r\nbye"'
+    lines = _lead_lines(4)
+    lines[2] += "," + notes
+    content = "\n".join([LEAD_HEADER + ",notes", *(f"{x}," for x in lines)])
+    content = content.replace(f"{lines[2]},", lines[2]) + "\n"
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert batch.rows == 4
+    assert batch.frame[PROBLEM_COLUMN].isna().all()
+    assert batch.frame.loc[2, "notes"] == (
+        'Met at the fair\nasked about pricing, terms\n\nand "support"\r\nbye'
+    )
+    assert batch.frame.loc[3, "external_id"] == "X-3"
+
+
+def test_narrow_file_multiline_comma_note(tmp_path: Path) -> None:
+    content = 'email,notes\na@x.io,"first\nsecond, with comma\nthird"\nb@x.io,ok\n'
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert batch.rows == 2
+    assert batch.frame.loc[0, "notes"] == "first\nsecond, with comma\nthird"
+
+
+# Lone carriage returns
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_lone_cr_between_rows_rejected(tmp_path: Path, line_end: str) -> None:
+    lines = _lead_lines(4)
+    content = line_end.join([LEAD_HEADER, *lines[:2]]) + line_end
+    content += lines[2] + "\r" + lines[3] + line_end
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert caught.value.line == 4
+    assert caught.value.reason.startswith(
+        "a carriage return without a line feed (a lone CR) is at character "
+        f"{len(lines[2]) + 1} of this line"
+    )
+    assert "Replace the lone CR" in caught.value.fix
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        'email,name\na@x.io,"Bo\rb"\nc@x.io,Cy\n',
+        "email,name\r\na@x.io,Bob\r\r\nc@x.io,Cy\r",
+    ],
+)
+def test_quoted_or_doubled_cr_read(tmp_path: Path, content: str) -> None:
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert batch.rows == 2
+    assert batch.frame[PROBLEM_COLUMN].isna().all()
+    assert batch.frame.loc[1, "name"] == "Cy"
+
+
+# Misleading reasons
+
+
+def test_unquoted_comma_named_not_trailing(tmp_path: Path) -> None:
+    lines = [f"{x},https://acme.com," for x in _lead_lines(4)]
+    lines[1] = lines[1].replace("Acme1 Inc", "Acme1, Inc")
+    content = "\n".join([LEAD_HEADER + ",website,notes", *lines]) + "\n"
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+    problems = batch.frame[PROBLEM_COLUMN].tolist()
+
+    assert batch.rows == 4
+    assert problems[1] == (
+        "line 3: expected 9 fields, got 10; field 5 (company) probably contains an "
+        "unquoted comma (field 6 starts with a space), which shifts the later "
+        "fields" + RAGGED_FIX
+    )
+    assert problems[0] is None
+
+
+def test_empty_last_field_ambiguous(tmp_path: Path) -> None:
+    content = (
+        "email,name,notes\n"
+        "a@x.io,Ann,\n"
+        "b@x.io,Bob,x,\n"
+        "c@x.io,Cy,\n"
+    )
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert batch.frame.loc[1, PROBLEM_COLUMN] == (
+        "line 3: expected 3 fields, got 4; either the line ends with an extra "
+        "delimiter or a value contains an unquoted comma, which shifts the later "
+        "fields (the last column is empty, so the two cannot be told apart)"
+        + RAGGED_FIX
+    )
+
+
+def test_repeated_header_row_quarantined(tmp_path: Path) -> None:
+    lines = _lead_lines(4)
+    content = "\n".join(
+        [LEAD_HEADER, *lines[:2], " " + LEAD_HEADER.upper(), *lines[2:]]
+    )
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content + "\n"))
+    problems = batch.frame[PROBLEM_COLUMN].tolist()
+
+    assert batch.rows == 5
+    assert _rows_are_complete(batch.frame, 5)
+    assert problems[2] == (
+        "line 4: repeated header row. It contains the column names of line 1 "
+        "again, as when two exports are joined, and is not a lead"
+    )
+    assert problems[:2] == [None, None]
+    assert problems[3:] == [None, None]
+
+
+def test_repeated_header_in_ragged_file(tmp_path: Path) -> None:
+    content = "email,name,country\na@x.io,Ann,DE\nb@x.io\nemail,name,country\n"
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+    problems = batch.frame[PROBLEM_COLUMN].tolist()
+
+    assert batch.rows == 3
+    assert problems[1].startswith("line 3: expected 3 fields, got 1")
+    assert problems[2].startswith("line 4: repeated header row.")
 
 
 # UTF-16 without a byte-order mark
