@@ -25,7 +25,7 @@ from leadshare.intake import (
     apply_profile,
     read_lead_file,
 )
-from leadshare.model import LEAD_FIELDS, ROW_COLUMN
+from leadshare.model import LEAD_FIELDS, RECORD_COLUMN, ROW_COLUMN
 
 
 def _write(tmp_path: Path, name: str, content: bytes | str) -> Path:
@@ -574,6 +574,46 @@ def test_profile_skips_defaults_on_problems(tmp_path: Path) -> None:
     )
     assert frame.loc[0, "country"] is None
     assert frame.loc[1, "country"] == "DE"
+
+
+def test_malformed_records_keep_text(tmp_path: Path) -> None:
+    content = "email,name,country\na@x.io,Ann,DE\nb@x.io,Bob, Jr,unsubscribed\n"
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert batch.frame.loc[0, RECORD_COLUMN] is None
+    assert batch.frame.loc[1, RECORD_COLUMN] == "b@x.io,Bob, Jr,unsubscribed"
+
+
+def test_jsonl_problem_line_kept(tmp_path: Path) -> None:
+    line = '{"email": "a@x.io", "email": "b@x.io", "status": "unsubscribed"}'
+    content = '{"email": "c@x.io"}\n' + line + "\n"
+    batch = read_lead_file(_write(tmp_path, "leads.jsonl", content))
+
+    assert batch.frame[RECORD_COLUMN].tolist() == [None, line]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # an extra field before Opt Out: read from the right
+        ("a@x.io,Acme, Inc,Y,note", "yes"),
+        # an extra field after Opt Out: read from the left
+        ("a@x.io,Acme,Y,note, more", "yes"),
+        ("a@x.io,Acme, Inc,N,note", None),
+        ("a@x.io,Acme, Inc,,note", None),
+    ],
+)
+def test_shifted_opt_out_read(tmp_path: Path, line: str, expected: str | None) -> None:
+    content = "Email,Company,Opt Out,Notes\nb@x.io,B,N,\n" + line + "\n"
+    raw = read_lead_file(_write(tmp_path, "leads.csv", content))
+    frame = apply_profile(
+        raw, _profile(columns={"email": "Email", "do_not_email": "Opt Out"})
+    )
+
+    assert frame.loc[1, PROBLEM_COLUMN] is not None
+    assert frame.loc[1, RECORD_COLUMN] == line
+    assert frame.loc[1, "do_not_email"] == expected
+    assert frame.loc[1, "email"] is None
 
 
 def test_profile_missing_column(tmp_path: Path) -> None:
