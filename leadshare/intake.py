@@ -1288,8 +1288,10 @@ def apply_profile(
     Headers are matched after stripping spaces and casefolding. A value that is blank
     or a placeholder (compared after trimming and lower-casing) becomes missing: None,
     or NA in a column kept as Arrow strings (see :func:`_clean_column`). Vocabularies in
-    ``profile.values`` translate source values, and ``profile.defaults`` fill fields
-    that are None or not mapped, except on malformed rows. Values are otherwise kept
+    ``profile.values`` translate source values, and ``profile.defaults`` fill the
+    fields whose column the file does not have, except on malformed rows. A blank
+    or placeholder in a column the file has stays missing, so a default never
+    turns an empty consent answer into consent. Values are otherwise kept
     exactly, surrounding spaces included. Raises GateError when a required column is
     missing. With ``release_columns``, each source column is dropped from ``raw`` once
     mapped, which lowers the peak memory of a large file.
@@ -1313,8 +1315,8 @@ def apply_profile(
             if release_columns and not uses[source]:
                 del raw.frame[source]
         default = profile.defaults.get(lead_field)
-        if default is not None:
-            values = np.where(pd.isna(values) & ~malformed, default, values)
+        if default is not None and source is None:
+            values = np.where(~malformed, default, values)
         columns[lead_field] = values
     # copy=False keeps one array per column instead of copying them into one block.
     frame = pd.DataFrame(columns, index=raw.frame.index, copy=False)

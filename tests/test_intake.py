@@ -551,12 +551,8 @@ def test_profile_maps_fields(tmp_path: Path) -> None:
 
     assert list(frame.columns) == [*LEAD_FIELDS, ROW_COLUMN, PROBLEM_COLUMN]
     assert _values(frame["email"]) == ["a@x.io", None, None, "b@x.io"]
-    assert _values(frame["company"]) == [
-        " Acme ",
-        "(unknown)",
-        "(unknown)",
-        "(unknown)",
-    ]
+    # The file has a Company column, so its blanks are not filled by the default.
+    assert _values(frame["company"]) == [" Acme ", None, None, None]
     assert _values(frame["do_not_email"]) == ["yes", "no", None, "maybe"]
     assert _values(frame["country"]) == ["DE"] * 4
     assert frame["phone"].isna().all()
@@ -614,6 +610,25 @@ def test_shifted_opt_out_read(tmp_path: Path, line: str, expected: str | None) -
     assert frame.loc[1, RECORD_COLUMN] == line
     assert frame.loc[1, "do_not_email"] == expected
     assert frame.loc[1, "email"] is None
+
+
+def test_default_fills_only_absent_column(tmp_path: Path) -> None:
+    content = "Email,Consent,Source\na@x.io,,\nb@x.io,Select,Select\nc@x.io,yes,web\n"
+    raw = read_lead_file(_write(tmp_path, "leads.csv", content))
+    mapped = _profile(
+        columns={
+            "email": "Email",
+            "consent_share": "Consent",
+            "consent_source": ["Source"],
+        },
+        defaults={"consent_source": "form", "company": "(unknown)"},
+    )
+
+    frame = apply_profile(raw, mapped)
+
+    assert _values(frame["consent_share"]) == [None, None, "yes"]
+    assert _values(frame["consent_source"]) == [None, None, "web"]
+    assert _values(frame["company"]) == ["(unknown)"] * 3
 
 
 def test_profile_missing_column(tmp_path: Path) -> None:
