@@ -594,7 +594,7 @@ class Profile(_Strict):
         cls, defaults: dict[str, str], info: ValidationInfo
     ) -> dict[str, str]:
         # A default fills a field only when the file lacks its column. A profile
-        # that maps the column has a source for the answer, and a default there
+        # that maps the column reads the value from the file, so a default there
         # is a leftover that would make a file without the column look consented.
         columns = info.data.get("columns") or {}
         for name in CONSENT_FIELDS:

@@ -42,6 +42,7 @@ class SuppressionEntry(NamedTuple):
 def parse_flag(raw: object) -> tuple[bool | None, str | None]:
     """Parse a yes/no cell: true/yes/1/y and false/no/0/n in any letter case.
 
+    A number equal to 1 or 0 in another form (1.0, 0.00) counts as 1 or 0.
     Returns ``(value, error)``. A blank cell is ``(None, None)``, meaning no
     information. Any other token is ``(None, error)`` so the row goes to review
     instead of being guessed.
@@ -57,11 +58,22 @@ def parse_flag(raw: object) -> tuple[bool | None, str | None]:
         return True, None
     if token in FALSE_TOKENS:
         return False, None
+    number = _number(token)
+    if number in (0.0, 1.0):
+        # JSON Lines keep numbers as written, so 1.0 arrives as the text "1.0".
+        return number == 1.0, None
     error = (
         f"unknown value {str(raw).strip()!r}: expected true/yes/1/y, false/no/0/n or "
         "blank. Map the value in the source profile, then import the row again."
     )
     return None, error
+
+
+def _number(token: str) -> float | None:
+    try:
+        return float(token)
+    except ValueError:
+        return None
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -343,6 +355,10 @@ def _record_opt_outs(
     several), and a mask of the records with an opt-out word or flag in their
     text. See :mod:`leadshare.record_text` for what is read.
     """
+    # NOTE: an opt-out that such a record states only by a date in unsubscribed_at,
+    # or by a yes in do_not_email on a record spanning several lines, is not
+    # recognised. Dedup skips quarantined rows, so a record without a readable
+    # e-mail does not withdraw a held lead that matches it by name and company.
     by_record = pd.Series(False, index=frame.index)
     if RECORD_COLUMN not in frame.columns:
         return pd.Series([], dtype=object), by_record

@@ -1291,7 +1291,7 @@ def apply_profile(
     ``profile.values`` translate source values, and ``profile.defaults`` fill the
     fields whose column the file does not have, except on malformed rows. A blank
     or placeholder in a column the file has stays missing, so a default never
-    turns an empty consent answer into consent. Values are otherwise kept
+    turns an empty consent value into consent. Values are otherwise kept
     exactly, surrounding spaces included. Raises GateError when a required column is
     missing. With ``release_columns``, each source column is dropped from ``raw`` once
     mapped, which lowers the peak memory of a large file.

@@ -54,9 +54,10 @@ def opt_out_email_keys(text: str, flagged: bool) -> list[str]:
     """Return the e-mail keys that a malformed record's opt-out applies to.
 
     Each physical line is read alone, so a record that runs on over many lines
-    suppresses only the addresses on lines with an opt-out word. ``flagged`` says
-    that the record's do_not_email was read as yes (see :func:`aligned_values`);
-    it applies to the whole record only when the record is a single line.
+    suppresses only the addresses on lines with an opt-out word. ``flagged`` is
+    true when the record's do_not_email was read as yes (see
+    :func:`aligned_values`). It covers the whole record only when the record is a
+    single line.
     """
     lines = text.split("\n")
     if flagged and len(lines) == 1:

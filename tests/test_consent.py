@@ -83,6 +83,21 @@ def test_unknown_token_flagged() -> None:
     assert "profile" in error
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1.0", True), (" 0.00 ", False), ("1e0", True), (1.0, True)]
+)
+def test_numeric_flag_forms(raw: object, expected: bool) -> None:
+    assert parse_flag(raw) == (expected, None)
+
+
+@pytest.mark.parametrize("raw", ["2", "0.5", "nan", "-1"])
+def test_other_numbers_unknown(raw: str) -> None:
+    value, error = parse_flag(raw)
+
+    assert value is None
+    assert error is not None
+
+
 def test_xeducation_opted_out_count(shared_dir: Path) -> None:
     expected = _expected(shared_dir, "B16")
     leads = pd.read_csv(shared_dir / "data/xeducation-leads/Leads.csv", dtype=str)
@@ -412,8 +427,8 @@ def test_finished_rows_untouched() -> None:
 
 
 def test_quarantined_opt_out_suppresses_keys() -> None:
-    # Row 1 failed the e-mail check and keeps only its phone and external id;
-    # row 2 failed another gate; row 3 is quarantined without an opt-out.
+    # Row 1 failed the e-mail check and keeps only its phone and external id.
+    # Row 2 failed another gate. Row 3 is quarantined without an opt-out.
     batch = _batch(
         email_key=[None, "b@x.com", "c@x.com"],
         phone_e164=["+4930111", None, None],
@@ -428,7 +443,11 @@ def test_quarantined_opt_out_suppresses_keys() -> None:
     out, entries = apply_consent(batch, set(), now=NOW)
 
     assert out["outcome"].tolist() == ["quarantined"] * 3
-    assert out["rule"].tolist() == ["email_syntax", "country_invalid", "country_invalid"]
+    assert out["rule"].tolist() == [
+        "email_syntax",
+        "country_invalid",
+        "country_invalid",
+    ]
     assert out.loc[0, "reason"].startswith("bad e-mail; the row also opts out, and ")
     assert "that was applied" in out.loc[1, "reason"]
     assert out.loc[2, "reason"] == "bad country"

@@ -262,7 +262,8 @@ def test_email_wrapped_forms_unwrapped(raw: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["Anna <anna@example.com> extra", "<a@example.com><b@example.com>", "mailto:"]
+    "raw",
+    ["Anna <anna@example.com> extra", "<a@example.com><b@example.com>", "mailto:"],
 )
 def test_email_broken_wrapping_rejected(raw: str) -> None:
     result = normalise_email(raw)
