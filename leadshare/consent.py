@@ -289,7 +289,12 @@ def apply_consent(
             ("external_id", "external_key", externals),
         )
     }
-    new_keys["email"] = pd.concat([new_keys["email"], record_keys])
+    recovered_keys = _keys_in_invalid_emails(frame, opted_out)
+    found_in_text = [keys for keys in (record_keys, recovered_keys) if len(keys)]
+    if found_in_text:
+        new_keys["email"] = pd.concat(
+            [new_keys["email"].astype(object), *found_in_text]
+        )
     blocked = arrowtext.value_set(suppressed_keys, *new_keys.values())
     listed = pd.Series(
         arrowtext.in_set(email_keys, blocked)
@@ -332,7 +337,8 @@ def apply_consent(
     has_keys = pd.Series(
         email_keys.notna().to_numpy()
         | phones.notna().to_numpy()
-        | externals.notna().to_numpy(),
+        | externals.notna().to_numpy()
+        | frame.index.isin(recovered_keys.index),
         index=frame.index,
     )
     from_text = pd.Series(frame.index.isin(record_keys.index), index=frame.index)
@@ -372,6 +378,24 @@ def _record_opt_outs(
         owners.extend([row] * len(found))
         by_record[row] = any(map(record_text.line_opts_out, text.split("\n")))
     return pd.Series(keys, index=owners, dtype=object), by_record
+
+
+def _keys_in_invalid_emails(frame: pd.DataFrame, opted_out: pd.Series) -> pd.Series:
+    """Return the e-mail keys of valid addresses inside opted-out rows' invalid e-mails.
+
+    An opt-out such as ``Anna <anna@example.com`` (no closing bracket) fails
+    validation but still names the person. Keys are indexed by their row.
+    """
+    if "email" not in frame.columns or "email_key" not in frame.columns:
+        return pd.Series([], dtype=object)
+    rows = opted_out & frame["email_key"].isna() & frame["email"].notna()
+    keys: list[str] = []
+    owners: list[object] = []
+    for row, value in frame.loc[rows, "email"].items():
+        found = record_text.email_keys_in(str(value))
+        keys.extend(found)
+        owners.extend([row] * len(found))
+    return pd.Series(keys, index=owners, dtype=object)
 
 
 def _note_quarantined_opt_outs(

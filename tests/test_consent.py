@@ -458,6 +458,22 @@ def test_quarantined_opt_out_suppresses_keys() -> None:
     ]
 
 
+def test_opt_out_address_in_invalid_email() -> None:
+    batch = _batch(
+        email=["Anna <anna@x.com", "no address"],
+        email_key=[None, None],
+        status=["unsubscribed", "unsubscribed"],
+        outcome="quarantined",
+        rule="email_syntax",
+        reason="bad e-mail",
+    )
+    out, entries = apply_consent(batch, set(), now=NOW)
+
+    assert [(entry.kind, entry.key) for entry in entries] == [("email", "anna@x.com")]
+    assert "and that was applied" in out.loc[0, "reason"]
+    assert "contains no valid e-mail" in out.loc[1, "reason"]
+
+
 def test_quarantined_opt_out_without_keys_says_so() -> None:
     batch = _batch(
         email_key=[None],
