@@ -213,6 +213,7 @@ def test_datablist_counts(shared_dir: Path) -> None:
         (b"email,Email\na@example.com,b@example.com\n", "duplicate column name"),
         (b"email,,name\na,b,c\n", "column 2 of 3 has no header name"),
         (b"email,_row\na,1\n", "reserved"),
+        (b"email,_Record\na,1\n", "reserved"),
         (b'email,name\n"a@example.com,Ann\n', "never closed"),
         (b"email,name\na,b,\nc,d,x\n", "fields"),
     ],
