@@ -523,6 +523,10 @@ class Rules(_Strict):
         return weights
 
 
+CONSENT_FIELDS = ("consent_share", "do_not_email", "do_not_call", "unsubscribed_at")
+"""Lead fields that decide whether a person may be shared or contacted."""
+
+
 class Profile(_Strict):
     """A source mapping profile: its columns and values mapped onto the lead model."""
 
@@ -583,6 +587,25 @@ class Profile(_Strict):
                 f"unknown lead fields {unknown}; allowed: {list(LEAD_FIELDS)}"
             )
         return mapping
+
+    @field_validator("defaults")
+    @classmethod
+    def _no_consent_default_on_mapped_column(
+        cls, defaults: dict[str, str], info: ValidationInfo
+    ) -> dict[str, str]:
+        # A default fills a field only when the file lacks its column. A profile
+        # that maps the column reads the value from the file, so a default there
+        # is a leftover that would make a file without the column look consented.
+        columns = info.data.get("columns") or {}
+        for name in CONSENT_FIELDS:
+            if name in defaults and name in columns:
+                raise ValueError(
+                    f"a default for {name} ({defaults[name]!r}) is not allowed "
+                    f"because the profile maps {name} to column {columns[name]!r}. "
+                    f"Remove {name} from 'defaults', or remove it from 'columns' "
+                    "if the source has no such column"
+                )
+        return defaults
 
     @field_validator("suite")
     @classmethod

@@ -16,8 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leadshare import arrowtext
-from leadshare.model import Outcome
+from leadshare import arrowtext, record_text
+from leadshare.model import RECORD_COLUMN, Outcome
 from leadshare.timestamps import NOT_ISO, check_timestamps, utc_minutes
 
 TRUE_TOKENS = frozenset({"true", "yes", "1", "y"})
@@ -42,6 +42,7 @@ class SuppressionEntry(NamedTuple):
 def parse_flag(raw: object) -> tuple[bool | None, str | None]:
     """Parse a yes/no cell: true/yes/1/y and false/no/0/n in any letter case.
 
+    A number equal to 1 or 0 in another form (1.0, 0.00) counts as 1 or 0.
     Returns ``(value, error)``. A blank cell is ``(None, None)``, meaning no
     information. Any other token is ``(None, error)`` so the row goes to review
     instead of being guessed.
@@ -57,11 +58,22 @@ def parse_flag(raw: object) -> tuple[bool | None, str | None]:
         return True, None
     if token in FALSE_TOKENS:
         return False, None
+    number = _number(token)
+    if number in (0.0, 1.0):
+        # JSON Lines keep numbers as written, so 1.0 arrives as the text "1.0".
+        return number == 1.0, None
     error = (
         f"unknown value {str(raw).strip()!r}: expected true/yes/1/y, false/no/0/n or "
         "blank. Map the value in the source profile, then import the row again."
     )
     return None, error
+
+
+def _number(token: str) -> float | None:
+    try:
+        return float(token)
+    except ValueError:
+        return None
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -239,6 +251,9 @@ def apply_consent(
     if at.tzinfo is None:
         raise ValueError("apply_consent: 'now' must be timezone-aware, e.g. in UTC")
     out = _prepare(frame)
+    # Rows quarantined by an earlier stage keep that outcome, but their opt-out
+    # still suppresses their keys below.
+    quarantined_before = out["outcome"].eq(Outcome.QUARANTINED.value).to_numpy()
     do_not_email, email_flag_errors = _parse_column(frame, "do_not_email")
     do_not_call, call_flag_errors = _parse_column(frame, "do_not_call")
     share, share_errors = _parse_column(frame, "consent_share")
@@ -247,6 +262,8 @@ def apply_consent(
     email_opt_out = do_not_email.eq(True)
     status_opt_out = _opted_out_status(frame)
     opted_out = email_opt_out | status_opt_out | _unsubscribed(frame)
+    record_keys, by_record = _record_opt_outs(frame, opted_out)
+    opted_out |= by_record
     # A person who opted out in one row opted out in all of them: the lead that
     # the row's duplicates link to is suppressed too, whichever row came first.
     by_duplicate = _linked_to(frame, opted_out) & ~opted_out
@@ -272,6 +289,12 @@ def apply_consent(
             ("external_id", "external_key", externals),
         )
     }
+    recovered_keys = _keys_in_invalid_emails(frame, opted_out)
+    found_in_text = [keys for keys in (record_keys, recovered_keys) if len(keys)]
+    if found_in_text:
+        new_keys["email"] = pd.concat(
+            [new_keys["email"].astype(object), *found_in_text]
+        )
     blocked = arrowtext.value_set(suppressed_keys, *new_keys.values())
     listed = pd.Series(
         arrowtext.in_set(email_keys, blocked)
@@ -311,10 +334,107 @@ def apply_consent(
     _finish(out, share.eq(False), Outcome.SUPPRESSED, "no_consent", _NO_CONSENT)
     _finish(out, share.isna(), Outcome.SUPPRESSED, "no_consent", _MISSING_CONSENT)
 
+    has_keys = pd.Series(
+        email_keys.notna().to_numpy()
+        | phones.notna().to_numpy()
+        | externals.notna().to_numpy()
+        | frame.index.isin(recovered_keys.index),
+        index=frame.index,
+    )
+    from_text = pd.Series(frame.index.isin(record_keys.index), index=frame.index)
+    _note_quarantined_opt_outs(
+        out, quarantined_before & opted_out, has_keys, from_text
+    )
+
     entries = _new_entry_frame(new_keys, suppressed_keys, source, at)
     if as_frame:
         return out, entries
     return out, [SuppressionEntry(*row) for row in entries.itertuples(index=False)]
+
+
+def _record_opt_outs(
+    frame: pd.DataFrame, opted_out: pd.Series
+) -> tuple[pd.Series, pd.Series]:
+    """Read the opt-outs in the raw text of malformed records.
+
+    Returns the e-mail keys to suppress, indexed by their row (a row may have
+    several), and a mask of the records with an opt-out word or flag in their
+    text. See :mod:`leadshare.record_text` for what is read.
+    """
+    # NOTE: an opt-out that such a record states only by a date in unsubscribed_at,
+    # or by a yes in do_not_email on a record spanning several lines, is not
+    # recognised. Dedup skips quarantined rows, so a record without a readable
+    # e-mail does not withdraw a held lead that matches it by name and company.
+    by_record = pd.Series(False, index=frame.index)
+    if RECORD_COLUMN not in frame.columns:
+        return pd.Series([], dtype=object), by_record
+    texts = frame[RECORD_COLUMN]
+    keys: list[str] = []
+    owners: list[object] = []
+    for row in texts.index[texts.notna()]:
+        text = str(texts[row])
+        found = record_text.opt_out_email_keys(text, bool(opted_out[row]))
+        keys.extend(found)
+        owners.extend([row] * len(found))
+        by_record[row] = any(map(record_text.line_opts_out, text.split("\n")))
+    return pd.Series(keys, index=owners, dtype=object), by_record
+
+
+def _keys_in_invalid_emails(frame: pd.DataFrame, opted_out: pd.Series) -> pd.Series:
+    """Return the e-mail keys of valid addresses inside opted-out rows' invalid e-mails.
+
+    An opt-out such as ``Anna <anna@example.com`` (no closing bracket) fails
+    validation but still names the person. Keys are indexed by their row.
+    """
+    if "email" not in frame.columns or "email_key" not in frame.columns:
+        return pd.Series([], dtype=object)
+    rows = opted_out & frame["email_key"].isna() & frame["email"].notna()
+    keys: list[str] = []
+    owners: list[object] = []
+    for row, value in frame.loc[rows, "email"].items():
+        found = record_text.email_keys_in(str(value))
+        keys.extend(found)
+        owners.extend([row] * len(found))
+    return pd.Series(keys, index=owners, dtype=object)
+
+
+def _note_quarantined_opt_outs(
+    out: pd.DataFrame,
+    rows: np.ndarray | pd.Series,
+    has_keys: pd.Series,
+    from_text: pd.Series,
+) -> None:
+    """Say in the reason of each quarantined opt-out row whether the opt-out applied.
+
+    The row keeps its quarantined outcome (one outcome per row), but its keys were
+    suppressed like those of any other opt-out. ``from_text`` marks the malformed
+    records whose e-mail keys were read from their raw text.
+    """
+    rows = pd.Series(rows, index=out.index)
+    for mask, note in (
+        (rows & from_text, _APPLIED_FROM_TEXT),
+        (rows & ~from_text & has_keys, _APPLIED),
+        (rows & ~from_text & ~has_keys, _NOT_APPLIED),
+    ):
+        if mask.any():
+            out.loc[mask, "reason"] = out.loc[mask, "reason"].astype(str) + note
+
+
+_WITHDRAWN = (
+    "held leads with them are withdrawn unless a partner already received them"
+)
+_APPLIED = (
+    "; the row also opts out, and that was applied: its valid e-mail, phone and "
+    "external id are on the suppression list, and " + _WITHDRAWN
+)
+_APPLIED_FROM_TEXT = (
+    "; the record also opts out, and that was applied: the e-mail addresses in its "
+    "text are on the suppression list, and " + _WITHDRAWN
+)
+_NOT_APPLIED = (
+    "; the row also opts out, but it contains no valid e-mail, phone or external id "
+    "to suppress: fix the row and import it again"
+)
 
 
 def _held_link(frame: pd.DataFrame) -> pd.Series:

@@ -91,16 +91,57 @@ def email_key(local_part: str, domain: str) -> str:
     return f"{local}@{domain}"
 
 
+# "Name <addr>", "<addr>" and "mailto:addr" as CRM and mail exports write them. The
+# display name may contain anything but angle brackets.
+_WRAPPED_EMAIL = re.compile(r"[^<>]*<([^<>]*)>")
+_MAILTO = re.compile(r"mailto:", re.IGNORECASE)
+
+
+def unwrap_email(raw: str) -> str:
+    """Return the address inside ``Name <addr>``, ``<addr>`` or ``mailto:addr``.
+
+    Any other value is returned unchanged, so validation still rejects it. The
+    query of a mailto URI (``?subject=...``) is dropped.
+    """
+    text = raw.strip()
+    wrapped = _WRAPPED_EMAIL.fullmatch(text)
+    if wrapped:
+        text = wrapped.group(1).strip()
+    if _MAILTO.match(text):
+        text = text[len("mailto:") :].split("?", 1)[0].strip()
+    elif not wrapped:
+        return raw
+    return text
+
+
+def unwrap_emails(values: list[Any]) -> tuple[list[Any], bool]:
+    """Unwrap each text value with :func:`unwrap_email`; also tell whether any changed.
+
+    Only values containing ``<`` or ``:`` are parsed, which keeps a column of
+    plain addresses cheap.
+    """
+    changed = False
+    result = list(values)
+    for position, value in enumerate(values):
+        if isinstance(value, str) and ("<" in value or ":" in value):
+            address = unwrap_email(value)
+            if address != value:
+                result[position] = address
+                changed = True
+    return result, changed
+
+
 def normalise_email(raw: object) -> EmailResult:
     """Validate one address with email-validator (no DNS) and derive its dedup key.
 
-    Quoted local parts ("a b"@example.com) are rejected, as email-validator does by
+    ``Name <addr>``, ``<addr>`` and ``mailto:addr`` are unwrapped first. Quoted
+    local parts ("a b"@example.com) are rejected, as email-validator does by
     default, so such a lead goes to review. A rejected address is returned only as
     an error text, never as a value.
     """
     if _blank(raw):
         return EmailResult(None, None, None, None)
-    text = str(raw).strip()
+    text = unwrap_email(str(raw)).strip()
     try:
         checked = email_validator.validate_email(
             text, check_deliverability=False, allow_quoted_local=False

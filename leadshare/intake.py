@@ -32,8 +32,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from leadshare.config import Profile
+from leadshare.consent import parse_flag
 from leadshare.errors import GateError, IntakeError
-from leadshare.model import LEAD_FIELDS, ROW_COLUMN
+from leadshare.model import LEAD_FIELDS, RECORD_COLUMN, ROW_COLUMN
+from leadshare.record_text import aligned_values
 from leadshare.words import counted
 
 log = logging.getLogger(__name__)
@@ -65,7 +67,8 @@ class RawBatch:
     """Data rows, malformed records included. The header, a ``sep=`` line and blank
     lines are not counted."""
     frame: pd.DataFrame
-    """Columns ``header`` + ``_row`` (1-based int) + ``_problem`` (None or a reason)."""
+    """Columns ``header`` + ``_row`` (1-based int) + ``_problem`` (None or a reason),
+    and ``_record`` (the record's text) when some row is malformed."""
     notes: list[str] = field(default_factory=list)
     """Repairs made while reading (dropped empty column, unwrapped rows)."""
     header_line: int = 1
@@ -771,10 +774,11 @@ def _check_names(names: list[str], width: int, path: Path, line: int = 1) -> Non
                 fix="Name the column in the header row or delete the column",
             )
         key = name.strip().casefold()
-        if key in (ROW_COLUMN, PROBLEM_COLUMN):
+        if key in (ROW_COLUMN, PROBLEM_COLUMN, RECORD_COLUMN):
             raise IntakeError(
                 str(path),
-                f"column name {name!r} is reserved for the row number and problem",
+                f"column name {name!r} is reserved for the row number, problem and "
+                "record text",
                 line=line,
                 fix="Rename the column",
             )
@@ -910,6 +914,8 @@ def _parse_records(
     )
     # Problem rows hold None, so the Arrow columns become plain objects here.
     good = good.astype(dict.fromkeys(header, object))
+    if RECORD_COLUMN in bad_rows.columns:
+        good[RECORD_COLUMN] = None
     frame = pd.concat([good, bad_rows], ignore_index=True)
     frame = frame.sort_values(ROW_COLUMN, kind="stable", ignore_index=True)
     notes = []
@@ -1050,6 +1056,7 @@ def _parse_ragged_records(
     """
     rows: list[list[str | None]] = []
     problems: list[str | None] = []
+    texts: list[str | None] = []
     unwrapped = 0
     for index in ragged:
         text = _record_text(data, records, index)
@@ -1059,11 +1066,13 @@ def _parse_ragged_records(
         except csv.Error as exc:
             rows.append([None] * len(header))
             problems.append(f"line {line}: the record cannot be parsed ({exc}); fix it")
+            texts.append(text)
             continue
         inner = _unwrap(text, fields, len(header), delimiter)
         if inner is not None:
             rows.append(inner)
             problems.append(None)
+            texts.append(None)
             unwrapped += 1
             continue
         rows.append([None] * len(header))
@@ -1072,9 +1081,12 @@ def _parse_ragged_records(
             reason
             or _ragged_reason(line, header, fields, text, delimiter, last_filled)
         )
+        texts.append(text)
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     frame[ROW_COLUMN] = ragged
     frame[PROBLEM_COLUMN] = problems
+    if any(text is not None for text in texts):
+        frame[RECORD_COLUMN] = texts
     return frame, unwrapped
 
 
@@ -1366,6 +1378,7 @@ def _read_jsonl(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch
     """Read JSON Lines: one object per line; any other line becomes a problem row."""
     objects: list[dict[str, str | None] | None] = []
     problems: list[str | None] = []
+    texts: list[str | None] = []
     lines = data.decode("utf-8").split("\n")
     first = next((line for line in lines if line.strip()), "")
     if first.lstrip().startswith("["):
@@ -1386,6 +1399,7 @@ def _read_jsonl(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch
             record, problem = _same_spelling(record, number, spellings)
         objects.append(record)
         problems.append(problem)
+        texts.append(line if problem is not None else None)
 
     expected = sum(1 for line in lines if line.strip())
     if len(objects) != expected:
@@ -1415,6 +1429,8 @@ def _read_jsonl(data: bytes, path: Path, digest: str, encoding: str) -> RawBatch
     )
     frame[ROW_COLUMN] = np.arange(1, len(objects) + 1)
     frame[PROBLEM_COLUMN] = problems
+    if any(text is not None for text in texts):
+        frame[RECORD_COLUMN] = texts
     return RawBatch(path, digest, encoding, None, header, len(objects), frame)
 
 
@@ -1513,7 +1529,7 @@ def _same_spelling(
     renamed: dict[str, str | None] = {}
     for key, value in record.items():
         folded = key.strip().casefold()
-        if folded in (ROW_COLUMN, PROBLEM_COLUMN):
+        if folded in (ROW_COLUMN, PROBLEM_COLUMN, RECORD_COLUMN):
             return None, f"line {number}: key {key!r} is reserved; rename it"
         name = spellings.setdefault(folded, key)
         if name in renamed:
@@ -1544,8 +1560,10 @@ def apply_profile(
     Headers are matched after stripping spaces and casefolding. A value that is blank
     or a placeholder (compared after trimming and lower-casing) becomes missing: None,
     or NA in a column kept as Arrow strings (see :func:`_clean_column`). Vocabularies in
-    ``profile.values`` translate source values, and ``profile.defaults`` fill fields
-    that are None or not mapped, except on malformed rows. Values are otherwise kept
+    ``profile.values`` translate source values, and ``profile.defaults`` fill the
+    fields whose column the file does not have, except on malformed rows. A blank
+    or placeholder in a column the file has stays missing, so a default never
+    turns an empty consent value into consent. Values are otherwise kept
     exactly, surrounding spaces included. Raises GateError when a required column is
     missing. With ``release_columns``, each source column is dropped from ``raw`` once
     mapped, which lowers the peak memory of a large file.
@@ -1569,8 +1587,8 @@ def apply_profile(
             if release_columns and not uses[source]:
                 del raw.frame[source]
         default = profile.defaults.get(lead_field)
-        if default is not None:
-            values = np.where(pd.isna(values) & ~malformed, default, values)
+        if default is not None and source is None:
+            values = np.where(~malformed, default, values)
         columns[lead_field] = values
     # copy=False keeps one array per column instead of copying them into one block.
     frame = pd.DataFrame(columns, index=raw.frame.index, copy=False)
@@ -1578,6 +1596,10 @@ def apply_profile(
     pa.default_memory_pool().release_unused()
     frame[ROW_COLUMN] = raw.frame[ROW_COLUMN].to_numpy()
     frame[PROBLEM_COLUMN] = raw.frame[PROBLEM_COLUMN].to_numpy()
+    if RECORD_COLUMN in raw.frame.columns:
+        frame[RECORD_COLUMN] = raw.frame[RECORD_COLUMN].to_numpy()
+        if raw.delimiter is not None:
+            _read_shifted_do_not_email(frame, raw, profile, sources, placeholders)
     log.info(
         "mapped %s with profile %s: %d of %d lead fields from columns, %s",
         raw.path.name,
@@ -1587,6 +1609,50 @@ def apply_profile(
         counted(len(frame), "row"),
     )
     return frame
+
+
+def _read_shifted_do_not_email(
+    frame: pd.DataFrame,
+    raw: RawBatch,
+    profile: Profile,
+    sources: dict[str, str],
+    placeholders: set[str],
+) -> None:
+    """Set do_not_email to yes on a one-line malformed CSV record that may opt out.
+
+    Such a record has more or fewer fields than the header, so its do_not_email
+    value is read both from the left and from the right. When either reading is
+    a true token after the profile's vocabulary, the record counts as an opt-out.
+    This errs towards suppressing: a yes in a neighbouring column (do_not_call,
+    consent_share) can be read as do_not_email. Records over several lines are
+    left to the opt-out words in their text, because their fields may belong to
+    several leads.
+    """
+    source = sources.get("do_not_email")
+    if source is None or source not in raw.header:
+        return
+    index = raw.header.index(source)
+    vocabulary = {
+        key.strip().casefold(): value
+        for key, value in profile.values.get("do_not_email", {}).items()
+    }
+    texts = frame[RECORD_COLUMN]
+    for row in texts.index[texts.notna()]:
+        text = texts[row]
+        if "\n" in text:
+            continue
+        try:
+            fields = _parse_line(text, raw.delimiter)
+        except csv.Error:
+            fields = text.split(raw.delimiter)
+        for value in aligned_values(fields, len(raw.header), index):
+            folded = value.strip().casefold()
+            if folded in placeholders:
+                continue
+            flag, _ = parse_flag(vocabulary.get(folded, value))
+            if flag:
+                frame.loc[row, "do_not_email"] = "yes"
+                break
 
 
 def _resolve_columns(raw: RawBatch, profile: Profile) -> dict[str, str]:

@@ -42,6 +42,9 @@ LEAD_FIELDS: tuple[str, ...] = (
 ROW_COLUMN = "_row"
 """Data row number in the source file, 1-based, header not counted."""
 
+RECORD_COLUMN = "_record"
+"""Raw text of a malformed record (None on other rows), read for opt-outs."""
+
 
 class Outcome(StrEnum):
     """The one recorded end state of every input row."""

@@ -41,6 +41,7 @@ from leadshare.fields import (
     normalise_email,
     normalise_phone,
     phone_chunk,
+    unwrap_emails,
 )
 from leadshare.memory import release_freed_memory
 from leadshare.words import counted
@@ -350,6 +351,11 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     _put_results(out, "country", country_codes, country_results, ("code", "error"))
 
     email_codes, emails = _distinct(_column(frame, "email"))
+    emails, unwrapped = unwrap_emails(emails)
+    if unwrapped:
+        # The gates, the store and the partners read the bare address, not the
+        # "Name <addr>" or "mailto:" form of the source.
+        out["email"] = _spread(email_codes, emails, out.index)
     phone_codes, phone_pairs = _distinct_pairs(
         _column(frame, "phone"), out["country_code"]
     )

@@ -3,9 +3,9 @@
 -- after new suppressions are added. A lead a partner already received is kept as
 -- it is.
 
--- the leads whose e-mail key or phone is suppressed, and the held leads in
--- _incoming (lead_id) that an opted-out row linked to by another key (external
--- id, or name and company)
+-- the leads whose e-mail key, phone or external-id key (ext:<profile>:<id>, see
+-- consent.external_keys) is suppressed, and the held leads in _incoming
+-- (lead_id) that an opted-out row linked to by another key (name and company)
 drop table if exists opted_out_leads;
 
 create temporary table opted_out_leads as
@@ -16,6 +16,12 @@ union
 select l.lead_id
 from leads as l
 inner join suppression as s on s.key = l.phone_e164
+union
+select l.lead_id
+from leads as l
+inner join suppression as s
+    on s.key = 'ext:' || l.profile || ':' || trim(l.external_id)
+where s.kind = 'external_id'
 union
 select i.lead_id
 from _incoming as i;

@@ -514,6 +514,27 @@ def test_bad_profile_field_named(config_dir, changes, message):
     assert message in text
 
 
+@pytest.mark.parametrize(
+    "name", ["consent_share", "do_not_email", "do_not_call", "unsubscribed_at"]
+)
+def test_consent_default_on_mapped_column_rejected(config_dir, name):
+    _edit_profile(config_dir, "generic", {"defaults": {name: "yes"}})
+    text = _load_error(config_dir)
+
+    assert "generic.yaml: field defaults: " in text
+    assert f"a default for {name} ('yes') is not allowed" in text
+    assert f"maps {name} to column '{name}'" in text
+    assert f"Remove {name} from 'defaults'" in text
+
+
+def test_consent_default_on_absent_column_loads(config_dir):
+    profiles = load_config(config_dir).profiles
+
+    assert profiles["xeducation"].defaults["consent_share"] == "yes"
+    assert "consent_share" not in profiles["xeducation"].columns
+    assert profiles["datablist"].defaults["consent_share"] == "yes"
+
+
 @pytest.mark.parametrize("number_format", ["1,234.56", "1.234,56"])
 def test_profile_number_format_loads(config_dir, number_format):
     _edit_profile(config_dir, "generic", {"number_format": number_format})

@@ -18,6 +18,7 @@ from leadshare.consent import (
     apply_consent,
     parse_flag,
 )
+from leadshare import record_text
 from leadshare.normalise import normalise_frame
 
 NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
@@ -80,6 +81,21 @@ def test_unknown_token_flagged() -> None:
     assert value is None
     assert "'Oui'" in error
     assert "profile" in error
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1.0", True), (" 0.00 ", False), ("1e0", True), (1.0, True)]
+)
+def test_numeric_flag_forms(raw: object, expected: bool) -> None:
+    assert parse_flag(raw) == (expected, None)
+
+
+@pytest.mark.parametrize("raw", ["2", "0.5", "nan", "-1"])
+def test_other_numbers_unknown(raw: str) -> None:
+    value, error = parse_flag(raw)
+
+    assert value is None
+    assert error is not None
 
 
 def test_xeducation_opted_out_count(shared_dir: Path) -> None:
@@ -408,6 +424,137 @@ def test_finished_rows_untouched() -> None:
     out, _ = apply_consent(batch, set(), now=NOW)
 
     assert out.loc[0, "rule"] == "email_invalid"
+
+
+def test_quarantined_opt_out_suppresses_keys() -> None:
+    # Row 1 failed the e-mail check and keeps only its phone and external id.
+    # Row 2 failed another gate. Row 3 is quarantined without an opt-out.
+    batch = _batch(
+        email_key=[None, "b@x.com", "c@x.com"],
+        phone_e164=["+4930111", None, None],
+        external_key=["ext:generic:A-1", None, None],
+        do_not_email=["yes", None, "no"],
+        status=[None, "Unsubscribed", None],
+        consent_share="yes",
+        outcome="quarantined",
+        rule=["email_syntax", "country_invalid", "country_invalid"],
+        reason=["bad e-mail", "bad country", "bad country"],
+    )
+    out, entries = apply_consent(batch, set(), now=NOW)
+
+    assert out["outcome"].tolist() == ["quarantined"] * 3
+    assert out["rule"].tolist() == [
+        "email_syntax",
+        "country_invalid",
+        "country_invalid",
+    ]
+    assert out.loc[0, "reason"].startswith("bad e-mail; the row also opts out, and ")
+    assert "that was applied" in out.loc[1, "reason"]
+    assert out.loc[2, "reason"] == "bad country"
+    assert sorted((entry.kind, entry.key) for entry in entries) == [
+        ("email", "b@x.com"),
+        ("external_id", "ext:generic:A-1"),
+        ("phone", "+4930111"),
+    ]
+
+
+def test_opt_out_address_in_invalid_email() -> None:
+    batch = _batch(
+        email=["Anna <anna@x.com", "no address"],
+        email_key=[None, None],
+        status=["unsubscribed", "unsubscribed"],
+        outcome="quarantined",
+        rule="email_syntax",
+        reason="bad e-mail",
+    )
+    out, entries = apply_consent(batch, set(), now=NOW)
+
+    assert [(entry.kind, entry.key) for entry in entries] == [("email", "anna@x.com")]
+    assert "and that was applied" in out.loc[0, "reason"]
+    assert "contains no valid e-mail" in out.loc[1, "reason"]
+
+
+def test_quarantined_opt_out_without_keys_says_so() -> None:
+    batch = _batch(
+        email_key=[None],
+        do_not_email=["yes"],
+        outcome=["quarantined"],
+        rule=["email_invalid"],
+        reason=["invalid e-mail"],
+    )
+    out, entries = apply_consent(batch, set(), now=NOW)
+
+    assert entries == []
+    assert "contains no valid e-mail, phone or external id" in out.loc[0, "reason"]
+
+
+def test_malformed_record_opt_out_suppresses_address() -> None:
+    records = [
+        "X-1,Anna <anna@x.com>,Acme, Inc,unsubscribed,",
+        '{"email": "bo@x.com", "status": "opted-out", "email": "bo@x.com"}',
+        "X-3,cy@x.com,Acme, Inc,yes,no,new",
+        "X-4,dee@x.com,Acme, Inc,no,no,new",
+        "X-5,eve@x.com,line one\nunsubscribed,fay@x.com,yes",
+    ]
+    batch = _batch(
+        email_key=[None] * 5,
+        # intake reads a yes in the shifted do_not_email column of row 3
+        do_not_email=[None, None, "yes", None, None],
+        consent_share=None,
+        outcome="quarantined",
+        rule="malformed_row",
+        reason="line: expected 5 fields",
+        _record=records,
+    )
+    out, entries = apply_consent(batch, set(), now=NOW)
+
+    assert sorted(entry.key for entry in entries) == [
+        "anna@x.com",
+        "bo@x.com",
+        "cy@x.com",
+        "fay@x.com",
+    ]
+    assert out["outcome"].tolist() == ["quarantined"] * 5
+    assert "the e-mail addresses in its text" in out.loc[0, "reason"]
+    assert out.loc[3, "reason"] == "line: expected 5 fields"
+
+
+def test_malformed_record_address_blocks_batch_row() -> None:
+    batch = _batch(
+        email_key=[None, "anna@x.com"],
+        consent_share=[None, "yes"],
+        outcome=["quarantined", None],
+        _record=["X-1,anna@x.com,Acme, Inc,opted out", None],
+    )
+    out, _ = apply_consent(batch, set(), now=NOW)
+
+    assert out.loc[1, "outcome"] == "suppressed"
+    assert out.loc[1, "rule"] == "suppression_list"
+
+
+@pytest.mark.parametrize(
+    ("line", "opts_out"),
+    [
+        ("X-1,a@x.com,Unsubscribed,", True),
+        ("X-1,a@x.com,opted-out", True),
+        ("X-1,a@x.com,Opt Out", True),
+        ('{"do_not_email": "yes", "email": "a@x.com"}', True),
+        ('{"do_not_email": 1.0, "email": "a@x.com"}', True),
+        ('{"unsubscribed_at": "2026-01-02", "email": "a@x.com"}', True),
+        ("note: Do not e-mail: yes", True),
+        ('{"do_not_email": "no", "email": "a@x.com"}', False),
+        ('{"opt_out": "no", "unsubscribed_at": "", "email": "a@x.com"}', False),
+        ("X-1,a@x.com,Acme, Inc,yes,no,new", False),
+    ],
+)
+def test_record_line_opt_out_words(line: str, opts_out: bool) -> None:
+    assert record_text.line_opts_out(line) is opts_out
+
+
+def test_record_email_keys_valid_only() -> None:
+    text = "Anna <Anna+news@X.com>,mailto:bo@x.com,x@y,not@valid@z.com"
+
+    assert record_text.email_keys_in(text) == ["anna@x.com", "bo@x.com"]
 
 
 def test_naive_time_rejected() -> None:

@@ -1059,3 +1059,77 @@ def test_shared_lead_reimport_stays_duplicate(home, partner, tmp_path):
     assert db_rows(home, "select count(*) from transfers") == [(1,)]
     assert len(partner.requests) == posts
     assert partner.duplicates == 0
+
+
+_OPT_OUT_HEADER = (
+    "external_id,email,first_name,last_name,company,phone,country,last_activity_at,"
+    "consent_share,consent_source,consent_at,do_not_email,status"
+)
+
+
+def _opt_out_files(folder: Path) -> tuple[Path, Path]:
+    """Write five held leads and a later file in which all five opt out."""
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    active = (now - dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    consent = (now - dt.timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    leads = [_OPT_OUT_HEADER]
+    for n in range(5):
+        leads.append(
+            f"Q-{n},person{n}@acme{n}.com,Anna{n},Lee{n},Acme{n} Inc,"
+            f"+1212555010{n},US,{active},yes,web_form,{consent},no,new"
+        )
+    tail = f"US,{active},yes,web_form,{consent}"
+    opt_outs = [
+        _OPT_OUT_HEADER,
+        # e-mail in display-name form, opted out by do_not_email
+        f"Q-0,Anna0 Lee0 <person0@acme0.com>,Anna0,Lee0,Acme0 Inc,,{tail},yes,new",
+        # e-mail as a mailto: link, opted out by status
+        f"Q-1,mailto:person1@acme1.com,Anna1,Lee1,Acme1 Inc,,{tail},no,unsubscribed",
+        # an unquoted comma in the company: one field too many, do_not_email yes
+        f"Q-2,person2@acme2.com,Anna2,Lee2,Acme2, Inc,,{tail},yes,new",
+        # the same fault, opted out by status
+        f"Q-3,person3@acme3.com,Anna3,Lee3,Acme3, Inc,,{tail},no,unsubscribed",
+        # an e-mail that cannot be recovered: linked by the external id only
+        f"Q-4,person4 at acme4,Anna4,Lee4,Acme4 Inc,,{tail},yes,new",
+    ]
+    first, second = folder / "held.csv", folder / "opt_outs.csv"
+    first.write_text("\n".join(leads) + "\n", encoding="utf-8")
+    second.write_text("\n".join(opt_outs) + "\n", encoding="utf-8")
+    return first, second
+
+
+def test_quarantined_opt_outs_withdraw_held_leads(home, tmp_path):
+    # The only partner's secret cannot be read, so its transfers wait.
+    write_partners(home, "http://127.0.0.1:9/unused")
+    config = home / "config" / "partners.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["partners"] = data["partners"][:1]
+    data["partners"][0]["webhook"]["secret"] = "block:no-such-partner-secret"
+    config.write_text(yaml.safe_dump(data))
+    held, opt_outs = _opt_out_files(tmp_path)
+
+    first = run_share(home, "generic", held)
+    pending_before = db_rows(
+        home, "select count(*) from transfers where status = 'pending'"
+    )
+    second = run_share(home, "generic", opt_outs)
+
+    assert _counted(first["outcomes"]) == {"shared": 5}
+    assert pending_before == [(5,)]
+    assert db_rows(home, "select status, count(*) from transfers group by 1") == [
+        ("withdrawn", 5)
+    ]
+    keys = {key for (key,) in db_rows(home, "select key from suppression")}
+    assert {f"person{n}@acme{n}.com" for n in range(4)} <= keys
+    assert "ext:generic:Q-4" in keys
+    outcomes = _outcome_rows(home, "opt_outs.csv")
+    assert second["rows_in"] == 5
+    assert sum(second["outcomes"].values()) == 5
+    assert sorted(outcomes) == [1, 2, 3, 4, 5]
+    assert outcomes[1][:2] == ("suppressed", "opted_out")
+    assert outcomes[2][:2] == ("suppressed", "opted_out")
+    for row, rule in ((3, "malformed_row"), (4, "malformed_row"), (5, "email_syntax")):
+        assert outcomes[row][:2] == ("quarantined", rule)
+        assert "also opts out, and that was applied" in outcomes[row][2]

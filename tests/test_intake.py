@@ -25,7 +25,7 @@ from leadshare.intake import (
     apply_profile,
     read_lead_file,
 )
-from leadshare.model import LEAD_FIELDS, ROW_COLUMN
+from leadshare.model import LEAD_FIELDS, RECORD_COLUMN, ROW_COLUMN
 
 
 def _write(tmp_path: Path, name: str, content: bytes | str) -> Path:
@@ -215,6 +215,7 @@ def test_datablist_counts(shared_dir: Path) -> None:
         (b"email,Email\na@example.com,b@example.com\n", "duplicate column name"),
         (b"email,,name\na,b,c\n", "column 2 of 3 has no header name"),
         (b"email,_row\na,1\n", "reserved"),
+        (b"email,_Record\na,1\n", "reserved"),
         (b'email,name\n"a@example.com,Ann\n', "never closed"),
         (b"email,name\na,b,\nc,d,x\n", "fields"),
     ],
@@ -557,12 +558,8 @@ def test_profile_maps_fields(tmp_path: Path) -> None:
 
     assert list(frame.columns) == [*LEAD_FIELDS, ROW_COLUMN, PROBLEM_COLUMN]
     assert _values(frame["email"]) == ["a@x.io", None, None, "b@x.io"]
-    assert _values(frame["company"]) == [
-        " Acme ",
-        "(unknown)",
-        "(unknown)",
-        "(unknown)",
-    ]
+    # The file has a Company column, so its blanks are not filled by the default.
+    assert _values(frame["company"]) == [" Acme ", None, None, None]
     assert _values(frame["do_not_email"]) == ["yes", "no", None, "maybe"]
     assert _values(frame["country"]) == ["DE"] * 4
     assert frame["phone"].isna().all()
@@ -580,6 +577,65 @@ def test_profile_skips_defaults_on_problems(tmp_path: Path) -> None:
     )
     assert frame.loc[0, "country"] is None
     assert frame.loc[1, "country"] == "DE"
+
+
+def test_malformed_records_keep_text(tmp_path: Path) -> None:
+    content = "email,name,country\na@x.io,Ann,DE\nb@x.io,Bob, Jr,unsubscribed\n"
+    batch = read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert batch.frame.loc[0, RECORD_COLUMN] is None
+    assert batch.frame.loc[1, RECORD_COLUMN] == "b@x.io,Bob, Jr,unsubscribed"
+
+
+def test_jsonl_problem_line_kept(tmp_path: Path) -> None:
+    line = '{"email": "a@x.io", "email": "b@x.io", "status": "unsubscribed"}'
+    content = '{"email": "c@x.io"}\n' + line + "\n"
+    batch = read_lead_file(_write(tmp_path, "leads.jsonl", content))
+
+    assert batch.frame[RECORD_COLUMN].tolist() == [None, line]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # an extra field before Opt Out: read from the right
+        ("a@x.io,Acme, Inc,Y,note", "yes"),
+        # an extra field after Opt Out: read from the left
+        ("a@x.io,Acme,Y,note, more", "yes"),
+        ("a@x.io,Acme, Inc,N,note", None),
+        ("a@x.io,Acme, Inc,,note", None),
+    ],
+)
+def test_shifted_opt_out_read(tmp_path: Path, line: str, expected: str | None) -> None:
+    content = "Email,Company,Opt Out,Notes\nb@x.io,B,N,\n" + line + "\n"
+    raw = read_lead_file(_write(tmp_path, "leads.csv", content))
+    frame = apply_profile(
+        raw, _profile(columns={"email": "Email", "do_not_email": "Opt Out"})
+    )
+
+    assert frame.loc[1, PROBLEM_COLUMN] is not None
+    assert frame.loc[1, RECORD_COLUMN] == line
+    assert frame.loc[1, "do_not_email"] == expected
+    assert frame.loc[1, "email"] is None
+
+
+def test_default_fills_only_absent_column(tmp_path: Path) -> None:
+    content = "Email,Consent,Source\na@x.io,,\nb@x.io,Select,Select\nc@x.io,yes,web\n"
+    raw = read_lead_file(_write(tmp_path, "leads.csv", content))
+    mapped = _profile(
+        columns={
+            "email": "Email",
+            "consent_share": "Consent",
+            "consent_source": ["Source"],
+        },
+        defaults={"consent_source": "form", "company": "(unknown)"},
+    )
+
+    frame = apply_profile(raw, mapped)
+
+    assert _values(frame["consent_share"]) == [None, None, "yes"]
+    assert _values(frame["consent_source"]) == [None, None, "web"]
+    assert _values(frame["company"]) == ["(unknown)"] * 3
 
 
 def test_profile_missing_column(tmp_path: Path) -> None:

@@ -241,6 +241,51 @@ def test_company_key_legal_forms() -> None:
     assert company_key("") is None
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Anna Lee <anna.lee@example.com>",
+        '"Lee, Anna" <anna.lee@example.com>',
+        "<anna.lee@example.com>",
+        "  <Anna.Lee@Example.com>  ",
+        "mailto:anna.lee@example.com",
+        "MAILTO:anna.lee@example.com?subject=Hello",
+        "Anna Lee <mailto:anna.lee@example.com>",
+    ],
+)
+def test_email_wrapped_forms_unwrapped(raw: str) -> None:
+    result = normalise_email(raw)
+
+    assert result.error is None
+    assert result.key == "anna.lee@example.com"
+    assert result.display.lower() == "anna.lee@example.com"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["Anna <anna@example.com> extra", "<a@example.com><b@example.com>", "mailto:"],
+)
+def test_email_broken_wrapping_rejected(raw: str) -> None:
+    result = normalise_email(raw)
+
+    assert result.key is None
+    assert result.error is not None
+
+
+def test_frame_replaces_wrapped_email() -> None:
+    frame = pd.DataFrame(
+        {
+            "email": ["Anna <a@example.com>", "mailto:b@example.com", "c@example.com"],
+            "country": "DE",
+        }
+    )
+    out = normalise_frame(frame)
+
+    assert out["email"].tolist() == ["a@example.com", "b@example.com", "c@example.com"]
+    assert out["email_key"].tolist() == out["email"].tolist()
+    assert frame.loc[0, "email"] == "Anna <a@example.com>"
+
+
 def test_frame_keeps_invalid_rows() -> None:
     frame = pd.DataFrame({"email": ["bad@", "ok@example.com", None], "country": "DE"})
     out = normalise_frame(frame)

@@ -303,6 +303,40 @@ def test_replaced_lead_leaves_backlog_and_history(store):
     ]
 
 
+def test_withdraw_by_external_key(store):
+    # L-1 is known to the suppression list only by its source's id.
+    leads = pd.DataFrame(
+        {
+            "lead_id": ["L-1", "L-2"],
+            "file_id": "F-1",
+            "source_row": [1, 2],
+            "profile": "generic",
+            "external_id": [" A-7 ", "A-8"],
+            "country": "DE",
+            "created_at": NOW,
+        }
+    )
+    suppression = pd.DataFrame(
+        [
+            {
+                "key": "ext:generic:A-7",
+                "kind": "external_id",
+                "reason": "opted out",
+                "suppressed_at": NOW,
+            }
+        ]
+    )
+    with store.transaction() as tx:
+        tx.insert_frame("leads", leads)
+        tx.insert_frame("transfers", _pending_transfers(attempts=0))
+        tx.insert_frame("suppression", suppression)
+        with tx.incoming(pd.DataFrame({"lead_id": pd.Series([], dtype=object)})):
+            tx.execute_script("withdraw_opted_out", now=NOW)
+
+    rows = _sql(store, "select lead_id, status from transfers order by 1")
+    assert rows == [("L-1", "withdrawn"), ("L-2", "pending")]
+
+
 def test_frame_scratch_table_dropped(store):
     frame = pd.DataFrame({"transfer_id": ["T-1"], "payload": ["{}"]})
     with store.transaction() as tx:
