@@ -54,8 +54,8 @@ from leadshare.words import counted
 log = logging.getLogger(__name__)
 
 SENT_FLUSH_EVERY = 50
-# After this many retryable failures in a row the endpoint is taken as down for this
-# run: the rest of its due transfers wait, untouched, for the next run.
+# After this many retryable failures in a row the endpoint backs off until the
+# earliest retry time of those failures, and the partner's other transfers wait.
 MAX_FAILURES_IN_A_ROW = 3
 # Maximum failed sends logged one by one per partner and run. Later ones are only
 # counted, so a partner that rejects every lead does not flood the log.
@@ -170,6 +170,10 @@ def deliver_partner(
             len(due),
         )
         return summary
+    if partner.channel == "webhook" and _hold_during_backoff(
+        store, partner, now, summary
+    ):
+        return summary
     rows = _records(due)
     redacted = redact_do_not_call_notes(rows)
     if redacted:
@@ -185,6 +189,36 @@ def deliver_partner(
     else:
         _deliver_file(store, settings, partner, rows, now, summary)
     return summary
+
+
+def _hold_during_backoff(
+    store: LeadStore, partner: Partner, now: dt.datetime, summary: DeliverySummary
+) -> bool:
+    """Hold the due transfers of a partner whose endpoint is backing off at ``now``.
+
+    Every pending transfer of the partner, new ones included, gets the end of the
+    back-off as its next attempt, so none is posted inside the window. Returns
+    whether the endpoint is backing off.
+    """
+    # NOTE: the back-off is stored per partner, not per URL, so a partner whose
+    # webhook URL changed inside the window still waits for the window to end.
+    backoff = store.rows("endpoint_backoff", partner_id=partner.id, now=now)
+    if not backoff:
+        return False
+    ends = backoff[0]["next_attempt_at"]
+    with store.transaction() as tx:
+        tx.execute(
+            "hold_partner_transfers", partner_id=partner.id, next_attempt_at=ends
+        )
+    summary.waiting = summary.due
+    log.warning(
+        "Partner %s endpoint is backing off until %s (%s); deliveries waiting: %d",
+        partner.id,
+        _utc_text(ends),
+        backoff[0]["reason"],
+        summary.waiting,
+    )
+    return True
 
 
 def _deliver_webhooks(
@@ -276,12 +310,12 @@ def _send_webhooks(
 
     The loop stops early, leaving the rest pending, after ``MAX_FAILURES_IN_A_ROW``
     retryable failures, a 429, a redirect, a 410 or when ``settings.webhook_budget_s``
-    has run out. After a 429 with Retry-After the rest wait that long as well. Sends
-    that the partner accepted are recorded even when an unexpected exception ends
-    the loop.
+    has run out. After a 429, or after the failures in a row, the endpoint backs off
+    (see :func:`_back_off`). Sends that the partner accepted are recorded even when
+    an unexpected exception ends the loop.
     """
     sent: list[dict] = []
-    failures_in_a_row = 0
+    retry_times: list[dt.datetime] = []
     failures = _FailureLog(partner.id)
     budget_ends = time.monotonic() + settings.webhook_budget_s
 
@@ -289,17 +323,7 @@ def _send_webhooks(
         return len(rows) - summary.sent - summary.retry_later - summary.failed
 
     try:
-        for position, row in enumerate(rows):
-            if failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
-                summary.waiting = unsent()
-                log.warning(
-                    "Partner %s: %d failures in a row; deliveries waiting for the "
-                    "next run: %d",
-                    partner.id,
-                    failures_in_a_row,
-                    summary.waiting,
-                )
-                break
+        for row in rows:
             if time.monotonic() >= budget_ends:
                 summary.waiting = unsent()
                 log.warning(
@@ -312,30 +336,41 @@ def _send_webhooks(
                 )
                 break
             try:
-                sender.send(row["transfer_id"], row["payload"].encode("utf-8"))
+                body = row["payload"].encode("utf-8")
+                result = sender.send(row["transfer_id"], body)
             except RetryableDeliveryError as exc:
                 _flush_sent(store, sent)
                 failed_at = clock()
-                retry_at = _mark_retry(store, row, failed_at, exc, exc.retry_after_s)
                 summary.retry_later += 1
-                failures_in_a_row += 1
-                failures.log(row, exc, f"next attempt at {_utc_text(retry_at)}")
                 if exc.status == 429:
+                    ends = _throttle(store, partner, row, failed_at, exc)
+                    failures.log(row, exc, f"next attempt at {_utc_text(ends)}")
                     summary.waiting = unsent()
-                    if exc.retry_after_s is not None:
-                        # The partner's Retry-After covers every request, so the
-                        # rest of the batch waits as long as this transfer does.
-                        _defer(
-                            store, rows[position + 1 :], failed_at, exc.retry_after_s
-                        )
                     log.warning(
                         "Partner %s returned 429 Too Many Requests; deliveries "
-                        "waiting for the next run: %d",
+                        "waiting until %s: %d",
                         partner.id,
+                        _utc_text(ends),
                         summary.waiting,
                     )
                     break
-                continue
+                retry_at = _mark_retry(store, row, failed_at, exc, exc.retry_after_s)
+                retry_times.append(retry_at)
+                failures.log(row, exc, f"next attempt at {_utc_text(retry_at)}")
+                if len(retry_times) < MAX_FAILURES_IN_A_ROW:
+                    continue
+                summary.waiting = unsent()
+                ends = min(retry_times)
+                reason = f"{len(retry_times)} failed sends in a row"
+                _back_off(store, partner, ends, reason)
+                log.warning(
+                    "Partner %s: %s; deliveries waiting until %s: %d",
+                    partner.id,
+                    reason,
+                    _utc_text(ends),
+                    summary.waiting,
+                )
+                break
             except EndpointRedirectError as exc:
                 _flush_sent(store, sent)
                 _mark_retry(store, row, clock(), exc)
@@ -358,6 +393,7 @@ def _send_webhooks(
                     tx.execute(
                         "mark_transfer_failed",
                         transfer_id=row["transfer_id"],
+                        attempts=exc.attempts,
                         last_error=str(exc)[:500],
                     )
                 summary.failed += 1
@@ -366,13 +402,25 @@ def _send_webhooks(
                 continue
             except EndpointGoneError as exc:
                 _flush_sent(store, sent)
+                with store.transaction() as tx:
+                    tx.execute(
+                        "record_failed_attempts",
+                        transfer_id=row["transfer_id"],
+                        attempts=exc.attempts,
+                        last_error=str(exc)[:500],
+                    )
                 _disable(store, partner, now, str(exc), slack)
                 summary.waiting = unsent()
                 return
-            failures_in_a_row = 0
+            retry_times.clear()
             failpoints.hit("after_post_before_record")
             sent.append(
-                {"transfer_id": row["transfer_id"], "sent_at": dt.datetime.now(dt.UTC)}
+                {
+                    "transfer_id": row["transfer_id"],
+                    "sent_at": dt.datetime.now(dt.UTC),
+                    "attempts": result.attempts,
+                    "channel": "webhook",
+                }
             )
             summary.sent += 1
             if len(sent) >= SENT_FLUSH_EVERY:
@@ -385,26 +433,63 @@ def _send_webhooks(
 
 
 def _mark_retry(store, row, failed_at, error, retry_after_s=None) -> dt.datetime:
-    """Record a failed attempt and return when the transfer is due again."""
-    later = next_attempt_at(int(row["attempts"]) + 1, failed_at, retry_after_s)
+    """Record a failed send and return when the transfer is due again."""
+    later = next_attempt_at(int(row["failed_sends"]) + 1, failed_at, retry_after_s)
     with store.transaction() as tx:
         tx.execute(
             "mark_transfer_retry",
             transfer_id=row["transfer_id"],
+            attempts=error.attempts,
+            failed_sends=1,
             next_attempt_at=later,
             last_error=str(error)[:500],
         )
     return later
 
 
-def _defer(store, rows, failed_at, retry_after_s: float) -> None:
-    """Move the next attempt of ``rows`` to ``retry_after_s`` after ``failed_at``."""
-    if not rows:
-        return
-    later = failed_at + dt.timedelta(seconds=retry_after_s)
-    waiting = pd.DataFrame({"transfer_id": [row["transfer_id"] for row in rows]})
+def _throttle(store, partner, row, failed_at, error) -> dt.datetime:
+    """Record a 429, back the endpoint off and return when the back-off ends.
+
+    The back-off lasts the partner's Retry-After, or the retry schedule's step
+    when there is none, counted from ``failed_at``. The throttled transfer is due
+    again at its end, like every other pending transfer of the partner, and a 429
+    does not count towards its own retry schedule, so it keeps its place ahead
+    of newer transfers.
+    """
+    if error.retry_after_s is not None:
+        ends = failed_at + dt.timedelta(seconds=error.retry_after_s)
+    else:
+        ends = next_attempt_at(int(row["failed_sends"]) + 1, failed_at)
     with store.transaction() as tx:
-        tx.execute_with_frame("defer_transfers", waiting, next_attempt_at=later)
+        tx.execute(
+            "mark_transfer_retry",
+            transfer_id=row["transfer_id"],
+            attempts=error.attempts,
+            failed_sends=0,
+            next_attempt_at=ends,
+            last_error=str(error)[:500],
+        )
+    _back_off(store, partner, ends, _failure_reason(error))
+    return ends
+
+
+def _back_off(store, partner, ends: dt.datetime, reason: str) -> None:
+    """Post nothing to ``partner``'s endpoint before ``ends``.
+
+    The back-off is stored per partner, so a later run keeps new transfers waiting,
+    and every pending transfer due before ``ends`` is moved to it. ``reason``
+    goes into the log, so it must not contain lead data or a response body.
+    """
+    with store.transaction() as tx:
+        tx.execute(
+            "start_endpoint_backoff",
+            partner_id=partner.id,
+            next_attempt_at=ends,
+            reason=reason[:500],
+        )
+        tx.execute(
+            "hold_partner_transfers", partner_id=partner.id, next_attempt_at=ends
+        )
 
 
 class _FailureLog:
@@ -540,6 +625,8 @@ def _deliver_file(store, settings, partner, rows, now, summary) -> None:
             {
                 "transfer_id": [r["transfer_id"] for r in batch_rows],
                 "sent_at": dt.datetime.now(dt.UTC),
+                "attempts": 1,
+                "channel": partner.channel,
             }
         )
         with store.transaction() as tx:

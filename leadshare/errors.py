@@ -62,10 +62,15 @@ class RunLockedError(StoreError):
 
 
 class DeliveryError(LeadshareError):
-    """A delivery to a partner failed."""
+    """A delivery to a partner failed.
+
+    ``attempts`` is the number of HTTP attempts the failed send made, 1 unless the
+    client that raised it retried within the call.
+    """
 
     def __init__(self, message: str, status: int | None = None) -> None:
         self.status = status
+        self.attempts = 1
         super().__init__(message)
 
 

@@ -822,6 +822,7 @@ def _transfer_rows(ctx: RunContext, shared: pd.DataFrame) -> pd.DataFrame:
             "channel": shared["partner_id"].map(channels),
             "status": "pending",
             "attempts": 0,
+            "failed_sends": 0,
             "next_attempt_at": ctx.now,
             "run_id": ctx.run_id,
             "created_at": ctx.now,

@@ -266,6 +266,7 @@ TABLES = (
     "approvals",
     "transfers",
     "endpoint_state",
+    "endpoint_backoff",
 )
 
 

@@ -6,6 +6,7 @@ select
     t.partner_id,
     t.channel,
     t.attempts,
+    t.failed_sends,
     t.payload,
     t.delivery_batch,
     t.created_at,
@@ -48,6 +49,7 @@ where
     and not exists (
         select 1 from suppression as s where s.key in (l.email_key, l.phone_e164)
     )
--- transfers never tried go first, so a few that keep failing cannot use up the
--- partner's time budget of every run ahead of the rest
-order by t.attempts, t.created_at, t.transfer_id
+-- transfers that never failed on their own go first, so a few that keep failing
+-- cannot use up the partner's time budget of every run ahead of the rest. A 429
+-- is not the transfer's failure, so after a back-off the older transfers go first
+order by t.failed_sends, t.created_at, t.transfer_id

@@ -1,3 +1,8 @@
+-- record a send the partner rejected for good, after :attempts HTTP attempts
 update transfers
-set status = 'failed', attempts = attempts + 1, last_error = :last_error
+set
+    status = 'failed',
+    attempts = attempts + :attempts,
+    failed_sends = failed_sends + 1,
+    last_error = :last_error
 where transfer_id = :transfer_id and status = 'pending'

@@ -151,6 +151,22 @@ create table if not exists endpoint_state (
     reason text not null
 );
 
+-- one row per partner endpoint that answered 429 Too Many Requests or failed
+-- several sends in a row. No transfer to the partner is posted before
+-- next_attempt_at, so newer leads cannot overtake the older ones waiting
+create table if not exists endpoint_backoff (
+    partner_id text primary key,
+    next_attempt_at timestamptz not null,
+    reason text not null
+);
+
+-- failed sends of a transfer, where a send is one call of the webhook client and
+-- may make several HTTP attempts. They set its retry delay and move it behind
+-- transfers that never failed. A 429 is not counted, because a rate limit is the
+-- endpoint's state. Stores made before this column existed start from attempts.
+alter table transfers add column if not exists failed_sends integer;
+update transfers set failed_sends = attempts where failed_sends is null;
+
 -- one row per file a run found in the inbox with content processed before; the
 -- file was archived without being read again
 create table if not exists skipped_files (

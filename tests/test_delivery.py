@@ -123,7 +123,8 @@ def test_schedule_grows_after_each_failure(store, settings):
         )
     rows = _statuses(store)
     assert all(status == "pending" for _, status, _, _ in rows)
-    assert all(attempts == 2 for _, _, attempts, _ in rows)
+    # Two sends of two HTTP attempts each; the schedule counts the sends.
+    assert all(attempts == 4 for _, _, attempts, _ in rows)
     delay = rows[0][3].astimezone(dt.UTC) - second_run
     assert delay == dt.timedelta(minutes=5)
 
@@ -411,7 +412,8 @@ def test_failing_transfer_goes_last(store, settings):
     # msg_0 failed before and is due again, and it must not hold back the two never tried.
     with store.transaction() as tx:
         tx.connection.exec_driver_sql(
-            "update transfers set attempts = 4, next_attempt_at = created_at "
+            "update transfers set attempts = 4, failed_sends = 4, "
+            "next_attempt_at = created_at "
             "where transfer_id = 'msg_0'"
         )
     due = store.rows("due_transfers", partner_id="P-X", now=NOW)
@@ -570,6 +572,7 @@ def test_deliverable_fields_match_due_transfers(store):
         "partner_id",
         "channel",
         "attempts",
+        "failed_sends",
         "payload",
         "delivery_batch",
         "created_at",
@@ -698,3 +701,166 @@ def test_do_not_call_payload_stored_redacted(store, settings):
     stored = _stored_payloads(store)
     assert "12345678" not in stored["msg_L-DNC"]
     assert "12345678" in stored["msg_L-CALL"]
+
+
+def _add_transfers(store, indexes: range, created_at: dt.datetime) -> None:
+    """Add leads L-<i> with pending webhook transfers msg_<i> made at ``created_at``."""
+    with store.transaction() as tx:
+        for index in indexes:
+            tx.connection.exec_driver_sql(
+                "insert into leads (lead_id, file_id, source_row, profile, first_name, "
+                f"company, created_at) values ('L-{index}', 'f', {index + 1}, "
+                f"'generic', 'Ann{index}', 'Corp {index}', now())"
+            )
+            tx.execute(
+                "add_transfer",
+                transfer_id=f"msg_{index}",
+                lead_id=f"L-{index}",
+                partner_id="P-X",
+                channel="webhook",
+                created_at=created_at,
+                run_id="r2",
+            )
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def any_store(request, tmp_path):
+    """A store with the three transfers of ``store``, on DuckDB and on PostgreSQL."""
+    if request.param == "duckdb":
+        url = f"duckdb:///{tmp_path / 'store.duckdb'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    store = open_store(url)
+    _add_transfers(store, range(3), NOW)
+    return store
+
+
+def test_retry_after_holds_new_transfers(any_store, settings):
+    store = any_store
+    too_many = Reply(429, {"Retry-After": "600"})
+    window_ends = NOW + dt.timedelta(seconds=600)
+    second_run = NOW + dt.timedelta(seconds=14)
+    with LocalEndpoint(script=[too_many], secret=SECRET) as endpoint:
+        partner = _partner(endpoint.url)
+        deliver_partner(store, settings, partner, NOW, clock=_fixed_clock(NOW))
+        _add_transfers(store, range(3, 5), second_run)
+        held = deliver_partner(store, settings, partner, second_run)
+        posts_in_window = len(endpoint.requests)
+        before_end = deliver_partner(
+            store, settings, partner, window_ends - dt.timedelta(seconds=1)
+        )
+        after = deliver_partner(store, settings, partner, window_ends)
+
+    assert posts_in_window == 1
+    assert held.waiting == 2
+    assert before_end.due == 0
+    assert after.sent == 5
+    ids = [request.headers["webhook-id"] for request in endpoint.requests]
+    assert ids == ["msg_0", "msg_0", "msg_1", "msg_2", "msg_3", "msg_4"]
+
+
+def test_retry_after_moves_new_transfers(store, settings):
+    too_many = RetryableDeliveryError("HTTP 429", status=429, retry_after_s=600)
+    sender = FakeWebhookClient(script=[too_many])
+    partner = _partner("http://127.0.0.1:9/hook")
+    clock = _fixed_clock(NOW)
+    deliver_partner(store, settings, partner, NOW, sender=sender, clock=clock)
+    second_run = NOW + dt.timedelta(seconds=14)
+    _add_transfers(store, range(3, 5), second_run)
+
+    deliver_partner(store, settings, partner, second_run, sender=sender)
+
+    rows = _statuses(store)
+    window_ends = NOW + dt.timedelta(seconds=600)
+    assert [row[1] for row in rows] == ["pending"] * 5
+    assert [row[3].astimezone(dt.UTC) for row in rows] == [window_ends] * 5
+    assert sender.message_ids == ["msg_0"]
+
+
+def test_backoff_only_holds_webhooks(store, settings):
+    too_many = RetryableDeliveryError("HTTP 429", status=429, retry_after_s=600)
+    sender = FakeWebhookClient(script=[too_many])
+    deliver_partner(
+        store,
+        settings,
+        _partner("http://127.0.0.1:9/hook"),
+        NOW,
+        sender=sender,
+        clock=_fixed_clock(NOW),
+    )
+    # The partner moved to a file drop: the webhook endpoint's back-off is moot.
+    window_ends = NOW + dt.timedelta(seconds=600)
+    summary = deliver_partner(
+        store, settings, _partner("", channel="file_drop"), window_ends
+    )
+
+    assert summary.sent == 3
+
+
+def test_failures_in_a_row_hold_new_transfers(store, settings):
+    with LocalEndpoint(script=[500] * 6, secret=SECRET) as endpoint:
+        partner = _partner(endpoint.url)
+        deliver_partner(store, settings, partner, NOW, clock=_fixed_clock(NOW))
+        second_run = NOW + dt.timedelta(seconds=1)
+        _add_transfers(store, range(3, 4), second_run)
+        held = deliver_partner(store, settings, partner, second_run)
+        posts_while_down = len(endpoint.requests)
+        later = deliver_partner(store, settings, partner, NOW + dt.timedelta(seconds=6))
+
+    assert posts_while_down == 6
+    assert held.waiting == 1
+    assert later.sent == 4
+
+
+def test_attempts_count_retries_in_send(store, settings):
+    with LocalEndpoint(script=[500, 500, 200], secret=SECRET) as endpoint:
+        sender = WebhookClient(endpoint.url, SECRET, attempts=3, sleep=lambda _: None)
+        with sender:
+            deliver_partner(store, settings, _partner(endpoint.url), NOW, sender=sender)
+
+    rows = _statuses(store)
+    assert len(endpoint.requests) == 5
+    assert rows[0][1:3] == ("sent", 3)
+    assert rows[1][1:3] == ("sent", 1)
+
+
+def test_attempts_count_retries_of_failure(store, settings):
+    with LocalEndpoint(script=[500, 500], secret=SECRET) as endpoint:
+        partner = _partner(endpoint.url)
+        deliver_partner(store, settings, partner, NOW, clock=_fixed_clock(NOW))
+
+    rows = _statuses(store)
+    assert len(endpoint.requests) == 4
+    assert rows[0][1:3] == ("pending", 2)
+    # One failed send: the next attempt follows the schedule's first step.
+    assert rows[0][3].astimezone(dt.UTC) == NOW + dt.timedelta(seconds=5)
+
+
+def test_gone_counts_attempt_and_error(store, settings):
+    with LocalEndpoint(default=410, secret=SECRET) as endpoint:
+        deliver_partner(store, settings, _partner(endpoint.url), NOW)
+
+    transfer = store.rows("lead_transfers", lead_id="L-0")[0]
+    untried = store.rows("lead_transfers", lead_id="L-1")[0]
+    assert transfer["attempts"] == 1
+    assert "HTTP 410" in transfer["last_error"]
+    assert untried["attempts"] == 0
+    assert untried["last_error"] is None
+
+
+def test_sent_transfer_records_channel_used(store, settings):
+    from leadshare.explain import explain_lead
+
+    with store.transaction() as tx:
+        tx.connection.exec_driver_sql(
+            "insert into row_outcomes (file_id, source_row, outcome, lead_id, run_id) "
+            "values ('f', 1, 'shared', 'L-0', 'r1')"
+        )
+    summary = deliver_partner(store, settings, _partner("", channel="file_drop"), NOW)
+
+    transfer = store.rows("lead_transfers", lead_id="L-0")[0]
+    lines = explain_lead(store, "L-0")
+    assert summary.sent == 3
+    assert transfer["channel"] == "file_drop"
+    assert transfer["attempts"] == 1
+    assert "Transfer msg_0 to P-X via file_drop: sent after 1 attempt(s)." in lines

@@ -65,6 +65,8 @@ def _sample_params(sql: str) -> dict:
             params[name] = NOW
         elif name in ("limit", "rows_in", "files_in", "key"):
             params[name] = 5
+        elif name in ("attempts", "failed_sends"):
+            params[name] = 5
         else:
             params[name] = f"{name}-1"
     return params
@@ -82,7 +84,6 @@ INCOMING_FRAMES = {
             }
         ]
     ),
-    "defer_transfers": lambda: pd.DataFrame([{"transfer_id": "T-1"}]),
     "insert_batch_decisions": lambda: _batch_frame(
         lead_id="L-1", _row=1, outcome="shared", partner_id="P-1", group_id="g-1"
     ),
@@ -100,7 +101,7 @@ INCOMING_FRAMES = {
     "mark_do_not_call": lambda: pd.DataFrame([{"lead_id": "L-1"}]),
     "withdraw_opted_out": lambda: pd.DataFrame([{"lead_id": "L-1"}]),
     "mark_transfers_sent": lambda: pd.DataFrame(
-        [{"transfer_id": "T-1", "sent_at": NOW}]
+        [{"transfer_id": "T-1", "sent_at": NOW, "attempts": 3, "channel": "file_drop"}]
     ),
     "set_delivery_batches": lambda: pd.DataFrame(
         [{"transfer_id": "T-1", "delivery_batch": "b-1"}]
@@ -207,15 +208,56 @@ def test_mark_transfers_sent_only_listed(store):
     sent_at = NOW + dt.timedelta(minutes=5)
     with store.transaction() as tx:
         tx.insert_frame("transfers", pending)
-        tx.execute_with_frame(
-            "mark_transfers_sent",
-            pd.DataFrame({"transfer_id": ["T-2"], "sent_at": [sent_at]}),
-        )
+        # T-2 went out in a file drop although it was queued for the webhook.
+        sent = {
+            "transfer_id": ["T-2"],
+            "sent_at": [sent_at],
+            "attempts": [3],
+            "channel": ["file_drop"],
+        }
+        tx.execute_with_frame("mark_transfers_sent", pd.DataFrame(sent))
 
     rows = _sql(
-        store, "select transfer_id, status, attempts, sent_at from transfers order by 1"
+        store,
+        "select transfer_id, status, attempts, channel, sent_at "
+        "from transfers order by 1",
     )
-    assert rows == [("T-1", "pending", 1, None), ("T-2", "sent", 2, sent_at)]
+    assert rows[0] == ("T-1", "pending", 1, "webhook", None)
+    assert rows[1] == ("T-2", "sent", 4, "file_drop", sent_at)
+
+
+def test_schema_fills_failed_sends_of_old_store(store):
+    with store.transaction() as tx:
+        tx.connection.exec_driver_sql("alter table transfers drop column failed_sends")
+        tx.insert_frame("transfers", _pending_transfers(attempts=[0, 4]))
+
+    store.init_schema()
+
+    rows = _sql(store, "select transfer_id, failed_sends from transfers order by 1")
+    assert rows == [("T-1", 0), ("T-2", 4)]
+
+
+def test_endpoint_backoff_keeps_later_end(store):
+    later = NOW + dt.timedelta(minutes=10)
+    with store.transaction() as tx:
+        tx.execute(
+            "start_endpoint_backoff",
+            partner_id="P-1",
+            next_attempt_at=later,
+            reason="HTTP 429",
+        )
+        tx.execute(
+            "start_endpoint_backoff",
+            partner_id="P-1",
+            next_attempt_at=NOW + dt.timedelta(minutes=1),
+            reason="3 failed sends in a row",
+        )
+
+    running = store.rows("endpoint_backoff", partner_id="P-1", now=NOW)
+    ended = store.rows("endpoint_backoff", partner_id="P-1", now=later)
+    assert len(running) == 1
+    assert running[0]["next_attempt_at"] == later
+    assert ended == []
 
 
 def _held_leads(store: LeadStore) -> None:

@@ -303,6 +303,22 @@ def test_410_endpoint_gone():
     assert len(endpoint.requests) == 1
 
 
+def test_error_counts_http_attempts():
+    with LocalEndpoint([500, 500, 500]) as endpoint, _client(endpoint.url) as client:
+        with pytest.raises(RetryableDeliveryError) as caught:
+            client.send("msg_10", _body())
+    assert len(endpoint.requests) == 3
+    assert caught.value.attempts == 3
+
+
+def test_gone_after_retry_counts_both():
+    with LocalEndpoint([503, 410]) as endpoint, _client(endpoint.url) as client:
+        with pytest.raises(EndpointGoneError) as caught:
+            client.send("msg_10", _body())
+    assert len(endpoint.requests) == 2
+    assert caught.value.attempts == 2
+
+
 @pytest.mark.parametrize("status", [408, 409, 425])
 def test_transient_4xx_retried(status):
     with LocalEndpoint([status, 200]) as endpoint, _client(endpoint.url) as client:

@@ -467,6 +467,7 @@ def _with_context(
         )
     else:
         wrapped = type(error)(text, status=error.status)
+    wrapped.attempts = attempts
     wrapped.__cause__ = error.__cause__
     return wrapped
 
