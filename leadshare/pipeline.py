@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,12 @@ from leadshare import (
     replacement,
 )
 from leadshare.config import Config, Partner, Profile, time_zone
-from leadshare.errors import FileChangedError, IntakeError, StoreError
+from leadshare.errors import (
+    FileChangedError,
+    IntakeError,
+    LeadshareError,
+    StoreError,
+)
 from leadshare.ids import lead_ids, transfer_ids
 from leadshare.match import MatchResult, PartnerState, match_leads
 from leadshare.memory import release_freed_memory
@@ -433,7 +439,22 @@ def read_batch(
     With ``timings``, the seconds of the batch-level gates are stored under
     ``"gates_batch"`` (for the benchmark).
     """
-    profile = ctx.config.profile(item.profile)
+    try:
+        frame, meta = _read_and_map(ctx.config.profile(item.profile), item, timings)
+    except LeadshareError:
+        raise
+    except Exception as exc:
+        raise _unexpected_read_error(item, exc) from None
+    failpoints.hit("after_parse")
+    frame["lead_id"] = lead_ids(item.file_id, frame[ROW_COLUMN].to_numpy())
+    for column in ("outcome", "rule", "reason"):
+        frame[column] = None
+    return frame, meta
+
+
+def _read_and_map(
+    profile: Profile, item: InboxFile, timings: dict[str, float] | None
+) -> tuple[pd.DataFrame, dict]:
     if _file_size(item.path) >= EARLY_WORKERS_MIN_BYTES:
         normalise.start_workers_early()
     try:
@@ -451,11 +472,25 @@ def read_batch(
     gates.check_batch(frame, profile, item.path.name)
     if timings is not None:
         timings["gates_batch"] = time.perf_counter() - started
-    failpoints.hit("after_parse")
-    frame["lead_id"] = lead_ids(item.file_id, frame[ROW_COLUMN].to_numpy())
-    for column in ("outcome", "rule", "reason"):
-        frame[column] = None
     return frame, meta
+
+
+def _unexpected_read_error(item: InboxFile, exc: Exception) -> IntakeError:
+    """Turn an error that reading a file should not raise into its rejection.
+
+    The message names the error type and the code line but not the error's text,
+    which can quote a cell value (a name or an e-mail address) into the logs.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" in {frames[-1].name}, line {frames[-1].lineno}" if frames else ""
+    kind = type(exc).__name__
+    log.error("Reading %s failed with %s%s", item.path.name, kind, where)
+    return IntakeError(
+        str(item.path),
+        f"reading the file failed with an unexpected {kind}{where}",
+        fix="Report this to the leadshare maintainers together with the file. The "
+        "other files of the run were read as usual",
+    )
 
 
 def _finish(

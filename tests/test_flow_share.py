@@ -1032,3 +1032,94 @@ def test_shared_lead_reimport_stays_duplicate(home, partner, tmp_path):
     assert db_rows(home, "select count(*) from transfers") == [(1,)]
     assert len(partner.requests) == posts
     assert partner.duplicates == 0
+
+
+@pytest.fixture
+def run_logs():
+    """Collect the records of leadshare's and Prefect's loggers, from DEBUG up.
+
+    caplog misses records from inside flow runs depending on the order of tests.
+    """
+    records = _RecordList()
+    loggers = [logging.getLogger("leadshare"), logging.getLogger("prefect")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(records)
+        logger.setLevel(logging.DEBUG)
+    yield records.records
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.removeHandler(records)
+        logger.setLevel(level)
+
+
+def _messages(records: list[logging.LogRecord]) -> list[str]:
+    return [record.getMessage() for record in records]
+
+
+def _jsonl_lead(number: int, first_name: str) -> str:
+    return (
+        f'{{"email":"jl{number}@acme{number}.com","first_name":"{first_name}",'
+        f'"last_name":"Doe","consent_share":"yes","company":"Jl{number} Co",'
+        f'"country":"US","lead_source":"referral","phone":"+1312555{number:04d}"}}'
+    )
+
+
+def test_unstorable_jsonl_lines_quarantined(home, partner, tmp_path, run_logs):
+    from leadshare.generate import write_leads
+
+    lines = [
+        _jsonl_lead(1, "Zq\\ud800xv"),
+        _jsonl_lead(2, "Zq\\u0000xv"),
+        '{"email":"jl3@acme3.com","notes":' + "[" * 100_000 + "}",
+        _jsonl_lead(4, "Mary"),
+    ]
+    bad = tmp_path / "lines.jsonl"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    good = write_leads(tmp_path / "good.csv", 30, seed=31)
+
+    summary = run_share(home, "generic", bad, good)
+
+    assert summary["rows_in"] == 34
+    assert summary["rejected_files"] == []
+    outcomes = _outcome_rows(home, "lines.jsonl")
+    assert [outcomes[row][0] for row in (1, 2, 3)] == ["quarantined"] * 3
+    assert outcomes[4][0] != "quarantined"
+    assert "control character U+0000" in outcomes[2][2]
+    logged = "\n".join(_messages(run_logs))
+    assert "read lines.jsonl: 4 rows" in logged
+    assert "Zq" not in logged
+    assert not list((home / "inbox").rglob("*.*"))
+    for path in (home / "outbox").rglob("*.csv"):
+        assert b"\x00" not in path.read_bytes()
+
+
+def test_unexpected_read_error_rejects_file(
+    home, partner, tmp_path, monkeypatch, run_logs
+):
+    from leadshare import intake
+    from leadshare.generate import write_leads
+
+    original_apply = intake.apply_profile
+
+    def apply_or_fail(raw, *args, **kwargs):
+        if raw.path.name == "boom.csv":
+            raise UnicodeEncodeError("utf-8", "zq.secret@x.io", 0, 1, "test")
+        return original_apply(raw, *args, **kwargs)
+
+    monkeypatch.setattr(intake, "apply_profile", apply_or_fail)
+    boom = write_leads(tmp_path / "boom.csv", 10, seed=32)
+    good = write_leads(tmp_path / "zgood.csv", 20, seed=33)
+
+    summary = run_share(home, "generic", boom, good)
+
+    assert summary["rows_in"] == 20
+    assert [f["file"] for f in summary["rejected_files"]] == ["boom.csv"]
+    reason = summary["rejected_files"][0]["reason"]
+    assert "unexpected UnicodeEncodeError" in reason
+    assert "zq.secret" not in reason
+    logged = "\n".join(_messages(run_logs))
+    assert "zq.secret" not in logged
+    assert "Reading boom.csv failed with UnicodeEncodeError" in logged
+    reasons = list((home / "quarantine").rglob("*boom.csv.reason.txt"))
+    assert len(reasons) == 1
+    assert not list((home / "inbox").rglob("*.csv"))
