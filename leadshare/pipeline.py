@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import re
 import shutil
 import time
 import traceback
@@ -65,6 +66,9 @@ class RunContext:
     store: LeadStore
     run_id: str
     now: dt.datetime
+    ready_files: frozenset[str] = frozenset()
+    """Inbox paths whose writer is known to be done (the share command's copies),
+    so the settle time does not apply to them."""
 
 
 @dataclass(frozen=True)
@@ -212,6 +216,8 @@ def reject_unsupported_files(ctx: RunContext, claimed: set[str]) -> None:
     later run archives it as a repeat of the committed content.
     """
     for path, profile in list_inbox(ctx.settings, lead_files=False):
+        if _recently_modified(ctx, path, report=True):
+            continue
         item = inbox_file(path, profile)
         if item.file_id in claimed:
             continue
@@ -239,9 +245,10 @@ def claim_files(ctx: RunContext) -> list[InboxFile]:
     records the content's status, so it would keep the good copy from being read.
     """
     _rename_undecodable_files(ctx.settings)
+    check_archived_files(ctx.settings)
     claimed: dict[str, InboxFile] = {}
     misplaced: list[InboxFile] = []
-    for item in _unprocessed_files(ctx):
+    for item in _unprocessed_files(ctx, report_recent=True):
         if item.profile not in ctx.config.profiles:
             misplaced.append(item)
             continue
@@ -299,18 +306,26 @@ def skip_processed_files(ctx: RunContext) -> int:
 
     Returns how many files are left for the next run (new arrivals).
     """
-    return sum(1 for _ in _unprocessed_files(ctx))
+    recent: list[Path] = []
+    return sum(1 for _ in _unprocessed_files(ctx, recent=recent)) + len(recent)
 
 
-def _unprocessed_files(ctx: RunContext) -> Iterator[InboxFile]:
+def _unprocessed_files(
+    ctx: RunContext, *, report_recent: bool = False, recent: list[Path] | None = None
+) -> Iterator[InboxFile]:
     """Yield the inbox files whose content has no outcome yet; skip the others.
 
     A file whose content was committed is skipped. So is one rejected in this run
     (a copy of a file just quarantined). A file rejected by an earlier run is read
     again: the user dropped it anew, usually after fixing the profile or config
-    that rejected it.
+    that rejected it. A file modified within the settle time is left unread, and
+    appended to ``recent`` if given.
     """
     for path, profile in list_inbox(ctx.settings):
+        if _recently_modified(ctx, path, report=report_recent):
+            if recent is not None:
+                recent.append(path)
+            continue
         item = inbox_file(path, profile)
         known = ctx.store.rows("file_status", file_id=item.file_id)
         status = known[0]["status"] if known else None
@@ -322,6 +337,35 @@ def _unprocessed_files(ctx: RunContext) -> Iterator[InboxFile]:
         if status == "rejected":
             log.info("File %s was rejected before; reading it again", path.name)
         yield item
+
+
+def _recently_modified(ctx: RunContext, path: Path, *, report: bool) -> bool:
+    """Return whether ``path`` was modified within the settle time, so may be growing.
+
+    Files in ``ctx.ready_files`` are never recent. With ``report``, a recent file is
+    logged as left for the next run.
+    """
+    settle = ctx.settings.inbox_settle_s
+    if settle <= 0 or str(path) in ctx.ready_files:
+        return False
+    try:
+        age = time.time() - path.stat().st_mtime
+    except OSError:
+        return False  # read_lead_file reports the problem
+    # NOTE: a modification time more than the settle time in the future (a clock
+    # set wrong on a network share) counts as settled, since it would never pass.
+    if abs(age) >= settle:
+        return False
+    if report:
+        log.info(
+            "Left %s in the inbox for the next run: it was modified %.1f s ago, "
+            "within the settle time of %g s (LEADSHARE_INBOX_SETTLE_S), so it may "
+            "still be being written",
+            _escape_undecodable(path.name),
+            max(age, 0.0),
+            settle,
+        )
+    return True
 
 
 def skip_file(ctx: RunContext, item: InboxFile, earlier_status: str) -> None:
@@ -350,7 +394,85 @@ def archive_committed_file(ctx: RunContext, item: InboxFile) -> Path:
     it whole, and the rows committed now come back as duplicates.
     """
     check_unchanged(item)
-    return archive_file(ctx, item, "committed")
+    target = archive_file(ctx, item, "committed")
+    check_archived_copy(item, target)
+    return target
+
+
+def check_archived_copy(item: InboxFile, target: Path) -> bool:
+    """Log a warning and return False if the archived file differs from the read.
+
+    A writer that still had the file open can append to it between the last check
+    and the move. Those rows are in no commit, so the warning names the file. Later
+    writes to the archived copy are found by :func:`check_archived_files`.
+    """
+    if item.stat is not None and _stat(target) == item.stat:
+        return True
+    try:
+        if sha256_file(target) == item.sha256:
+            return True
+    except OSError:
+        pass
+    log.warning(
+        "Archived %s as %s, but it no longer has the content that was committed "
+        "(sha256 %s): it was probably still being written. Rows added after the "
+        "read have no outcome. Put them in a new file and drop it in the inbox",
+        _escape_undecodable(item.path.name),
+        _escape_undecodable(str(target)),
+        item.sha256[:12],
+    )
+    return False
+
+
+_CHECKED_STAMP = ".archive-checked"
+"""File in processed/ whose modification time is when the archive was last checked."""
+
+_ARCHIVE_PREFIX = re.compile(r"^([0-9a-f]{12})-")
+
+
+def check_archived_files(settings: Settings) -> int:
+    """Warn about each file in processed/ whose content changed since it was archived.
+
+    A writer that paused for longer than the settle time can still hold the file
+    open, and append to the archived copy after the run that read it. Only files
+    modified since the last check are hashed, and each is compared with the sha256
+    prefix in its name. Returns the number of changed files found.
+    """
+    stamp = settings.processed / _CHECKED_STAMP
+    started_ns = time.time_ns()
+    try:
+        checked_ns = stamp.stat().st_mtime_ns
+    except FileNotFoundError:
+        checked_ns = None
+    changed = 0
+    if checked_ns is not None:
+        for path in sorted(settings.processed.rglob("*")):
+            if _archive_changed(path, checked_ns):
+                changed += 1
+    stamp.touch()
+    os.utime(stamp, ns=(started_ns, started_ns))
+    return changed
+
+
+def _archive_changed(path: Path, checked_ns: int) -> bool:
+    prefix = _ARCHIVE_PREFIX.match(path.name)
+    if prefix is None or path.is_symlink() or not path.is_file():
+        return False
+    try:
+        if path.stat().st_mtime_ns <= checked_ns:
+            return False
+        if sha256_file(path).startswith(prefix.group(1)):
+            return False
+    except OSError:
+        return False
+    log.warning(
+        "Archived file %s changed after a run read it: its sha256 no longer starts "
+        "with %s. It was probably still being written, so rows added to it have no "
+        "outcome. Put those rows in a new file and drop it in the inbox",
+        _escape_undecodable(str(path)),
+        prefix.group(1),
+    )
+    return True
 
 
 def archive_file(ctx: RunContext, item: InboxFile, status: str) -> Path:

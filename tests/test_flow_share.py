@@ -1123,3 +1123,80 @@ def test_unexpected_read_error_rejects_file(
     reasons = list((home / "quarantine").rglob("*boom.csv.reason.txt"))
     assert len(reasons) == 1
     assert not list((home / "inbox").rglob("*.csv"))
+
+
+def test_recent_file_left_for_next_run(
+    home, partner, tmp_path, monkeypatch, run_logs
+):
+    from flows.share import share_leads
+    from leadshare.generate import write_leads
+
+    monkeypatch.setenv("LEADSHARE_INBOX_SETTLE_S", "60")
+    inboxed = write_leads(home / "inbox" / "generic" / "live.csv", 40, seed=34)
+
+    first = share_leads_once()
+
+    assert first["rows_in"] == 0
+    assert inboxed.exists()
+    left = [m for m in _messages(run_logs) if m.startswith("Left live.csv")]
+    assert len(left) == 1
+    assert "in the inbox for the next run" in left[0]
+
+    ready = share_leads.with_options(retries=0)(ready_files=[str(inboxed)])
+
+    assert ready["rows_in"] == 40
+    assert not inboxed.exists()
+
+    later = write_leads(home / "inbox" / "generic" / "later.csv", 10, seed=35)
+    old = later.stat().st_mtime - 120
+    os.utime(later, (old, old))
+
+    settled = share_leads_once()
+
+    assert settled["rows_in"] == 10
+    assert not later.exists()
+
+
+def test_archived_file_changed_is_reported(
+    home, partner, tmp_path, monkeypatch, run_logs
+):
+    from leadshare import pipeline
+    from leadshare.generate import write_leads
+
+    original_archive = pipeline.archive_file
+
+    def append_then_archive(ctx, item, status):
+        _append_row(item.path)
+        return original_archive(ctx, item, status)
+
+    monkeypatch.setattr(pipeline, "archive_file", append_then_archive)
+
+    source = write_leads(tmp_path / "grow.csv", 30, seed=36)
+    summary = run_share(home, "generic", source)
+
+    assert summary["rows_in"] == 30
+    messages = _messages(run_logs)
+    warnings = [message for message in messages if "Archived grow.csv" in message]
+    assert len(warnings) == 1
+    assert "no longer has the content that was committed" in warnings[0]
+
+
+def test_archive_written_later_is_reported(home, partner, tmp_path, run_logs):
+    from leadshare.generate import write_leads
+
+    source = write_leads(tmp_path / "slow.csv", 30, seed=38)
+    first = run_share(home, "generic", source)
+    archived = next((home / "processed" / "generic").glob("*-slow.csv"))
+    _append_row(archived)
+
+    second = share_leads_once()
+    third = share_leads_once()
+
+    assert first["rows_in"] == 30
+    assert second["rows_in"] == 0
+    assert third["rows_in"] == 0
+    messages = _messages(run_logs)
+    warnings = [m for m in messages if m.startswith("Archived file ")]
+    assert len(warnings) == 1
+    assert archived.name in warnings[0]
+    assert "changed after a run read it" in warnings[0]
