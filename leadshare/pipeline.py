@@ -147,7 +147,8 @@ def _rename_undecodable_files(settings: Settings) -> None:
     Temporary and hidden files are left alone, because a program may still be
     writing them. The next run renames the file it renames them to.
     """
-    for path, _ in list_inbox(settings) + list_inbox(settings, lead_files=False):
+    files = list_inbox(settings) + list_inbox(settings, lead_files=False)
+    for path, _ in files + list_inbox_links(settings):
         escaped = _escape_undecodable(path.name)
         if escaped == path.name:
             continue
@@ -184,28 +185,117 @@ def _fit_name(name: str, limit: int) -> str:
     return f"{short}~{suffix}"
 
 
+def _inbox_entries(settings: Settings) -> list[Path]:
+    """Return the inbox's entries, sorted, without following links to folders.
+
+    Entries under a folder whose name starts with '.' and names with a temporary
+    suffix are left out.
+    """
+    found = []
+    for folder, dir_names, file_names in os.walk(settings.inbox):
+        dir_names[:] = [name for name in dir_names if not name.startswith(".")]
+        for name in dir_names + file_names:
+            path = Path(folder, name)
+            if name.startswith(".") or path.suffix.lower() in TEMPORARY_SUFFIXES:
+                continue
+            found.append(path)
+    return sorted(found)
+
+
+def _profile_of(settings: Settings, path: Path, default_profile: str) -> str:
+    relative = path.relative_to(settings.inbox)
+    profile = relative.parts[0] if len(relative.parts) > 1 else default_profile
+    return _escape_undecodable(profile)
+
+
 def list_inbox(
     settings: Settings, default_profile: str = "generic", *, lead_files: bool = True
 ) -> list[tuple[Path, str]]:
     """Return lead files in the inbox; a sub-folder name selects the source profile.
 
     With ``lead_files=False``, return the other files instead: those whose type
-    leadshare does not read. Temporary files and anything under a folder whose
-    name starts with '.' are in neither list.
+    leadshare does not read. Temporary files, symbolic links and anything under a
+    folder whose name starts with '.' are in neither list.
     """
     found = []
-    for path in sorted(settings.inbox.rglob("*")):
-        relative = path.relative_to(settings.inbox)
-        if not path.is_file() or any(part.startswith(".") for part in relative.parts):
+    for path in _inbox_entries(settings):
+        if path.is_symlink() or not path.is_file():
             continue
-        suffix = path.suffix.lower()
-        if suffix in TEMPORARY_SUFFIXES:
+        if (path.suffix.lower() in LEAD_FILE_SUFFIXES) != lead_files:
             continue
-        if (suffix in LEAD_FILE_SUFFIXES) != lead_files:
-            continue
-        profile = relative.parts[0] if len(relative.parts) > 1 else default_profile
-        found.append((path, _escape_undecodable(profile)))
+        found.append((path, _profile_of(settings, path, default_profile)))
     return found
+
+
+def list_inbox_links(
+    settings: Settings, default_profile: str = "generic"
+) -> list[tuple[Path, str]]:
+    """Return the symbolic links in the inbox that do not point to a folder.
+
+    Dangling links are included.
+    """
+    return [
+        (path, _profile_of(settings, path, default_profile))
+        for path in _inbox_entries(settings)
+        if path.is_symlink() and not path.is_dir()
+    ]
+
+
+def report_unreadable_entries(settings: Settings) -> None:
+    """Log each inbox entry that runs skip without an outcome, once per run.
+
+    These are links to folders, folders named like lead files, and entries that are
+    not regular files (pipes, sockets, devices). Links to files are rejected by
+    :func:`reject_links` instead.
+    """
+    for path in _inbox_entries(settings):
+        name = _escape_undecodable(str(path.relative_to(settings.inbox)))
+        if path.is_symlink():
+            if path.is_dir():
+                log.warning(
+                    "Skipped inbox entry %s: it is a symbolic link to a folder, and "
+                    "links are not followed. Move the files themselves into the inbox",
+                    name,
+                )
+        elif path.is_dir():
+            if path.suffix.lower() in LEAD_FILE_SUFFIXES:
+                log.warning(
+                    "Skipped inbox entry %s: it is a folder, not a lead file (files "
+                    "inside it are read as usual)",
+                    name,
+                )
+        elif not path.is_file():
+            log.warning(
+                "Skipped inbox entry %s: it is not a regular file (a pipe, socket or "
+                "device). Put the leads in a regular file",
+                name,
+            )
+
+
+def _link_id(path: Path) -> str:
+    """Return an id for a symbolic link from its path and the text it points to.
+
+    The target is not opened, so a link to a large or special file costs nothing.
+    """
+    digest = hashlib.sha256(b"symbolic link\0")
+    digest.update(os.fsencode(path) + b"\0" + os.fsencode(os.readlink(path)))
+    return digest.hexdigest()
+
+
+def reject_links(ctx: RunContext) -> None:
+    """Quarantine the symbolic links in the inbox with a reason, without reading them.
+
+    The archive must keep the bytes that were read. An archived link would keep only
+    the link, whose target can change or disappear later.
+    """
+    for path, profile in list_inbox_links(ctx.settings):
+        item = InboxFile(path=path, profile=profile, sha256=_link_id(path))
+        error = IntakeError(
+            str(path),
+            "the file is a symbolic link, and leadshare does not read links",
+            fix="Copy the file into the inbox instead of linking to it",
+        )
+        reject_file(ctx, item, error)
 
 
 def reject_unsupported_files(ctx: RunContext, claimed: set[str]) -> None:
@@ -246,6 +336,8 @@ def claim_files(ctx: RunContext) -> list[InboxFile]:
     """
     _rename_undecodable_files(ctx.settings)
     check_archived_files(ctx.settings)
+    report_unreadable_entries(ctx.settings)
+    reject_links(ctx)
     claimed: dict[str, InboxFile] = {}
     misplaced: list[InboxFile] = []
     for item in _unprocessed_files(ctx, report_recent=True):
@@ -482,7 +574,8 @@ def archive_file(ctx: RunContext, item: InboxFile, status: str) -> Path:
     )
     target = folder / item.profile / _archive_name(item.file_id, item.path.name)
     target.parent.mkdir(parents=True, exist_ok=True)
-    if item.path.exists():
+    # lexists: a dangling symbolic link is moved too.
+    if os.path.lexists(item.path):
         shutil.move(str(item.path), target)
     return target
 

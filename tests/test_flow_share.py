@@ -1181,6 +1181,40 @@ def test_archived_file_changed_is_reported(
     assert "no longer has the content that was committed" in warnings[0]
 
 
+def test_inbox_links_and_odd_entries(home, partner, tmp_path, run_logs):
+    from leadshare.generate import write_leads
+
+    target = write_leads(tmp_path / "outside.csv", 20, seed=37)
+    before = target.read_bytes()
+    folder = home / "inbox" / "generic"
+    folder.mkdir(parents=True)
+    (folder / "01_link.csv").symlink_to(target)
+    (folder / "02_dangling.csv").symlink_to(tmp_path / "missing.csv")
+    (folder / "03_dir_link").symlink_to(tmp_path, target_is_directory=True)
+    (folder / "04_dir.csv").mkdir()
+    os.mkfifo(folder / "05_pipe.csv")
+
+    summary = run_share(home, "generic")
+
+    assert summary["rows_in"] == 0
+    rejected = sorted(f["file"] for f in summary["rejected_files"])
+    assert rejected == ["01_link.csv", "02_dangling.csv"]
+    for entry in summary["rejected_files"]:
+        assert "symbolic link" in entry["reason"]
+        assert "Copy the file into the inbox" in entry["reason"]
+    quarantined = sorted((home / "quarantine" / "generic").iterdir())
+    links = [path for path in quarantined if path.is_symlink()]
+    assert len(links) == 2
+    assert len(list((home / "quarantine").rglob("*.reason.txt"))) == 2
+    assert target.read_bytes() == before
+    assert not (folder / "01_link.csv").is_symlink()
+    assert not (folder / "02_dangling.csv").is_symlink()
+    messages = _messages(run_logs)
+    for name in ("generic/03_dir_link", "generic/04_dir.csv", "generic/05_pipe.csv"):
+        lines = [m for m in messages if m.startswith(f"Skipped inbox entry {name}:")]
+        assert len(lines) == 1, name
+
+
 def test_archive_written_later_is_reported(home, partner, tmp_path, run_logs):
     from leadshare.generate import write_leads
 
