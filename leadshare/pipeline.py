@@ -432,7 +432,7 @@ def _unprocessed_files(
 
 
 def _recently_modified(ctx: RunContext, path: Path, *, report: bool) -> bool:
-    """Return whether ``path`` was modified within the settle time, so may be growing.
+    """Return whether ``path`` was modified within the settle time, so may still grow.
 
     Files in ``ctx.ready_files`` are never recent. With ``report``, a recent file is
     logged as left for the next run.
