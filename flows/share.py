@@ -26,13 +26,17 @@ from tasks.validate import check_consent, dedup_leads, validate_leads
 # folder that cannot be written or a damaged store. Prefect 3 flows take no retry
 # condition, so such a run fails twice, 60 s apart.
 @flow(name="share-leads", retries=1, retry_delay_seconds=60)
-def share_leads(deliver: bool = True) -> dict:
+def share_leads(deliver: bool = True, ready_files: list[str] | None = None) -> dict:
     """Process the inbox and deliver due transfers, and return the run summary.
 
+    ``ready_files`` lists inbox paths that are completely written, such as the
+    copies made by ``leadshare share``. They are read even within the settle time.
     While another sharing run uses the same store, this one raises RunLockedError
     at once without changing anything, and the flow's retry tries again later.
     """
-    ctx = build_context(run_id=flow_run.get_id())
+    ctx = build_context(
+        run_id=flow_run.get_id(), ready_files=frozenset(ready_files or ())
+    )
     with ctx.store.exclusive_run(ctx.run_id):
         try:
             return _share(ctx, deliver)

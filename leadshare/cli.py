@@ -91,7 +91,7 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
-def _run_flow() -> dict:
+def _run_flow(ready_files: list[str] | None = None) -> dict:
     _prefect_offline()
     from flows.share import share_leads
     from leadshare.leftover_server import record_server
@@ -100,7 +100,7 @@ def _run_flow() -> dict:
 
     with record_server(get_settings().root), showing_progress(console):
         try:
-            return share_leads()
+            return share_leads(ready_files=ready_files)
         except RuntimeError as exc:
             if "ephemeral" not in str(exc).lower():
                 raise
@@ -230,6 +230,7 @@ def share(
         for path in files:
             _check_lead_file(path)
         copies = []
+        ready = []
         for path in files:
             # The inbox skips names that start with '.' as files still being copied.
             target = _free_name(ctx.settings.inbox / profile / path.name.lstrip("."))
@@ -242,7 +243,8 @@ def share(
                     "Make the inbox folder writable for this user and retry"
                 ) from exc
             copies.append((path, sha256_file(target)))
-        summary = _run_flow()
+            ready.append(str(target))
+        summary = _run_flow(ready)
         summary["files_in_other_runs"] = _files_in_other_runs(ctx, copies, summary)
     except LeadshareError as exc:
         _fail(exc)
@@ -293,10 +295,10 @@ def demo(
             )
             receiver = None
         if receiver is None:
-            summary = _run_flow()
+            summary = _run_flow([str(path)])
         else:
             with receiver:
-                summary = _run_flow()
+                summary = _run_flow([str(path)])
         _print_summary(summary)
     except LeadshareError as exc:
         _fail(exc)

@@ -1492,9 +1492,17 @@ def _parse_json_line(line: str, number: int) -> tuple[dict | None, str | None, b
             "fix the line or export it again"
         )
         return None, problem, False
+    except RecursionError:
+        problem = (
+            f"line {number}: the JSON value is nested too deeply to parse; write "
+            "one flat object per line"
+        )
+        return None, problem, False
     except _DuplicateKeyError as exc:
         # NOTE: a nested object with a repeated key is reported here too, before
         # the line is rejected for holding a nested value.
+        if _text_problem(exc.key):
+            return None, f"line {number}: a key appears twice; keep one", True
         return None, f"line {number}: key {exc.key!r} appears twice; keep one", True
     if not isinstance(value, dict):
         problem = (
@@ -1502,6 +1510,9 @@ def _parse_json_line(line: str, number: int) -> tuple[dict | None, str | None, b
             f"{_json_type(value, line)}; write one object per line"
         )
         return None, problem, False
+    problem = _object_text_problem(value, number)
+    if problem:
+        return None, problem, True
     record: dict[str, str | None] = {}
     for key, item in value.items():
         if not key.strip():
@@ -1515,6 +1526,54 @@ def _parse_json_line(line: str, number: int) -> tuple[dict | None, str | None, b
         else:
             record[key] = item
     return record, None, True
+
+
+_CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+"""C0 control characters other than tab, line feed and carriage return. A CSV
+cell can contain those three, but no lead field has a use for the others, and
+PostgreSQL cannot store NUL (U+0000) in text at all."""
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _text_problem(text: str) -> str | None:
+    """Describe why ``text`` cannot be stored as a lead value, or return None.
+
+    A JSON escape such as ``\\ud800`` without its pair decodes to a lone
+    surrogate, which has no UTF-8 encoding.
+    """
+    if _SURROGATES.search(text):
+        return (
+            "contains an invalid Unicode escape (an unpaired surrogate such as "
+            "\\ud800)"
+        )
+    control = _CONTROL_CHARACTERS.search(text)
+    if control:
+        return f"contains the control character U+{ord(control.group()):04X}"
+    return None
+
+
+def _object_text_problem(value: dict, number: int) -> str | None:
+    """Check the keys and string values of a line's object for unstorable text.
+
+    The message names a key only when the key itself is valid, and never quotes a
+    value, because the reason is logged and stored.
+    """
+    for key, item in value.items():
+        problem = _text_problem(key)
+        if problem:
+            return (
+                f"line {number}: a key {problem}; fix the key in the source and "
+                "export the file again"
+            )
+        if isinstance(item, str):
+            problem = _text_problem(item)
+            if problem:
+                return (
+                    f"line {number}: field {key!r} {problem}; remove it from the "
+                    "value in the source and export the file again"
+                )
+    return None
 
 
 def _same_spelling(

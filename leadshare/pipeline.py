@@ -18,8 +18,10 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import re
 import shutil
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +39,12 @@ from leadshare import (
     replacement,
 )
 from leadshare.config import Config, Partner, Profile, time_zone
-from leadshare.errors import FileChangedError, IntakeError, StoreError
+from leadshare.errors import (
+    FileChangedError,
+    IntakeError,
+    LeadshareError,
+    StoreError,
+)
 from leadshare.ids import lead_ids, transfer_ids
 from leadshare.match import MatchResult, PartnerState, match_leads
 from leadshare.memory import release_freed_memory
@@ -59,6 +66,9 @@ class RunContext:
     store: LeadStore
     run_id: str
     now: dt.datetime
+    ready_files: frozenset[str] = frozenset()
+    """Inbox paths whose writer is known to be done (the share command's copies),
+    so the settle time does not apply to them."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +147,8 @@ def _rename_undecodable_files(settings: Settings) -> None:
     Temporary and hidden files are left alone, because a program may still be
     writing them. The next run renames the file it renames them to.
     """
-    for path, _ in list_inbox(settings) + list_inbox(settings, lead_files=False):
+    files = list_inbox(settings) + list_inbox(settings, lead_files=False)
+    for path, _ in files + list_inbox_links(settings):
         escaped = _escape_undecodable(path.name)
         if escaped == path.name:
             continue
@@ -174,28 +185,117 @@ def _fit_name(name: str, limit: int) -> str:
     return f"{short}~{suffix}"
 
 
+def _inbox_entries(settings: Settings) -> list[Path]:
+    """Return the inbox's entries, sorted, without following links to folders.
+
+    Entries under a folder whose name starts with '.' and names with a temporary
+    suffix are left out.
+    """
+    found = []
+    for folder, dir_names, file_names in os.walk(settings.inbox):
+        dir_names[:] = [name for name in dir_names if not name.startswith(".")]
+        for name in dir_names + file_names:
+            path = Path(folder, name)
+            if name.startswith(".") or path.suffix.lower() in TEMPORARY_SUFFIXES:
+                continue
+            found.append(path)
+    return sorted(found)
+
+
+def _profile_of(settings: Settings, path: Path, default_profile: str) -> str:
+    relative = path.relative_to(settings.inbox)
+    profile = relative.parts[0] if len(relative.parts) > 1 else default_profile
+    return _escape_undecodable(profile)
+
+
 def list_inbox(
     settings: Settings, default_profile: str = "generic", *, lead_files: bool = True
 ) -> list[tuple[Path, str]]:
     """Return lead files in the inbox; a sub-folder name selects the source profile.
 
     With ``lead_files=False``, return the other files instead: those whose type
-    leadshare does not read. Temporary files and anything under a folder whose
-    name starts with '.' are in neither list.
+    leadshare does not read. Temporary files, symbolic links and anything under a
+    folder whose name starts with '.' are in neither list.
     """
     found = []
-    for path in sorted(settings.inbox.rglob("*")):
-        relative = path.relative_to(settings.inbox)
-        if not path.is_file() or any(part.startswith(".") for part in relative.parts):
+    for path in _inbox_entries(settings):
+        if path.is_symlink() or not path.is_file():
             continue
-        suffix = path.suffix.lower()
-        if suffix in TEMPORARY_SUFFIXES:
+        if (path.suffix.lower() in LEAD_FILE_SUFFIXES) != lead_files:
             continue
-        if (suffix in LEAD_FILE_SUFFIXES) != lead_files:
-            continue
-        profile = relative.parts[0] if len(relative.parts) > 1 else default_profile
-        found.append((path, _escape_undecodable(profile)))
+        found.append((path, _profile_of(settings, path, default_profile)))
     return found
+
+
+def list_inbox_links(
+    settings: Settings, default_profile: str = "generic"
+) -> list[tuple[Path, str]]:
+    """Return the symbolic links in the inbox that do not point to a folder.
+
+    Dangling links are included.
+    """
+    return [
+        (path, _profile_of(settings, path, default_profile))
+        for path in _inbox_entries(settings)
+        if path.is_symlink() and not path.is_dir()
+    ]
+
+
+def report_unreadable_entries(settings: Settings) -> None:
+    """Log each inbox entry that runs skip without an outcome, once per run.
+
+    These are links to folders, folders named like lead files, and entries that are
+    not regular files (pipes, sockets, devices). Links to files are rejected by
+    :func:`reject_links` instead.
+    """
+    for path in _inbox_entries(settings):
+        name = _escape_undecodable(str(path.relative_to(settings.inbox)))
+        if path.is_symlink():
+            if path.is_dir():
+                log.warning(
+                    "Skipped inbox entry %s: it is a symbolic link to a folder, and "
+                    "links are not followed. Move the files themselves into the inbox",
+                    name,
+                )
+        elif path.is_dir():
+            if path.suffix.lower() in LEAD_FILE_SUFFIXES:
+                log.warning(
+                    "Skipped inbox entry %s: it is a folder, not a lead file (files "
+                    "inside it are read as usual)",
+                    name,
+                )
+        elif not path.is_file():
+            log.warning(
+                "Skipped inbox entry %s: it is not a regular file (a pipe, socket or "
+                "device). Put the leads in a regular file",
+                name,
+            )
+
+
+def _link_id(path: Path) -> str:
+    """Return an id for a symbolic link from its path and the text it points to.
+
+    The target is not opened, so a link to a large or special file costs nothing.
+    """
+    digest = hashlib.sha256(b"symbolic link\0")
+    digest.update(os.fsencode(path) + b"\0" + os.fsencode(os.readlink(path)))
+    return digest.hexdigest()
+
+
+def reject_links(ctx: RunContext) -> None:
+    """Quarantine the symbolic links in the inbox with a reason, without reading them.
+
+    The archive must keep the bytes that were read. An archived link would keep only
+    the link, whose target can change or disappear later.
+    """
+    for path, profile in list_inbox_links(ctx.settings):
+        item = InboxFile(path=path, profile=profile, sha256=_link_id(path))
+        error = IntakeError(
+            str(path),
+            "the file is a symbolic link, and leadshare does not read links",
+            fix="Copy the file into the inbox instead of linking to it",
+        )
+        reject_file(ctx, item, error)
 
 
 def reject_unsupported_files(ctx: RunContext, claimed: set[str]) -> None:
@@ -206,6 +306,8 @@ def reject_unsupported_files(ctx: RunContext, claimed: set[str]) -> None:
     later run archives it as a repeat of the committed content.
     """
     for path, profile in list_inbox(ctx.settings, lead_files=False):
+        if _recently_modified(ctx, path, report=True):
+            continue
         item = inbox_file(path, profile)
         if item.file_id in claimed:
             continue
@@ -233,9 +335,12 @@ def claim_files(ctx: RunContext) -> list[InboxFile]:
     records the content's status, so it would keep the good copy from being read.
     """
     _rename_undecodable_files(ctx.settings)
+    check_archived_files(ctx.settings)
+    report_unreadable_entries(ctx.settings)
+    reject_links(ctx)
     claimed: dict[str, InboxFile] = {}
     misplaced: list[InboxFile] = []
-    for item in _unprocessed_files(ctx):
+    for item in _unprocessed_files(ctx, report_recent=True):
         if item.profile not in ctx.config.profiles:
             misplaced.append(item)
             continue
@@ -293,18 +398,26 @@ def skip_processed_files(ctx: RunContext) -> int:
 
     Returns how many files are left for the next run (new arrivals).
     """
-    return sum(1 for _ in _unprocessed_files(ctx))
+    recent: list[Path] = []
+    return sum(1 for _ in _unprocessed_files(ctx, recent=recent)) + len(recent)
 
 
-def _unprocessed_files(ctx: RunContext) -> Iterator[InboxFile]:
+def _unprocessed_files(
+    ctx: RunContext, *, report_recent: bool = False, recent: list[Path] | None = None
+) -> Iterator[InboxFile]:
     """Yield the inbox files whose content has no outcome yet; skip the others.
 
     A file whose content was committed is skipped. So is one rejected in this run
     (a copy of a file just quarantined). A file rejected by an earlier run is read
     again: the user dropped it anew, usually after fixing the profile or config
-    that rejected it.
+    that rejected it. A file modified within the settle time is left unread, and
+    appended to ``recent`` if given.
     """
     for path, profile in list_inbox(ctx.settings):
+        if _recently_modified(ctx, path, report=report_recent):
+            if recent is not None:
+                recent.append(path)
+            continue
         item = inbox_file(path, profile)
         known = ctx.store.rows("file_status", file_id=item.file_id)
         status = known[0]["status"] if known else None
@@ -316,6 +429,35 @@ def _unprocessed_files(ctx: RunContext) -> Iterator[InboxFile]:
         if status == "rejected":
             log.info("File %s was rejected before; reading it again", path.name)
         yield item
+
+
+def _recently_modified(ctx: RunContext, path: Path, *, report: bool) -> bool:
+    """Return whether ``path`` was modified within the settle time, so may still grow.
+
+    Files in ``ctx.ready_files`` are never recent. With ``report``, a recent file is
+    logged as left for the next run.
+    """
+    settle = ctx.settings.inbox_settle_s
+    if settle <= 0 or str(path) in ctx.ready_files:
+        return False
+    try:
+        age = time.time() - path.stat().st_mtime
+    except OSError:
+        return False  # read_lead_file reports the problem
+    # NOTE: a modification time more than the settle time in the future (a clock
+    # set wrong on a network share) counts as settled, since it would never pass.
+    if abs(age) >= settle:
+        return False
+    if report:
+        log.info(
+            "Left %s in the inbox for the next run: it was modified %.1f s ago, "
+            "within the settle time of %g s (LEADSHARE_INBOX_SETTLE_S), so it may "
+            "still be being written",
+            _escape_undecodable(path.name),
+            max(age, 0.0),
+            settle,
+        )
+    return True
 
 
 def skip_file(ctx: RunContext, item: InboxFile, earlier_status: str) -> None:
@@ -344,7 +486,85 @@ def archive_committed_file(ctx: RunContext, item: InboxFile) -> Path:
     it whole, and the rows committed now come back as duplicates.
     """
     check_unchanged(item)
-    return archive_file(ctx, item, "committed")
+    target = archive_file(ctx, item, "committed")
+    check_archived_copy(item, target)
+    return target
+
+
+def check_archived_copy(item: InboxFile, target: Path) -> bool:
+    """Log a warning and return False if the archived file differs from the read.
+
+    A writer that still had the file open can append to it between the last check
+    and the move. Those rows are in no commit, so the warning names the file. Later
+    writes to the archived copy are found by :func:`check_archived_files`.
+    """
+    if item.stat is not None and _stat(target) == item.stat:
+        return True
+    try:
+        if sha256_file(target) == item.sha256:
+            return True
+    except OSError:
+        pass
+    log.warning(
+        "Archived %s as %s, but it no longer has the content that was committed "
+        "(sha256 %s): it was probably still being written. Rows added after the "
+        "read have no outcome. Put them in a new file and drop it in the inbox",
+        _escape_undecodable(item.path.name),
+        _escape_undecodable(str(target)),
+        item.sha256[:12],
+    )
+    return False
+
+
+_CHECKED_STAMP = ".archive-checked"
+"""File in processed/ whose modification time is when the archive was last checked."""
+
+_ARCHIVE_PREFIX = re.compile(r"^([0-9a-f]{12})-")
+
+
+def check_archived_files(settings: Settings) -> int:
+    """Warn about each file in processed/ whose content changed since it was archived.
+
+    A writer that paused for longer than the settle time can still hold the file
+    open, and append to the archived copy after the run that read it. Only files
+    modified since the last check are hashed, and each is compared with the sha256
+    prefix in its name. Returns the number of changed files found.
+    """
+    stamp = settings.processed / _CHECKED_STAMP
+    started_ns = time.time_ns()
+    try:
+        checked_ns = stamp.stat().st_mtime_ns
+    except FileNotFoundError:
+        checked_ns = None
+    changed = 0
+    if checked_ns is not None:
+        for path in sorted(settings.processed.rglob("*")):
+            if _archive_changed(path, checked_ns):
+                changed += 1
+    stamp.touch()
+    os.utime(stamp, ns=(started_ns, started_ns))
+    return changed
+
+
+def _archive_changed(path: Path, checked_ns: int) -> bool:
+    prefix = _ARCHIVE_PREFIX.match(path.name)
+    if prefix is None or path.is_symlink() or not path.is_file():
+        return False
+    try:
+        if path.stat().st_mtime_ns <= checked_ns:
+            return False
+        if sha256_file(path).startswith(prefix.group(1)):
+            return False
+    except OSError:
+        return False
+    log.warning(
+        "Archived file %s changed after a run read it: its sha256 no longer starts "
+        "with %s. It was probably still being written, so rows added to it have no "
+        "outcome. Put those rows in a new file and drop it in the inbox",
+        _escape_undecodable(str(path)),
+        prefix.group(1),
+    )
+    return True
 
 
 def archive_file(ctx: RunContext, item: InboxFile, status: str) -> Path:
@@ -354,7 +574,8 @@ def archive_file(ctx: RunContext, item: InboxFile, status: str) -> Path:
     )
     target = folder / item.profile / _archive_name(item.file_id, item.path.name)
     target.parent.mkdir(parents=True, exist_ok=True)
-    if item.path.exists():
+    # lexists: a dangling symbolic link is moved too.
+    if os.path.lexists(item.path):
         shutil.move(str(item.path), target)
     return target
 
@@ -433,7 +654,22 @@ def read_batch(
     With ``timings``, the seconds of the batch-level gates are stored under
     ``"gates_batch"`` (for the benchmark).
     """
-    profile = ctx.config.profile(item.profile)
+    try:
+        frame, meta = _read_and_map(ctx.config.profile(item.profile), item, timings)
+    except LeadshareError:
+        raise
+    except Exception as exc:
+        raise _unexpected_read_error(item, exc) from None
+    failpoints.hit("after_parse")
+    frame["lead_id"] = lead_ids(item.file_id, frame[ROW_COLUMN].to_numpy())
+    for column in ("outcome", "rule", "reason"):
+        frame[column] = None
+    return frame, meta
+
+
+def _read_and_map(
+    profile: Profile, item: InboxFile, timings: dict[str, float] | None
+) -> tuple[pd.DataFrame, dict]:
     if _file_size(item.path) >= EARLY_WORKERS_MIN_BYTES:
         normalise.start_workers_early()
     try:
@@ -451,11 +687,25 @@ def read_batch(
     gates.check_batch(frame, profile, item.path.name)
     if timings is not None:
         timings["gates_batch"] = time.perf_counter() - started
-    failpoints.hit("after_parse")
-    frame["lead_id"] = lead_ids(item.file_id, frame[ROW_COLUMN].to_numpy())
-    for column in ("outcome", "rule", "reason"):
-        frame[column] = None
     return frame, meta
+
+
+def _unexpected_read_error(item: InboxFile, exc: Exception) -> IntakeError:
+    """Turn an error that reading a file should not raise into its rejection.
+
+    The message names the error type and the code line but not the error's text,
+    which can quote a cell value (a name or an e-mail address) into the logs.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" in {frames[-1].name}, line {frames[-1].lineno}" if frames else ""
+    kind = type(exc).__name__
+    log.error("Reading %s failed with %s%s", item.path.name, kind, where)
+    return IntakeError(
+        str(item.path),
+        f"reading the file failed with an unexpected {kind}{where}",
+        fix="Report this to the leadshare maintainers together with the file. The "
+        "other files of the run were read as usual",
+    )
 
 
 def _finish(

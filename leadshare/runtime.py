@@ -17,7 +17,9 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def build_context(
-    run_id: str | None = None, now: dt.datetime | None = None
+    run_id: str | None = None,
+    now: dt.datetime | None = None,
+    ready_files: frozenset[str] = frozenset(),
 ) -> RunContext:
     settings = get_settings()
     settings.ensure_folders()
@@ -28,5 +30,10 @@ def build_context(
     now = now or dt.datetime.now(dt.UTC)
     run_id = run_id or f"run-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     return RunContext(
-        settings=settings, config=config, store=store, run_id=run_id, now=now
+        settings=settings,
+        config=config,
+        store=store,
+        run_id=run_id,
+        now=now,
+        ready_files=ready_files,
     )

@@ -67,6 +67,15 @@ class Settings(BaseSettings):
         "seconds. It is checked before each transfer, so a send in progress "
         "finishes first. Transfers still due after it wait for the next run.",
     )
+    inbox_settle_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=MAX_SECONDS,
+        allow_inf_nan=False,
+        description="Seconds an inbox file must go unmodified before a run claims "
+        "it. A file modified more recently is probably still being written, so it "
+        "is left for the next run. 0 claims every file.",
+    )
     slack_webhook: str | None = Field(
         default=None,
         description="Reference to the Slack incoming-webhook URL: env:NAME or block:NAME.",

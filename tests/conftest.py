@@ -45,6 +45,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("LEADSHARE_HOME", str(root))
     monkeypatch.delenv("LEADSHARE_DB_URL", raising=False)
     monkeypatch.delenv("LEADSHARE_FAILPOINT", raising=False)
+    # Tests copy a file in and run at once, so the settle time would leave it unread.
+    monkeypatch.setenv("LEADSHARE_INBOX_SETTLE_S", "0")
     return root
 
 

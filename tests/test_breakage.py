@@ -102,12 +102,17 @@ def test_share_same_basename_keeps_both(home, tmp_path, monkeypatch):
     second.parent.mkdir()
     first.write_text(LEADS)
     second.write_text(LEADS.replace("Ann", "Anna"))
-    monkeypatch.setattr(cli, "_run_flow", lambda: {"outcomes": {}})
+    ready: list[str] = []
+    monkeypatch.setattr(
+        cli, "_run_flow", lambda files: ready.extend(files) or {"outcomes": {}}
+    )
     result = CliRunner().invoke(cli.app, ["share", "--json", str(first), str(second)])
     assert result.exit_code == 0
     names = sorted(p.name for p in (home / "inbox" / "generic").iterdir())
     # The copy sorts after the file under its own name, which a run reads first.
     assert names == ["leads.csv", "leads~2.csv"]
+    # The run reads its own copies at once, whatever the inbox settle time.
+    assert sorted(Path(path).name for path in ready) == names
 
 
 def test_share_hidden_name_copied_visible(home, tmp_path, monkeypatch):
@@ -115,7 +120,7 @@ def test_share_hidden_name_copied_visible(home, tmp_path, monkeypatch):
 
     hidden = tmp_path / "..leads.csv"
     hidden.write_text(LEADS)
-    monkeypatch.setattr(cli, "_run_flow", lambda: {"outcomes": {}})
+    monkeypatch.setattr(cli, "_run_flow", lambda files: {"outcomes": {}})
 
     result = CliRunner().invoke(cli.app, ["share", "--json", str(hidden)])
 
@@ -141,7 +146,7 @@ def test_share_names_files_another_run_handled(home, tmp_path, monkeypatch):
             [hashlib.sha256(source.read_bytes()).hexdigest()[:32]],
         )
     summary = {"run_id": "run-here", "rows_in": 0, "outcomes": {}}
-    monkeypatch.setattr(cli, "_run_flow", lambda: dict(summary))
+    monkeypatch.setattr(cli, "_run_flow", lambda files: dict(summary))
 
     result = CliRunner().invoke(cli.app, ["share", "--json", str(source)])
 
@@ -297,7 +302,9 @@ def _share_cli(monkeypatch, *args: str):
     from leadshare import cli
 
     runs = []
-    monkeypatch.setattr(cli, "_run_flow", lambda: runs.append(1) or {"outcomes": {}})
+    monkeypatch.setattr(
+        cli, "_run_flow", lambda files: runs.append(1) or {"outcomes": {}}
+    )
     result = CliRunner().invoke(cli.app, ["share", "--json", *args])
     return result, runs
 

@@ -182,3 +182,23 @@ def test_corrected_reimport_replaces_lead(pg_home, postgres_url, tmp_path):
         "select count(*) from row_outcomes where outcome = 'no_eligible_partner'",
     )
     assert waiting == [(1,)]
+
+
+def test_jsonl_nul_escape_quarantined(pg_home, postgres_url, tmp_path):
+    from test_flow_share import _jsonl_lead
+
+    path = tmp_path / "nul.jsonl"
+    lines = [_jsonl_lead(1, "Jo\\u0000hn"), _jsonl_lead(2, "Mary")]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with LocalEndpoint(script=WEBHOOK_SCRIPT, secret=SECRET) as endpoint:
+        write_partners(pg_home, endpoint.url)
+        summary = run_share(pg_home, "generic", path)
+
+    assert summary["rows_in"] == 2
+    assert summary["outcomes"]["quarantined"] == 1
+    rows = pg_rows(
+        postgres_url, "select source_row, outcome from row_outcomes order by 1"
+    )
+    assert rows[0] == (1, "quarantined")
+    assert rows[1][1] != "quarantined"
+    assert not list((pg_home / "inbox").rglob("*.jsonl"))

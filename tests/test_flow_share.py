@@ -1133,3 +1133,205 @@ def test_quarantined_opt_outs_withdraw_held_leads(home, tmp_path):
     for row, rule in ((3, "malformed_row"), (4, "malformed_row"), (5, "email_syntax")):
         assert outcomes[row][:2] == ("quarantined", rule)
         assert "also opts out, and that was applied" in outcomes[row][2]
+
+
+@pytest.fixture
+def run_logs():
+    """Collect the records of leadshare's and Prefect's loggers, from DEBUG up.
+
+    caplog misses records from inside flow runs depending on the order of tests.
+    """
+    records = _RecordList()
+    loggers = [logging.getLogger("leadshare"), logging.getLogger("prefect")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(records)
+        logger.setLevel(logging.DEBUG)
+    yield records.records
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.removeHandler(records)
+        logger.setLevel(level)
+
+
+def _messages(records: list[logging.LogRecord]) -> list[str]:
+    return [record.getMessage() for record in records]
+
+
+def _jsonl_lead(number: int, first_name: str) -> str:
+    return (
+        f'{{"email":"jl{number}@acme{number}.com","first_name":"{first_name}",'
+        f'"last_name":"Doe","consent_share":"yes","company":"Jl{number} Co",'
+        f'"country":"US","lead_source":"referral","phone":"+1312555{number:04d}"}}'
+    )
+
+
+def test_unstorable_jsonl_lines_quarantined(home, partner, tmp_path, run_logs):
+    from leadshare.generate import write_leads
+
+    lines = [
+        _jsonl_lead(1, "Zq\\ud800xv"),
+        _jsonl_lead(2, "Zq\\u0000xv"),
+        '{"email":"jl3@acme3.com","notes":' + "[" * 100_000 + "}",
+        _jsonl_lead(4, "Mary"),
+    ]
+    bad = tmp_path / "lines.jsonl"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    good = write_leads(tmp_path / "good.csv", 30, seed=31)
+
+    summary = run_share(home, "generic", bad, good)
+
+    assert summary["rows_in"] == 34
+    assert summary["rejected_files"] == []
+    outcomes = _outcome_rows(home, "lines.jsonl")
+    assert [outcomes[row][0] for row in (1, 2, 3)] == ["quarantined"] * 3
+    assert outcomes[4][0] != "quarantined"
+    assert "control character U+0000" in outcomes[2][2]
+    logged = "\n".join(_messages(run_logs))
+    assert "read lines.jsonl: 4 rows" in logged
+    assert "Zq" not in logged
+    assert not list((home / "inbox").rglob("*.*"))
+    for path in (home / "outbox").rglob("*.csv"):
+        assert b"\x00" not in path.read_bytes()
+
+
+def test_unexpected_read_error_rejects_file(
+    home, partner, tmp_path, monkeypatch, run_logs
+):
+    from leadshare import intake
+    from leadshare.generate import write_leads
+
+    original_apply = intake.apply_profile
+
+    def apply_or_fail(raw, *args, **kwargs):
+        if raw.path.name == "boom.csv":
+            raise UnicodeEncodeError("utf-8", "zq.secret@x.io", 0, 1, "test")
+        return original_apply(raw, *args, **kwargs)
+
+    monkeypatch.setattr(intake, "apply_profile", apply_or_fail)
+    boom = write_leads(tmp_path / "boom.csv", 10, seed=32)
+    good = write_leads(tmp_path / "zgood.csv", 20, seed=33)
+
+    summary = run_share(home, "generic", boom, good)
+
+    assert summary["rows_in"] == 20
+    assert [f["file"] for f in summary["rejected_files"]] == ["boom.csv"]
+    reason = summary["rejected_files"][0]["reason"]
+    assert "unexpected UnicodeEncodeError" in reason
+    assert "zq.secret" not in reason
+    logged = "\n".join(_messages(run_logs))
+    assert "zq.secret" not in logged
+    assert "Reading boom.csv failed with UnicodeEncodeError" in logged
+    reasons = list((home / "quarantine").rglob("*boom.csv.reason.txt"))
+    assert len(reasons) == 1
+    assert not list((home / "inbox").rglob("*.csv"))
+
+
+def test_recent_file_left_for_next_run(
+    home, partner, tmp_path, monkeypatch, run_logs
+):
+    from flows.share import share_leads
+    from leadshare.generate import write_leads
+
+    monkeypatch.setenv("LEADSHARE_INBOX_SETTLE_S", "60")
+    inboxed = write_leads(home / "inbox" / "generic" / "live.csv", 40, seed=34)
+
+    first = share_leads_once()
+
+    assert first["rows_in"] == 0
+    assert inboxed.exists()
+    left = [m for m in _messages(run_logs) if m.startswith("Left live.csv")]
+    assert len(left) == 1
+    assert "in the inbox for the next run" in left[0]
+
+    ready = share_leads.with_options(retries=0)(ready_files=[str(inboxed)])
+
+    assert ready["rows_in"] == 40
+    assert not inboxed.exists()
+
+    later = write_leads(home / "inbox" / "generic" / "later.csv", 10, seed=35)
+    old = later.stat().st_mtime - 120
+    os.utime(later, (old, old))
+
+    settled = share_leads_once()
+
+    assert settled["rows_in"] == 10
+    assert not later.exists()
+
+
+def test_archived_file_changed_is_reported(
+    home, partner, tmp_path, monkeypatch, run_logs
+):
+    from leadshare import pipeline
+    from leadshare.generate import write_leads
+
+    original_archive = pipeline.archive_file
+
+    def append_then_archive(ctx, item, status):
+        _append_row(item.path)
+        return original_archive(ctx, item, status)
+
+    monkeypatch.setattr(pipeline, "archive_file", append_then_archive)
+
+    source = write_leads(tmp_path / "grow.csv", 30, seed=36)
+    summary = run_share(home, "generic", source)
+
+    assert summary["rows_in"] == 30
+    messages = _messages(run_logs)
+    warnings = [message for message in messages if "Archived grow.csv" in message]
+    assert len(warnings) == 1
+    assert "no longer has the content that was committed" in warnings[0]
+
+
+def test_inbox_links_and_odd_entries(home, partner, tmp_path, run_logs):
+    from leadshare.generate import write_leads
+
+    target = write_leads(tmp_path / "outside.csv", 20, seed=37)
+    before = target.read_bytes()
+    folder = home / "inbox" / "generic"
+    folder.mkdir(parents=True)
+    (folder / "01_link.csv").symlink_to(target)
+    (folder / "02_dangling.csv").symlink_to(tmp_path / "missing.csv")
+    (folder / "03_dir_link").symlink_to(tmp_path, target_is_directory=True)
+    (folder / "04_dir.csv").mkdir()
+    os.mkfifo(folder / "05_pipe.csv")
+
+    summary = run_share(home, "generic")
+
+    assert summary["rows_in"] == 0
+    rejected = sorted(f["file"] for f in summary["rejected_files"])
+    assert rejected == ["01_link.csv", "02_dangling.csv"]
+    for entry in summary["rejected_files"]:
+        assert "symbolic link" in entry["reason"]
+        assert "Copy the file into the inbox" in entry["reason"]
+    quarantined = sorted((home / "quarantine" / "generic").iterdir())
+    links = [path for path in quarantined if path.is_symlink()]
+    assert len(links) == 2
+    assert len(list((home / "quarantine").rglob("*.reason.txt"))) == 2
+    assert target.read_bytes() == before
+    assert not (folder / "01_link.csv").is_symlink()
+    assert not (folder / "02_dangling.csv").is_symlink()
+    messages = _messages(run_logs)
+    for name in ("generic/03_dir_link", "generic/04_dir.csv", "generic/05_pipe.csv"):
+        lines = [m for m in messages if m.startswith(f"Skipped inbox entry {name}:")]
+        assert len(lines) == 1, name
+
+
+def test_archive_written_later_is_reported(home, partner, tmp_path, run_logs):
+    from leadshare.generate import write_leads
+
+    source = write_leads(tmp_path / "slow.csv", 30, seed=38)
+    first = run_share(home, "generic", source)
+    archived = next((home / "processed" / "generic").glob("*-slow.csv"))
+    _append_row(archived)
+
+    second = share_leads_once()
+    third = share_leads_once()
+
+    assert first["rows_in"] == 30
+    assert second["rows_in"] == 0
+    assert third["rows_in"] == 0
+    messages = _messages(run_logs)
+    warnings = [m for m in messages if m.startswith("Archived file ")]
+    assert len(warnings) == 1
+    assert archived.name in warnings[0]
+    assert "changed after a run read it" in warnings[0]

@@ -1220,3 +1220,78 @@ def test_jsonl_encoding_fix_names_no_csv(tmp_path: Path, content: bytes) -> None
 
     assert "CSV" not in caught.value.fix
     assert "UTF-8" in caught.value.fix
+
+
+# JSON text that cannot be stored
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("Jo\\ud800hn", "invalid Unicode escape (an unpaired surrogate"),
+        ("Jo\\udc00hn", "invalid Unicode escape (an unpaired surrogate"),
+        ("Jo\\u0000hn", "control character U+0000"),
+        ("Jo\\u001bhn", "control character U+001B"),
+    ],
+)
+def test_jsonl_unstorable_value_is_row_problem(
+    tmp_path: Path, value: str, words: str
+) -> None:
+    lines = [
+        '{"email": "a@x.io", "first_name": "Ann"}',
+        '{"email": "b@x.io", "first_name": "' + value + '"}',
+        '{"email": "c@x.io", "first_name": "Cy"}',
+    ]
+    batch = read_lead_file(_write(tmp_path, "leads.jsonl", "\n".join(lines) + "\n"))
+    frame = batch.frame
+    problem = frame.loc[1, PROBLEM_COLUMN]
+
+    assert batch.rows == 3
+    assert problem.startswith("line 2: field 'first_name' contains ")
+    assert words in problem
+    assert "Jo" not in problem
+    assert frame.loc[1, "first_name"] is None
+    assert frame.loc[1, "email"] is None
+    assert frame.loc[0, PROBLEM_COLUMN] is None
+    assert frame.loc[2, "first_name"] == "Cy"
+
+
+def test_jsonl_tab_and_newline_kept(tmp_path: Path) -> None:
+    line = '{"email": "a@x.io", "notes": "one\\ttwo\\r\\nthree"}\n'
+    batch = read_lead_file(_write(tmp_path, "leads.jsonl", line))
+
+    assert batch.frame.loc[0, PROBLEM_COLUMN] is None
+    assert batch.frame.loc[0, "notes"] == "one\ttwo\r\nthree"
+
+
+@pytest.mark.parametrize("key", ["first\\ud800name", "first\\u0000name"])
+def test_jsonl_unstorable_key_not_quoted(tmp_path: Path, key: str) -> None:
+    lines = ['{"email": "a@x.io"}', '{"email": "b@x.io", "' + key + '": "Bo"}']
+    batch = read_lead_file(_write(tmp_path, "leads.jsonl", "\n".join(lines) + "\n"))
+    problem = batch.frame.loc[1, PROBLEM_COLUMN]
+
+    assert problem.startswith("line 2: a key contains ")
+    assert "name" not in problem
+    assert batch.header == ["email"]
+
+
+def test_jsonl_repeated_bad_key_not_quoted(tmp_path: Path) -> None:
+    lines = ['{"email": "a@x.io"}', '{"email": "b@x.io", "x\\ud800": 1, "x\\ud800": 2}']
+    batch = read_lead_file(_write(tmp_path, "leads.jsonl", "\n".join(lines) + "\n"))
+
+    assert batch.frame.loc[1, PROBLEM_COLUMN] == "line 2: a key appears twice; keep one"
+
+
+def test_jsonl_deep_nesting_is_row_problem(tmp_path: Path) -> None:
+    lines = [
+        '{"email": "a@x.io"}',
+        '{"email": "b@x.io", "notes": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        "[" * 100_000,
+    ]
+    batch = read_lead_file(_write(tmp_path, "leads.jsonl", "\n".join(lines) + "\n"))
+    problems = batch.frame[PROBLEM_COLUMN].tolist()
+
+    assert batch.rows == 3
+    assert problems[0] is None
+    assert problems[1].startswith("line 2: the JSON value is nested too deeply")
+    assert problems[2].startswith("line 3: the JSON value is nested too deeply")
