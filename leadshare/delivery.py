@@ -435,16 +435,21 @@ def _send_webhooks(
 def _mark_retry(store, row, failed_at, error, retry_after_s=None) -> dt.datetime:
     """Record a failed send and return when the transfer is due again."""
     later = next_attempt_at(int(row["failed_sends"]) + 1, failed_at, retry_after_s)
+    _record_failure(store, row, error, failed_sends=1, due_at=later)
+    return later
+
+
+def _record_failure(store, row, error, failed_sends: int, due_at: dt.datetime) -> None:
+    """Store a failed send's attempts and error, and when the transfer is due again."""
     with store.transaction() as tx:
         tx.execute(
             "mark_transfer_retry",
             transfer_id=row["transfer_id"],
             attempts=error.attempts,
-            failed_sends=1,
-            next_attempt_at=later,
+            failed_sends=failed_sends,
+            next_attempt_at=due_at,
             last_error=str(error)[:500],
         )
-    return later
 
 
 def _throttle(store, partner, row, failed_at, error) -> dt.datetime:
@@ -460,15 +465,7 @@ def _throttle(store, partner, row, failed_at, error) -> dt.datetime:
         ends = failed_at + dt.timedelta(seconds=error.retry_after_s)
     else:
         ends = next_attempt_at(int(row["failed_sends"]) + 1, failed_at)
-    with store.transaction() as tx:
-        tx.execute(
-            "mark_transfer_retry",
-            transfer_id=row["transfer_id"],
-            attempts=error.attempts,
-            failed_sends=0,
-            next_attempt_at=ends,
-            last_error=str(error)[:500],
-        )
+    _record_failure(store, row, error, failed_sends=0, due_at=ends)
     _back_off(store, partner, ends, _failure_reason(error))
     return ends
 
