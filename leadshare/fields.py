@@ -141,7 +141,10 @@ def normalise_email(raw: object) -> EmailResult:
     """
     if _blank(raw):
         return EmailResult(None, None, None, None)
-    text = unwrap_email(str(raw)).strip()
+    text = str(raw)
+    if "<" in text or ":" in text:
+        text = unwrap_email(text)
+    text = text.strip()
     try:
         checked = email_validator.validate_email(
             text, check_deliverability=False, allow_quoted_local=False
