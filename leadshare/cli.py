@@ -345,9 +345,12 @@ def status(
 ) -> None:
     """Show the latest sharing runs and their outcome counts."""
     try:
-        store = _context().store
+        ctx = _context()
+        store = ctx.store
         runs = store.rows("recent_runs", limit=limit)
         live = store.run_in_progress()
+        disabled = store.rows("disabled_endpoints")
+        backing_off = store.rows("backing_off_endpoints", now=ctx.now)
     except LeadshareError as exc:
         _fail(exc)
     console = Console(highlight=False)
@@ -361,6 +364,28 @@ def status(
         console.print(lines[0], style="bold", markup=False, soft_wrap=True)
         for line in lines[1:]:
             console.print(line, markup=False)
+    for line in endpoint_lines(disabled, backing_off):
+        console.print(line, markup=False)
+
+
+def endpoint_lines(disabled: list[dict], backing_off: list[dict]) -> list[str]:
+    """Describe the partner endpoints that hold transfers back, if any."""
+    if not disabled and not backing_off:
+        return []
+    lines = ["Partner endpoints holding transfers back"]
+    for row in disabled:
+        lines.append(
+            f"  {row['partner_id']}: disabled since {str(row['disabled_at'])[:19]} "
+            f"({row['reason']}). Once the partner has fixed it, run "
+            f"'leadshare endpoint enable {row['partner_id']}'"
+        )
+    for row in backing_off:
+        lines.append(
+            f"  {row['partner_id']}: backing off until "
+            f"{str(row['next_attempt_at'])[:19]} ({row['reason']}); its transfers "
+            "wait until then"
+        )
+    return lines
 
 
 ENDED_UNFINISHED = "ended without finishing (the next run takes over its files)"

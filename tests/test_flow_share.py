@@ -1335,3 +1335,41 @@ def test_archive_written_later_is_reported(home, partner, tmp_path, run_logs):
     assert len(warnings) == 1
     assert archived.name in warnings[0]
     assert "changed after a run read it" in warnings[0]
+
+
+def test_status_shows_held_endpoints(home, partner):
+    from leadshare import cli
+
+    run_share(home, "generic")
+    with duckdb.connect(str(home / "leadshare.duckdb")) as con:
+        con.execute(
+            "insert into endpoint_state (partner_id, disabled_at, reason) "
+            "values ('P-GONE', now(), 'HTTP 410 Gone')"
+        )
+        con.execute(
+            "insert into endpoint_backoff (partner_id, next_attempt_at, reason) values "
+            "('P-SLOW', now() + interval 10 minute, 'HTTP 429, Retry-After 600 s'), "
+            "('P-OVER', now() - interval 1 minute, 'HTTP 429')"
+        )
+
+    result = CliRunner().invoke(cli.app, ["status"])
+    text = " ".join(result.output.split())
+
+    assert result.exit_code == 0
+    assert "Partner endpoints holding transfers back" in text
+    assert "P-GONE: disabled since" in text
+    assert "'leadshare endpoint enable P-GONE'" in text
+    assert "P-SLOW: backing off until" in text
+    assert "(HTTP 429, Retry-After 600 s)" in text
+    assert "P-OVER" not in text
+
+
+def test_status_quiet_without_endpoint_trouble(home, partner):
+    from leadshare import cli
+
+    run_share(home, "generic")
+
+    result = CliRunner().invoke(cli.app, ["status"])
+
+    assert result.exit_code == 0
+    assert "Partner endpoints" not in result.output
