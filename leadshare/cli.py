@@ -29,7 +29,9 @@ approvals_app = typer.Typer(
     help="The approval queue for strategic accounts and unreadable company sizes or "
     "revenues."
 )
-endpoint_app = typer.Typer(help="Partner endpoints disabled after 410 Gone.")
+endpoint_app = typer.Typer(
+    help="Partner endpoints disabled after 410 Gone or backing off after a 429."
+)
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(endpoint_app, name="endpoint")
 console = Console(stderr=True)
@@ -509,7 +511,10 @@ def approvals_reject(lead_id: str, approver: str = APPROVER, note: str = "") -> 
 
 @endpoint_app.command("enable")
 def endpoint_enable(partner_id: str) -> None:
-    """Re-enable a partner endpoint disabled after 410 Gone; its waiting leads go next run."""
+    """Re-enable a partner endpoint disabled after 410 Gone, or end its back-off.
+
+    Its waiting leads go in the next run.
+    """
     try:
         ctx = _context()
         partner = ctx.config.partner(partner_id)
@@ -519,14 +524,28 @@ def endpoint_enable(partner_id: str) -> None:
                 "endpoints are disabled (after 410 Gone). Nothing was changed"
             )
         disabled = {row["partner_id"] for row in ctx.store.rows("disabled_endpoints")}
-        if partner_id not in disabled:
-            typer.echo(f"Endpoint of {partner_id} is not disabled; nothing to do.")
+        backing_off = ctx.store.rows(
+            "endpoint_backoff", partner_id=partner_id, now=ctx.now
+        )
+        if partner_id not in disabled and not backing_off:
+            typer.echo(
+                f"Endpoint of {partner_id} is not disabled or backing off; "
+                "nothing to do."
+            )
             return
         with ctx.store.transaction() as tx:
             tx.execute("enable_endpoint", partner_id=partner_id)
+            tx.execute_script("end_endpoint_backoff", partner_id=partner_id, now=ctx.now)
     except LeadshareError as exc:
         _fail(exc)
-    typer.echo(f"Endpoint of {partner_id} enabled.")
+    if backing_off:
+        typer.echo(
+            f"Back-off of {partner_id} ended (it ran until "
+            f"{str(backing_off[0]['next_attempt_at'])[:19]}); its waiting transfers "
+            "go in the next run."
+        )
+    if partner_id in disabled:
+        typer.echo(f"Endpoint of {partner_id} enabled.")
 
 
 if __name__ == "__main__":

@@ -163,6 +163,58 @@ def test_endpoint_enable_unknown_partner(home):
     assert result.exit_code != 0
 
 
+def test_endpoint_enable_ends_backoff(home):
+    import datetime as dt
+
+    import sqlalchemy
+
+    from leadshare import cli
+    from leadshare.runtime import build_context
+
+    now = dt.datetime.now(dt.UTC)
+    ends = now + dt.timedelta(minutes=10)
+    own_retry = now + dt.timedelta(hours=2)
+    store = build_context().store
+    with store.transaction() as tx:
+        for transfer_id, due in (("t-held", ends), ("t-own", own_retry)):
+            tx.execute(
+                "add_transfer",
+                transfer_id=transfer_id,
+                lead_id=f"L-{transfer_id}",
+                partner_id="P-NORDWIND",
+                channel="webhook",
+                created_at=now,
+                run_id="run-x",
+            )
+            tx.connection.execute(
+                sqlalchemy.text(
+                    "update transfers set next_attempt_at = :due where transfer_id = :id"
+                ),
+                {"due": due, "id": transfer_id},
+            )
+        tx.execute(
+            "start_endpoint_backoff",
+            partner_id="P-NORDWIND",
+            next_attempt_at=ends,
+            reason="HTTP 429",
+        )
+
+    result = CliRunner().invoke(cli.app, ["endpoint", "enable", "P-NORDWIND"])
+    with store.transaction() as tx:
+        due = dict(
+            tx.connection.exec_driver_sql(
+                "select transfer_id, next_attempt_at from transfers"
+            ).fetchall()
+        )
+    left = store.rows("backing_off_endpoints", now=now)
+
+    assert result.exit_code == 0
+    assert "Back-off of P-NORDWIND ended" in " ".join(result.output.split())
+    assert left == []
+    assert due["t-held"] < ends
+    assert due["t-own"] == own_retry
+
+
 def test_endpoint_enable_checks_state(home):
     import datetime as dt
 
@@ -185,7 +237,7 @@ def test_endpoint_enable_checks_state(home):
     assert not_webhook.exit_code == 2
     assert "only webhook endpoints" in " ".join(not_webhook.output.split())
     assert not_disabled.exit_code == 0
-    assert "is not disabled" in not_disabled.output
+    assert "is not disabled or backing off" in " ".join(not_disabled.output.split())
     assert enabled.exit_code == 0
     assert "Endpoint of P-NORDWIND enabled." in enabled.output
     assert store.rows("disabled_endpoints") == []
