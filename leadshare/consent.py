@@ -203,7 +203,7 @@ def external_keys(frame: pd.DataFrame, source: str) -> pd.Series:
     if "external_id" not in frame.columns:
         return pd.Series(None, index=frame.index, dtype=object)
     column = frame["external_id"]
-    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+    if arrowtext.is_arrow_text(column):
         ids = pa.array(column.array)
     else:
         values = column.to_numpy(dtype=object)

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from rapidfuzz import process
 from rapidfuzz.distance import Indel, JaroWinkler, Levenshtein
 
+from leadshare import arrowtext
 from leadshare.model import ROW_COLUMN
 from leadshare.words import counted
 
@@ -626,7 +627,7 @@ def _key_arrays(frame: pd.DataFrame, source: str | None) -> dict[str, np.ndarray
     and external ids of rows without a source are not matched.
     """
     keys = {name: _optional_column(frame, name) for name in _KEY_COLUMNS}
-    if source is not None and _is_arrow_text(frame.get("external_id")):
+    if source is not None and arrowtext.is_arrow_text(frame.get("external_id")):
         keys["_external_key"] = _arrow_external_keys(frame["external_id"], source)
         return keys
     external = _optional_column(frame, "external_id")
@@ -641,14 +642,6 @@ def _key_arrays(frame: pd.DataFrame, source: str | None) -> dict[str, np.ndarray
         external_keys[present] = sources[present] + "\x1f" + external[present]
     keys["_external_key"] = external_keys
     return keys
-
-
-def _is_arrow_text(column: pd.Series | None) -> bool:
-    return (
-        column is not None
-        and isinstance(column.dtype, pd.StringDtype)
-        and column.dtype.storage == "pyarrow"
-    )
 
 
 _VISIBLE_ASCII_ENDS = r"(?s)^[!-~](.*[!-~])?$"

@@ -128,8 +128,9 @@ def _plan_checks(
     where Arrow checks every value of a column in a few hundredths of a second.
     A length check whose column has no value over the limit gets no rows, and a
     required field only its missing values. A pattern check gets only the rows
-    that Arrow finds failing or cannot decide (see :func:`_doubtful_rows`). Row numbers count every row of ``frame``,
-    malformed ones too, which can only add rows to check, never drop one wrongly.
+    that Arrow finds failing or cannot decide (see :func:`_doubtful_rows`). Row
+    numbers count every row of ``frame``, malformed ones too, which can only add
+    rows to check, never drop one wrongly.
     """
     plan = []
     for expectation in suite.expectations:
@@ -206,7 +207,7 @@ def _doubtful_rows(column: pd.Series, regex: str) -> np.ndarray | None:
 
 def _longest(column: pd.Series) -> int:
     """Return the length of the longest text value in ``column`` (0 if none)."""
-    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+    if arrowtext.is_arrow_text(column):
         # Arrow counts characters without making a Python string per value.
         longest = pc.max(pc.utf8_length(pa.array(column.array))).as_py()
         return longest or 0

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from leadshare import arrowtext
 from leadshare.config import Profile
 from leadshare.consent import parse_flag
 from leadshare.errors import GateError, IntakeError
@@ -1852,9 +1853,7 @@ def _mostly_distinct(values: pa.Array) -> bool:
 
 def _arrow_text(column: pd.Series) -> pa.Array | None:
     """Return an Arrow-backed column as one Arrow (large) string array, else None."""
-    if not (
-        isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow"
-    ):
+    if not arrowtext.is_arrow_text(column):
         return None
     values = pa.array(column.array)
     if isinstance(values, pa.ChunkedArray):
