@@ -535,7 +535,9 @@ def endpoint_enable(partner_id: str) -> None:
             return
         with ctx.store.transaction() as tx:
             tx.execute("enable_endpoint", partner_id=partner_id)
-            tx.execute_script("end_endpoint_backoff", partner_id=partner_id, now=ctx.now)
+            tx.execute_script(
+                "end_endpoint_backoff", partner_id=partner_id, now=ctx.now
+            )
     except LeadshareError as exc:
         _fail(exc)
     if backing_off:

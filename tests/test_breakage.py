@@ -188,7 +188,8 @@ def test_endpoint_enable_ends_backoff(home):
             )
             tx.connection.execute(
                 sqlalchemy.text(
-                    "update transfers set next_attempt_at = :due where transfer_id = :id"
+                    "update transfers set next_attempt_at = :due "
+                    "where transfer_id = :id"
                 ),
                 {"due": due, "id": transfer_id},
             )
