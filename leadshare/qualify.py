@@ -603,7 +603,7 @@ def recheck_waiting(
     now: dt.datetime,
     number_formats: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Re-apply the exclusions, freshness and approval holds to leads held earlier.
+    """Re-apply the exclusions, freshness and approval rules to waiting leads.
 
     ``frame`` contains stored leads that wait for a partner. The ones that now fail a
     rule get outcome ``disqualified`` with the rule and reason, and the others get the

@@ -151,7 +151,7 @@ create table if not exists endpoint_state (
     reason text not null
 );
 
--- one row per partner endpoint that answered 429 Too Many Requests or failed
+-- one row per partner endpoint that returned 429 Too Many Requests or failed
 -- several sends in a row. No transfer to the partner is posted before
 -- next_attempt_at, so newer leads cannot overtake the older ones waiting
 create table if not exists endpoint_backoff (

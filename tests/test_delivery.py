@@ -744,7 +744,7 @@ def test_retry_after_holds_new_transfers(any_store, settings):
         partner = _partner(endpoint.url)
         deliver_partner(store, settings, partner, NOW, clock=_fixed_clock(NOW))
         _add_transfers(store, range(3, 5), second_run)
-        held = deliver_partner(store, settings, partner, second_run)
+        in_window = deliver_partner(store, settings, partner, second_run)
         posts_in_window = len(endpoint.requests)
         before_end = deliver_partner(
             store, settings, partner, window_ends - dt.timedelta(seconds=1)
@@ -752,7 +752,7 @@ def test_retry_after_holds_new_transfers(any_store, settings):
         after = deliver_partner(store, settings, partner, window_ends)
 
     assert posts_in_window == 1
-    assert held.waiting == 2
+    assert in_window.waiting == 2
     assert before_end.due == 0
     assert after.sent == 5
     ids = [request.headers["webhook-id"] for request in endpoint.requests]
@@ -803,12 +803,12 @@ def test_failures_in_a_row_hold_new_transfers(store, settings):
         deliver_partner(store, settings, partner, NOW, clock=_fixed_clock(NOW))
         second_run = NOW + dt.timedelta(seconds=1)
         _add_transfers(store, range(3, 4), second_run)
-        held = deliver_partner(store, settings, partner, second_run)
+        in_window = deliver_partner(store, settings, partner, second_run)
         posts_while_down = len(endpoint.requests)
         later = deliver_partner(store, settings, partner, NOW + dt.timedelta(seconds=6))
 
     assert posts_while_down == 6
-    assert held.waiting == 1
+    assert in_window.waiting == 1
     assert later.sent == 4
 
 

@@ -767,10 +767,10 @@ def test_unreadable_size_waits_for_approval(home, tmp_path):
 
     store = build_context().store
     queue = {row["lead_id"]: row for row in pending(store)}
-    held = decided["S1"][3]
-    assert queue[held]["note"] == size_reason
-    assert queue[held]["proposed_partner"] == "P-DE"
-    text = "\n".join(explain_lead(store, held))
+    waiting_id = decided["S1"][3]
+    assert queue[waiting_id]["note"] == size_reason
+    assert queue[waiting_id]["proposed_partner"] == "P-DE"
+    text = "\n".join(explain_lead(store, waiting_id))
     assert (
         f"Outcome: awaiting_approval (rule amount_unreadable): {size_reason}" in text
     )

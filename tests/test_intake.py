@@ -708,8 +708,8 @@ _LONG_CELLS = st.text(alphabet="aBé -\u00a0\u3000\tİ", min_size=7, max_size=14
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_LONG_CELLS, min_size=8, max_size=40), st.lists(_CELLS, max_size=2))
 def test_arrow_cleaning_of_long_values_agrees(longs: list[str], shorts: list) -> None:
-    # With few short values Arrow folds only the values that can become a key;
-    # padded placeholders and Unicode spaces at the ends must still be found.
+    # With few short values, Arrow folds only the values that can become a key.
+    # Padded placeholders and Unicode spaces at the ends must still be found.
     values = pa.array(longs + shorts, type=pa.large_string())
     placeholders = {"select", "n/a", ""}
     vocabulary = {"y": "yes", "n": "no"}
