@@ -34,7 +34,7 @@ from pydantic import (
 )
 
 from leadshare.errors import ConfigError
-from leadshare.model import LEAD_FIELDS
+from leadshare.model import LEAD_FIELDS, STORED_FIELDS
 from leadshare.settings import SECRET_REFERENCE
 from leadshare.templates import approved_templates
 
@@ -83,34 +83,7 @@ import pandas.
 RULE_FIELDS: tuple[str, ...] = LEAD_FIELDS + DERIVED_FIELDS
 """Fields that score rules and required-field checks can read."""
 
-DELIVERABLE_FIELDS: tuple[str, ...] = (
-    "lead_id",
-    "external_id",
-    "email",
-    "first_name",
-    "last_name",
-    "company",
-    "job_title",
-    "phone",
-    "phone_e164",
-    "country",
-    "region",
-    "postcode",
-    "city",
-    "industry",
-    "product",
-    "company_size",
-    "annual_revenue",
-    "lead_source",
-    "engagement",
-    "last_activity_at",
-    "website",
-    "notes",
-    "score",
-    "consent_share",
-    "consent_source",
-    "consent_at",
-)
+DELIVERABLE_FIELDS: tuple[str, ...] = ("lead_id", *STORED_FIELDS)
 """Lead fields that a transfer fills, and so the only fields an allowlist may name.
 
 These are the lead columns that ``sql/due_transfers.sql`` reads for each transfer,

@@ -39,6 +39,38 @@ LEAD_FIELDS: tuple[str, ...] = (
     "notes",
 )
 
+STORED_FIELDS: tuple[str, ...] = (
+    "external_id",
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "phone",
+    "phone_e164",
+    "country",
+    "region",
+    "postcode",
+    "city",
+    "industry",
+    "product",
+    "company_size",
+    "annual_revenue",
+    "lead_source",
+    "engagement",
+    "last_activity_at",
+    "website",
+    "notes",
+    "score",
+    "consent_share",
+    "consent_source",
+    "consent_at",
+)
+"""Lead fields kept in the ``leads`` table that a partner may receive.
+
+``country`` holds the ISO code here; the batch frame has it as ``country_code``.
+"""
+
 ROW_COLUMN = "_row"
 """Data row number in the source file, 1-based, header not counted."""
 

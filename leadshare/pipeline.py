@@ -48,7 +48,7 @@ from leadshare.errors import (
 from leadshare.ids import lead_ids, transfer_ids
 from leadshare.match import MatchResult, PartnerState, match_leads
 from leadshare.memory import release_freed_memory
-from leadshare.model import ROW_COLUMN, Outcome
+from leadshare.model import ROW_COLUMN, STORED_FIELDS, Outcome
 from leadshare.qualify import QUALIFY_OUTPUTS, qualify, recheck_waiting
 from leadshare.settings import Settings
 from leadshare.store import LeadStore
@@ -1020,34 +1020,10 @@ BATCH_COLUMNS = (
     "duplicate_of",
     "partner_id",
     "group_id",
-    "external_id",
-    "email",
+    *("country_code" if name == "country" else name for name in STORED_FIELDS),
     "email_key",
-    "first_name",
-    "last_name",
-    "company",
-    "job_title",
-    "phone",
-    "phone_e164",
-    "country_code",
-    "region",
-    "postcode",
-    "city",
-    "industry",
-    "product",
-    "company_size",
-    "annual_revenue",
-    "lead_source",
-    "engagement",
-    "last_activity_at",
-    "website",
-    "notes",
     "name_key",
     "company_key",
-    "score",
-    "consent_share",
-    "consent_source",
-    "consent_at",
     "do_not_call_flag",
 )
 """The batch columns that the insert_batch_*.sql statements read."""
