@@ -68,7 +68,7 @@ STORED_FIELDS: tuple[str, ...] = (
 )
 """Lead fields kept in the ``leads`` table that a partner may receive.
 
-``country`` holds the ISO code here; the batch frame has it as ``country_code``.
+In this table ``country`` is the ISO code, which the batch frame names ``country_code``.
 """
 
 ROW_COLUMN = "_row"
