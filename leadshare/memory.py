@@ -5,8 +5,14 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import logging
+import os
 
 import pyarrow as pa
+
+logger = logging.getLogger(__name__)
+
+ARROW_POOL_VARIABLE = "ARROW_DEFAULT_MEMORY_POOL"
 
 
 @functools.cache
@@ -30,3 +36,24 @@ def release_freed_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+@functools.cache
+def use_jemalloc_pool() -> str:
+    """Make jemalloc Arrow's default memory pool and return the pool's backend name.
+
+    With the wheel's default, mimalloc, reading a 1M-lead file spent 4.0-5.5 s of
+    CPU time in the kernel, against 1.2-1.4 s with jemalloc, and took 5.9-6.8 s
+    instead of 3.7-4.5 s (2 cores). A pool set with ARROW_DEFAULT_MEMORY_POOL is
+    kept. Without jemalloc the system allocator is used. Buffers allocated earlier
+    stay in their own pool.
+    """
+    if os.environ.get(ARROW_POOL_VARIABLE):
+        return pa.default_memory_pool().backend_name
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        pool = pa.system_memory_pool()
+    pa.set_memory_pool(pool)
+    logger.debug("Arrow memory pool: %s", pool.backend_name)
+    return pool.backend_name

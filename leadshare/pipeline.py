@@ -47,7 +47,7 @@ from leadshare.errors import (
 )
 from leadshare.ids import lead_ids, transfer_ids
 from leadshare.match import MatchResult, PartnerState, match_leads
-from leadshare.memory import release_freed_memory
+from leadshare.memory import release_freed_memory, use_jemalloc_pool
 from leadshare.model import ROW_COLUMN, STORED_FIELDS, Outcome
 from leadshare.qualify import QUALIFY_OUTPUTS, qualify, recheck_waiting
 from leadshare.settings import Settings
@@ -654,6 +654,7 @@ def read_batch(
     With ``timings``, the seconds of the batch-level gates are stored under
     ``"gates_batch"`` (for the benchmark).
     """
+    use_jemalloc_pool()
     try:
         frame, meta = _read_and_map(ctx.config.profile(item.profile), item, timings)
     except LeadshareError:
