@@ -572,21 +572,30 @@ def qualify(
     rows["score"] = score_leads(fields, rules)
     _check_exclusions(rows, fields, rules)
     _check_freshness(rows, rules, now)
-    score = rows["score"].to_numpy()
-    below = score < rules.threshold
-    reasons = np.full(len(rows), None, dtype=object)
-    reasons[below] = [
-        f"score {value:g} is below the threshold {rules.threshold:g}"
-        for value in score[below]
-    ]
     # NOTE: an at_least score rule gives no points to an unreadable company size or
     # revenue. A lead that falls below the threshold for that reason is
     # disqualified here, with this reason, instead of held for approval.
-    _reject(rows, below, "score_below_threshold", reasons)
+    _check_threshold(rows, rules, "")
     _flag_holds(rows, fields, rules)
     for column in QUALIFY_OUTPUTS:
         frame.loc[live, column] = rows[column].to_numpy()
     return frame
+
+
+def _check_threshold(frame: pd.DataFrame, rules: Rules, origin: str) -> None:
+    """Disqualify the rows whose ``score`` is below the threshold.
+
+    ``origin`` is added after the score in each reason, such as " (from intake)".
+    A missing score is not compared.
+    """
+    score = pd.to_numeric(frame["score"], errors="coerce").to_numpy(dtype=float)
+    below = score < rules.threshold
+    reasons = np.full(len(frame), None, dtype=object)
+    reasons[below] = [
+        f"score {value:g}{origin} is below the threshold {rules.threshold:g}"
+        for value in score[below]
+    ]
+    _reject(frame, below, "score_below_threshold", reasons)
 
 
 def _flag_holds(frame: pd.DataFrame, fields: _Fields, rules: Rules) -> None:
@@ -603,7 +612,7 @@ def recheck_waiting(
     now: dt.datetime,
     number_formats: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Re-apply the exclusions, freshness and approval rules to waiting leads.
+    """Re-apply the current rules to leads that wait for a partner.
 
     ``frame`` contains stored leads that wait for a partner. The ones that now fail a
     rule get outcome ``disqualified`` with the rule and reason, and the others get the
@@ -611,15 +620,17 @@ def recheck_waiting(
     ``number_formats`` maps a profile name to its ``number_format``. Each row's
     ``profile`` column selects one, and a profile not in it gets the default.
     """
-    # NOTE: the score threshold is not checked again. Score rules can read fields
-    # that the store does not keep (last_activity, status), so a stored lead's
-    # score cannot be recomputed, and the score from intake stays.
     for column in ("outcome", "rule", "reason"):
         if column not in frame.columns:
             frame[column] = None
     fields = _Fields(frame)
     _check_exclusions(frame, fields, rules)
     _check_freshness(frame, rules, now)
+    # NOTE: the stored score from intake is compared with the current threshold but
+    # not recomputed, because score rules can read fields that the store does not
+    # keep (last_activity, status).
+    if "score" in frame.columns:
+        _check_threshold(frame, rules, " (from intake)")
     frame["strategic"] = None
     frame["unreadable_amount"] = None
     for number_format, positions in _by_number_format(frame, number_formats):

@@ -10,6 +10,7 @@ select
     last_activity_at,
     annual_revenue,
     company_size,
-    company_key
+    company_key,
+    score
 from leads
 where lead_id = :lead_id

@@ -378,3 +378,43 @@ def test_approval_of_stale_lead_rejected(waiting_leads, home):
     assert decide(fresh.store, fresh.config, decision, "r-2", fresh.now).startswith(
         "Approved"
     )
+
+
+def _stored_score(ctx, company: str) -> float:
+    with ctx.store.transaction() as tx:
+        return tx.connection.execute(
+            sa.text("select score from leads where company = :company"),
+            {"company": company},
+        ).scalar_one()
+
+
+def test_backlog_rechecks_raised_threshold(waiting_leads, home):
+    _write_partner(home, "active")
+    score = _stored_score(build_context(now=waiting_leads), "Plain Co")
+    _edit_rules(home, lambda rules: rules.update(threshold=score + 1))
+    later = _run(waiting_leads + dt.timedelta(days=1))
+
+    assert later.placed == 0
+    plain = _outcome_of(later, "Plain Co")
+    assert plain[:2] == ("disqualified", "score_below_threshold")
+    expected = f"score {score:g} (from intake) is below the threshold {score + 1:g}"
+    assert plain[2] == expected
+    assert later.store.rows("pending_approvals") == []
+
+
+def test_approval_below_raised_threshold_rejected(waiting_leads, home):
+    _write_partner(home, "active")
+    queued = _run(waiting_leads + dt.timedelta(days=1))
+    (globex,) = [row["lead_id"] for row in queued.store.rows("pending_approvals")]
+    score = _stored_score(queued, "Globex")
+    _edit_rules(home, lambda rules: rules.update(threshold=score + 1))
+    later = build_context(now=waiting_leads + dt.timedelta(days=2))
+    decision = ApprovalDecision(lead_id=globex, action="approve", approver="mia")
+
+    with pytest.raises(ApprovalError) as caught:
+        decide(later.store, later.config, decision, "r-1", later.now)
+
+    message = str(caught.value)
+    assert "it fails rule score_below_threshold" in message
+    assert f"is below the threshold {score + 1:g}" in message
+    assert later.store.rows("approval_by_lead", lead_id=globex)[0]["status"] == "pending"
