@@ -757,3 +757,110 @@ def test_partner_id_length_limited(config_dir, length, fails):
         assert f"has {length} characters; use at most 64" in error
     else:
         assert load_config(config_dir).partners[0].id == "P" + "x" * (length - 1)
+
+
+def _line_of(path: Path, line: str) -> int:
+    """Return the 1-based number of the first line of ``path`` equal to ``line``."""
+    return path.read_text().splitlines().index(line) + 1
+
+
+def test_repeated_partner_key_rejected(config_dir):
+    # Pausing a partner by adding a status line above its existing one.
+    path = config_dir / "partners.yaml"
+    text = path.read_text().replace(
+        "  - id: P-NORDWIND\n", "  - id: P-NORDWIND\n    status: paused\n", 1
+    )
+    text = text.replace(
+        "    name: Nordwind Consulting\n",
+        "    name: Nordwind Consulting\n    status: active\n",
+        1,
+    )
+    path.write_text(text)
+    error = _load_error(config_dir)
+    first = _line_of(path, "    status: paused")
+    repeat = _line_of(path, "    status: active")
+    assert error.startswith(f"{path}: line {repeat}: ")
+    assert "key partners[0] (P-NORDWIND).status" in error
+    assert f"repeats the key on line {first}" in error
+    assert "keep one" in error
+
+
+def test_repeated_nested_key_rejected(config_dir):
+    path = config_dir / "partners.yaml"
+    url = "      url: http://127.0.0.1:18765/leads"
+    path.write_text(path.read_text().replace(url, f"{url}\n{url}", 1))
+    error = _load_error(config_dir)
+    first = _line_of(path, url)
+    assert f"{path}: line {first + 1}: " in error
+    assert "key partners[0] (P-NORDWIND).webhook.url" in error
+    assert f"repeats the key on line {first}" in error
+
+
+def test_repeated_rules_key_rejected(config_dir):
+    path = config_dir / "rules.yaml"
+    path.write_text(path.read_text() + "threshold: 2000\n")
+    error = _load_error(config_dir)
+    first = _line_of(path, "threshold: 20")
+    repeat = _line_of(path, "threshold: 2000")
+    assert f"{path}: line {repeat}: key threshold repeats" in error
+    assert f"on line {first}" in error
+    assert "keep one" in error
+
+
+def test_repeated_profile_key_rejected(config_dir):
+    path = config_dir / "profiles" / "generic.yaml"
+    text = path.read_text().replace("  email: email\n", "  email: email\n  email: e_mail\n")
+    path.write_text(text)
+    error = _load_error(config_dir)
+    first = _line_of(path, "  email: email")
+    assert f"{path}: line {first + 1}: key columns.email repeats" in error
+    assert f"on line {first}" in error
+
+
+def test_repeated_key_in_flow_mapping(config_dir):
+    path = config_dir / "partners.yaml"
+    line = "    territory: {countries: [DE, AT], countries: [GB]}"
+    path.write_text(path.read_text().replace("    territory: {countries: [DE, AT]}", line))
+    error = _load_error(config_dir)
+    number = _line_of(path, line)
+    assert f"{path}: line {number}: " in error
+    assert "key partners[1] (P-ALPENRAND).territory.countries" in error
+    assert f"repeats the key on line {number}" in error
+
+
+def test_merge_key_may_override(config_dir):
+    # A key written next to '<<' replaces the merged value and is no repeat.
+    path = config_dir / "partners.yaml"
+    text = path.read_text()
+    text = text.replace("    webhook:\n", "    webhook: &hook\n", 1)
+    text = text.replace(
+        "    channel: file_drop\n",
+        "    channel: webhook\n"
+        "    webhook:\n"
+        "      <<: *hook\n"
+        "      url: http://127.0.0.1:18766/leads\n",
+        1,
+    )
+    path.write_text(text)
+    config = load_config(config_dir)
+    hook = config.partner("P-ALPENRAND").webhook
+    assert hook.url == "http://127.0.0.1:18766/leads"
+    assert hook.secret == "env:LEADSHARE_DEMO_WEBHOOK_SECRET"
+
+
+def test_repeated_merge_key_rejected(config_dir):
+    path = config_dir / "partners.yaml"
+    text = path.read_text()
+    text = text.replace("    webhook:\n", "    webhook: &hook\n", 1)
+    text = text.replace(
+        "    channel: file_drop\n",
+        "    channel: webhook\n"
+        "    webhook:\n"
+        "      <<: *hook\n"
+        "      <<: {url: http://127.0.0.1:18766/leads}\n",
+        1,
+    )
+    path.write_text(text)
+    error = _load_error(config_dir)
+    assert "key partners[1] (P-ALPENRAND).webhook.<<" in error
+    assert "keep one" in error
