@@ -809,8 +809,8 @@ def test_repeated_rules_key_rejected(config_dir):
 
 def test_repeated_profile_key_rejected(config_dir):
     path = config_dir / "profiles" / "generic.yaml"
-    text = path.read_text().replace("  email: email\n", "  email: email\n  email: e_mail\n")
-    path.write_text(text)
+    repeated = "  email: email\n  email: e_mail\n"
+    path.write_text(path.read_text().replace("  email: email\n", repeated))
     error = _load_error(config_dir)
     first = _line_of(path, "  email: email")
     assert f"{path}: line {first + 1}: key columns.email repeats" in error
@@ -820,7 +820,8 @@ def test_repeated_profile_key_rejected(config_dir):
 def test_repeated_key_in_flow_mapping(config_dir):
     path = config_dir / "partners.yaml"
     line = "    territory: {countries: [DE, AT], countries: [GB]}"
-    path.write_text(path.read_text().replace("    territory: {countries: [DE, AT]}", line))
+    text = path.read_text()
+    path.write_text(text.replace("    territory: {countries: [DE, AT]}", line))
     error = _load_error(config_dir)
     number = _line_of(path, line)
     assert f"{path}: line {number}: " in error
