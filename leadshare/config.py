@@ -10,6 +10,7 @@ import ast
 import datetime as dt
 import functools
 import hashlib
+import math
 import shutil
 from pathlib import Path
 import re
@@ -392,6 +393,45 @@ class ScoreRule(_Strict):
         return self
 
 
+def highest_score(rules: list[ScoreRule]) -> float:
+    """Return an upper bound of the score that one lead can reach under ``rules``.
+
+    Rules on different fields are counted as if one lead could match them all. The
+    bound is never below a score that a lead can reach. It can be above the true
+    maximum, because penalties are left out and a value that matches an ``equals``
+    or ``any_of`` rule is assumed to pass every ``at_least`` rule on its field.
+    """
+    by_field: dict[str, list[ScoreRule]] = {}
+    for rule in rules:
+        by_field.setdefault(rule.field, []).append(rule)
+    return sum(_highest_field_score(field_rules) for field_rules in by_field.values())
+
+
+def _highest_field_score(rules: list[ScoreRule]) -> float:
+    """Return the maximum sum of positive points that one value of a field can match.
+
+    A missing value matches only ``present: false`` rules. Any other value matches
+    every ``present: true`` rule, can match every ``at_least`` rule, and matches the
+    ``equals`` and ``any_of`` rules that list it, compared case-insensitively as
+    scoring does. Two text rules therefore count together only when they share a
+    value.
+    """
+    gains = [rule for rule in rules if rule.points > 0]
+    when_missing = sum(rule.points for rule in gains if rule.present is False)
+    when_present = sum(
+        rule.points
+        for rule in gains
+        if rule.present is True or rule.at_least is not None
+    )
+    points_by_value: dict[str, float] = {}
+    for rule in gains:
+        listed = [rule.equals] if rule.equals is not None else rule.any_of or []
+        for value in {text.casefold() for text in listed}:
+            points_by_value[value] = points_by_value.get(value, 0) + rule.points
+    when_present += max(points_by_value.values(), default=0)
+    return max(when_missing, when_present)
+
+
 class Exclusions(_Strict):
     competitor_domains: list[str] = Field(default_factory=list)
     unsupported_countries: list[str] = Field(default_factory=list)
@@ -445,10 +485,12 @@ class Rules(_Strict):
     @classmethod
     def _reachable_threshold(cls, threshold: float, info: ValidationInfo) -> float:
         # A score is the sum of the points of the matching rules, so it is never
-        # below the sum of the negative points. A lower threshold is taken as a typo.
+        # below the sum of the negative points or above highest_score(). A threshold
+        # outside that range disqualifies every lead or none, and is taken as a typo.
         rules = info.data.get("points")
         if rules is None:  # invalid points are reported on their own
             return threshold
+        _check_highest_threshold(threshold, highest_score(rules))
         lowest = sum(rule.points for rule in rules if rule.points < 0)
         if threshold >= lowest:
             return threshold
@@ -494,6 +536,28 @@ class Rules(_Strict):
                 f"negative tier weights {negative}; use weights of 0 or more"
             )
         return weights
+
+
+def _check_highest_threshold(threshold: float, highest: float) -> None:
+    """Raise ValueError when ``threshold`` is above the highest reachable score."""
+    # Scoring adds the points in rule order, and highest_score() adds them by field,
+    # so the two sums can differ in the last bits of a float.
+    if threshold <= highest or math.isclose(threshold, highest, rel_tol=1e-9):
+        return
+    # 15 significant digits show every digit of large scores, where :g rounds
+    # 1234567 to 1.23457e+06, and drop float noise such as 0.30000000000000004.
+    threshold_text = format(threshold, ".15g")
+    if highest == 0:
+        raise ValueError(
+            f"threshold is {threshold_text}, but no lead can score above 0 because "
+            "no score rule gives positive points; use 0 or less"
+        )
+    highest_text = format(highest, ".15g")
+    raise ValueError(
+        f"threshold is {threshold_text}, but no lead can score above "
+        f"{highest_text}, the maximum score under the score rules; use "
+        f"{highest_text} or less"
+    )
 
 
 CONSENT_FIELDS = ("consent_share", "do_not_email", "do_not_call", "unsubscribed_at")
@@ -642,7 +706,7 @@ VALUE_TAG = "tag:yaml.org,2002:value"
 
 
 class RepeatedKeyError(yaml.constructor.ConstructorError):
-    """A mapping of a YAML document has the same key twice.
+    """Error for a key written twice in one mapping of a YAML document.
 
     ``place`` names the key as config errors name a field, such as
     ``partners[0] (P-NORD).status``.
@@ -768,7 +832,7 @@ def _partner_id_at(root: yaml.Node, path: list[str | int]) -> str | None:
 
 
 def _key_place(root: yaml.Node, mapping: yaml.MappingNode, key: str) -> str:
-    """Name ``key`` of ``mapping`` by its path, and by its partner's id if it has one."""
+    """Name ``key`` of ``mapping`` by its path, and by its partner's id if known."""
     path = [*_node_path(root, mapping), key]
     place = ""
     for step in path:
