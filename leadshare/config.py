@@ -10,6 +10,7 @@ import ast
 import datetime as dt
 import functools
 import hashlib
+import math
 import shutil
 from pathlib import Path
 import re
@@ -392,6 +393,45 @@ class ScoreRule(_Strict):
         return self
 
 
+def highest_score(rules: list[ScoreRule]) -> float:
+    """Return an upper bound of the score that one lead can reach under ``rules``.
+
+    Rules on different fields are counted as if one lead could match them all. The
+    bound is never below a score that a lead can reach. It can be above the true
+    maximum, because penalties are left out and a value that matches an ``equals``
+    or ``any_of`` rule is assumed to pass every ``at_least`` rule on its field.
+    """
+    by_field: dict[str, list[ScoreRule]] = {}
+    for rule in rules:
+        by_field.setdefault(rule.field, []).append(rule)
+    return sum(_highest_field_score(field_rules) for field_rules in by_field.values())
+
+
+def _highest_field_score(rules: list[ScoreRule]) -> float:
+    """Return the maximum sum of positive points that one value of a field can match.
+
+    A missing value matches only ``present: false`` rules. Any other value matches
+    every ``present: true`` rule, can match every ``at_least`` rule, and matches the
+    ``equals`` and ``any_of`` rules that list it, compared case-insensitively as
+    scoring does. Two text rules therefore count together only when they share a
+    value.
+    """
+    gains = [rule for rule in rules if rule.points > 0]
+    when_missing = sum(rule.points for rule in gains if rule.present is False)
+    when_present = sum(
+        rule.points
+        for rule in gains
+        if rule.present is True or rule.at_least is not None
+    )
+    points_by_value: dict[str, float] = {}
+    for rule in gains:
+        listed = [rule.equals] if rule.equals is not None else rule.any_of or []
+        for value in {text.casefold() for text in listed}:
+            points_by_value[value] = points_by_value.get(value, 0) + rule.points
+    when_present += max(points_by_value.values(), default=0)
+    return max(when_missing, when_present)
+
+
 class Exclusions(_Strict):
     competitor_domains: list[str] = Field(default_factory=list)
     unsupported_countries: list[str] = Field(default_factory=list)
@@ -445,10 +485,12 @@ class Rules(_Strict):
     @classmethod
     def _reachable_threshold(cls, threshold: float, info: ValidationInfo) -> float:
         # A score is the sum of the points of the matching rules, so it is never
-        # below the sum of the negative points. A lower threshold is taken as a typo.
+        # below the sum of the negative points or above highest_score(). A threshold
+        # outside that range disqualifies every lead or none, and is taken as a typo.
         rules = info.data.get("points")
         if rules is None:  # invalid points are reported on their own
             return threshold
+        _check_highest_threshold(threshold, highest_score(rules))
         lowest = sum(rule.points for rule in rules if rule.points < 0)
         if threshold >= lowest:
             return threshold
@@ -494,6 +536,28 @@ class Rules(_Strict):
                 f"negative tier weights {negative}; use weights of 0 or more"
             )
         return weights
+
+
+def _check_highest_threshold(threshold: float, highest: float) -> None:
+    """Raise ValueError when ``threshold`` is above the highest reachable score."""
+    # Scoring adds the points in rule order, and highest_score() adds them by field,
+    # so the two sums can differ in the last bits of a float.
+    if threshold <= highest or math.isclose(threshold, highest, rel_tol=1e-9):
+        return
+    # 15 significant digits show every digit of large scores, where :g rounds
+    # 1234567 to 1.23457e+06, and drop float noise such as 0.30000000000000004.
+    threshold_text = format(threshold, ".15g")
+    if highest == 0:
+        raise ValueError(
+            f"threshold is {threshold_text}, but no lead can score above 0 because "
+            "no score rule gives positive points; use 0 or less"
+        )
+    highest_text = format(highest, ".15g")
+    raise ValueError(
+        f"threshold is {threshold_text}, but no lead can score above "
+        f"{highest_text}, the maximum score under the score rules; use "
+        f"{highest_text} or less"
+    )
 
 
 CONSENT_FIELDS = ("consent_share", "do_not_email", "do_not_call", "unsubscribed_at")
@@ -636,6 +700,151 @@ class Config(BaseModel):
             ) from None
 
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+VALUE_TAG = "tag:yaml.org,2002:value"
+"""Tags that PyYAML's resolver gives the plain keys '<<' and '='."""
+
+
+class RepeatedKeyError(yaml.constructor.ConstructorError):
+    """Error for a key written twice in one mapping of a YAML document.
+
+    ``place`` names the key as config errors name a field, such as
+    ``partners[0] (P-NORD).status``.
+    """
+
+    def __init__(self, place: str, first: yaml.Mark, repeat: yaml.Mark) -> None:
+        super().__init__(problem="found a repeated key", problem_mark=repeat)
+        self.place = place
+        self.first = first
+        self.repeat = repeat
+
+    def describe(self) -> str:
+        """Describe the repeat by its line, its key and the line of the first key."""
+        return (
+            f"line {self.repeat.line + 1}: key {self.place} repeats the key on line "
+            f"{self.first.line + 1}, and only one of the two values can apply; keep "
+            "one of the two lines and delete the other"
+        )
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that raises :class:`RepeatedKeyError` on a repeated key.
+
+    ``yaml.safe_load`` keeps the last of two equal keys without a warning, so a line
+    such as a second ``status:`` in a partner would silently replace the first.
+    """
+
+    _root: yaml.Node | None = None
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        self._root = node
+        return super().construct_document(node)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        # The check runs before SafeConstructor.flatten_mapping, which puts the
+        # entries of a '<<' merge into node.value next to the keys that override
+        # them. Only keys written in this mapping are compared.
+        if isinstance(node, yaml.MappingNode):
+            self._check_unique_keys(node)
+        return super().construct_mapping(node, deep=deep)
+
+    def _check_unique_keys(self, node: yaml.MappingNode) -> None:
+        first_marks: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            # Sequence and mapping keys are unhashable, and SafeConstructor rejects
+            # them when it builds the mapping.
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            if key_node.tag == MERGE_TAG:
+                key: Any = MERGE_TAG
+            elif key_node.tag == VALUE_TAG:
+                # No constructor exists for this tag, and flatten_mapping turns the
+                # key into the text '='.
+                key = key_node.value
+            else:
+                key = self.construct_object(key_node)
+            if key not in first_marks:
+                first_marks[key] = key_node.start_mark
+                continue
+            place = _key_place(self._root or node, node, key_node.value)
+            raise RepeatedKeyError(place, first_marks[key], key_node.start_mark)
+
+
+def _node_path(root: yaml.Node, target: yaml.Node) -> list[str | int]:
+    """Return the keys and indexes that lead from ``root`` to ``target``.
+
+    An anchored node may be reached by several paths; the first in document order
+    is returned. A key that is not a scalar appears as '?'.
+    """
+    visited: set[int] = set()
+
+    def search(node: yaml.Node, path: list[str | int]) -> list[str | int] | None:
+        if node is target:
+            return path
+        if id(node) in visited:
+            return None
+        visited.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            children = [(index, item) for index, item in enumerate(node.value)]
+        elif isinstance(node, yaml.MappingNode):
+            children = [
+                (key.value if isinstance(key, yaml.ScalarNode) else "?", value)
+                for key, value in node.value
+            ]
+        else:
+            return None
+        for step, child in children:
+            found = search(child, [*path, step])
+            if found is not None:
+                return found
+        return None
+
+    return search(root, []) or []
+
+
+def _partner_id_at(root: yaml.Node, path: list[str | int]) -> str | None:
+    """Return the id of the partner that ``path`` lies in, or None if there is none.
+
+    None is also returned when the partner has no id or repeats the 'id' key.
+    """
+    if len(path) < 2 or path[0] != "partners" or not isinstance(path[1], int):
+        return None
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    partner_lists = [
+        value
+        for key, value in root.value
+        if isinstance(key, yaml.ScalarNode) and key.value == "partners"
+    ]
+    if len(partner_lists) != 1 or not isinstance(partner_lists[0], yaml.SequenceNode):
+        return None
+    partner = partner_lists[0].value[path[1]]
+    if not isinstance(partner, yaml.MappingNode):
+        return None
+    ids = [
+        value.value
+        for key, value in partner.value
+        if isinstance(key, yaml.ScalarNode)
+        and key.value == "id"
+        and isinstance(value, yaml.ScalarNode)
+    ]
+    return ids[0] if len(ids) == 1 else None
+
+
+def _key_place(root: yaml.Node, mapping: yaml.MappingNode, key: str) -> str:
+    """Name ``key`` of ``mapping`` by its path, and by its partner's id if known."""
+    path = [*_node_path(root, mapping), key]
+    place = ""
+    for step in path:
+        place += f"[{step}]" if isinstance(step, int) else f".{step}"
+    place = place.lstrip(".")
+    partner_id = _partner_id_at(root, path)
+    if partner_id is not None and len(partner_id) <= PARTNER_ID_MAX:
+        index = f"partners[{path[1]}]"
+        place = place.replace(index, f"{index} ({partner_id})", 1)
+    return place
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
@@ -644,7 +853,9 @@ def _read_yaml(path: Path) -> Any:
             f"{path}: file not found; copy it from {EXAMPLE_CONFIG}"
         ) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except RepeatedKeyError as exc:
+        raise ConfigError(f"{path}: {exc.describe()}") from None
     except yaml.YAMLError as exc:
         # PyYAML's message repeats the line, which may hold a pasted secret, so
         # neither that message nor the exception is passed on.

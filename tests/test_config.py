@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
-from leadshare.config import EXAMPLE_CONFIG, ensure_config, load_config
+from leadshare.config import EXAMPLE_CONFIG, Rules, ensure_config, load_config
 from leadshare.errors import ConfigError
 
 
@@ -428,6 +429,18 @@ BAD_RULES = [
         "threshold is -30, but no lead can score below -15, the sum of the "
         "negative points; use -15 or more",
     ),
+    (
+        {"threshold": 200},
+        "field threshold",
+        "threshold is 200, but no lead can score above 85, the maximum score "
+        "under the score rules; use 85 or less",
+    ),
+    (
+        {"threshold": 1, "points": [PURCHASED_LIST_PENALTY]},
+        "field threshold",
+        "threshold is 1, but no lead can score above 0 because no score rule "
+        "gives positive points; use 0 or less",
+    ),
 ]
 
 
@@ -454,12 +467,112 @@ def test_zero_threshold_without_penalties(config_dir):
     assert load_config(config_dir).rules.threshold == 0
 
 
+def test_threshold_bound_of_shipped_rules(config_dir):
+    # The shipped rules give at most 85: 20 for lead_source, whose two any_of
+    # lists share no value, and 65 from the rules on other fields.
+    _edit_rules(config_dir, threshold=85)
+    assert load_config(config_dir).rules.threshold == 85
+
+    _edit_rules(config_dir, threshold=85.5)
+    assert "no lead can score above 85," in _load_error(config_dir)
+
+
+def _rule(field: str, points: float, **condition) -> dict:
+    return {"field": field, "points": points, **condition}
+
+
+HIGHEST_SCORES = [
+    ([], 0),
+    ([PURCHASED_LIST_PENALTY, EVENT_POINTS], 20),
+    (
+        [
+            _rule("lead_source", 20, any_of=["referral", "partner"]),
+            _rule("lead_source", 10, any_of=["web", "ads"]),
+        ],
+        20,
+    ),
+    (
+        [
+            _rule("lead_source", 20, any_of=["referral", "partner"]),
+            _rule("lead_source", 10, any_of=["Referral", "web"]),
+        ],
+        30,
+    ),
+    (
+        [
+            _rule("lead_source", 5, equals="Event"),
+            _rule("lead_source", 10, any_of=["event"]),
+            _rule("lead_source", 7, equals="web"),
+        ],
+        15,
+    ),
+    ([_rule("lead_source", 10, any_of=["Web", "web", "WEB"])], 10),
+    (
+        [
+            _rule("engagement", 10, at_least=3),
+            _rule("engagement", 10, at_least=40),
+        ],
+        20,
+    ),
+    (
+        [
+            _rule("company", 10, present=True),
+            _rule("company", 4, present=False),
+        ],
+        10,
+    ),
+    (
+        [
+            _rule("company", 15, present=False),
+            _rule("company", 10, present=True),
+            _rule("company", 3, equals="acme"),
+        ],
+        15,
+    ),
+    (
+        [
+            _rule("company_size", 5, any_of=["500"]),
+            _rule("company_size", 3, at_least=100),
+            _rule("company_size", 2, present=True),
+            _rule("company_size", -8, at_least=1000),
+        ],
+        10,
+    ),
+    ([_rule("annual_revenue", 1234567, at_least=1)], 1234567),
+]
+
+
+@pytest.mark.parametrize(("points", "highest"), HIGHEST_SCORES)
+def test_threshold_up_to_highest_score(points, highest):
+    rules = {"version": "t", "points": points}
+    assert Rules.model_validate({**rules, "threshold": highest}).threshold == highest
+    with pytest.raises(ValidationError, match=f"no lead can score above {highest}"):
+        Rules.model_validate({**rules, "threshold": highest + 1})
+
+
+def test_highest_score_allows_rounding():
+    # A lead that matches all three rules scores (0.01 + 0.03) + 0.06 = 0.1, while
+    # summing the points per field gives (0.01 + 0.06) + 0.03 = 0.09999999999999999.
+    points = [
+        _rule("engagement", 0.01, at_least=1),
+        _rule("company", 0.03, present=True),
+        _rule("engagement", 0.06, at_least=2),
+    ]
+    rules = Rules.model_validate({"version": "t", "points": points, "threshold": 0.1})
+    assert rules.threshold == 0.1
+    with pytest.raises(ValidationError, match="no lead can score above 0.1,"):
+        Rules.model_validate({"version": "t", "points": points, "threshold": 0.11})
+
+
 def test_rules_accept_derived_fields(config_dir):
     points = [
         {"field": "email_key", "present": True, "points": 10},
         {"field": "country_code", "equals": "de", "points": 5},
     ]
-    _edit_rules(config_dir, required_fields=["email", "phone_e164"], points=points)
+    # The shipped threshold of 20 is above the 15 points these rules can give.
+    _edit_rules(
+        config_dir, required_fields=["email", "phone_e164"], points=points, threshold=15
+    )
     rules = load_config(config_dir).rules
     assert rules.required_fields == ["email", "phone_e164"]
     assert [rule.field for rule in rules.points] == ["email_key", "country_code"]
@@ -757,3 +870,111 @@ def test_partner_id_length_limited(config_dir, length, fails):
         assert f"has {length} characters; use at most 64" in error
     else:
         assert load_config(config_dir).partners[0].id == "P" + "x" * (length - 1)
+
+
+def _line_of(path: Path, line: str) -> int:
+    """Return the 1-based number of the first line of ``path`` equal to ``line``."""
+    return path.read_text().splitlines().index(line) + 1
+
+
+def test_repeated_partner_key_rejected(config_dir):
+    # The user pauses the partner with a status line above its existing one.
+    path = config_dir / "partners.yaml"
+    text = path.read_text().replace(
+        "  - id: P-NORDWIND\n", "  - id: P-NORDWIND\n    status: paused\n", 1
+    )
+    text = text.replace(
+        "    name: Nordwind Consulting\n",
+        "    name: Nordwind Consulting\n    status: active\n",
+        1,
+    )
+    path.write_text(text)
+    error = _load_error(config_dir)
+    first = _line_of(path, "    status: paused")
+    repeat = _line_of(path, "    status: active")
+    assert error.startswith(f"{path}: line {repeat}: ")
+    assert "key partners[0] (P-NORDWIND).status" in error
+    assert f"repeats the key on line {first}" in error
+    assert "keep one" in error
+
+
+def test_repeated_nested_key_rejected(config_dir):
+    path = config_dir / "partners.yaml"
+    url = "      url: http://127.0.0.1:18765/leads"
+    path.write_text(path.read_text().replace(url, f"{url}\n{url}", 1))
+    error = _load_error(config_dir)
+    first = _line_of(path, url)
+    assert f"{path}: line {first + 1}: " in error
+    assert "key partners[0] (P-NORDWIND).webhook.url" in error
+    assert f"repeats the key on line {first}" in error
+
+
+def test_repeated_rules_key_rejected(config_dir):
+    path = config_dir / "rules.yaml"
+    path.write_text(path.read_text() + "threshold: 2000\n")
+    error = _load_error(config_dir)
+    first = _line_of(path, "threshold: 20")
+    repeat = _line_of(path, "threshold: 2000")
+    assert f"{path}: line {repeat}: key threshold repeats" in error
+    assert f"on line {first}" in error
+    assert "keep one" in error
+
+
+def test_repeated_profile_key_rejected(config_dir):
+    path = config_dir / "profiles" / "generic.yaml"
+    repeated = "  email: email\n  email: e_mail\n"
+    path.write_text(path.read_text().replace("  email: email\n", repeated))
+    error = _load_error(config_dir)
+    first = _line_of(path, "  email: email")
+    assert f"{path}: line {first + 1}: key columns.email repeats" in error
+    assert f"on line {first}" in error
+
+
+def test_repeated_key_in_flow_mapping(config_dir):
+    path = config_dir / "partners.yaml"
+    line = "    territory: {countries: [DE, AT], countries: [GB]}"
+    text = path.read_text()
+    path.write_text(text.replace("    territory: {countries: [DE, AT]}", line))
+    error = _load_error(config_dir)
+    number = _line_of(path, line)
+    assert f"{path}: line {number}: " in error
+    assert "key partners[1] (P-ALPENRAND).territory.countries" in error
+    assert f"repeats the key on line {number}" in error
+
+
+def test_merge_key_may_override(config_dir):
+    # A key written next to '<<' replaces the merged value and is no repeat.
+    path = config_dir / "partners.yaml"
+    text = path.read_text()
+    text = text.replace("    webhook:\n", "    webhook: &hook\n", 1)
+    text = text.replace(
+        "    channel: file_drop\n",
+        "    channel: webhook\n"
+        "    webhook:\n"
+        "      <<: *hook\n"
+        "      url: http://127.0.0.1:18766/leads\n",
+        1,
+    )
+    path.write_text(text)
+    config = load_config(config_dir)
+    hook = config.partner("P-ALPENRAND").webhook
+    assert hook.url == "http://127.0.0.1:18766/leads"
+    assert hook.secret == "env:LEADSHARE_DEMO_WEBHOOK_SECRET"
+
+
+def test_repeated_merge_key_rejected(config_dir):
+    path = config_dir / "partners.yaml"
+    text = path.read_text()
+    text = text.replace("    webhook:\n", "    webhook: &hook\n", 1)
+    text = text.replace(
+        "    channel: file_drop\n",
+        "    channel: webhook\n"
+        "    webhook:\n"
+        "      <<: *hook\n"
+        "      <<: {url: http://127.0.0.1:18766/leads}\n",
+        1,
+    )
+    path.write_text(text)
+    error = _load_error(config_dir)
+    assert "key partners[1] (P-ALPENRAND).webhook.<<" in error
+    assert "keep one" in error
