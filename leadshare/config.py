@@ -626,6 +626,29 @@ class Config(BaseModel):
                 return partner
         raise ConfigError(f"partner {partner_id!r} is not in partners.yaml")
 
+    def partner_id_as_configured(self, typed: str) -> str:
+        """Return the id of the one partner whose id matches ``typed`` in any case.
+
+        The loader rejects ids that differ only in case, so a loaded config has at
+        most one match. Raise ConfigError when no partner, or more than one, matches.
+        """
+        wanted = typed.strip()
+        if any(partner.id == wanted for partner in self.partners):
+            return wanted
+        matches = [
+            partner.id
+            for partner in self.partners
+            if partner.id.casefold() == wanted.casefold()
+        ]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise ConfigError(
+                f"partner {typed!r} matches {matches} in partners.yaml, which differ "
+                "only in case; type the id exactly as partners.yaml spells it"
+            )
+        raise ConfigError(f"partner {typed!r} is not in partners.yaml")
+
     def profile(self, name: str) -> Profile:
         try:
             return self.profiles[name]
