@@ -211,7 +211,7 @@ def _typed_partner(config: Config, decision: ApprovalDecision) -> str:
         return config.partner_id_as_configured(decision.partner_id or "")
     except ConfigError as exc:
         raise ApprovalError(
-            f"{exc}; check the id against config/partners.yaml. The decision on "
+            f"{exc}. Check the id against config/partners.yaml. The decision on "
             f"lead {decision.lead_id} was not applied"
         ) from None
 
@@ -226,7 +226,7 @@ def _proposed_partner(
     lead_id = decision.lead_id
     if not proposed:
         raise ApprovalError(
-            f"lead {lead_id} has no proposed partner; give it to a partner with "
+            f"lead {lead_id} has no proposed partner. Give it to a partner with "
             f"`leadshare approvals reassign {lead_id} --partner P`"
         )
     if not any(partner.id == proposed for partner in config.partners):

@@ -632,20 +632,20 @@ class Config(BaseModel):
         The loader rejects ids that differ only in case, so a loaded config has at
         most one match. Raise ConfigError when no partner, or more than one, matches.
         """
-        wanted = typed.strip()
-        if any(partner.id == wanted for partner in self.partners):
-            return wanted
+        requested_id = typed.strip()
+        if any(partner.id == requested_id for partner in self.partners):
+            return requested_id
         matches = [
             partner.id
             for partner in self.partners
-            if partner.id.casefold() == wanted.casefold()
+            if partner.id.casefold() == requested_id.casefold()
         ]
         if len(matches) == 1:
             return matches[0]
         if matches:
             raise ConfigError(
                 f"partner {typed!r} matches {matches} in partners.yaml, which differ "
-                "only in case; type the id exactly as partners.yaml spells it"
+                "only in case. Type the id exactly as partners.yaml spells it"
             )
         raise ConfigError(f"partner {typed!r} is not in partners.yaml")
 

@@ -108,6 +108,8 @@ def record_server(home: Path) -> Iterator[None]:
 
 def _servers_of(token: str, started_after: float) -> list[psutil.Process]:
     """Find the running Prefect servers whose environment carries ``token``."""
+    # NOTE: a server forked but not yet exec'd still has the CLI's command line, so
+    # a command that runs in that window of microseconds misses it for good.
     found = []
     for process in psutil.process_iter():
         try:
@@ -121,6 +123,20 @@ def _servers_of(token: str, started_after: float) -> list[psutil.Process]:
     return found
 
 
+def _servers_of_record(entry: dict) -> list[psutil.Process]:
+    """Find the running servers that a record of an ended CLI run names.
+
+    Records written by leadshare versions before the owner token name the server by
+    PID and creation time instead.
+    """
+    if "owner_token" in entry:
+        return _servers_of(str(entry["owner_token"]), float(entry["cli_created"]))
+    server = _same_process(entry["server_pid"], entry["server_created"])
+    if server is not None and _is_server(server):
+        return [server]
+    return []
+
+
 def stop_leftover_servers(home: Path) -> list[int]:
     """Stop the recorded servers whose CLI process has ended, and return their PIDs."""
     folder = home / RECORD_DIR
@@ -131,16 +147,15 @@ def stop_leftover_servers(home: Path) -> list[int]:
         try:
             entry = json.loads(record.read_text(encoding="utf-8"))
             cli = _same_process(entry["cli_pid"], entry["cli_created"])
-            token = entry["owner_token"]
-            started_after = float(entry["cli_created"])
+            if cli is not None:
+                continue  # that CLI run is still going
+            servers = _servers_of_record(entry)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("Ignored unreadable server record %s: %s", record, exc)
             record.unlink(missing_ok=True)
             continue
-        if cli is not None:
-            continue  # that CLI run is still going
 
-        for server in _servers_of(str(token), started_after):
+        for server in servers:
             _stop(server)
             stopped.append(server.pid)
             log.warning(

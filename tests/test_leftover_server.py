@@ -214,3 +214,35 @@ def test_dead_owner_server_stopped_in_own_home(tmp_path):
         for pid in pids:
             if not _gone(pid):
                 psutil.Process(pid).kill()
+
+
+def test_record_without_token_still_stopped(tmp_path):
+    """A record written before owner tokens names the server by PID."""
+    home = tmp_path / "home"
+    # The owner waits for its input to close, so that its creation time can be read.
+    owner = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    owner_created = psutil.Process(owner.pid).create_time()
+    owner.communicate(timeout=10)
+    server = subprocess.Popen(FAKE_SERVER)
+    try:
+        (home / RECORD_DIR).mkdir(parents=True)
+        (home / RECORD_DIR / f"{owner.pid}.json").write_text(
+            json.dumps(
+                {
+                    "cli_pid": owner.pid,
+                    "cli_created": owner_created,
+                    "server_pid": server.pid,
+                    "server_created": psutil.Process(server.pid).create_time(),
+                }
+            )
+        )
+
+        assert stop_leftover_servers(home) == [server.pid]
+        assert server.poll() is not None
+        assert not list((home / RECORD_DIR).glob("*.json"))
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.wait(timeout=10)
