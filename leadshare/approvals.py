@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from leadshare.config import Config
-from leadshare.errors import LeadshareError, RunLockedError
+from leadshare.errors import ConfigError, LeadshareError, RunLockedError
 from leadshare.ids import clean_lead_id, transfer_id_for
 from leadshare.match import static_exclusion
 from leadshare.model import Outcome
@@ -198,6 +198,47 @@ def _record_decision(
         )
 
 
+def _rejection_reason(decision: ApprovalDecision) -> str:
+    note = decision.note.strip()
+    if note:
+        return f"rejected by {decision.approver}: {note}"
+    return f"rejected by {decision.approver}"
+
+
+def _typed_partner(config: Config, decision: ApprovalDecision) -> str:
+    """Return the partner id that the approver typed, as partners.yaml spells it."""
+    try:
+        return config.partner_id_as_configured(decision.partner_id or "")
+    except ConfigError as exc:
+        raise ApprovalError(
+            f"{exc}. Check the id against config/partners.yaml. The decision on "
+            f"lead {decision.lead_id} was not applied"
+        ) from None
+
+
+def _proposed_partner(
+    config: Config, decision: ApprovalDecision, proposed: str | None
+) -> str:
+    """Return the partner that matching proposed for the lead.
+
+    Raise ApprovalError when there is none, or when partners.yaml no longer has it.
+    """
+    lead_id = decision.lead_id
+    if not proposed:
+        raise ApprovalError(
+            f"lead {lead_id} has no proposed partner. Give it to a partner with "
+            f"`leadshare approvals reassign {lead_id} --partner P`"
+        )
+    if not any(partner.id == proposed for partner in config.partners):
+        raise ApprovalError(
+            f"lead {lead_id} cannot be approved: its proposed partner {proposed} is "
+            "no longer in partners.yaml. Give it to another partner with "
+            f"`leadshare approvals reassign {lead_id} --partner P` (action reassign "
+            "in the approval form), or reject it. Nothing was changed"
+        )
+    return proposed
+
+
 def pending(store: LeadStore) -> list[dict]:
     return store.rows("pending_approvals")
 
@@ -256,19 +297,10 @@ def _apply_decision(
                 lead_id=decision.lead_id,
                 outcome=Outcome.DISQUALIFIED.value,
                 rule="rejected_by_approver",
-                reason=f"rejected by {decision.approver}: {decision.note}".strip(),
+                reason=_rejection_reason(decision),
             )
         return f"Rejected {decision.lead_id}; it will not be shared."
 
-    partner_id = (
-        decision.partner_id
-        if decision.action == "reassign"
-        else (decision.partner_id or approval["proposed_partner"])
-    )
-    if not partner_id:
-        raise ApprovalError(
-            f"lead {decision.lead_id} has no proposed partner; use reassign with --partner"
-        )
     opt_out = store.rows("lead_opt_out", lead_id=decision.lead_id)
     if opt_out:
         raise ApprovalError(
@@ -278,6 +310,10 @@ def _apply_decision(
     rows = store.rows("lead_match_fields", lead_id=decision.lead_id)
     lead = rows[0] if rows else {"lead_id": decision.lead_id}
     _check_rules(lead, config, now)
+    if decision.action == "reassign" or decision.partner_id:
+        partner_id = _typed_partner(config, decision)
+    else:
+        partner_id = _proposed_partner(config, decision, approval["proposed_partner"])
     _check_eligible(store, config, lead, partner_id, now)
     partner = config.partner(partner_id)
     with store.transaction() as tx:

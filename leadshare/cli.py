@@ -495,7 +495,9 @@ def approvals_approve(lead_id: str, approver: str = APPROVER, note: str = "") ->
 @approvals_app.command("reassign")
 def approvals_reassign(
     lead_id: str,
-    partner: str = typer.Option(..., help="Partner id to give the lead to."),
+    partner: str = typer.Option(
+        ..., help="Partner id to give the lead to, in any letter case."
+    ),
     approver: str = APPROVER,
     note: str = "",
 ) -> None:

@@ -690,6 +690,29 @@ class Config(BaseModel):
                 return partner
         raise ConfigError(f"partner {partner_id!r} is not in partners.yaml")
 
+    def partner_id_as_configured(self, typed: str) -> str:
+        """Return the id of the one partner whose id matches ``typed`` in any case.
+
+        The loader rejects ids that differ only in case, so a loaded config has at
+        most one match. Raise ConfigError when no partner, or more than one, matches.
+        """
+        requested_id = typed.strip()
+        if any(partner.id == requested_id for partner in self.partners):
+            return requested_id
+        matches = [
+            partner.id
+            for partner in self.partners
+            if partner.id.casefold() == requested_id.casefold()
+        ]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise ConfigError(
+                f"partner {typed!r} matches {matches} in partners.yaml, which differ "
+                "only in case. Type the id exactly as partners.yaml spells it"
+            )
+        raise ConfigError(f"partner {typed!r} is not in partners.yaml")
+
     def profile(self, name: str) -> Profile:
         try:
             return self.profiles[name]

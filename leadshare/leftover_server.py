@@ -3,17 +3,25 @@
 Without ``PREFECT_API_URL``, ``leadshare share`` and ``leadshare run`` run the flow
 in-process and Prefect starts a temporary API server (uvicorn) as a child process.
 A run killed with SIGKILL, or stopped by a fail point's ``os._exit``, cannot stop
-that child, so it would run on. The CLI therefore records the server's PID under
-``$LEADSHARE_HOME/prefect-servers/`` while it runs, and every CLI command first stops
-the recorded servers whose CLI process is gone.
+that child, so it would run on.
+
+Before the flow starts, the CLI therefore writes a record under
+``$LEADSHARE_HOME/prefect-servers/`` with its own PID and a random owner token, and
+puts the token in its environment as ``LEADSHARE_SERVER_OWNER``. Prefect 3.x starts
+the server with a copy of that environment, so the server carries the token from
+its first instruction on. Every CLI command first reads the records of its home:
+for each one whose CLI process is gone, it stops the Prefect servers that carry the
+record's token. Servers of a CLI that still runs, or of another home, carry another
+token and are never touched.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
-import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,9 +33,10 @@ log = logging.getLogger(__name__)
 SERVER_COMMAND_MARK = "prefect.server.api.server:create_app"
 """Part of the command line of Prefect's temporary server (Prefect 3.x)."""
 
+OWNER_ENV = "LEADSHARE_SERVER_OWNER"
+"""The environment variable that carries a CLI run's owner token to its server."""
+
 RECORD_DIR = "prefect-servers"
-POLL_S = 0.25
-FIND_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 10.0
 
 
@@ -38,11 +47,11 @@ def _is_server(process: psutil.Process) -> bool:
         return False
 
 
-def _find_server_child() -> psutil.Process | None:
-    for child in psutil.Process().children(recursive=True):
-        if _is_server(child):
-            return child
-    return None
+def _owner_token(process: psutil.Process) -> str | None:
+    try:
+        return process.environ().get(OWNER_ENV)
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
 
 
 def _same_process(pid: int, created: float) -> psutil.Process | None:
@@ -56,47 +65,76 @@ def _same_process(pid: int, created: float) -> psutil.Process | None:
     return None
 
 
+def _write_record(record: Path, entry: dict) -> None:
+    """Write ``entry`` so that a reader sees either no record or all of it."""
+    record.parent.mkdir(parents=True, exist_ok=True)
+    partial = record.with_suffix(".partial")
+    partial.write_text(json.dumps(entry), encoding="utf-8")
+    os.replace(partial, record)
+
+
 @contextmanager
 def record_server(home: Path) -> Iterator[None]:
-    """Record the temporary server this process starts, for as long as it runs.
+    """Record this process as the owner of any Prefect server it starts inside.
 
-    A thread looks for the server among this process's children and writes its
-    PID next to this process's PID. The record is deleted on a normal exit, after
-    which Prefect stops the server itself.
+    The record is written, and the owner token set in ``os.environ``, before the
+    body runs, so no server can start unrecorded. The record is deleted when the
+    process exits normally, after Prefect's own exit handler has stopped the server.
     """
-    folder = home / RECORD_DIR
-    record = folder / f"{os.getpid()}.json"
-    done = threading.Event()
+    token = uuid.uuid4().hex
+    record = home / RECORD_DIR / f"{os.getpid()}-{token}.json"
+    _write_record(
+        record,
+        {
+            "cli_pid": os.getpid(),
+            "cli_created": psutil.Process().create_time(),
+            "owner_token": token,
+        },
+    )
+    # Exit handlers run last-registered first. Prefect registers its server's stop
+    # when it starts the server, inside the body, so this deletion runs after it.
+    atexit.register(record.unlink, missing_ok=True)
 
-    def watch() -> None:
-        waited = 0.0
-        while not done.is_set() and waited < FIND_TIMEOUT_S:
-            server = _find_server_child()
-            if server is not None:
-                folder.mkdir(parents=True, exist_ok=True)
-                record.write_text(
-                    json.dumps(
-                        {
-                            "cli_pid": os.getpid(),
-                            "cli_created": psutil.Process().create_time(),
-                            "server_pid": server.pid,
-                            "server_created": server.create_time(),
-                        }
-                    ),
-                    encoding="utf-8",
-                )
-                return
-            done.wait(POLL_S)
-            waited += POLL_S
-
-    watcher = threading.Thread(target=watch, name="record-prefect-server", daemon=True)
-    watcher.start()
+    previous = os.environ.get(OWNER_ENV)
+    os.environ[OWNER_ENV] = token
     try:
         yield
     finally:
-        done.set()
-        watcher.join()
-        record.unlink(missing_ok=True)
+        if previous is None:
+            os.environ.pop(OWNER_ENV, None)
+        else:
+            os.environ[OWNER_ENV] = previous
+
+
+def _servers_of(token: str, started_after: float) -> list[psutil.Process]:
+    """Find the running Prefect servers whose environment carries ``token``."""
+    # NOTE: a server forked but not yet exec'd still has the CLI's command line, so
+    # a command that runs in that window of microseconds misses it for good.
+    found = []
+    for process in psutil.process_iter():
+        try:
+            # A process older than the CLI run cannot be its server.
+            if process.create_time() < started_after - 0.01:
+                continue
+        except psutil.NoSuchProcess:
+            continue
+        if _is_server(process) and _owner_token(process) == token:
+            found.append(process)
+    return found
+
+
+def _servers_of_record(entry: dict) -> list[psutil.Process]:
+    """Find the running servers that a record of an ended CLI run names.
+
+    Records written by leadshare versions before the owner token name the server by
+    PID and creation time instead.
+    """
+    if "owner_token" in entry:
+        return _servers_of(str(entry["owner_token"]), float(entry["cli_created"]))
+    server = _same_process(entry["server_pid"], entry["server_created"])
+    if server is not None and _is_server(server):
+        return [server]
+    return []
 
 
 def stop_leftover_servers(home: Path) -> list[int]:
@@ -109,14 +147,15 @@ def stop_leftover_servers(home: Path) -> list[int]:
         try:
             entry = json.loads(record.read_text(encoding="utf-8"))
             cli = _same_process(entry["cli_pid"], entry["cli_created"])
-            server = _same_process(entry["server_pid"], entry["server_created"])
+            if cli is not None:
+                continue  # that CLI run is still going
+            servers = _servers_of_record(entry)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("Ignored unreadable server record %s: %s", record, exc)
             record.unlink(missing_ok=True)
             continue
-        if cli is not None:
-            continue  # that CLI run is still going
-        if server is not None and _is_server(server):
+
+        for server in servers:
             _stop(server)
             stopped.append(server.pid)
             log.warning(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from httpserver import LocalEndpoint
 from test_flow_share import SECRET, db_rows, run_share, write_partners
 
@@ -407,3 +408,96 @@ def test_cli_approver_defaults_to_login(queued, home, monkeypatch, login, expect
     assert result.exit_code == 0, result.output
     decided = db_rows(home, f"select decided_by from approvals where lead_id = '{lead}'")
     assert decided == [(expected,)]
+
+
+def test_reject_without_note_has_no_colon(queued, home):
+    from typer.testing import CliRunner
+
+    from leadshare import cli
+
+    big, huge = _lead(home, "Big Co"), _lead(home, "Huge Co")
+    runner = CliRunner()
+
+    plain = runner.invoke(cli.app, ["approvals", "reject", big, "--approver", "mia"])
+    noted = runner.invoke(
+        cli.app,
+        ["approvals", "reject", huge, "--approver", "mia", "--note", " customer "],
+    )
+
+    assert plain.exit_code == 0, plain.output
+    assert noted.exit_code == 0, noted.output
+    rejected = "select lead_id, reason from row_outcomes where rule = 'rejected_by_approver'"
+    reasons = dict(db_rows(home, rejected))
+    assert reasons[big] == "rejected by mia"
+    assert reasons[huge] == "rejected by mia: customer"
+
+
+def _remove_partner(home, partner_id: str) -> None:
+    path = home / "config" / "partners.yaml"
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    config["partners"] = [p for p in config["partners"] if p["id"] != partner_id]
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+
+
+def _approval_status(lead: str) -> str:
+    return build_context().store.rows("approval_by_lead", lead_id=lead)[0]["status"]
+
+
+def test_approve_for_removed_partner_names_reassign(queued, home):
+    from typer.testing import CliRunner
+
+    from leadshare import cli
+
+    lead = _lead(home, "Globex")
+    _remove_partner(home, "P-HOOK")
+
+    result = CliRunner().invoke(cli.app, ["approvals", "approve", lead])
+
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert "its proposed partner P-HOOK is no longer in partners.yaml" in message
+    assert f"leadshare approvals reassign {lead} --partner P" in message
+    assert _approval_status(lead) == "pending"
+    reassigned = CliRunner().invoke(
+        cli.app, ["approvals", "reassign", lead, "--partner", "P-DROP"]
+    )
+    assert reassigned.exit_code == 0, reassigned.output
+    assert _approval_status(lead) == "approved"
+
+
+def test_partner_id_matches_in_any_case(queued, home):
+    from typer.testing import CliRunner
+
+    from leadshare import cli
+
+    lead = _lead(home, "Globex")
+
+    unknown = CliRunner().invoke(
+        cli.app, ["approvals", "reassign", lead, "--partner", "p-nope"]
+    )
+    result = CliRunner().invoke(
+        cli.app, ["approvals", "reassign", lead, "--partner", " p-drop "]
+    )
+
+    assert unknown.exit_code == 2
+    assert "partner 'p-nope' is not in partners.yaml" in unknown.output
+    assert result.exit_code == 0, result.output
+    assert f"Approved {lead} for P-DROP" in result.output
+    transfers = f"select partner_id from transfers where lead_id = '{lead}'"
+    assert db_rows(home, transfers) == [("P-DROP",)]
+    decided = f"select decided_partner from approvals where lead_id = '{lead}'"
+    assert db_rows(home, decided) == [("P-DROP",)]
+
+
+def test_partner_id_in_two_cases_rejected(queued, home):
+    from leadshare.errors import ConfigError
+
+    config = build_context().config
+    drop = config.partner("P-DROP")
+    twin = drop.model_copy(update={"id": "p-Drop"})
+    clashing = config.model_copy(update={"partners": [*config.partners, twin]})
+
+    assert clashing.partner_id_as_configured("P-DROP") == "P-DROP"
+    assert clashing.partner_id_as_configured("p-Drop") == "p-Drop"
+    with pytest.raises(ConfigError, match="differ only in case"):
+        clashing.partner_id_as_configured("p-drop")
