@@ -247,3 +247,60 @@ def test_crash_before_replace(tmp_path):
     write_partner_csv(tmp_path, "acme", "run-1", [{"a": "new"}], ["a"])
     assert target.read_bytes() == b"a\nnew\n"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["acme_run-1.csv"]
+
+
+def _written_with_umask(umask: int, write) -> int:
+    """Return the permission bits of the file that ``write()`` returns under ``umask``."""
+    previous = os.umask(umask)
+    try:
+        path = write()
+    finally:
+        os.umask(previous)
+    return path.stat().st_mode & 0o777
+
+
+WRITERS = {
+    "file_drop": lambda folder: write_partner_csv(
+        folder, "acme", "run-1", [{"a": "1"}], ["a"]
+    ),
+    "crm_export": lambda folder: write_crm_assignments(
+        folder,
+        "run-1",
+        [{"lead_id": "L-1", "owner_id": "U-1", "partner_id": "acme", "assigned_at": "x"}],
+    ),
+    "manual": lambda folder: append_manual_handoff(folder, [{"transfer_id": "T-1"}]),
+}
+
+
+@pytest.mark.parametrize("channel", sorted(WRITERS))
+@pytest.mark.parametrize(
+    ("umask", "mode"), [(0o022, 0o644), (0o027, 0o640)], ids=["umask022", "umask027"]
+)
+def test_file_mode_follows_umask(tmp_path, channel, umask, mode):
+    write = WRITERS[channel]
+
+    first = _written_with_umask(umask, lambda: write(tmp_path))
+    # Rewriting replaces the file through a new temp file, which gets the mode too.
+    again = _written_with_umask(umask, lambda: write(tmp_path))
+
+    assert oct(first) == oct(mode)
+    assert oct(again) == oct(mode)
+
+
+def test_crash_leaves_temp_with_umask_mode(tmp_path):
+    environment = dict(os.environ, LEADSHARE_FAILPOINT="after_csv_temp_write")
+    previous = os.umask(0o022)
+    try:
+        crashed = subprocess.run(
+            [sys.executable, "-c", CRASH_SCRIPT, str(tmp_path)],
+            cwd=PROJECT,
+            env=environment,
+            capture_output=True,
+            timeout=60,
+        )
+    finally:
+        os.umask(previous)
+
+    (temp,) = tmp_path.iterdir()
+    assert crashed.returncode == 77
+    assert oct(temp.stat().st_mode & 0o777) == oct(0o644)
