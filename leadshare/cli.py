@@ -30,7 +30,8 @@ approvals_app = typer.Typer(
     "revenues."
 )
 endpoint_app = typer.Typer(
-    help="Partner endpoints disabled after 410 Gone or backing off after a 429."
+    help="Partner endpoints disabled after 410 Gone, 401 or 403, or backing off "
+    "after a 429."
 )
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(endpoint_app, name="endpoint")
@@ -353,6 +354,7 @@ def status(
         live = store.run_in_progress()
         disabled = store.rows("disabled_endpoints")
         backing_off = store.rows("backing_off_endpoints", now=ctx.now)
+        pending = store.rows("pending_by_partner")
     except LeadshareError as exc:
         _fail(exc)
     console = Console(highlight=False)
@@ -366,20 +368,31 @@ def status(
         console.print(lines[0], style="bold", markup=False, soft_wrap=True)
         for line in lines[1:]:
             console.print(line, markup=False)
-    for line in endpoint_lines(disabled, backing_off):
+    for line in endpoint_lines(disabled, backing_off, pending):
         console.print(line, markup=False)
 
 
-def endpoint_lines(disabled: list[dict], backing_off: list[dict]) -> list[str]:
-    """Describe the partner endpoints that hold transfers back, if any."""
+def endpoint_lines(
+    disabled: list[dict], backing_off: list[dict], pending: list[dict] | None = None
+) -> list[str]:
+    """Describe the partner endpoints that hold transfers back, if any.
+
+    ``pending`` contains the rows of ``pending_by_partner``, which give the number
+    of transfers each disabled endpoint holds.
+    """
     if not disabled and not backing_off:
         return []
+    held: dict[str, int] = {}
+    for row in pending or []:
+        held[row["partner_id"]] = held.get(row["partner_id"], 0) + int(row["pending"])
     lines = ["Partner endpoints holding transfers back"]
     for row in disabled:
+        partner_id = row["partner_id"]
         lines.append(
-            f"  {row['partner_id']}: disabled since {str(row['disabled_at'])[:19]} "
-            f"({row['reason']}). Once the partner has fixed it, run "
-            f"'leadshare endpoint enable {row['partner_id']}'"
+            f"  {partner_id}: disabled since {str(row['disabled_at'])[:19]}, "
+            f"{counted(held.get(partner_id, 0), 'transfer')} waiting "
+            f"({row['reason']}). Once the cause is fixed, run "
+            f"'leadshare endpoint enable {partner_id}'"
         )
     for row in backing_off:
         lines.append(
@@ -511,9 +524,9 @@ def approvals_reject(lead_id: str, approver: str = APPROVER, note: str = "") -> 
 
 @endpoint_app.command("enable")
 def endpoint_enable(partner_id: str) -> None:
-    """Re-enable a partner endpoint disabled after 410 Gone, or end its back-off.
+    """Re-enable an endpoint disabled after a 410, 401 or 403, or end its back-off.
 
-    Its waiting leads go in the next run.
+    Its waiting leads go in the next run, each with its first webhook-id.
     """
     try:
         ctx = _context()
@@ -521,7 +534,8 @@ def endpoint_enable(partner_id: str) -> None:
         if partner.channel != "webhook":
             raise LeadshareError(
                 f"partner {partner_id} delivers by {partner.channel}; only webhook "
-                "endpoints are disabled (after 410 Gone). Nothing was changed"
+                "endpoints are disabled (after 410 Gone, 401 or 403). Nothing was "
+                "changed"
             )
         disabled = {row["partner_id"] for row in ctx.store.rows("disabled_endpoints")}
         backing_off = ctx.store.rows(

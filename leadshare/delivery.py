@@ -35,6 +35,7 @@ from leadshare.config import Partner
 from leadshare.errors import (
     ConfigError,
     DeliveryError,
+    EndpointAuthError,
     EndpointGoneError,
     EndpointRedirectError,
     RejectedDeliveryError,
@@ -309,10 +310,11 @@ def _send_webhooks(
     """POST each due transfer in turn and record every outcome.
 
     The loop stops early, leaving the rest pending, after ``MAX_FAILURES_IN_A_ROW``
-    retryable failures, a 429, a redirect, a 410 or when ``settings.webhook_budget_s``
-    has run out. After a 429, or after the failures in a row, the endpoint backs off
-    (see :func:`_back_off`). Sends that the partner accepted are recorded even when
-    an unexpected exception ends the loop.
+    retryable failures, a 429, a redirect, a 401, 403 or 410, or when
+    ``settings.webhook_budget_s`` has run out. After a 429, or after the failures in
+    a row, the endpoint backs off (see :func:`_back_off`). After a 401, 403 or 410 it
+    is disabled (see :func:`_disable`). Sends that the partner accepted are recorded
+    even when an unexpected exception ends the loop.
     """
     sent: list[dict] = []
     retry_times: list[dt.datetime] = []
@@ -400,7 +402,7 @@ def _send_webhooks(
                 summary.errors.append(f"{row['transfer_id']}: {exc}")
                 failures.log(row, exc, "failed for good, not retried")
                 continue
-            except EndpointGoneError as exc:
+            except (EndpointGoneError, EndpointAuthError) as exc:
                 _flush_sent(store, sent)
                 with store.transaction() as tx:
                     tx.execute(
@@ -409,7 +411,7 @@ def _send_webhooks(
                         attempts=exc.attempts,
                         last_error=str(exc)[:500],
                     )
-                _disable(store, partner, now, str(exc), slack)
+                _disable(store, partner, now, exc, slack)
                 summary.waiting = unsent()
                 return
             retry_times.clear()
@@ -553,7 +555,20 @@ def _flush_sent(store: LeadStore, sent: list[dict]) -> None:
     sent.clear()
 
 
-def _disable(store, partner, now, reason, slack) -> None:
+def _disable(store, partner, now, error: DeliveryError, slack) -> None:
+    """Disable ``partner``'s endpoint after a 410, 401 or 403, and alert once.
+
+    The partner's pending transfers wait, keeping their ids and stored payloads,
+    until ``leadshare endpoint enable`` removes the record.
+    """
+    reason = str(error)
+    if isinstance(error, EndpointAuthError):
+        # The secret reference (env:NAME or block:NAME) is safe to show; the
+        # secret itself is never in the message.
+        reason += (
+            f". The signing secret reference in partners.yaml is "
+            f"{partner.webhook.secret}"
+        )
     with store.transaction() as tx:
         tx.execute(
             "disable_endpoint",
@@ -561,11 +576,7 @@ def _disable(store, partner, now, reason, slack) -> None:
             disabled_at=now,
             reason=reason[:500],
         )
-    text = (
-        f"Partner {partner.id} ({partner.name}) answered 410 Gone: its endpoint is disabled and "
-        f"its pending leads wait. Re-enable with `leadshare endpoint enable {partner.id}` "
-        f"once the partner has a new URL."
-    )
+    text = _disabled_alert(partner, error)
     log.error(text)
     if slack is not None:
         try:
@@ -573,6 +584,25 @@ def _disable(store, partner, now, reason, slack) -> None:
         except SlackPostError as exc:
             # The alert is in the log above; the deliveries must not fail with Slack.
             log.error("Slack alert for partner %s not posted: %s", partner.id, exc)
+
+
+def _disabled_alert(partner: Partner, error: DeliveryError) -> str:
+    """Return the alert for a disabled endpoint: the status, the cause and the fix."""
+    enable = f"`leadshare endpoint enable {partner.id}`"
+    if isinstance(error, EndpointAuthError):
+        return (
+            f"Partner {partner.id} ({partner.name}) answered HTTP {error.status}: it "
+            "refused authentication, so its endpoint is disabled and its pending "
+            "leads wait. Check that both sides use the signing secret "
+            f"{partner.webhook.secret} and that any credentials in the webhook URL "
+            f"are valid, then run {enable}; the leads go with their first "
+            "webhook-id in the next run."
+        )
+    return (
+        f"Partner {partner.id} ({partner.name}) answered 410 Gone: its endpoint is "
+        f"disabled and its pending leads wait. Re-enable with {enable} once the "
+        "partner has a new URL."
+    )
 
 
 def _deliver_file(store, settings, partner, rows, now, summary) -> None:

@@ -160,6 +160,65 @@ def test_gone_with_slack_down_still_disables(store, settings, caplog):
     assert "Slack alert for partner P-X not posted" in caplog.text
 
 
+ROTATED_SECRET = "whsec_" + "cm90YXRlZC1vbi1vbmUtc2lkZS1vbmx5LXNlY3JldA=="
+
+
+def test_wrong_secret_holds_then_enable_resends(store, settings, caplog):
+    slack = FakeSlackClient()
+    # The partner verifies with a secret rotated on its side only: every POST is 401.
+    with LocalEndpoint(secret=ROTATED_SECRET) as rejecting:
+        partner = _partner(rejecting.url)
+        first = deliver_partner(store, settings, partner, NOW, slack=slack)
+        second = deliver_partner(store, settings, partner, NOW, slack=slack)
+    rows = _statuses(store)
+    disabled = store.rows("disabled_endpoints")
+
+    assert len(rejecting.requests) == 1
+    assert first.failed == 0
+    assert first.waiting == 3
+    assert second.waiting == 3
+    assert [status for _, status, _, _ in rows] == ["pending"] * 3
+    assert [attempts for _, _, attempts, _ in rows] == [1, 0, 0]
+    assert [row["partner_id"] for row in disabled] == ["P-X"]
+    assert "HTTP 401" in disabled[0]["reason"]
+    assert "refused authentication" in disabled[0]["reason"]
+    assert "env:TEST_PARTNER_SECRET" in disabled[0]["reason"]
+    alerts = [
+        record.getMessage()
+        for record in caplog.records
+        if "refused authentication" in record.getMessage()
+    ]
+    assert len(alerts) == 1
+    assert "signing secret env:TEST_PARTNER_SECRET" in alerts[0]
+    assert "leadshare endpoint enable P-X" in alerts[0]
+    assert len(slack.messages) == 1
+    assert slack.messages[0].text == alerts[0]
+    for text in [disabled[0]["reason"], alerts[0], *caplog.messages]:
+        assert SECRET not in text
+        assert SECRET.removeprefix("whsec_") not in text
+
+    with store.transaction() as tx:
+        tx.execute("enable_endpoint", partner_id="P-X")
+    with LocalEndpoint(secret=SECRET) as accepting:
+        resumed = deliver_partner(store, settings, _partner(accepting.url), NOW)
+
+    assert resumed.sent == 3
+    assert accepting.accepted_ids == ["msg_0", "msg_1", "msg_2"]
+    # The stored payload goes again, so the partner sees the same message.
+    assert accepting.requests[0].body == rejecting.requests[0].body
+
+
+def test_forbidden_holds_like_unauthorized(store, settings):
+    with LocalEndpoint(default=403, secret=SECRET) as endpoint:
+        summary = deliver_partner(store, settings, _partner(endpoint.url), NOW)
+
+    assert len(endpoint.requests) == 1
+    assert summary.waiting == 3
+    assert summary.failed == 0
+    assert {status for _, status, _, _ in _statuses(store)} == {"pending"}
+    assert "HTTP 403" in store.rows("disabled_endpoints")[0]["reason"]
+
+
 def test_client_error_fails_without_retry(store, settings):
     with LocalEndpoint(default=422, secret=SECRET) as endpoint:
         summary = deliver_partner(store, settings, _partner(endpoint.url), NOW)

@@ -1373,3 +1373,57 @@ def test_status_quiet_without_endpoint_trouble(home, partner):
 
     assert result.exit_code == 0
     assert "Partner endpoints" not in result.output
+
+
+ROTATED_SECRET = "whsec_cm90YXRlZC1vbi1vbmUtc2lkZS1vbmx5LXNlY3JldA=="
+
+
+def test_auth_failure_held_then_released(home, tmp_path, monkeypatch):
+    from leadshare import cli
+    from leadshare.generate import write_leads
+
+    monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
+    leads = write_leads(tmp_path / "leads.csv", 300, seed=11)
+    # The partner verifies with a secret rotated on its side only.
+    with LocalEndpoint(secret=ROTATED_SECRET) as rejecting:
+        write_partners(home, rejecting.url)
+        first = run_share(home, "generic", leads)
+    hook = {row["partner"]: row for row in first["partners"]}["P-HOOK"]
+    held = db_rows(
+        home,
+        "select transfer_id, lead_id, attempts from transfers "
+        "where partner_id = 'P-HOOK' and status = 'pending' order by attempts desc",
+    )
+    runner = CliRunner()
+    status = " ".join(runner.invoke(cli.app, ["status"]).output.split())
+    tried = " ".join(runner.invoke(cli.app, ["explain", held[0][1]]).output.split())
+    untried = " ".join(runner.invoke(cli.app, ["explain", held[-1][1]]).output.split())
+
+    assert hook["offered"] > 1
+    assert len(rejecting.requests) == 1
+    assert hook["failed"] == 0
+    assert hook["waiting"] == hook["offered"]
+    assert len(held) == hook["offered"]
+    assert [attempts for _, _, attempts in held[:2]] == [1, 0]
+    assert "P-HOOK: disabled since" in status
+    assert f"{len(held)} transfers waiting" in status
+    assert "refused authentication" in status
+    assert "env:TEST_PARTNER_SECRET" in status
+    assert "'leadshare endpoint enable P-HOOK'" in status
+    assert "last error: webhook" in tried
+    assert "refused authentication" in tried
+    assert "endpoint of P-HOOK is disabled" in untried
+    assert "refused authentication" in untried
+    assert SECRET.removeprefix("whsec_") not in status + tried + untried
+
+    enabled = runner.invoke(cli.app, ["endpoint", "enable", "P-HOOK"])
+    with LocalEndpoint(secret=SECRET) as accepting:
+        write_partners(home, accepting.url)
+        second = share_leads_once()
+
+    assert enabled.exit_code == 0
+    assert "Endpoint of P-HOOK enabled." in enabled.output
+    hook = {row["partner"]: row for row in second["partners"]}["P-HOOK"]
+    assert hook["sent"] == len(held)
+    assert sorted(accepting.accepted_ids) == sorted(row[0] for row in held)
+    assert accepting.duplicates == 0
