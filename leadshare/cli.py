@@ -3,7 +3,8 @@
 Contract relied on by scripts: ``LEADSHARE_HOME`` selects the folder with the store,
 inbox, outbox and config (default ``./var``), and ``leadshare share --profile NAME
 --json FILE...`` prints one JSON object whose ``outcomes`` maps each outcome to its
-row count.
+row count. When the deliveries to a partner stopped on an error that needs a fix by
+hand, its row under ``partners`` has that ``error`` and the exit code is 1.
 """
 
 from __future__ import annotations
@@ -255,6 +256,7 @@ def share(
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:
         _print_summary(summary)
+    _exit_if_partners_failed(summary)
 
 
 @app.command()
@@ -262,9 +264,29 @@ def run() -> None:
     """Run the sharing flow once on whatever is in the inbox and outbox."""
     try:
         _context()  # a bad config or setting fails here, before Prefect starts
-        _print_summary(_run_flow())
+        summary = _run_flow()
     except LeadshareError as exc:
         _fail(exc)
+    _print_summary(summary)
+    _exit_if_partners_failed(summary)
+
+
+def _exit_if_partners_failed(summary: dict) -> None:
+    """Exit with code 1 after the summary when a partner's deliveries hit an error.
+
+    Such an error, an outbox folder that cannot be written for example, needs a
+    fix by hand. The partner's transfers wait in the outbox for the next run.
+    """
+    failed = [row for row in summary.get("partners", []) if row.get("error")]
+    for row in failed:
+        console.print(
+            f"error: deliveries to partner {row['partner']} wait: {row['error']}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    if failed:
+        raise typer.Exit(code=1)
 
 
 @app.command()

@@ -80,6 +80,9 @@ class DeliverySummary:
     failed: int = 0
     waiting: int = 0
     errors: list[str] = field(default_factory=list)
+    error: str | None = None
+    """What stopped the partner's deliveries in this run and needs fixing by hand,
+    such as an outbox folder that cannot be written; None when nothing did."""
 
 
 def _allowed(row: dict[str, Any], partner: Partner) -> dict[str, Any]:
@@ -606,48 +609,26 @@ def _disabled_alert(partner: Partner, error: DeliveryError) -> str:
 
 
 def _deliver_file(store, settings, partner, rows, now, summary) -> None:
-    fresh = [row for row in rows if row["delivery_batch"] is None]
-    if fresh:
-        digest = hashlib.sha256(
-            "".join(r["transfer_id"] for r in fresh).encode()
-        ).hexdigest()[:12]
-        batch = f"{now:%Y%m%dT%H%M%S}-{digest}"
-        batches = pd.DataFrame(
-            {"transfer_id": [r["transfer_id"] for r in fresh], "delivery_batch": batch}
-        )
-        with store.transaction() as tx:
-            tx.execute_with_frame("set_delivery_batches", batches)
-        for row in fresh:
-            row["delivery_batch"] = batch
+    """Write the due transfers of a file channel, one file per delivery batch.
+
+    A batch is marked sent once its file is written. An outbox folder that cannot
+    be written (no permission, a file in its place, a full disk) is a local fault
+    that retrying within the run does not fix, so the rest of the transfers wait
+    for the next run and ``summary.error`` says what to fix.
+    """
+    _stamp_delivery_batches(store, rows, now)
     folder = settings.outbox / partner.channel / partner.id
-    folder.mkdir(parents=True, exist_ok=True)
     by_batch: dict[str, list[dict]] = {}
     for row in rows:
         by_batch.setdefault(row["delivery_batch"], []).append(row)
     for batch, batch_rows in sorted(by_batch.items()):
-        allowed = [_allowed(row, partner) for row in batch_rows]
-        if partner.channel == "file_drop":
-            filedrop.write_partner_csv(
-                folder, partner.id, batch, allowed, partner.fields
-            )
-        elif partner.channel == "crm_export":
-            crm_rows = [
-                {
-                    **lead,
-                    "lead_id": row["lead_id"],
-                    "owner_id": partner.crm_owner_id or partner.id,
-                    "partner_id": partner.id,
-                    "assigned_at": now.isoformat(),
-                }
-                for lead, row in zip(allowed, batch_rows, strict=True)
-            ]
-            filedrop.write_crm_assignments(folder, batch, crm_rows, partner.fields)
-        else:
-            manual = [
-                {**lead, "transfer_id": row["transfer_id"], "partner_id": partner.id}
-                for lead, row in zip(allowed, batch_rows, strict=True)
-            ]
-            filedrop.append_manual_handoff(folder, manual)
+        # NOTE: a manual queue file that is not JSON Lines raises ValueError here,
+        # which fails the task and is retried like a transient error.
+        try:
+            _write_batch_file(folder, partner, batch, batch_rows, now)
+        except OSError as exc:
+            _wait_for_folder(summary, partner, folder, exc, len(rows) - summary.sent)
+            return
         sent = pd.DataFrame(
             {
                 "transfer_id": [r["transfer_id"] for r in batch_rows],
@@ -659,3 +640,62 @@ def _deliver_file(store, settings, partner, rows, now, summary) -> None:
         with store.transaction() as tx:
             tx.execute_with_frame("mark_transfers_sent", sent)
         summary.sent += len(batch_rows)
+
+
+def _stamp_delivery_batches(store, rows: list[dict], now: dt.datetime) -> None:
+    """Give the rows without a delivery batch one new batch id, stored first.
+
+    A rerun after a crash then writes the same file name again.
+    """
+    fresh = [row for row in rows if row["delivery_batch"] is None]
+    if not fresh:
+        return
+    digest = hashlib.sha256("".join(r["transfer_id"] for r in fresh).encode())
+    batch = f"{now:%Y%m%dT%H%M%S}-{digest.hexdigest()[:12]}"
+    batches = pd.DataFrame(
+        {"transfer_id": [r["transfer_id"] for r in fresh], "delivery_batch": batch}
+    )
+    with store.transaction() as tx:
+        tx.execute_with_frame("set_delivery_batches", batches)
+    for row in fresh:
+        row["delivery_batch"] = batch
+
+
+def _write_batch_file(folder, partner, batch, batch_rows, now) -> None:
+    """Write one delivery batch in the partner's channel format."""
+    allowed = [_allowed(row, partner) for row in batch_rows]
+    if partner.channel == "file_drop":
+        filedrop.write_partner_csv(folder, partner.id, batch, allowed, partner.fields)
+    elif partner.channel == "crm_export":
+        crm_rows = [
+            {
+                **lead,
+                "lead_id": row["lead_id"],
+                "owner_id": partner.crm_owner_id or partner.id,
+                "partner_id": partner.id,
+                "assigned_at": now.isoformat(),
+            }
+            for lead, row in zip(allowed, batch_rows, strict=True)
+        ]
+        filedrop.write_crm_assignments(folder, batch, crm_rows, partner.fields)
+    else:
+        manual = [
+            {**lead, "transfer_id": row["transfer_id"], "partner_id": partner.id}
+            for lead, row in zip(allowed, batch_rows, strict=True)
+        ]
+        filedrop.append_manual_handoff(folder, manual)
+
+
+def _wait_for_folder(summary, partner, folder, error: OSError, waiting: int) -> None:
+    """Record that ``waiting`` transfers wait because ``folder`` cannot be written."""
+    summary.error = filedrop.describe_write_error(folder, error)
+    summary.waiting = waiting
+    summary.errors.append(summary.error)
+    log.error(
+        "Partner %s: %s wait for the next run because its %s files cannot be "
+        "written: %s",
+        partner.id,
+        counted(waiting, "transfer"),
+        partner.channel,
+        summary.error,
+    )

@@ -8,6 +8,7 @@ import logging
 
 import pytest
 from httpserver import LocalEndpoint, Reply
+from test_filedrop import read_only_folder
 from test_flow_share import SECRET
 
 from leadshare.config import Partner
@@ -235,6 +236,50 @@ def test_file_drop_batch_written_once(store, settings):
     assert len(files) == 1
     assert again.due == 0
     assert files[0].read_text().count("\n") == 4
+
+
+@pytest.mark.parametrize("channel", ["file_drop", "crm_export", "manual"])
+def test_file_in_place_of_folder_waits(store, settings, caplog, channel):
+    partner = _partner("", channel="file_drop").model_copy(
+        update={"channel": channel, "crm_owner_id": "OWN-1"}
+    )
+    folder = settings.outbox / channel / "P-X"
+    folder.parent.mkdir(parents=True)
+    folder.write_text("not a folder", encoding="utf-8")
+
+    blocked = deliver_partner(store, settings, partner, NOW)
+    rows = _statuses(store)
+    folder.unlink()
+    resumed = deliver_partner(store, settings, partner, NOW)
+
+    assert blocked.sent == 0
+    assert blocked.waiting == 3
+    assert f"outbox folder {folder} cannot be created" in blocked.error
+    assert "move that file away" in blocked.error
+    assert [status for _, status, _, _ in rows] == ["pending"] * 3
+    lines = [r.getMessage() for r in caplog.records if str(folder) in r.getMessage()]
+    assert len(lines) == 1
+    assert "P-X: 3 transfers wait for the next run" in lines[0]
+    assert resumed.sent == 3
+    assert resumed.error is None
+    assert len(list(folder.iterdir())) == 1
+
+
+def test_read_only_folder_waits(store, settings):
+    partner = _partner("", channel="file_drop")
+    folder = settings.outbox / "file_drop" / "P-X"
+    with read_only_folder(folder):
+        blocked = deliver_partner(store, settings, partner, NOW)
+        rows = _statuses(store)
+    resumed = deliver_partner(store, settings, partner, NOW)
+
+    assert blocked.sent == 0
+    assert blocked.waiting == 3
+    assert f"outbox folder {folder} is not writable" in blocked.error
+    assert [status for _, status, _, _ in rows] == ["pending"] * 3
+    assert resumed.sent == 3
+    # The rerun writes the batch stamped in the blocked run: one file, no second.
+    assert len(list(folder.glob("*.csv"))) == 1
 
 
 @pytest.mark.parametrize(

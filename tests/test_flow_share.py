@@ -1427,3 +1427,81 @@ def test_auth_failure_held_then_released(home, tmp_path, monkeypatch):
     assert hook["sent"] == len(held)
     assert sorted(accepting.accepted_ids) == sorted(row[0] for row in held)
     assert accepting.duplicates == 0
+
+
+def _partners_sharing_us_leads(home: Path, hook_url: str) -> None:
+    """Write partners among which the generated US leads reach P-DROP and P-INCRM.
+
+    P-HOOK takes one lead a day, so the rest go to the two file partners.
+    """
+    write_partners(home, hook_url, hook_capacity=1)
+    config = home / "config" / "partners.yaml"
+    data = yaml.safe_load(config.read_text())
+    for entry in data["partners"]:
+        if entry["id"] == "P-INCRM":
+            entry["territory"]["countries"] = ["US", "IN"]
+    config.write_text(yaml.safe_dump(data))
+
+
+def test_unwritable_outbox_reported_not_retried(home, tmp_path, monkeypatch):
+    import json
+
+    from leadshare import cli
+    from leadshare.generate import write_leads
+    from tasks import transfer
+    from test_filedrop import read_only_folder
+
+    monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
+    calls: list[str] = []
+    real_deliver = transfer.deliver_partner
+
+    def counting_deliver(store, settings, partner, now, **options):
+        calls.append(partner.id)
+        return real_deliver(store, settings, partner, now, **options)
+
+    monkeypatch.setattr(transfer, "deliver_partner", counting_deliver)
+    drop = home / "outbox" / "file_drop" / "P-DROP"
+    drop.parent.mkdir(parents=True)
+    drop.write_text("not a folder", encoding="utf-8")
+    crm = home / "outbox" / "crm_export" / "P-INCRM"
+    leads = write_leads(tmp_path / "leads.csv", 300, seed=11)
+    with LocalEndpoint(secret=SECRET) as endpoint, read_only_folder(crm):
+        _partners_sharing_us_leads(home, endpoint.url)
+        result = CliRunner().invoke(cli.app, ["share", "--json", str(leads)])
+    summary = json.loads(result.stdout)
+    by_partner = {row["partner"]: row for row in summary["partners"]}
+    pending = dict(
+        db_rows(
+            home,
+            "select partner_id, count(*) from transfers where status = 'pending' "
+            "group by partner_id",
+        )
+    )
+    errors = " ".join(result.stderr.split())
+
+    assert result.exit_code == 1
+    assert sum(summary["outcomes"].values()) == summary["rows_in"] == 300
+    assert calls.count("P-DROP") == 1
+    assert calls.count("P-INCRM") == 1
+    assert by_partner["P-DROP"]["offered"] > 0
+    assert by_partner["P-DROP"]["waiting"] == by_partner["P-DROP"]["offered"]
+    assert pending["P-DROP"] == by_partner["P-DROP"]["offered"]
+    assert f"because {drop} is not a folder" in by_partner["P-DROP"]["error"]
+    assert by_partner["P-INCRM"]["offered"] > 0
+    assert pending["P-INCRM"] == by_partner["P-INCRM"]["offered"]
+    assert f"outbox folder {crm} is not writable" in by_partner["P-INCRM"]["error"]
+    assert by_partner["P-HOOK"]["error"] is None
+    assert by_partner["P-HOOK"]["sent"] == 1
+    assert "error: deliveries to partner P-DROP wait" in errors
+    assert "Traceback" not in result.output
+    assert db_rows(home, "select status from runs") == [("completed",)]
+
+    drop.unlink()
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        _partners_sharing_us_leads(home, endpoint.url)
+        again = share_leads_once()
+    by_partner = {row["partner"]: row for row in again["partners"]}
+
+    assert by_partner["P-DROP"]["sent"] == pending["P-DROP"]
+    assert by_partner["P-INCRM"]["sent"] == pending["P-INCRM"]
+

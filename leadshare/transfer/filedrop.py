@@ -267,6 +267,52 @@ def _create_temp(path: Path) -> tuple[int, str]:
     )
 
 
+def describe_write_error(folder: Path, error: OSError) -> str:
+    """Return why files cannot be written in the outbox ``folder``, and the fix.
+
+    ``error`` is what creating ``folder`` or writing a file in it raised.
+    """
+    folder = Path(folder)
+    blocker = _nearest_entry(folder)
+    if blocker is not None and not blocker.is_dir():
+        return (
+            f"outbox folder {folder} cannot be created because {blocker} is not a "
+            "folder; move that file away, then the next run writes the files"
+        )
+    if isinstance(error, IsADirectoryError):
+        target = error.filename2 or error.filename
+        return (
+            f"cannot write {target} because a folder has that name; move that "
+            "folder away, then the next run writes the file"
+        )
+    if isinstance(error, PermissionError):
+        if blocker == folder:
+            where = f"outbox folder {folder} is not writable"
+        else:
+            where = (
+                f"outbox folder {folder} cannot be created because {blocker} is "
+                "not writable"
+            )
+        return (
+            f"{where} for this user ({error.strerror}); fix its owner and mode, "
+            "or remove the immutable flag (lsattr, chattr -i), then the next run "
+            "writes the files"
+        )
+    return (
+        f"cannot write in outbox folder {folder}: {error.strerror or error}; fix "
+        "the folder or its disk (free space, a read-only mount), then the next run "
+        "writes the files"
+    )
+
+
+def _nearest_entry(folder: Path) -> Path | None:
+    """Return ``folder`` or its nearest parent that exists, or None if none does."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists() or candidate.is_symlink():
+            return candidate
+    return None
+
+
 def _remove_stale_temps(path: Path) -> None:
     # NOTE: this assumes one writer per target file at a time (the run lock).
     # A concurrent writer's temp file for the same name would be removed here.
