@@ -1505,3 +1505,37 @@ def test_unwritable_outbox_reported_not_retried(home, tmp_path, monkeypatch):
     assert by_partner["P-DROP"]["sent"] == pending["P-DROP"]
     assert by_partner["P-INCRM"]["sent"] == pending["P-INCRM"]
 
+
+def test_flow_retry_keeps_start_time(home, partner, tmp_path, monkeypatch):
+    import datetime as dt
+
+    from flows.share import share_leads
+    from leadshare import pipeline
+    from leadshare.generate import write_leads
+
+    real_match = pipeline.match_batch
+    failed_at: list[dt.datetime] = []
+
+    def fail_once(ctx, frame, batch):
+        if not failed_at:
+            failed_at.append(dt.datetime.now(dt.UTC))
+            raise RuntimeError("matching failed once on purpose")
+        return real_match(ctx, frame, batch)
+
+    monkeypatch.setattr(pipeline, "match_batch", fail_once)
+    leads = write_leads(tmp_path / "leads.csv", 50, seed=12)
+    target = home / "inbox" / "generic" / leads.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(leads, target)
+
+    summary = share_leads.with_options(retries=1, retry_delay_seconds=0)()
+    runs = db_rows(home, "select run_id, started_at, status, finished_at from runs")
+
+    assert summary["rows_in"] == 50
+    assert len(runs) == 1
+    run_id, started_at, status, finished_at = runs[0]
+    assert run_id == summary["run_id"]
+    assert status == "completed"
+    # The first attempt's start, before its failure, not the retry's start.
+    assert started_at.astimezone(dt.UTC) < failed_at[0]
+    assert finished_at.astimezone(dt.UTC) > failed_at[0]
