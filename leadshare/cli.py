@@ -404,15 +404,16 @@ def endpoint_lines(
     """
     if not disabled and not backing_off:
         return []
-    held: dict[str, int] = {}
+    waiting: dict[str, int] = {}
     for row in pending or []:
-        held[row["partner_id"]] = held.get(row["partner_id"], 0) + int(row["pending"])
+        partner_id = row["partner_id"]
+        waiting[partner_id] = waiting.get(partner_id, 0) + int(row["pending"])
     lines = ["Partner endpoints holding transfers back"]
     for row in disabled:
         partner_id = row["partner_id"]
         lines.append(
             f"  {partner_id}: disabled since {str(row['disabled_at'])[:19]}, "
-            f"{counted(held.get(partner_id, 0), 'transfer')} waiting "
+            f"{counted(waiting.get(partner_id, 0), 'transfer')} waiting "
             f"({row['reason']}). Once the cause is fixed, run "
             f"'leadshare endpoint enable {partner_id}'"
         )

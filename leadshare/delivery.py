@@ -81,8 +81,8 @@ class DeliverySummary:
     waiting: int = 0
     errors: list[str] = field(default_factory=list)
     error: str | None = None
-    """What stopped the partner's deliveries in this run and needs fixing by hand,
-    such as an outbox folder that cannot be written; None when nothing did."""
+    """The error that stopped the partner's deliveries in this run and needs a fix
+    by hand, such as an outbox folder that cannot be written, or None."""
 
 
 def _allowed(row: dict[str, Any], partner: Partner) -> dict[str, Any]:
@@ -594,8 +594,8 @@ def _disabled_alert(partner: Partner, error: DeliveryError) -> str:
     enable = f"`leadshare endpoint enable {partner.id}`"
     if isinstance(error, EndpointAuthError):
         return (
-            f"Partner {partner.id} ({partner.name}) answered HTTP {error.status}: it "
-            "refused authentication, so its endpoint is disabled and its pending "
+            f"Partner {partner.id} ({partner.name}) answered HTTP {error.status}: "
+            "authentication failed, so its endpoint is disabled and its pending "
             "leads wait. Check that both sides use the signing secret "
             f"{partner.webhook.secret} and that any credentials in the webhook URL "
             f"are valid, then run {enable}; the leads go with their first "
@@ -614,7 +614,7 @@ def _deliver_file(store, settings, partner, rows, now, summary) -> None:
     A batch is marked sent once its file is written. An outbox folder that cannot
     be written (no permission, a file in its place, a full disk) is a local fault
     that retrying within the run does not fix, so the rest of the transfers wait
-    for the next run and ``summary.error`` says what to fix.
+    for the next run and ``summary.error`` names the folder and the fix.
     """
     _stamp_delivery_batches(store, rows, now)
     folder = settings.outbox / partner.channel / partner.id

@@ -182,12 +182,12 @@ def test_wrong_secret_holds_then_enable_resends(store, settings, caplog):
     assert [attempts for _, _, attempts, _ in rows] == [1, 0, 0]
     assert [row["partner_id"] for row in disabled] == ["P-X"]
     assert "HTTP 401" in disabled[0]["reason"]
-    assert "refused authentication" in disabled[0]["reason"]
+    assert "authentication failed" in disabled[0]["reason"]
     assert "env:TEST_PARTNER_SECRET" in disabled[0]["reason"]
     alerts = [
         record.getMessage()
         for record in caplog.records
-        if "refused authentication" in record.getMessage()
+        if "authentication failed" in record.getMessage()
     ]
     assert len(alerts) == 1
     assert "signing secret env:TEST_PARTNER_SECRET" in alerts[0]
@@ -205,7 +205,7 @@ def test_wrong_secret_holds_then_enable_resends(store, settings, caplog):
 
     assert resumed.sent == 3
     assert accepting.accepted_ids == ["msg_0", "msg_1", "msg_2"]
-    # The stored payload goes again, so the partner sees the same message.
+    # The stored payload goes again, so the partner receives the same message.
     assert accepting.requests[0].body == rejecting.requests[0].body
 
 

@@ -327,11 +327,11 @@ def read_only_folder(folder: Path) -> Iterator[None]:
         return
     if shutil.which("chattr") is None:
         pytest.skip("running as root without chattr, so no folder is read-only")
-    made = subprocess.run(
+    flagged = subprocess.run(
         ["chattr", "+i", str(folder)], capture_output=True, text=True, check=False
     )
-    if made.returncode != 0:
-        pytest.skip(f"chattr +i failed on {folder}: {made.stderr.strip()}")
+    if flagged.returncode != 0:
+        pytest.skip(f"chattr +i failed on {folder}: {flagged.stderr.strip()}")
     try:
         yield
     finally:

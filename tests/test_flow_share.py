@@ -1389,31 +1389,32 @@ def test_auth_failure_held_then_released(home, tmp_path, monkeypatch):
         write_partners(home, rejecting.url)
         first = run_share(home, "generic", leads)
     hook = {row["partner"]: row for row in first["partners"]}["P-HOOK"]
-    held = db_rows(
+    pending_rows = db_rows(
         home,
         "select transfer_id, lead_id, attempts from transfers "
         "where partner_id = 'P-HOOK' and status = 'pending' order by attempts desc",
     )
     runner = CliRunner()
     status = " ".join(runner.invoke(cli.app, ["status"]).output.split())
-    tried = " ".join(runner.invoke(cli.app, ["explain", held[0][1]]).output.split())
-    untried = " ".join(runner.invoke(cli.app, ["explain", held[-1][1]]).output.split())
+    tried_lead, untried_lead = pending_rows[0][1], pending_rows[-1][1]
+    tried = " ".join(runner.invoke(cli.app, ["explain", tried_lead]).output.split())
+    untried = " ".join(runner.invoke(cli.app, ["explain", untried_lead]).output.split())
 
     assert hook["offered"] > 1
     assert len(rejecting.requests) == 1
     assert hook["failed"] == 0
     assert hook["waiting"] == hook["offered"]
-    assert len(held) == hook["offered"]
-    assert [attempts for _, _, attempts in held[:2]] == [1, 0]
+    assert len(pending_rows) == hook["offered"]
+    assert [attempts for _, _, attempts in pending_rows[:2]] == [1, 0]
     assert "P-HOOK: disabled since" in status
-    assert f"{len(held)} transfers waiting" in status
-    assert "refused authentication" in status
+    assert f"{len(pending_rows)} transfers waiting" in status
+    assert "authentication failed" in status
     assert "env:TEST_PARTNER_SECRET" in status
     assert "'leadshare endpoint enable P-HOOK'" in status
     assert "last error: webhook" in tried
-    assert "refused authentication" in tried
+    assert "authentication failed" in tried
     assert "endpoint of P-HOOK is disabled" in untried
-    assert "refused authentication" in untried
+    assert "authentication failed" in untried
     assert SECRET.removeprefix("whsec_") not in status + tried + untried
 
     enabled = runner.invoke(cli.app, ["endpoint", "enable", "P-HOOK"])
@@ -1424,8 +1425,8 @@ def test_auth_failure_held_then_released(home, tmp_path, monkeypatch):
     assert enabled.exit_code == 0
     assert "Endpoint of P-HOOK enabled." in enabled.output
     hook = {row["partner"]: row for row in second["partners"]}["P-HOOK"]
-    assert hook["sent"] == len(held)
-    assert sorted(accepting.accepted_ids) == sorted(row[0] for row in held)
+    assert hook["sent"] == len(pending_rows)
+    assert sorted(accepting.accepted_ids) == sorted(row[0] for row in pending_rows)
     assert accepting.duplicates == 0
 
 

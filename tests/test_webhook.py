@@ -302,7 +302,7 @@ def test_auth_failure_without_retry(status):
         with pytest.raises(EndpointAuthError) as caught:
             client.send("msg_9", _body())
     assert caught.value.status == status
-    assert "refused authentication" in str(caught.value)
+    assert "authentication failed" in str(caught.value)
     assert "signing secret" in str(caught.value)
     assert len(endpoint.requests) == 1
 

@@ -148,8 +148,9 @@ def classify_status(
         return RetryableDeliveryError(text, status=status, retry_after_s=retry_after_s)
     if status in AUTH_FAILURE_STATUSES:
         return EndpointAuthError(
-            f"{text}: the partner refused authentication; check the signing secret "
-            "and any credentials in the webhook URL, then re-enable the endpoint",
+            f"{text}: authentication failed, the partner rejected the signature or "
+            "credentials. Check the signing secret and any credentials in the "
+            "webhook URL, then re-enable the endpoint",
             status=status,
         )
     if status == 410:
