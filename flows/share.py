@@ -84,6 +84,9 @@ def _share(ctx: RunContext, deliver: bool) -> dict:
     deliveries = [state.result() for state in states if state.is_completed()]
     summary = publish_report(ctx, deliveries, backlog_placed)
     post_run_summary(ctx, summary)
+    # A task that raised failed after its retries. A partner whose outbox folder
+    # cannot be written completes instead, with the error in its summary row,
+    # because waiting does not fix that error and Prefect retries a failed flow.
     failed = [
         p.id
         for p, s in zip(ctx.config.partners, states, strict=False)
@@ -93,27 +96,9 @@ def _share(ctx: RunContext, deliver: bool) -> dict:
         raise RuntimeError(
             f"deliveries failed for partners {failed}; see their task logs"
         )
-    _log_partner_errors(summary)
     get_run_logger().info(
         "Sharing run finished: %s, %s",
         counted(len(summary["files"]), "file"),
         counted(summary["rows_in"], "row"),
     )
     return summary
-
-
-def _log_partner_errors(summary: dict) -> None:
-    """Log each partner whose deliveries stopped on an error that needs a fix.
-
-    Such an error (an outbox folder that cannot be written) is reported, not
-    raised: waiting does not fix it, and Prefect would retry a failed flow run.
-    The run completes, its summary lists the error under ``partners``, and the
-    partner's transfers wait for the next run.
-    """
-    for row in summary["partners"]:
-        if row["error"]:
-            get_run_logger().error(
-                "Deliveries to partner %s wait for the next run: %s",
-                row["partner"],
-                row["error"],
-            )
