@@ -84,6 +84,9 @@ def _share(ctx: RunContext, deliver: bool) -> dict:
     deliveries = [state.result() for state in states if state.is_completed()]
     summary = publish_report(ctx, deliveries, backlog_placed)
     post_run_summary(ctx, summary)
+    # A task that raised failed after its retries. A partner whose outbox folder
+    # cannot be written completes instead, with the error in its summary row,
+    # because waiting does not fix that error and Prefect retries a failed flow.
     failed = [
         p.id
         for p, s in zip(ctx.config.partners, states, strict=False)

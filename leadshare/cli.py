@@ -3,7 +3,8 @@
 Contract relied on by scripts: ``LEADSHARE_HOME`` selects the folder with the store,
 inbox, outbox and config (default ``./var``), and ``leadshare share --profile NAME
 --json FILE...`` prints one JSON object whose ``outcomes`` maps each outcome to its
-row count.
+row count. When the deliveries to a partner stopped on an error that needs a fix by
+hand, its row under ``partners`` has that ``error`` and the exit code is 1.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ approvals_app = typer.Typer(
     "revenues."
 )
 endpoint_app = typer.Typer(
-    help="Partner endpoints disabled after 410 Gone or backing off after a 429."
+    help="Partner endpoints disabled after 410 Gone, 401 or 403, or backing off "
+    "after a 429."
 )
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(endpoint_app, name="endpoint")
@@ -254,6 +256,7 @@ def share(
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:
         _print_summary(summary)
+    _exit_if_partners_failed(summary)
 
 
 @app.command()
@@ -261,9 +264,29 @@ def run() -> None:
     """Run the sharing flow once on whatever is in the inbox and outbox."""
     try:
         _context()  # a bad config or setting fails here, before Prefect starts
-        _print_summary(_run_flow())
+        summary = _run_flow()
     except LeadshareError as exc:
         _fail(exc)
+    _print_summary(summary)
+    _exit_if_partners_failed(summary)
+
+
+def _exit_if_partners_failed(summary: dict) -> None:
+    """Exit with code 1 after the summary when a partner's deliveries hit an error.
+
+    Such an error, an outbox folder that cannot be written for example, needs a
+    fix by hand. The partner's transfers wait in the outbox for the next run.
+    """
+    failed = [row for row in summary.get("partners", []) if row.get("error")]
+    for row in failed:
+        console.print(
+            f"error: deliveries to partner {row['partner']} wait: {row['error']}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    if failed:
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -353,6 +376,7 @@ def status(
         live = store.run_in_progress()
         disabled = store.rows("disabled_endpoints")
         backing_off = store.rows("backing_off_endpoints", now=ctx.now)
+        pending = store.rows("pending_by_partner")
     except LeadshareError as exc:
         _fail(exc)
     console = Console(highlight=False)
@@ -366,20 +390,32 @@ def status(
         console.print(lines[0], style="bold", markup=False, soft_wrap=True)
         for line in lines[1:]:
             console.print(line, markup=False)
-    for line in endpoint_lines(disabled, backing_off):
+    for line in endpoint_lines(disabled, backing_off, pending):
         console.print(line, markup=False)
 
 
-def endpoint_lines(disabled: list[dict], backing_off: list[dict]) -> list[str]:
-    """Describe the partner endpoints that hold transfers back, if any."""
+def endpoint_lines(
+    disabled: list[dict], backing_off: list[dict], pending: list[dict] | None = None
+) -> list[str]:
+    """Describe the partner endpoints that hold transfers back, if any.
+
+    ``pending`` contains the rows of ``pending_by_partner``, which give the number
+    of transfers each disabled endpoint holds.
+    """
     if not disabled and not backing_off:
         return []
+    waiting: dict[str, int] = {}
+    for row in pending or []:
+        partner_id = row["partner_id"]
+        waiting[partner_id] = waiting.get(partner_id, 0) + int(row["pending"])
     lines = ["Partner endpoints holding transfers back"]
     for row in disabled:
+        partner_id = row["partner_id"]
         lines.append(
-            f"  {row['partner_id']}: disabled since {str(row['disabled_at'])[:19]} "
-            f"({row['reason']}). Once the partner has fixed it, run "
-            f"'leadshare endpoint enable {row['partner_id']}'"
+            f"  {partner_id}: disabled since {str(row['disabled_at'])[:19]}, "
+            f"{counted(waiting.get(partner_id, 0), 'transfer')} waiting "
+            f"({row['reason']}). Once the cause is fixed, run "
+            f"'leadshare endpoint enable {partner_id}'"
         )
     for row in backing_off:
         lines.append(
@@ -513,9 +549,9 @@ def approvals_reject(lead_id: str, approver: str = APPROVER, note: str = "") -> 
 
 @endpoint_app.command("enable")
 def endpoint_enable(partner_id: str) -> None:
-    """Re-enable a partner endpoint disabled after 410 Gone, or end its back-off.
+    """Re-enable an endpoint disabled after a 410, 401 or 403, or end its back-off.
 
-    Its waiting leads go in the next run.
+    Its waiting leads go in the next run, each with its first webhook-id.
     """
     try:
         ctx = _context()
@@ -523,7 +559,8 @@ def endpoint_enable(partner_id: str) -> None:
         if partner.channel != "webhook":
             raise LeadshareError(
                 f"partner {partner_id} delivers by {partner.channel}; only webhook "
-                "endpoints are disabled (after 410 Gone). Nothing was changed"
+                "endpoints are disabled (after 410 Gone, 401 or 403). Nothing was "
+                "changed"
             )
         disabled = {row["partner_id"] for row in ctx.store.rows("disabled_endpoints")}
         backing_off = ctx.store.rows(

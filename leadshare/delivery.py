@@ -35,6 +35,7 @@ from leadshare.config import Partner
 from leadshare.errors import (
     ConfigError,
     DeliveryError,
+    EndpointAuthError,
     EndpointGoneError,
     EndpointRedirectError,
     RejectedDeliveryError,
@@ -79,6 +80,9 @@ class DeliverySummary:
     failed: int = 0
     waiting: int = 0
     errors: list[str] = field(default_factory=list)
+    error: str | None = None
+    """The error that stopped the partner's deliveries in this run and needs a fix
+    by hand, such as an outbox folder that cannot be written, or None."""
 
 
 def _allowed(row: dict[str, Any], partner: Partner) -> dict[str, Any]:
@@ -309,10 +313,11 @@ def _send_webhooks(
     """POST each due transfer in turn and record every outcome.
 
     The loop stops early, leaving the rest pending, after ``MAX_FAILURES_IN_A_ROW``
-    retryable failures, a 429, a redirect, a 410 or when ``settings.webhook_budget_s``
-    has run out. After a 429, or after the failures in a row, the endpoint backs off
-    (see :func:`_back_off`). Sends that the partner accepted are recorded even when
-    an unexpected exception ends the loop.
+    retryable failures, a 429, a redirect, a 401, 403 or 410, or when
+    ``settings.webhook_budget_s`` has run out. After a 429, or after the failures in
+    a row, the endpoint backs off (see :func:`_back_off`). After a 401, 403 or 410 it
+    is disabled (see :func:`_disable`). Sends that the partner accepted are recorded
+    even when an unexpected exception ends the loop.
     """
     sent: list[dict] = []
     retry_times: list[dt.datetime] = []
@@ -400,7 +405,7 @@ def _send_webhooks(
                 summary.errors.append(f"{row['transfer_id']}: {exc}")
                 failures.log(row, exc, "failed for good, not retried")
                 continue
-            except EndpointGoneError as exc:
+            except (EndpointGoneError, EndpointAuthError) as exc:
                 _flush_sent(store, sent)
                 with store.transaction() as tx:
                     tx.execute(
@@ -409,7 +414,7 @@ def _send_webhooks(
                         attempts=exc.attempts,
                         last_error=str(exc)[:500],
                     )
-                _disable(store, partner, now, str(exc), slack)
+                _disable(store, partner, now, exc, slack)
                 summary.waiting = unsent()
                 return
             retry_times.clear()
@@ -553,7 +558,20 @@ def _flush_sent(store: LeadStore, sent: list[dict]) -> None:
     sent.clear()
 
 
-def _disable(store, partner, now, reason, slack) -> None:
+def _disable(store, partner, now, error: DeliveryError, slack) -> None:
+    """Disable ``partner``'s endpoint after a 410, 401 or 403, and alert once.
+
+    The partner's pending transfers wait, keeping their ids and stored payloads,
+    until ``leadshare endpoint enable`` removes the record.
+    """
+    reason = str(error)
+    if isinstance(error, EndpointAuthError):
+        # The secret reference (env:NAME or block:NAME) is safe to show; the
+        # secret itself is never in the message.
+        reason += (
+            f". The signing secret reference in partners.yaml is "
+            f"{partner.webhook.secret}"
+        )
     with store.transaction() as tx:
         tx.execute(
             "disable_endpoint",
@@ -561,11 +579,7 @@ def _disable(store, partner, now, reason, slack) -> None:
             disabled_at=now,
             reason=reason[:500],
         )
-    text = (
-        f"Partner {partner.id} ({partner.name}) answered 410 Gone: its endpoint is disabled and "
-        f"its pending leads wait. Re-enable with `leadshare endpoint enable {partner.id}` "
-        f"once the partner has a new URL."
-    )
+    text = _disabled_alert(partner, error)
     log.error(text)
     if slack is not None:
         try:
@@ -575,49 +589,46 @@ def _disable(store, partner, now, reason, slack) -> None:
             log.error("Slack alert for partner %s not posted: %s", partner.id, exc)
 
 
-def _deliver_file(store, settings, partner, rows, now, summary) -> None:
-    fresh = [row for row in rows if row["delivery_batch"] is None]
-    if fresh:
-        digest = hashlib.sha256(
-            "".join(r["transfer_id"] for r in fresh).encode()
-        ).hexdigest()[:12]
-        batch = f"{now:%Y%m%dT%H%M%S}-{digest}"
-        batches = pd.DataFrame(
-            {"transfer_id": [r["transfer_id"] for r in fresh], "delivery_batch": batch}
+def _disabled_alert(partner: Partner, error: DeliveryError) -> str:
+    """Return the alert for a disabled endpoint: the status, the cause and the fix."""
+    enable = f"`leadshare endpoint enable {partner.id}`"
+    if isinstance(error, EndpointAuthError):
+        return (
+            f"Partner {partner.id} ({partner.name}) answered HTTP {error.status}: "
+            "authentication failed, so its endpoint is disabled and its pending "
+            "leads wait. Check that both sides use the signing secret "
+            f"{partner.webhook.secret} and that any credentials in the webhook URL "
+            f"are valid, then run {enable}; the leads go with their first "
+            "webhook-id in the next run."
         )
-        with store.transaction() as tx:
-            tx.execute_with_frame("set_delivery_batches", batches)
-        for row in fresh:
-            row["delivery_batch"] = batch
+    return (
+        f"Partner {partner.id} ({partner.name}) answered 410 Gone: its endpoint is "
+        f"disabled and its pending leads wait. Re-enable with {enable} once the "
+        "partner has a new URL."
+    )
+
+
+def _deliver_file(store, settings, partner, rows, now, summary) -> None:
+    """Write the due transfers of a file channel, one file per delivery batch.
+
+    A batch is marked sent once its file is written. An outbox folder that cannot
+    be written (no permission, a file in its place, a full disk) is a local fault
+    that retrying within the run does not fix, so the rest of the transfers wait
+    for the next run and ``summary.error`` names the folder and the fix.
+    """
+    _stamp_delivery_batches(store, rows, now)
     folder = settings.outbox / partner.channel / partner.id
-    folder.mkdir(parents=True, exist_ok=True)
     by_batch: dict[str, list[dict]] = {}
     for row in rows:
         by_batch.setdefault(row["delivery_batch"], []).append(row)
     for batch, batch_rows in sorted(by_batch.items()):
-        allowed = [_allowed(row, partner) for row in batch_rows]
-        if partner.channel == "file_drop":
-            filedrop.write_partner_csv(
-                folder, partner.id, batch, allowed, partner.fields
-            )
-        elif partner.channel == "crm_export":
-            crm_rows = [
-                {
-                    **lead,
-                    "lead_id": row["lead_id"],
-                    "owner_id": partner.crm_owner_id or partner.id,
-                    "partner_id": partner.id,
-                    "assigned_at": now.isoformat(),
-                }
-                for lead, row in zip(allowed, batch_rows, strict=True)
-            ]
-            filedrop.write_crm_assignments(folder, batch, crm_rows, partner.fields)
-        else:
-            manual = [
-                {**lead, "transfer_id": row["transfer_id"], "partner_id": partner.id}
-                for lead, row in zip(allowed, batch_rows, strict=True)
-            ]
-            filedrop.append_manual_handoff(folder, manual)
+        # NOTE: a manual queue file that is not JSON Lines raises ValueError here,
+        # which fails the task and is retried like a transient error.
+        try:
+            _write_batch_file(folder, partner, batch, batch_rows, now)
+        except OSError as exc:
+            _wait_for_folder(summary, partner, folder, exc, len(rows) - summary.sent)
+            return
         sent = pd.DataFrame(
             {
                 "transfer_id": [r["transfer_id"] for r in batch_rows],
@@ -629,3 +640,62 @@ def _deliver_file(store, settings, partner, rows, now, summary) -> None:
         with store.transaction() as tx:
             tx.execute_with_frame("mark_transfers_sent", sent)
         summary.sent += len(batch_rows)
+
+
+def _stamp_delivery_batches(store, rows: list[dict], now: dt.datetime) -> None:
+    """Give the rows without a delivery batch one new batch id, stored first.
+
+    A rerun after a crash then writes the same file name again.
+    """
+    fresh = [row for row in rows if row["delivery_batch"] is None]
+    if not fresh:
+        return
+    digest = hashlib.sha256("".join(r["transfer_id"] for r in fresh).encode())
+    batch = f"{now:%Y%m%dT%H%M%S}-{digest.hexdigest()[:12]}"
+    batches = pd.DataFrame(
+        {"transfer_id": [r["transfer_id"] for r in fresh], "delivery_batch": batch}
+    )
+    with store.transaction() as tx:
+        tx.execute_with_frame("set_delivery_batches", batches)
+    for row in fresh:
+        row["delivery_batch"] = batch
+
+
+def _write_batch_file(folder, partner, batch, batch_rows, now) -> None:
+    """Write one delivery batch in the partner's channel format."""
+    allowed = [_allowed(row, partner) for row in batch_rows]
+    if partner.channel == "file_drop":
+        filedrop.write_partner_csv(folder, partner.id, batch, allowed, partner.fields)
+    elif partner.channel == "crm_export":
+        crm_rows = [
+            {
+                **lead,
+                "lead_id": row["lead_id"],
+                "owner_id": partner.crm_owner_id or partner.id,
+                "partner_id": partner.id,
+                "assigned_at": now.isoformat(),
+            }
+            for lead, row in zip(allowed, batch_rows, strict=True)
+        ]
+        filedrop.write_crm_assignments(folder, batch, crm_rows, partner.fields)
+    else:
+        manual = [
+            {**lead, "transfer_id": row["transfer_id"], "partner_id": partner.id}
+            for lead, row in zip(allowed, batch_rows, strict=True)
+        ]
+        filedrop.append_manual_handoff(folder, manual)
+
+
+def _wait_for_folder(summary, partner, folder, error: OSError, waiting: int) -> None:
+    """Record that ``waiting`` transfers wait because ``folder`` cannot be written."""
+    summary.error = filedrop.describe_write_error(folder, error)
+    summary.waiting = waiting
+    summary.errors.append(summary.error)
+    log.error(
+        "Partner %s: %s wait for the next run because its %s files cannot be "
+        "written: %s",
+        partner.id,
+        counted(waiting, "transfer"),
+        partner.channel,
+        summary.error,
+    )

@@ -9,9 +9,10 @@ LeadshareError
 │   └── RunLockedError              another sharing run holds the run lock
 └── DeliveryError                   a transfer to a partner failed
     ├── RetryableDeliveryError      5xx, 429, timeout: try again later
-    ├── RejectedDeliveryError       4xx other than 410/429: no retry
+    ├── RejectedDeliveryError       other 4xx (400, 413, 422...): no retry
     ├── EndpointRedirectError       3xx: the configured URL is wrong, try later
-    └── EndpointGoneError           410 Gone: disable the endpoint
+    ├── EndpointGoneError           410 Gone: disable the endpoint
+    └── EndpointAuthError           401/403 (secret or token): disable the endpoint
 """
 
 from __future__ import annotations
@@ -93,6 +94,15 @@ class RejectedDeliveryError(DeliveryError):
 
 class EndpointGoneError(DeliveryError):
     """The partner returned 410 Gone, so the endpoint is disabled until someone re-enables it."""
+
+
+class EndpointAuthError(DeliveryError):
+    """The partner returned 401 or 403: it rejected the signature or credentials.
+
+    The cause is the endpoint's setup (a signing secret rotated on one side only, an
+    expired token in the URL), not the message, so the endpoint is disabled until
+    someone fixes the setup and re-enables it.
+    """
 
 
 class EndpointRedirectError(DeliveryError):

@@ -47,6 +47,7 @@ def explain_lead(store: LeadStore, lead_id: str) -> list[str]:
             lines.extend(_decision_lines(row, approval))
     if approval is not None:
         lines.append(_approval_line(approval))
+    disabled = {row["partner_id"]: row for row in store.rows("disabled_endpoints")}
     for transfer in store.rows("lead_transfers", lead_id=lead_id):
         lines.append(
             f"Transfer {transfer['transfer_id']} to {transfer['partner_id']} via {transfer['channel']}: "
@@ -57,7 +58,21 @@ def explain_lead(store: LeadStore, lead_id: str) -> list[str]:
                 else "."
             )
         )
+        endpoint = disabled.get(transfer["partner_id"])
+        if transfer["status"] == "pending" and endpoint is not None:
+            lines.append(_disabled_endpoint_line(endpoint))
     return lines
+
+
+def _disabled_endpoint_line(endpoint: dict) -> str:
+    """Describe the disabled endpoint that a pending transfer waits for."""
+    partner_id = endpoint["partner_id"]
+    return (
+        f"It waits because the endpoint of {partner_id} is disabled since "
+        f"{str(endpoint['disabled_at'])[:19]}: {endpoint['reason']}. After "
+        f"`leadshare endpoint enable {partner_id}` a run sends it again with the "
+        "same webhook-id."
+    )
 
 
 def _duplicate_line(row: dict, where: str) -> str:

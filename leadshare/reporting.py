@@ -50,6 +50,7 @@ def run_summary(ctx: RunContext, deliveries: list[DeliverySummary]) -> dict:
                 "retry_later": delivery.retry_later,
                 "waiting": delivery.waiting,
                 "pending_total": int(counts.get("pending", 0) or 0),
+                "error": delivery.error,
             }
         )
     partners.extend(_unconfigured_partners(ctx, by_partner))
@@ -123,6 +124,7 @@ def _unconfigured_partners(
                 "retry_later": 0,
                 "waiting": count,
                 "pending_total": count,
+                "error": None,
             }
         )
     return rows

@@ -573,3 +573,25 @@ def test_archive_names_fit_with_reason_suffix(name):
         assert archived == "0123456789ab-" + name
     else:
         assert archived.endswith("~" + name[-4:]) or archived.endswith("~")
+
+
+def test_run_exits_1_on_partner_error(home, monkeypatch):
+    from leadshare import cli
+
+    error = "outbox folder /x/P-DROP cannot be created because /x/P-DROP is not a folder"
+    partner = {column: 0 for column in cli.PARTNER_COLUMNS}
+    partner.update(partner="P-DROP", channel="file_drop", waiting=3, error=error)
+    summary = {
+        "run_id": "run-here",
+        "rows_in": 0,
+        "outcomes": {},
+        "rejected_files": [],
+        "partners": [partner],
+    }
+    monkeypatch.setattr(cli, "_run_flow", lambda: summary)
+
+    result = CliRunner().invoke(cli.app, ["run"])
+
+    assert result.exit_code == 1
+    assert "Transfers per partner" in result.stdout
+    assert f"error: deliveries to partner P-DROP wait: {error}" in result.stderr

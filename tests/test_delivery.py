@@ -8,6 +8,7 @@ import logging
 
 import pytest
 from httpserver import LocalEndpoint, Reply
+from test_filedrop import read_only_folder
 from test_flow_share import SECRET
 
 from leadshare.config import Partner
@@ -160,6 +161,65 @@ def test_gone_with_slack_down_still_disables(store, settings, caplog):
     assert "Slack alert for partner P-X not posted" in caplog.text
 
 
+ROTATED_SECRET = "whsec_" + "cm90YXRlZC1vbi1vbmUtc2lkZS1vbmx5LXNlY3JldA=="
+
+
+def test_wrong_secret_holds_then_enable_resends(store, settings, caplog):
+    slack = FakeSlackClient()
+    # The partner verifies with a secret rotated on its side only: every POST is 401.
+    with LocalEndpoint(secret=ROTATED_SECRET) as rejecting:
+        partner = _partner(rejecting.url)
+        first = deliver_partner(store, settings, partner, NOW, slack=slack)
+        second = deliver_partner(store, settings, partner, NOW, slack=slack)
+    rows = _statuses(store)
+    disabled = store.rows("disabled_endpoints")
+
+    assert len(rejecting.requests) == 1
+    assert first.failed == 0
+    assert first.waiting == 3
+    assert second.waiting == 3
+    assert [status for _, status, _, _ in rows] == ["pending"] * 3
+    assert [attempts for _, _, attempts, _ in rows] == [1, 0, 0]
+    assert [row["partner_id"] for row in disabled] == ["P-X"]
+    assert "HTTP 401" in disabled[0]["reason"]
+    assert "authentication failed" in disabled[0]["reason"]
+    assert "env:TEST_PARTNER_SECRET" in disabled[0]["reason"]
+    alerts = [
+        record.getMessage()
+        for record in caplog.records
+        if "authentication failed" in record.getMessage()
+    ]
+    assert len(alerts) == 1
+    assert "signing secret env:TEST_PARTNER_SECRET" in alerts[0]
+    assert "leadshare endpoint enable P-X" in alerts[0]
+    assert len(slack.messages) == 1
+    assert slack.messages[0].text == alerts[0]
+    for text in [disabled[0]["reason"], alerts[0], *caplog.messages]:
+        assert SECRET not in text
+        assert SECRET.removeprefix("whsec_") not in text
+
+    with store.transaction() as tx:
+        tx.execute("enable_endpoint", partner_id="P-X")
+    with LocalEndpoint(secret=SECRET) as accepting:
+        resumed = deliver_partner(store, settings, _partner(accepting.url), NOW)
+
+    assert resumed.sent == 3
+    assert accepting.accepted_ids == ["msg_0", "msg_1", "msg_2"]
+    # The stored payload goes again, so the partner receives the same message.
+    assert accepting.requests[0].body == rejecting.requests[0].body
+
+
+def test_forbidden_holds_like_unauthorized(store, settings):
+    with LocalEndpoint(default=403, secret=SECRET) as endpoint:
+        summary = deliver_partner(store, settings, _partner(endpoint.url), NOW)
+
+    assert len(endpoint.requests) == 1
+    assert summary.waiting == 3
+    assert summary.failed == 0
+    assert {status for _, status, _, _ in _statuses(store)} == {"pending"}
+    assert "HTTP 403" in store.rows("disabled_endpoints")[0]["reason"]
+
+
 def test_client_error_fails_without_retry(store, settings):
     with LocalEndpoint(default=422, secret=SECRET) as endpoint:
         summary = deliver_partner(store, settings, _partner(endpoint.url), NOW)
@@ -176,6 +236,50 @@ def test_file_drop_batch_written_once(store, settings):
     assert len(files) == 1
     assert again.due == 0
     assert files[0].read_text().count("\n") == 4
+
+
+@pytest.mark.parametrize("channel", ["file_drop", "crm_export", "manual"])
+def test_file_in_place_of_folder_waits(store, settings, caplog, channel):
+    partner = _partner("", channel="file_drop").model_copy(
+        update={"channel": channel, "crm_owner_id": "OWN-1"}
+    )
+    folder = settings.outbox / channel / "P-X"
+    folder.parent.mkdir(parents=True)
+    folder.write_text("not a folder", encoding="utf-8")
+
+    blocked = deliver_partner(store, settings, partner, NOW)
+    rows = _statuses(store)
+    folder.unlink()
+    resumed = deliver_partner(store, settings, partner, NOW)
+
+    assert blocked.sent == 0
+    assert blocked.waiting == 3
+    assert f"outbox folder {folder} cannot be created" in blocked.error
+    assert "move that file away" in blocked.error
+    assert [status for _, status, _, _ in rows] == ["pending"] * 3
+    lines = [r.getMessage() for r in caplog.records if str(folder) in r.getMessage()]
+    assert len(lines) == 1
+    assert "P-X: 3 transfers wait for the next run" in lines[0]
+    assert resumed.sent == 3
+    assert resumed.error is None
+    assert len(list(folder.iterdir())) == 1
+
+
+def test_read_only_folder_waits(store, settings):
+    partner = _partner("", channel="file_drop")
+    folder = settings.outbox / "file_drop" / "P-X"
+    with read_only_folder(folder):
+        blocked = deliver_partner(store, settings, partner, NOW)
+        rows = _statuses(store)
+    resumed = deliver_partner(store, settings, partner, NOW)
+
+    assert blocked.sent == 0
+    assert blocked.waiting == 3
+    assert f"outbox folder {folder} is not writable" in blocked.error
+    assert [status for _, status, _, _ in rows] == ["pending"] * 3
+    assert resumed.sent == 3
+    # The rerun writes the batch stamped in the blocked run: one file, no second.
+    assert len(list(folder.glob("*.csv"))) == 1
 
 
 @pytest.mark.parametrize(

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from leadshare.transfer.filedrop import (
     append_manual_handoff,
+    describe_write_error,
     format_cell,
     write_crm_assignments,
     write_partner_csv,
@@ -247,3 +251,148 @@ def test_crash_before_replace(tmp_path):
     write_partner_csv(tmp_path, "acme", "run-1", [{"a": "new"}], ["a"])
     assert target.read_bytes() == b"a\nnew\n"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["acme_run-1.csv"]
+
+
+def _written_with_umask(umask: int, write) -> int:
+    """Return the permission bits of the file that ``write()`` returns under ``umask``."""
+    previous = os.umask(umask)
+    try:
+        path = write()
+    finally:
+        os.umask(previous)
+    return path.stat().st_mode & 0o777
+
+
+WRITERS = {
+    "file_drop": lambda folder: write_partner_csv(
+        folder, "acme", "run-1", [{"a": "1"}], ["a"]
+    ),
+    "crm_export": lambda folder: write_crm_assignments(
+        folder,
+        "run-1",
+        [{"lead_id": "L-1", "owner_id": "U-1", "partner_id": "acme", "assigned_at": "x"}],
+    ),
+    "manual": lambda folder: append_manual_handoff(folder, [{"transfer_id": "T-1"}]),
+}
+
+
+@pytest.mark.parametrize("channel", sorted(WRITERS))
+@pytest.mark.parametrize(
+    ("umask", "mode"), [(0o022, 0o644), (0o027, 0o640)], ids=["umask022", "umask027"]
+)
+def test_file_mode_follows_umask(tmp_path, channel, umask, mode):
+    write = WRITERS[channel]
+
+    first = _written_with_umask(umask, lambda: write(tmp_path))
+    # Rewriting replaces the file through a new temp file, which gets the mode too.
+    again = _written_with_umask(umask, lambda: write(tmp_path))
+
+    assert oct(first) == oct(mode)
+    assert oct(again) == oct(mode)
+
+
+def test_crash_leaves_temp_with_umask_mode(tmp_path):
+    environment = dict(os.environ, LEADSHARE_FAILPOINT="after_csv_temp_write")
+    previous = os.umask(0o022)
+    try:
+        crashed = subprocess.run(
+            [sys.executable, "-c", CRASH_SCRIPT, str(tmp_path)],
+            cwd=PROJECT,
+            env=environment,
+            capture_output=True,
+            timeout=60,
+        )
+    finally:
+        os.umask(previous)
+
+    (temp,) = tmp_path.iterdir()
+    assert crashed.returncode == 77
+    assert oct(temp.stat().st_mode & 0o777) == oct(0o644)
+
+
+@contextlib.contextmanager
+def read_only_folder(folder: Path) -> Iterator[None]:
+    """Make ``folder`` unwritable for this process inside the block.
+
+    Root ignores mode bits, so under root the folder gets the immutable flag
+    (``chattr +i``) instead. The test is skipped when the file system lacks it.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)
+        return
+    if shutil.which("chattr") is None:
+        pytest.skip("running as root without chattr, so no folder is read-only")
+    flagged = subprocess.run(
+        ["chattr", "+i", str(folder)], capture_output=True, text=True, check=False
+    )
+    if flagged.returncode != 0:
+        pytest.skip(f"chattr +i failed on {folder}: {flagged.stderr.strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def _write_error(folder: Path) -> OSError:
+    """Return the OSError that writing a partner CSV into ``folder`` raises."""
+    with pytest.raises(OSError) as caught:
+        write_partner_csv(folder, "acme", "run-1", [{"a": "1"}], ["a"])
+    return caught.value
+
+
+def test_file_in_place_of_folder_named(tmp_path):
+    folder = tmp_path / "file_drop" / "acme"
+    folder.parent.mkdir()
+    folder.write_text("not a folder", encoding="utf-8")
+
+    text = describe_write_error(folder, _write_error(folder))
+
+    assert f"outbox folder {folder} cannot be created" in text
+    assert f"because {folder} is not a folder" in text
+    assert "move that file away" in text
+
+
+def test_file_in_place_of_parent_named(tmp_path):
+    folder = tmp_path / "file_drop" / "acme"
+    folder.parent.write_text("not a folder", encoding="utf-8")
+
+    text = describe_write_error(folder, _write_error(folder))
+
+    assert f"because {folder.parent} is not a folder" in text
+
+
+def test_read_only_folder_named(tmp_path):
+    folder = tmp_path / "acme"
+    with read_only_folder(folder):
+        error = _write_error(folder)
+
+    text = describe_write_error(folder, error)
+
+    assert isinstance(error, PermissionError)
+    assert f"outbox folder {folder} is not writable for this user" in text
+    assert "chattr -i" in text
+    assert list(folder.iterdir()) == []
+
+
+def test_read_only_parent_named(tmp_path):
+    folder = tmp_path / "file_drop" / "acme"
+    with read_only_folder(folder.parent):
+        error = _write_error(folder)
+
+    text = describe_write_error(folder, error)
+
+    assert f"because {folder.parent} is not writable" in text
+
+
+def test_folder_in_place_of_file_named(tmp_path):
+    (tmp_path / "acme_run-1.csv").mkdir()
+
+    text = describe_write_error(tmp_path, _write_error(tmp_path))
+
+    assert f"cannot write {tmp_path / 'acme_run-1.csv'} because a folder" in text
+    assert [path.name for path in tmp_path.iterdir()] == ["acme_run-1.csv"]

@@ -1373,3 +1373,170 @@ def test_status_quiet_without_endpoint_trouble(home, partner):
 
     assert result.exit_code == 0
     assert "Partner endpoints" not in result.output
+
+
+ROTATED_SECRET = "whsec_cm90YXRlZC1vbi1vbmUtc2lkZS1vbmx5LXNlY3JldA=="
+
+
+def test_auth_failure_held_then_released(home, tmp_path, monkeypatch):
+    from leadshare import cli
+    from leadshare.generate import write_leads
+
+    monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
+    leads = write_leads(tmp_path / "leads.csv", 300, seed=11)
+    # The partner verifies with a secret rotated on its side only.
+    with LocalEndpoint(secret=ROTATED_SECRET) as rejecting:
+        write_partners(home, rejecting.url)
+        first = run_share(home, "generic", leads)
+    hook = {row["partner"]: row for row in first["partners"]}["P-HOOK"]
+    pending_rows = db_rows(
+        home,
+        "select transfer_id, lead_id, attempts from transfers "
+        "where partner_id = 'P-HOOK' and status = 'pending' order by attempts desc",
+    )
+    runner = CliRunner()
+    status = " ".join(runner.invoke(cli.app, ["status"]).output.split())
+    tried_lead, untried_lead = pending_rows[0][1], pending_rows[-1][1]
+    tried = " ".join(runner.invoke(cli.app, ["explain", tried_lead]).output.split())
+    untried = " ".join(runner.invoke(cli.app, ["explain", untried_lead]).output.split())
+
+    assert hook["offered"] > 1
+    assert len(rejecting.requests) == 1
+    assert hook["failed"] == 0
+    assert hook["waiting"] == hook["offered"]
+    assert len(pending_rows) == hook["offered"]
+    assert [attempts for _, _, attempts in pending_rows[:2]] == [1, 0]
+    assert "P-HOOK: disabled since" in status
+    assert f"{len(pending_rows)} transfers waiting" in status
+    assert "authentication failed" in status
+    assert "env:TEST_PARTNER_SECRET" in status
+    assert "'leadshare endpoint enable P-HOOK'" in status
+    assert "last error: webhook" in tried
+    assert "authentication failed" in tried
+    assert "endpoint of P-HOOK is disabled" in untried
+    assert "authentication failed" in untried
+    assert SECRET.removeprefix("whsec_") not in status + tried + untried
+
+    enabled = runner.invoke(cli.app, ["endpoint", "enable", "P-HOOK"])
+    with LocalEndpoint(secret=SECRET) as accepting:
+        write_partners(home, accepting.url)
+        second = share_leads_once()
+
+    assert enabled.exit_code == 0
+    assert "Endpoint of P-HOOK enabled." in enabled.output
+    hook = {row["partner"]: row for row in second["partners"]}["P-HOOK"]
+    assert hook["sent"] == len(pending_rows)
+    assert sorted(accepting.accepted_ids) == sorted(row[0] for row in pending_rows)
+    assert accepting.duplicates == 0
+
+
+def _partners_sharing_us_leads(home: Path, hook_url: str) -> None:
+    """Write partners among which the generated US leads reach P-DROP and P-INCRM.
+
+    P-HOOK takes one lead a day, so the rest go to the two file partners.
+    """
+    write_partners(home, hook_url, hook_capacity=1)
+    config = home / "config" / "partners.yaml"
+    data = yaml.safe_load(config.read_text())
+    for entry in data["partners"]:
+        if entry["id"] == "P-INCRM":
+            entry["territory"]["countries"] = ["US", "IN"]
+    config.write_text(yaml.safe_dump(data))
+
+
+def test_unwritable_outbox_reported_not_retried(home, tmp_path, monkeypatch):
+    import json
+
+    from leadshare import cli
+    from leadshare.generate import write_leads
+    from tasks import transfer
+    from test_filedrop import read_only_folder
+
+    monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
+    calls: list[str] = []
+    real_deliver = transfer.deliver_partner
+
+    def counting_deliver(store, settings, partner, now, **options):
+        calls.append(partner.id)
+        return real_deliver(store, settings, partner, now, **options)
+
+    monkeypatch.setattr(transfer, "deliver_partner", counting_deliver)
+    drop = home / "outbox" / "file_drop" / "P-DROP"
+    drop.parent.mkdir(parents=True)
+    drop.write_text("not a folder", encoding="utf-8")
+    crm = home / "outbox" / "crm_export" / "P-INCRM"
+    leads = write_leads(tmp_path / "leads.csv", 300, seed=11)
+    with LocalEndpoint(secret=SECRET) as endpoint, read_only_folder(crm):
+        _partners_sharing_us_leads(home, endpoint.url)
+        result = CliRunner().invoke(cli.app, ["share", "--json", str(leads)])
+    summary = json.loads(result.stdout)
+    by_partner = {row["partner"]: row for row in summary["partners"]}
+    pending = dict(
+        db_rows(
+            home,
+            "select partner_id, count(*) from transfers where status = 'pending' "
+            "group by partner_id",
+        )
+    )
+    errors = " ".join(result.stderr.split())
+
+    assert result.exit_code == 1
+    assert sum(summary["outcomes"].values()) == summary["rows_in"] == 300
+    assert calls.count("P-DROP") == 1
+    assert calls.count("P-INCRM") == 1
+    assert by_partner["P-DROP"]["offered"] > 0
+    assert by_partner["P-DROP"]["waiting"] == by_partner["P-DROP"]["offered"]
+    assert pending["P-DROP"] == by_partner["P-DROP"]["offered"]
+    assert f"because {drop} is not a folder" in by_partner["P-DROP"]["error"]
+    assert by_partner["P-INCRM"]["offered"] > 0
+    assert pending["P-INCRM"] == by_partner["P-INCRM"]["offered"]
+    assert f"outbox folder {crm} is not writable" in by_partner["P-INCRM"]["error"]
+    assert by_partner["P-HOOK"]["error"] is None
+    assert by_partner["P-HOOK"]["sent"] == 1
+    assert "error: deliveries to partner P-DROP wait" in errors
+    assert "Traceback" not in result.output
+    assert db_rows(home, "select status from runs") == [("completed",)]
+
+    drop.unlink()
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        _partners_sharing_us_leads(home, endpoint.url)
+        again = share_leads_once()
+    by_partner = {row["partner"]: row for row in again["partners"]}
+
+    assert by_partner["P-DROP"]["sent"] == pending["P-DROP"]
+    assert by_partner["P-INCRM"]["sent"] == pending["P-INCRM"]
+
+
+def test_flow_retry_keeps_start_time(home, partner, tmp_path, monkeypatch):
+    import datetime as dt
+
+    from flows.share import share_leads
+    from leadshare import pipeline
+    from leadshare.generate import write_leads
+
+    real_match = pipeline.match_batch
+    failed_at: list[dt.datetime] = []
+
+    def fail_once(ctx, frame, batch):
+        if not failed_at:
+            failed_at.append(dt.datetime.now(dt.UTC))
+            raise RuntimeError("matching failed once on purpose")
+        return real_match(ctx, frame, batch)
+
+    monkeypatch.setattr(pipeline, "match_batch", fail_once)
+    leads = write_leads(tmp_path / "leads.csv", 50, seed=12)
+    target = home / "inbox" / "generic" / leads.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(leads, target)
+
+    summary = share_leads.with_options(retries=1, retry_delay_seconds=0)()
+    runs = db_rows(home, "select run_id, started_at, status, finished_at from runs")
+
+    assert summary["rows_in"] == 50
+    assert len(runs) == 1
+    run_id, started_at, status, finished_at = runs[0]
+    assert run_id == summary["run_id"]
+    assert status == "completed"
+    # The first attempt's start, before its failure, not the retry's start.
+    assert started_at.astimezone(dt.UTC) < failed_at[0]
+    assert finished_at.astimezone(dt.UTC) > failed_at[0]

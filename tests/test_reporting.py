@@ -16,7 +16,7 @@ from leadshare.reporting import run_summary
 from leadshare.store import open_store
 
 NOW = dt.datetime(2026, 12, 4, 10, tzinfo=dt.UTC)
-TABLE_KEYS = {*PARTNER_COLUMNS, "pending_total"}
+TABLE_KEYS = {*PARTNER_COLUMNS, "pending_total", "error"}
 
 
 def _partner(partner_id: str) -> Partner:

@@ -20,6 +20,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from leadshare.errors import (
     ConfigError,
+    EndpointAuthError,
     EndpointGoneError,
     EndpointRedirectError,
     RejectedDeliveryError,
@@ -286,13 +287,34 @@ def test_connection_refused_retryable():
     assert "connection failed" in str(caught.value)
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+@pytest.mark.parametrize("status", [400, 404, 413, 422])
 def test_4xx_rejected_without_retry(status):
     with LocalEndpoint([status, 200]) as endpoint, _client(endpoint.url) as client:
         with pytest.raises(RejectedDeliveryError) as caught:
             client.send("msg_9", _body())
     assert caught.value.status == status
     assert len(endpoint.requests) == 1
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_failure_without_retry(status):
+    with LocalEndpoint([status, 200]) as endpoint, _client(endpoint.url) as client:
+        with pytest.raises(EndpointAuthError) as caught:
+            client.send("msg_9", _body())
+    assert caught.value.status == status
+    assert "authentication failed" in str(caught.value)
+    assert "signing secret" in str(caught.value)
+    assert len(endpoint.requests) == 1
+
+
+def test_wrong_secret_is_auth_failure():
+    # The partner verifies with a secret rotated on its side only.
+    other = "whsec_" + base64.b64encode(b"a-secret-rotated-on-one-side-only").decode()
+    with LocalEndpoint(secret=other) as endpoint, _client(endpoint.url) as client:
+        with pytest.raises(EndpointAuthError) as caught:
+            client.send("msg_9", _body())
+    assert caught.value.status == 401
+    assert [request.signature_valid for request in endpoint.requests] == [False]
 
 
 def test_410_endpoint_gone():
@@ -516,6 +538,9 @@ def test_invalid_inputs():
         (301, EndpointRedirectError),
         (308, EndpointRedirectError),
         (400, RejectedDeliveryError),
+        (401, EndpointAuthError),
+        (403, EndpointAuthError),
+        (407, RejectedDeliveryError),
         (408, RetryableDeliveryError),
         (409, RetryableDeliveryError),
         (410, EndpointGoneError),

@@ -23,7 +23,7 @@ import glob
 import json
 import os
 import re
-import tempfile
+import secrets
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -57,6 +57,8 @@ DEFAULT_TYPED_COLUMNS: dict[str, str] = {
 
 CRM_COLUMNS = ("lead_id", "owner_id", "partner_id", "assigned_at")
 MANUAL_HANDOFF_FILE = "manual_handoff.jsonl"
+TEMP_NAME_TRIES = 100
+"""Random temporary names tried before giving up; 48 random bits make a clash rare."""
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
@@ -221,13 +223,16 @@ def append_manual_handoff(
 
 
 def write_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a fsynced temp file and ``os.replace``."""
+    """Write ``data`` to ``path`` through a fsynced temp file and ``os.replace``.
+
+    The file gets the permissions of any file this process creates, 0666 less the
+    umask (0644 under the usual umask 022), so a pickup job running as another user
+    can read it when the umask allows.
+    """
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(path)
-    handle, temp_name = tempfile.mkstemp(
-        dir=folder, prefix=f".{path.name}.", suffix=".tmp"
-    )
+    handle, temp_name = _create_temp(path)
     try:
         with os.fdopen(handle, "wb") as temp:
             temp.write(data)
@@ -240,6 +245,72 @@ def write_atomic(path: Path, data: bytes) -> Path:
         raise
     _fsync_folder(folder)
     return path
+
+
+def _create_temp(path: Path) -> tuple[int, str]:
+    """Create an empty temp file beside ``path``; return its descriptor and name.
+
+    ``tempfile.mkstemp`` always creates mode 0600. ``os.open`` with mode 0666 lets
+    the kernel apply the umask (and a default ACL) at creation, so the file never
+    exists with other permissions than the final ones.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(TEMP_NAME_TRIES):
+        temp_name = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(temp_name, flags, 0o666), temp_name
+        except FileExistsError:
+            continue
+    raise FileExistsError(
+        f"no free temporary name for {path} after {TEMP_NAME_TRIES} tries; remove "
+        f"the files named .{path.name}.*.tmp in {path.parent}"
+    )
+
+
+def describe_write_error(folder: Path, error: OSError) -> str:
+    """Return why files cannot be written in the outbox ``folder``, and the fix.
+
+    ``error`` is what creating ``folder`` or writing a file in it raised.
+    """
+    folder = Path(folder)
+    blocker = _nearest_entry(folder)
+    if blocker is not None and not blocker.is_dir():
+        return (
+            f"outbox folder {folder} cannot be created because {blocker} is not a "
+            "folder; move that file away, then the next run writes the files"
+        )
+    if isinstance(error, IsADirectoryError):
+        target = error.filename2 or error.filename
+        return (
+            f"cannot write {target} because a folder has that name; move that "
+            "folder away, then the next run writes the file"
+        )
+    if isinstance(error, PermissionError):
+        if blocker == folder:
+            where = f"outbox folder {folder} is not writable"
+        else:
+            where = (
+                f"outbox folder {folder} cannot be created because {blocker} is "
+                "not writable"
+            )
+        return (
+            f"{where} for this user ({error.strerror}); fix its owner and mode, "
+            "or remove the immutable flag (lsattr, chattr -i), then the next run "
+            "writes the files"
+        )
+    return (
+        f"cannot write in outbox folder {folder}: {error.strerror or error}; fix "
+        "the folder or its disk (free space, a read-only mount), then the next run "
+        "writes the files"
+    )
+
+
+def _nearest_entry(folder: Path) -> Path | None:
+    """Return ``folder`` or its nearest parent that exists, or None if none does."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists() or candidate.is_symlink():
+            return candidate
+    return None
 
 
 def _remove_stale_temps(path: Path) -> None:

@@ -15,6 +15,9 @@ Status handling, per attempt:
 * 409 Conflict: retried like a 5xx. Under an idempotency key it means a request with
   the same ``webhook-id`` is still being processed, and the content is not at fault.
 * 410 Gone: :class:`EndpointGoneError`, no retry.
+* 401 Unauthorized and 403 Forbidden: :class:`EndpointAuthError`, no retry. The
+  partner rejected the signature or credentials, which every other message would
+  carry too.
 * 3xx: :class:`EndpointRedirectError` with the Location, no retry. Redirects are not
   followed because a signed POST should reach the configured URL or fail visibly.
 * Any other 4xx: :class:`RejectedDeliveryError`, no retry.
@@ -51,6 +54,7 @@ from standardwebhooks.webhooks import EmptyWebhookSecretError
 from leadshare.errors import (
     ConfigError,
     DeliveryError,
+    EndpointAuthError,
     EndpointGoneError,
     EndpointRedirectError,
     RejectedDeliveryError,
@@ -64,6 +68,7 @@ MAX_RETRY_AFTER_S = 24 * 3600.0
 """Upper bound for a partner's Retry-After; a larger value is treated as this."""
 
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+AUTH_FAILURE_STATUSES = frozenset({401, 403})
 REASON_BODY_BYTES = 2048
 """Maximum raw bytes read from a non-2xx response body, for the error message."""
 DEADLINE_FACTOR = 3.0
@@ -141,6 +146,13 @@ def classify_status(
         )
     if status >= 500 or status in RETRYABLE_4XX:
         return RetryableDeliveryError(text, status=status, retry_after_s=retry_after_s)
+    if status in AUTH_FAILURE_STATUSES:
+        return EndpointAuthError(
+            f"{text}: authentication failed, the partner rejected the signature or "
+            "credentials. Check the signing secret and any credentials in the "
+            "webhook URL, then re-enable the endpoint",
+            status=status,
+        )
     if status == 410:
         return EndpointGoneError(
             f"{text}: the partner retired this endpoint; update the partner's "
@@ -292,8 +304,8 @@ class WebhookClient:
         ``timestamp`` fixes ``webhook-timestamp`` for every try; None signs each try
         with its own send time, so a retry stays within a receiver's tolerance window
         (5 minutes in ``standardwebhooks``). Raises RetryableDeliveryError,
-        RejectedDeliveryError, EndpointRedirectError or EndpointGoneError as described
-        in the module docstring.
+        RejectedDeliveryError, EndpointRedirectError, EndpointGoneError or
+        EndpointAuthError as described in the module docstring.
         """
         _check_message(message_id, body)
         for attempt in range(1, self.attempts + 1):
