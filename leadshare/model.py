@@ -39,32 +39,15 @@ LEAD_FIELDS: tuple[str, ...] = (
     "notes",
 )
 
+INTAKE_ONLY_FIELDS = frozenset(
+    {"last_activity", "do_not_email", "do_not_call", "status", "unsubscribed_at"}
+)
+"""Raw lead fields that no partner receives: qualification and consent read them."""
+
 STORED_FIELDS: tuple[str, ...] = (
-    "external_id",
-    "email",
-    "first_name",
-    "last_name",
-    "company",
-    "job_title",
-    "phone",
+    *(name for name in LEAD_FIELDS if name not in INTAKE_ONLY_FIELDS),
     "phone_e164",
-    "country",
-    "region",
-    "postcode",
-    "city",
-    "industry",
-    "product",
-    "company_size",
-    "annual_revenue",
-    "lead_source",
-    "engagement",
-    "last_activity_at",
-    "website",
-    "notes",
     "score",
-    "consent_share",
-    "consent_source",
-    "consent_at",
 )
 """Lead fields kept in the ``leads`` table that a partner may receive.
 
