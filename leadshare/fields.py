@@ -167,6 +167,12 @@ def normalise_phone(raw: object, region: str | None) -> PhoneResult:
     ``region`` is the lead's ISO alpha-2 country. An extension ("x123", "ext. 55")
     is returned apart from the number. An unreadable or invalid number gives an
     error text, never an exception.
+
+    A number that starts with ``00`` and is not valid in ``region`` is read once
+    more with ``00`` as the international call prefix, and kept if that reading is
+    valid. The Datablist sample export writes ``001-307-937-7505`` for
+    +1 307 937 7505, although the international call prefix dialled from the US is
+    011.
     """
     if _blank(raw):
         return PhoneResult(None, None, None)
@@ -174,7 +180,11 @@ def normalise_phone(raw: object, region: str | None) -> PhoneResult:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        return PhoneResult(None, None, _phone_parse_error(exc, region))
+        number = _parse_double_zero_prefix(text)
+        if number is None:
+            return PhoneResult(None, None, _phone_parse_error(exc, region))
+    if not phonenumbers.is_valid_number(number):
+        number = _parse_double_zero_prefix(text) or number
     if not phonenumbers.is_valid_number(number):
         where = f"region {region}" if region else "any region"
         reason = (
@@ -184,6 +194,17 @@ def normalise_phone(raw: object, region: str | None) -> PhoneResult:
         return PhoneResult(None, None, reason)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return PhoneResult(e164, number.extension or None, None)
+
+
+def _parse_double_zero_prefix(text: str) -> phonenumbers.PhoneNumber | None:
+    """Parse ``text`` that starts with ``00`` as ``+``; None unless the result is valid."""
+    if not text.startswith("00"):
+        return None
+    try:
+        number = phonenumbers.parse("+" + text[2:], None)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
 
 
 def _phone_parse_error(

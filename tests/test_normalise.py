@@ -227,6 +227,42 @@ def test_phone_international_without_region() -> None:
     assert result == ("+49301234567", "55", None)
 
 
+def test_phone_double_zero_prefix_in_us() -> None:
+    assert normalise_phone("001-307-937-7505", "US") == ("+13079377505", None, None)
+    assert normalise_phone("001-307-937-7505x12", "US") == ("+13079377505", "12", None)
+    assert normalise_phone("0049 30 1234567", None) == ("+49301234567", None, None)
+
+
+def test_phone_double_zero_prefix_still_invalid() -> None:
+    # +1 555 000 0000 is no valid number either, so the error stays.
+    result = normalise_phone("001-555-000-0000", "US")
+
+    assert result.e164 is None
+    assert "region US" in result.error
+
+
+def test_phone_valid_national_number_unchanged() -> None:
+    assert normalise_phone("030 1234567", "DE").e164 == "+49301234567"
+    assert normalise_phone("(307) 937-7505", "US").e164 == "+13079377505"
+
+
+def test_phone_datablist_double_zero_prefix(shared_dir: Path) -> None:
+    """Every 001- phone of the Datablist file reads as its +1- spelling does."""
+    path = shared_dir / "data" / "datablist-leads" / "leads-10000.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    phones = [value for value in frame["Phone 1"] if value.startswith("001-")]
+
+    accepted = 0
+    for phone in phones:
+        result = normalise_phone(phone, "US")
+        plus_form = normalise_phone("+1-" + phone[4:], "US")
+        assert result.e164 == plus_form.e164, phone
+        assert result.extension == plus_form.extension, phone
+        accepted += result.e164 is not None
+    assert len(phones) == 1645
+    assert accepted == 929
+
+
 def test_name_key_accents_and_case() -> None:
     assert name_key("Anna", "Wikström") == name_key("ANNA", "wikstrom")
     assert name_key(" Jürgen ", "O'Brien-Groß") == "jurgen obrien gross"
