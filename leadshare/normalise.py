@@ -332,6 +332,21 @@ def _put_results(
         out[f"{prefix}_{field}"] = _spread(codes, values, out.index)
 
 
+def _sent_emails(emails: list[Any], results: list[tuple[Any, ...]]) -> list[Any]:
+    """Return the address to store and send for each distinct source e-mail.
+
+    A valid address becomes the one email-validator returns: the domain
+    lower-cased and the local part as written, which RFC 5321 allows. So the
+    store, explain and every channel get the same spelling, not the source's
+    "Name <addr>", "mailto:" or upper-case domain. An invalid address keeps its
+    unwrapped source text, which quarantine and the opt-out checks read.
+    """
+    return [
+        value if display is None else display
+        for value, (display, *_) in zip(emails, results, strict=True)
+    ]
+
+
 def _name_keys(first: pd.Series, last: pd.Series) -> pd.Series:
     """Join the first and last name keys; None when both are missing."""
     joined = (first.fillna("") + " " + last.fillna("")).str.strip()
@@ -351,11 +366,7 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     _put_results(out, "country", country_codes, country_results, ("code", "error"))
 
     email_codes, emails = _distinct(_column(frame, "email"))
-    emails, unwrapped = unwrap_emails(emails)
-    if unwrapped:
-        # The gates, the store and the partners read the bare address, not the
-        # "Name <addr>" or "mailto:" form of the source.
-        out["email"] = _spread(email_codes, emails, out.index)
+    emails, _ = unwrap_emails(emails)
     phone_codes, phone_pairs = _distinct_pairs(
         _column(frame, "phone"), out["country_code"]
     )
@@ -377,6 +388,9 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
         # Strings made from an Arrow column are temporary, so there is nothing to gain.
         email_results = _reuse_inputs(emails, email_results)
     _put_results(out, "email", email_codes, email_results, EmailResult._fields)
+    if "email" in frame.columns:
+        sent = _sent_emails(emails, email_results)
+        out["email"] = _spread(email_codes, sent, out.index)
     _put_results(out, "phone", phone_codes, results["phone"], ("e164", "ext", "error"))
 
     out["name_key"] = _name_keys(

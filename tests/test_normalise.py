@@ -322,6 +322,38 @@ def test_frame_replaces_wrapped_email() -> None:
     assert frame.loc[0, "email"] == "Anna <a@example.com>"
 
 
+def test_frame_sends_normalised_email() -> None:
+    frame = pd.DataFrame(
+        {
+            "email": [
+                "Hanni.Junck@Hotmail.De",
+                "Anna Beispiel <Anna.Beispiel@Beispiel-X.DE>",
+                " achim.roskoth@hotmail.de ",
+                "bad@",
+                None,
+            ],
+            "country": "DE",
+        }
+    )
+    out = normalise_frame(frame)
+
+    assert out["email"].tolist() == [
+        "Hanni.Junck@hotmail.de",
+        "Anna.Beispiel@beispiel-x.de",
+        "achim.roskoth@hotmail.de",
+        "bad@",
+        None,
+    ]
+    assert out["email"].tolist()[:3] == out["email_display"].tolist()[:3]
+
+
+def test_frame_email_from_arrow_column() -> None:
+    emails = pd.Series(["CAROLA@BEISPIEL-Z.DE", "x@"], dtype="string[pyarrow]")
+    out = normalise_frame(pd.DataFrame({"email": emails, "country": "DE"}))
+
+    assert out["email"].tolist() == ["CAROLA@beispiel-z.de", "x@"]
+
+
 def test_frame_keeps_invalid_rows() -> None:
     frame = pd.DataFrame({"email": ["bad@", "ok@example.com", None], "country": "DE"})
     out = normalise_frame(frame)
