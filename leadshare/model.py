@@ -44,6 +44,13 @@ INTAKE_ONLY_FIELDS = frozenset(
 )
 """Raw lead fields that no partner receives: qualification and consent read them."""
 
+SPACING_KEPT_FIELDS = frozenset({"notes", "external_id"})
+"""Lead fields whose inner white space intake keeps: the lines of notes, and ids.
+
+Intake trims the ends of every field. In every other field it also turns each run
+of white space, line breaks included, into one space.
+"""
+
 STORED_FIELDS: tuple[str, ...] = (
     *(name for name in LEAD_FIELDS if name not in INTAKE_ONLY_FIELDS),
     "phone_e164",

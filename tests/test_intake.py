@@ -22,6 +22,7 @@ from leadshare.intake import (
     _clean_arrow,
     _clean_values,
     _misplaced_quote_reason,
+    _tidy_spaces,
     apply_profile,
     read_lead_file,
 )
@@ -559,11 +560,42 @@ def test_profile_maps_fields(tmp_path: Path) -> None:
     assert list(frame.columns) == [*LEAD_FIELDS, ROW_COLUMN, PROBLEM_COLUMN]
     assert _values(frame["email"]) == ["a@x.io", None, None, "b@x.io"]
     # The file has a Company column, so its blanks are not filled by the default.
-    assert _values(frame["company"]) == [" Acme ", None, None, None]
+    assert _values(frame["company"]) == ["Acme", None, None, None]
     assert _values(frame["do_not_email"]) == ["yes", "no", None, "maybe"]
     assert _values(frame["country"]) == ["DE"] * 4
     assert frame["phone"].isna().all()
     assert frame[ROW_COLUMN].tolist() == [1, 2, 3, 4]
+
+
+TIDY_PROFILE = {
+    "columns": {
+        "email": "Email",
+        "first_name": "First",
+        "company": "Company",
+        "city": "City",
+        "external_id": "Id",
+        "notes": "Notes",
+    }
+}
+
+
+@pytest.mark.parametrize("repeats", [1, 3], ids=["distinct", "repeated"])
+def test_profile_tidies_spaces(tmp_path: Path, repeats: int) -> None:
+    # Mostly distinct columns are tidied in Arrow, repeated ones per distinct value.
+    row = (
+        '" a@x.io ", Adam ,"Beispiel Z\nGmbH","Bad\u00a0 Tölz\t",'
+        '" ID  7 ","First line\n\nsecond  line\n"\n'
+    )
+    content = "Email,First,Company,City,Id,Notes\n" + row * repeats
+    raw = read_lead_file(_write(tmp_path, "leads.csv", content))
+    frame = apply_profile(raw, _profile(**TIDY_PROFILE))
+
+    assert _values(frame["email"]) == ["a@x.io"] * repeats
+    assert _values(frame["first_name"]) == ["Adam"] * repeats
+    assert _values(frame["company"]) == ["Beispiel Z GmbH"] * repeats
+    assert _values(frame["city"]) == ["Bad Tölz"] * repeats
+    assert _values(frame["external_id"]) == ["ID  7"] * repeats
+    assert _values(frame["notes"]) == ["First line\n\nsecond  line"] * repeats
 
 
 def test_profile_skips_defaults_on_problems(tmp_path: Path) -> None:
@@ -683,39 +715,65 @@ def test_ragged_file_still_counted(tmp_path, monkeypatch):
 _CELLS = st.one_of(
     st.none(),
     st.sampled_from(["Select", " select ", "N/A", "", "  ", "Y", "y ", " N", "yes"]),
-    st.text(alphabet="aBé -", max_size=6),
+    st.text(alphabet="aBé -\n", max_size=6),
 )
 
 
+def _tidied(value: str | None, single_line: bool) -> str | None:
+    """Tidy one value with Python's str methods, as intake should with Arrow."""
+    if value is None:
+        return None
+    return " ".join(value.split()) if single_line else value.strip()
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.lists(_CELLS, max_size=40))
-def test_arrow_and_object_cleaning_agree(cells: list[str | None]) -> None:
+@given(st.lists(_CELLS, max_size=40), st.booleans())
+def test_arrow_and_object_cleaning_agree(
+    cells: list[str | None], single_line: bool
+) -> None:
     # Mostly distinct columns are cleaned by Arrow, repeated ones per distinct
     # value in Python; a column must map the same whichever way it went.
     values = pa.array(cells, type=pa.string())
     placeholders = {"select", "n/a", ""}
     vocabulary = {"y": "yes", "n": "no"}
-    by_arrow = _clean_arrow(values, placeholders, vocabulary)
-    by_python = _clean_values(values, placeholders, vocabulary)
+    by_arrow = _clean_arrow(values, placeholders, vocabulary, single_line)
+    by_python = _clean_values(values, placeholders, vocabulary, single_line)
     assert _values(pd.Series(by_arrow)) == by_python.tolist()
 
 
-_LONG_CELLS = st.text(alphabet="aBé -\u00a0\u3000\tİ", min_size=7, max_size=14).map(
-    lambda text: text.replace("aaaaaaa", " Select ")
-)
+_LONG_CELLS = st.text(
+    alphabet="aBé -\u00a0\u3000\tİ\n\r\u2028", min_size=7, max_size=14
+).map(lambda text: text.replace("aaaaaaa", " Select "))
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(_LONG_CELLS, min_size=8, max_size=40), st.lists(_CELLS, max_size=2))
-def test_arrow_cleaning_of_long_values_agrees(longs: list[str], shorts: list) -> None:
+@given(
+    st.lists(_LONG_CELLS, min_size=8, max_size=40),
+    st.lists(_CELLS, max_size=2),
+    st.booleans(),
+)
+def test_arrow_cleaning_of_long_values_agrees(
+    longs: list[str], shorts: list, single_line: bool
+) -> None:
     # With few short values, Arrow folds only the values that can become a key.
     # Padded placeholders and Unicode spaces at the ends must still be found.
     values = pa.array(longs + shorts, type=pa.large_string())
     placeholders = {"select", "n/a", ""}
     vocabulary = {"y": "yes", "n": "no"}
-    by_arrow = _clean_arrow(values, placeholders, vocabulary)
-    by_python = _clean_values(values, placeholders, vocabulary)
+    by_arrow = _clean_arrow(values, placeholders, vocabulary, single_line)
+    by_python = _clean_values(values, placeholders, vocabulary, single_line)
     assert _values(pd.Series(by_arrow)) == by_python.tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=12)), max_size=20), st.booleans())
+def test_tidy_spaces_matches_str_split(
+    cells: list[str | None], single_line: bool
+) -> None:
+    # Dedup keys fold text with str.split(), so intake must see the same spaces.
+    values = pa.array(cells, type=pa.large_string())
+    tidied = _tidy_spaces(values, single_line).to_pylist()
+    assert tidied == [_tidied(cell, single_line) for cell in cells]
 
 
 def test_jsonl_empty_key_is_row_problem(tmp_path: Path) -> None:
