@@ -15,7 +15,8 @@ Every channel sends the notes of a do-not-call lead with its phone numbers remov
 File channels (file drop, CRM export, manual handoff) first stamp the due transfers
 with a delivery batch id, write the file named after that batch atomically, and then
 mark the transfers sent. A rerun after a crash rewrites the same file instead of
-adding one.
+adding one. The manual handoff is the exception: its batches go into the partner's
+one queue file, where a rerun replaces the lines of its transfers.
 """
 
 from __future__ import annotations
@@ -680,7 +681,13 @@ def _write_batch_file(folder, partner, batch, batch_rows, now) -> None:
         filedrop.write_crm_assignments(folder, batch, crm_rows, partner.fields)
     else:
         manual = [
-            {**lead, "transfer_id": row["transfer_id"], "partner_id": partner.id}
+            {
+                **lead,
+                "transfer_id": row["transfer_id"],
+                "partner_id": partner.id,
+                "run_id": row["run_id"],
+                "handed_off_at": now.isoformat(),
+            }
             for lead, row in zip(allowed, batch_rows, strict=True)
         ]
         filedrop.append_manual_handoff(folder, manual)

@@ -10,6 +10,8 @@ select
     t.payload,
     t.delivery_batch,
     t.created_at,
+    -- the run that offered the lead to this partner, for the manual queue
+    t.run_id,
     l.external_id,
     l.email,
     l.first_name,

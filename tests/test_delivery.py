@@ -21,6 +21,8 @@ from leadshare.transfer.webhook import FakeWebhookClient, WebhookClient
 
 NOW = dt.datetime(2026, 12, 4, 10, tzinfo=dt.UTC)
 FIELDS = ["lead_id", "first_name", "company"]
+MANUAL_IDS = {"transfer_id", "partner_id", "run_id", "handed_off_at"}
+"""Keys that every manual-queue line carries besides the allowlisted fields."""
 
 
 @pytest.fixture
@@ -665,7 +667,43 @@ def test_manual_queue_rewritten_with_allowlist(store, settings):
     assert [record["transfer_id"] for record in records] == ["msg_0", "msg_1", "msg_2"]
     for record in records:
         assert "email" not in record
-        assert set(record) == {*FIELDS, "transfer_id", "partner_id"}
+        assert set(record) == {*FIELDS, *MANUAL_IDS}
+
+
+def test_manual_queue_lines_name_run_and_time(store, settings):
+    """Lines of a later run in the one queue file carry that run and time."""
+    partner = _partner("", channel="manual")
+    first = deliver_partner(store, settings, partner, NOW)
+    with store.transaction() as tx:
+        tx.connection.exec_driver_sql(
+            "insert into leads (lead_id, file_id, source_row, profile, first_name, "
+            "company, created_at) values ('L-9', 'g', 1, 'generic', 'Ann9', "
+            "'Corp 9', now())"
+        )
+        tx.execute(
+            "add_transfer",
+            transfer_id="msg_9",
+            lead_id="L-9",
+            partner_id="P-X",
+            channel="manual",
+            created_at=NOW,
+            run_id="r2",
+        )
+    later = NOW + dt.timedelta(hours=1)
+    second = deliver_partner(store, settings, partner, later)
+
+    assert (first.sent, second.sent) == (3, 1)
+    path = settings.outbox / "manual" / "P-X" / "manual_handoff.jsonl"
+    records = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    assert [record["transfer_id"] for record in records] == [
+        "msg_0",
+        "msg_1",
+        "msg_2",
+        "msg_9",
+    ]
+    assert [record["run_id"] for record in records] == ["r1", "r1", "r1", "r2"]
+    times = [record["handed_off_at"] for record in records]
+    assert times == [NOW.isoformat()] * 3 + [later.isoformat()]
 
 
 def test_deliverable_fields_match_due_transfers(store):
@@ -680,6 +718,7 @@ def test_deliverable_fields_match_due_transfers(store):
         "payload",
         "delivery_batch",
         "created_at",
+        "run_id",
     }
     # Delivery reads the do-not-call flag to redact notes; it is never sent.
     read_only = {"do_not_call"}

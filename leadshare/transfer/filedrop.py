@@ -189,11 +189,13 @@ def append_manual_handoff(
 ) -> Path:
     """Add rows to the JSON Lines queue ``manual_handoff.jsonl``; return its path.
 
-    A row whose ``key`` value is already in the file replaces that line in place.
-    Writing the same transfers again after a crash therefore adds no duplicates, and
-    the queue keeps only the fields of the latest write, so a field removed from the
-    allowlist meanwhile is gone. The whole file is rewritten atomically, which costs
-    time linear in its size.
+    The queue is one file per partner that grows with every delivery. Delivery
+    gives each row its ``run_id`` and ``handed_off_at``, which tell the rows of one
+    run apart from older ones. A row whose ``key`` value is already in the file
+    replaces that line in place. Writing the same transfers again after a crash
+    therefore adds no duplicates, and the queue keeps only the fields of the latest
+    write, so a field removed from the allowlist meanwhile is gone. The whole file
+    is rewritten atomically, which costs time linear in its size.
     """
     path = Path(folder) / MANUAL_HANDOFF_FILE
     existing = path.read_bytes() if path.exists() else b""
