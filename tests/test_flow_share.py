@@ -693,6 +693,65 @@ def test_do_not_call_phone_never_leaves(home, tmp_path):
     ]
 
 
+def test_partner_gets_tidy_text_values(home, tmp_path, monkeypatch):
+    """Padded cells, a two-line company and a 001- phone reach a partner cleaned."""
+    import json
+
+    monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
+    header = (
+        "external_id,email,first_name,last_name,company,city,country,phone,"
+        "lead_source,engagement,consent_share,consent_source,consent_at,"
+        "do_not_email,do_not_call,notes\n"
+    )
+    row = (
+        'T1," Hanni.Junck@Hotmail.De "," Hanni ","Junck\t","Beispiel Z\nGmbH",'
+        '"  Casper ",US,001-307-937-7505,referral,50,yes,form,'
+        '2026-11-01T10:00:00Z,no,no,"First line\nsecond line "\n'
+    )
+    leads = tmp_path / "tidy.csv"
+    leads.write_text(header + row, encoding="utf-8")
+    fields = [
+        "lead_id",
+        "email",
+        "first_name",
+        "last_name",
+        "company",
+        "city",
+        "phone_e164",
+        "notes",
+    ]
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        partner = {
+            "id": "P-HOOK",
+            "name": "Hook Inc",
+            "territory": {"countries": ["US"]},
+            "capacity_per_day": 10,
+            "capacity_per_week": 50,
+            "channel": "webhook",
+            "webhook": {"url": endpoint.url, "secret": "env:TEST_PARTNER_SECRET"},
+            "timezone": "UTC",
+            "fields": fields,
+        }
+        (home / "config" / "partners.yaml").write_text(
+            yaml.safe_dump({"partners": [partner]})
+        )
+        summary = run_share(home, "generic", leads)
+
+    assert summary["outcomes"]["shared"] == 1
+    (request,) = endpoint.requests
+    body = json.loads(request.body)
+    assert body["lead"]["email"] == "Hanni.Junck@hotmail.de"
+    assert body["lead"]["first_name"] == "Hanni"
+    assert body["lead"]["last_name"] == "Junck"
+    assert body["lead"]["company"] == "Beispiel Z GmbH"
+    assert body["lead"]["city"] == "Casper"
+    assert body["lead"]["phone_e164"] == "+13079377505"
+    assert body["lead"]["notes"] == "First line\nsecond line"
+    assert "a new lead from Beispiel Z GmbH.\n" in body["intro"]
+    stored = db_rows(home, "select email, company, city from leads")
+    assert stored == [("Hanni.Junck@hotmail.de", "Beispiel Z GmbH", "Casper")]
+
+
 def test_unreadable_size_waits_for_approval(home, tmp_path):
     import csv
 
