@@ -197,7 +197,7 @@ def normalise_phone(raw: object, region: str | None) -> PhoneResult:
 
 
 def _parse_double_zero_prefix(text: str) -> phonenumbers.PhoneNumber | None:
-    """Parse ``text`` that starts with ``00`` as ``+``; None unless the result is valid."""
+    """Parse ``text`` with a leading ``00`` read as ``+``; None unless that is valid."""
     if not text.startswith("00"):
         return None
     try:
