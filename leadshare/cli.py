@@ -353,7 +353,8 @@ def explain(lead_id: str) -> None:
     from leadshare.ids import clean_lead_id
 
     try:
-        lines = explain_lead(_context().store, clean_lead_id(lead_id))
+        ctx = _context()
+        lines = explain_lead(ctx.store, clean_lead_id(lead_id), ctx.config.rules)
     except LeadshareError as exc:
         _fail(exc)
     for line in lines:
