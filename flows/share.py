@@ -11,6 +11,7 @@ from __future__ import annotations
 from prefect import State, flow, get_run_logger
 from prefect.runtime import flow_run
 
+from leadshare.errors import DeliveriesFailedError
 from leadshare.pipeline import RunContext, mark_run_failed
 from leadshare.runtime import build_context
 from leadshare.words import counted
@@ -93,9 +94,10 @@ def _share(ctx: RunContext, deliver: bool) -> dict:
     summary = publish_report(ctx, deliveries, backlog_placed, failed_tasks)
     post_run_summary(ctx, summary)
     if failed_tasks:
-        raise RuntimeError(
+        raise DeliveriesFailedError(
             f"deliveries failed for partners {list(failed_tasks)}; "
-            "see their task logs"
+            "see their task logs",
+            summary,
         )
     get_run_logger().info(
         "Sharing run finished: %s, %s",

@@ -1507,6 +1507,43 @@ def test_unwritable_outbox_reported_not_retried(home, tmp_path, monkeypatch):
     assert by_partner["P-INCRM"]["sent"] == pending["P-INCRM"]
 
 
+def test_raising_delivery_task_json_summary(home, tmp_path, monkeypatch):
+    import json
+
+    from flows import share
+    from leadshare import cli
+    from leadshare.generate import write_leads
+    from tasks import transfer
+
+    monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
+    real_deliver = transfer.deliver_partner
+
+    def fail_incrm(store, settings, partner, now, **options):
+        if partner.id == "P-INCRM":
+            raise OSError("CRM export failed on purpose")
+        return real_deliver(store, settings, partner, now, **options)
+
+    monkeypatch.setattr(transfer, "deliver_partner", fail_incrm)
+    # The CLI runs the flow with its 60 s retry; without it the test stays short.
+    monkeypatch.setattr(share, "share_leads", share.share_leads.with_options(retries=0))
+    leads = write_leads(tmp_path / "leads.csv", 300, seed=11)
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        _partners_sharing_us_leads(home, endpoint.url)
+        result = CliRunner().invoke(cli.app, ["share", "--json", str(leads)])
+    summary = json.loads(result.stdout)
+    by_partner = {row["partner"]: row for row in summary["partners"]}
+    errors = " ".join(result.stderr.split())
+
+    assert result.exit_code == 1
+    assert summary["rows_in"] == 300
+    assert by_partner["P-INCRM"]["offered"] > 0
+    assert by_partner["P-INCRM"]["waiting"] == by_partner["P-INCRM"]["offered"]
+    assert "OSError: CRM export failed on purpose" in by_partner["P-INCRM"]["error"]
+    assert by_partner["P-DROP"]["sent"] == by_partner["P-DROP"]["offered"]
+    assert "error: deliveries to partner P-INCRM wait: delivery task failed" in errors
+    assert db_rows(home, "select status from runs") == [("failed",)]
+
+
 def _partner_tables(flow_run_id: str) -> list[list[dict]]:
     """Return every version of a flow run's partner-transfers table, oldest first."""
     import json
