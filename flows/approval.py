@@ -47,8 +47,11 @@ def review_approvals(decisions: list[DecisionRow]) -> list[str] | Failed:
     logger.info("Applied %d of %d approval decisions", applied, len(results))
     if applied < len(results):
         # The run ends Failed: the UI must not show a decision that was not
-        # applied as done. Returning the Failed state, not raising, keeps a
-        # traceback out of the log, which already has each row's reason.
+        # applied as done. Returning the Failed state, not raising, keeps the
+        # flow's own traceback out of the log, which has each row's reason.
+        # NOTE: in a deployment, Prefect 3.9.1 still logs "Engine execution exited
+        # with unexpected exception" and its own frames for every Failed flow
+        # run. The traceback ends in DecisionsNotAppliedError and this message.
         message = (
             f"{len(results) - applied} of {len(results)} approval decisions "
             "were not applied; see the log for each row's reason"

@@ -236,7 +236,7 @@ def _decision_lines(row: dict, approval: dict | None = None) -> list[str]:
             continue
         by_reason.setdefault(reason, []).append(partner_id)
     if no_country:
-        # One cause for every partner with a country list, so it is said once.
+        # One cause for every partner with a country list, so it gets one line.
         lines.append(
             f"  excluded {', '.join(no_country)}: the lead has no country, and "
             "each of these partners covers a list of countries"

@@ -1,7 +1,6 @@
--- per partner: transfers offered in this run; transfers sent or failed for good
--- since the run started, which covers every attempt of a flow run that Prefect
--- retried (a retry keeps the first attempt's started_at); and the transfers
--- pending now
+-- per partner: transfers offered in this run, and transfers sent or failed for
+-- good since the run started. A Prefect retry keeps the first attempt's
+-- started_at, so these counts cover every attempt. pending counts the outbox now
 with run_start as (
     select started_at from runs where run_id = :run_id
 ),
