@@ -4,8 +4,9 @@ Run the ``approvals`` deployment (flow ``review-approvals``) from the UI; its pa
 form takes a list of decisions (lead id, approve/reassign/reject, partner, approver,
 note). Each row is checked and applied on its own, so a bad row rejects only itself,
 and the flow returns and logs one result per row, in the form's order. When a row
-is not applied, the flow run ends Failed with the results as its data. Lead ids are
-cleaned as on the command line (spaces, zero-width characters, letter case).
+is not applied, the flow run ends Failed, and its data is a DecisionsNotAppliedError
+that carries the results. Lead ids are cleaned as on the command line (spaces,
+zero-width characters, letter case).
 The hourly run does not wait for this flow. It delivers approved leads on its next
 pass.
 """
@@ -16,7 +17,12 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Failed
 
-from leadshare.approvals import DecisionRow, checked_decision, decide
+from leadshare.approvals import (
+    DecisionRow,
+    DecisionsNotAppliedError,
+    checked_decision,
+    decide,
+)
 from leadshare.errors import LeadshareError
 from leadshare.runtime import build_context
 
@@ -41,10 +47,16 @@ def review_approvals(decisions: list[DecisionRow]) -> list[str] | Failed:
     logger.info("Applied %d of %d approval decisions", applied, len(results))
     if applied < len(results):
         # The run ends Failed: the UI must not show a decision that was not
-        # applied as done. The per-row results stay in the state's data.
+        # applied as done. Returning the Failed state, not raising, keeps the
+        # flow's own traceback out of the log, which has each row's reason.
+        # NOTE: in a deployment, Prefect 3.9.1 still logs "Engine execution exited
+        # with unexpected exception" and its own frames for every Failed flow
+        # run. The traceback ends in DecisionsNotAppliedError and this message.
+        message = (
+            f"{len(results) - applied} of {len(results)} approval decisions "
+            "were not applied; see the log for each row's reason"
+        )
         return Failed(
-            message=f"{len(results) - applied} of {len(results)} approval decisions "
-            "were not applied; see the log for each row's reason",
-            data=results,
+            message=message, data=DecisionsNotAppliedError(message, results)
         )
     return results

@@ -8,9 +8,10 @@ Each task works on one file or one partner.
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger
+from prefect import State, flow, get_run_logger
 from prefect.runtime import flow_run
 
+from leadshare.errors import DeliveriesFailedError
 from leadshare.pipeline import RunContext, mark_run_failed
 from leadshare.runtime import build_context
 from leadshare.words import counted
@@ -82,19 +83,21 @@ def _share(ctx: RunContext, deliver: bool) -> dict:
             for partner in ctx.config.partners
         ]
     deliveries = [state.result() for state in states if state.is_completed()]
-    summary = publish_report(ctx, deliveries, backlog_placed)
-    post_run_summary(ctx, summary)
     # A task that raised failed after its retries. A partner whose outbox folder
     # cannot be written completes instead, with the error in its summary row,
     # because waiting does not fix that error and Prefect retries a failed flow.
-    failed = [
-        p.id
-        for p, s in zip(ctx.config.partners, states, strict=False)
-        if not s.is_completed()
-    ]
-    if failed:
-        raise RuntimeError(
-            f"deliveries failed for partners {failed}; see their task logs"
+    failed_tasks = {
+        partner.id: _task_error(state)
+        for partner, state in zip(ctx.config.partners, states, strict=False)
+        if not state.is_completed()
+    }
+    summary = publish_report(ctx, deliveries, backlog_placed, failed_tasks)
+    post_run_summary(ctx, summary)
+    if failed_tasks:
+        raise DeliveriesFailedError(
+            f"deliveries failed for partners {list(failed_tasks)}; "
+            "see their task logs",
+            summary,
         )
     get_run_logger().info(
         "Sharing run finished: %s, %s",
@@ -102,3 +105,11 @@ def _share(ctx: RunContext, deliver: bool) -> dict:
         counted(summary["rows_in"], "row"),
     )
     return summary
+
+
+def _task_error(state: State) -> str:
+    """Return the error of a delivery task that did not complete, for its table row."""
+    exc = state.result(raise_on_failure=False)
+    if isinstance(exc, BaseException):
+        return f"delivery task failed: {type(exc).__name__}: {exc}"
+    return f"delivery task ended {state.type.value}: {state.message}"

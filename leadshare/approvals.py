@@ -32,6 +32,23 @@ class ApprovalError(LeadshareError, ValueError):
     """An approval decision cannot be applied."""
 
 
+class DecisionsNotAppliedError(LeadshareError):
+    """Some rows of an approval form were not applied; ``results`` has one line per row.
+
+    The approval flow returns it as the data of its Failed state, because Prefect
+    (3.9.1) resolves a Failed state's data into an exception and raises a TypeError
+    for any other value.
+    """
+
+    def __init__(self, message: str, results: list[str]) -> None:
+        super().__init__(message)
+        self.results = results
+
+    def __reduce__(self):
+        # Prefect pickles a state's data, and the default reduce passes only args.
+        return (type(self), (str(self), self.results))
+
+
 class DecisionRow(BaseModel):
     """One row of the approval form in the Prefect UI, as typed.
 

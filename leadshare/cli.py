@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from leadshare.errors import LeadshareError
+from leadshare.errors import DeliveriesFailedError, LeadshareError
 from leadshare.words import counted
 
 app = typer.Typer(help="Partner lead sharing on Prefect.", no_args_is_help=True)
@@ -105,6 +105,10 @@ def _run_flow(ready_files: list[str] | None = None) -> dict:
     with record_server(get_settings().root), showing_progress(console):
         try:
             return share_leads(ready_files=ready_files)
+        except DeliveriesFailedError as exc:
+            # The summary's rows name each failed partner's error, and the caller
+            # prints them after the summary and exits with code 1.
+            return exc.summary
         except RuntimeError as exc:
             if "ephemeral" not in str(exc).lower():
                 raise
@@ -353,7 +357,8 @@ def explain(lead_id: str) -> None:
     from leadshare.ids import clean_lead_id
 
     try:
-        lines = explain_lead(_context().store, clean_lead_id(lead_id))
+        ctx = _context()
+        lines = explain_lead(ctx.store, clean_lead_id(lead_id), ctx.config.rules)
     except LeadshareError as exc:
         _fail(exc)
     for line in lines:

@@ -401,6 +401,7 @@ def _send_webhooks(
                         transfer_id=row["transfer_id"],
                         attempts=exc.attempts,
                         last_error=str(exc)[:500],
+                        failed_at=dt.datetime.now(dt.UTC),
                     )
                 summary.failed += 1
                 summary.errors.append(f"{row['transfer_id']}: {exc}")

@@ -7,6 +7,7 @@ LeadshareError
 ├── FileChangedError                a lead file changed after it was claimed
 ├── StoreError                      the store failed or is locked by another writer
 │   └── RunLockedError              another sharing run holds the run lock
+├── DeliveriesFailedError           a partner's delivery task raised; has the summary
 └── DeliveryError                   a transfer to a partner failed
     ├── RetryableDeliveryError      5xx, 429, timeout: try again later
     ├── RejectedDeliveryError       other 4xx (400, 413, 422...): no retry
@@ -60,6 +61,23 @@ class FileChangedError(LeadshareError):
 
 class RunLockedError(StoreError):
     """Another sharing run is using the same store, so this one changed nothing."""
+
+
+class DeliveriesFailedError(LeadshareError):
+    """The delivery task of one or more partners raised, so the sharing run failed.
+
+    ``summary`` is the run summary, in which each such partner's row has an
+    ``error``. The run's files are committed, and the other partners are delivered.
+    """
+
+    def __init__(self, message: str, summary: dict) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+    def __reduce__(self):
+        # Prefect pickles a failed flow's exception, and the default reduce passes
+        # only args.
+        return (type(self), (str(self), self.summary))
 
 
 class DeliveryError(LeadshareError):

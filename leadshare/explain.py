@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from pathlib import Path
 
+from leadshare.config import Rules, ScoreRule
+from leadshare.intake import JSONL_SUFFIXES
+from leadshare.match import W_LOAD, W_PERFORMANCE, W_TIER
 from leadshare.replacement import REPLACED_RULE
 from leadshare.store import LeadStore
 
+MISSING_COUNTRY = "country (missing) is outside territory"
+"""The start of the exclusion reason of a partner with a country list, for a lead
+that has no country."""
 
-def explain_lead(store: LeadStore, lead_id: str) -> list[str]:
-    """Return the explanation of ``lead_id`` as lines of text."""
+DEFAULT_FRESHNESS_DAYS = 30
+"""The days a lead with no partner is offered again when rules.yaml sets none."""
+
+
+def explain_lead(
+    store: LeadStore, lead_id: str, rules: Rules | None = None
+) -> list[str]:
+    """Return the explanation of ``lead_id`` as lines of text.
+
+    ``rules`` are the current rules from rules.yaml. With them, the lines name the
+    score rules and the freshness window in days. Without them, they name the
+    settings only.
+    """
     rows = store.rows("explain_lead", lead_id=lead_id)
     if not rows:
         return [
@@ -27,13 +46,11 @@ def explain_lead(store: LeadStore, lead_id: str) -> list[str]:
             lines.append(_duplicate_line(row, where))
             continue
         lines.append(f"Lead {lead_id} comes from {where}.")
-        reason = row["reason"]
-        if row["outcome"] == "no_eligible_partner" and row["group_id"]:
-            reason = "no partner is eligible; the reasons per partner follow"
-        lines.append(
-            f"Outcome: {row['outcome']}"
-            + (f" (rule {row['rule']}): {reason}" if row["rule"] else ".")
-        )
+        lines.append(_outcome_line(row, approval))
+        if row["rule"] == "score_below_threshold":
+            lines.extend(_score_rule_lines(rules))
+        if row["outcome"] == "no_eligible_partner":
+            lines.append(_offered_again_line(rules))
         if row["outcome"] == "duplicate":
             lines.append(
                 f"This lead no longer waits for a partner; `leadshare explain "
@@ -61,7 +78,93 @@ def explain_lead(store: LeadStore, lead_id: str) -> list[str]:
         endpoint = disabled.get(transfer["partner_id"])
         if transfer["status"] == "pending" and endpoint is not None:
             lines.append(_disabled_endpoint_line(endpoint))
+    lines.extend(_row_number_lines(row["file_name"] for row in rows))
     return lines
+
+
+def _row_number_lines(file_names: Iterable[str | None]) -> list[str]:
+    """Say how row numbers are counted, once for CSV and once for JSON Lines files."""
+    jsonl = {Path(name or "").suffix.lower() in JSONL_SUFFIXES for name in file_names}
+    lines = []
+    if False in jsonl:
+        lines.append(
+            "Row numbers of a CSV file count data rows from 1 and leave out the "
+            "header row, so an editor or spreadsheet shows row N on line N + 1 when "
+            "no cell spans lines."
+        )
+    if True in jsonl:
+        lines.append(
+            "Row numbers of a JSON Lines file count its non-blank lines from 1."
+        )
+    return lines
+
+
+def _outcome_line(row: dict, approval: dict | None) -> str:
+    """Describe a row's outcome in words, with the rule that decided it."""
+    outcome, rule, reason = row["outcome"], row["rule"], row["reason"]
+    if rule == "rejected_by_approver":
+        # A human decision, not a rule: the stored reason names the approver.
+        if approval is not None and approval["status"] == "rejected":
+            reason = f"rejected by {approval['decided_by']}"
+            if approval["note"]:
+                reason += f" ({approval['note']})"
+        return f"Outcome: {reason}, so it is not shared."
+    if rule == "matched" and row["candidates"]:
+        count = len(json.loads(row["candidates"]))
+        if count == 1:
+            reason = "the only eligible partner"
+        else:
+            reason = (
+                f"the best partner fit of {count} eligible partners (the fit of "
+                "each is listed below)"
+            )
+    if outcome == "no_eligible_partner" and row["group_id"]:
+        reason = "no partner is eligible; the reasons per partner follow"
+    if not rule:
+        return f"Outcome: {outcome}."
+    return f"Outcome: {outcome} (rule {rule}): {reason}"
+
+
+def _score_rule_lines(rules: Rules | None) -> list[str]:
+    """List the score rules, because a disqualified lead's fields are not stored."""
+    if rules is None:
+        return [
+            "The score is the sum of the points of the lead's matching score rules "
+            "(`points` in rules.yaml)."
+        ]
+    lines = [
+        f"The score is the sum of the points of the matching score rules. The "
+        f"rules in rules.yaml now (version {rules.version}, threshold "
+        f"{rules.threshold:g}) are listed below. A disqualified lead's fields are "
+        "not stored, so which of them gave it points is not recorded."
+    ]
+    lines.extend(f"  {_score_rule_text(rule)}" for rule in rules.points)
+    return lines
+
+
+def _score_rule_text(rule: ScoreRule) -> str:
+    if rule.equals is not None:
+        condition = f"is {rule.equals}"
+    elif rule.any_of is not None:
+        condition = f"is one of {', '.join(rule.any_of)}"
+    elif rule.at_least is not None:
+        condition = f"is at least {rule.at_least:g}"
+    else:
+        condition = "is present" if rule.present else "is missing"
+    return f"{rule.points:+g} points if {rule.field} {condition}"
+
+
+def _offered_again_line(rules: Rules | None) -> str:
+    """Say how long a lead with no partner is offered again in later runs."""
+    if rules is None:
+        window = "for `freshness_days` (rules.yaml) after it was stored"
+    else:
+        days = rules.freshness_days or DEFAULT_FRESHNESS_DAYS
+        window = f"for {days} days after it was stored (`freshness_days`)"
+    return (
+        f"The lead is offered again in every later run {window}, checked "
+        "against the rules of that run. After that it stays without a partner."
+    )
 
 
 def _disabled_endpoint_line(endpoint: dict) -> str:
@@ -111,16 +214,33 @@ def _decision_lines(row: dict, approval: dict | None = None) -> list[str]:
     ]
     if row["chosen_partner"]:
         lines.append(_partner_line(row["chosen_partner"], approval))
+    if candidates:
+        lines.append(
+            f"  partner fit = {W_TIER:g} x tier weight + {W_PERFORMANCE:g} x "
+            f"performance - {W_LOAD:g} x leads this week / weekly capacity. It "
+            "falls as a partner gets leads, so leads spread over partners."
+        )
     for candidate in candidates:
         lines.append(
-            f"  candidate {candidate['partner']}: score {candidate['score']} "
+            f"  candidate {candidate['partner']}: partner fit {candidate['score']} "
             f"(tier {candidate['tier']}, performance {candidate['performance']}, "
-            f"load before {candidate['load_before']}, capacity left {candidate['capacity_left']})"
+            f"leads already this week {candidate['load_before']}, "
+            f"capacity left {candidate['capacity_left']})"
         )
     # Partners excluded for the same reason share one line.
     by_reason: dict[str, list[str]] = {}
+    no_country = []
     for partner_id, reason in sorted(exclusions.items()):
+        if reason.startswith(MISSING_COUNTRY):
+            no_country.append(partner_id)
+            continue
         by_reason.setdefault(reason, []).append(partner_id)
+    if no_country:
+        # One cause for every partner with a country list, so it gets one line.
+        lines.append(
+            f"  excluded {', '.join(no_country)}: the lead has no country, and "
+            "each of these partners covers a list of countries"
+        )
     for reason, partners in by_reason.items():
         lines.append(f"  excluded {', '.join(partners)}: {reason}")
     return lines

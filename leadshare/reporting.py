@@ -12,12 +12,17 @@ from leadshare.words import counted
 log = logging.getLogger(__name__)
 
 
-def run_summary(ctx: RunContext, deliveries: list[DeliverySummary]) -> dict:
+def run_summary(
+    ctx: RunContext,
+    deliveries: list[DeliverySummary],
+    failed_tasks: dict[str, str] | None = None,
+) -> dict:
     """Return the JSON summary of a run, read back from the store.
 
     Reading the store (not the in-memory batches) keeps the summary right when Prefect
     retries the flow run: the retry finds the files already committed under the same
-    run id.
+    run id, and a partner's ``sent`` and ``failed`` count every attempt's sends.
+    ``failed_tasks`` maps each partner whose delivery task raised to its error.
     """
     outcomes = {outcome.value: 0 for outcome in Outcome}
     for row in ctx.store.rows("outcome_counts", run_id=ctx.run_id):
@@ -37,22 +42,25 @@ def run_summary(ctx: RunContext, deliveries: list[DeliverySummary]) -> dict:
         row["partner_id"]: row
         for row in ctx.store.rows("transfer_counts", run_id=ctx.run_id)
     }
+    failed_tasks = failed_tasks or {}
+    delivered = {delivery.partner_id: delivery for delivery in deliveries}
     partners = []
-    for delivery in deliveries:
-        counts = by_partner.get(delivery.partner_id, {})
-        partners.append(
-            {
-                "partner": delivery.partner_id,
-                "channel": delivery.channel,
-                "offered": int(counts.get("offered", 0) or 0),
-                "sent": delivery.sent,
-                "failed": delivery.failed,
-                "retry_later": delivery.retry_later,
-                "waiting": delivery.waiting,
-                "pending_total": int(counts.get("pending", 0) or 0),
-                "error": delivery.error,
-            }
-        )
+    for partner in ctx.config.partners:
+        if partner.id in failed_tasks:
+            counts = by_partner.get(partner.id, {})
+            # The task stopped before or while sending, so every pending transfer
+            # waits for a later run.
+            delivery = DeliverySummary(
+                partner_id=partner.id,
+                channel=partner.channel,
+                waiting=_count(counts, "pending"),
+                error=failed_tasks[partner.id],
+            )
+        elif partner.id in delivered:
+            delivery = delivered[partner.id]
+        else:
+            continue
+        partners.append(_partner_row(delivery, by_partner.get(partner.id, {})))
     partners.extend(_unconfigured_partners(ctx, by_partner))
     return {
         "run_id": ctx.run_id,
@@ -80,6 +88,30 @@ def run_summary(ctx: RunContext, deliveries: list[DeliverySummary]) -> dict:
         "rows_in": rows_in,
         "outcomes": outcomes,
         "partners": partners,
+    }
+
+
+def _count(counts: dict, column: str) -> int:
+    return int(counts.get(column, 0) or 0)
+
+
+def _partner_row(delivery: DeliverySummary, counts: dict) -> dict:
+    """Return a partner's table row: store counts for the flow run, task counts now.
+
+    ``offered``, ``sent`` and ``failed`` come from the store and cover every
+    attempt of the flow run. ``retry_later`` and ``waiting`` describe the transfers
+    the last attempt left pending.
+    """
+    return {
+        "partner": delivery.partner_id,
+        "channel": delivery.channel,
+        "offered": _count(counts, "offered"),
+        "sent": _count(counts, "sent"),
+        "failed": _count(counts, "failed"),
+        "retry_later": delivery.retry_later,
+        "waiting": delivery.waiting,
+        "pending_total": _count(counts, "pending"),
+        "error": delivery.error,
     }
 
 

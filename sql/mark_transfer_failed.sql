@@ -4,5 +4,6 @@ set
     status = 'failed',
     attempts = attempts + :attempts,
     failed_sends = failed_sends + 1,
-    last_error = :last_error
+    last_error = :last_error,
+    failed_at = :failed_at
 where transfer_id = :transfer_id and status = 'pending'

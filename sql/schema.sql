@@ -167,6 +167,10 @@ create table if not exists endpoint_backoff (
 alter table transfers add column if not exists failed_sends integer;
 update transfers set failed_sends = attempts where failed_sends is null;
 
+-- when a transfer became failed for good. Transfers that failed in stores made
+-- before this column existed have none, so no run's summary counts them.
+alter table transfers add column if not exists failed_at timestamptz;
+
 -- one row per file a run found in the inbox with content processed before; the
 -- file was archived without being read again
 create table if not exists skipped_files (

@@ -1,10 +1,25 @@
--- per partner: transfers offered in this run, and the state of its outbox now
-select
-    partner_id,
-    count(*) filter (where run_id = :run_id) as offered,
-    count(*) filter (where status = 'sent') as sent,
-    count(*) filter (where status = 'pending') as pending,
-    count(*) filter (where status = 'failed') as failed
-from transfers
-group by partner_id
+-- per partner: transfers offered in this run, and transfers sent or failed for
+-- good since the run started. A Prefect retry keeps the first attempt's
+-- started_at, so these counts cover every attempt. pending counts the outbox now
+with run_start as (
+    select started_at from runs where run_id = :run_id
+),
+
+final as (
+    select
+        t.partner_id,
+        count(*) filter (where t.run_id = :run_id) as offered,
+        count(*) filter (
+            where t.status = 'sent' and t.sent_at >= s.started_at
+        ) as sent,
+        count(*) filter (
+            where t.status = 'failed' and t.failed_at >= s.started_at
+        ) as failed,
+        count(*) filter (where t.status = 'pending') as pending
+    from transfers as t
+    left join run_start as s on true
+    group by t.partner_id
+)
+
+select * from final
 order by partner_id

@@ -22,10 +22,18 @@ from tasks.transfer import slack_client
 
 @task(cache_policy=NO_CACHE)
 def publish_report(
-    ctx: RunContext, deliveries: list[DeliverySummary], backlog_placed: int = 0
+    ctx: RunContext,
+    deliveries: list[DeliverySummary],
+    backlog_placed: int = 0,
+    failed_tasks: dict[str, str] | None = None,
 ) -> dict:
+    """Record the run as completed and publish its summary as Prefect artifacts.
+
+    ``failed_tasks`` maps each partner whose delivery task raised to its error, so
+    that the partner still gets a row in the ``partner-transfers`` table.
+    """
     progress.stage("Publishing the run report")
-    summary = run_summary(ctx, deliveries)
+    summary = run_summary(ctx, deliveries, failed_tasks)
     summary["backlog_placed"] = backlog_placed
     with ctx.store.transaction() as tx:
         tx.execute(

@@ -7,7 +7,13 @@ import yaml
 from httpserver import LocalEndpoint
 from test_flow_share import SECRET, db_rows, run_share, write_partners
 
-from leadshare.approvals import ApprovalDecision, ApprovalError, decide, pending
+from leadshare.approvals import (
+    ApprovalDecision,
+    ApprovalError,
+    DecisionsNotAppliedError,
+    decide,
+    pending,
+)
 from leadshare.runtime import build_context
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -27,7 +33,9 @@ def _review(decisions) -> list[str]:
     from flows.approval import review_approvals
 
     state = review_approvals(decisions, return_state=True)
-    return state.result(raise_on_failure=False)
+    result = state.result(raise_on_failure=False)
+    return result.results if isinstance(result, DecisionsNotAppliedError) else result
+
 
 @pytest.fixture
 def queued(home, monkeypatch, tmp_path):
@@ -224,6 +232,27 @@ def test_flow_goes_on_after_unknown_partner(queued, home):
     )
     assert state.is_failed()
     assert "1 of 1 approval decisions were not applied" in state.message
+
+
+def test_failed_form_raises_its_own_error(queued, home, caplog):
+    from flows.approval import review_approvals
+
+    globex, big = _lead(home, "Globex"), _lead(home, "Big Co")
+    rows = [
+        {"lead_id": globex, "action": "approve", "approver": "mia"},
+        {"lead_id": big, "action": "approve", "approver": " "},
+    ]
+
+    # Called without return_state, Prefect resolves the Failed state into an
+    # exception: a list of strings as its data made that a TypeError.
+    with pytest.raises(DecisionsNotAppliedError) as failure:
+        review_approvals(rows)
+
+    assert str(failure.value).startswith("1 of 2 approval decisions were not applied")
+    assert failure.value.results[0].startswith("Approved")
+    assert failure.value.results[1].startswith("not applied")
+    assert "TypeError" not in caplog.text
+    assert "Unexpected result" not in caplog.text
 
 
 def test_explain_shows_human_decision(queued, home):

@@ -286,7 +286,9 @@ def test_explain_trims_the_lead_id(home, monkeypatch):
 
     requested_ids = []
     monkeypatch.setattr(
-        explain, "explain_lead", lambda store, lead_id: requested_ids.append(lead_id) or ["ok"]
+        explain,
+        "explain_lead",
+        lambda store, lead_id, rules=None: requested_ids.append(lead_id) or ["ok"],
     )
     runner = CliRunner()
     for typed_id in ("  L-00000000000000ab\t", "\ufeffL-00000000000000AB\u200b", "l-00000000000000ab"):

@@ -1566,6 +1566,114 @@ def test_unwritable_outbox_reported_not_retried(home, tmp_path, monkeypatch):
     assert by_partner["P-INCRM"]["sent"] == pending["P-INCRM"]
 
 
+def test_raising_delivery_task_json_summary(home, tmp_path, monkeypatch):
+    import json
+
+    from flows import share
+    from leadshare import cli
+    from leadshare.generate import write_leads
+    from tasks import transfer
+
+    monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
+    real_deliver = transfer.deliver_partner
+
+    def fail_incrm(store, settings, partner, now, **options):
+        if partner.id == "P-INCRM":
+            raise OSError("CRM export failed on purpose")
+        return real_deliver(store, settings, partner, now, **options)
+
+    monkeypatch.setattr(transfer, "deliver_partner", fail_incrm)
+    # The CLI runs the flow with its 60 s retry; without it the test stays short.
+    monkeypatch.setattr(share, "share_leads", share.share_leads.with_options(retries=0))
+    leads = write_leads(tmp_path / "leads.csv", 300, seed=11)
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        _partners_sharing_us_leads(home, endpoint.url)
+        result = CliRunner().invoke(cli.app, ["share", "--json", str(leads)])
+    summary = json.loads(result.stdout)
+    by_partner = {row["partner"]: row for row in summary["partners"]}
+    errors = " ".join(result.stderr.split())
+
+    assert result.exit_code == 1
+    assert summary["rows_in"] == 300
+    assert by_partner["P-INCRM"]["offered"] > 0
+    assert by_partner["P-INCRM"]["waiting"] == by_partner["P-INCRM"]["offered"]
+    assert "OSError: CRM export failed on purpose" in by_partner["P-INCRM"]["error"]
+    assert by_partner["P-DROP"]["sent"] == by_partner["P-DROP"]["offered"]
+    assert "error: deliveries to partner P-INCRM wait: delivery task failed" in errors
+    assert db_rows(home, "select status from runs") == [("failed",)]
+
+
+def _partner_tables(flow_run_id: str) -> list[list[dict]]:
+    """Return every version of a flow run's partner-transfers table, oldest first."""
+    import json
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
+                key=ArtifactFilterKey(any_=["partner-transfers"]),
+            )
+        )
+    artifacts.sort(key=lambda artifact: artifact.created)
+    return [
+        json.loads(a.data) if isinstance(a.data, str) else a.data for a in artifacts
+    ]
+
+
+def test_flow_retry_table_covers_every_attempt(home, tmp_path, monkeypatch):
+    from flows.share import share_leads
+    from leadshare.generate import write_leads
+    from tasks import transfer
+
+    monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
+    real_deliver = transfer.deliver_partner
+    raised: list[str] = []
+
+    def fail_first_attempt(store, settings, partner, now, **options):
+        # Three calls are the delivery task's first try and its two retries, so
+        # P-INCRM's task fails in the flow run's first attempt only.
+        if partner.id == "P-INCRM" and len(raised) < 3:
+            raised.append(partner.id)
+            raise OSError("CRM export failed on purpose")
+        return real_deliver(store, settings, partner, now, **options)
+
+    monkeypatch.setattr(transfer, "deliver_partner", fail_first_attempt)
+    leads = write_leads(tmp_path / "leads.csv", 300, seed=11)
+    target = home / "inbox" / "generic" / leads.name
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(leads, target)
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        _partners_sharing_us_leads(home, endpoint.url)
+        summary = share_leads.with_options(retries=1, retry_delay_seconds=0)()
+    tables = _partner_tables(summary["run_id"])
+    first = {row["partner"]: row for row in tables[0]}
+    last = {row["partner"]: row for row in tables[-1]}
+
+    assert len(raised) == 3
+    assert len(tables) == 2
+    # The first attempt's table has a row for the partner whose task raised.
+    assert first["P-INCRM"]["offered"] > 0
+    assert first["P-INCRM"]["sent"] == 0
+    assert first["P-INCRM"]["waiting"] == first["P-INCRM"]["offered"]
+    assert "OSError: CRM export failed on purpose" in first["P-INCRM"]["error"]
+    assert first["P-DROP"]["error"] is None
+    # The retry's table counts the first attempt's sends too.
+    assert last == {row["partner"]: row for row in summary["partners"]}
+    for partner_id in ("P-HOOK", "P-DROP", "P-INCRM"):
+        assert last[partner_id]["offered"] > 0
+        assert last[partner_id]["sent"] == last[partner_id]["offered"]
+        assert last[partner_id]["pending_total"] == 0
+        assert last[partner_id]["error"] is None
+    assert last["P-DROP"]["sent"] == first["P-DROP"]["sent"]
+
+
 def test_flow_retry_keeps_start_time(home, partner, tmp_path, monkeypatch):
     import datetime as dt
 

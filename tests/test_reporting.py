@@ -63,6 +63,22 @@ def store(tmp_path):
     return store
 
 
+def _start_run(store, run_id: str, started_at: dt.datetime) -> None:
+    with store.transaction() as tx:
+        tx.execute(
+            "start_run", run_id=run_id, flow_run_id=run_id, started_at=started_at
+        )
+
+
+def _set_transfer(store, transfer_id: str, status: str, at: dt.datetime) -> None:
+    column = "sent_at" if status == "sent" else "failed_at"
+    with store.transaction() as tx:
+        tx.connection.exec_driver_sql(
+            f"update transfers set status = '{status}', {column} = '{at.isoformat()}' "
+            f"where transfer_id = '{transfer_id}'"
+        )
+
+
 def _context(store, partners: list[Partner]) -> SimpleNamespace:
     return SimpleNamespace(
         store=store,
@@ -107,3 +123,48 @@ def test_configured_partners_not_warned(store, caplog):
 
     assert summary["partners"] == []
     assert "not in partners.yaml" not in caplog.text
+
+
+def test_failed_task_partner_has_row(store):
+    ctx = _context(store, [_partner("P-KEPT"), _partner("P-GONE")])
+    deliveries = [DeliverySummary(partner_id="P-KEPT", channel="file_drop")]
+
+    summary = run_summary(
+        ctx, deliveries, {"P-GONE": "delivery task failed: OSError: disk"}
+    )
+
+    by_partner = {row["partner"]: row for row in summary["partners"]}
+    assert list(by_partner) == ["P-KEPT", "P-GONE"]
+    failed = by_partner["P-GONE"]
+    assert set(failed) == TABLE_KEYS
+    assert failed["channel"] == "file_drop"
+    assert failed["waiting"] == 2
+    assert failed["pending_total"] == 2
+    assert failed["sent"] == 0
+    assert failed["retry_later"] == 0
+    assert failed["error"] == "delivery task failed: OSError: disk"
+    assert by_partner["P-KEPT"]["error"] is None
+
+
+def test_sent_counts_every_attempt(store):
+    """A retried flow run's row counts sends of its earlier attempts too."""
+    started = NOW + dt.timedelta(hours=1)
+    _start_run(store, "r1", started)
+    # msg_3 was sent before the run started, msg_1 in the run's first attempt and
+    # msg_2 failed for good in it. The retry finds nothing left to send.
+    _set_transfer(store, "msg_1", "sent", started + dt.timedelta(minutes=1))
+    _set_transfer(store, "msg_2", "failed", started + dt.timedelta(minutes=1))
+    ctx = _context(store, [_partner("P-KEPT"), _partner("P-GONE")])
+    retry = [
+        DeliverySummary(partner_id="P-KEPT", channel="file_drop"),
+        DeliverySummary(partner_id="P-GONE", channel="file_drop"),
+    ]
+
+    summary = run_summary(ctx, retry)
+
+    by_partner = {row["partner"]: row for row in summary["partners"]}
+    assert by_partner["P-GONE"]["sent"] == 1
+    assert by_partner["P-GONE"]["failed"] == 1
+    assert by_partner["P-GONE"]["pending_total"] == 0
+    assert by_partner["P-KEPT"]["sent"] == 0
+    assert by_partner["P-KEPT"]["pending_total"] == 1
