@@ -63,3 +63,21 @@ def in_set(column: pd.Series, values: pa.Array) -> np.ndarray:
         return np.zeros(len(column), dtype=bool)
     found = pc.is_in(text_array(column), value_set=values, skip_nulls=True)
     return found.fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def replace_rows(column: pd.Series, rows: np.ndarray, values: np.ndarray) -> pd.Series:
+    """Return a copy of ``column`` with the cells where ``rows`` is true replaced.
+
+    ``values`` has one text (or None) per true row. An Arrow-backed column stays in
+    Arrow, so its other cells do not become Python strings.
+    """
+    if is_arrow_text(column):
+        current = text_array(column)
+        replacement = pa.array(values, type=current.type, from_pandas=True)
+        changed = pc.replace_with_mask(current, pa.array(rows), replacement)
+        return pd.Series(
+            pd.arrays.ArrowStringArray(changed), index=column.index, name=column.name
+        )
+    cells = column.to_numpy(dtype=object, copy=True)
+    cells[rows] = values
+    return pd.Series(cells, index=column.index, name=column.name, dtype=object)

@@ -24,7 +24,7 @@ from typing import IO, Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from leadshare import progress
+from leadshare import arrowtext, progress
 from leadshare.fields import (
     CHUNK_FUNCTIONS,
     CountryResult,
@@ -347,6 +347,26 @@ def _sent_emails(emails: list[Any], results: list[tuple[Any, ...]]) -> list[Any]
     ]
 
 
+def _changed_cells(
+    column: pd.Series, codes: np.ndarray, source: list[Any], results: list[Any]
+) -> pd.Series:
+    """Return ``column`` with each distinct ``source`` value replaced by its result.
+
+    Only the rows whose value changes are written, and an Arrow column stays in
+    Arrow. Most addresses are sent as written, and an object column of results
+    would hold one Python string per row (about 70 bytes, Arrow about 25).
+    """
+    changed = np.flatnonzero(
+        [before != after for before, after in zip(source, results, strict=True)]
+    )
+    if len(changed) == 0:
+        return column
+    rows = np.isin(codes, changed)
+    table = np.empty(len(results), dtype=object)
+    table[:] = results
+    return arrowtext.replace_rows(column, rows, table[codes[rows]])
+
+
 def _name_keys(first: pd.Series, last: pd.Series) -> pd.Series:
     """Join the first and last name keys; None when both are missing."""
     joined = (first.fillna("") + " " + last.fillna("")).str.strip()
@@ -365,8 +385,8 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     country_results = [tuple(normalise_country(value)) for value in countries]
     _put_results(out, "country", country_codes, country_results, ("code", "error"))
 
-    email_codes, emails = _distinct(_column(frame, "email"))
-    emails, _ = unwrap_emails(emails)
+    email_codes, source_emails = _distinct(_column(frame, "email"))
+    emails, _ = unwrap_emails(source_emails)
     phone_codes, phone_pairs = _distinct_pairs(
         _column(frame, "phone"), out["country_code"]
     )
@@ -390,7 +410,7 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     _put_results(out, "email", email_codes, email_results, EmailResult._fields)
     if "email" in frame.columns:
         sent = _sent_emails(emails, email_results)
-        out["email"] = _spread(email_codes, sent, out.index)
+        out["email"] = _changed_cells(frame["email"], email_codes, source_emails, sent)
     _put_results(out, "phone", phone_codes, results["phone"], ("e164", "ext", "error"))
 
     out["name_key"] = _name_keys(

@@ -352,6 +352,20 @@ def test_frame_email_from_arrow_column() -> None:
     out = normalise_frame(pd.DataFrame({"email": emails, "country": "DE"}))
 
     assert out["email"].tolist() == ["CAROLA@beispiel-z.de", "x@"]
+    assert out["email"].dtype == emails.dtype
+
+
+def test_frame_keeps_email_column_unchanged() -> None:
+    emails = pd.Series(
+        ["a@example.com", None, "b@example.org"], dtype="string[pyarrow]"
+    )
+    frame = pd.DataFrame({"email": emails, "country": "DE"})
+    out = normalise_frame(frame)
+
+    assert out["email"].dtype == emails.dtype
+    assert out["email"].tolist()[0] == "a@example.com"
+    assert pd.isna(out["email"].tolist()[1])
+    assert out["email"].tolist()[2] == "b@example.org"
 
 
 def test_frame_keeps_invalid_rows() -> None:
