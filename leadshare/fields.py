@@ -183,9 +183,13 @@ def normalise_phone(raw: object, region: str | None) -> PhoneResult:
         number = _parse_double_zero_prefix(text)
         if number is None:
             return PhoneResult(None, None, _phone_parse_error(exc, region))
-    if not phonenumbers.is_valid_number(number):
-        number = _parse_double_zero_prefix(text) or number
-    if not phonenumbers.is_valid_number(number):
+    valid = phonenumbers.is_valid_number(number)
+    if not valid:
+        # One validity check per number: a second call made phones a third slower.
+        retry = _parse_double_zero_prefix(text)
+        if retry is not None:
+            number, valid = retry, True
+    if not valid:
         where = f"region {region}" if region else "any region"
         reason = (
             f"invalid phone: not a valid number for {where}. Correct the number or "
