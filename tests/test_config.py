@@ -942,20 +942,22 @@ def test_repeated_key_in_flow_mapping(config_dir):
     assert f"repeats the key on line {number}" in error
 
 
-def test_merge_key_may_override(config_dir):
-    # A key written next to '<<' replaces the merged value and is no repeat.
+def _merge_first_webhook(config_dir, line: str) -> None:
+    """Make P-ALPENRAND a webhook partner whose settings merge the first webhook's."""
     path = config_dir / "partners.yaml"
     text = path.read_text()
     text = text.replace("    webhook:\n", "    webhook: &hook\n", 1)
     text = text.replace(
         "    channel: file_drop\n",
-        "    channel: webhook\n"
-        "    webhook:\n"
-        "      <<: *hook\n"
-        "      url: http://127.0.0.1:18766/leads\n",
+        f"    channel: webhook\n    webhook:\n      <<: *hook\n      {line}\n",
         1,
     )
     path.write_text(text)
+
+
+def test_merge_key_may_override(config_dir):
+    # A key written next to '<<' replaces the merged value and is no repeat.
+    _merge_first_webhook(config_dir, "url: http://127.0.0.1:18766/leads")
     config = load_config(config_dir)
     hook = config.partner("P-ALPENRAND").webhook
     assert hook.url == "http://127.0.0.1:18766/leads"
@@ -963,18 +965,7 @@ def test_merge_key_may_override(config_dir):
 
 
 def test_repeated_merge_key_rejected(config_dir):
-    path = config_dir / "partners.yaml"
-    text = path.read_text()
-    text = text.replace("    webhook:\n", "    webhook: &hook\n", 1)
-    text = text.replace(
-        "    channel: file_drop\n",
-        "    channel: webhook\n"
-        "    webhook:\n"
-        "      <<: *hook\n"
-        "      <<: {url: http://127.0.0.1:18766/leads}\n",
-        1,
-    )
-    path.write_text(text)
+    _merge_first_webhook(config_dir, "<<: {url: http://127.0.0.1:18766/leads}")
     error = _load_error(config_dir)
     assert "key partners[1] (P-ALPENRAND).webhook.<<" in error
     assert "keep one" in error
