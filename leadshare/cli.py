@@ -95,8 +95,32 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
+def _check_prefect_server() -> None:
+    """Raise LeadshareError when PREFECT_API_URL names a server that does not respond.
+
+    Without this check, the flow call fails after Prefect's client retries, with a
+    long traceback. Without PREFECT_API_URL, Prefect starts a temporary server.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        return
+    with get_client(sync_client=True) as client:
+        problem = client.api_healthcheck()
+    if problem is not None:
+        raise LeadshareError(
+            f"the Prefect server at PREFECT_API_URL {url} did not respond "
+            f"({type(problem).__name__}: {problem}). Nothing was read, and the files "
+            "are still in the inbox. Start that server, or unset PREFECT_API_URL so "
+            "that leadshare starts a temporary one, and retry"
+        )
+
+
 def _run_flow(ready_files: list[str] | None = None) -> dict:
     _prefect_offline()
+    _check_prefect_server()
     from flows.share import share_leads
     from leadshare.leftover_server import record_server
     from leadshare.run_display import showing_progress

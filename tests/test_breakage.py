@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import socket
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -597,3 +601,27 @@ def test_run_exits_1_on_partner_error(home, monkeypatch):
     assert result.exit_code == 1
     assert "Transfers per partner" in result.stdout
     assert f"error: deliveries to partner P-DROP wait: {error}" in result.stderr
+
+
+def test_unreachable_prefect_server_named(home: Path, tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    lead_file = tmp_path / "leads.csv"
+    lead_file.write_text("email,country\na@example.com,DE\n", encoding="utf-8")
+    environment = dict(os.environ, PREFECT_API_URL=f"http://127.0.0.1:{port}/api")
+    command = Path(sys.executable).with_name("leadshare")
+    result = subprocess.run(
+        [str(command), "share", "--json", str(lead_file)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    message = " ".join(result.stderr.split())
+    assert result.returncode == 2
+    assert f"http://127.0.0.1:{port}/api did not respond" in message
+    assert result.stdout == ""
+    assert "Traceback" not in result.stdout + result.stderr
+    assert (home / "inbox" / "generic" / "leads.csv").exists()
