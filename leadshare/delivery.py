@@ -615,8 +615,8 @@ def _deliver_file(store, settings, partner, rows, now, summary) -> None:
 
     A batch is marked sent once its file is written. An outbox folder that cannot
     be written (no permission, a file in its place, a full disk) is a local fault
-    that retrying within the run does not fix, so the rest of the transfers wait
-    for the next run and ``summary.error`` names the folder and the fix.
+    that a retry within the run does not fix. The remaining transfers then wait for
+    the next run, and ``summary.error`` names the folder and the fix.
     """
     _stamp_delivery_batches(store, rows, now)
     folder = settings.outbox / partner.channel / partner.id
