@@ -51,7 +51,7 @@ from leadshare.memory import release_freed_memory, use_jemalloc_pool
 from leadshare.model import ROW_COLUMN, STORED_FIELDS, Outcome
 from leadshare.qualify import QUALIFY_OUTPUTS, qualify, recheck_waiting
 from leadshare.settings import Settings
-from leadshare.store import LeadStore
+from leadshare.store import LeadStore, StoreTransaction
 from leadshare.words import counted
 
 log = logging.getLogger(__name__)
@@ -585,6 +585,7 @@ def reject_file(ctx: RunContext, item: InboxFile, error: IntakeError) -> Path:
     # A folder name that is not UTF-8 can reach the message through the path.
     reason = _escape_undecodable(str(error))
     with ctx.store.transaction() as tx:
+        _check_not_committed(tx, item)
         tx.execute(
             "record_file",
             file_id=item.file_id,
@@ -1140,6 +1141,7 @@ def commit_batch(
     columns = list(BATCH_COLUMNS)
 
     with ctx.store.transaction() as tx:
+        _check_not_committed(tx, item)
         tx.execute(
             "record_file",
             file_id=item.file_id,
@@ -1182,6 +1184,23 @@ def commit_batch(
         outcomes=frame["outcome"].value_counts().to_dict(),
     )
     return counts
+
+
+def _check_not_committed(tx: StoreTransaction, item: InboxFile) -> None:
+    """Raise StoreError if rows of ``item``'s content already have outcomes.
+
+    The tables a commit fills have no primary key (see sql/schema.sql), so this
+    check is what stops a second commit of the same content.
+    """
+    existing = tx.rows("file_outcome_rows", file_id=item.file_id)[0]["n"]
+    if existing:
+        raise StoreError(
+            f"{item.path.name}: {counted(existing, 'row')} of this content already "
+            f"have outcomes (file id {item.file_id[:12]}), so it was not written "
+            "again. Another leadshare process may have committed it at the same "
+            "time. Run `leadshare status` to see that run, and leave the file in "
+            "the inbox: the next run skips it as processed before"
+        )
 
 
 def bench_stages(csv_path: Path, workdir: Path) -> dict[str, float]:

@@ -390,6 +390,8 @@ class LeadStore:
             for statement in _statements(load_sql("schema")):
                 tx.connection.execute(sa.text(statement))
             if self.dialect == "postgresql":
+                for statement in _statements(load_sql("pg_unique_keys")):
+                    tx.connection.execute(sa.text(statement))
                 self.column_types = _store_column_types(tx.connection)
 
     def rows(self, name: str, **params: Any) -> list[dict[str, Any]]:

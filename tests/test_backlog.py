@@ -10,6 +10,7 @@ import yaml
 
 from leadshare import pipeline
 from leadshare.approvals import ApprovalDecision, ApprovalError, decide
+from leadshare.errors import StoreError
 from leadshare.explain import explain_lead
 from leadshare.runtime import build_context
 
@@ -418,3 +419,30 @@ def test_approval_below_raised_threshold_rejected(waiting_leads, home):
     assert "it fails rule score_below_threshold" in message
     assert f"is below the threshold {score + 1:g}" in message
     assert later.store.rows("approval_by_lead", lead_id=globex)[0]["status"] == "pending"
+
+
+def test_second_commit_of_a_file_refused(small_partner):
+    # The outcome tables have no primary key in DuckDB, so the commit itself must
+    # refuse a file whose rows were written before, and write nothing of it.
+    ctx = build_context(now=dt.datetime(2026, 12, 7, 9, tzinfo=dt.UTC))
+    (item,) = pipeline.claim_files(ctx)
+    frame, meta = pipeline.read_batch(ctx, item)
+    frame = pipeline.validate_batch(ctx, frame, ctx.config.profile(item.profile))
+    frame = pipeline.dedup_batch(ctx, frame, item.profile)
+    frame, entries = pipeline.consent_batch(ctx, frame)
+    frame = pipeline.qualify_batch(ctx, frame, item.profile)
+    match = pipeline.match_batch(ctx, frame, item.batch)
+    pipeline.commit_batch(ctx, item, frame.copy(), match, entries, meta)
+
+    with pytest.raises(StoreError) as caught:
+        pipeline.commit_batch(ctx, item, frame.copy(), match, entries, meta)
+
+    assert "ten.csv: 10 rows of this content already have outcomes" in str(
+        caught.value
+    )
+    with ctx.store.transaction() as tx:
+        counts = [
+            tx.connection.execute(sa.text(f"select count(*) from {table}")).scalar()
+            for table in ("row_outcomes", "leads", "decisions", "transfers")
+        ]
+    assert counts == [10, 10, 10, 4]

@@ -27,6 +27,7 @@ POSTGRES_ONLY = {
     "pg_release_run_lock",
     "pg_schema_lock",
     "pg_run_lock_held",
+    "pg_unique_keys",
 }
 """Advisory lock statements; the DuckDB store locks a file instead."""
 
@@ -404,6 +405,44 @@ def test_postgres_column_types_one_per_name(postgres_url):
     assert conflicts == []
     assert store.column_types["score"] == "double precision"
     assert store.column_types["sent_at"] == "timestamp with time zone"
+
+
+def test_postgres_keys_unique(postgres_url):
+    store = open_store(postgres_url)
+    insert = (
+        "insert into row_outcomes (file_id, source_row, outcome, run_id) "
+        "values ('f-1', 2, 'shared', 'r-1')"
+    )
+    with store.transaction() as tx:
+        tx.connection.execute(sa.text(insert))
+
+    with pytest.raises(sa.exc.IntegrityError), store.transaction() as tx:
+        tx.connection.execute(sa.text(insert))
+
+
+def test_postgres_store_with_primary_keys_gets_no_second_index(postgres_url):
+    # A store made when leads, row_outcomes and decisions had primary keys.
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as connection:
+        for statement in (
+            "create table leads (lead_id text primary key)",
+            "create table row_outcomes (file_id text, source_row integer, "
+            "primary key (file_id, source_row))",
+            "create table decisions (lead_id text, run_id text, "
+            "primary key (lead_id, run_id))",
+        ):
+            connection.execute(sa.text(statement))
+    engine.dispose()
+
+    store = open_store(postgres_url)
+
+    indexes = _sql(
+        store,
+        "select tablename, count(*) from pg_indexes where schemaname = "
+        "current_schema() and tablename in ('leads', 'row_outcomes', 'decisions') "
+        "group by tablename order by tablename",
+    )
+    assert indexes == [("decisions", 1), ("leads", 1), ("row_outcomes", 1)]
 
 
 def test_postgres_session_time_zone_utc(postgres_url):
