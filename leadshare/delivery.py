@@ -614,9 +614,10 @@ def _deliver_file(store, settings, partner, rows, now, summary) -> None:
     """Write the due transfers of a file channel, one file per delivery batch.
 
     A batch is marked sent once its file is written. An outbox folder that cannot
-    be written (no permission, a file in its place, a full disk) is a local fault
-    that a retry within the run does not fix. The remaining transfers then wait for
-    the next run, and ``summary.error`` names the folder and the fix.
+    be written (no permission, a file in its place, a full disk) or a manual queue
+    file that is not JSON Lines is a local fault that a retry within the run does
+    not fix. The remaining transfers then wait for the next run, and
+    ``summary.error`` names the folder or file and the fix.
     """
     _stamp_delivery_batches(store, rows, now)
     folder = settings.outbox / partner.channel / partner.id
@@ -624,12 +625,14 @@ def _deliver_file(store, settings, partner, rows, now, summary) -> None:
     for row in rows:
         by_batch.setdefault(row["delivery_batch"], []).append(row)
     for batch, batch_rows in sorted(by_batch.items()):
-        # NOTE: a manual queue file that is not JSON Lines raises ValueError here,
-        # which fails the task and is retried like a transient error.
         try:
             _write_batch_file(folder, partner, batch, batch_rows, now)
         except OSError as exc:
-            _wait_for_folder(summary, partner, folder, exc, len(rows) - summary.sent)
+            reason = filedrop.describe_write_error(folder, exc)
+            _wait_for_files(summary, partner, reason, len(rows) - summary.sent)
+            return
+        except filedrop.QueueFileError as exc:
+            _wait_for_files(summary, partner, str(exc), len(rows) - summary.sent)
             return
         sent = pd.DataFrame(
             {
@@ -694,9 +697,12 @@ def _write_batch_file(folder, partner, batch, batch_rows, now) -> None:
         filedrop.append_manual_handoff(folder, manual)
 
 
-def _wait_for_folder(summary, partner, folder, error: OSError, waiting: int) -> None:
-    """Record that ``waiting`` transfers wait because ``folder`` cannot be written."""
-    summary.error = filedrop.describe_write_error(folder, error)
+def _wait_for_files(summary, partner, reason: str, waiting: int) -> None:
+    """Record that ``waiting`` transfers wait because their files cannot be written.
+
+    ``reason`` names the folder or file, the problem and the fix.
+    """
+    summary.error = reason
     summary.waiting = waiting
     summary.errors.append(summary.error)
     log.error(

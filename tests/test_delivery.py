@@ -267,6 +267,29 @@ def test_file_in_place_of_folder_waits(store, settings, caplog, channel):
     assert len(list(folder.iterdir())) == 1
 
 
+def test_unreadable_manual_queue_waits(store, settings, caplog):
+    partner = _partner("", channel="file_drop").model_copy(update={"channel": "manual"})
+    queue = settings.outbox / "manual" / "P-X" / "manual_handoff.jsonl"
+    queue.parent.mkdir(parents=True)
+    queue.write_text("handed over by phone\n", encoding="utf-8")
+
+    blocked = deliver_partner(store, settings, partner, NOW)
+    rows = _statuses(store)
+    queue.unlink()
+    resumed = deliver_partner(store, settings, partner, NOW)
+
+    assert blocked.sent == 0
+    assert blocked.waiting == 3
+    assert blocked.error.startswith(f"{queue}, line 1: ")
+    assert [status for _, status, _, _ in rows] == ["pending"] * 3
+    lines = [r.getMessage() for r in caplog.records if str(queue) in r.getMessage()]
+    assert len(lines) == 1
+    assert "P-X: 3 transfers wait for the next run" in lines[0]
+    assert resumed.sent == 3
+    assert resumed.error is None
+    assert len(queue.read_text(encoding="utf-8").splitlines()) == 3
+
+
 def test_read_only_folder_waits(store, settings):
     partner = _partner("", channel="file_drop")
     folder = settings.outbox / "file_drop" / "P-X"

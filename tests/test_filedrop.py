@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from leadshare.transfer.filedrop import (
+    MANUAL_HANDOFF_FILE,
+    QueueFileError,
     append_manual_handoff,
     describe_write_error,
     format_cell,
@@ -215,6 +217,26 @@ def test_manual_handoff_keeps_line_like_characters(tmp_path, separator):
 def test_manual_handoff_needs_key(tmp_path):
     with pytest.raises(ValueError, match="transfer_id"):
         append_manual_handoff(tmp_path, [{"partner_id": "acme"}])
+
+
+@pytest.mark.parametrize(
+    "second_line",
+    [b"[1, 2]", b'{"transfer_id": "T-3", "city": "K\xf6ln"}'],
+    ids=["not an object", "cp1252"],
+)
+def test_unreadable_queue_line_named(tmp_path, second_line):
+    content = b'{"transfer_id": "T-1"}\n' + second_line + b"\n"
+    path = tmp_path / MANUAL_HANDOFF_FILE
+    path.write_bytes(content)
+
+    with pytest.raises(QueueFileError) as caught:
+        append_manual_handoff(tmp_path, [{"transfer_id": "T-2"}])
+
+    assert str(caught.value).startswith(f"{path}, line 2: ")
+    assert str(caught.value).endswith(
+        "repair that line or move the file away, then the next run writes the leads"
+    )
+    assert path.read_bytes() == content
 
 
 def test_no_temp_files_left(tmp_path):

@@ -184,6 +184,10 @@ def write_crm_assignments(
     return write_atomic(Path(folder) / name, csv_bytes(rows, columns, typed_columns))
 
 
+class QueueFileError(ValueError):
+    """A manual handoff queue file that cannot be read as JSON Lines."""
+
+
 def append_manual_handoff(
     folder: Path, rows: list[dict[str, Any]], key: str = "transfer_id"
 ) -> Path:
@@ -356,7 +360,15 @@ def _jsonl_lines(data: bytes, key: str, path: Path) -> list[tuple[Any, str]]:
 
     A blank line is returned with the key None, so it is kept as it is.
     """
-    text = data.decode("utf-8")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise QueueFileError(
+            f"{path}, line {line}: the manual handoff queue is not UTF-8 text; "
+            "repair that line or move the file away, then the next run writes the "
+            "leads"
+        ) from None
     if not text:
         return []
     parts = text.split("\n")
@@ -370,9 +382,10 @@ def _jsonl_lines(data: bytes, key: str, path: Path) -> list[tuple[Any, str]]:
         try:
             lines.append((json.loads(line).get(key), line))
         except (json.JSONDecodeError, AttributeError) as exc:
-            raise ValueError(
-                f"{path}, line {number}: not a JSON object; "
-                "repair or move the queue file"
+            raise QueueFileError(
+                f"{path}, line {number}: the manual handoff queue has a line that "
+                "is not a JSON object; repair that line or move the file away, then "
+                "the next run writes the leads"
             ) from exc
     return lines
 
