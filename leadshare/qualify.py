@@ -115,8 +115,9 @@ def _as_number(values: pd.Series) -> np.ndarray:
     """Read distinct values as numbers; see :func:`read_amount` for the forms."""
     plain = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     other = np.flatnonzero(np.isnan(plain) & values.notna().to_numpy())
+    objects = values.to_numpy(dtype=object)
     for position in other:
-        plain[position] = read_amount(values.iloc[position])
+        plain[position] = read_amount(objects[position])
     return plain
 
 
@@ -135,8 +136,9 @@ def _as_amount(values: pd.Series, form: str) -> np.ndarray:
     plain = text.str.fullmatch(_PLAIN_NUMBER).to_numpy(dtype=bool)
     numbers = np.full(len(values), np.nan)
     numbers[plain] = pd.to_numeric(text[plain], errors="coerce").to_numpy(dtype=float)
+    objects = values.to_numpy(dtype=object)
     for position in np.flatnonzero(~plain & values.notna().to_numpy()):
-        numbers[position] = read_amount(values.iloc[position], form)
+        numbers[position] = read_amount(objects[position], form)
     return numbers
 
 
