@@ -49,16 +49,21 @@ def _run(now: dt.datetime) -> pipeline.RunContext:
     ctx = build_context(now=now)
     placed = pipeline.rematch_backlog(ctx)
     for item in pipeline.claim_files(ctx):
-        frame, meta = pipeline.read_batch(ctx, item)
-        frame = pipeline.validate_batch(ctx, frame, ctx.config.profile(item.profile))
-        frame = pipeline.dedup_batch(ctx, frame, item.profile)
-        frame, entries = pipeline.consent_batch(ctx, frame)
-        frame = pipeline.qualify_batch(ctx, frame, item.profile)
-        match = pipeline.match_batch(ctx, frame, item.batch)
-        pipeline.commit_batch(ctx, item, frame, match, entries, meta)
+        pipeline.commit_batch(ctx, item, *_stages(ctx, item))
         pipeline.archive_file(ctx, item, "committed")
     ctx.placed = placed
     return ctx
+
+
+def _stages(ctx: pipeline.RunContext, item: pipeline.InboxFile) -> tuple:
+    """Run the stages before the commit and return the commit's other arguments."""
+    frame, meta = pipeline.read_batch(ctx, item)
+    frame = pipeline.validate_batch(ctx, frame, ctx.config.profile(item.profile))
+    frame = pipeline.dedup_batch(ctx, frame, item.profile)
+    frame, entries = pipeline.consent_batch(ctx, frame)
+    frame = pipeline.qualify_batch(ctx, frame, item.profile)
+    match = pipeline.match_batch(ctx, frame, item.batch)
+    return frame, match, entries, meta
 
 
 def _count(ctx, outcome: str) -> int:
@@ -421,17 +426,12 @@ def test_approval_below_raised_threshold_rejected(waiting_leads, home):
     assert later.store.rows("approval_by_lead", lead_id=globex)[0]["status"] == "pending"
 
 
-def test_second_commit_of_a_file_refused(small_partner):
+def test_second_commit_rejected(small_partner):
     # The outcome tables have no primary key in DuckDB, so the commit itself must
-    # refuse a file whose rows were written before, and write nothing of it.
+    # reject a file whose rows were written before, and write nothing of it.
     ctx = build_context(now=dt.datetime(2026, 12, 7, 9, tzinfo=dt.UTC))
     (item,) = pipeline.claim_files(ctx)
-    frame, meta = pipeline.read_batch(ctx, item)
-    frame = pipeline.validate_batch(ctx, frame, ctx.config.profile(item.profile))
-    frame = pipeline.dedup_batch(ctx, frame, item.profile)
-    frame, entries = pipeline.consent_batch(ctx, frame)
-    frame = pipeline.qualify_batch(ctx, frame, item.profile)
-    match = pipeline.match_batch(ctx, frame, item.batch)
+    frame, match, entries, meta = _stages(ctx, item)
     pipeline.commit_batch(ctx, item, frame.copy(), match, entries, meta)
 
     with pytest.raises(StoreError) as caught:

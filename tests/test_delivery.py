@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from pathlib import Path
 
 import pytest
 from httpserver import LocalEndpoint, Reply
@@ -240,6 +241,28 @@ def test_file_drop_batch_written_once(store, settings):
     assert files[0].read_text().count("\n") == 4
 
 
+def _wait_then_resume(store, settings, partner, blocker: Path, caplog):
+    """Deliver while ``blocker`` is in the way, remove it and deliver again.
+
+    Checks that the first delivery left the three transfers pending with one log
+    line naming ``blocker``, and that the second sent them. Returns both summaries.
+    """
+    blocked = deliver_partner(store, settings, partner, NOW)
+    rows = _statuses(store)
+    blocker.unlink()
+    resumed = deliver_partner(store, settings, partner, NOW)
+
+    assert blocked.sent == 0
+    assert blocked.waiting == 3
+    assert [status for _, status, _, _ in rows] == ["pending"] * 3
+    lines = [r.getMessage() for r in caplog.records if str(blocker) in r.getMessage()]
+    assert len(lines) == 1
+    assert "P-X: 3 transfers wait for the next run" in lines[0]
+    assert resumed.sent == 3
+    assert resumed.error is None
+    return blocked, resumed
+
+
 @pytest.mark.parametrize("channel", ["file_drop", "crm_export", "manual"])
 def test_file_in_place_of_folder_waits(store, settings, caplog, channel):
     partner = _partner("", channel="file_drop").model_copy(
@@ -249,21 +272,10 @@ def test_file_in_place_of_folder_waits(store, settings, caplog, channel):
     folder.parent.mkdir(parents=True)
     folder.write_text("not a folder", encoding="utf-8")
 
-    blocked = deliver_partner(store, settings, partner, NOW)
-    rows = _statuses(store)
-    folder.unlink()
-    resumed = deliver_partner(store, settings, partner, NOW)
+    blocked, _ = _wait_then_resume(store, settings, partner, folder, caplog)
 
-    assert blocked.sent == 0
-    assert blocked.waiting == 3
     assert f"outbox folder {folder} cannot be created" in blocked.error
     assert "move that file away" in blocked.error
-    assert [status for _, status, _, _ in rows] == ["pending"] * 3
-    lines = [r.getMessage() for r in caplog.records if str(folder) in r.getMessage()]
-    assert len(lines) == 1
-    assert "P-X: 3 transfers wait for the next run" in lines[0]
-    assert resumed.sent == 3
-    assert resumed.error is None
     assert len(list(folder.iterdir())) == 1
 
 
@@ -273,20 +285,9 @@ def test_unreadable_manual_queue_waits(store, settings, caplog):
     queue.parent.mkdir(parents=True)
     queue.write_text("handed over by phone\n", encoding="utf-8")
 
-    blocked = deliver_partner(store, settings, partner, NOW)
-    rows = _statuses(store)
-    queue.unlink()
-    resumed = deliver_partner(store, settings, partner, NOW)
+    blocked, _ = _wait_then_resume(store, settings, partner, queue, caplog)
 
-    assert blocked.sent == 0
-    assert blocked.waiting == 3
     assert blocked.error.startswith(f"{queue}, line 1: ")
-    assert [status for _, status, _, _ in rows] == ["pending"] * 3
-    lines = [r.getMessage() for r in caplog.records if str(queue) in r.getMessage()]
-    assert len(lines) == 1
-    assert "P-X: 3 transfers wait for the next run" in lines[0]
-    assert resumed.sent == 3
-    assert resumed.error is None
     assert len(queue.read_text(encoding="utf-8").splitlines()) == 3
 
 

@@ -420,7 +420,7 @@ def test_postgres_keys_unique(postgres_url):
         tx.connection.execute(sa.text(insert))
 
 
-def test_postgres_store_with_primary_keys_gets_no_second_index(postgres_url):
+def test_postgres_old_keys_not_doubled(postgres_url):
     # A store made when leads, row_outcomes and decisions had primary keys.
     engine = sa.create_engine(postgres_url)
     with engine.begin() as connection:
