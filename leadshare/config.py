@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import difflib
 import functools
 import hashlib
 import math
@@ -750,6 +751,28 @@ class RepeatedKeyError(yaml.constructor.ConstructorError):
         )
 
 
+class InvalidDateError(yaml.constructor.ConstructorError):
+    """Error for an unquoted value that YAML reads as a date but that is not one.
+
+    PyYAML raises a plain ValueError for such a value (2026-13-01), which names
+    neither the file nor the line.
+    """
+
+    def __init__(self, place: str, value: str, reason: str, mark: yaml.Mark) -> None:
+        super().__init__(problem="found an invalid date", problem_mark=mark)
+        self.place = place
+        self.value = value
+        self.reason = reason
+
+    def describe(self) -> str:
+        """Describe the date by its line, its field and what is wrong with it."""
+        return (
+            f"line {self.problem_mark.line + 1}: {self.place} is {self.value}, which "
+            f"is not a valid date ({self.reason}); write an existing date as "
+            "YYYY-MM-DD"
+        )
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """A safe loader that raises :class:`RepeatedKeyError` on a repeated key.
 
@@ -791,6 +814,22 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 continue
             place = _key_place(self._root or node, node, key_node.value)
             raise RepeatedKeyError(place, first_marks[key], key_node.start_mark)
+
+    def construct_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return self.construct_yaml_timestamp(node)
+        except ValueError as exc:
+            place = _path_place(
+                self._root or node, _node_path(self._root or node, node)
+            )
+            raise InvalidDateError(
+                place or "a value", node.value, str(exc), node.start_mark
+            ) from None
+
+
+_UniqueKeyLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", _UniqueKeyLoader.construct_timestamp
+)
 
 
 def _node_path(root: yaml.Node, target: yaml.Node) -> list[str | int]:
@@ -856,7 +895,11 @@ def _partner_id_at(root: yaml.Node, path: list[str | int]) -> str | None:
 
 def _key_place(root: yaml.Node, mapping: yaml.MappingNode, key: str) -> str:
     """Name ``key`` of ``mapping`` by its path, and by its partner's id if known."""
-    path = [*_node_path(root, mapping), key]
+    return _path_place(root, [*_node_path(root, mapping), key])
+
+
+def _path_place(root: yaml.Node, path: list[str | int]) -> str:
+    """Name the node at ``path`` as config errors name a field."""
     place = ""
     for step in path:
         place += f"[{step}]" if isinstance(step, int) else f".{step}"
@@ -877,7 +920,7 @@ def _read_yaml(path: Path) -> Any:
         ) from None
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)
-    except RepeatedKeyError as exc:
+    except (RepeatedKeyError, InvalidDateError) as exc:
         raise ConfigError(f"{path}: {exc.describe()}") from None
     except yaml.YAMLError as exc:
         # PyYAML's message repeats the line, which may hold a pasted secret, so
@@ -948,14 +991,47 @@ def _validate(model: type[BaseModel], data: Any, path: Path, prefix: str = "") -
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        errors = exc.errors()
+        # A misspelt key also makes the key it was meant to be missing. The unknown
+        # key is reported first, because it is the line to correct.
+        first = min(errors, key=lambda error: error["type"] != "extra_forbidden")
         location = first["loc"]
+        if location[-1:] == ("[key]",):
+            # A mapping key of the wrong type: pydantic appends '[key]' to its loc.
+            location = location[:-2]
         field = "".join(
             f"[{part}]" if isinstance(part, int) else f".{part}" for part in location
         ).lstrip(".")
+        message = _error_message(first)
+        if first["type"] == "extra_forbidden":
+            message = _unknown_field_message(first, errors, model)
+        elif first["loc"][-1:] == ("[key]",):
+            message = f"a key of this mapping: {message}"
         raise ConfigError(
-            f"{path}: {_error_place(prefix, field)}: {_error_message(first)}"
+            f"{path}: {_error_place(prefix, field)}: {message}"
         ) from None  # ValidationError repeats every input, webhook secrets included
+
+
+def _unknown_field_message(
+    error: Any, errors: list[Any], model: type[BaseModel]
+) -> str:
+    """Describe an unknown key and name the known key it is closest to, if any.
+
+    The known keys are the model's fields for a top-level key, and the missing
+    keys of the same mapping for a nested one.
+    """
+    parent = error["loc"][:-1]
+    known = [
+        str(other["loc"][-1])
+        for other in errors
+        if other["type"] == "missing" and other["loc"][:-1] == parent
+    ]
+    if not parent:
+        known += list(model.model_fields)
+    close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
+    if close:
+        return f"unknown field; did you mean {close[0]}? Correct its spelling"
+    return "unknown field; correct its spelling or remove it"
 
 
 def _error_place(prefix: str, field: str) -> str:
@@ -988,6 +1064,8 @@ def _error_message(error: Any) -> str:
     show_value = _printable(value) and not _secret(error["loc"])
     if error["type"] in EXPECTED_TYPES and show_value:
         return _wrong_type_message(EXPECTED_TYPES[error["type"]], value)
+    if error["type"] == "string_type" and isinstance(value, int | float | dt.date):
+        return _unquoted_text_message(value, show_value)
     message = error["msg"]
     if show_value:
         message += f" (got {value!r})"
@@ -1007,6 +1085,27 @@ def _wrong_type_message(expected: str, value: Any) -> str:
             "without quotes"
         )
     return f"expected {expected}, got {value!r}; write {expected}"
+
+
+def _unquoted_text_message(value: int | float | dt.date, show_value: bool) -> str:
+    """Describe a value that YAML read as a flag, number or date in a text field.
+
+    Unquoted yes, no, on, off, true and false are booleans in YAML 1.1, which
+    PyYAML follows, so Norway's country code NO reads as false.
+    """
+    if not show_value:
+        return "expected text, got a value that is not text; write it in quotes"
+    if isinstance(value, bool):
+        return (
+            f"expected text, got the boolean {str(value).lower()} (YAML reads "
+            "unquoted yes, no, on, off, true and false as booleans, the country "
+            'code NO included); write the value in quotes, such as "NO"'
+        )
+    kind = "date" if isinstance(value, dt.date) else "number"
+    return (
+        f"expected text, got the {kind} {value}; write it in quotes as you mean "
+        f'it, such as "{value}"'
+    )
 
 
 def _printable(value: Any) -> bool:

@@ -969,3 +969,74 @@ def test_repeated_merge_key_rejected(config_dir):
     error = _load_error(config_dir)
     assert "key partners[1] (P-ALPENRAND).webhook.<<" in error
     assert "keep one" in error
+
+
+def test_impossible_date_named(config_dir):
+    path = config_dir / "partners.yaml"
+    text = path.read_text().replace(
+        "  - id: P-NORDWIND\n",
+        "  - id: P-NORDWIND\n    agreement_expires: 2026-13-01\n",
+        1,
+    )
+    path.write_text(text)
+
+    error = _load_error(config_dir)
+
+    line = _line_of(path, "    agreement_expires: 2026-13-01")
+    assert error.startswith(f"{path}: line {line}: ")
+    assert "partners[0] (P-NORDWIND).agreement_expires is 2026-13-01" in error
+    assert "not a valid date (month must be in 1..12)" in error
+    assert error.endswith("write an existing date as YYYY-MM-DD")
+
+
+TEXT_FIELDS_WITH_YAML_TYPES = [
+    (
+        ("partners", 0, "territory", "countries", 0),
+        False,
+        'got the boolean false (YAML reads unquoted yes, no, on, off, true and false '
+        'as booleans, the country code NO included); write the value in quotes, '
+        'such as "NO"',
+    ),
+    (("version",), 2026.12, 'got the number 2026.12; write it in quotes'),
+    (("version",), dt.date(2026, 12, 1), "got the date 2026-12-01; write it in"),
+]
+
+
+@pytest.mark.parametrize(("keys", "value", "message"), TEXT_FIELDS_WITH_YAML_TYPES)
+def test_unquoted_text_value_gets_fix(config_dir, keys, value, message):
+    file = "partners.yaml" if keys[0] == "partners" else "rules.yaml"
+    _set_value(config_dir, file, keys, value)
+
+    error = _load_error(config_dir)
+
+    assert f"{file}: field {_place(keys)}: expected text, {message}" in error
+
+
+def test_boolean_vocabulary_key_named(config_dir):
+    _edit_profile(
+        config_dir, "generic", {"values": {"do_not_email": {True: "yes"}}}
+    )
+
+    error = _load_error(config_dir)
+
+    assert "field values.do_not_email: a key of this mapping: expected text" in error
+    assert "got the boolean true" in error
+
+
+@pytest.mark.parametrize(
+    ("file", "typo", "meant"),
+    [
+        ("partners.yaml", ("partners", 0, "capacty_per_week"), "capacity_per_week"),
+        ("rules.yaml", ("freshnes_days",), "freshness_days"),
+    ],
+)
+def test_misspelt_key_named_first(config_dir, file, typo, meant):
+    path = config_dir / file
+    data = yaml.safe_load(path.read_text())
+    target = data["partners"][0] if file == "partners.yaml" else data
+    target[typo[-1]] = target.pop(meant)
+    path.write_text(yaml.safe_dump(data))
+
+    error = _load_error(config_dir)
+
+    assert f"field {_place(typo)}: unknown field; did you mean {meant}?" in error
