@@ -584,6 +584,7 @@ def endpoint_enable(partner_id: str) -> None:
     """
     try:
         ctx = _context()
+        partner_id = ctx.config.partner_id_as_configured(partner_id)
         partner = ctx.config.partner(partner_id)
         if partner.channel != "webhook":
             raise LeadshareError(

@@ -712,7 +712,10 @@ class Config(BaseModel):
                 f"partner {typed!r} matches {matches} in partners.yaml, which differ "
                 "only in case. Type the id exactly as partners.yaml spells it"
             )
-        raise ConfigError(f"partner {typed!r} is not in partners.yaml")
+        known = ", ".join(partner.id for partner in self.partners)
+        raise ConfigError(
+            f"partner {typed!r} is not in partners.yaml; the partner ids are {known}"
+        )
 
     def profile(self, name: str) -> Profile:
         try:

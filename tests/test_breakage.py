@@ -164,7 +164,10 @@ def test_endpoint_enable_unknown_partner(home):
     from leadshare import cli
 
     result = CliRunner().invoke(cli.app, ["endpoint", "enable", "P-NOPE"])
-    assert result.exit_code != 0
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2
+    assert "partner 'P-NOPE' is not in partners.yaml; the partner ids are" in output
+    assert "P-NORDWIND" in output
 
 
 def test_endpoint_enable_ends_backoff(home):
@@ -237,7 +240,8 @@ def test_endpoint_enable_checks_state(home):
             disabled_at=dt.datetime.now(dt.UTC),
             reason="410 Gone",
         )
-    enabled = runner.invoke(cli.app, ["endpoint", "enable", "P-NORDWIND"])
+    # Partner ids match in any case, as in the approval commands.
+    enabled = runner.invoke(cli.app, ["endpoint", "enable", "p-nordwind"])
 
     assert not_webhook.exit_code == 2
     assert "only webhook endpoints" in " ".join(not_webhook.output.split())
