@@ -169,6 +169,7 @@ def deliver_partner(
         return summary
     if partner.id in disabled:
         summary.waiting = len(due)
+        summary.error = _still_disabled_error(partner, disabled[partner.id])
         log.warning(
             "Partner %s endpoint is disabled; deliveries waiting: %d",
             partner.id,
@@ -416,7 +417,7 @@ def _send_webhooks(
                         attempts=exc.attempts,
                         last_error=str(exc)[:500],
                     )
-                _disable(store, partner, now, exc, slack)
+                summary.error = _disable(store, partner, now, exc, slack)
                 summary.waiting = unsent()
                 return
             retry_times.clear()
@@ -560,11 +561,11 @@ def _flush_sent(store: LeadStore, sent: list[dict]) -> None:
     sent.clear()
 
 
-def _disable(store, partner, now, error: DeliveryError, slack) -> None:
+def _disable(store, partner, now, error: DeliveryError, slack) -> str:
     """Disable ``partner``'s endpoint after a 410, 401 or 403, and alert once.
 
     The partner's pending transfers wait, keeping their ids and stored payloads,
-    until ``leadshare endpoint enable`` removes the record.
+    until ``leadshare endpoint enable`` removes the record. Returns the alert.
     """
     reason = str(error)
     if isinstance(error, EndpointAuthError):
@@ -589,6 +590,17 @@ def _disable(store, partner, now, error: DeliveryError, slack) -> None:
         except SlackPostError as exc:
             # The alert is in the log above; the deliveries must not fail with Slack.
             log.error("Slack alert for partner %s not posted: %s", partner.id, exc)
+    return text
+
+
+def _still_disabled_error(partner: Partner, state: dict[str, Any]) -> str:
+    """Describe an endpoint that an earlier run disabled, and how to enable it."""
+    return (
+        f"the endpoint of partner {partner.id} has been disabled since "
+        f"{_utc_text(state['disabled_at'])} ({state['reason']}). Fix the cause, then "
+        f"run `leadshare endpoint enable {partner.id}`; the leads go with their "
+        "first webhook-id in the next run"
+    )
 
 
 def _disabled_alert(partner: Partner, error: DeliveryError) -> str:

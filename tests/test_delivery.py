@@ -149,6 +149,13 @@ def test_gone_disables_endpoint_once_and_keeps_pending(store, settings):
     assert len(slack.messages) == 1
     assert "410" in slack.messages[0].text
     assert [status for _, status, _, _ in _statuses(store)] == ["pending"] * 3
+    # The summaries name the held endpoint and the fix, so `share` exits with 1.
+    assert first.error == slack.messages[0].text
+    assert second.error.startswith(
+        "the endpoint of partner P-X has been disabled since 2026-"
+    )
+    assert "HTTP 410" in second.error
+    assert "run `leadshare endpoint enable P-X`" in second.error
 
 
 def test_gone_with_slack_down_still_disables(store, settings, caplog):

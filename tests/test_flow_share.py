@@ -1463,6 +1463,9 @@ def test_auth_failure_held_then_released(home, tmp_path, monkeypatch):
     assert len(rejecting.requests) == 1
     assert hook["failed"] == 0
     assert hook["waiting"] == hook["offered"]
+    # The error makes `share` exit with 1, so a calling script can tell.
+    assert "authentication failed" in hook["error"]
+    assert "leadshare endpoint enable P-HOOK" in hook["error"]
     assert len(pending_rows) == hook["offered"]
     assert [attempts for _, _, attempts in pending_rows[:2]] == [1, 0]
     assert "P-HOOK: disabled since" in status
