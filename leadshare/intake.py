@@ -514,17 +514,7 @@ def _find_records(data: bytes, path: Path) -> _Records:
     quotes_before, quotes = _quotes_before(buffer, newlines)
     _check_lone_carriage_returns(data, buffer, path)
     if quotes % 2:
-        last_quote_line = int(np.searchsorted(newlines, data.rfind(b'"'))) + 1
-        first_odd_line = _first_odd_quote_line(buffer, newlines)
-        raise IntakeError(
-            str(path),
-            "a quoted value is never closed (odd number of quote characters). Line "
-            f"{first_odd_line} is the first with an odd number of quotes, a stray "
-            "quote there is the usual cause (such as 5'10\"), unless a quoted value "
-            f"spans lines there; the last quote is on line {last_quote_line}",
-            line=first_odd_line,
-            fix="Close the quote or double any quote character inside a quoted value",
-        )
+        raise _unclosed_quote_error(data, buffer, newlines, quotes_before, path)
     terminators = newlines[quotes_before % 2 == 0]
     ends = terminators
     if len(data) > (int(terminators[-1]) + 1 if len(terminators) else 0):
@@ -535,6 +525,44 @@ def _find_records(data: bytes, path: Path) -> _Records:
     lines = np.searchsorted(newlines, starts) + 1
     last_lines = np.searchsorted(newlines, ends) + 1
     return _Records(starts=starts, ends=ends, lines=lines, last_lines=last_lines)
+
+
+def _unclosed_quote_error(
+    data: bytes,
+    buffer: np.ndarray,
+    newlines: np.ndarray,
+    quotes_before: np.ndarray,
+    path: Path,
+) -> IntakeError:
+    """Return the error that names where the value left open at the end starts.
+
+    Read from the top, that value starts at the first quote after the last newline
+    outside quotes. A stray quote earlier (5'10") shifts the reading, so the first
+    line with an odd number of quotes is named too when it comes before.
+    """
+    balanced = newlines[quotes_before % 2 == 0]
+    record_start = int(balanced[-1]) + 1 if len(balanced) else 0
+    open_line = int(np.searchsorted(newlines, data.find(b'"', record_start))) + 1
+    first_odd_line = _first_odd_quote_line(buffer, newlines)
+    reason = (
+        "a quoted value is never closed (odd number of quote characters). Read from "
+        "the top, the quoted value that is still open at the end of the file starts "
+        "on this line; a cut download, or a stray quote in an unquoted value (such "
+        "as 5'10\"), is the usual cause"
+    )
+    if first_odd_line < open_line:
+        reason += (
+            f". If this line is right, look for a stray quote from line "
+            f"{first_odd_line}, the first line with an odd number of quotes (a "
+            "quoted value over several lines has such lines too)"
+        )
+    return IntakeError(
+        str(path),
+        reason,
+        line=open_line,
+        fix="Export or download the file again if it was cut, or close the quote or "
+        "double any quote character inside a quoted value",
+    )
 
 
 def _check_lone_carriage_returns(data: bytes, buffer: np.ndarray, path: Path) -> None:

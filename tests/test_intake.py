@@ -242,8 +242,29 @@ def test_stray_quote_line_named(tmp_path: Path) -> None:
     with pytest.raises(IntakeError) as caught:
         read_lead_file(path)
     assert caught.value.line == 3
-    assert "Line 3 is the first with an odd number of quotes" in caught.value.reason
-    assert "the last quote is on line 5" in caught.value.reason
+    assert "still open at the end of the file starts on this line" in str(
+        caught.value
+    )
+    assert "look for a stray quote from line" not in str(caught.value)
+
+
+def test_cut_quoted_value_line_named(tmp_path: Path) -> None:
+    # Row 3 has a correct two-line value (lines 4 and 5, one quote on each), and
+    # the last record, from line 7, is cut inside its quoted note.
+    content = (
+        "email,notes\na@x.example,plain\nb@x.example,plain\n"
+        'c@x.example,"call back\nafter lunch"\nd@x.example,plain\n'
+        'e@x.example,"first line\nsecond'
+    )
+    path = _write(tmp_path, "leads.csv", content)
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(path)
+
+    assert caught.value.line == 7
+    assert str(caught.value).startswith(f"{path}, line 7: a quoted value is never")
+    assert "look for a stray quote from line 4, the first line" in str(caught.value)
+    assert "Export or download the file again if it was cut" in str(caught.value)
 
 
 def test_lone_carriage_return_line_named(tmp_path: Path) -> None:
