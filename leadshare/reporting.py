@@ -88,6 +88,7 @@ def run_summary(
         "rows_in": rows_in,
         "outcomes": outcomes,
         "partners": partners,
+        "errors": list(ctx.errors),
     }
 
 

@@ -1566,6 +1566,58 @@ def test_unwritable_outbox_reported_not_retried(home, tmp_path, monkeypatch):
     assert by_partner["P-INCRM"]["sent"] == pending["P-INCRM"]
 
 
+def test_unwritable_archive_reported_not_retried(home, partner, tmp_path):
+    import json
+
+    from leadshare import cli
+    from leadshare.generate import write_leads
+
+    processed = home / "processed" / "generic"
+    quarantine = home / "quarantine" / "generic"
+    for blocker in (processed, quarantine):
+        blocker.parent.mkdir(parents=True, exist_ok=True)
+        blocker.write_text("not a folder", encoding="utf-8")
+    leads = write_leads(tmp_path / "leads.csv", 60, seed=12)
+    unsupported = home / "inbox" / "Leads.xlsx"
+    unsupported.parent.mkdir(parents=True, exist_ok=True)
+    unsupported.write_bytes(b"PK\x03\x04 not a csv")
+
+    result = CliRunner().invoke(cli.app, ["share", "--json", str(leads)])
+    summary = json.loads(result.stdout)
+    errors = " ".join(result.stderr.split())
+    committed = home / "inbox" / "generic" / "leads.csv"
+
+    assert result.exit_code == 1
+    assert sum(summary["outcomes"].values()) == summary["rows_in"] == 60
+    assert len(summary["errors"]) == 2
+    assert f"files in {processed}: it is not a folder" in " ".join(summary["errors"])
+    assert f"files in {quarantine}: it is not a folder" in " ".join(summary["errors"])
+    assert f"error: cannot archive files in {processed}" in errors
+    assert "Traceback" not in result.output
+    assert committed.exists()
+    assert unsupported.exists()
+    assert sum(row["sent"] for row in summary["partners"]) > 0
+    assert db_rows(home, "select status from runs") == [("completed",)]
+
+    # Until the fix, later runs report the same errors and leave the files.
+    again = share_leads_once()
+
+    assert again["rows_in"] == 0
+    assert len(again["errors"]) == 2
+    assert committed.exists()
+
+    processed.unlink()
+    quarantine.unlink()
+    fixed = share_leads_once()
+
+    assert fixed["errors"] == []
+    assert not committed.exists()
+    assert not unsupported.exists()
+    assert len(list(processed.glob("*-leads.csv"))) == 1
+    assert len(list(quarantine.glob("*-Leads.xlsx.reason.txt"))) == 1
+    assert db_rows(home, "select count(*) from row_outcomes") == [(60,)]
+
+
 def test_raising_delivery_task_json_summary(home, tmp_path, monkeypatch):
     import json
 
