@@ -332,11 +332,17 @@ def reject_unsupported_files(ctx: RunContext, claimed: set[str]) -> None:
 def claim_files(ctx: RunContext) -> list[InboxFile]:
     """Hash inbox files and archive the ones whose content was already processed.
 
-    Of several files with the same content, only the first (by path) is claimed.
-    The others stay in the inbox until :func:`skip_processed_files` archives them
-    once the first has its outcome. A file in a folder that names no profile is
-    rejected, unless a file in a profile's folder has the same content: a rejection
-    records the content's status, so it would keep the good copy from being read.
+    Of several files with the same content in one profile's folder, only the first
+    (by path) is claimed. The others stay in the inbox until
+    :func:`skip_processed_files` archives them once the first has its outcome. Copies
+    in other profiles' folders are claimed too and follow the first, so that each is
+    read under its own profile if the ones before it are rejected. Once a copy is
+    committed, :func:`committed_before_read` skips the rest. The files given to
+    ``leadshare share`` (``ctx.ready_files``) go before other copies of their content.
+
+    A file in a folder that names no profile is rejected, unless a file in a
+    profile's folder has the same content: a rejection records the content's
+    status, so it would keep the good copy from being read.
     """
     _rename_undecodable_files(ctx.settings)
     try:
@@ -345,35 +351,71 @@ def claim_files(ctx: RunContext) -> list[InboxFile]:
         note_archive_error(ctx, exc)
     report_unreadable_entries(ctx.settings)
     reject_links(ctx)
-    claimed: dict[str, InboxFile] = {}
+    claimed: dict[tuple[str, str], InboxFile] = {}
     misplaced: list[InboxFile] = []
     for item in _unprocessed_files(ctx, report_recent=True):
         if item.profile not in ctx.config.profiles:
             misplaced.append(item)
             continue
-        if item.file_id in claimed:
+        earlier = claimed.get((item.file_id, item.profile))
+        if earlier is not None:
             log.info(
                 "File %s has the same content as %s; it is archived after that one",
                 item.path.name,
-                claimed[item.file_id].path.name,
+                earlier.path.name,
             )
             continue
-        claimed[item.file_id] = item
+        claimed[(item.file_id, item.profile)] = item
+    first_copies = {}
+    for item in claimed.values():
+        first_copies.setdefault(item.file_id, item)
     for item in misplaced:
-        if item.file_id in claimed:
+        if item.file_id in first_copies:
             log.info(
                 "File %s in folder %r has the same content as %s; it is archived "
                 "after that one",
                 item.path.name,
                 item.profile,
-                claimed[item.file_id].path.name,
+                first_copies[item.file_id].path.name,
             )
             continue
         reject_file(ctx, item, _unknown_profile_error(ctx, item))
-    reject_unsupported_files(ctx, set(claimed))
+    reject_unsupported_files(ctx, set(first_copies))
     if any(_file_size(item.path) >= EARLY_WORKERS_MIN_BYTES for item in claimed.values()):
         normalise.start_workers_early()
-    return list(claimed.values())
+    return _copies_together(ctx, list(claimed.values()))
+
+
+def _copies_together(ctx: RunContext, items: list[InboxFile]) -> list[InboxFile]:
+    """Order ``items`` so that copies of one content follow each other.
+
+    Each content keeps the place of its first file. Among its copies, the files in
+    ``ctx.ready_files`` go first, then the others by path.
+    """
+    first_place: dict[str, int] = {}
+    for place, item in enumerate(items):
+        first_place.setdefault(item.file_id, place)
+
+    def place(item: InboxFile) -> tuple[int, bool]:
+        return first_place[item.file_id], str(item.path) not in ctx.ready_files
+
+    return sorted(items, key=place)
+
+
+def committed_before_read(ctx: RunContext, item: InboxFile) -> bool:
+    """Return whether another copy of ``item``'s content was committed in this run.
+
+    Such a copy is not read. :func:`skip_processed_files` archives it as a repeat.
+    """
+    known = ctx.store.rows("file_status", file_id=item.file_id)
+    if not known or known[0]["status"] != "committed":
+        return False
+    log.info(
+        "File %s was not read: a copy with the same content in another profile's "
+        "folder was committed in this run, so it is archived as a repeat",
+        item.path.name,
+    )
+    return True
 
 
 def mark_run_failed(ctx: RunContext) -> None:
@@ -479,19 +521,36 @@ def skip_file(ctx: RunContext, item: InboxFile, earlier_status: str) -> None:
         earlier_status,
     )
     try:
-        archive_file(ctx, item, earlier_status)
+        target = archive_file(ctx, item, earlier_status)
     except ArchiveError as exc:
         note_archive_error(ctx, exc, item)
         return
+    if earlier_status == "rejected":
+        _write_repeat_reason(ctx, item, target)
     with ctx.store.transaction() as tx:
         tx.execute(
             "record_skipped_file",
             run_id=ctx.run_id,
             file_id=item.file_id,
             file_name=item.path.name,
+            profile=item.profile,
             earlier_status=earlier_status,
             skipped_at=ctx.now,
         )
+
+
+def _write_repeat_reason(ctx: RunContext, item: InboxFile, target: Path) -> None:
+    """Write the reason beside a quarantined copy of content rejected in this run."""
+    known = ctx.store.rows("file_status", file_id=item.file_id)
+    earlier = known[0]["reason"] if known else None
+    reason = (
+        f"{item.path}: not read, because a file with the same content was rejected "
+        f"in this run: {earlier}. Fix the cause and drop this file in the inbox again"
+    )
+    try:
+        _write_reason(target, reason)
+    except ArchiveError as exc:
+        note_archive_error(ctx, exc, item)
 
 
 def note_archive_error(
