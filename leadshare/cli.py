@@ -4,7 +4,9 @@ Contract relied on by scripts: ``LEADSHARE_HOME`` selects the folder with the st
 inbox, outbox and config (default ``./var``), and ``leadshare share --profile NAME
 --json FILE...`` prints one JSON object whose ``outcomes`` maps each outcome to its
 row count. When the deliveries to a partner stopped on an error that needs a fix by
-hand, its row under ``partners`` has that ``error`` and the exit code is 1.
+hand, its row under ``partners`` has that ``error`` and the exit code is 1. Other
+such errors of the run, a processed/ folder that cannot be written for example, are
+listed under ``errors``, and the exit code is 1 too.
 """
 
 from __future__ import annotations
@@ -284,7 +286,7 @@ def share(
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:
         _print_summary(summary)
-    _exit_if_partners_failed(summary)
+    _exit_on_errors(summary)
 
 
 @app.command()
@@ -296,15 +298,20 @@ def run() -> None:
     except LeadshareError as exc:
         _fail(exc)
     _print_summary(summary)
-    _exit_if_partners_failed(summary)
+    _exit_on_errors(summary)
 
 
-def _exit_if_partners_failed(summary: dict) -> None:
-    """Exit with code 1 after the summary when a partner's deliveries hit an error.
+def _exit_on_errors(summary: dict) -> None:
+    """Exit with code 1 after the summary when the run or a partner hit an error.
 
-    Such an error, an outbox folder that cannot be written for example, needs a
-    fix by hand. The partner's transfers wait in the outbox for the next run.
+    Such an error, an outbox or processed/ folder that cannot be written for
+    example, needs a fix by hand. The partner's transfers wait in the outbox, and
+    files that were not archived wait in the inbox, for the next run.
     """
+    for message in summary.get("errors", []):
+        console.print(
+            f"error: {message}", markup=False, highlight=False, soft_wrap=True
+        )
     failed = [row for row in summary.get("partners", []) if row.get("error")]
     for row in failed:
         console.print(
@@ -313,7 +320,7 @@ def _exit_if_partners_failed(summary: dict) -> None:
             highlight=False,
             soft_wrap=True,
         )
-    if failed:
+    if failed or summary.get("errors"):
         raise typer.Exit(code=1)
 
 

@@ -5,6 +5,7 @@ LeadshareError
 ├── IntakeError (ValueError)        a lead file cannot be read as a whole
 │   └── GateError                   a batch-level data-quality gate failed
 ├── FileChangedError                a lead file changed after it was claimed
+├── ArchiveError                    processed/ or quarantine/ cannot be written
 ├── StoreError                      the store failed or is locked by another writer
 │   └── RunLockedError              another sharing run holds the run lock
 ├── DeliveriesFailedError           a partner's delivery task raised; has the summary
@@ -56,6 +57,14 @@ class FileChangedError(LeadshareError):
     """A lead file changed between its claim and its read, probably mid-copy.
 
     The file stays in the inbox for the next run.
+    """
+
+
+class ArchiveError(LeadshareError):
+    """A file cannot be moved into processed/ or quarantine/.
+
+    The message names the folder and the fix. The file stays in the inbox, and a
+    run after the fix archives it.
     """
 
 

@@ -40,6 +40,7 @@ from leadshare import (
 )
 from leadshare.config import Config, Partner, Profile, time_zone
 from leadshare.errors import (
+    ArchiveError,
     FileChangedError,
     IntakeError,
     LeadshareError,
@@ -69,6 +70,9 @@ class RunContext:
     ready_files: frozenset[str] = frozenset()
     """Inbox paths whose writer is known to be done (the share command's copies),
     so the settle time does not apply to them."""
+    errors: list[str] = field(default_factory=list)
+    """Errors that need a fix by hand but let the run go on, such as a processed/
+    folder that cannot be written. The summary lists them, and the CLI exits 1."""
 
 
 @dataclass(frozen=True)
@@ -328,45 +332,90 @@ def reject_unsupported_files(ctx: RunContext, claimed: set[str]) -> None:
 def claim_files(ctx: RunContext) -> list[InboxFile]:
     """Hash inbox files and archive the ones whose content was already processed.
 
-    Of several files with the same content, only the first (by path) is claimed.
-    The others stay in the inbox until :func:`skip_processed_files` archives them
-    once the first has its outcome. A file in a folder that names no profile is
-    rejected, unless a file in a profile's folder has the same content: a rejection
-    records the content's status, so it would keep the good copy from being read.
+    Of several files with the same content in one profile's folder, only the first
+    (by path) is claimed. The others stay in the inbox until
+    :func:`skip_processed_files` archives them once the first has its outcome. Copies
+    in other profiles' folders are claimed too and follow the first, so that each is
+    read under its own profile if the ones before it are rejected. Once a copy is
+    committed, :func:`committed_before_read` skips the rest. The files given to
+    ``leadshare share`` (``ctx.ready_files``) go before other copies of their content.
+
+    A file in a folder that names no profile is rejected, unless a file in a
+    profile's folder has the same content: a rejection records the content's
+    status, so it would keep the good copy from being read.
     """
     _rename_undecodable_files(ctx.settings)
-    check_archived_files(ctx.settings)
+    try:
+        check_archived_files(ctx.settings)
+    except ArchiveError as exc:
+        note_archive_error(ctx, exc)
     report_unreadable_entries(ctx.settings)
     reject_links(ctx)
-    claimed: dict[str, InboxFile] = {}
+    claimed: dict[tuple[str, str], InboxFile] = {}
     misplaced: list[InboxFile] = []
     for item in _unprocessed_files(ctx, report_recent=True):
         if item.profile not in ctx.config.profiles:
             misplaced.append(item)
             continue
-        if item.file_id in claimed:
+        earlier = claimed.get((item.file_id, item.profile))
+        if earlier is not None:
             log.info(
                 "File %s has the same content as %s; it is archived after that one",
                 item.path.name,
-                claimed[item.file_id].path.name,
+                earlier.path.name,
             )
             continue
-        claimed[item.file_id] = item
+        claimed[(item.file_id, item.profile)] = item
+    first_copies = {}
+    for item in claimed.values():
+        first_copies.setdefault(item.file_id, item)
     for item in misplaced:
-        if item.file_id in claimed:
+        if item.file_id in first_copies:
             log.info(
                 "File %s in folder %r has the same content as %s; it is archived "
                 "after that one",
                 item.path.name,
                 item.profile,
-                claimed[item.file_id].path.name,
+                first_copies[item.file_id].path.name,
             )
             continue
         reject_file(ctx, item, _unknown_profile_error(ctx, item))
-    reject_unsupported_files(ctx, set(claimed))
+    reject_unsupported_files(ctx, set(first_copies))
     if any(_file_size(item.path) >= EARLY_WORKERS_MIN_BYTES for item in claimed.values()):
         normalise.start_workers_early()
-    return list(claimed.values())
+    return _copies_together(ctx, list(claimed.values()))
+
+
+def _copies_together(ctx: RunContext, items: list[InboxFile]) -> list[InboxFile]:
+    """Order ``items`` so that copies of one content follow each other.
+
+    Each content keeps the place of its first file. Among its copies, the files in
+    ``ctx.ready_files`` go first, then the others by path.
+    """
+    first_place: dict[str, int] = {}
+    for place, item in enumerate(items):
+        first_place.setdefault(item.file_id, place)
+
+    def place(item: InboxFile) -> tuple[int, bool]:
+        return first_place[item.file_id], str(item.path) not in ctx.ready_files
+
+    return sorted(items, key=place)
+
+
+def committed_before_read(ctx: RunContext, item: InboxFile) -> bool:
+    """Return whether another copy of ``item``'s content was committed in this run.
+
+    Such a copy is not read. :func:`skip_processed_files` archives it as a repeat.
+    """
+    known = ctx.store.rows("file_status", file_id=item.file_id)
+    if not known or known[0]["status"] != "committed":
+        return False
+    log.info(
+        "File %s was not read: a copy with the same content in another profile's "
+        "folder was committed in this run, so it is archived as a repeat",
+        item.path.name,
+    )
+    return True
 
 
 def mark_run_failed(ctx: RunContext) -> None:
@@ -461,22 +510,62 @@ def _recently_modified(ctx: RunContext, path: Path, *, report: bool) -> bool:
 
 
 def skip_file(ctx: RunContext, item: InboxFile, earlier_status: str) -> None:
-    """Record a file whose content was processed before, and archive it unread."""
+    """Archive, unread, a file whose content was processed before, and record the skip.
+
+    A file that cannot be archived stays in the inbox unrecorded, and the error is
+    kept for the run summary.
+    """
     log.info(
         "File %s was processed before (status %s); archiving it",
         item.path.name,
         earlier_status,
     )
+    try:
+        target = archive_file(ctx, item, earlier_status)
+    except ArchiveError as exc:
+        note_archive_error(ctx, exc, item)
+        return
+    if earlier_status == "rejected":
+        _write_repeat_reason(ctx, item, target)
     with ctx.store.transaction() as tx:
         tx.execute(
             "record_skipped_file",
             run_id=ctx.run_id,
             file_id=item.file_id,
             file_name=item.path.name,
+            profile=item.profile,
             earlier_status=earlier_status,
             skipped_at=ctx.now,
         )
-    archive_file(ctx, item, earlier_status)
+
+
+def _write_repeat_reason(ctx: RunContext, item: InboxFile, target: Path) -> None:
+    """Write the reason beside a quarantined copy of content rejected in this run."""
+    known = ctx.store.rows("file_status", file_id=item.file_id)
+    earlier = known[0]["reason"] if known else None
+    reason = (
+        f"{item.path}: not read, because a file with the same content was rejected "
+        f"in this run: {earlier}. Fix the cause and drop this file in the inbox again"
+    )
+    try:
+        _write_reason(target, reason)
+    except ArchiveError as exc:
+        note_archive_error(ctx, exc, item)
+
+
+def note_archive_error(
+    ctx: RunContext, error: ArchiveError, item: InboxFile | None = None
+) -> None:
+    """Log an archive error once per run and keep it for the run summary."""
+    message = str(error)
+    if message not in ctx.errors:
+        ctx.errors.append(message)
+        log.error("%s", message)
+    if item is not None:
+        log.info(
+            "Left %s in the inbox: it cannot be archived",
+            _escape_undecodable(item.path.name),
+        )
 
 
 def archive_committed_file(ctx: RunContext, item: InboxFile) -> Path:
@@ -525,6 +614,8 @@ _ARCHIVE_PREFIX = re.compile(r"^([0-9a-f]{12})-")
 def check_archived_files(settings: Settings) -> int:
     """Warn about each file in processed/ whose content changed since it was archived.
 
+    Raises ArchiveError if processed/ cannot be written.
+
     A writer that paused for longer than the settle time can still hold the file
     open, and append to the archived copy after the run that read it. Only files
     modified since the last check are hashed, and each is compared with the sha256
@@ -541,8 +632,11 @@ def check_archived_files(settings: Settings) -> int:
         for path in sorted(settings.processed.rglob("*")):
             if _archive_changed(path, checked_ns):
                 changed += 1
-    stamp.touch()
-    os.utime(stamp, ns=(started_ns, started_ns))
+    try:
+        stamp.touch()
+        os.utime(stamp, ns=(started_ns, started_ns))
+    except OSError as exc:
+        raise ArchiveError(describe_archive_error(settings.processed, exc)) from exc
     return changed
 
 
@@ -568,20 +662,68 @@ def _archive_changed(path: Path, checked_ns: int) -> bool:
 
 
 def archive_file(ctx: RunContext, item: InboxFile, status: str) -> Path:
-    """Move a processed file out of the inbox (never delete it)."""
+    """Move a processed file out of the inbox (never delete it).
+
+    Raises ArchiveError, with the file still in the inbox, if the folder of
+    processed/ or quarantine/ cannot be created or written.
+    """
     folder = (
         ctx.settings.processed if status == "committed" else ctx.settings.quarantine
     )
     target = folder / item.profile / _archive_name(item.file_id, item.path.name)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # lexists: a dangling symbolic link is moved too.
-    if os.path.lexists(item.path):
-        shutil.move(str(item.path), target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # lexists: a dangling symbolic link is moved too.
+        if os.path.lexists(item.path):
+            shutil.move(str(item.path), target)
+    except OSError as exc:
+        raise ArchiveError(describe_archive_error(target.parent, exc)) from exc
     return target
 
 
-def reject_file(ctx: RunContext, item: InboxFile, error: IntakeError) -> Path:
-    """Record a rejected file, move it to quarantine and write the reason beside it."""
+def describe_archive_error(folder: Path, error: OSError) -> str:
+    """Return why files cannot be moved into the archive ``folder``, and the fix."""
+    blocker = next(
+        (path for path in (folder, *folder.parents) if os.path.lexists(path)), None
+    )
+    where = "it" if blocker == folder else str(blocker)
+    if blocker is not None and not blocker.is_dir():
+        problem = f"{where} is not a folder; move that file away"
+    elif isinstance(error, PermissionError):
+        problem = (
+            f"{where} is not writable for this user ({error.strerror}); fix its "
+            "owner and mode, or remove the immutable flag (lsattr, chattr -i)"
+        )
+    else:
+        problem = (
+            f"{error.strerror or error}; fix the folder or its disk (free space, a "
+            "read-only mount)"
+        )
+    # NOTE: an inbox folder that cannot be written fails the move in the same way,
+    # so a PermissionError there is reported against the archive folder.
+    return (
+        f"cannot archive files in {folder}: {problem}. The files stay in the inbox, "
+        "and the first run after the fix archives them"
+    )
+
+
+def _write_reason(target: Path, reason: str) -> None:
+    try:
+        target.with_name(target.name + _REASON_SUFFIX).write_text(
+            reason + "\n", encoding="utf-8"
+        )
+    except OSError as exc:
+        raise ArchiveError(describe_archive_error(target.parent, exc)) from exc
+
+
+def reject_file(
+    ctx: RunContext, item: InboxFile, error: IntakeError
+) -> Path | None:
+    """Record a rejected file, move it to quarantine and write the reason beside it.
+
+    Returns the quarantined path, or None if quarantine/ cannot be written: the
+    file then stays in the inbox, and the error is kept for the run summary.
+    """
     # A folder name that is not UTF-8 can reach the message through the path.
     reason = _escape_undecodable(str(error))
     with ctx.store.transaction() as tx:
@@ -599,13 +741,15 @@ def reject_file(ctx: RunContext, item: InboxFile, error: IntakeError) -> Path:
             run_id=ctx.run_id,
             received_at=ctx.now,
         )
-    target = archive_file(ctx, item, "rejected")
-    target.with_name(target.name + _REASON_SUFFIX).write_text(
-        reason + "\n", encoding="utf-8"
-    )
     log.warning(
         "Rejected %s: %s", item.path.name, _escape_undecodable(str(error.reason))
     )
+    try:
+        target = archive_file(ctx, item, "rejected")
+        _write_reason(target, reason)
+    except ArchiveError as exc:
+        note_archive_error(ctx, exc, item)
+        return None
     return target
 
 

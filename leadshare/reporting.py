@@ -77,8 +77,9 @@ def run_summary(
         "skipped_files": [
             {
                 "file": f["file_name"],
-                "reason": f"same content as {f['earlier_name']}, {f['earlier_status']} "
-                f"in run {f['earlier_run']}; archived without reading it again",
+                "reason": f"same content as {f['earlier_name']} (profile "
+                f"{f['earlier_profile']}), {f['earlier_status']} in run "
+                f"{f['earlier_run']}; archived without reading it again",
             }
             for f in ctx.store.rows("run_skipped_files", run_id=ctx.run_id)
         ],
@@ -88,6 +89,7 @@ def run_summary(
         "rows_in": rows_in,
         "outcomes": outcomes,
         "partners": partners,
+        "errors": list(ctx.errors),
     }
 
 

@@ -186,3 +186,6 @@ create table if not exists skipped_files (
     skipped_at timestamptz not null,
     primary key (run_id, file_id, file_name)
 );
+-- the profile folder the skipped file was in; null in stores made before this
+-- column existed
+alter table skipped_files add column if not exists profile text;

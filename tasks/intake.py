@@ -40,6 +40,9 @@ def read_lead_file(
     """Read and map one file; a rejected file is quarantined and None is returned."""
     logger = get_run_logger()
     progress.stage(f"Reading {item.path.name}")
+    if pipeline.committed_before_read(ctx, item):
+        progress.file_rejected()
+        return None
     try:
         frame, meta = pipeline.read_batch(ctx, item)
     except FileChangedError as exc:

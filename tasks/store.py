@@ -7,7 +7,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from leadshare import pipeline, progress
-from leadshare.errors import FileChangedError
+from leadshare.errors import ArchiveError, FileChangedError
 from leadshare.match import MatchResult
 from leadshare.pipeline import BatchCounts, InboxFile, RunContext
 from leadshare.words import counted
@@ -40,9 +40,16 @@ def commit_batch(
 
 @task(cache_policy=NO_CACHE)
 def archive_file(ctx: RunContext, item: InboxFile) -> str | None:
-    """Move a committed file out of the inbox; leave it there if it changed since."""
+    """Move a committed file out of the inbox; leave it there if it changed since.
+
+    A processed/ folder that cannot be written also leaves it there. That error goes
+    into the run summary and does not fail the task, because a retry does not fix it.
+    """
     try:
         return str(pipeline.archive_committed_file(ctx, item))
+    except ArchiveError as exc:
+        pipeline.note_archive_error(ctx, exc, item)
+        return None
     except FileChangedError as exc:
         get_run_logger().warning(
             "Left %s in the inbox after its commit; the next run reads it again "

@@ -468,6 +468,65 @@ def test_misplaced_copy_does_not_block_good_copy(home, partner, tmp_path):
     assert len(list((home / "processed").rglob("*same.csv"))) == 2
 
 
+def test_copy_rejected_under_other_profile_read(home, partner, tmp_path):
+    from leadshare.generate import write_leads
+
+    source = write_leads(tmp_path / "same.csv", 60, seed=8)
+    # "datablist" sorts before "generic", so that copy is read first, and it fails
+    # the datablist column gate.
+    stray = home / "inbox" / "datablist" / "same.csv"
+    stray.parent.mkdir(parents=True)
+    shutil.copyfile(source, stray)
+
+    summary = run_share(home, "generic", source)
+    quarantined = home / "quarantine" / "datablist"
+
+    assert summary["rows_in"] == 60
+    assert sum(summary["outcomes"].values()) == 60
+    assert summary["files"] == [
+        {"file": "same.csv", "profile": "generic", "rows_in": 60}
+    ]
+    assert db_rows(home, "select count(*) from row_outcomes") == [(60,)]
+    assert not stray.exists()
+    assert not (home / "inbox" / "generic" / "same.csv").exists()
+    assert len(list(quarantined.glob("*-same.csv"))) == 1
+    assert len(list(quarantined.glob("*-same.csv.reason.txt"))) == 1
+    assert len(list((home / "processed" / "generic").glob("*-same.csv"))) == 1
+    assert not (home / "quarantine" / "generic").exists()
+
+
+def test_share_reads_its_file_before_stray_copy(home, partner, tmp_path):
+    import json
+
+    from leadshare import cli
+    from leadshare.generate import write_leads
+
+    profiles = home / "config" / "profiles"
+    # A second profile that accepts the generic columns too, and sorts first.
+    text = (profiles / "generic.yaml").read_text(encoding="utf-8")
+    profile = yaml.safe_load(text)
+    profile["name"] = "another"
+    (profiles / "another.yaml").write_text(yaml.safe_dump(profile), encoding="utf-8")
+    source = write_leads(tmp_path / "same.csv", 60, seed=8)
+    stray = home / "inbox" / "another" / "same.csv"
+    stray.parent.mkdir(parents=True)
+    shutil.copyfile(source, stray)
+
+    result = CliRunner().invoke(
+        cli.app, ["share", "--profile", "generic", "--json", str(source)]
+    )
+    summary = json.loads(result.stdout)
+
+    assert summary["files"] == [
+        {"file": "same.csv", "profile": "generic", "rows_in": 60}
+    ]
+    assert [f["file"] for f in summary["skipped_files"]] == ["same.csv"]
+    assert "(profile generic)" in summary["skipped_files"][0]["reason"]
+    assert db_rows(home, "select count(*) from row_outcomes") == [(60,)]
+    assert len(list((home / "processed" / "another").glob("*-same.csv"))) == 1
+    assert len(list((home / "processed" / "generic").glob("*-same.csv"))) == 1
+
+
 def test_unsupported_and_temporary_inbox_files(home, partner, tmp_path):
     from leadshare.generate import write_leads
 
@@ -1567,6 +1626,58 @@ def test_unwritable_outbox_reported_not_retried(home, tmp_path, monkeypatch):
 
     assert by_partner["P-DROP"]["sent"] == pending["P-DROP"]
     assert by_partner["P-INCRM"]["sent"] == pending["P-INCRM"]
+
+
+def test_unwritable_archive_reported_not_retried(home, partner, tmp_path):
+    import json
+
+    from leadshare import cli
+    from leadshare.generate import write_leads
+
+    processed = home / "processed" / "generic"
+    quarantine = home / "quarantine" / "generic"
+    for blocker in (processed, quarantine):
+        blocker.parent.mkdir(parents=True, exist_ok=True)
+        blocker.write_text("not a folder", encoding="utf-8")
+    leads = write_leads(tmp_path / "leads.csv", 60, seed=12)
+    unsupported = home / "inbox" / "Leads.xlsx"
+    unsupported.parent.mkdir(parents=True, exist_ok=True)
+    unsupported.write_bytes(b"PK\x03\x04 not a csv")
+
+    result = CliRunner().invoke(cli.app, ["share", "--json", str(leads)])
+    summary = json.loads(result.stdout)
+    errors = " ".join(result.stderr.split())
+    committed = home / "inbox" / "generic" / "leads.csv"
+
+    assert result.exit_code == 1
+    assert sum(summary["outcomes"].values()) == summary["rows_in"] == 60
+    assert len(summary["errors"]) == 2
+    assert f"files in {processed}: it is not a folder" in " ".join(summary["errors"])
+    assert f"files in {quarantine}: it is not a folder" in " ".join(summary["errors"])
+    assert f"error: cannot archive files in {processed}" in errors
+    assert "Traceback" not in result.output
+    assert committed.exists()
+    assert unsupported.exists()
+    assert sum(row["sent"] for row in summary["partners"]) > 0
+    assert db_rows(home, "select status from runs") == [("completed",)]
+
+    # Until the fix, later runs report the same errors and leave the files.
+    again = share_leads_once()
+
+    assert again["rows_in"] == 0
+    assert len(again["errors"]) == 2
+    assert committed.exists()
+
+    processed.unlink()
+    quarantine.unlink()
+    fixed = share_leads_once()
+
+    assert fixed["errors"] == []
+    assert not committed.exists()
+    assert not unsupported.exists()
+    assert len(list(processed.glob("*-leads.csv"))) == 1
+    assert len(list(quarantine.glob("*-Leads.xlsx.reason.txt"))) == 1
+    assert db_rows(home, "select count(*) from row_outcomes") == [(60,)]
 
 
 def test_raising_delivery_task_json_summary(home, tmp_path, monkeypatch):
