@@ -84,6 +84,7 @@ def _context(store, partners: list[Partner]) -> SimpleNamespace:
         store=store,
         run_id="r1",
         now=NOW,
+        errors=[],
         config=SimpleNamespace(partners=partners),
     )
 
