@@ -7,6 +7,7 @@ revenue could not be read as a number (see :func:`leadshare.match.approval_holds
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Literal
 
 import pandas as pd
@@ -256,6 +257,11 @@ def _proposed_partner(
     return proposed
 
 
+LOCK_WAIT_S = 5.0
+"""How long a decision waits for the run lock that another decision or a run holds."""
+LOCK_RETRY_S = 0.25
+
+
 def pending(store: LeadStore) -> list[dict]:
     return store.rows("pending_approvals")
 
@@ -270,18 +276,26 @@ def decide(
     """Apply one decision under the store's run lock; return what happened as a sentence.
 
     An approval checks and uses a partner's capacity, so it must not overlap a
-    sharing run that allocates the same capacity. The decision fails at once while
-    a run holds the lock, and a run that starts during the decision stops at once.
+    sharing run that allocates the same capacity, or another decision. While the
+    lock is held, the decision tries again for up to :data:`LOCK_WAIT_S` seconds,
+    which is enough for another approver's decision to finish, and then fails. A
+    run that starts during the decision stops at once.
     """
-    try:
-        with store.exclusive_run(run_id):
-            return _apply_decision(store, config, decision, run_id, now)
-    except RunLockedError:
-        raise ApprovalError(
-            f"a sharing run is going on store {store.url}, so the decision on lead "
-            f"{decision.lead_id} was not applied. Retry it when the run has finished "
-            "(`leadshare status` shows the running run). Nothing was changed"
-        ) from None
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            with store.exclusive_run(run_id):
+                return _apply_decision(store, config, decision, run_id, now)
+        except RunLockedError:
+            if time.monotonic() < deadline:
+                time.sleep(LOCK_RETRY_S)
+                continue
+            raise ApprovalError(
+                f"a sharing run or another approval decision is using store "
+                f"{store.url}, so the decision on lead {decision.lead_id} was not "
+                "applied. Retry it when the run has finished (`leadshare status` "
+                "shows a running sharing run). Nothing was changed"
+            ) from None
 
 
 def _apply_decision(

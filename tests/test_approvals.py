@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 import yaml
 from httpserver import LocalEndpoint
@@ -314,11 +317,12 @@ def test_flow_skips_only_invalid_rows(queued, home):
     assert "lead_id: a lead id is required" in results[5]
 
 
-def test_decision_during_run_rejected(queued, home):
+def test_decision_during_run_rejected(queued, home, monkeypatch):
     from typer.testing import CliRunner
 
-    from leadshare import cli
+    from leadshare import approvals, cli
 
+    monkeypatch.setattr(approvals, "LOCK_WAIT_S", 0.5)
     ctx = build_context()
     lead = _lead(home, "Globex")
     approve = ApprovalDecision(lead_id=lead, action="approve", approver="mia")
@@ -328,12 +332,36 @@ def test_decision_during_run_rejected(queued, home):
             decide(ctx.store, ctx.config, approve, "r-1", ctx.now)
         result = CliRunner().invoke(cli.app, ["approvals", "approve", lead])
 
-    assert str(caught.value).startswith("a sharing run is going on store")
+    assert str(caught.value).startswith(
+        "a sharing run or another approval decision is using store"
+    )
     assert "Retry it when the run has finished" in str(caught.value)
     assert result.exit_code == 2
-    assert "a sharing run is going" in result.output
+    assert "a sharing run or another approval decision" in result.output
     assert ctx.store.rows("approval_by_lead", lead_id=lead)[0]["status"] == "pending"
     assert ctx.store.rows("lead_transfers", lead_id=lead) == []
+
+
+def test_decision_waits_for_other_decision(queued, home):
+    # Another approver's decision holds the lock for a moment, then lets go.
+    ctx = build_context()
+    lead = _lead(home, "Globex")
+    approve = ApprovalDecision(lead_id=lead, action="approve", approver="mia")
+    held = threading.Event()
+
+    def hold_lock() -> None:
+        with ctx.store.exclusive_run("other-decision"):
+            held.set()
+            time.sleep(1.0)
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    held.wait(5)
+    result = decide(ctx.store, ctx.config, approve, "r-1", ctx.now)
+    holder.join()
+
+    assert result.startswith("Approved")
+    assert ctx.store.rows("approval_by_lead", lead_id=lead)[0]["status"] == "approved"
 
 
 def test_run_cannot_start_during_decision(queued, home, monkeypatch):
