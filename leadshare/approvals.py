@@ -188,6 +188,36 @@ def _check_eligible(
         )
 
 
+def _repeated_decision(
+    config: Config, decision: ApprovalDecision, approval: dict
+) -> str | None:
+    """Describe ``decision`` if it repeats the recorded one, else return None.
+
+    The same approver making the same decision again, as a retried approval flow
+    run does, changes nothing and counts as applied. Any other decision on a
+    decided lead is rejected by the caller.
+    """
+    status = "rejected" if decision.action == "reject" else "approved"
+    if approval["status"] != status or approval["decided_by"] != decision.approver:
+        return None
+    partner = ""
+    if status == "approved":
+        if decision.action == "reassign" or decision.partner_id:
+            try:
+                expected = config.partner_id_as_configured(decision.partner_id or "")
+            except ConfigError:
+                return None
+        else:
+            expected = approval["proposed_partner"]
+        if approval["decided_partner"] != expected:
+            return None
+        partner = f" for {expected}"
+    return (
+        f"Lead {decision.lead_id} was already {status}{partner} by "
+        f"{decision.approver} with this decision; nothing was changed."
+    )
+
+
 def _record_decision(
     tx: StoreTransaction,
     decision: ApprovalDecision,
@@ -317,6 +347,9 @@ def _apply_decision(
             "approval queue because the person opted out, so it will not be shared"
         )
     if approval["status"] != "pending":
+        repeated = _repeated_decision(config, decision, approval)
+        if repeated is not None:
+            return repeated
         raise ApprovalError(
             f"lead {decision.lead_id} was already decided: {approval['status']} by {approval['decided_by']}"
         )

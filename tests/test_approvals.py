@@ -175,6 +175,42 @@ def test_second_concurrent_decision_rejected(queued, home, monkeypatch):
     assert decided == [("alice",)]
 
 
+def test_repeated_decision_counts_as_applied(queued, home):
+    # A retried approval flow run sends its applied rows again.
+    ctx = build_context()
+    globex, big = _lead(home, "Globex"), _lead(home, "Big Co")
+    first = [
+        ApprovalDecision(
+            lead_id=big, action="reassign", partner_id="P-DROP", approver="mia"
+        ),
+        ApprovalDecision(lead_id=globex, action="reject", approver="mia"),
+    ]
+    for decision in first:
+        decide(ctx.store, ctx.config, decision, "r-1", ctx.now)
+
+    again = [
+        ApprovalDecision(
+            lead_id=big, action="reassign", partner_id="p-drop", approver="mia"
+        ),
+        ApprovalDecision(lead_id=globex, action="reject", approver="mia"),
+    ]
+    results = [decide(ctx.store, ctx.config, d, "r-2", ctx.now) for d in again]
+    other = ApprovalDecision(lead_id=globex, action="reject", approver="bob")
+    with pytest.raises(ApprovalError, match="was already decided: rejected by mia"):
+        decide(ctx.store, ctx.config, other, "r-3", ctx.now)
+
+    assert results[0] == (
+        f"Lead {big} was already approved for P-DROP by mia with this decision; "
+        "nothing was changed."
+    )
+    assert results[1] == (
+        f"Lead {globex} was already rejected by mia with this decision; nothing was "
+        "changed."
+    )
+    sql = f"select partner_id from transfers where lead_id = '{big}'"
+    assert db_rows(home, sql) == [("P-DROP",)]
+
+
 def test_opt_out_withdraws_pending_approval(queued, home, tmp_path):
     from leadshare.explain import explain_lead
 
@@ -347,16 +383,16 @@ def test_decision_waits_for_other_decision(queued, home):
     ctx = build_context()
     lead = _lead(home, "Globex")
     approve = ApprovalDecision(lead_id=lead, action="approve", approver="mia")
-    held = threading.Event()
+    locked = threading.Event()
 
     def hold_lock() -> None:
         with ctx.store.exclusive_run("other-decision"):
-            held.set()
+            locked.set()
             time.sleep(1.0)
 
     holder = threading.Thread(target=hold_lock)
     holder.start()
-    held.wait(5)
+    locked.wait(5)
     result = decide(ctx.store, ctx.config, approve, "r-1", ctx.now)
     holder.join()
 
