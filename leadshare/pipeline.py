@@ -1300,7 +1300,7 @@ def commit_batch(
             received_at=ctx.now,
         )
         # One _incoming for the three statements: PostgreSQL copies the batch once.
-        with tx.incoming(frame, columns):
+        with tx.incoming(frame, columns, keep_order=False):
             tx.execute(
                 "insert_batch_leads",
                 file_id=item.file_id,

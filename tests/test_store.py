@@ -380,6 +380,23 @@ def test_withdraw_by_external_key(store):
     assert rows == [("L-1", "withdrawn"), ("L-2", "pending")]
 
 
+def test_unordered_insert_setting_reset():
+    # The in-memory store keeps one connection, so a leaked setting would stay.
+    store = open_store("duckdb:///:memory:")
+    frame = _batch_frame(lead_id="L-1", _row=1, outcome="shared", rule="matched")
+    setting = "select current_setting('preserve_insertion_order')"
+
+    with store.transaction() as tx:
+        with tx.incoming(frame, keep_order=False):
+            inside = tx.connection.exec_driver_sql(setting).scalar()
+            tx.execute("insert_batch_outcomes", file_id="f-1", run_id="r-1")
+        after = tx.connection.exec_driver_sql(setting).scalar()
+
+    assert inside is False
+    assert after is True
+    assert _sql(store, "select lead_id from row_outcomes") == [("L-1",)]
+
+
 def test_frame_scratch_table_dropped(store):
     frame = pd.DataFrame({"transfer_id": ["T-1"], "payload": ["{}"]})
     with store.transaction() as tx:
