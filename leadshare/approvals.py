@@ -288,7 +288,7 @@ def _proposed_partner(
 
 
 LOCK_WAIT_S = 5.0
-"""How long a decision waits for the run lock that another decision or a run holds."""
+"""Seconds a decision waits while another decision or a run has the run lock."""
 LOCK_RETRY_S = 0.25
 
 
@@ -307,9 +307,9 @@ def decide(
 
     An approval checks and uses a partner's capacity, so it must not overlap a
     sharing run that allocates the same capacity, or another decision. While the
-    lock is held, the decision tries again for up to :data:`LOCK_WAIT_S` seconds,
-    which is enough for another approver's decision to finish, and then fails. A
-    run that starts during the decision stops at once.
+    lock is taken, the decision tries again for up to :data:`LOCK_WAIT_S` seconds,
+    so that another approver's decision can finish, and then fails. A run that
+    starts during the decision stops at once.
     """
     deadline = time.monotonic() + LOCK_WAIT_S
     while True:

@@ -822,9 +822,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         try:
             return self.construct_yaml_timestamp(node)
         except ValueError as exc:
-            place = _path_place(
-                self._root or node, _node_path(self._root or node, node)
-            )
+            root = self._root or node
+            place = _path_place(root, _node_path(root, node))
             raise InvalidDateError(
                 place or "a value", node.value, str(exc), node.start_mark
             ) from None

@@ -53,6 +53,7 @@ from leadshare.model import ROW_COLUMN, STORED_FIELDS, Outcome
 from leadshare.qualify import QUALIFY_OUTPUTS, qualify, recheck_waiting
 from leadshare.settings import Settings
 from leadshare.store import LeadStore, StoreTransaction
+from leadshare.transfer import filedrop
 from leadshare.words import counted
 
 log = logging.getLogger(__name__)
@@ -683,9 +684,7 @@ def archive_file(ctx: RunContext, item: InboxFile, status: str) -> Path:
 
 def describe_archive_error(folder: Path, error: OSError) -> str:
     """Return why files cannot be moved into the archive ``folder``, and the fix."""
-    blocker = next(
-        (path for path in (folder, *folder.parents) if os.path.lexists(path)), None
-    )
+    blocker = filedrop.nearest_entry(folder)
     where = "it" if blocker == folder else str(blocker)
     if blocker is not None and not blocker.is_dir():
         problem = f"{where} is not a folder; move that file away"

@@ -279,7 +279,7 @@ def describe_write_error(folder: Path, error: OSError) -> str:
     ``error`` is what creating ``folder`` or writing a file in it raised.
     """
     folder = Path(folder)
-    blocker = _nearest_entry(folder)
+    blocker = nearest_entry(folder)
     if blocker is not None and not blocker.is_dir():
         return (
             f"outbox folder {folder} cannot be created because {blocker} is not a "
@@ -311,7 +311,7 @@ def describe_write_error(folder: Path, error: OSError) -> str:
     )
 
 
-def _nearest_entry(folder: Path) -> Path | None:
+def nearest_entry(folder: Path) -> Path | None:
     """Return ``folder`` or its nearest parent that exists, or None if none does."""
     for candidate in (folder, *folder.parents):
         if candidate.exists() or candidate.is_symlink():
