@@ -284,11 +284,11 @@ def part_floor_fields(csv_path: Path, workdir: Path, as_of: dt.datetime) -> dict
 
 
 def _gate_suites(columns: list[str]):
-    """Return GX's row suite and batch suite as the product's gates check them.
+    """Build GX's row suite and batch suite as the product's gates check them.
 
-    The row suite is expectations/leads_rows.json after one not-null check per
-    required field of the generic profile; the batch suite is leads_batch.json with
-    the profile's required columns and null-rate limits.
+    The row suite starts with one not-null check per required field of the generic
+    profile, followed by expectations/leads_rows.json. The batch suite checks the row
+    count, the profile's required columns and its null-rate limits.
     """
     import great_expectations as gx
 
@@ -324,7 +324,7 @@ def _gate_suites(columns: list[str]):
 
 
 def part_floor_gx(csv_path: Path, workdir: Path, as_of: dt.datetime) -> dict:
-    """Great Expectations on pandas, given only the columns its suites check.
+    """Time Great Expectations on pandas, given only the columns its suites check.
 
     Not timed: reading those columns (blank cells become None, as the product's
     mapping leaves them), importing GX and building its context and suites. Timed:
@@ -779,7 +779,7 @@ def print_table(rows: list[dict]) -> str:
     for row in rows:
         rss = row.get("rss_mb")
         rss_text = _cell(rss, ",.0f")
-        # The memory target is the product's; a floor may use more.
+        # The memory target applies to the product, so a floor may use more.
         if rss is not None and rss >= TARGETS["rss_mb"] and row.get("product"):
             rss_text += " MISS"
         lines.append(
