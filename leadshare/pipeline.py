@@ -678,8 +678,26 @@ def archive_file(ctx: RunContext, item: InboxFile, status: str) -> Path:
         if os.path.lexists(item.path):
             shutil.move(str(item.path), target)
     except OSError as exc:
+        inbox = item.path.parent
+        if isinstance(exc, PermissionError) and not _writable(inbox):
+            raise ArchiveError(describe_inbox_error(inbox, exc)) from exc
         raise ArchiveError(describe_archive_error(target.parent, exc)) from exc
     return target
+
+
+def _writable(folder: Path) -> bool:
+    """Return whether this process can add and remove entries in ``folder``."""
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def describe_inbox_error(folder: Path, error: PermissionError) -> str:
+    """Return why files cannot be moved out of the inbox ``folder``, and the fix."""
+    return (
+        f"cannot move files out of inbox folder {folder}: it is not writable for "
+        f"this user ({error.strerror}); fix its owner and mode, or remove the "
+        "immutable flag (lsattr, chattr -i). The files stay in the inbox, and the "
+        "first run after the fix archives them"
+    )
 
 
 def describe_archive_error(folder: Path, error: OSError) -> str:
@@ -698,8 +716,6 @@ def describe_archive_error(folder: Path, error: OSError) -> str:
             f"{error.strerror or error}; fix the folder or its disk (free space, a "
             "read-only mount)"
         )
-    # NOTE: an inbox folder that cannot be written fails the move in the same way,
-    # so a PermissionError there is reported against the archive folder.
     return (
         f"cannot archive files in {folder}: {problem}. The files stay in the inbox, "
         "and the first run after the fix archives them"

@@ -1628,6 +1628,33 @@ def test_unwritable_outbox_reported_not_retried(home, tmp_path, monkeypatch):
     assert by_partner["P-INCRM"]["sent"] == pending["P-INCRM"]
 
 
+def test_unwritable_inbox_folder_named(home, partner):
+    from test_filedrop import read_only_folder
+
+    from leadshare.generate import write_leads
+
+    inbox = home / "inbox" / "generic"
+    inbox.mkdir(parents=True)
+    leads = write_leads(inbox / "leads.csv", 40, seed=13)
+
+    with read_only_folder(inbox):
+        summary = share_leads_once()
+
+    assert sum(summary["outcomes"].values()) == summary["rows_in"] == 40
+    assert len(summary["errors"]) == 1
+    assert f"out of inbox folder {inbox}: it is not writable" in summary["errors"][0]
+    assert "processed" not in summary["errors"][0]
+    assert leads.exists()
+
+    fixed = share_leads_once()
+
+    assert fixed["errors"] == []
+    assert fixed["rows_in"] == 0
+    assert not leads.exists()
+    assert len(list((home / "processed" / "generic").glob("*-leads.csv"))) == 1
+    assert db_rows(home, "select count(*) from row_outcomes") == [(40,)]
+
+
 def test_unwritable_archive_reported_not_retried(home, partner, tmp_path):
     import json
 
