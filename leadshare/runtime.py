@@ -26,7 +26,7 @@ def build_context(
     ensure_config(settings.config_dir)
     config = load_config(settings.config_dir)
     check_intro_templates(config.partners)
-    store = open_store(settings.database_url)
+    store = open_store(settings.database_url, settings.store_wait_s)
     now = now or dt.datetime.now(dt.UTC)
     run_id = run_id or f"run-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     return RunContext(

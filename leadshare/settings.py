@@ -76,6 +76,15 @@ class Settings(BaseSettings):
         "it. A file modified more recently is probably still being written, so it "
         "is left for the next run. 0 claims every file.",
     )
+    store_wait_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=MAX_SECONDS,
+        allow_inf_nan=False,
+        description="Seconds a run or command waits for a DuckDB store file that "
+        "another process has open, before it fails with a message naming that "
+        "process. Ignored on PostgreSQL.",
+    )
     slack_webhook: str | None = Field(
         default=None,
         description="Reference to the Slack incoming-webhook URL: env:NAME or block:NAME.",

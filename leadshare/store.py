@@ -23,6 +23,8 @@ import fcntl
 import io
 import logging
 import os
+import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -289,7 +291,7 @@ class LeadStore:
     sessions do on a machine in UTC, so ``date_trunc`` cuts hours the same way.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, wait_s: float = 0.0) -> None:
         try:
             parsed = sa.engine.make_url(url)
         except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
@@ -314,19 +316,23 @@ class LeadStore:
             connect_args["options"] = "-c TimeZone=UTC"
         self.engine = sa.create_engine(url, poolclass=pool, connect_args=connect_args)
         self.column_types: dict[str, str] = {}
+        # Seconds to wait for a DuckDB file that another process has open.
+        self.wait_s = wait_s
 
     @contextmanager
     def transaction(self) -> Iterator[StoreTransaction]:
         try:
-            with self.engine.begin() as connection:
+            with self._connect() as connection, connection.begin():
                 yield StoreTransaction(connection, self.is_duckdb, self.column_types)
         except sa.exc.OperationalError as exc:
-            if "lock" in str(exc).lower():
+            if _is_file_lock_error(exc):
                 raise StoreError(
-                    f"store {self.url} is locked by another process (a sharing run "
-                    "or another leadshare command); retry when it has finished, or "
-                    "set LEADSHARE_DB_URL to a PostgreSQL URL, where commands work "
-                    "while a run is going"
+                    f"store {self.url} is locked by another process{_lock_holder(exc)} "
+                    "(a sharing run or another leadshare command), and it was still "
+                    "locked after "
+                    f"{self.wait_s:g} s; retry when it has finished, or set "
+                    "LEADSHARE_DB_URL to a PostgreSQL URL, where commands work while "
+                    "a run is going"
                 ) from exc
             raise StoreError(f"store {self.url} failed: {exc}") from exc
         except sa.exc.DBAPIError as exc:
@@ -337,6 +343,24 @@ class LeadStore:
                 "keep the damaged file for inspection and restore the store from a "
                 "backup; the inbox and outbox files are not affected"
             ) from exc
+
+    def _connect(self) -> sa.Connection:
+        """Open a connection, waiting up to ``wait_s`` for a DuckDB file lock.
+
+        DuckDB lets one process at a time open a file for writing. Other commands
+        hold it for a moment (``status`` for one query), so a run waits for them
+        instead of failing a task.
+        """
+        deadline = time.monotonic() + self.wait_s
+        pause = 0.05
+        while True:
+            try:
+                return self.engine.connect()
+            except sa.exc.OperationalError as exc:
+                if not _is_file_lock_error(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+            pause = min(pause * 2, 0.5)
 
     @contextmanager
     def exclusive_run(self, run_id: str) -> Iterator[None]:
@@ -444,8 +468,9 @@ def _release_advisory_lock(connection: sa.Connection, url: str) -> None:
 def _locked_error(url: str, holder: str) -> RunLockedError:
     return RunLockedError(
         f"another sharing run is using store {url} ({holder}), so this run changed "
-        "nothing. Files in the inbox wait for the next run; run again when that one "
-        "has finished (leadshare status shows it)"
+        "nothing. Files in the inbox are shared by that run if it has not claimed "
+        "its files yet, or else by the next run. Run again when that one has "
+        "finished (leadshare status shows it)"
     )
 
 
@@ -499,7 +524,23 @@ def _file_locked(path: Path) -> bool:
         return False
 
 
-def open_store(url: str) -> LeadStore:
-    store = LeadStore(url)
+def _is_file_lock_error(error: sa.exc.OperationalError) -> bool:
+    """Return whether DuckDB failed to open its file because another process has it."""
+    return "could not set lock on file" in str(error).lower()
+
+
+def _lock_holder(error: sa.exc.OperationalError) -> str:
+    """Return " (PID n)" for the process that DuckDB names as holding the file."""
+    found = re.search(r"\(PID (\d+)\)", str(error))
+    return f" (PID {found.group(1)})" if found else ""
+
+
+def open_store(url: str, wait_s: float = 0.0) -> LeadStore:
+    """Open the store at ``url`` and create its tables if they are missing.
+
+    ``wait_s`` is how long each unit of work waits for a DuckDB file that another
+    process has open.
+    """
+    store = LeadStore(url, wait_s)
     store.init_schema()
     return store

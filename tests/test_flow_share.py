@@ -278,6 +278,34 @@ with LeadStore(sys.argv[1]).exclusive_run("run-holder"):
 """
 
 
+def test_run_waits_for_store_held(home, partner, tmp_path, monkeypatch):
+    """Check that a command opening the store mid-run delays the run, not fails it."""
+    from test_store import duckdb_file_held
+
+    from leadshare import pipeline
+    from leadshare.generate import write_leads
+
+    original_commit = pipeline.commit_batch
+    holders = []
+
+    def commit_while_held(ctx, item, *args):
+        # The holder opens the file before the commit's transaction does.
+        with duckdb_file_held(home / "leadshare.duckdb", 1.5) as pid:
+            holders.append(pid)
+            return original_commit(ctx, item, *args)
+
+    monkeypatch.setattr(pipeline, "commit_batch", commit_while_held)
+    source = write_leads(tmp_path / "held.csv", 80, seed=37)
+    summary = run_share(home, "generic", source)
+
+    assert len(holders) == 1
+    assert summary["rows_in"] == 80
+    assert sum(summary["outcomes"].values()) == 80
+    assert summary["errors"] == []
+    assert db_rows(home, "select status from runs") == [("completed",)]
+    assert db_rows(home, "select count(*) from row_outcomes") == [(80,)]
+
+
 def test_second_run_rejected_while_locked(home, partner, tmp_path):
     from leadshare.errors import RunLockedError
     from leadshare.generate import write_leads

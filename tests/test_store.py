@@ -6,8 +6,14 @@ session's PostgreSQL server (see ``postgres_server`` in conftest.py).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -586,6 +592,57 @@ def _open_at_once(url: str, barrier, failures) -> None:
         failures.put(f"{type(exc).__name__}: {exc}")
     else:
         failures.put(None)
+
+
+@contextlib.contextmanager
+def duckdb_file_held(path: Path, seconds: float) -> Iterator[int]:
+    """Keep ``path`` open in another process for up to ``seconds``; yield its PID."""
+    script = (
+        "import sys, time, duckdb\n"
+        "connection = duckdb.connect(sys.argv[1])\n"
+        "print('open', flush=True)\n"
+        "time.sleep(float(sys.argv[2]))\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, str(path), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        yield holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_store_waits_for_file_held(tmp_path):
+    path = tmp_path / "leadshare.duckdb"
+    store = open_store(f"duckdb:///{path}", wait_s=30)
+
+    with duckdb_file_held(path, 1.5):
+        started = time.monotonic()
+        runs = store.rows("recent_runs", limit=5)
+        waited = time.monotonic() - started
+
+    assert runs == []
+    assert waited > 0.5
+
+
+def test_store_held_too_long_names_holder(tmp_path):
+    path = tmp_path / "leadshare.duckdb"
+    store = open_store(f"duckdb:///{path}", wait_s=0.3)
+
+    with duckdb_file_held(path, 30) as pid:
+        started = time.monotonic()
+        with pytest.raises(StoreError) as caught:
+            store.rows("recent_runs", limit=5)
+        waited = time.monotonic() - started
+
+    message = str(caught.value)
+    assert f"is locked by another process (PID {pid})" in message
+    assert "still locked after 0.3 s" in message
+    assert 0.3 <= waited < 5
 
 
 def test_damaged_duckdb_file_named(tmp_path):
