@@ -1,6 +1,8 @@
 -- per partner: transfers offered in this run, and transfers sent or failed for
 -- good since the run started. A Prefect retry keeps the first attempt's
 -- started_at, so these counts cover every attempt. pending counts the outbox now
+-- NOTE: transfers record no run that sent them, so a run that goes between two
+-- attempts of a retried run has its sends counted by both runs' summaries.
 with run_start as (
     select started_at from runs where run_id = :run_id
 ),
