@@ -359,6 +359,13 @@ class LeadStore:
             except sa.exc.OperationalError as exc:
                 if not _is_file_lock_error(exc) or time.monotonic() >= deadline:
                     raise
+                if pause == 0.05:
+                    log.info(
+                        "store %s is open in another process%s; waiting up to %g s",
+                        self.url,
+                        _lock_holder(exc),
+                        self.wait_s,
+                    )
             time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
             pause = min(pause * 2, 0.5)
 
