@@ -24,7 +24,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from leadshare.errors import DeliveriesFailedError, LeadshareError
+from leadshare.errors import DeliveriesFailedError, LeadshareError, StoreError
 from leadshare.words import counted
 
 app = typer.Typer(help="Partner lead sharing on Prefect.", no_args_is_help=True)
@@ -279,9 +279,17 @@ def share(
             copies.append((path, sha256_file(target)))
             ready.append(str(target))
         summary = _run_flow(ready)
-        summary["files_in_other_runs"] = _files_in_other_runs(ctx, copies, summary)
     except LeadshareError as exc:
         _fail(exc)
+    try:
+        summary["files_in_other_runs"] = _files_in_other_runs(ctx, copies, summary)
+    except StoreError as exc:
+        # The run has finished, so its summary is printed all the same.
+        summary["files_in_other_runs"] = None
+        summary.setdefault("errors", []).append(
+            f"the run finished, but whether another run handled some of the given "
+            f"files is unknown: {exc}. `leadshare status` lists each run's files"
+        )
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:

@@ -326,13 +326,13 @@ class LeadStore:
                 yield StoreTransaction(connection, self.is_duckdb, self.column_types)
         except sa.exc.OperationalError as exc:
             if _is_file_lock_error(exc):
+                holder = _lock_holder(exc)
                 raise StoreError(
-                    f"store {self.url} is locked by another process{_lock_holder(exc)} "
-                    "(a sharing run or another leadshare command), and it was still "
-                    "locked after "
-                    f"{self.wait_s:g} s; retry when it has finished, or set "
-                    "LEADSHARE_DB_URL to a PostgreSQL URL, where commands work while "
-                    "a run is going"
+                    f"store {self.url} is locked by another process{holder}, such as "
+                    "a sharing run or another leadshare command, and it was still "
+                    f"locked after {self.wait_s:g} s; retry when it has finished, or "
+                    "set LEADSHARE_DB_URL to a PostgreSQL URL, where commands work "
+                    "while a run is going"
                 ) from exc
             raise StoreError(f"store {self.url} failed: {exc}") from exc
         except sa.exc.DBAPIError as exc:
@@ -360,7 +360,7 @@ class LeadStore:
                 if not _is_file_lock_error(exc) or time.monotonic() >= deadline:
                     raise
                 if pause == 0.05:
-                    log.info(
+                    log.warning(
                         "store %s is open in another process%s; waiting up to %g s",
                         self.url,
                         _lock_holder(exc),

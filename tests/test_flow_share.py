@@ -306,6 +306,41 @@ def test_run_waits_for_store_held(home, partner, tmp_path, monkeypatch):
     assert db_rows(home, "select count(*) from row_outcomes") == [(80,)]
 
 
+def test_share_summary_kept_when_store_held(home, partner, tmp_path, monkeypatch):
+    import contextlib
+    import json
+
+    from test_store import duckdb_file_held
+
+    from leadshare import cli
+    from leadshare.generate import write_leads
+
+    original_run = cli._run_flow
+    held = contextlib.ExitStack()
+
+    def run_then_hold(*args):
+        summary = original_run(*args)
+        held.enter_context(duckdb_file_held(home / "leadshare.duckdb", 60))
+        return summary
+
+    monkeypatch.setattr(cli, "_run_flow", run_then_hold)
+    # The run's own units of work are done before the file is held.
+    monkeypatch.setenv("LEADSHARE_STORE_WAIT_S", "0.2")
+    source = write_leads(tmp_path / "late.csv", 40, seed=38)
+    with held:
+        result = CliRunner().invoke(cli.app, ["share", "--json", str(source)])
+    summary = json.loads(result.stdout)
+
+    assert result.exit_code == 1
+    assert summary["rows_in"] == 40
+    assert sum(summary["outcomes"].values()) == 40
+    assert summary["files_in_other_runs"] is None
+    assert len(summary["errors"]) == 1
+    assert summary["errors"][0].startswith("the run finished, but whether another")
+    assert "is locked by another process (PID" in summary["errors"][0]
+    assert "Traceback" not in result.output
+
+
 def test_second_run_rejected_while_locked(home, partner, tmp_path):
     from leadshare.errors import RunLockedError
     from leadshare.generate import write_leads
