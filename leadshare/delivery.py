@@ -75,6 +75,8 @@ def utc_now() -> dt.datetime:
 class DeliverySummary:
     partner_id: str
     channel: str
+    run_id: str | None = None
+    """The run that delivers, recorded on each transfer it sends or fails."""
     due: int = 0
     sent: int = 0
     retry_later: int = 0
@@ -141,6 +143,7 @@ def deliver_partner(
     sender: WebhookSender | None = None,
     slack: SlackClient | FakeSlackClient | None = None,
     clock: Clock = utc_now,
+    run_id: str | None = None,
 ) -> DeliverySummary:
     """Send every due transfer of ``partner``; failures stay pending for a later run.
 
@@ -148,7 +151,9 @@ def deliver_partner(
     ``clock`` is read when a send fails, and the next attempt is scheduled from that
     time, because one run's sends can take minutes.
     """
-    summary = DeliverySummary(partner_id=partner.id, channel=partner.channel)
+    summary = DeliverySummary(
+        partner_id=partner.id, channel=partner.channel, run_id=run_id
+    )
     disabled = {row["partner_id"]: row for row in store.rows("disabled_endpoints")}
     due = store.frame("due_transfers", partner_id=partner.id, now=now)
     summary.due = len(due)
@@ -403,6 +408,7 @@ def _send_webhooks(
                         attempts=exc.attempts,
                         last_error=str(exc)[:500],
                         failed_at=dt.datetime.now(dt.UTC),
+                        run_id=summary.run_id,
                     )
                 summary.failed += 1
                 summary.errors.append(f"{row['transfer_id']}: {exc}")
@@ -428,6 +434,7 @@ def _send_webhooks(
                     "sent_at": dt.datetime.now(dt.UTC),
                     "attempts": result.attempts,
                     "channel": "webhook",
+                    "run_id": summary.run_id,
                 }
             )
             summary.sent += 1
@@ -652,6 +659,7 @@ def _deliver_file(store, settings, partner, rows, now, summary) -> None:
                 "sent_at": dt.datetime.now(dt.UTC),
                 "attempts": 1,
                 "channel": partner.channel,
+                "run_id": summary.run_id,
             }
         )
         with store.transaction() as tx:

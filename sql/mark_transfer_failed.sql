@@ -5,5 +5,6 @@ set
     attempts = attempts + :attempts,
     failed_sends = failed_sends + 1,
     last_error = :last_error,
-    failed_at = :failed_at
+    failed_at = :failed_at,
+    failed_by_run = :run_id
 where transfer_id = :transfer_id and status = 'pending'

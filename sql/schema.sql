@@ -176,6 +176,12 @@ update transfers set failed_sends = attempts where failed_sends is null;
 -- before this column existed have none, so no run's summary counts them.
 alter table transfers add column if not exists failed_at timestamptz;
 
+-- the run that sent a transfer, or marked it failed for good. A run's summary
+-- counts these, so a send made by another run between two attempts of a retried
+-- run is not counted twice. Older rows have none.
+alter table transfers add column if not exists sent_by_run text;
+alter table transfers add column if not exists failed_by_run text;
+
 -- one row per file a run found in the inbox with content processed before; the
 -- file was archived without being read again
 create table if not exists skipped_files (

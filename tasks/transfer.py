@@ -50,6 +50,7 @@ def transfer_batch(ctx: RunContext, partner_id: str) -> DeliverySummary:
         partner,
         dt.datetime.now(dt.UTC),
         slack=slack_client(ctx),
+        run_id=ctx.run_id,
     )
     if summary.due:
         get_run_logger().info(

@@ -238,6 +238,29 @@ def test_client_error_fails_without_retry(store, settings):
     assert {status for _, status, _, _ in _statuses(store)} == {"failed"}
 
 
+def test_counts_name_sending_run(store, settings):
+    # run-A started first, like a retried run that waits between its attempts.
+    with store.transaction() as tx:
+        for run_id in ("run-A", "run-B"):
+            tx.connection.exec_driver_sql(
+                "insert into runs (run_id, started_at, status) "
+                f"values ('{run_id}', now() - interval 1 hour, 'running')"
+            )
+
+    with LocalEndpoint(script=[422], secret=SECRET) as endpoint:
+        summary = deliver_partner(
+            store, settings, _partner(endpoint.url), NOW, run_id="run-B"
+        )
+    by_run = {
+        run_id: store.rows("transfer_counts", run_id=run_id)[0]
+        for run_id in ("run-A", "run-B")
+    }
+
+    assert (summary.sent, summary.failed) == (2, 1)
+    assert (by_run["run-B"]["sent"], by_run["run-B"]["failed"]) == (2, 1)
+    assert (by_run["run-A"]["sent"], by_run["run-A"]["failed"]) == (0, 0)
+
+
 def test_file_drop_batch_written_once(store, settings):
     partner = _partner("", channel="file_drop")
     deliver_partner(store, settings, partner, NOW)

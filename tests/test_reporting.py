@@ -70,11 +70,15 @@ def _start_run(store, run_id: str, started_at: dt.datetime) -> None:
         )
 
 
-def _set_transfer(store, transfer_id: str, status: str, at: dt.datetime) -> None:
-    column = "sent_at" if status == "sent" else "failed_at"
+def _set_transfer(
+    store, transfer_id: str, status: str, at: dt.datetime, run_id: str
+) -> None:
+    """Mark a transfer sent or failed at ``at`` by the run ``run_id``."""
+    column = "sent" if status == "sent" else "failed"
     with store.transaction() as tx:
         tx.connection.exec_driver_sql(
-            f"update transfers set status = '{status}', {column} = '{at.isoformat()}' "
+            f"update transfers set status = '{status}', "
+            f"{column}_at = '{at.isoformat()}', {column}_by_run = '{run_id}' "
             f"where transfer_id = '{transfer_id}'"
         )
 
@@ -153,8 +157,8 @@ def test_sent_counts_every_attempt(store):
     _start_run(store, "r1", started)
     # msg_3 was sent before the run started, msg_1 in the run's first attempt and
     # msg_2 failed for good in it. The retry finds nothing left to send.
-    _set_transfer(store, "msg_1", "sent", started + dt.timedelta(minutes=1))
-    _set_transfer(store, "msg_2", "failed", started + dt.timedelta(minutes=1))
+    _set_transfer(store, "msg_1", "sent", started + dt.timedelta(minutes=1), "r1")
+    _set_transfer(store, "msg_2", "failed", started + dt.timedelta(minutes=1), "r1")
     ctx = _context(store, [_partner("P-KEPT"), _partner("P-GONE")])
     retry = [
         DeliverySummary(partner_id="P-KEPT", channel="file_drop"),

@@ -108,7 +108,15 @@ INCOMING_FRAMES = {
     "mark_do_not_call": lambda: pd.DataFrame([{"lead_id": "L-1"}]),
     "withdraw_opted_out": lambda: pd.DataFrame([{"lead_id": "L-1"}]),
     "mark_transfers_sent": lambda: pd.DataFrame(
-        [{"transfer_id": "T-1", "sent_at": NOW, "attempts": 3, "channel": "file_drop"}]
+        [
+            {
+                "transfer_id": "T-1",
+                "sent_at": NOW,
+                "attempts": 3,
+                "channel": "file_drop",
+                "run_id": "run-1",
+            }
+        ]
     ),
     "set_delivery_batches": lambda: pd.DataFrame(
         [{"transfer_id": "T-1", "delivery_batch": "b-1"}]
@@ -221,16 +229,17 @@ def test_mark_transfers_sent_only_listed(store):
             "sent_at": [sent_at],
             "attempts": [3],
             "channel": ["file_drop"],
+            "run_id": ["run-2"],
         }
         tx.execute_with_frame("mark_transfers_sent", pd.DataFrame(sent))
 
     rows = _sql(
         store,
-        "select transfer_id, status, attempts, channel, sent_at "
+        "select transfer_id, status, attempts, channel, sent_at, sent_by_run "
         "from transfers order by 1",
     )
-    assert rows[0] == ("T-1", "pending", 1, "webhook", None)
-    assert rows[1] == ("T-2", "sent", 4, "file_drop", sent_at)
+    assert rows[0] == ("T-1", "pending", 1, "webhook", None, None)
+    assert rows[1] == ("T-2", "sent", 4, "file_drop", sent_at, "run-2")
 
 
 def test_schema_fills_failed_sends_of_old_store(store):
