@@ -283,12 +283,13 @@ def part_floor_fields(csv_path: Path, workdir: Path, as_of: dt.datetime) -> dict
     }
 
 
-def _gate_suites(columns: list[str]):
+def _gate_suites(header: list[str]):
     """Build GX's row suite and batch suite as the product's gates check them.
 
     The row suite starts with one not-null check per required field of the generic
-    profile, followed by expectations/leads_rows.json. The batch suite checks the row
-    count, the profile's required columns and its null-rate limits.
+    profile, followed by the checks of expectations/leads_rows.json on the columns
+    in ``header``. The batch suite checks the row count, the profile's required
+    columns and its null-rate limits.
     """
     import great_expectations as gx
 
@@ -307,7 +308,7 @@ def _gate_suites(columns: list[str]):
             gx.expectations.ExpectColumnValuesToNotBeNull(column=field)
         )
     for expectation in listed:
-        if expectation.column in columns:
+        if expectation.column in header:
             rows.add_expectation(expectation)
     batch = gx.ExpectationSuite(name="floor_batch", expectations=[])
     batch.add_expectation(gx.expectations.ExpectTableRowCountToBeBetween(min_value=1))
@@ -345,20 +346,13 @@ def part_floor_gx(csv_path: Path, workdir: Path, as_of: dt.datetime) -> dict:
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     with csv_path.open(encoding="utf-8", newline="") as handle:
         header = next(csv.reader(handle))
-    stored = json.loads((ROOT / "expectations" / "leads_rows.json").read_text("utf-8"))
-    checked = sorted(
-        {item["kwargs"]["column"] for item in stored["expectations"]} & set(header)
-    )
-    rows_suite, batch_suite = _gate_suites(checked)
-    needed = sorted(
-        set(checked)
-        | {e.column for e in rows_suite.expectations}
-        | {getattr(e, "column", None) for e in batch_suite.expectations} - {None}
-    )
+    rows_suite, batch_suite = _gate_suites(header)
+    expectations = [*rows_suite.expectations, *batch_suite.expectations]
+    # Table-level expectations have no column.
+    checked = {getattr(expectation, "column", None) for expectation in expectations}
     selected = ", ".join(
         f'case when trim("{name}") = \'\' then null else "{name}" end as "{name}"'
-        for name in needed
-        if name in header
+        for name in sorted(checked & set(header))
     )
     with duckdb.connect() as con:
         frame = con.execute(
@@ -388,7 +382,7 @@ def part_floor_gx(csv_path: Path, workdir: Path, as_of: dt.datetime) -> dict:
     return {
         "seconds": seconds,
         "columns": len(frame.columns),
-        "expectations": len(rows_suite.expectations) + len(batch_suite.expectations),
+        "expectations": len(expectations),
         "batch_passed": bool(batch_result.success),
         "failed_rows": len(failed_rows),
     }

@@ -679,24 +679,32 @@ def archive_file(ctx: RunContext, item: InboxFile, status: str) -> Path:
             shutil.move(str(item.path), target)
     except OSError as exc:
         inbox = item.path.parent
-        if isinstance(exc, PermissionError) and not _writable(inbox):
+        # The move also needs write access to the inbox folder.
+        if isinstance(exc, PermissionError) and not os.access(inbox, os.W_OK | os.X_OK):
             raise ArchiveError(describe_inbox_error(inbox, exc)) from exc
         raise ArchiveError(describe_archive_error(target.parent, exc)) from exc
     return target
 
 
-def _writable(folder: Path) -> bool:
-    """Return whether this process can add and remove entries in ``folder``."""
-    return os.access(folder, os.W_OK | os.X_OK)
+_ARCHIVED_AFTER_FIX = (
+    "The files stay in the inbox, and the first run after the fix archives them"
+)
+
+
+def _not_writable(where: str, error: PermissionError) -> str:
+    """Return the problem and fix for a folder named by ``where`` without write access."""
+    return (
+        f"{where} is not writable for this user ({error.strerror}); fix its owner "
+        "and mode, or remove the immutable flag (lsattr, chattr -i)"
+    )
 
 
 def describe_inbox_error(folder: Path, error: PermissionError) -> str:
     """Return why files cannot be moved out of the inbox ``folder``, and the fix."""
+    problem = _not_writable("it", error)
     return (
-        f"cannot move files out of inbox folder {folder}: it is not writable for "
-        f"this user ({error.strerror}); fix its owner and mode, or remove the "
-        "immutable flag (lsattr, chattr -i). The files stay in the inbox, and the "
-        "first run after the fix archives them"
+        f"cannot move files out of inbox folder {folder}: {problem}. "
+        f"{_ARCHIVED_AFTER_FIX}"
     )
 
 
@@ -707,19 +715,13 @@ def describe_archive_error(folder: Path, error: OSError) -> str:
     if blocker is not None and not blocker.is_dir():
         problem = f"{where} is not a folder; move that file away"
     elif isinstance(error, PermissionError):
-        problem = (
-            f"{where} is not writable for this user ({error.strerror}); fix its "
-            "owner and mode, or remove the immutable flag (lsattr, chattr -i)"
-        )
+        problem = _not_writable(where, error)
     else:
         problem = (
             f"{error.strerror or error}; fix the folder or its disk (free space, a "
             "read-only mount)"
         )
-    return (
-        f"cannot archive files in {folder}: {problem}. The files stay in the inbox, "
-        "and the first run after the fix archives them"
-    )
+    return f"cannot archive files in {folder}: {problem}. {_ARCHIVED_AFTER_FIX}"
 
 
 def _write_reason(target: Path, reason: str) -> None:

@@ -353,13 +353,15 @@ class LeadStore:
         """
         deadline = time.monotonic() + self.wait_s
         pause = 0.05
+        warned = False
         while True:
             try:
                 return self.engine.connect()
             except sa.exc.OperationalError as exc:
                 if not _is_file_lock_error(exc) or time.monotonic() >= deadline:
                     raise
-                if pause == 0.05:
+                if not warned:
+                    warned = True
                     log.warning(
                         "store %s is open in another process%s; waiting up to %g s",
                         self.url,

@@ -316,18 +316,18 @@ def test_share_summary_kept_when_store_held(home, partner, tmp_path, monkeypatch
     from leadshare.generate import write_leads
 
     original_run = cli._run_flow
-    held = contextlib.ExitStack()
+    lock_holders = contextlib.ExitStack()
 
     def run_then_hold(*args):
         summary = original_run(*args)
-        held.enter_context(duckdb_file_held(home / "leadshare.duckdb", 60))
+        lock_holders.enter_context(duckdb_file_held(home / "leadshare.duckdb", 60))
         return summary
 
     monkeypatch.setattr(cli, "_run_flow", run_then_hold)
     # The run's own units of work are done before the file is held.
     monkeypatch.setenv("LEADSHARE_STORE_WAIT_S", "0.2")
     source = write_leads(tmp_path / "late.csv", 40, seed=38)
-    with held:
+    with lock_holders:
         result = CliRunner().invoke(cli.app, ["share", "--json", str(source)])
     summary = json.loads(result.stdout)
 
