@@ -1,9 +1,12 @@
 """Deliver due transfers of one partner through its channel (the outbox).
 
 Order of writes for a webhook: the payload bytes are stored with the transfer before
-the first POST, the POST carries the transfer id as ``webhook-id``, and the transfer is
-marked sent after the partner's 2xx. A crash between POST and record sends the same
-bytes with the same id again, which a receiver deduplicating on ``webhook-id`` drops.
+the first POST, the POST carries the transfer id as ``webhook-id``, the partner's 2xx
+is appended to the partner's journal (see :mod:`leadshare.transfer.journal`), and the
+transfer is marked sent in the store with the next batch of sends. The next delivery
+to the partner records what the journal lists before it reads the due transfers. A
+crash between the 2xx and the journal line sends the same bytes with the same id
+again, which a receiver deduplicating on ``webhook-id`` drops.
 Every attempt builds the payload again from the partner's current allowlist and intro
 template. When that differs from the stored bytes, the new bytes replace them and go
 out with the same ``webhook-id``, so a field removed from the allowlist after a failed
@@ -47,6 +50,7 @@ from leadshare.slack import FakeSlackClient, SlackClient, SlackPostError
 from leadshare.store import LeadStore
 from leadshare.templates import render_intro
 from leadshare.transfer import filedrop
+from leadshare.transfer.journal import SentJournal
 from leadshare.transfer.payload import build_payload
 from leadshare.transfer.redact import redact_do_not_call_notes
 from leadshare.transfer.schedule import next_attempt_at
@@ -154,9 +158,30 @@ def deliver_partner(
     summary = DeliverySummary(
         partner_id=partner.id, channel=partner.channel, run_id=run_id
     )
+    # Read whatever the channel is now: the partner may have moved off webhooks
+    # since the sends that its journal lists.
+    journal = SentJournal(settings.journal, partner.id)
+    try:
+        _record_journal(store, journal, partner)
+        journal_error = None
+    except OSError as exc:
+        journal_error = _journal_error(journal, exc)
     disabled = {row["partner_id"]: row for row in store.rows("disabled_endpoints")}
     due = store.frame("due_transfers", partner_id=partner.id, now=now)
     summary.due = len(due)
+    if journal_error:
+        # Its unread lines may list sends that the partner accepted, so sending
+        # now could post them again.
+        summary.waiting = len(due)
+        summary.error = journal_error
+        summary.errors.append(journal_error)
+        log.error(
+            "Partner %s: %s wait: %s",
+            partner.id,
+            counted(len(due), "transfer"),
+            journal_error,
+        )
+        return summary
     if due.empty:
         return summary
     inactive = partner.inactive_reason(now)
@@ -200,6 +225,33 @@ def deliver_partner(
     else:
         _deliver_file(store, settings, partner, rows, now, summary)
     return summary
+
+
+def _record_journal(store: LeadStore, journal: SentJournal, partner: Partner) -> None:
+    """Mark the sends listed in ``journal`` as sent in the store, then delete it.
+
+    Recording is idempotent: a transfer that the store already lists as sent keeps
+    its first record, so a crash after the commit and before the delete is harmless.
+    """
+    entries = journal.entries()
+    if entries:
+        with store.transaction() as tx:
+            tx.execute_with_frame("mark_transfers_sent", pd.DataFrame(entries))
+        log.info(
+            "Partner %s: recorded %s that the partner accepted before an earlier "
+            "attempt stopped",
+            partner.id,
+            counted(len(entries), "webhook"),
+        )
+    journal.remove()
+
+
+def _journal_error(journal: SentJournal, error: OSError) -> str:
+    return (
+        f"webhook journal {journal.path} cannot be read or written "
+        f"({error.strerror}); make {journal.path.parent} a writable folder for this "
+        "user, then the next run records and sends the waiting transfers"
+    )
 
 
 def _hold_during_backoff(
@@ -258,11 +310,20 @@ def _deliver_webhooks(
         except ConfigError as exc:
             _wait_all(summary, partner, rows, exc)
             return
+    journal = SentJournal(settings.journal, partner.id)
+    try:
+        journal.open()
+    except OSError as exc:
+        _wait_all(summary, partner, rows, _journal_error(journal, exc))
+        if own_sender:
+            sender.close()
+        return
     try:
         _send_webhooks(
-            store, settings, partner, rows, now, summary, sender, slack, clock
+            store, settings, partner, rows, now, summary, sender, slack, clock, journal
         )
     finally:
+        journal.close()
         if own_sender:
             sender.close()
 
@@ -306,16 +367,19 @@ def _store_payloads(
 
 
 def _wait_all(
-    summary: DeliverySummary, partner: Partner, rows: list[dict], error: ConfigError
+    summary: DeliverySummary,
+    partner: Partner,
+    rows: list[dict],
+    error: ConfigError | str,
 ) -> None:
-    """Leave every due transfer of ``partner`` waiting because of a config error."""
+    """Leave every due transfer of ``partner`` waiting for a fix of ``error``."""
     summary.waiting = len(rows)
     summary.errors.append(str(error))
     log.error("Partner %s deliveries wait: %s", partner.id, error)
 
 
 def _send_webhooks(
-    store, settings, partner, rows, now, summary, sender, slack, clock
+    store, settings, partner, rows, now, summary, sender, slack, clock, journal
 ) -> None:
     """POST each due transfer in turn and record every outcome.
 
@@ -351,7 +415,7 @@ def _send_webhooks(
                 body = row["payload"].encode("utf-8")
                 result = sender.send(row["transfer_id"], body)
             except RetryableDeliveryError as exc:
-                _flush_sent(store, sent)
+                _flush_sent(store, sent, journal)
                 failed_at = clock()
                 summary.retry_later += 1
                 if exc.status == 429:
@@ -384,7 +448,7 @@ def _send_webhooks(
                 )
                 break
             except EndpointRedirectError as exc:
-                _flush_sent(store, sent)
+                _flush_sent(store, sent, journal)
                 _mark_retry(store, row, clock(), exc)
                 summary.retry_later += 1
                 summary.waiting = unsent()
@@ -400,7 +464,7 @@ def _send_webhooks(
                 )
                 break
             except RejectedDeliveryError as exc:
-                _flush_sent(store, sent)
+                _flush_sent(store, sent, journal)
                 with store.transaction() as tx:
                     tx.execute(
                         "mark_transfer_failed",
@@ -415,7 +479,7 @@ def _send_webhooks(
                 failures.log(row, exc, "failed for good, not retried")
                 continue
             except (EndpointGoneError, EndpointAuthError) as exc:
-                _flush_sent(store, sent)
+                _flush_sent(store, sent, journal)
                 with store.transaction() as tx:
                     tx.execute(
                         "record_failed_attempts",
@@ -428,22 +492,24 @@ def _send_webhooks(
                 return
             retry_times.clear()
             failpoints.hit("after_post_before_record")
-            sent.append(
-                {
-                    "transfer_id": row["transfer_id"],
-                    "sent_at": dt.datetime.now(dt.UTC),
-                    "attempts": result.attempts,
-                    "channel": "webhook",
-                    "run_id": summary.run_id,
-                }
-            )
+            accepted = {
+                "transfer_id": row["transfer_id"],
+                "sent_at": dt.datetime.now(dt.UTC),
+                "attempts": result.attempts,
+                "channel": "webhook",
+                "run_id": summary.run_id,
+            }
+            # In the list first, so a failed journal write still gets the send
+            # recorded by the flush in the finally block.
+            sent.append(accepted)
+            journal.append(accepted)
             summary.sent += 1
             if len(sent) >= SENT_FLUSH_EVERY:
-                _flush_sent(store, sent)
+                _flush_sent(store, sent, journal)
     finally:
         # Record accepted sends on an unexpected exception too, because the partner
         # has these messages and a pending transfer would be sent again next run.
-        _flush_sent(store, sent)
+        _flush_sent(store, sent, journal)
         failures.log_unlisted()
 
 
@@ -560,12 +626,14 @@ def _utc_text(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _flush_sent(store: LeadStore, sent: list[dict]) -> None:
+def _flush_sent(store: LeadStore, sent: list[dict], journal: SentJournal) -> None:
+    """Mark ``sent`` as sent in the store, then empty the list and the journal."""
     if not sent:
         return
     with store.transaction() as tx:
         tx.execute_with_frame("mark_transfers_sent", pd.DataFrame(sent))
     sent.clear()
+    journal.clear()
 
 
 def _disable(store, partner, now, error: DeliveryError, slack) -> str:

@@ -16,8 +16,9 @@ Names and the step each one follows:
 ``after_commit``
     the run's store transaction has committed and nothing has been sent.
 ``after_post_before_record``
-    a partner has accepted a webhook and the transfer is not yet marked sent.
-    The outbox code calls it; :meth:`WebhookClient.send` does not.
+    a partner has accepted a webhook, and neither the partner's journal nor the
+    store lists it as sent yet. The outbox code calls it;
+    :meth:`WebhookClient.send` does not.
 ``after_csv_temp_write``
     a file drop's temporary file is written and fsynced, and ``os.replace`` has not
     moved it to its final name (called in :mod:`leadshare.transfer.filedrop`).

@@ -119,6 +119,11 @@ class Settings(BaseSettings):
         return self.root / "outbox"
 
     @property
+    def journal(self) -> Path:
+        """Webhooks accepted by partners and not yet recorded in the store."""
+        return self.root / "journal"
+
+    @property
     def database_url(self) -> str:
         if self.db_url:
             return self.db_url
@@ -131,6 +136,7 @@ class Settings(BaseSettings):
             self.processed,
             self.quarantine,
             self.outbox,
+            self.journal,
             self.config_dir,
         ):
             try:

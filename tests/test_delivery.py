@@ -5,19 +5,24 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import subprocess
+import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from httpserver import LocalEndpoint, Reply
 from test_filedrop import read_only_folder
 from test_flow_share import SECRET
+from test_store import duckdb_file_held
 
 from leadshare.config import Partner
 from leadshare.delivery import deliver_partner
-from leadshare.errors import RetryableDeliveryError
+from leadshare.errors import RetryableDeliveryError, StoreError
 from leadshare.settings import Settings
 from leadshare.slack import FakeSlackClient, SlackPostError
 from leadshare.store import open_store
+from leadshare.transfer.journal import SentJournal
 from leadshare.transfer.webhook import FakeWebhookClient, WebhookClient
 
 NOW = dt.datetime(2026, 12, 4, 10, tzinfo=dt.UTC)
@@ -1061,3 +1066,151 @@ def test_sent_transfer_records_channel_used(store, settings):
     assert transfer["channel"] == "file_drop"
     assert transfer["attempts"] == 1
     assert "Transfer msg_0 to P-X via file_drop: sent after 1 attempt(s)." in lines
+
+
+class _HoldStoreAfter:
+    """Send through ``client``, then hold the store file in another process.
+
+    After the ``count``-th accepted send, ``duckdb_file_held`` keeps the file open
+    until ``stack`` closes, so the outbox cannot record what the partner accepted.
+    """
+
+    def __init__(self, client, count: int, path: Path, stack: ExitStack) -> None:
+        self.client = client
+        self.count = count
+        self.path = path
+        self.stack = stack
+        self.sends = 0
+
+    def send(self, message_id: str, body: bytes):
+        result = self.client.send(message_id, body)
+        self.sends += 1
+        if self.sends == self.count:
+            self.stack.enter_context(duckdb_file_held(self.path, 60))
+        return result
+
+
+def test_store_held_at_record_sends_once(store, settings, tmp_path):
+    path = tmp_path / "store.duckdb"
+    impatient = open_store(f"duckdb:///{path}", wait_s=0.3)
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        partner = _partner(endpoint.url)
+        client = WebhookClient(endpoint.url, SECRET, timeout_s=2, attempts=1)
+        with ExitStack() as stack:
+            sender = _HoldStoreAfter(client, 3, path, stack)
+            with pytest.raises(StoreError):
+                deliver_partner(impatient, settings, partner, NOW, sender=sender)
+        journal = SentJournal(settings.journal, "P-X")
+        noted = [entry["transfer_id"] for entry in journal.entries()]
+
+        retried = deliver_partner(store, settings, partner, NOW)
+        client.close()
+
+    assert noted == ["msg_0", "msg_1", "msg_2"]
+    assert retried.due == 0
+    assert endpoint.accepted_ids == ["msg_0", "msg_1", "msg_2"]
+    assert endpoint.duplicates == 0
+    assert [status for _, status, _, _ in _statuses(store)] == ["sent"] * 3
+    assert not journal.path.exists()
+
+
+KILLED_SENDER = """
+import os, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from test_delivery import NOW, SECRET, _partner
+from leadshare.delivery import deliver_partner
+from leadshare.settings import Settings
+from leadshare.store import open_store
+from leadshare.transfer.webhook import WebhookClient
+
+url, store_path, home = sys.argv[2:5]
+client = WebhookClient(url, SECRET, timeout_s=2, attempts=1)
+
+
+class KilledOnThirdSend:
+    sends = 0
+
+    def send(self, message_id, body):
+        self.sends += 1
+        if self.sends == 3:
+            os._exit(77)
+        return client.send(message_id, body)
+
+
+deliver_partner(
+    open_store(f"duckdb:///{store_path}"),
+    Settings(home=Path(home)),
+    _partner(url),
+    NOW,
+    sender=KilledOnThirdSend(),
+)
+"""
+
+
+def test_killed_mid_batch_sends_once(store, settings, tmp_path):
+    tests = Path(__file__).resolve().parent
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        killed = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                KILLED_SENDER,
+                str(tests),
+                endpoint.url,
+                str(tmp_path / "store.duckdb"),
+                str(settings.home),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        before = [status for _, status, _, _ in _statuses(store)]
+
+        rerun = deliver_partner(store, settings, _partner(endpoint.url), NOW)
+
+    assert killed.returncode == 77, killed.stderr[-2000:]
+    assert before == ["pending"] * 3
+    assert (rerun.due, rerun.sent) == (1, 1)
+    assert endpoint.accepted_ids == ["msg_0", "msg_1", "msg_2"]
+    assert endpoint.duplicates == 0
+    assert [status for _, status, _, _ in _statuses(store)] == ["sent"] * 3
+
+
+def test_journal_torn_line_skipped(store, settings, caplog):
+    journal = SentJournal(settings.journal, "P-X")
+    journal.open()
+    journal.append(
+        {
+            "transfer_id": "msg_0",
+            "sent_at": NOW,
+            "attempts": 1,
+            "channel": "webhook",
+            "run_id": "r0",
+        }
+    )
+    journal.close()
+    with journal.path.open("ab") as handle:
+        handle.write(b'{"transfer_id":"msg_1","sent')
+
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        summary = deliver_partner(store, settings, _partner(endpoint.url), NOW)
+
+    assert summary.sent == 2
+    assert endpoint.accepted_ids == ["msg_1", "msg_2"]
+    assert f"{journal.path}: line 2 is not a complete journal entry" in caplog.text
+    assert not journal.path.exists()
+
+
+def test_unreadable_journal_holds_sends(store, settings, caplog):
+    settings.journal.mkdir(parents=True)
+    (settings.journal / "P-X.jsonl").mkdir()
+
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        summary = deliver_partner(store, settings, _partner(endpoint.url), NOW)
+
+    assert endpoint.requests == []
+    assert summary.waiting == 3
+    assert f"webhook journal {settings.journal / 'P-X.jsonl'}" in summary.error
+    assert "writable folder" in summary.error
+    assert [status for _, status, _, _ in _statuses(store)] == ["pending"] * 3
