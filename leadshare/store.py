@@ -477,9 +477,10 @@ def _release_advisory_lock(connection: sa.Connection, url: str) -> None:
 def _locked_error(url: str, holder: str) -> RunLockedError:
     return RunLockedError(
         f"another sharing run is using store {url} ({holder}), so this run changed "
-        "nothing. Files in the inbox are shared by that run if it has not claimed "
-        "its files yet, or else by the next run. Run again when that one has "
-        "finished (leadshare status shows it)"
+        "nothing. This run's inbox files wait for its next attempt, unless that run "
+        "reads the same inbox (the same LEADSHARE_HOME) and has not claimed its "
+        "files yet: then it shares them. Run again when that one has finished "
+        "(leadshare status shows it)"
     )
 
 

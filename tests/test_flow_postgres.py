@@ -7,7 +7,11 @@ receiver on 127.0.0.1, as test_flow_share.py does on DuckDB.
 
 from __future__ import annotations
 
+import csv
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +31,7 @@ from leadshare.generate import write_leads
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
+REPO = Path(__file__).resolve().parents[1]
 BATCH_ROWS = 800
 ROW_OUTCOMES = "select source_row, outcome, rule, lead_id from row_outcomes order by 1"
 LEADS = (
@@ -202,3 +207,82 @@ def test_jsonl_nul_escape_quarantined(pg_home, postgres_url, tmp_path):
     assert rows[0] == (1, "quarantined")
     assert rows[1][1] != "quarantined"
     assert not list((pg_home / "inbox").rglob("*.jsonl"))
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+def _write_csv(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    return path
+
+
+def _start_cli(home: Path, postgres_url: str, *args: str) -> subprocess.Popen:
+    from prefect.settings import PREFECT_API_URL
+
+    env = dict(
+        os.environ,
+        LEADSHARE_HOME=str(home),
+        LEADSHARE_DB_URL=postgres_url,
+        LEADSHARE_INBOX_SETTLE_S="0",
+        PREFECT_API_URL=PREFECT_API_URL.value(),
+        TEST_PARTNER_SECRET=SECRET,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "leadshare.cli", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_two_processes_share_once(home, postgres_url, tmp_path):
+    """Two homes share into one database at once. The run that loses the lock retries."""
+    first = _csv_rows(write_leads(tmp_path / "a.csv", 600, seed=31))
+    other = _csv_rows(write_leads(tmp_path / "new.csv", 300, seed=32))
+    # The second file repeats 300 people of the first, so both processes see them.
+    files = [
+        _write_csv(tmp_path / "a.csv", first),
+        _write_csv(tmp_path / "b.csv", first[:301] + other[1:]),
+    ]
+    homes = [tmp_path / "home-a", tmp_path / "home-b"]
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        for each_home in homes:
+            shutil.copytree(home / "config", each_home / "config")
+            write_partners(each_home, endpoint.url, hook_capacity=100)
+        shares = [
+            _start_cli(each_home, postgres_url, "share", "--json", str(path))
+            for each_home, path in zip(homes, files, strict=True)
+        ]
+        finished = [process.communicate(timeout=300) for process in shares]
+        reruns = []
+        for each_home in homes:
+            process = _start_cli(each_home, postgres_url, "run")
+            process.communicate(timeout=300)
+            reruns.append(process.returncode)
+
+    codes = [process.returncode for process in shares]
+    assert all(code in (0, 2) for code in codes), finished
+    for code, (out, err) in zip(codes, finished, strict=True):
+        if code == 2:
+            assert "another sharing run is using store" in out + err
+    assert pg_rows(postgres_url, "select sum(rows_in) from runs") == [(1200,)]
+    assert pg_rows(
+        postgres_url,
+        "select count(*), count(distinct (file_id, source_row)) from row_outcomes",
+    ) == [(1200, 1200)]
+    shared_twice = pg_rows(
+        postgres_url,
+        "select l.email_key from transfers t join leads l using (lead_id) "
+        "where l.email_key is not null group by 1 having count(*) > 1",
+    )
+    assert shared_twice == []
+    assert endpoint.duplicates == 0
+    assert len(endpoint.accepted_ids) == len(set(endpoint.accepted_ids)) > 0
+    assert reruns == [0, 0]
