@@ -243,7 +243,7 @@ def _start_cli(home: Path, postgres_url: str, *args: str) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_two_processes_share_once(home, postgres_url, tmp_path):
-    """Two homes share into one database at once. The run that loses the lock retries."""
+    """Two homes share into one database at once; the lock loser retries."""
     first = _csv_rows(write_leads(tmp_path / "a.csv", 600, seed=31))
     other = _csv_rows(write_leads(tmp_path / "new.csv", 300, seed=32))
     # The second file repeats 300 people of the first, so both processes see them.
