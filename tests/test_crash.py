@@ -127,3 +127,54 @@ def test_share_json_summary_contract(home, api_url, tmp_path):
     assert summary["rows_in"] == 2
     assert sum(summary["outcomes"].values()) == 2
     assert summary["outcomes"]["quarantined"] == 1
+
+
+@pytest.mark.slow
+def test_share_and_run_at_once(home, api_url, tmp_path):
+    """A ``share`` and a ``run`` started together on one DuckDB home lose nothing."""
+    from leadshare.generate import write_leads
+
+    waiting = write_leads(home / "inbox" / "generic" / "waiting.csv", 500, seed=41)
+    given = write_leads(tmp_path / "given.csv", 500, seed=42)
+    env = dict(
+        os.environ,
+        LEADSHARE_HOME=str(home),
+        PREFECT_API_URL=api_url,
+        TEST_PARTNER_SECRET=SECRET,
+    )
+    env.pop("LEADSHARE_FAILPOINT", None)
+    commands = [["share", "--json", str(given)], ["run"]]
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        write_partners(home, endpoint.url, hook_capacity=100)
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "leadshare.cli", *command],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for command in commands
+        ]
+        outputs = [process.communicate(timeout=300) for process in processes]
+        final = _cli(home, api_url, "run")
+
+    for process, (_, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err[-2000:]
+    assert final.returncode == 0, final.stderr[-2000:]
+    with duckdb.connect(str(home / "leadshare.duckdb"), read_only=True) as con:
+        outcomes = con.execute(
+            "select count(*), count(distinct (file_id, source_row)) from row_outcomes"
+        ).fetchone()
+        rows_in = con.execute("select sum(rows_in) from runs").fetchone()[0]
+        pending = con.execute(
+            "select count(*) from transfers where status = 'pending'"
+        ).fetchone()[0]
+    assert outcomes == (1000, 1000)
+    assert rows_in == 1000
+    assert pending == 0
+    assert endpoint.duplicates == 0
+    assert len(endpoint.accepted_ids) == len(set(endpoint.accepted_ids)) > 0
+    assert not waiting.exists()
+    assert not list((home / "inbox").rglob("*.csv"))
