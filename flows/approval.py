@@ -17,6 +17,7 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Failed
 
+from leadshare import prefect_logs
 from leadshare.approvals import (
     DecisionRow,
     DecisionsNotAppliedError,
@@ -25,6 +26,8 @@ from leadshare.approvals import (
 )
 from leadshare.errors import LeadshareError
 from leadshare.runtime import build_context
+
+prefect_logs.install()
 
 
 @flow(name="review-approvals")
@@ -48,10 +51,9 @@ def review_approvals(decisions: list[DecisionRow]) -> list[str] | Failed:
     if applied < len(results):
         # The run ends Failed: the UI must not show a decision that was not
         # applied as done. Returning the Failed state, not raising, keeps the
-        # flow's own traceback out of the log, which has each row's reason.
-        # NOTE: in a deployment, Prefect 3.9.1 still logs "Engine execution exited
-        # with unexpected exception" and its own frames for every Failed flow
-        # run. The traceback ends in DecisionsNotAppliedError and this message.
+        # flow's own traceback out of the log, which has each row's reason. In a
+        # deployment, Prefect 3.9.1 also logs "Engine execution exited with
+        # unexpected exception", as one line (see leadshare.prefect_logs).
         message = (
             f"{len(results) - applied} of {len(results)} approval decisions "
             "were not applied; see the log for each row's reason"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from prefect import State, flow, get_run_logger
 from prefect.runtime import flow_run
 
+from leadshare import prefect_logs
 from leadshare.errors import DeliveriesFailedError
 from leadshare.pipeline import RunContext, mark_run_failed
 from leadshare.runtime import build_context
@@ -21,6 +22,8 @@ from tasks.report import post_run_summary, publish_report
 from tasks.store import archive_file, commit_batch
 from tasks.transfer import transfer_batch
 from tasks.validate import check_consent, dedup_leads, validate_leads
+
+prefect_logs.install()
 
 
 # NOTE: the retry also repeats errors that waiting does not fix, such as a config

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -20,6 +24,8 @@ from leadshare.approvals import (
 from leadshare.runtime import build_context
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+REPO = Path(__file__).resolve().parents[1]
 
 HEADER = "email,first_name,last_name,company,country,phone,consent_share,lead_source,company_size\n"
 ROWS = [
@@ -594,3 +600,42 @@ def test_partner_id_in_two_cases_rejected(queued, home):
     assert clashing.partner_id_as_configured("p-Drop") == "p-Drop"
     with pytest.raises(ConfigError, match="differ only in case"):
         clashing.partner_id_as_configured("p-drop")
+
+
+def test_failed_run_in_engine_logs_one_line(home, tmp_path):
+    """A failed approval run started as a worker starts it logs no traceback."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.approval import review_approvals
+
+    rows = [{"lead_id": "L-0000000000000000", "action": "approve", "approver": "ann"}]
+    with get_client(sync_client=True) as client:
+        flow_run = client.create_flow_run(
+            review_approvals, parameters={"decisions": rows}
+        )
+    env = dict(
+        os.environ,
+        LEADSHARE_HOME=str(home),
+        PREFECT_API_URL=PREFECT_API_URL.value(),
+        PREFECT__FLOW_RUN_ID=str(flow_run.id),
+    )
+    entrypoint = "flows/approval.py:review_approvals"
+    engine = subprocess.run(
+        [sys.executable, "-m", "prefect.flow_engine", entrypoint],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(flow_run.id).state
+
+    assert state.is_failed()
+    assert "Row 1 (lead 'L-0000000000000000'): not applied" in engine.stderr
+    assert (
+        "Engine execution exited with unexpected exception: DecisionsNotAppliedError: "
+        "1 of 1 approval decisions were not applied" in engine.stderr
+    )
+    assert "Traceback (most recent call last)" not in engine.stderr

@@ -366,6 +366,28 @@ def test_second_run_rejected_while_locked(home, partner, tmp_path):
     assert sum(summary["outcomes"].values()) == 200
 
 
+def test_lock_loser_logged_without_traceback(home, partner, capfd):
+    from leadshare.errors import RunLockedError
+
+    url = f"duckdb:///{home / 'leadshare.duckdb'}"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, url], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunLockedError):
+            run_share(home, "generic")
+    finally:
+        holder.kill()
+        holder.wait()
+    # Prefect's console handler writes the run log to stderr.
+    err = capfd.readouterr().err
+
+    assert "Encountered exception during execution: RunLockedError(" in err
+    assert "another sharing run is using store" in err
+    assert "Traceback (most recent call last)" not in err
+
+
 def share_leads_once() -> dict:
     from flows.share import share_leads
 
