@@ -28,9 +28,8 @@ def api_url(prefect_harness) -> str:
     return PREFECT_API_URL.value()
 
 
-def _cli(
-    home: Path, api_url: str, *args: str, failpoint: str | None = None
-) -> subprocess.CompletedProcess:
+def cli_env(home: Path, api_url: str, **extra: str) -> dict[str, str]:
+    """Return the environment of a CLI process on ``home``, without a failpoint."""
     env = dict(
         os.environ,
         LEADSHARE_HOME=str(home),
@@ -38,12 +37,30 @@ def _cli(
         TEST_PARTNER_SECRET=SECRET,
     )
     env.pop("LEADSHARE_FAILPOINT", None)
-    if failpoint:
-        env["LEADSHARE_FAILPOINT"] = failpoint
-    return subprocess.run(
+    env.update(extra)
+    return env
+
+
+def start_cli(env: dict[str, str], *args: str) -> subprocess.Popen:
+    """Start ``leadshare ARGS`` in the repository, its output piped as text."""
+    return subprocess.Popen(
         [sys.executable, "-m", "leadshare.cli", *args],
         cwd=REPO,
         env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _cli(
+    home: Path, api_url: str, *args: str, failpoint: str | None = None
+) -> subprocess.CompletedProcess:
+    extra = {"LEADSHARE_FAILPOINT": failpoint} if failpoint else {}
+    return subprocess.run(
+        [sys.executable, "-m", "leadshare.cli", *args],
+        cwd=REPO,
+        env=cli_env(home, api_url, **extra),
         capture_output=True,
         text=True,
         timeout=300,
@@ -136,27 +153,11 @@ def test_share_and_run_at_once(home, api_url, tmp_path):
 
     waiting = write_leads(home / "inbox" / "generic" / "waiting.csv", 500, seed=41)
     given = write_leads(tmp_path / "given.csv", 500, seed=42)
-    env = dict(
-        os.environ,
-        LEADSHARE_HOME=str(home),
-        PREFECT_API_URL=api_url,
-        TEST_PARTNER_SECRET=SECRET,
-    )
-    env.pop("LEADSHARE_FAILPOINT", None)
+    env = cli_env(home, api_url)
     commands = [["share", "--json", str(given)], ["run"]]
     with LocalEndpoint(secret=SECRET) as endpoint:
         write_partners(home, endpoint.url, hook_capacity=100)
-        processes = [
-            subprocess.Popen(
-                [sys.executable, "-m", "leadshare.cli", *command],
-                cwd=REPO,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for command in commands
-        ]
+        processes = [start_cli(env, *command) for command in commands]
         outputs = [process.communicate(timeout=300) for process in processes]
         final = _cli(home, api_url, "run")
 

@@ -8,16 +8,15 @@ receiver on 127.0.0.1, as test_flow_share.py does on DuckDB.
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from httpserver import LocalEndpoint, Reply
 from test_approvals import HEADER, ROWS
+from test_crash import cli_env, start_cli
 from test_flow_share import (
     SECRET,
     db_rows,
@@ -31,7 +30,6 @@ from leadshare.generate import write_leads
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
-REPO = Path(__file__).resolve().parents[1]
 BATCH_ROWS = 800
 ROW_OUTCOMES = "select source_row, outcome, rule, lead_id from row_outcomes order by 1"
 LEADS = (
@@ -223,22 +221,8 @@ def _write_csv(path: Path, rows: list[list[str]]) -> Path:
 def _start_cli(home: Path, postgres_url: str, *args: str) -> subprocess.Popen:
     from prefect.settings import PREFECT_API_URL
 
-    env = dict(
-        os.environ,
-        LEADSHARE_HOME=str(home),
-        LEADSHARE_DB_URL=postgres_url,
-        LEADSHARE_INBOX_SETTLE_S="0",
-        PREFECT_API_URL=PREFECT_API_URL.value(),
-        TEST_PARTNER_SECRET=SECRET,
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "leadshare.cli", *args],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    env = cli_env(home, PREFECT_API_URL.value(), LEADSHARE_DB_URL=postgres_url)
+    return start_cli(env, *args)
 
 
 @pytest.mark.slow
