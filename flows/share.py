@@ -20,7 +20,7 @@ from tasks.intake import archive_repeated_files, claim_inbox_files, read_lead_fi
 from tasks.qualify import match_partners, qualify_leads, rematch_waiting_leads
 from tasks.report import post_run_summary, publish_report
 from tasks.store import archive_file, commit_batch
-from tasks.transfer import transfer_batch
+from tasks.transfer import record_sent_webhooks, transfer_batch
 from tasks.validate import check_consent, dedup_leads, validate_leads
 
 prefect_logs.install()
@@ -60,6 +60,9 @@ def _share(ctx: RunContext, deliver: bool) -> dict:
             started_at=ctx.now,
         )
 
+    # Before any commit, so an opt-out in this run's files does not withdraw a
+    # transfer that its partner has already accepted.
+    record_sent_webhooks(ctx)
     backlog_placed = rematch_waiting_leads(ctx)
     for item in claim_inbox_files(ctx):
         read = read_lead_file(ctx, item)

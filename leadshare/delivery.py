@@ -162,7 +162,7 @@ def deliver_partner(
     # since the sends that its journal lists.
     journal = SentJournal(settings.journal, partner.id)
     try:
-        _record_journal(store, journal, partner)
+        _record_journal(store, journal)
         journal_error = None
     except OSError as exc:
         journal_error = _journal_error(journal, exc)
@@ -227,11 +227,31 @@ def deliver_partner(
     return summary
 
 
-def _record_journal(store: LeadStore, journal: SentJournal, partner: Partner) -> None:
+def record_journals(store: LeadStore, settings: Settings) -> int:
+    """Record the sends of every partner's journal in the store; return how many.
+
+    A run calls it before it commits new leads, so a lead that a partner already
+    has counts as sent when an opt-out in the run's files withdraws pending
+    transfers. It reads each file in the journal folder, so a partner whose id was
+    changed or removed since the sends is recorded too. A file that cannot be read
+    is logged and left to the partner's delivery, which waits until it is fixed.
+    """
+    recorded = 0
+    for path in sorted(settings.journal.glob("*.jsonl")):
+        journal = SentJournal(settings.journal, path.stem)
+        try:
+            recorded += _record_journal(store, journal)
+        except OSError as exc:
+            log.error("Partner %s: %s", path.stem, _journal_error(journal, exc))
+    return recorded
+
+
+def _record_journal(store: LeadStore, journal: SentJournal) -> int:
     """Mark the sends listed in ``journal`` as sent in the store, then delete it.
 
     Recording is idempotent: a transfer that the store already lists as sent keeps
     its first record, so a crash after the commit and before the delete is harmless.
+    Returns the number of sends listed.
     """
     entries = journal.entries()
     if entries:
@@ -240,10 +260,11 @@ def _record_journal(store: LeadStore, journal: SentJournal, partner: Partner) ->
         log.info(
             "Partner %s: recorded %s that the partner accepted before an earlier "
             "attempt stopped",
-            partner.id,
+            journal.partner_id,
             counted(len(entries), "webhook"),
         )
     journal.remove()
+    return len(entries)
 
 
 def _journal_error(journal: SentJournal, error: OSError) -> str:
@@ -314,7 +335,8 @@ def _deliver_webhooks(
     try:
         journal.open()
     except OSError as exc:
-        _wait_all(summary, partner, rows, _journal_error(journal, exc))
+        summary.error = _journal_error(journal, exc)
+        _wait_all(summary, partner, rows, summary.error)
         if own_sender:
             sender.close()
         return

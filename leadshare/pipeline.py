@@ -1407,7 +1407,7 @@ def bench_stages(csv_path: Path, workdir: Path) -> dict[str, float]:
     match = timed("match", match_batch, ctx, frame, item.batch)
     timed("commit", commit_batch, ctx, item, frame, match, entries, meta)
     timings["placed"] = int((frame["outcome"] == Outcome.SHARED.value).sum())
-    # backlog + claim + 8 per-file tasks + archive repeats + a transfer task per
-    # partner + report + Slack
-    timings["task_runs"] = 2 + 8 + 1 + len(ctx.config.partners) + 2
+    # journals + backlog + claim + 8 per-file tasks + archive repeats + a transfer
+    # task per partner + report + Slack
+    timings["task_runs"] = 3 + 8 + 1 + len(ctx.config.partners) + 2
     return timings

@@ -26,11 +26,12 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -145,10 +146,15 @@ class StoreTransaction:
                 raw.execute("set preserve_insertion_order = false")
             try:
                 yield
-            finally:
-                if not keep_order:
-                    raw.execute("reset preserve_insertion_order")
-                raw.unregister("_incoming")
+            except BaseException:
+                # A failed statement aborts the transaction, and DuckDB then
+                # rejects these clean-up calls too. Their error would hide the
+                # statement's own, so it is dropped. The rollback that follows
+                # ends the transaction.
+                with suppress(duckdb.Error):
+                    _forget_incoming(raw, keep_order)
+                raise
+            _forget_incoming(raw, keep_order)
             return
         self._copy_to_scratch_table(frame[columns] if columns else frame)
         yield
@@ -445,6 +451,12 @@ class LeadStore:
     def frame(self, name: str, **params: Any) -> pd.DataFrame:
         with self.transaction() as tx:
             return tx.frame(name, **params)
+
+
+def _forget_incoming(raw: duckdb.DuckDBPyConnection, keep_order: bool) -> None:
+    if not keep_order:
+        raw.execute("reset preserve_insertion_order")
+    raw.unregister("_incoming")
 
 
 def _store_column_types(connection: sa.Connection) -> dict[str, str]:

@@ -9,7 +9,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from leadshare import progress
-from leadshare.delivery import DeliverySummary, deliver_partner
+from leadshare.delivery import DeliverySummary, deliver_partner, record_journals
 from leadshare.errors import ConfigError
 from leadshare.pipeline import RunContext
 from leadshare.settings import resolve_secret
@@ -37,6 +37,18 @@ def slack_client(ctx: RunContext) -> SlackClient | None:
 
 
 _SLACK_UNUSABLE_RUNS: set[str] = set()
+
+
+@task(cache_policy=NO_CACHE)
+def record_sent_webhooks(ctx: RunContext) -> int:
+    """Record in the store the webhooks that partners accepted before a crash."""
+    recorded = record_journals(ctx.store, ctx.settings)
+    if recorded:
+        get_run_logger().info(
+            "Recorded %s accepted before an earlier run or attempt stopped",
+            counted(recorded, "webhook"),
+        )
+    return recorded
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)

@@ -17,7 +17,7 @@ from test_flow_share import SECRET
 from test_store import duckdb_file_held
 
 from leadshare.config import Partner
-from leadshare.delivery import deliver_partner
+from leadshare.delivery import deliver_partner, record_journals
 from leadshare.errors import RetryableDeliveryError, StoreError
 from leadshare.settings import Settings
 from leadshare.slack import FakeSlackClient, SlackPostError
@@ -1190,7 +1190,16 @@ def test_journal_torn_line_skipped(store, settings, caplog):
         }
     )
     journal.close()
+    valid = journal.path.read_text(encoding="utf-8").strip()
+    edited = [
+        valid.replace('"attempts":1', '"attempts":"abc"'),
+        valid.replace('"run_id":"r0"', '"run_id":7'),
+        valid.replace("+00:00", ""),
+        "[1, 2]",
+        "",
+    ]
     with journal.path.open("ab") as handle:
+        handle.write("\n".join(edited).encode("utf-8") + b"\n")
         handle.write(b'{"transfer_id":"msg_1","sent')
 
     with LocalEndpoint(secret=SECRET) as endpoint:
@@ -1198,7 +1207,41 @@ def test_journal_torn_line_skipped(store, settings, caplog):
 
     assert summary.sent == 2
     assert endpoint.accepted_ids == ["msg_1", "msg_2"]
-    assert f"{journal.path}: line 2 is not a complete journal entry" in caplog.text
+    for number in (2, 3, 4, 5, 7):
+        message = f"{journal.path}: line {number} is not a complete journal entry"
+        assert message in caplog.text
+    assert f"{journal.path}: line 6 " not in caplog.text
+    assert not journal.path.exists()
+
+
+def test_unwritable_journal_named_in_summary(store, settings):
+    with read_only_folder(settings.journal):
+        with LocalEndpoint(secret=SECRET) as endpoint:
+            summary = deliver_partner(store, settings, _partner(endpoint.url), NOW)
+
+    assert endpoint.requests == []
+    assert summary.waiting == 3
+    assert summary.error.startswith(f"webhook journal {settings.journal / 'P-X.jsonl'}")
+
+
+def test_journal_of_removed_partner_recorded(store, settings):
+    journal = SentJournal(settings.journal, "P-RENAMED")
+    journal.open()
+    journal.append(
+        {
+            "transfer_id": "msg_1",
+            "sent_at": NOW,
+            "attempts": 2,
+            "channel": "webhook",
+            "run_id": "r0",
+        }
+    )
+    journal.close()
+
+    recorded = record_journals(store, settings)
+
+    assert recorded == 1
+    assert _statuses(store)[1][:3] == ("msg_1", "sent", 2)
     assert not journal.path.exists()
 
 

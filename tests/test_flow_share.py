@@ -6,6 +6,7 @@ webhook partner (it verifies signatures and deduplicates on webhook-id) and as S
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import shutil
@@ -376,7 +377,7 @@ def test_second_run_rejected_while_locked(home, partner, tmp_path):
 
 
 class _RecordingFilter(logging.Filter):
-    """A logger filter that keeps each record it sees and lets it through.
+    """A logger filter that keeps each record it receives and lets it through.
 
     A filter, unlike a handler, survives Prefect's logging setup, which replaces
     the handlers of its loggers when the first flow run of a process starts.
@@ -394,7 +395,7 @@ class _RecordingFilter(logging.Filter):
 def test_lock_loser_logged_without_traceback(home, partner):
     from leadshare.errors import RunLockedError
 
-    # Added after the filter that flows.share installs, so it sees its result.
+    # Added after the filter that flows.share installs, so it receives its result.
     recording = _RecordingFilter()
     flow_runs = logging.getLogger("prefect.flow_runs")
     flow_runs.addFilter(recording)
@@ -1958,3 +1959,66 @@ def test_flow_retry_keeps_start_time(home, partner, tmp_path, monkeypatch):
     # The first attempt's start, before its failure, not the retry's start.
     assert started_at.astimezone(dt.UTC) < failed_at[0]
     assert finished_at.astimezone(dt.UTC) > failed_at[0]
+
+
+def test_journal_recorded_before_opt_out(home, tmp_path, monkeypatch):
+    """Webhooks accepted before a kill stay sent when the next run's file opts out."""
+    from leadshare.transfer.journal import SentJournal
+
+    monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
+    people = [
+        "ann@corp-a.example,Ann,Lee,Corp A,US,(202) 555-0101,yes,referral,",
+        "bob@corp-b.example,Bob,Ray,Corp B,US,(202) 555-0102,yes,referral,",
+    ]
+    first = tmp_path / "first.csv"
+    first.write_text(REIMPORT_HEADER + "\n".join(people) + "\n", encoding="utf-8")
+    opted_out = tmp_path / "opted_out.csv"
+    opted_out.write_text(
+        REIMPORT_HEADER + "".join(f"{row}yes\n" for row in people), encoding="utf-8"
+    )
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        write_partners(home, endpoint.url)
+        target = home / "inbox" / "generic" / first.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(first, target)
+        share_leads_once_without_delivery()
+        hook = [
+            transfer_id
+            for (transfer_id,) in db_rows(
+                home,
+                "select transfer_id from transfers where partner_id = 'P-HOOK' "
+                "and status = 'pending' order by 1",
+            )
+        ]
+        # As a run killed after the partner's 2xx and before the store's record
+        # leaves them.
+        journal = SentJournal(home / "journal", "P-HOOK")
+        journal.open()
+        for transfer_id in hook:
+            journal.append(
+                {
+                    "transfer_id": transfer_id,
+                    "sent_at": dt.datetime.now(dt.UTC),
+                    "attempts": 1,
+                    "channel": "webhook",
+                    "run_id": "run-killed",
+                }
+            )
+        journal.close()
+        run_share(home, "generic", opted_out)
+    statuses = db_rows(
+        home,
+        "select status, sent_by_run from transfers where partner_id = 'P-HOOK' "
+        "order by transfer_id",
+    )
+
+    assert len(hook) == 2
+    assert statuses == [("sent", "run-killed")] * 2
+    assert endpoint.requests == []
+    assert not journal.path.exists()
+
+
+def share_leads_once_without_delivery() -> dict:
+    from flows.share import share_leads
+
+    return share_leads.with_options(retries=0)(deliver=False)

@@ -664,3 +664,38 @@ def test_damaged_duckdb_file_named(tmp_path):
     with pytest.raises(StoreError, match="is damaged") as caught:
         open_store(f"duckdb:///{path}")
     assert "restore the store from a backup" in str(caught.value)
+
+
+@pytest.mark.parametrize("where", ["file", "memory"])
+def test_failed_frame_statement_keeps_its_error(where, tmp_path):
+    path = tmp_path / "store.duckdb" if where == "file" else ":memory:"
+    store = open_store(f"duckdb:///{path}")
+    bad = pd.DataFrame(
+        [
+            {
+                "transfer_id": "msg_0",
+                "sent_at": dt.datetime.now(dt.UTC),
+                "attempts": "abc",
+                "channel": "webhook",
+                "run_id": "r0",
+            }
+        ]
+    )
+    with store.transaction() as tx:
+        tx.execute(
+            "add_transfer",
+            transfer_id="msg_0",
+            lead_id="L-0",
+            partner_id="P-X",
+            channel="webhook",
+            created_at=dt.datetime.now(dt.UTC),
+            run_id="r0",
+        )
+
+    for _ in range(2):
+        with pytest.raises(sa.exc.DBAPIError) as caught:
+            with store.transaction() as tx:
+                tx.execute_with_frame("mark_transfers_sent", bad)
+        assert "Binder Error" in str(caught.value)
+        assert "transaction is aborted" not in str(caught.value)
+    assert store.rows("recent_runs", limit=1) == []

@@ -34,6 +34,7 @@ class SentJournal:
     """The journal file of one partner: :meth:`open` it before :meth:`append`."""
 
     def __init__(self, folder: Path, partner_id: str) -> None:
+        self.partner_id = partner_id
         self.path = folder / f"{partner_id}.jsonl"
         self._fd: int | None = None
 
@@ -68,10 +69,11 @@ class SentJournal:
         os.ftruncate(self._fd, 0)
 
     def entries(self) -> list[dict[str, Any]]:
-        """Return the sends listed, ``sent_at`` parsed; a torn last line is skipped.
+        """Return the sends listed, ``sent_at`` parsed; invalid lines are skipped.
 
-        A line can only be torn when the machine stopped during its ``write``. Its
-        send is then not recorded here and goes out again with the same id.
+        A line is torn only when the machine stopped during its ``write``, and
+        otherwise invalid only when someone edited the file. Its send is then not
+        recorded here, and goes out again with the same id.
         """
         try:
             data = self.path.read_bytes()
@@ -79,12 +81,10 @@ class SentJournal:
             return []
         entries = []
         for number, raw in enumerate(data.splitlines(), start=1):
-            try:
-                entry = json.loads(raw)
-                if set(JOURNAL_KEYS) - entry.keys():
-                    raise KeyError("missing keys")
-                entry["sent_at"] = dt.datetime.fromisoformat(entry["sent_at"])
-            except (ValueError, KeyError, TypeError, AttributeError):
+            if not raw.strip():
+                continue
+            entry = _parse_line(raw)
+            if entry is None:
                 log.warning(
                     "%s: line %d is not a complete journal entry and is skipped; "
                     "its transfer stays pending and is sent again with its "
@@ -95,3 +95,32 @@ class SentJournal:
                 continue
             entries.append(entry)
         return entries
+
+
+def _parse_line(raw: bytes) -> dict[str, Any] | None:
+    """Return one journal line's send, or None when the line is not a valid one."""
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(entry, dict) or set(JOURNAL_KEYS) - entry.keys():
+        return None
+    attempts = entry["attempts"]
+    valid = (
+        isinstance(entry["transfer_id"], str)
+        and isinstance(entry["channel"], str)
+        and isinstance(entry["run_id"], str | None)
+        and isinstance(attempts, int)
+        and not isinstance(attempts, bool)
+        and attempts >= 0
+        and isinstance(entry["sent_at"], str)
+    )
+    if not valid:
+        return None
+    try:
+        sent_at = dt.datetime.fromisoformat(entry["sent_at"])
+    except ValueError:
+        return None
+    if sent_at.tzinfo is None:
+        return None
+    return {key: entry[key] for key in JOURNAL_KEYS} | {"sent_at": sent_at}
