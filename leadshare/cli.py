@@ -23,6 +23,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from leadshare.errors import DeliveriesFailedError, LeadshareError, StoreError
 from leadshare.words import counted
@@ -38,7 +39,9 @@ endpoint_app = typer.Typer(
 )
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(endpoint_app, name="endpoint")
-console = Console(stderr=True)
+# markup=False everywhere: messages and table cells contain file names, lead ids and
+# config values, and Rich would read "[...]" in them as markup.
+console = Console(stderr=True, markup=False)
 
 DEMO_PORT = 18765
 
@@ -92,8 +95,12 @@ def _context():
     return ctx
 
 
+def _stdout() -> Console:
+    return Console(markup=False)
+
+
 def _fail(exc: Exception) -> None:
-    console.print(f"[red]error:[/red] {exc}")
+    console.print(Text.assemble(("error:", "red"), f" {exc}"))
     raise typer.Exit(code=2)
 
 
@@ -160,13 +167,13 @@ PARTNER_COLUMNS = (
 
 def _print_summary(summary: dict) -> None:
     # The run id goes on its own line: as a narrow table's title it wrapped.
-    Console().print(f"Run {summary['run_id']}")
+    _stdout().print(f"Run {summary['run_id']}")
     table = Table(title=f"{summary['rows_in']} rows in")
     table.add_column("outcome")
     table.add_column("rows", justify="right")
     for name, count in summary["outcomes"].items():
         table.add_row(name, str(count))
-    Console().print(table)
+    _stdout().print(table)
     for rejected in summary["rejected_files"]:
         console.print(f"Rejected {rejected['file']}: {rejected['reason']}")
     for skipped in summary.get("skipped_files", []):
@@ -191,7 +198,7 @@ def _print_summary(summary: dict) -> None:
         partners.add_column(column)
     for row in summary["partners"]:
         partners.add_row(*(str(row[column]) for column in PARTNER_COLUMNS))
-    Console().print(partners)
+    _stdout().print(partners)
 
 
 def _free_name(target: Path) -> Path:
@@ -357,9 +364,12 @@ def demo(
             )
         except OSError as exc:
             console.print(
-                f"[yellow]warning:[/yellow] cannot listen on 127.0.0.1:{DEMO_PORT} "
-                f"({exc.strerror}); the webhook partner's deliveries stay in the "
-                "outbox and the next run retries them."
+                Text.assemble(
+                    ("warning:", "yellow"),
+                    f" cannot listen on 127.0.0.1:{DEMO_PORT} ({exc.strerror}); the "
+                    "webhook partner's deliveries stay in the outbox and the next "
+                    "run retries them.",
+                )
             )
             receiver = None
         if receiver is None:
@@ -423,7 +433,7 @@ def status(
         pending = store.rows("pending_by_partner")
     except LeadshareError as exc:
         _fail(exc)
-    console = Console(highlight=False)
+    console = Console(highlight=False, markup=False)
     console.print(f"Latest runs ({len(runs)})", style="bold", markup=False)
     for row in runs:
         if row["status"] == "running" and live is False:
@@ -520,7 +530,7 @@ def approvals_list() -> None:
             row["company"] or "",
             row["country"] or "",
         )
-    Console().print(table)
+    _stdout().print(table)
 
 
 def _decide(

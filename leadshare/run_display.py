@@ -32,7 +32,7 @@ class RunProgress:
     def __init__(self, console: Console) -> None:
         self.bars = Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),

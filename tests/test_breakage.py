@@ -629,3 +629,23 @@ def test_unreachable_prefect_server_named(home: Path, tmp_path: Path) -> None:
     assert result.stdout == ""
     assert "Traceback" not in result.stdout + result.stderr
     assert (home / "inbox" / "generic" / "leads.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "kept"),
+    [
+        (["share", "--json", "/tmp/missing/leads [final].csv"], "leads [final].csv"),
+        (["endpoint", "enable", "[/x]"], "partner '[/x]' is not in partners.yaml"),
+        (["approvals", "approve", "[/x]", "--approver", "ann"], "[/x]"),
+    ],
+)
+def test_brackets_in_errors_printed_as_written(home, args, kept):
+    from leadshare import cli
+
+    result = CliRunner().invoke(cli.app, args)
+    output = " ".join(result.output.split())
+
+    assert result.exit_code == 2, output
+    assert kept in output
+    assert "MarkupError" not in output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
