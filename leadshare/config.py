@@ -7,6 +7,7 @@ Each file is validated with pydantic when it is loaded; an invalid file raises
 from __future__ import annotations
 
 import ast
+import codecs
 import datetime as dt
 import difflib
 import functools
@@ -915,11 +916,17 @@ def _path_place(root: yaml.Node, path: list[str | int]) -> str:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: file not found; copy it from {EXAMPLE_CONFIG}"
         ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read this config file ({exc.strerror}); make it a "
+            "readable file for this user"
+        ) from None
+    text = _decode_config(path, data)
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)
     except (RepeatedKeyError, InvalidDateError) as exc:
@@ -928,6 +935,24 @@ def _read_yaml(path: Path) -> Any:
         # PyYAML's message repeats the line, which may hold a pasted secret, so
         # neither that message nor the exception is passed on.
         raise ConfigError(f"{path}: {_yaml_error_message(exc, text)}") from None
+
+
+def _decode_config(path: Path, data: bytes) -> str:
+    """Return the text of a config file, or raise ConfigError if it is not UTF-8."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ConfigError(
+            f"{path}: the file is saved as UTF-16; save it as UTF-8 (the encoding "
+            "option of the editor's Save As)"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: line {line}: byte 0x{data[exc.start]:02X} is not valid UTF-8, "
+            "so the file was probably saved in another encoding such as cp1252; "
+            "save it as UTF-8 (the encoding option of the editor's Save As)"
+        ) from None
 
 
 def _yaml_error_message(error: yaml.YAMLError, text: str) -> str:

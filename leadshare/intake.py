@@ -14,6 +14,7 @@ guessed silently.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -150,7 +151,9 @@ def _read_bytes(path: Path) -> bytes:
     except OSError as exc:
         raise IntakeError(str(path), f"cannot read the file: {exc.strerror}") from exc
     jsonl = path.suffix.lower() in JSONL_SUFFIXES
-    if not data or data.isspace():
+    # A UTF-8 byte order mark alone, as some editors save an empty file, is empty.
+    body = data.removeprefix(codecs.BOM_UTF8)
+    if not body or body.isspace():
         raise IntakeError(
             str(path),
             "the file is empty",

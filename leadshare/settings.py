@@ -13,7 +13,7 @@ import re
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from leadshare.errors import ConfigError
@@ -93,6 +93,15 @@ class Settings(BaseSettings):
         default=None, description="Test only: name of a step to crash at."
     )
 
+    @field_validator("home", mode="before")
+    @classmethod
+    def _home_not_blank(cls, value: object) -> object:
+        # Path("") is the current folder, so a blank LEADSHARE_HOME= would fill
+        # whatever folder the command runs in.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty; set it to a folder, or unset it to use ./var")
+        return value
+
     @cached_property
     def root(self) -> Path:
         return self.home.expanduser().resolve()
@@ -159,7 +168,8 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = [
-            f"{ENV_PREFIX}{str(error['loc'][0]).upper()}: {error['msg']}"
+            f"{ENV_PREFIX}{str(error['loc'][0]).upper()}: "
+            + error["msg"].removeprefix("Value error, ")
             for error in exc.errors()
         ]
         raise ConfigError(

@@ -315,6 +315,8 @@ def test_explain_trims_the_lead_id(home, monkeypatch):
         ("LEADSHARE_HTTP_TIMEOUT_S", "inf"),
         ("LEADSHARE_WEBHOOK_BUDGET_S", "1e30"),
         ("LEADSHARE_HTTP_DEADLINE_S", "nan"),
+        ("LEADSHARE_HOME", ""),
+        ("LEADSHARE_HOME", "  "),
     ],
 )
 def test_bad_setting_names_its_variable(home, monkeypatch, variable, value):
@@ -649,3 +651,16 @@ def test_brackets_in_errors_printed_as_written(home, args, kept):
     assert kept in output
     assert "MarkupError" not in output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_blank_home_creates_nothing(monkeypatch, tmp_path):
+    from leadshare import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LEADSHARE_HOME", "")
+    result = CliRunner().invoke(cli.app, ["status"])
+    output = " ".join(result.output.split())
+
+    assert result.exit_code == 2
+    assert "LEADSHARE_HOME: is empty; set it to a folder, or unset it" in output
+    assert list(tmp_path.iterdir()) == []

@@ -1040,3 +1040,27 @@ def test_misspelt_key_named_first(config_dir, file, typo, meant):
     error = _load_error(config_dir)
 
     assert f"field {_place(typo)}: unknown field; did you mean {meant}?" in error
+
+
+@pytest.mark.parametrize("name", ["partners.yaml", "rules.yaml"])
+def test_cp1252_config_named_with_line(config_dir, name):
+    path = config_dir / name
+    text = path.read_text(encoding="utf-8")
+    if "è" not in text:
+        text += "# Lumière\n"
+    number = text[: text.index("è")].count("\n") + 1
+    path.write_bytes(text.encode("cp1252"))
+
+    error = _load_error(config_dir)
+
+    assert error.startswith(f"{path}: line {number}: byte 0xE8 is not valid UTF-8")
+    assert "save it as UTF-8" in error
+
+
+def test_utf16_config_named(config_dir):
+    path = config_dir / "partners.yaml"
+    path.write_bytes(path.read_text(encoding="utf-8").encode("utf-16"))
+
+    error = _load_error(config_dir)
+
+    assert error.startswith(f"{path}: the file is saved as UTF-16")

@@ -820,6 +820,18 @@ def test_empty_jsonl_fix_names_json_lines(tmp_path: Path) -> None:
         read_lead_file(_write(tmp_path, "leads.jsonl", "\n"))
 
 
+@pytest.mark.parametrize("name", ["leads.csv", "leads.jsonl"])
+@pytest.mark.parametrize("after", [b"", b"\n", b"\r\n", b" "])
+def test_byte_order_mark_alone_is_empty(tmp_path: Path, name, after) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"\xef\xbb\xbf" + after)
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(path)
+
+    assert "the file is empty" in str(caught.value)
+
+
 
 def test_oversized_csv_field_named(tmp_path: Path, monkeypatch) -> None:
     import csv
