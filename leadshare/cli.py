@@ -131,11 +131,16 @@ def _run_flow(ready_files: list[str] | None = None) -> dict:
     _prefect_offline()
     _check_prefect_server()
     from flows.share import share_leads
+    from leadshare.interrupt import stopping_on_signals
     from leadshare.leftover_server import record_server
     from leadshare.run_display import showing_progress
     from leadshare.settings import get_settings
 
-    with record_server(get_settings().root), showing_progress(console):
+    with (
+        stopping_on_signals(),
+        record_server(get_settings().root),
+        showing_progress(console),
+    ):
         try:
             return share_leads(ready_files=ready_files)
         except DeliveriesFailedError as exc:

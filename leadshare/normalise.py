@@ -162,9 +162,16 @@ class _Workers:
             os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, path]))
         )
         command = [sys.executable, "-c", _WORKER_COMMAND]
+        # In a process group of their own, the workers do not get a terminal's
+        # Ctrl-C, which would print a KeyboardInterrupt traceback from each. The
+        # caller stops them, and a worker exits when its stdin closes.
         self.processes = [
             subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+                process_group=0,
             )
             for _ in range(count)
         ]

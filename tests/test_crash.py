@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
+import psutil
 import pytest
 from httpserver import LocalEndpoint
 from test_flow_share import SECRET, write_partners
@@ -179,3 +183,64 @@ def test_share_and_run_at_once(home, api_url, tmp_path):
     assert len(endpoint.accepted_ids) == len(set(endpoint.accepted_ids)) > 0
     assert not waiting.exists()
     assert not list((home / "inbox").rglob("*.csv"))
+
+
+@pytest.mark.slow
+def test_interrupt_stops_run_at_once(home, api_url, tmp_path):
+    """Ctrl-C during a CLI run with a temporary Prefect server ends it within seconds."""
+    from leadshare.generate import write_leads
+
+    source = write_leads(tmp_path / "leads.csv", 200_000, seed=43)
+    env = cli_env(home, api_url)
+    # Without it the CLI starts its own temporary Prefect server, as on a laptop.
+    env.pop("PREFECT_API_URL")
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "leadshare.cli", "share", "--json", str(source)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+        cli = psutil.Process(process.pid)
+        deadline = time.monotonic() + 240
+        # The normalisation workers start once the run has claimed a large file.
+        while not any(
+            "serve_chunks" in " ".join(child.cmdline())
+            for child in cli.children(recursive=True)
+        ):
+            assert process.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.1)
+        children = cli.children(recursive=True)
+        try:
+            # As a terminal's Ctrl-C does: the signal reaches the process group.
+            os.killpg(process.pid, signal.SIGINT)
+            started = time.monotonic()
+            code = process.wait(timeout=60)
+            stopped_after = time.monotonic() - started
+        finally:
+            for leftover in [cli, *children]:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    leftover.kill()
+    err = log.read_text()
+    rerun = _cli(home, api_url, "run")
+    with duckdb.connect(str(home / "leadshare.duckdb"), read_only=True) as con:
+        outcomes = con.execute(
+            "select count(*), count(distinct (file_id, source_row)) from row_outcomes"
+        ).fetchone()
+        statuses = dict(
+            con.execute("select status, count(*) from runs group by 1").fetchall()
+        )
+
+    assert code == 128 + signal.SIGINT, err[-2000:]
+    assert stopped_after < 15
+    assert "SIGINT received: stopping the sharing run now" in err
+    assert "KeyboardInterrupt" not in err, err[-4000:]
+    assert len(children) >= 1
+    assert not [child for child in children if child.is_running()]
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert outcomes == (200_000, 200_000)
+    assert statuses == {"crashed": 1, "completed": 1}
