@@ -1189,8 +1189,24 @@ def ensure_config(config_dir: Path) -> None:
     """
     if config_dir.exists() and any(config_dir.iterdir()):
         return
-    config_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(EXAMPLE_CONFIG, config_dir, dirs_exist_ok=True)
+    try:
+        config_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(EXAMPLE_CONFIG, config_dir, dirs_exist_ok=True)
+    except (OSError, shutil.Error) as exc:
+        raise ConfigError(
+            f"{config_dir}: cannot copy the example config into this empty folder "
+            f"({_copy_failure(exc)}). Make it writable for this user (check its "
+            "owner, mode and immutable flag: lsattr, chattr -i), or put your own "
+            "config files there"
+        ) from None
+
+
+def _copy_failure(error: OSError | shutil.Error) -> str:
+    """Return the first reason of a failed copy, without the paths it lists."""
+    if isinstance(error, shutil.Error) and error.args and error.args[0]:
+        # shutil.Error carries a list of (source, target, reason) triples.
+        return str(error.args[0][0][2])
+    return error.strerror or str(error)
 
 
 def load_config(config_dir: Path) -> Config:

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import psutil
 
+from leadshare.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 SERVER_COMMAND_MARK = "prefect.server.api.server:create_app"
@@ -83,14 +85,20 @@ def record_server(home: Path) -> Iterator[None]:
     """
     token = uuid.uuid4().hex
     record = home / RECORD_DIR / f"{os.getpid()}-{token}.json"
-    _write_record(
-        record,
-        {
-            "cli_pid": os.getpid(),
-            "cli_created": psutil.Process().create_time(),
-            "owner_token": token,
-        },
-    )
+    entry = {
+        "cli_pid": os.getpid(),
+        "cli_created": psutil.Process().create_time(),
+        "owner_token": token,
+    }
+    try:
+        _write_record(record, entry)
+    except OSError as exc:
+        raise ConfigError(
+            f"{record.parent}: cannot write the record of this command's temporary "
+            f"Prefect server ({exc.strerror}). Make LEADSHARE_HOME {home} writable "
+            "for this user (check its owner, mode and immutable flag: lsattr, "
+            "chattr -i) and retry"
+        ) from None
     # Exit handlers run last-registered first. Prefect registers its server's stop
     # when it starts the server, inside the body, so this deletion runs after it.
     atexit.register(record.unlink, missing_ok=True)

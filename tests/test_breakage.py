@@ -664,3 +664,36 @@ def test_blank_home_creates_nothing(monkeypatch, tmp_path):
     assert result.exit_code == 2
     assert "LEADSHARE_HOME: is empty; set it to a folder, or unset it" in output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_read_only_config_folder_named(tmp_path, monkeypatch):
+    from test_filedrop import read_only_folder
+
+    from leadshare import cli
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("LEADSHARE_HOME", str(home))
+    with read_only_folder(home / "config"):
+        result = CliRunner().invoke(cli.app, ["status"])
+    output = " ".join(result.output.split())
+
+    assert result.exit_code == 2, output
+    assert f"{home / 'config'}: cannot copy the example config" in output
+    assert "Traceback" not in output
+
+
+def test_read_only_server_records_named(home, monkeypatch, tmp_path):
+    from test_filedrop import read_only_folder
+
+    from leadshare import cli
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    source = tmp_path / "few.csv"
+    source.write_text("email,first_name\nann@corp.example,Ann\n", encoding="utf-8")
+    with read_only_folder(home / "prefect-servers"):
+        result = CliRunner().invoke(cli.app, ["share", "--json", str(source)])
+    output = " ".join(result.output.split())
+
+    assert result.exit_code == 2, output
+    assert "cannot write the record of this command's temporary Prefect" in output
+    assert "Traceback" not in output
