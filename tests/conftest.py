@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import uuid
 from pathlib import Path
 
@@ -18,6 +19,17 @@ os.environ.setdefault("PREFECT_SERVER_API_HOST", "127.0.0.1")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+# pytest tears down fixtures after a KeyboardInterrupt but not after SIGTERM, which
+# would leave the session's PostgreSQL and Prefect servers running. A test run
+# stopped with SIGTERM (a CI timeout, `kill`) therefore ends like one stopped by
+# Ctrl-C.
+signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
 
 @pytest.fixture(scope="session")
