@@ -972,6 +972,8 @@ def _yaml_error_message(error: yaml.YAMLError, text: str) -> str:
     if mark is None:
         return f"invalid YAML ({type(error).__name__}); {fix}"
     problem = _without_document_text(error.problem or error.context or "")
+    if "'\\t'" in problem:
+        fix = "indent with spaces, because YAML does not allow tabs there"
     message = f"invalid YAML at {_text_position(mark.line, mark.column)}"
     if problem:
         message += f": {problem}"
@@ -1099,12 +1101,21 @@ def _error_message(error: Any) -> str:
     return f"{message}; fix this field and run again"
 
 
+EXPONENT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+"""A number such as 1e9, which YAML 1.1 (PyYAML) reads as text without a dot."""
+
+
 def _wrong_type_message(expected: str, value: Any) -> str:
     """Describe a value of the wrong type in a strict number or flag field."""
     if isinstance(value, bool):
         return (
             f"expected {expected}, got the boolean {str(value).lower()} (YAML reads "
             "unquoted yes, no, on and off as booleans); write a number"
+        )
+    if isinstance(value, str) and EXPONENT_NUMBER.fullmatch(value.strip()):
+        return (
+            f"expected {expected}, got the text {value!r}, because YAML reads a "
+            f"number with an exponent as text; write {expected} in full digits"
         )
     if isinstance(value, str):
         return (
@@ -1128,10 +1139,15 @@ def _unquoted_text_message(value: int | float | dt.date, show_value: bool) -> st
             "unquoted yes, no, on, off, true and false as booleans, the country "
             'code NO included); write the value in quotes, such as "NO"'
         )
-    kind = "date" if isinstance(value, dt.date) else "number"
+    if isinstance(value, dt.date):
+        return (
+            f"expected text, got the date {value}; write it in quotes as you mean "
+            f'it, such as "{value}"'
+        )
     return (
-        f"expected text, got the {kind} {value}; write it in quotes as you mean "
-        f'it, such as "{value}"'
+        f"expected text, got the number {value}; write it in quotes exactly as it "
+        "should read, because unquoted YAML drops leading zeros and reads 010 as "
+        'the octal number 8 (write "010")'
     )
 
 

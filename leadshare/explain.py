@@ -32,7 +32,8 @@ def explain_lead(
     rows = store.rows("explain_lead", lead_id=lead_id)
     if not rows:
         return [
-            f"No lead {lead_id} is recorded. Lead ids look like L-0123456789abcdef: "
+            f"No lead {lead_id or '(empty id)'} is recorded. Lead ids look like "
+            "L-0123456789abcdef: "
             "take one from `leadshare approvals list`, a partner file under outbox/, "
             "or the lead_id column of row_outcomes in the store."
         ]

@@ -30,6 +30,7 @@ from leadshare.config import (
 from leadshare.fields import company_key
 from leadshare.model import Outcome
 from leadshare.timestamps import NOT_ISO, check_timestamps, utc_minutes
+from leadshare.words import counted
 
 
 class _Fields:
@@ -389,7 +390,7 @@ def _check_freshness(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> Non
         on_frame(stale_live),
         "last engagement ",
         _dates(seen[stale_live]),
-        f" is older than {rules.freshness_days} days",
+        f" is older than {counted(rules.freshness_days, 'day')}",
     )
     _reject(frame, on_frame(stale_live), "stale", reasons)
 

@@ -1064,3 +1064,39 @@ def test_utf16_config_named(config_dir):
     error = _load_error(config_dir)
 
     assert error.startswith(f"{path}: the file is saved as UTF-16")
+
+
+def test_octal_postcode_gets_quoted_fix(config_dir):
+    path = config_dir / "partners.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["partners"][0]["territory"]["postcode_prefixes"] = ["PLACEHOLDER"]
+    path.write_text(yaml.safe_dump(data).replace("PLACEHOLDER", "010"))
+
+    error = _load_error(config_dir)
+
+    assert "expected text, got the number 8" in error
+    assert 'reads 010 as the octal number 8 (write "010")' in error
+
+
+def test_exponent_capacity_gets_digits_fix(config_dir):
+    _edit_first_partner(config_dir, capacity_per_day="1e9")
+    path = config_dir / "partners.yaml"
+    path.write_text(path.read_text().replace("'1e9'", "1e9"))
+
+    error = _load_error(config_dir)
+
+    assert "got the text '1e9', because YAML reads a number with an exponent" in error
+    assert "write a whole number in full digits" in error
+    assert "without quotes" not in error
+
+
+def test_tab_indent_gets_spaces_fix(config_dir):
+    path = config_dir / "rules.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    number = next(i for i, line in enumerate(lines) if line.startswith("  "))
+    lines[number] = "\t" + lines[number].lstrip(" ")
+    path.write_text("".join(lines))
+
+    error = _load_error(config_dir)
+
+    assert "indent with spaces, because YAML does not allow tabs there" in error

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from typer.testing import CliRunner
+
 from leadshare.config import Rules, ScoreRule
 from leadshare.explain import (
     _decision_lines,
@@ -166,3 +168,12 @@ def test_row_numbers_by_file_kind():
         "Row numbers of a JSON Lines file count its non-blank lines from 1."
     )
     assert len(_row_number_lines(["Leads.csv"])) == 1
+
+
+def test_empty_lead_id_named(home):
+    from leadshare import cli
+
+    result = CliRunner().invoke(cli.app, ["explain", ""])
+    output = " ".join(result.output.split())
+
+    assert "No lead (empty id) is recorded" in output
