@@ -390,7 +390,7 @@ def demo(
     places = [
         ("store", str(root / "leadshare.duckdb")),
         ("partner files", str(ctx.settings.outbox)),
-        ("webhook receiver", f"{received} ({messages} messages)"),
+        ("webhook receiver", f"{received} ({messages} messages in this run)"),
         ("rejected files", str(ctx.settings.quarantine)),
         ("explain a lead", ".venv/bin/leadshare explain LEAD_ID"),
         ("lead ids", ".venv/bin/leadshare approvals list, the partner files"),

@@ -1091,6 +1091,26 @@ def _error_message(error: Any) -> str:
         return "unknown field; correct its spelling or remove it"
     value = error.get("input")
     show_value = _printable(value) and not _secret(error["loc"])
+    if error["type"] in ("model_type", "dict_type"):
+        # pydantic names its model class here ("instance of Rules"), which means
+        # nothing to someone editing YAML.
+        if value is None and not error["loc"]:
+            return f"the file is empty; copy it from {EXAMPLE_CONFIG} and edit it"
+        if value is None:
+            return (
+                "is empty; write its keys and values (key: value lines), as in "
+                f"the example config in {EXAMPLE_CONFIG}"
+            )
+        return (
+            f"expected keys and values (key: value lines), got "
+            f"{_yaml_kind(value)}; write it as in the example config in "
+            f"{EXAMPLE_CONFIG}"
+        )
+    if error["type"] == "string_type" and value is None:
+        return (
+            "expected text, got an empty value (or null); write the text, or "
+            "remove the line"
+        )
     if error["type"] in EXPECTED_TYPES and show_value:
         return _wrong_type_message(EXPECTED_TYPES[error["type"]], value)
     if error["type"] == "string_type" and isinstance(value, int | float | dt.date):
@@ -1099,6 +1119,19 @@ def _error_message(error: Any) -> str:
     if show_value:
         message += f" (got {value!r})"
     return f"{message}; fix this field and run again"
+
+
+def _yaml_kind(value: Any) -> str:
+    """Name the kind of a YAML value, such as "a list" or "the text 'x'"."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str) and _printable(value):
+        return f"the text {value!r}"
+    return "a single value"
 
 
 EXPONENT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")

@@ -818,8 +818,11 @@ def test_yaml_error_hides_line_text(config_dir, line):
     with pytest.raises(ConfigError) as caught:
         load_config(config_dir)
     text = str(caught.value)
+    fix = "fix the YAML syntax at that position"
+    if line.startswith("\t"):
+        fix = "indent with spaces, because YAML does not allow tabs there"
     assert text.startswith(f"{path}: invalid YAML at line ")
-    assert "fix the YAML syntax at that position" in text
+    assert fix in text
     assert "whsec_" not in text
     assert SECRET[6:14] not in text
     assert "secret:" not in text
@@ -1100,3 +1103,32 @@ def test_tab_indent_gets_spaces_fix(config_dir):
     error = _load_error(config_dir)
 
     assert "indent with spaces, because YAML does not allow tabs there" in error
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("rules.yaml", "", "top level: the file is empty; copy it from"),
+        ("profiles/generic.yaml", "\n", "top level: the file is empty; copy it from"),
+        ("rules.yaml", "- a\n", "top level: expected keys and values (key: value"),
+    ],
+)
+def test_empty_or_list_file_named_plainly(config_dir, name, text, message):
+    (config_dir / name).write_text(text)
+
+    error = _load_error(config_dir)
+
+    assert error.startswith(f"{config_dir / name}: {message}")
+    assert "instance of" not in error
+
+
+def test_empty_strategic_section_named(config_dir):
+    path = config_dir / "rules.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["strategic"] = None
+    path.write_text(yaml.safe_dump(data))
+
+    error = _load_error(config_dir)
+
+    assert "field strategic: is empty; write its keys and values" in error
+    assert "instance of" not in error
