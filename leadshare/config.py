@@ -1055,12 +1055,39 @@ def _unknown_field_message(
         for other in errors
         if other["type"] == "missing" and other["loc"][:-1] == parent
     ]
-    if not parent:
-        known += list(model.model_fields)
+    known += _field_names_at(model, parent)
     close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
     if close:
         return f"unknown field; did you mean {close[0]}? Correct its spelling"
     return "unknown field; correct its spelling or remove it"
+
+
+def _field_names_at(model: type[BaseModel], location: tuple) -> list[str]:
+    """Return the field names of the mapping at ``location`` inside ``model``.
+
+    List indexes in ``location`` are stepped over. Returns [] when the location
+    does not lead to a model, such as a free-form mapping of vocabulary values.
+    """
+    current: type[BaseModel] | None = model
+    for part in location:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(str(part)) if current else None
+        current = _model_in(field.annotation) if field else None
+        if current is None:
+            return []
+    return list(current.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """Return the model class in a field's type: ``X``, ``list[X]`` or ``X | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
 
 
 def _error_place(prefix: str, field: str) -> str:

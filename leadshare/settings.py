@@ -140,6 +140,11 @@ class Settings(BaseSettings):
 
     def ensure_folders(self) -> None:
         """Create the folders of LEADSHARE_HOME, or raise ConfigError naming the one that fails."""
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(
+                f"LEADSHARE_HOME {self.root} is a file, not a folder; set "
+                "LEADSHARE_HOME to a folder (it is created when missing)"
+            )
         for folder in (
             self.inbox,
             self.processed,

@@ -697,3 +697,16 @@ def test_read_only_server_records_named(home, monkeypatch, tmp_path):
     assert result.exit_code == 2, output
     assert "cannot write the record of this command's temporary Prefect" in output
     assert "Traceback" not in output
+
+
+def test_home_that_is_a_file_named(tmp_path, monkeypatch):
+    from leadshare import cli
+
+    home = tmp_path / "home"
+    home.write_text("not a folder\n", encoding="utf-8")
+    monkeypatch.setenv("LEADSHARE_HOME", str(home))
+    result = CliRunner().invoke(cli.app, ["status"])
+    output = " ".join(result.output.split())
+
+    assert result.exit_code == 2, output
+    assert f"LEADSHARE_HOME {home} is a file, not a folder" in output

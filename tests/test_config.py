@@ -1132,3 +1132,30 @@ def test_empty_strategic_section_named(config_dir):
 
     assert "field strategic: is empty; write its keys and values" in error
     assert "instance of" not in error
+
+
+@pytest.mark.parametrize(
+    ("file", "keys", "known"),
+    [
+        ("rules.yaml", ("exclusions", "free_mail_domain"), "free_mail_domains"),
+        ("rules.yaml", ("strategic", "min_companysize"), "min_company_size"),
+        ("rules.yaml", ("points", 1, "anyof"), "any_of"),
+        (
+            "partners.yaml",
+            ("partners", 0, "territory", "postcodes"),
+            "postcode_prefixes",
+        ),
+    ],
+)
+def test_nested_unknown_key_gets_nearest(config_dir, file, keys, known):
+    path = config_dir / file
+    data = yaml.safe_load(path.read_text())
+    node = data
+    for key in keys[:-1]:
+        node = node[key]
+    node[keys[-1]] = ["1"]
+    path.write_text(yaml.safe_dump(data))
+
+    error = _load_error(config_dir)
+
+    assert f"unknown field; did you mean {known}? Correct its spelling" in error
