@@ -3,6 +3,7 @@ and a PostgreSQL server with a fresh database per test."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -21,14 +22,25 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
+STARTED_SERVERS: list = []
+"""The session's PostgreSQL servers, stopped on SIGTERM."""
+
+
 def _stop_on_sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    from leadshare.interrupt import stop_children
+
+    for server in STARTED_SERVERS:
+        with contextlib.suppress(Exception):
+            server.stop()
+    stop_children()
+    os._exit(128 + signum)
 
 
-# pytest tears down fixtures after a KeyboardInterrupt but not after SIGTERM, which
-# would leave the session's PostgreSQL and Prefect servers running. A test run
-# stopped with SIGTERM (a CI timeout, `kill`) therefore ends like one stopped by
-# Ctrl-C.
+# SIGTERM (a CI timeout, `kill`) would end pytest without fixture teardown and
+# leave the session's PostgreSQL and Prefect servers running. Raising
+# KeyboardInterrupt instead does not work: Prefect turns it into a crashed flow run
+# inside a test and the session goes on. So the servers and other child processes
+# are stopped here and the process exits.
 signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
 
@@ -75,7 +87,9 @@ def postgres_server():
     if reason:
         pytest.skip(f"no PostgreSQL server for these tests: {reason}")
     with LocalPostgres() as server:
+        STARTED_SERVERS.append(server)
         yield server
+        STARTED_SERVERS.remove(server)
 
 
 @pytest.fixture
