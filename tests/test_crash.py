@@ -185,6 +185,14 @@ def test_share_and_run_at_once(home, api_url, tmp_path):
     assert not list((home / "inbox").rglob("*.csv"))
 
 
+def _command_line(process: psutil.Process) -> str:
+    """Return the command line of ``process``, or "" once it has exited."""
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return ""
+
+
 @pytest.mark.slow
 def test_interrupt_stops_run_at_once(home, api_url, tmp_path):
     """Ctrl-C during a CLI run with a temporary Prefect server ends it within seconds."""
@@ -208,7 +216,7 @@ def test_interrupt_stops_run_at_once(home, api_url, tmp_path):
         deadline = time.monotonic() + 240
         # The normalisation workers start once the run has claimed a large file.
         while not any(
-            "serve_chunks" in " ".join(child.cmdline())
+            "serve_chunks" in _command_line(child)
             for child in cli.children(recursive=True)
         ):
             assert process.poll() is None, log.read_text()[-2000:]
