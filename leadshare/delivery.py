@@ -158,8 +158,8 @@ def deliver_partner(
     summary = DeliverySummary(
         partner_id=partner.id, channel=partner.channel, run_id=run_id
     )
-    # Read whatever the channel is now: the partner may have moved off webhooks
-    # since the sends that its journal lists.
+    # Read it whatever the channel is now, because the partner may have moved off
+    # webhooks since the sends that its journal lists.
     journal = SentJournal(settings.journal, partner.id)
     try:
         _record_journal(store, journal)

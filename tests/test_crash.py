@@ -156,9 +156,9 @@ def test_share_and_run_at_once(home, api_url, tmp_path):
     from leadshare.generate import write_leads
 
     waiting = write_leads(home / "inbox" / "generic" / "waiting.csv", 500, seed=41)
-    given = write_leads(tmp_path / "given.csv", 500, seed=42)
+    argument = write_leads(tmp_path / "argument.csv", 500, seed=42)
     env = cli_env(home, api_url)
-    commands = [["share", "--json", str(given)], ["run"]]
+    commands = [["share", "--json", str(argument)], ["run"]]
     with LocalEndpoint(secret=SECRET) as endpoint:
         write_partners(home, endpoint.url, hook_capacity=100)
         processes = [start_cli(env, *command) for command in commands]

@@ -1177,19 +1177,27 @@ def test_killed_mid_batch_sends_once(store, settings, tmp_path):
     assert [status for _, status, _, _ in _statuses(store)] == ["sent"] * 3
 
 
-def test_journal_torn_line_skipped(store, settings, caplog):
-    journal = SentJournal(settings.journal, "P-X")
+def _journal_listing(
+    settings, partner_id: str, transfer_id: str, attempts: int
+) -> SentJournal:
+    """Write a journal of ``partner_id`` that lists one accepted send of run r0."""
+    journal = SentJournal(settings.journal, partner_id)
     journal.open()
     journal.append(
         {
-            "transfer_id": "msg_0",
+            "transfer_id": transfer_id,
             "sent_at": NOW,
-            "attempts": 1,
+            "attempts": attempts,
             "channel": "webhook",
             "run_id": "r0",
         }
     )
     journal.close()
+    return journal
+
+
+def test_journal_torn_line_skipped(store, settings, caplog):
+    journal = _journal_listing(settings, "P-X", "msg_0", attempts=1)
     valid = journal.path.read_text(encoding="utf-8").strip()
     edited = [
         valid.replace('"attempts":1', '"attempts":"abc"'),
@@ -1225,18 +1233,7 @@ def test_unwritable_journal_named_in_summary(store, settings):
 
 
 def test_journal_of_removed_partner_recorded(store, settings):
-    journal = SentJournal(settings.journal, "P-RENAMED")
-    journal.open()
-    journal.append(
-        {
-            "transfer_id": "msg_1",
-            "sent_at": NOW,
-            "attempts": 2,
-            "channel": "webhook",
-            "run_id": "r0",
-        }
-    )
-    journal.close()
+    journal = _journal_listing(settings, "P-RENAMED", "msg_1", attempts=2)
 
     recorded = record_journals(store, settings)
 

@@ -99,14 +99,14 @@ def write_partners(home: Path, hook_url: str, hook_capacity: int = 30) -> None:
     )
 
 
-def run_share(home: Path, profile: str, *files: Path) -> dict:
+def run_share(home: Path, profile: str, *files: Path, deliver: bool = True) -> dict:
     from flows.share import share_leads
 
     for path in files:
         target = home / "inbox" / profile / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-    return share_leads.with_options(retries=0)()
+    return share_leads.with_options(retries=0)(deliver=deliver)
 
 
 def db_rows(home: Path, sql: str) -> list[tuple]:
@@ -1978,10 +1978,7 @@ def test_journal_recorded_before_opt_out(home, tmp_path, monkeypatch):
     )
     with LocalEndpoint(secret=SECRET) as endpoint:
         write_partners(home, endpoint.url)
-        target = home / "inbox" / "generic" / first.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(first, target)
-        share_leads_once_without_delivery()
+        run_share(home, "generic", first, deliver=False)
         hook = [
             transfer_id
             for (transfer_id,) in db_rows(
@@ -2016,9 +2013,3 @@ def test_journal_recorded_before_opt_out(home, tmp_path, monkeypatch):
     assert statuses == [("sent", "run-killed")] * 2
     assert endpoint.requests == []
     assert not journal.path.exists()
-
-
-def share_leads_once_without_delivery() -> dict:
-    from flows.share import share_leads
-
-    return share_leads.with_options(retries=0)(deliver=False)

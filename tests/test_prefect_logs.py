@@ -26,9 +26,9 @@ def test_engine_exit_line_gains_error():
     )
     record = _record("Engine execution exited with unexpected exception", error)
 
-    kept = prefect_logs.LeadshareErrorFilter().filter(record)
+    passed = prefect_logs.LeadshareErrorFilter().filter(record)
 
-    assert kept
+    assert passed
     assert record.getMessage() == (
         "Engine execution exited with unexpected exception: "
         f"DecisionsNotAppliedError: {error}"
@@ -49,9 +49,9 @@ def test_message_with_error_not_repeated():
 def test_other_errors_keep_traceback():
     record = _record("Encountered exception during execution", ValueError("bug"))
 
-    kept = prefect_logs.LeadshareErrorFilter().filter(record)
+    passed = prefect_logs.LeadshareErrorFilter().filter(record)
 
-    assert kept
+    assert passed
     assert record.exc_info is not None
     assert record.getMessage() == "Encountered exception during execution"
 

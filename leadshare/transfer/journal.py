@@ -6,9 +6,9 @@ batch's commit, the acceptance lives only in memory: a crash, or a store held by
 another process for longer than the wait, would lose it, and the next attempt would
 post those transfers again. So each accepted send is appended to
 ``$LEADSHARE_HOME/journal/PARTNER_ID.jsonl`` as one JSON line the moment the 2xx
-arrives, and the file is emptied once the store has recorded the batch. The next
-delivery to that partner, a retried task or a later run, first records what the
-journal lists and only then reads the due transfers.
+arrives, and the file is emptied once the store has recorded the batch. Each run,
+before it commits new leads, and each delivery to the partner, before it reads the
+due transfers, first records what the journal lists.
 
 Each line is written with one ``write`` call on a file opened for appending, which
 survives the process being killed. It does not survive a power cut, because the
@@ -58,7 +58,7 @@ class SentJournal:
         self.path.unlink(missing_ok=True)
 
     def append(self, entry: dict[str, Any]) -> None:
-        """Add one accepted send; ``sent_at`` is a timezone-aware datetime."""
+        """Add one accepted send. Its ``sent_at`` is a timezone-aware datetime."""
         line = {key: entry[key] for key in JOURNAL_KEYS}
         line["sent_at"] = entry["sent_at"].isoformat()
         data = json.dumps(line, separators=(",", ":")).encode("utf-8") + b"\n"
@@ -69,7 +69,7 @@ class SentJournal:
         os.ftruncate(self._fd, 0)
 
     def entries(self) -> list[dict[str, Any]]:
-        """Return the sends listed, ``sent_at`` parsed; invalid lines are skipped.
+        """Return the sends listed, with ``sent_at`` parsed, skipping invalid lines.
 
         A line is torn only when the machine stopped during its ``write``, and
         otherwise invalid only when someone edited the file. Its send is then not
