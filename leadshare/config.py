@@ -1141,7 +1141,7 @@ def _error_message(error: Any) -> str:
     if error["type"] in EXPECTED_TYPES and show_value:
         return _wrong_type_message(EXPECTED_TYPES[error["type"]], value)
     if error["type"] == "string_type" and isinstance(value, int | float | dt.date):
-        return _unquoted_text_message(value, show_value)
+        return _unquoted_text_message(value, show_value, error["loc"])
     message = error["msg"]
     if show_value:
         message += f" (got {value!r})"
@@ -1185,19 +1185,29 @@ def _wrong_type_message(expected: str, value: Any) -> str:
     return f"expected {expected}, got {value!r}; write {expected}"
 
 
-def _unquoted_text_message(value: int | float | dt.date, show_value: bool) -> str:
+def _unquoted_text_message(
+    value: int | float | dt.date, show_value: bool, location: tuple = ()
+) -> str:
     """Describe a value that YAML read as a flag, number or date in a text field.
 
     Unquoted yes, no, on, off, true and false are booleans in YAML 1.1, which
-    PyYAML follows, so Norway's country code NO reads as false.
+    PyYAML follows, so Norway's country code NO reads as false. The code NO is
+    named only in a field about countries; elsewhere the words that read as the
+    same boolean are.
     """
     if not show_value:
         return "expected text, got a value that is not text; write it in quotes"
     if isinstance(value, bool):
+        about_countries = any("countr" in str(part) for part in location)
+        if about_countries:
+            example = 'the country code NO included); write it in quotes, such as "NO"'
+        elif value:
+            example = 'here from yes, on or true); write it in quotes, such as "yes"'
+        else:
+            example = 'here from no, off or false); write it in quotes, such as "no"'
         return (
             f"expected text, got the boolean {str(value).lower()} (YAML reads "
-            "unquoted yes, no, on, off, true and false as booleans, the country "
-            'code NO included); write the value in quotes, such as "NO"'
+            f"unquoted yes, no, on, off, true and false as booleans, {example}"
         )
     if isinstance(value, dt.date):
         return (

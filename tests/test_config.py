@@ -997,8 +997,14 @@ TEXT_FIELDS_WITH_YAML_TYPES = [
         ("partners", 0, "territory", "countries", 0),
         False,
         'got the boolean false (YAML reads unquoted yes, no, on, off, true and false '
-        'as booleans, the country code NO included); write the value in quotes, '
+        'as booleans, the country code NO included); write it in quotes, '
         'such as "NO"',
+    ),
+    (
+        ("strategic", "named_accounts", 0),
+        True,
+        'got the boolean true (YAML reads unquoted yes, no, on, off, true and false '
+        'as booleans, here from yes, on or true); write it in quotes, such as "yes"',
     ),
     (("version",), 2026.12, 'got the number 2026.12; write it in quotes'),
     (("version",), dt.date(2026, 12, 1), "got the date 2026-12-01; write it in"),
@@ -1024,6 +1030,9 @@ def test_boolean_vocabulary_key_named(config_dir):
 
     assert "field values.do_not_email: a key of this mapping: expected text" in error
     assert "got the boolean true" in error
+    # A vocabulary key is no country code, so the hint names the words instead.
+    assert "country code" not in error
+    assert 'write it in quotes, such as "yes"' in error
 
 
 @pytest.mark.parametrize(
