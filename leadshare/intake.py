@@ -197,7 +197,42 @@ def _read_bytes(path: Path) -> bytes:
             if jsonl
             else "Export the sheet as CSV (UTF-8) and import that file",
         )
+    control = _binary_control_byte(data)
+    if control is not None:
+        raise IntakeError(
+            str(path),
+            f"the file is binary (control byte 0x{data[control]:02X} at byte offset "
+            f"{control}, and many more in its first {_BINARY_SAMPLE_BYTES:,} "
+            "bytes), not CSV or JSON Lines",
+            line=_line_of(data, control),
+            fix="Export the leads again as JSON Lines (UTF-8) and import that file"
+            if jsonl
+            else "Export the sheet as CSV (UTF-8) and import that file",
+        )
     return data
+
+
+_BINARY_SAMPLE_BYTES = 65536
+_BINARY_CONTROL_SHARE = 0.01
+_BINARY_CONTROL_MIN = 8
+_TEXT_CONTROL_BYTES = (0x09, 0x0A, 0x0D)
+
+
+def _binary_control_byte(data: bytes) -> int | None:
+    """Return the offset of the first control byte if ``data`` looks binary, else None.
+
+    Text files hold no C0 control bytes other than tab and line ends; an exported
+    sheet may hold one stray byte (such as 0x1A at the end), but a binary file
+    without NUL bytes, such as an image or encrypted data, holds about one in ten.
+    The check reads the first _BINARY_SAMPLE_BYTES bytes and needs both a share
+    and a count, so that a short file with one stray byte still reads as text.
+    """
+    sample = np.frombuffer(data[:_BINARY_SAMPLE_BYTES], dtype=np.uint8)
+    control = (sample < 0x20) & ~np.isin(sample, _TEXT_CONTROL_BYTES)
+    count = int(control.sum())
+    if count < _BINARY_CONTROL_MIN or count < _BINARY_CONTROL_SHARE * len(sample):
+        return None
+    return int(np.argmax(control))
 
 
 _UNPACK_FIX = "Decompress it ({tool}) and import the CSV or JSON Lines file inside"
@@ -680,6 +715,7 @@ def _choose_delimiter(
     if declared:
         return _check_declared(declared, scores[declared], header_text, path), None
     if all(score[0] == 1 for score in scores.values()):
+        _check_unsupported_delimiter(header_text, sample, path, header_line)
         return _check_single_column(scores, path, header_line), None
     raise _delimiter_error(scores, path, header_line)
 
@@ -770,6 +806,35 @@ def _check_declared(
         fix="Correct or delete the sep= line, or use that delimiter in the header "
         "and the rows",
     )
+
+
+_UNSUPPORTED_DELIMITERS = {"|": "vertical bar", ":": "colon"}
+"""Delimiters some exports use that leadshare does not read, by name."""
+
+
+def _check_unsupported_delimiter(
+    header_text: str, sample: list[str], path: Path, header_line: int
+) -> None:
+    """Reject a one-column reading when the lines split on a delimiter we do not read.
+
+    A header such as ``email|name|country`` is one column for the comma, semicolon
+    and tab; without this check the file would be rejected for missing columns,
+    with no word about why.
+    """
+    for delimiter, name in _UNSUPPORTED_DELIMITERS.items():
+        width = len(_parse_line(header_text, delimiter))
+        if width < 2:
+            continue
+        widths = [len(_parse_line(text, delimiter)) for text in sample]
+        if widths and sum(w == width for w in widths) * 2 >= len(widths):
+            raise IntakeError(
+                str(path),
+                f"the header and the rows are delimited by the {name} ({delimiter!r}, "
+                f"{width} columns), which leadshare does not read",
+                line=header_line,
+                fix="Export the file again with commas, semicolons or tabs between "
+                "the fields",
+            )
 
 
 def _check_single_column(scores: dict, path: Path, header_line: int) -> str:

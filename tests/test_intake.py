@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -1295,6 +1296,60 @@ def test_nul_in_utf8_text_still_binary(tmp_path: Path) -> None:
 
     assert "the file is binary (NUL byte at byte offset 21)" in caught.value.reason
     assert caught.value.line == 2
+
+
+def test_binary_without_nul_named_binary(tmp_path: Path) -> None:
+    # Random bytes with no NUL, as an encrypted or image file can be: about one
+    # byte in ten is a control byte that no text file holds.
+    noise = np.random.default_rng(7).integers(1, 256, 5000, dtype=np.uint8)
+    content = b"email,name\n" + noise.tobytes()
+    first = 11 + int(np.flatnonzero((noise < 0x20) & ~np.isin(noise, [9, 10, 13]))[0])
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert caught.value.reason.startswith(
+        f"the file is binary (control byte 0x{content[first]:02X} at byte offset "
+        f"{first}, and many more in its first 65,536 bytes)"
+    )
+    assert caught.value.line == content[:first].count(b"\n") + 1
+    assert "Export the sheet as CSV" in caught.value.fix
+
+
+@pytest.mark.parametrize(("delimiter", "name"), [("|", "vertical bar"), (":", "colon")])
+def test_unsupported_delimiter_named(
+    tmp_path: Path, delimiter: str, name: str
+) -> None:
+    lines = ["email,name,country", "a@x.de,Ann,DE", "b@x.fr,Bo,FR"]
+    content = "\n".join(line.replace(",", delimiter) for line in lines) + "\n"
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.csv", content.encode()))
+
+    assert caught.value.reason == (
+        f"the header and the rows are delimited by the {name} ({delimiter!r}, 3 "
+        "columns), which leadshare does not read"
+    )
+    assert caught.value.line == 1
+    assert "commas, semicolons or tabs" in caught.value.fix
+
+
+def test_single_column_with_colons_in_values_still_read(tmp_path: Path) -> None:
+    # One column whose values hold a colon is not a colon-delimited file.
+    content = b"email\na@x.de\nb@x.fr\n"
+
+    frame = read_lead_file(_write(tmp_path, "leads.csv", content)).frame
+
+    assert frame["email"].tolist() == ["a@x.de", "b@x.fr"]
+
+
+def test_stray_control_byte_still_text(tmp_path: Path) -> None:
+    # One end-of-file byte (0x1A), as old DOS tools append, is no sign of binary.
+    content = b"email,name\na@x.de,Ann\nb@x.de,Bob\n\x1a"
+
+    frame = read_lead_file(_write(tmp_path, "leads.csv", content)).frame
+
+    assert frame["email"].tolist()[:2] == ["a@x.de", "b@x.de"]
 
 
 @pytest.mark.parametrize(
