@@ -246,9 +246,14 @@ def _files_in_other_runs(
 
     While this command waited for the store, a run started elsewhere can have read
     its files from the inbox. Without this list the summary would not show them.
+    A file this run skipped as a repeat is in ``skipped_files`` already, with the
+    run that committed it, so it is not listed again.
     """
+    skipped = {entry["file"] for entry in summary.get("skipped_files") or []}
     found = []
-    for path, sha256 in copies:
+    for path, inbox_name, sha256 in copies:
+        if inbox_name in skipped:
+            continue
         for row in ctx.store.rows("file_status", file_id=sha256[:32]):
             if row["run_id"] != summary.get("run_id"):
                 found.append(
@@ -288,7 +293,7 @@ def share(
                     f"cannot copy {path} into the inbox as {target}: {exc.strerror}. "
                     "Make the inbox folder writable for this user and retry"
                 ) from exc
-            copies.append((path, sha256_file(target)))
+            copies.append((path, target.name, sha256_file(target)))
             ready.append(str(target))
         summary = _run_flow(ready)
     except LeadshareError as exc:

@@ -160,6 +160,38 @@ def test_share_names_files_another_run_handled(home, tmp_path, monkeypatch):
     ]
 
 
+def test_share_lists_a_skipped_repeat_once(home, tmp_path, monkeypatch):
+    # A file committed before and given again is skipped by this run, and the
+    # skip names the run that committed it; it is not listed a second time.
+    import hashlib
+
+    import duckdb
+
+    from leadshare import cli
+
+    source = tmp_path / "leads.csv"
+    source.write_text(LEADS)
+    assert CliRunner().invoke(cli.app, ["status"]).exit_code == 0
+    with duckdb.connect(str(home / "leadshare.duckdb")) as con:
+        con.execute(
+            "insert into source_files (file_id, file_name, profile, status, run_id, "
+            "received_at) values (?, 'leads.csv', 'generic', 'committed', "
+            "'run-before', now())",
+            [hashlib.sha256(source.read_bytes()).hexdigest()[:32]],
+        )
+    skipped = [{"file": "leads.csv", "reason": "committed in run run-before"}]
+    summary = {"run_id": "run-here", "rows_in": 0, "outcomes": {}}
+    summary["skipped_files"] = skipped
+    monkeypatch.setattr(cli, "_run_flow", lambda files: dict(summary))
+
+    result = CliRunner().invoke(cli.app, ["share", "--json", str(source)])
+
+    assert result.exit_code == 0
+    printed = json.loads(result.output)
+    assert printed["skipped_files"] == skipped
+    assert printed["files_in_other_runs"] == []
+
+
 def test_endpoint_enable_unknown_partner(home):
     from leadshare import cli
 
