@@ -204,6 +204,16 @@ def _print_summary(summary: dict) -> None:
     for row in summary["partners"]:
         partners.add_row(*(str(row[column]) for column in PARTNER_COLUMNS))
     _stdout().print(partners)
+    for row in summary["partners"]:
+        # Errors print after the summary (see _exit_on_errors); a wait that
+        # needs no fix by hand, such as a paused partner, is explained here.
+        if row["waiting"] and row.get("waiting_reason") and not row.get("error"):
+            console.print(
+                f"{row['partner']}: {row['waiting']} waiting: {row['waiting_reason']}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def _free_name(target: Path) -> Path:

@@ -90,6 +90,9 @@ class DeliverySummary:
     error: str | None = None
     """The error that stopped the partner's deliveries in this run and needs a fix
     by hand, such as an outbox folder that cannot be written, or None."""
+    waiting_reason: str | None = None
+    """Why the ``waiting`` transfers wait, such as a paused partner, an endpoint
+    backing off or a secret that is not set, or None when none wait."""
 
 
 def _allowed(row: dict[str, Any], partner: Partner) -> dict[str, Any]:
@@ -173,7 +176,7 @@ def deliver_partner(
         # Its unread lines may list sends that the partner accepted, so sending
         # now could post them again.
         summary.waiting = len(due)
-        summary.error = journal_error
+        summary.error = summary.waiting_reason = journal_error
         summary.errors.append(journal_error)
         log.error(
             "Partner %s: %s wait: %s",
@@ -189,6 +192,7 @@ def deliver_partner(
         # Leads queued before a pause or the agreement's end wait until the
         # partner is active again, so none leaves without a valid agreement.
         summary.waiting = len(due)
+        summary.waiting_reason = f"the partner is inactive ({inactive})"
         summary.errors.append(f"deliveries waiting: {len(due)} ({inactive})")
         log.warning(
             "Partner %s is inactive (%s); deliveries waiting: %d",
@@ -200,6 +204,7 @@ def deliver_partner(
     if partner.id in disabled:
         summary.waiting = len(due)
         summary.error = _still_disabled_error(partner, disabled[partner.id])
+        summary.waiting_reason = summary.error
         log.warning(
             "Partner %s endpoint is disabled; deliveries waiting: %d",
             partner.id,
@@ -295,6 +300,10 @@ def _hold_during_backoff(
             "hold_partner_transfers", partner_id=partner.id, next_attempt_at=ends
         )
     summary.waiting = summary.due
+    summary.waiting_reason = (
+        f"the endpoint is backing off until {_utc_text(ends)} "
+        f"({backoff[0]['reason']})"
+    )
     log.warning(
         "Partner %s endpoint is backing off until %s (%s); deliveries waiting: %d",
         partner.id,
@@ -396,6 +405,7 @@ def _wait_all(
 ) -> None:
     """Leave every due transfer of ``partner`` waiting for a fix of ``error``."""
     summary.waiting = len(rows)
+    summary.waiting_reason = str(error)
     summary.errors.append(str(error))
     log.error("Partner %s deliveries wait: %s", partner.id, error)
 
@@ -424,6 +434,9 @@ def _send_webhooks(
         for row in rows:
             if time.monotonic() >= budget_ends:
                 summary.waiting = unsent()
+                summary.waiting_reason = (
+                    f"the run used its {settings.webhook_budget_s:g} s delivery time"
+                )
                 log.warning(
                     "Partner %s used its %g s delivery time for this run: %d sent, "
                     "%d waiting for the next run",
@@ -444,6 +457,10 @@ def _send_webhooks(
                     ends = _throttle(store, partner, row, failed_at, exc)
                     failures.log(row, exc, f"next attempt at {_utc_text(ends)}")
                     summary.waiting = unsent()
+                    summary.waiting_reason = (
+                        "the endpoint returned 429 Too Many Requests; next attempt "
+                        f"at {_utc_text(ends)}"
+                    )
                     log.warning(
                         "Partner %s returned 429 Too Many Requests; deliveries "
                         "waiting until %s: %d",
@@ -461,6 +478,7 @@ def _send_webhooks(
                 ends = min(retry_times)
                 reason = f"{len(retry_times)} failed sends in a row"
                 _back_off(store, partner, ends, reason)
+                summary.waiting_reason = f"{reason}; next attempt at {_utc_text(ends)}"
                 log.warning(
                     "Partner %s: %s; deliveries waiting until %s: %d",
                     partner.id,
@@ -474,6 +492,10 @@ def _send_webhooks(
                 _mark_retry(store, row, clock(), exc)
                 summary.retry_later += 1
                 summary.waiting = unsent()
+                summary.waiting_reason = (
+                    f"the webhook URL redirects (HTTP {exc.status}) to "
+                    f"{exc.location or '(missing)'}; update it in partners.yaml"
+                )
                 summary.errors.append(f"{row['transfer_id']}: {exc}")
                 log.error(
                     "Partner %s webhook URL returned HTTP %s, a redirect to %s that "
@@ -510,6 +532,7 @@ def _send_webhooks(
                         last_error=str(exc)[:500],
                     )
                 summary.error = _disable(store, partner, now, exc, slack)
+                summary.waiting_reason = summary.error
                 summary.waiting = unsent()
                 return
             retry_times.clear()
@@ -812,7 +835,7 @@ def _wait_for_files(summary, partner, reason: str, waiting: int) -> None:
 
     ``reason`` names the folder or file, the problem and the fix.
     """
-    summary.error = reason
+    summary.error = summary.waiting_reason = reason
     summary.waiting = waiting
     summary.errors.append(summary.error)
     log.error(

@@ -55,6 +55,7 @@ def run_summary(
                 channel=partner.channel,
                 waiting=_count(counts, "pending"),
                 error=failed_tasks[partner.id],
+                waiting_reason=failed_tasks[partner.id],
             )
         elif partner.id in delivered:
             delivery = delivered[partner.id]
@@ -114,6 +115,7 @@ def _partner_row(delivery: DeliverySummary, counts: dict) -> dict:
         "waiting": delivery.waiting,
         "pending_total": _count(counts, "pending"),
         "error": delivery.error,
+        "waiting_reason": delivery.waiting_reason if delivery.waiting else None,
     }
 
 
@@ -159,6 +161,7 @@ def _unconfigured_partners(
                 "waiting": count,
                 "pending_total": count,
                 "error": None,
+                "waiting_reason": "the partner is not in partners.yaml",
             }
         )
     return rows

@@ -352,6 +352,7 @@ def test_inactive_partner_gets_nothing(store, settings, change):
         on_hold = deliver_partner(store, settings, inactive, NOW)
         assert endpoint.requests == []
         assert on_hold.waiting == 3
+        assert on_hold.waiting_reason.startswith("the partner is inactive (")
         assert on_hold.sent == 0
         assert [row[1] for row in _statuses(store)] == ["pending"] * 3
         # Active again, the partner receives what waited.
@@ -408,6 +409,10 @@ def test_429_stops_the_batch(store, settings):
     assert len(endpoint.requests) == 1
     assert summary.retry_later == 1
     assert summary.waiting == 2
+    assert summary.waiting_reason == (
+        "the endpoint returned 429 Too Many Requests; next attempt at "
+        "2026-12-04T10:02:00Z"
+    )
     assert [status for _, status, _, _ in rows] == ["pending"] * 3
     later = NOW + dt.timedelta(seconds=120)
     # The Retry-After holds for the whole batch, with no attempt counted for the rest.
@@ -644,8 +649,24 @@ def test_malformed_secret_leaves_transfers_waiting(store, settings, monkeypatch)
     assert summary.waiting == 3
     assert summary.sent == 0
     assert "webhook secret is not valid" in summary.errors[0]
+    assert summary.waiting_reason == summary.errors[0]
     assert "not base64!" not in summary.errors[0]
     assert [row[1] for row in _statuses(store)] == ["pending"] * 3
+
+
+def test_unset_secret_named_as_waiting_reason(store, settings, monkeypatch):
+    # The example config's webhook partner outside the demo: a wait, not an error
+    # that fails the run, and the summary row says why.
+    monkeypatch.delenv("TEST_PARTNER_SECRET")
+
+    summary = deliver_partner(store, settings, _partner("http://127.0.0.1:9/x"), NOW)
+
+    assert summary.waiting == 3
+    assert summary.error is None
+    assert summary.waiting_reason == (
+        "secret reference 'env:TEST_PARTNER_SECRET': environment variable "
+        "TEST_PARTNER_SECRET is not set; export it or change the reference"
+    )
 
 
 def _stored_payloads(store) -> dict[str, str]:

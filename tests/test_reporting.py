@@ -16,7 +16,7 @@ from leadshare.reporting import run_summary
 from leadshare.store import open_store
 
 NOW = dt.datetime(2026, 12, 4, 10, tzinfo=dt.UTC)
-TABLE_KEYS = {*PARTNER_COLUMNS, "pending_total", "error"}
+TABLE_KEYS = {*PARTNER_COLUMNS, "pending_total", "error", "waiting_reason"}
 
 
 def _partner(partner_id: str) -> Partner:
@@ -107,6 +107,7 @@ def test_removed_partner_listed_as_waiting(store, caplog):
     assert set(by_partner["P-KEPT"]) == TABLE_KEYS
     assert removed["channel"] == "file_drop"
     assert removed["waiting"] == 2
+    assert removed["waiting_reason"] == "the partner is not in partners.yaml"
     assert removed["pending_total"] == 2
     assert removed["sent"] == 0
     assert removed["failed"] == 0
