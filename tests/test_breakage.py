@@ -132,7 +132,8 @@ def test_share_hidden_name_copied_visible(home, tmp_path, monkeypatch):
     assert [p.name for p in (home / "inbox" / "generic").iterdir()] == ["leads.csv"]
 
 
-def test_share_names_files_another_run_handled(home, tmp_path, monkeypatch):
+def _committed_elsewhere(home: Path, tmp_path: Path, run_id: str) -> Path:
+    """Write a lead file and record it as committed by ``run_id``; return its path."""
     import hashlib
 
     import duckdb
@@ -145,10 +146,16 @@ def test_share_names_files_another_run_handled(home, tmp_path, monkeypatch):
     with duckdb.connect(str(home / "leadshare.duckdb")) as con:
         con.execute(
             "insert into source_files (file_id, file_name, profile, status, run_id, "
-            "received_at) values (?, 'leads.csv', 'generic', 'committed', "
-            "'run-elsewhere', now())",
-            [hashlib.sha256(source.read_bytes()).hexdigest()[:32]],
+            "received_at) values (?, 'leads.csv', 'generic', 'committed', ?, now())",
+            [hashlib.sha256(source.read_bytes()).hexdigest()[:32], run_id],
         )
+    return source
+
+
+def test_share_names_files_another_run_handled(home, tmp_path, monkeypatch):
+    from leadshare import cli
+
+    source = _committed_elsewhere(home, tmp_path, "run-elsewhere")
     summary = {"run_id": "run-here", "rows_in": 0, "outcomes": {}}
     monkeypatch.setattr(cli, "_run_flow", lambda files: dict(summary))
 
@@ -163,22 +170,9 @@ def test_share_names_files_another_run_handled(home, tmp_path, monkeypatch):
 def test_share_lists_a_skipped_repeat_once(home, tmp_path, monkeypatch):
     # A file committed before and given again is skipped by this run, and the
     # skip names the run that committed it; it is not listed a second time.
-    import hashlib
-
-    import duckdb
-
     from leadshare import cli
 
-    source = tmp_path / "leads.csv"
-    source.write_text(LEADS)
-    assert CliRunner().invoke(cli.app, ["status"]).exit_code == 0
-    with duckdb.connect(str(home / "leadshare.duckdb")) as con:
-        con.execute(
-            "insert into source_files (file_id, file_name, profile, status, run_id, "
-            "received_at) values (?, 'leads.csv', 'generic', 'committed', "
-            "'run-before', now())",
-            [hashlib.sha256(source.read_bytes()).hexdigest()[:32]],
-        )
+    source = _committed_elsewhere(home, tmp_path, "run-before")
     skipped = [{"file": "leads.csv", "reason": "committed in run run-before"}]
     summary = {"run_id": "run-here", "rows_in": 0, "outcomes": {}}
     summary["skipped_files"] = skipped
