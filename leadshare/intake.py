@@ -872,9 +872,36 @@ def _check_header(header: list[str], path: Path, line: int) -> bool:
     dropped later if it contains no values.
     """
     names = [name.strip() for name in header]
+    _check_not_data(names, path, line)
     drop_last = len(names) > 1 and names[-1] == ""
     _check_names(names[:-1] if drop_last else names, len(header), path, line)
     return drop_last
+
+
+_EMAIL_LIKE_CELL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_NUMBER_LIKE_CELL = re.compile(r"\+?(?:[\s().:/-]*\d){6,}[\s().:/-]*")
+"""A cell of six or more digits and separators only: a phone number, a date, an id."""
+
+
+def _check_not_data(names: list[str], path: Path, line: int) -> None:
+    """Reject a header row that holds an e-mail address or a phone-like number.
+
+    Such a line is a lead, and the file has no header row. The error quotes no
+    cell, because the cells are personal data and the reason goes to logs, the
+    store and the quarantine folder.
+    """
+    for position, name in enumerate(names, start=1):
+        if _EMAIL_LIKE_CELL.search(name) or _NUMBER_LIKE_CELL.fullmatch(name):
+            kind = "an e-mail address" if "@" in name else "a number of 6+ digits"
+            raise IntakeError(
+                str(path),
+                f"line {line} looks like a lead, not a header row: column "
+                f"{position} of {len(names)} holds {kind}, which no column name "
+                "does. The file seems to have no header row",
+                line=line,
+                fix="Add a first line with the column names (as the source "
+                "profile lists them under 'columns') and import the file again",
+            )
 
 
 def _check_names(names: list[str], width: int, path: Path, line: int = 1) -> None:

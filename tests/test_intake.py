@@ -1343,6 +1343,33 @@ def test_single_column_with_colons_in_values_still_read(tmp_path: Path) -> None:
     assert frame["email"].tolist() == ["a@x.de", "b@x.fr"]
 
 
+@pytest.mark.parametrize(
+    ("first_line", "column", "kind"),
+    [
+        ("X-1,hilde.privat@example.org,Hilde,Privat,Berlin,Berlin", 2, "an e-mail"),
+        ("X-1,Hilde,Privat,+49 30 1112223,Berlin,Berlin", 4, "a number of 6+"),
+    ],
+)
+def test_headerless_file_named_without_its_values(
+    tmp_path: Path, first_line: str, column: int, kind: str
+) -> None:
+    # The first line is a lead. Its cells must not reach the reason, which goes
+    # to logs, the store and the quarantine folder; the repeated "Berlin" must not
+    # be reported as a duplicate column name either.
+    content = f"{first_line}\nX-2,bo@example.org,Bo,Ng,Paris,Paris\n".encode()
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert caught.value.reason.startswith(
+        f"line 1 looks like a lead, not a header row: column {column} of 6 holds "
+        f"{kind}"
+    )
+    assert caught.value.line == 1
+    for cell in ("hilde", "Privat", "1112223", "Berlin"):
+        assert cell not in str(caught.value)
+
+
 def test_stray_control_byte_still_text(tmp_path: Path) -> None:
     # One end-of-file byte (0x1A), as old DOS tools append, is no sign of binary.
     content = b"email,name\na@x.de,Ann\nb@x.de,Bob\n\x1a"
