@@ -1476,7 +1476,10 @@ def _mark_repeated_headers(
     """Give each data row that repeats the header row a problem, in place.
 
     Two exports joined into one file carry the second export's header as a row.
-    Names are compared without surrounding spaces and letter case.
+    Names are compared without surrounding spaces and letter case. The row's
+    values are blanked: they are column names, and read as values they could
+    opt out (a do_not_email cell that is not a known no) or name a person to
+    suppress (the external id "external_id").
     """
     names = [name.strip().casefold() for name in header]
     first = frame[header[0]]
@@ -1497,6 +1500,8 @@ def _mark_repeated_headers(
             f"column names of line {header_line} again, as when two exports are "
             "joined, and is not a lead"
         )
+        for column in header:
+            frame.iloc[index, frame.columns.get_loc(column)] = None
 
 
 def _drop_empty_last_column(

@@ -1329,6 +1329,36 @@ def _opt_out_files(folder: Path) -> tuple[Path, Path]:
     return first, second
 
 
+def test_repeated_header_row_suppresses_nobody(home, tmp_path):
+    # Two generic exports joined: the second header is quarantined as a row, and
+    # its cells (do_not_email, status, unsubscribed_at, external_id) are names,
+    # not an opt-out.
+    header = (
+        "external_id,email,first_name,last_name,company,country,consent_share,"
+        "do_not_email,status,unsubscribed_at"
+    )
+    lead = "R-{0},p{0}@acme{0}.com,Ann{0},Lee{0},Acme{0} GmbH,DE,yes,no,new,"
+    lines = [header, lead.format(1), header, lead.format(2)]
+    joined = tmp_path / "joined.csv"
+    joined.write_text("\n".join(lines) + "\n")
+
+    summary = run_share(home, "generic", joined, deliver=False)
+
+    assert summary["rows_in"] == 3
+    assert summary["outcomes"]["quarantined"] == 1
+    assert summary["outcomes"]["suppressed"] == 0
+    assert db_rows(home, "select count(*) from suppression") == [(0,)]
+    reasons = db_rows(
+        home, "select reason from row_outcomes where outcome = 'quarantined'"
+    )
+    assert reasons == [
+        (
+            "line 3: repeated header row. It contains the column names of line 1 "
+            "again, as when two exports are joined, and is not a lead",
+        )
+    ]
+
+
 def test_quarantined_opt_outs_withdraw_held_leads(home, tmp_path):
     # The only partner's secret cannot be read, so its transfers wait.
     write_partners(home, "http://127.0.0.1:9/unused")
