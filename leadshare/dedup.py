@@ -739,6 +739,7 @@ def _fuzzy_edges(
         max_block_size=max_block_size,
     )
     pairs = pairs[_same_numbers(subset["company_key"], pairs)]
+    pairs = pairs[~_different_contacts(records, pairs)]
     return pd.DataFrame(
         {
             "a": pairs["left"].to_numpy(dtype=np.int64),
@@ -764,6 +765,30 @@ def _same_numbers(companies: pd.Series, pairs: pd.DataFrame) -> np.ndarray:
 
 
 _DIGITS = re.compile(r"\d+")
+
+
+def _different_contacts(records: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
+    """Mark the pairs that differ in an e-mail key or a phone that both records have,
+    unless their name and company keys are the same.
+
+    Similar names at similar companies ("jan schmidt" and "jana schmidt" at one
+    firm, or one name at "bauer gmbh" and "bayer gmbh") with different addresses
+    are often two people, and a fuzzy match would keep one of them from ever being
+    shared. The same name at the same company with a second address is taken as
+    one person who signed up twice.
+    """
+    left = pairs["left"].to_numpy(dtype=np.int64)
+    right = pairs["right"].to_numpy(dtype=np.int64)
+    different = np.zeros(len(pairs), dtype=bool)
+    for column in ("email_key", "phone_e164"):
+        values = records[column].to_numpy(dtype=object)
+        a, b = values[left], values[right]
+        different |= pd.notna(a) & pd.notna(b) & (a != b)
+    same_person = np.ones(len(pairs), dtype=bool)
+    for column in ("name_key", "company_key"):
+        values = records[column].to_numpy(dtype=object)
+        same_person &= values[left] == values[right]
+    return different & ~same_person
 
 
 def find_duplicates(

@@ -144,6 +144,37 @@ def test_fuzzy_company_numbers_differ() -> None:
     assert _links(result) == {3: 1}
 
 
+def test_fuzzy_match_needs_same_contacts_or_same_name() -> None:
+    # Three pairs of two people each: a similar name or company, and a different
+    # e-mail and phone. None may hide the other. The last pair is one person with
+    # a second address (same name, same company), which stays a duplicate.
+    batch = _leads(
+        first_name=["Thomas", "Thomas", "Jan", "Jana", "Peter", "Petra", "Ida", "Ida"],
+        last_name=["Müller", "Müller", "Schmidt", "Schmidt", "Klein", "Klein"]
+        + ["Berg", "Berg"],
+        company=["Bauer GmbH", "Bayer GmbH", "Acme GmbH", "Acme GmbH"]
+        + ["Klein & Partner", "Klein & Partner", "Berg AG", "Berg AG"],
+        email=[
+            "thomas.mueller@bauer-bau.de",
+            "thomas.mueller@bayer-chemie.de",
+            "jan.schmidt@acme.de",
+            "jana.schmidt@acme.de",
+            "peter@klein-partner.de",
+            "petra@klein-partner.de",
+            "ida@berg.de",
+            "ida.berg@gmail.com",
+        ],
+        phone=["+49 30 1110001", "+49 30 1110002", None, None]
+        + ["+49 40 2220001", "+49 40 2220002", None, None],
+        country=["DE"] * 8,
+    )
+
+    result = find_duplicates(batch)
+
+    assert _links(result) == {8: 7}
+    assert result["rule"].tolist() == ["fuzzy name+company 1.00"]
+
+
 def test_same_source_external_id() -> None:
     history = _leads(external_id=["42", "42"], source=["crm", "webform"])
     history["lead_id"] = ["L-crm", "L-web"]
