@@ -403,9 +403,13 @@ def _wait_all(
     rows: list[dict],
     error: ConfigError | str,
 ) -> None:
-    """Leave every due transfer of ``partner`` waiting for a fix of ``error``."""
+    """Leave every due transfer of ``partner`` waiting for a fix of ``error``.
+
+    The error needs a fix by hand (a secret that is not set, a template that fails),
+    so it is the partner's ``error`` too: the run's command exits with code 1.
+    """
     summary.waiting = len(rows)
-    summary.waiting_reason = str(error)
+    summary.error = summary.waiting_reason = str(error)
     summary.errors.append(str(error))
     log.error("Partner %s deliveries wait: %s", partner.id, error)
 
@@ -492,7 +496,7 @@ def _send_webhooks(
                 _mark_retry(store, row, clock(), exc)
                 summary.retry_later += 1
                 summary.waiting = unsent()
-                summary.waiting_reason = (
+                summary.error = summary.waiting_reason = (
                     f"the webhook URL redirects (HTTP {exc.status}) to "
                     f"{exc.location or '(missing)'}; update it in partners.yaml"
                 )

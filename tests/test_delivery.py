@@ -390,6 +390,11 @@ def test_redirect_keeps_pending_and_stops(store, settings, caplog):
     assert summary.retry_later == 1
     assert summary.waiting == 2
     assert summary.failed == 0
+    # A moved URL needs a fix in partners.yaml, so the command exits with code 1.
+    assert summary.error == (
+        "the webhook URL redirects (HTTP 308) to https://moved.example/hook; "
+        "update it in partners.yaml"
+    )
     assert [status for _, status, _, _ in rows] == ["pending"] * 3
     assert [attempts for _, _, attempts, _ in rows] == [1, 0, 0]
     redirect_lines = [r.message for r in caplog.records if "308" in r.message]
@@ -654,15 +659,15 @@ def test_malformed_secret_leaves_transfers_waiting(store, settings, monkeypatch)
     assert [row[1] for row in _statuses(store)] == ["pending"] * 3
 
 
-def test_unset_secret_named_as_waiting_reason(store, settings, monkeypatch):
-    # The example config's webhook partner outside the demo: a wait, not an error
-    # that fails the run, and the summary row says why.
+def test_unset_secret_is_the_partners_error(store, settings, monkeypatch):
+    # The example config's webhook partner outside the demo. Its transfers wait,
+    # and the row's error (which makes share and run exit 1) says why.
     monkeypatch.delenv("TEST_PARTNER_SECRET")
 
     summary = deliver_partner(store, settings, _partner("http://127.0.0.1:9/x"), NOW)
 
     assert summary.waiting == 3
-    assert summary.error is None
+    assert summary.error == summary.waiting_reason
     assert summary.waiting_reason == (
         "secret reference 'env:TEST_PARTNER_SECRET': environment variable "
         "TEST_PARTNER_SECRET is not set; export it or change the reference"
