@@ -7,6 +7,7 @@ revenue could not be read as a number (see :func:`leadshare.match.approval_holds
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from typing import Literal
 
@@ -83,6 +84,12 @@ class DecisionRow(BaseModel):
         return value.strip().lower() if isinstance(value, str) else value
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+"""Control characters, and the Unicode line and paragraph separators."""
+
+MAX_APPROVER_LENGTH = 100
+
+
 class ApprovalDecision(DecisionRow):
     """One approver's decision on one strategic lead, checked."""
 
@@ -105,6 +112,28 @@ class ApprovalDecision(DecisionRow):
     def _strip_approver(cls, value: object) -> object:
         """Strip spaces, so that a blank approver fails the length check."""
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("approver", mode="after")
+    @classmethod
+    def _one_line_approver(cls, value: str) -> str:
+        """Reject control characters: a line break would add lines to the audit text."""
+        if _CONTROL.search(value):
+            raise ValueError(
+                "the approver name holds a line break or another control "
+                "character; give the name on one line"
+            )
+        if len(value) > MAX_APPROVER_LENGTH:
+            raise ValueError(
+                f"the approver name is {len(value)} characters long; give at most "
+                f"{MAX_APPROVER_LENGTH}"
+            )
+        return value
+
+    @field_validator("note", mode="after")
+    @classmethod
+    def _one_line_note(cls, value: str) -> str:
+        """Join a note's lines with spaces, as it is shown on one line."""
+        return " ".join(_CONTROL.sub(" ", value).split())
 
     @field_validator("partner_id", mode="before")
     @classmethod
@@ -133,6 +162,9 @@ def describe_invalid(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
         message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "string_too_short":
+            # pydantic's "String should have at least 1 character" means blank.
+            message = "is blank; give it"
         field = ".".join(str(part) for part in error["loc"])
         problems.append(f"{field}: {message}" if field else message)
     return "invalid decision: " + "; ".join(problems) + ". Nothing was changed"

@@ -347,15 +347,15 @@ def test_flow_skips_only_invalid_rows(queued, home):
 
     assert results[0].startswith("Approved")
     assert results[1] == (
-        "not applied: invalid decision: approver: String should have at least "
-        "1 character. Nothing was changed"
+        "not applied: invalid decision: approver: is blank; give it. Nothing was "
+        "changed"
     )
     assert results[2] == (
         "not applied: invalid decision: reassign needs a partner id from "
         "partners.yaml. Nothing was changed"
     )
-    assert "approver: String should have at least 1 character" in results[3]
-    assert "approver: String should have at least 1 character" in results[4]
+    assert "approver: is blank; give it" in results[3]
+    assert "approver: is blank; give it" in results[4]
     assert "lead_id: a lead id is required" in results[5]
 
 
@@ -477,6 +477,37 @@ def test_clean_lead_id_cases(text, expected):
     from leadshare.ids import clean_lead_id
 
     assert clean_lead_id(text) == expected
+
+
+def test_cli_approver_on_one_line(queued, home):
+    # A line break in the approver would add a forged line to explain's text.
+    from typer.testing import CliRunner
+
+    from leadshare import cli
+
+    lead = _lead(home, "Globex")
+    forged = "mia\napproved by the CFO"
+
+    result = CliRunner().invoke(
+        cli.app, ["approvals", "approve", lead, "--approver", forged]
+    )
+
+    assert result.exit_code == 2
+    assert "approver: the approver name holds a line break" in " ".join(
+        result.output.split()
+    )
+    assert db_rows(home, f"select status from approvals where lead_id = '{lead}'") == [
+        ("pending",)
+    ]
+    rejected = CliRunner().invoke(
+        cli.app,
+        ["approvals", "reject", lead, "--approver", "mia", "--note", "no\nbudget"],
+    )
+    assert rejected.exit_code == 0, rejected.output
+    reason = db_rows(
+        home, f"select reason from row_outcomes where lead_id = '{lead}'"
+    )
+    assert reason == [("rejected by mia: no budget",)]
 
 
 @pytest.mark.parametrize(
