@@ -762,7 +762,9 @@ def _deliver_file(store, settings, partner, rows, now, summary) -> None:
         by_batch.setdefault(row["delivery_batch"], []).append(row)
     for batch, batch_rows in sorted(by_batch.items()):
         try:
-            _write_batch_file(folder, partner, batch, batch_rows, now)
+            _write_batch_file(
+                folder, partner, batch, batch_rows, now, summary.run_id
+            )
         except OSError as exc:
             reason = filedrop.describe_write_error(folder, exc)
             _wait_for_files(summary, partner, reason, len(rows) - summary.sent)
@@ -803,8 +805,13 @@ def _stamp_delivery_batches(store, rows: list[dict], now: dt.datetime) -> None:
         row["delivery_batch"] = batch
 
 
-def _write_batch_file(folder, partner, batch, batch_rows, now) -> None:
-    """Write one delivery batch in the partner's channel format."""
+def _write_batch_file(folder, partner, batch, batch_rows, now, run_id) -> None:
+    """Write one delivery batch in the partner's channel format.
+
+    A manual hand-off line names the run that handed it off (``run_id``, as
+    ``status`` lists it). The transfer's own run can be an approval command's,
+    which ``status`` does not list.
+    """
     allowed = [_allowed(row, partner) for row in batch_rows]
     if partner.channel == "file_drop":
         filedrop.write_partner_csv(folder, partner.id, batch, allowed, partner.fields)
@@ -826,7 +833,7 @@ def _write_batch_file(folder, partner, batch, batch_rows, now) -> None:
                 **lead,
                 "transfer_id": row["transfer_id"],
                 "partner_id": partner.id,
-                "run_id": row["run_id"],
+                "run_id": run_id or row["run_id"],
                 "handed_off_at": now.isoformat(),
             }
             for lead, row in zip(allowed, batch_rows, strict=True)

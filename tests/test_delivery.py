@@ -775,7 +775,9 @@ def test_manual_queue_lines_name_run_and_time(store, settings):
             run_id="r2",
         )
     later = NOW + dt.timedelta(hours=1)
-    second = deliver_partner(store, settings, partner, later)
+    # msg_9 was offered in r2 (an approval command, say) and handed off by the
+    # run r3: its line names r3, the run that status lists.
+    second = deliver_partner(store, settings, partner, later, run_id="r3")
 
     assert (first.sent, second.sent) == (3, 1)
     path = settings.outbox / "manual" / "P-X" / "manual_handoff.jsonl"
@@ -786,7 +788,7 @@ def test_manual_queue_lines_name_run_and_time(store, settings):
         "msg_2",
         "msg_9",
     ]
-    assert [record["run_id"] for record in records] == ["r1", "r1", "r1", "r2"]
+    assert [record["run_id"] for record in records] == ["r1", "r1", "r1", "r3"]
     times = [record["handed_off_at"] for record in records]
     assert times == [NOW.isoformat()] * 3 + [later.isoformat()]
 
