@@ -447,6 +447,11 @@ def status(
         ctx = _context()
         store = ctx.store
         runs = store.rows("recent_runs", limit=limit)
+        now_counts: dict[str, dict[str, int]] = {}
+        for count in store.rows("recent_run_outcomes", limit=limit):
+            now_counts.setdefault(count["run_id"], {})[count["outcome"]] = int(
+                count["n"]
+            )
         live = store.run_in_progress()
         disabled = store.rows("disabled_endpoints")
         backing_off = store.rows("backing_off_endpoints", now=ctx.now)
@@ -459,7 +464,7 @@ def status(
         if row["status"] == "running" and live is False:
             # No process holds the run lock, so the run's process has ended.
             row = {**row, "status": ENDED_UNFINISHED}
-        lines = run_lines(row)
+        lines = run_lines(row, now_counts.get(row["run_id"]))
         # The id is printed whole, never cut, so it can be copied into other commands.
         console.print(lines[0], style="bold", markup=False, soft_wrap=True)
         for line in lines[1:]:
@@ -504,16 +509,17 @@ ENDED_UNFINISHED = "ended without finishing (the next run takes over its files)"
 """The ``status`` text of a run marked running whose process holds no lock now."""
 
 
-def run_lines(row: dict) -> list[str]:
+def run_lines(row: dict, now_counts: dict[str, int] | None = None) -> list[str]:
     """Describe one run in a few short lines: id, then times and counts, then outcomes.
 
     A table of these fields cut its cells in an 80-column terminal; lines wrap instead.
+    ``now_counts`` holds the outcomes that the run's rows have now. When they differ
+    from the run's own counts, because an opt-out, an approval or a later run changed
+    some rows, a last line gives them.
     """
     summary = json.loads(row["summary"]) if row["summary"] else {}
     outcomes = summary.get("outcomes", {})
-    described = ", ".join(
-        f"{name} {count}" for name, count in outcomes.items() if count
-    )
+    described = _outcome_text(outcomes)
     if summary.get("backlog_placed"):
         placed = counted(summary["backlog_placed"], "waiting lead")
         described = ", ".join(filter(None, [described, f"{placed} placed"]))
@@ -521,12 +527,29 @@ def run_lines(row: dict) -> list[str]:
         described = f"reported by {summary['taken_over_by']}"
     files = row["files_in"] or 0
     rows = row["rows_in"] or 0
-    return [
+    lines = [
         row["run_id"],
         f"  started {str(row['started_at'])[:19]}, {row['status']}, "
-        f"{files} file{'s' if files != 1 else ''}, {rows} rows",
+        f"{counted(files, 'file')}, {counted(rows, 'row')}",
         f"  {described or 'no rows'}",
     ]
+    run_counts = {name: count for name, count in outcomes.items() if count}
+    # A run without outcomes in its summary has not finished: no counts to compare.
+    if now_counts and outcomes and now_counts != run_counts:
+        lines.append(
+            f"  now: {_outcome_text(now_counts)} (changed after the run by opt-outs, "
+            "approvals or later matching)"
+        )
+    return lines
+
+
+def _outcome_text(outcomes: dict[str, int]) -> str:
+    """Return "shared 3, duplicate 1": the outcomes with a count, in model order."""
+    from leadshare.model import Outcome
+
+    order = {outcome.value: index for index, outcome in enumerate(Outcome)}
+    ranked = sorted(outcomes.items(), key=lambda item: order.get(item[0], len(order)))
+    return ", ".join(f"{name} {count:,}" for name, count in ranked if count)
 
 
 @approvals_app.command("list")

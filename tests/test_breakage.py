@@ -459,9 +459,33 @@ def test_status_lines_fit_80_columns():
     lines = run_lines(row)
 
     assert lines[0] == row["run_id"]
-    assert lines[1] == "  started 2026-12-04 22:15:30, completed, 2 files, 3000 rows"
-    assert lines[2] == "  shared 932, suppressed 1281"
+    assert lines[1] == "  started 2026-12-04 22:15:30, completed, 2 files, 3,000 rows"
+    assert lines[2] == "  shared 932, suppressed 1,281"
     assert all(len(line) <= 80 for line in lines)
+
+
+def test_status_line_of_outcomes_changed_after_the_run():
+    # An opt-out in a later file withdrew one of the run's shared leads.
+    from leadshare.cli import run_lines
+
+    row = {
+        "run_id": "run-d",
+        "started_at": "2026-12-04 22:15:30",
+        "status": "completed",
+        "files_in": 1,
+        "rows_in": 3,
+        "summary": '{"outcomes": {"shared": 3, "duplicate": 0}}',
+    }
+
+    unchanged = run_lines(row, {"shared": 3})
+    changed = run_lines(row, {"suppressed": 1, "shared": 2})
+
+    assert unchanged[2:] == ["  shared 3"]
+    assert changed[2:] == [
+        "  shared 3",
+        "  now: shared 2, suppressed 1 (changed after the run by opt-outs, "
+        "approvals or later matching)",
+    ]
 
 
 def test_status_line_of_taken_over_run():
@@ -476,10 +500,12 @@ def test_status_line_of_taken_over_run():
         "summary": '{"taken_over_by": "run-b"}',
     }
 
-    assert run_lines(row)[1:] == [
+    expected = [
         "  started 2026-12-04 22:15:30, crashed, 1 file, 0 rows",
         "  reported by run-b",
     ]
+    assert run_lines(row)[1:] == expected
+    assert run_lines(row, {"shared": 2})[1:] == expected
 
 
 def test_status_line_counts_backlog_placements():

@@ -1383,6 +1383,13 @@ def test_quarantined_opt_outs_withdraw_held_leads(home, tmp_path):
     keys = {key for (key,) in db_rows(home, "select key from suppression")}
     assert {f"person{n}@acme{n}.com" for n in range(4)} <= keys
     assert "ext:generic:Q-4" in keys
+    # status shows the first run's counts and, below them, what its rows are now.
+    from leadshare import cli
+
+    shown = CliRunner().invoke(cli.app, ["status"])
+    lines = " ".join(shown.output.split())
+    assert f"{first['run_id']} started" in lines
+    assert "shared 5 now: suppressed 5 (changed after the run" in lines
     outcomes = _outcome_rows(home, "opt_outs.csv")
     assert second["rows_in"] == 5
     assert sum(second["outcomes"].values()) == 5
