@@ -181,6 +181,8 @@ def _print_summary(summary: dict) -> None:
     _stdout().print(table)
     for rejected in summary["rejected_files"]:
         console.print(f"Rejected {rejected['file']}: {rejected['reason']}")
+        if rejected.get("quarantined_as"):
+            console.print(f"  moved to {rejected['quarantined_as']}")
     for skipped in summary.get("skipped_files", []):
         console.print(f"Skipped {skipped['file']}: {skipped['reason']}")
     for other in summary.get("files_in_other_runs", []):

@@ -662,16 +662,23 @@ def _archive_changed(path: Path, checked_ns: int) -> bool:
     return True
 
 
+def archived_path(
+    settings: Settings, status: str, profile: str, file_id: str, name: str
+) -> Path:
+    """Return where a file of ``status`` (committed or not) is archived."""
+    folder = settings.processed if status == "committed" else settings.quarantine
+    return folder / profile / _archive_name(file_id, name)
+
+
 def archive_file(ctx: RunContext, item: InboxFile, status: str) -> Path:
     """Move a processed file out of the inbox (never delete it).
 
     Raises ArchiveError, with the file still in the inbox, if the folder of
     processed/ or quarantine/ cannot be created or written.
     """
-    folder = (
-        ctx.settings.processed if status == "committed" else ctx.settings.quarantine
+    target = archived_path(
+        ctx.settings, status, item.profile, item.file_id, item.path.name
     )
-    target = folder / item.profile / _archive_name(item.file_id, item.path.name)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         # lexists: a dangling symbolic link is moved too.

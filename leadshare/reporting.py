@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from leadshare.delivery import DeliverySummary
 from leadshare.model import Outcome
-from leadshare.pipeline import RunContext
+from leadshare.pipeline import RunContext, archived_path
 from leadshare.words import counted
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,11 @@ def run_summary(
             if f["status"] == "committed"
         ],
         "rejected_files": [
-            {"file": f["file_name"], "reason": f["reason"]}
+            {
+                "file": f["file_name"],
+                "reason": f["reason"],
+                "quarantined_as": _quarantined_as(ctx, f),
+            }
             for f in files
             if f["status"] == "rejected"
         ],
@@ -92,6 +97,18 @@ def run_summary(
         "partners": partners,
         "errors": list(ctx.errors),
     }
+
+
+def _quarantined_as(ctx: RunContext, file: dict) -> str | None:
+    """Return the path of a rejected file in quarantine/, or None if it is not there.
+
+    A file stays in the inbox when quarantine/ cannot be written; the run's
+    errors say so.
+    """
+    path = archived_path(
+        ctx.settings, "rejected", file["profile"], file["file_id"], file["file_name"]
+    )
+    return str(path) if os.path.lexists(path) else None
 
 
 def _count(counts: dict, column: str) -> int:

@@ -240,7 +240,9 @@ def test_unknown_profile_folder_quarantined(home, partner, tmp_path):
     assert "inbox folder 'Generic' names no source profile" in reason
     assert "inbox/generic/" in reason
     assert not misplaced.exists()
-    assert len(list((home / "quarantine" / "Generic").glob("*b.csv"))) == 1
+    quarantined = list((home / "quarantine" / "Generic").glob("*b.csv"))
+    assert len(quarantined) == 1
+    assert summary["rejected_files"][0]["quarantined_as"] == str(quarantined[0])
 
 
 def test_failed_run_marked_then_taken_over(home, partner, tmp_path, monkeypatch):
@@ -1572,6 +1574,8 @@ def test_inbox_links_and_odd_entries(home, partner, tmp_path, run_logs):
     quarantined = sorted((home / "quarantine" / "generic").iterdir())
     links = [path for path in quarantined if path.is_symlink()]
     assert len(links) == 2
+    moved = sorted(entry["quarantined_as"] for entry in summary["rejected_files"])
+    assert moved == [str(path) for path in links]
     assert len(list((home / "quarantine").rglob("*.reason.txt"))) == 2
     assert target.read_bytes() == before
     assert not (folder / "01_link.csv").is_symlink()
