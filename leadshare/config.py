@@ -1297,9 +1297,7 @@ def _copy_failure(error: OSError | shutil.Error) -> str:
 
 def load_config(config_dir: Path) -> Config:
     digest = hashlib.sha256()
-    paths = sorted(config_dir.glob("*.yaml")) + sorted(
-        (config_dir / "profiles").glob("*.yaml")
-    )
+    paths = sorted(config_dir.glob("*.yaml")) + _profile_paths(config_dir / "profiles")
     for path in paths:
         digest.update(path.read_bytes())
 
@@ -1343,11 +1341,16 @@ def load_config(config_dir: Path) -> Config:
     )
 
 
+def _profile_paths(folder: Path) -> list[Path]:
+    """Return the profile files in ``folder``: ``*.yaml`` and ``*.yml``, by name."""
+    return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+
+
 def _load_profiles(folder: Path) -> dict[str, Profile]:
-    """Load every ``*.yaml`` in ``folder``, keyed by profile name."""
+    """Load every ``*.yaml`` and ``*.yml`` in ``folder``, keyed by profile name."""
     profiles: dict[str, Profile] = {}
     paths_by_folded_name: dict[str, Path] = {}
-    for path in sorted(folder.glob("*.yaml")):
+    for path in _profile_paths(folder):
         profile = _validate(Profile, _read_yaml(path), path)
         if profile.name != path.stem:
             raise ConfigError(
@@ -1358,6 +1361,11 @@ def _load_profiles(folder: Path) -> dict[str, Profile]:
         # The name is an inbox folder, and case-insensitive disks merge Web and web.
         clash = paths_by_folded_name.get(profile.name.casefold())
         if clash is not None:
+            if clash.stem == path.stem:
+                raise ConfigError(
+                    f"{path}: profile {profile.name!r} is also in {clash}; keep one "
+                    "of the two files"
+                )
             raise ConfigError(
                 f"{path}: profile name {profile.name!r} differs only in case from the "
                 f"profile in {clash}; rename one of the two files and its 'name:'"

@@ -672,6 +672,29 @@ def test_profile_names_differing_in_case(config_dir):
     assert "differs only in case" in text
 
 
+def test_yml_profile_loaded(config_dir):
+    folder = config_dir / "profiles"
+    data = yaml.safe_load((folder / "generic.yaml").read_text())
+    data["name"] = "webform"
+    (folder / "webform.yml").write_text(yaml.safe_dump(data))
+
+    profiles = load_config(config_dir).profiles
+
+    assert profiles["webform"].columns == profiles["generic"].columns
+
+
+def test_profile_in_yaml_and_yml_named(config_dir):
+    folder = config_dir / "profiles"
+    (folder / "generic.yml").write_text((folder / "generic.yaml").read_text())
+
+    text = _load_error(config_dir)
+
+    assert text == (
+        f"{folder / 'generic.yml'}: profile 'generic' is also in "
+        f"{folder / 'generic.yaml'}; keep one of the two files"
+    )
+
+
 def _set_value(config_dir: Path, file: str, keys: tuple, value) -> None:
     """Set the value under ``keys`` (mapping keys and list indexes) in ``file``."""
     path = config_dir / file
