@@ -484,11 +484,12 @@ def _send_webhooks(
                 _back_off(store, partner, ends, reason)
                 summary.waiting_reason = f"{reason}; next attempt at {_utc_text(ends)}"
                 log.warning(
-                    "Partner %s: %s; deliveries waiting until %s: %d",
+                    "Partner %s: %s; the endpoint's next attempt is at %s, and %s "
+                    "of this run wait for it",
                     partner.id,
                     reason,
                     _utc_text(ends),
-                    summary.waiting,
+                    counted(summary.waiting + summary.retry_later, "transfer"),
                 )
                 break
             except EndpointRedirectError as exc:

@@ -795,6 +795,12 @@ def _changed_since_claim(item: InboxFile) -> bool:
 
 
 def _file_changed(item: InboxFile) -> FileChangedError:
+    if not os.path.lexists(item.path):
+        return FileChangedError(
+            f"{item.path}: the file was renamed, moved or deleted after this run "
+            "claimed it, so this run did not share it. A file that is still in the "
+            "inbox under another name is read by the next run"
+        )
     return FileChangedError(
         f"{item.path}: the file changed after this run claimed it, so it is probably "
         "still being copied into the inbox. It stays there for the next run. Copy "

@@ -492,8 +492,22 @@ def flag_unreadable_amounts(fields: _Fields, rules: Rules) -> np.ndarray:
         prefix = f"{label} "
         suffix = _unreadable_advice(fields, field, label)
         found = _labelled(prefix, values.map(repr).to_numpy(dtype=object), suffix)
+        # "-5" is a number, but no size or revenue is below zero.
+        negative = values.astype(str).str.match(_NEGATIVE).to_numpy(dtype=bool)
+        if negative.any():
+            found[negative] = _labelled(
+                prefix,
+                values[negative].map(repr).to_numpy(dtype=object),
+                suffix.replace(
+                    " is not a number that leadshare can read", " is below zero", 1
+                ),
+            )
         reasons[unreadable] = _joined(reasons[unreadable], found)
     return reasons
+
+
+_NEGATIVE = r"\s*[-−]\s*\d"
+"""A value that starts with a minus sign (ASCII or U+2212) and a digit."""
 
 
 def _unreadable_advice(fields: _Fields, field: str, label: str) -> str:

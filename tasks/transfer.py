@@ -66,14 +66,14 @@ def transfer_batch(ctx: RunContext, partner_id: str) -> DeliverySummary:
     )
     if summary.due:
         get_run_logger().info(
-            "Transferred %d of %s to partner %s via %s "
-            "(%d retry later, %d failed, %d waiting)",
-            summary.sent,
+            "Transferred %s of %s to partner %s via %s "
+            "(%s retry later, %s failed, %s waiting)",
+            f"{summary.sent:,}",
             counted(summary.due, "lead"),
             partner_id,
             summary.channel,
-            summary.retry_later,
-            summary.failed,
-            summary.waiting,
+            f"{summary.retry_later:,}",
+            f"{summary.failed:,}",
+            f"{summary.waiting:,}",
         )
     return summary

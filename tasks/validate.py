@@ -21,9 +21,9 @@ def validate_leads(ctx: RunContext, frame: pd.DataFrame, profile: str) -> pd.Dat
     progress.stage("Normalising and validating")
     frame = pipeline.validate_batch(ctx, frame, ctx.config.profile(profile))
     get_run_logger().info(
-        "Validated %s: %d quarantined",
+        "Validated %s: %s quarantined",
         counted(len(frame), "row"),
-        _count(frame, Outcome.QUARANTINED),
+        f"{_count(frame, Outcome.QUARANTINED):,}",
     )
     return frame
 

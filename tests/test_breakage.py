@@ -546,6 +546,28 @@ def test_file_changed_after_claim_waits(home, tmp_path, cut):
     assert not list((home / "quarantine").rglob("*.csv"))
 
 
+def test_file_renamed_after_claim_named(home, tmp_path):
+    from leadshare import pipeline
+    from leadshare.errors import FileChangedError
+    from leadshare.generate import write_leads
+    from leadshare.runtime import build_context
+
+    inbox_file = home / "inbox" / "generic" / "leads.csv"
+    inbox_file.parent.mkdir(parents=True)
+    write_leads(inbox_file, 40, seed=8)
+    ctx = build_context()
+    (item,) = pipeline.claim_files(ctx)
+    inbox_file.rename(inbox_file.with_name("leads-renamed.csv"))
+
+    with pytest.raises(FileChangedError) as caught:
+        pipeline.read_batch(ctx, item)
+
+    message = str(caught.value)
+    assert "was renamed, moved or deleted after this run claimed it" in message
+    assert "still being copied" not in message
+    assert (inbox_file.parent / "leads-renamed.csv").exists()
+
+
 def test_share_unwritable_inbox_named(home, tmp_path):
     from leadshare import cli
 

@@ -358,6 +358,16 @@ def test_unreadable_size_named():
     assert "`leadshare approvals`" in reason
 
 
+@pytest.mark.parametrize("size", ["-5", " −120 employees"])
+def test_negative_size_named_below_zero(size):
+    result = qualify(_frame(company_size=size), RULES, NOW)
+
+    reason = result.loc[0, "unreadable_amount"]
+    assert reason.startswith(f"company size {size!r} is below zero, so the rules")
+    assert "not a number" not in reason
+    assert "`leadshare approvals`" in reason
+
+
 def test_both_unreadable_in_one_reason():
     frame = _frame(company_size="many", annual_revenue="75.000")
 
