@@ -1142,10 +1142,23 @@ def _error_message(error: Any) -> str:
         return _wrong_type_message(EXPECTED_TYPES[error["type"]], value)
     if error["type"] == "string_type" and isinstance(value, int | float | dt.date):
         return _unquoted_text_message(value, show_value, error["loc"])
+    bound = _BOUND_WORDS.get(error["type"])
+    if bound is not None and show_value:
+        limit = next(iter(error.get("ctx", {}).values()), None)
+        return f"must be {bound.format(limit)}, got {value!r}; change the value"
     message = error["msg"]
     if show_value:
         message += f" (got {value!r})"
     return f"{message}; fix this field and run again"
+
+
+_BOUND_WORDS = {
+    "greater_than_equal": "{} or more",
+    "greater_than": "more than {}",
+    "less_than_equal": "{} or less",
+    "less_than": "less than {}",
+}
+"""The words for pydantic's number bound errors, by error type."""
 
 
 def _yaml_kind(value: Any) -> str:

@@ -1015,6 +1015,17 @@ def test_impossible_date_named(config_dir):
     assert error.endswith("write an existing date as YYYY-MM-DD")
 
 
+def test_negative_capacity_in_words(config_dir):
+    _set_value(config_dir, "partners.yaml", ("partners", 0, "capacity_per_day"), -5)
+
+    error = _load_error(config_dir)
+
+    assert error.endswith(
+        "partners[0] (P-NORDWIND).capacity_per_day: must be 0 or more, got -5; "
+        "change the value"
+    )
+
+
 TEXT_FIELDS_WITH_YAML_TYPES = [
     (
         ("partners", 0, "territory", "countries", 0),
