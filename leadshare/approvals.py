@@ -119,7 +119,7 @@ class ApprovalDecision(DecisionRow):
         """Reject control characters: a line break would add lines to the audit text."""
         if _CONTROL.search(value):
             raise ValueError(
-                "the approver name holds a line break or another control "
+                "the approver name contains a line break or another control "
                 "character; give the name on one line"
             )
         if len(value) > MAX_APPROVER_LENGTH:

@@ -91,8 +91,8 @@ class DeliverySummary:
     """The error that stopped the partner's deliveries in this run and needs a fix
     by hand, such as an outbox folder that cannot be written, or None."""
     waiting_reason: str | None = None
-    """Why the ``waiting`` transfers wait, such as a paused partner, an endpoint
-    backing off or a secret that is not set, or None when none wait."""
+    """The reason the ``waiting`` transfers wait (a paused partner, an endpoint
+    backing off, a secret that is not set), or None when none wait."""
 
 
 def _allowed(row: dict[str, Any], partner: Partner) -> dict[str, Any]:

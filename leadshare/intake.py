@@ -221,9 +221,10 @@ _TEXT_CONTROL_BYTES = (0x09, 0x0A, 0x0D)
 def _binary_control_byte(data: bytes) -> int | None:
     """Return the offset of the first control byte if ``data`` looks binary, else None.
 
-    Text files hold no C0 control bytes other than tab and line ends; an exported
-    sheet may hold one stray byte (such as 0x1A at the end), but a binary file
-    without NUL bytes, such as an image or encrypted data, holds about one in ten.
+    Text files contain no C0 control bytes other than tab and line ends; an exported
+    sheet may contain one stray byte (such as 0x1A at the end), but in a binary file
+    without NUL bytes, such as an image or encrypted data, about one byte in ten is
+    one.
     The check reads the first _BINARY_SAMPLE_BYTES bytes and needs both a share
     and a count, so that a short file with one stray byte still reads as text.
     """
@@ -818,8 +819,8 @@ def _check_unsupported_delimiter(
     """Reject a one-column reading when the lines split on a delimiter we do not read.
 
     A header such as ``email|name|country`` is one column for the comma, semicolon
-    and tab; without this check the file would be rejected for missing columns,
-    with no word about why.
+    and tab. Without this check the file would be rejected for missing columns,
+    and the reason would not name the delimiter.
     """
     for delimiter, name in _UNSUPPORTED_DELIMITERS.items():
         width = len(_parse_line(header_text, delimiter))
@@ -884,7 +885,7 @@ _NUMBER_LIKE_CELL = re.compile(r"\+?(?:[\s().:/-]*\d){6,}[\s().:/-]*")
 
 
 def _check_not_data(names: list[str], path: Path, line: int) -> None:
-    """Reject a header row that holds an e-mail address or a phone-like number.
+    """Reject a header row that contains an e-mail address or a phone-like number.
 
     Such a line is a lead, and the file has no header row. The error quotes no
     cell, because the cells are personal data and the reason goes to logs, the
@@ -896,7 +897,7 @@ def _check_not_data(names: list[str], path: Path, line: int) -> None:
             raise IntakeError(
                 str(path),
                 f"line {line} looks like a lead, not a header row: column "
-                f"{position} of {len(names)} holds {kind}, which no column name "
+                f"{position} of {len(names)} contains {kind}, which no column name "
                 "does. The file seems to have no header row",
                 line=line,
                 fix="Add a first line with the column names (as the source "

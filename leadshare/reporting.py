@@ -102,8 +102,8 @@ def run_summary(
 def _quarantined_as(ctx: RunContext, file: dict) -> str | None:
     """Return the path of a rejected file in quarantine/, or None if it is not there.
 
-    A file stays in the inbox when quarantine/ cannot be written; the run's
-    errors say so.
+    A file stays in the inbox when quarantine/ cannot be written, and the run's
+    errors name it.
     """
     path = archived_path(
         ctx.settings, "rejected", file["profile"], file["file_id"], file["file_name"]

@@ -1,5 +1,5 @@
--- the outcomes that the rows of the latest runs have now (one row per run and
--- outcome); opt-outs, approvals and later matching change them after a run
+-- the current outcomes of the rows of the latest runs, one row per run and
+-- outcome. Opt-outs, approvals and later matching can change them after a run.
 select o.run_id, o.outcome, count(*) as n
 from row_outcomes as o
 inner join (

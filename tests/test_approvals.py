@@ -493,7 +493,7 @@ def test_cli_approver_on_one_line(queued, home):
     )
 
     assert result.exit_code == 2
-    assert "approver: the approver name holds a line break" in " ".join(
+    assert "approver: the approver name contains a line break" in " ".join(
         result.output.split()
     )
     assert db_rows(home, f"select status from approvals where lead_id = '{lead}'") == [

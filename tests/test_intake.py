@@ -1300,7 +1300,7 @@ def test_nul_in_utf8_text_still_binary(tmp_path: Path) -> None:
 
 def test_binary_without_nul_named_binary(tmp_path: Path) -> None:
     # Random bytes with no NUL, as an encrypted or image file can be: about one
-    # byte in ten is a control byte that no text file holds.
+    # byte in ten is a control byte that no text file contains.
     noise = np.random.default_rng(7).integers(1, 256, 5000, dtype=np.uint8)
     content = b"email,name\n" + noise.tobytes()
     first = 11 + int(np.flatnonzero((noise < 0x20) & ~np.isin(noise, [9, 10, 13]))[0])
@@ -1362,7 +1362,7 @@ def test_headerless_file_named_without_its_values(
         read_lead_file(_write(tmp_path, "leads.csv", content))
 
     assert caught.value.reason.startswith(
-        f"line 1 looks like a lead, not a header row: column {column} of 6 holds "
+        f"line 1 looks like a lead, not a header row: column {column} of 6 contains "
         f"{kind}"
     )
     assert caught.value.line == 1
