@@ -29,6 +29,10 @@ GONE = PHONE_REMOVED
         ("short +49 30 12345 line", None, f"short {GONE} line"),
         ("two: 0301234567 and 040 98 76 54", "de", f"two: {GONE} and {GONE}"),
         ("full-width ０３０１２３４５６７８", "DE", f"full-width {GONE}"),
+        # Toll-free numbers spelt with letters.
+        ("call 1-800-FLOWERS today", "US", f"call {GONE} today"),
+        ("or 800-GO-FEDEX", None, f"or {GONE}"),
+        ("hotline (888) 555-TAXI.", "US", f"hotline {GONE}."),
     ],
 )
 def test_phone_numbers_replaced(text, region, expected):
@@ -42,6 +46,8 @@ def test_phone_numbers_replaced(text, region, expected):
         "Budget approved for Q3, decision by the CFO",
         'Said "call after 3pm", prefers email',
         "ticket 123-456",
+        "800 EMPLOYEES in 3 sites",
+        "ISO 9001 CERTIFIED",
         "",
     ],
 )

@@ -21,6 +21,17 @@ DIGIT_RUN = re.compile(r"[+(]?\d(?:[ \t./()\u2010-\u2015-]{0,2}\d){6,}")
 tabs, dots, slashes, parentheses, hyphens or dashes, with an optional leading
 plus sign or parenthesis."""
 
+_TOLL_FREE = r"8(?:00|33|44|55|66|77|88)"
+VANITY_NUMBER = re.compile(
+    rf"(?:\+?1[ .-]?\(?{_TOLL_FREE}\)?[ .-]?|\({_TOLL_FREE}\) ?|{_TOLL_FREE}[-.])"
+    r"(?=[A-Z0-9-]*[A-Z])[A-Z0-9](?:-?[A-Z0-9]){5,9}\b"
+)
+"""A North American toll-free number written with letters, such as 1-800-FLOWERS
+or 800-GO-FEDEX: area code 800, 833, 844, 855, 866, 877 or 888, then seven to ten
+capital letters and digits, at least one a letter. Without a leading 1 or
+parentheses, the area code must be followed by a hyphen or dot, so that "800
+EMPLOYEES" stays."""
+
 UNKNOWN_REGION = "ZZ"
 """phonenumbers' region code for "unknown": only numbers that start with + match."""
 
@@ -34,7 +45,8 @@ def remove_phone_numbers(text: str, region: str | None) -> str:
     short counts such as "50 seats" for German numbers. Then every remaining
     :data:`DIGIT_RUN` goes as well, whatever the region. That pass also removes
     dates such as 2026-12-01 and amounts written with dots such as 1.000.000,
-    which is accepted because a number missed would reach a partner.
+    which is accepted because a number missed would reach a partner. A last pass
+    removes toll-free numbers spelt with letters (:data:`VANITY_NUMBER`).
     """
     code = (region or UNKNOWN_REGION).strip().upper() or UNKNOWN_REGION
     pieces = []
@@ -47,7 +59,8 @@ def remove_phone_numbers(text: str, region: str | None) -> str:
         pieces.append(PHONE_REMOVED)
         end = match.end
     pieces.append(text[end:])
-    return DIGIT_RUN.sub(PHONE_REMOVED, "".join(pieces))
+    digits_removed = DIGIT_RUN.sub(PHONE_REMOVED, "".join(pieces))
+    return VANITY_NUMBER.sub(PHONE_REMOVED, digits_removed)
 
 
 def redact_do_not_call_notes(rows: Iterable[dict[str, Any]]) -> int:
