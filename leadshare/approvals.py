@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+import unicodedata
 from typing import Literal
 
 import pandas as pd
@@ -116,11 +117,19 @@ class ApprovalDecision(DecisionRow):
     @field_validator("approver", mode="after")
     @classmethod
     def _one_line_approver(cls, value: str) -> str:
-        """Reject control characters: a line break would add lines to the audit text."""
-        if _CONTROL.search(value):
+        """Reject control and format characters.
+
+        A line break would add lines to the audit text, and a format character
+        (a zero-width space, a right-to-left override) would make it show another
+        name than the one stored.
+        """
+        if _CONTROL.search(value) or any(
+            unicodedata.category(char) == "Cf" for char in value
+        ):
             raise ValueError(
-                "the approver name contains a line break or another control "
-                "character; give the name on one line"
+                "the approver name contains a line break or another control or "
+                "format character (such as a zero-width space); type the name "
+                "on one line, in visible characters only"
             )
         if len(value) > MAX_APPROVER_LENGTH:
             raise ValueError(

@@ -406,7 +406,7 @@ def _line_of(data: bytes, offset: int) -> int:
 def _read_csv(data: bytes, path: Path, encoding: str) -> RawBatch:
     records = _find_records(data, path)
     declared, records = _skip_sep_line(data, records, path)
-    _check_data_rows(records, path)
+    _check_data_rows(data, records, path)
     header_line = int(records.lines[0])
     header_text = _record_text(data, records, 0)
     delimiter, trailing = _choose_delimiter(
@@ -502,8 +502,12 @@ def _skip_sep_line(
     return declared, rest
 
 
-def _check_data_rows(records: _Records, path: Path) -> None:
+def _check_data_rows(data: bytes, records: _Records, path: Path) -> None:
     if len(records.starts) < 2:
+        # One line that is a lead: the file has no header, not no data rows.
+        text = _record_text(data, records, 0)
+        cells = re.split("[,;\t]", text)
+        _check_not_data([cell.strip() for cell in cells], path, int(records.lines[0]))
         raise IntakeError(
             str(path),
             "the file has a header but no data rows",
@@ -1484,22 +1488,22 @@ def _mark_repeated_headers(
     """
     names = [name.strip().casefold() for name in header]
     first = frame[header[0]]
-    candidates = first.notna() & (first.str.strip().str.lower() == names[0].lower())
+    # In any order: two exports of one source can order their columns differently.
+    candidates = first.notna() & first.str.strip().str.casefold().isin(names)
     if not candidates.any():
         return
     header_line = int(records.lines[0])
     for index in np.flatnonzero(candidates.to_numpy()):
         values = frame.iloc[index, : len(header)]
-        if any(
-            pd.isna(value) or value.strip().casefold() != name
-            for value, name in zip(values, names, strict=True)
-        ):
+        if any(pd.isna(value) for value in values) or sorted(
+            value.strip().casefold() for value in values
+        ) != sorted(names):
             continue
         row = int(frame.iloc[index][ROW_COLUMN])
         frame.iloc[index, frame.columns.get_loc(PROBLEM_COLUMN)] = (
             f"line {int(records.lines[row])}: repeated header row. It contains the "
-            f"column names of line {header_line} again, as when two exports are "
-            "joined, and is not a lead"
+            f"column names of line {header_line} again (in any order), as when two "
+            "exports are joined, and is not a lead"
         )
         for column in header:
             frame.iloc[index, frame.columns.get_loc(column)] = None

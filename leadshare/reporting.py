@@ -132,7 +132,9 @@ def _partner_row(delivery: DeliverySummary, counts: dict) -> dict:
         "waiting": delivery.waiting,
         "pending_total": _count(counts, "pending"),
         "error": delivery.error,
-        "waiting_reason": delivery.waiting_reason if delivery.waiting else None,
+        # Set only where transfers were left waiting; after a redirect the one
+        # transfer that was tried counts as retry_later, not waiting.
+        "waiting_reason": delivery.waiting_reason,
     }
 
 

@@ -206,6 +206,12 @@ def resolve_secret(reference: str | None) -> str | None:
                 f"secret reference {reference!r}: environment variable {name} is not set; "
                 f"export it or change the reference"
             )
+        if not value.strip():
+            raise ConfigError(
+                f"secret reference {reference!r}: environment variable {name} is "
+                "empty; set it to the partner's secret (whsec_...) or change the "
+                "reference"
+            )
         return value
     if kind == "block" and BLOCK_NAME.fullmatch(name):
         return _secret_block_value(name)

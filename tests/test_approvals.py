@@ -486,16 +486,15 @@ def test_cli_approver_on_one_line(queued, home):
     from leadshare import cli
 
     lead = _lead(home, "Globex")
-    forged = "mia\napproved by the CFO"
+    for forged in ("mia\napproved by the CFO", "eve\u200bX\u202e"):
+        result = CliRunner().invoke(
+            cli.app, ["approvals", "approve", lead, "--approver", forged]
+        )
 
-    result = CliRunner().invoke(
-        cli.app, ["approvals", "approve", lead, "--approver", forged]
-    )
-
-    assert result.exit_code == 2
-    assert "approver: the approver name contains a line break" in " ".join(
-        result.output.split()
-    )
+        assert result.exit_code == 2
+        assert "approver: the approver name contains a line break" in " ".join(
+            result.output.split()
+        )
     assert db_rows(home, f"select status from approvals where lead_id = '{lead}'") == [
         ("pending",)
     ]

@@ -395,6 +395,7 @@ def test_redirect_keeps_pending_and_stops(store, settings, caplog):
         "the webhook URL redirects (HTTP 308) to https://moved.example/hook; "
         "update it in partners.yaml"
     )
+    assert summary.waiting_reason == summary.error
     assert [status for _, status, _, _ in rows] == ["pending"] * 3
     assert [attempts for _, _, attempts, _ in rows] == [1, 0, 0]
     redirect_lines = [r.message for r in caplog.records if "308" in r.message]

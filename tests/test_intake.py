@@ -1253,7 +1253,7 @@ def test_repeated_header_row_quarantined(tmp_path: Path) -> None:
     assert _rows_are_complete(batch.frame, 5)
     assert problems[2] == (
         "line 4: repeated header row. It contains the column names of line 1 "
-        "again, as when two exports are joined, and is not a lead"
+        "again (in any order), as when two exports are joined, and is not a lead"
     )
     assert problems[:2] == [None, None]
     assert problems[3:] == [None, None]
@@ -1368,6 +1368,19 @@ def test_headerless_file_named_without_its_values(
     assert caught.value.line == 1
     for cell in ("hilde", "Privat", "1112223", "Berlin"):
         assert cell not in str(caught.value)
+
+
+def test_one_line_lead_named_as_missing_header(tmp_path: Path) -> None:
+    content = b"Zelda Quartz,zelda.q@acme-widgets.example,+49 30 1234567\n"
+
+    with pytest.raises(IntakeError) as caught:
+        read_lead_file(_write(tmp_path, "leads.csv", content))
+
+    assert caught.value.reason.startswith(
+        "line 1 looks like a lead, not a header row: column 2 of 3 contains an "
+        "e-mail address"
+    )
+    assert "zelda" not in str(caught.value).lower()
 
 
 def test_stray_control_byte_still_text(tmp_path: Path) -> None:

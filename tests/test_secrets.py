@@ -22,6 +22,20 @@ def test_unset_env_reference_named(monkeypatch):
         resolve_secret("env:TEST_SECRET_UNSET")
 
 
+@pytest.mark.parametrize("value", ["", "  "])
+def test_empty_env_reference_named(monkeypatch, value):
+    monkeypatch.setenv("TEST_SECRET_EMPTY", value)
+
+    with pytest.raises(ConfigError) as caught:
+        resolve_secret("env:TEST_SECRET_EMPTY")
+
+    assert str(caught.value) == (
+        "secret reference 'env:TEST_SECRET_EMPTY': environment variable "
+        "TEST_SECRET_EMPTY is empty; set it to the partner's secret (whsec_...) or "
+        "change the reference"
+    )
+
+
 @pytest.mark.parametrize(
     "reference",
     [
