@@ -63,7 +63,7 @@ def _share(ctx: RunContext, deliver: bool) -> dict:
     # Before any commit, so an opt-out in this run's files does not withdraw a
     # transfer that its partner has already accepted.
     record_sent_webhooks(ctx)
-    backlog_placed = rematch_waiting_leads(ctx)
+    backlog = rematch_waiting_leads(ctx)
     for item in claim_inbox_files(ctx):
         read = read_lead_file(ctx, item)
         if read is None:
@@ -97,7 +97,7 @@ def _share(ctx: RunContext, deliver: bool) -> dict:
         for partner, state in zip(ctx.config.partners, states, strict=False)
         if not state.is_completed()
     }
-    summary = publish_report(ctx, deliveries, backlog_placed, failed_tasks)
+    summary = publish_report(ctx, deliveries, backlog, failed_tasks)
     post_run_summary(ctx, summary)
     if failed_tasks:
         raise DeliveriesFailedError(

@@ -200,6 +200,12 @@ def _print_summary(summary: dict) -> None:
             f"Placed {counted(summary['backlog_placed'], 'waiting lead')} from "
             "earlier runs with a partner"
         )
+    if summary.get("backlog_held") or summary.get("backlog_disqualified"):
+        console.print(
+            f"Of the leads from earlier runs, {summary.get('backlog_held', 0):,} went "
+            f"to the approval queue and {summary.get('backlog_disqualified', 0):,} "
+            "failed a rule changed since; `status` counts them under their own run"
+        )
     partners = Table(title="Transfers per partner")
     for column in PARTNER_COLUMNS:
         partners.add_column(column)

@@ -1122,8 +1122,19 @@ def match_batch(ctx: RunContext, frame: pd.DataFrame, batch: str) -> MatchResult
     return result
 
 
-def rematch_backlog(ctx: RunContext) -> int:
-    """Offer leads that found no partner earlier again; return how many were placed.
+@dataclass(frozen=True)
+class BacklogCounts:
+    """What a run did with the leads that earlier runs could not place."""
+
+    placed: int = 0
+    held: int = 0
+    """Strategic accounts now, sent to the approval queue."""
+    disqualified: int = 0
+    """Failing a rule that changed since they were read."""
+
+
+def rematch_backlog(ctx: RunContext) -> BacklogCounts:
+    """Offer leads that found no partner earlier again, and count what became of them.
 
     Capacity renews every day and partners change, so a lead that missed out is
     offered again in every run until it is older than the freshness window. Each
@@ -1133,7 +1144,7 @@ def rematch_backlog(ctx: RunContext) -> int:
     days = ctx.config.rules.freshness_days or 30
     backlog = ctx.store.frame("backlog_leads", since=ctx.now - dt.timedelta(days=days))
     if backlog.empty:
-        return 0
+        return BacklogCounts()
     backlog["outcome"] = None
     number_formats = {
         name: profile.number_format for name, profile in ctx.config.profiles.items()
@@ -1152,7 +1163,7 @@ def rematch_backlog(ctx: RunContext) -> int:
     columns = ["lead_id", "outcome", "rule", "reason"]
     decided = [part[columns] for part in (placed, held, failed) if not part.empty]
     if not decided:
-        return 0
+        return BacklogCounts()
     matched = [part for part in (placed, held) if not part.empty]
     with ctx.store.transaction() as tx:
         if matched:
@@ -1171,7 +1182,7 @@ def rematch_backlog(ctx: RunContext) -> int:
         len(held),
         len(failed),
     )
-    return len(placed)
+    return BacklogCounts(len(placed), len(held), len(failed))
 
 
 def _approval_rows(ctx: RunContext, waiting: pd.DataFrame) -> pd.DataFrame:

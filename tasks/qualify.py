@@ -42,11 +42,14 @@ def match_partners(ctx: RunContext, frame: pd.DataFrame, batch: str) -> MatchRes
 
 
 @task(cache_policy=NO_CACHE)
-def rematch_waiting_leads(ctx: RunContext) -> int:
+def rematch_waiting_leads(ctx: RunContext) -> pipeline.BacklogCounts:
     """Offer again the leads that earlier runs could not place (one run per run)."""
     progress.stage("Offering waiting leads again")
-    placed = pipeline.rematch_backlog(ctx)
+    counts = pipeline.rematch_backlog(ctx)
     get_run_logger().info(
-        "Backlog: %s placed with a partner", counted(placed, "waiting lead")
+        "Backlog: %s placed with a partner, %s held for approval, %s disqualified",
+        counted(counts.placed, "waiting lead"),
+        f"{counts.held:,}",
+        f"{counts.disqualified:,}",
     )
-    return placed
+    return counts

@@ -13,7 +13,7 @@ from prefect.runtime import flow_run
 
 from leadshare import progress
 from leadshare.delivery import DeliverySummary
-from leadshare.pipeline import RunContext
+from leadshare.pipeline import BacklogCounts, RunContext
 from leadshare.reporting import run_summary, slack_summary
 from leadshare.slack import SlackPostError
 from leadshare.words import counted
@@ -24,7 +24,7 @@ from tasks.transfer import slack_client
 def publish_report(
     ctx: RunContext,
     deliveries: list[DeliverySummary],
-    backlog_placed: int = 0,
+    backlog: BacklogCounts | None = None,
     failed_tasks: dict[str, str] | None = None,
 ) -> dict:
     """Record the run as completed and publish its summary as Prefect artifacts.
@@ -34,7 +34,10 @@ def publish_report(
     """
     progress.stage("Publishing the run report")
     summary = run_summary(ctx, deliveries, failed_tasks)
-    summary["backlog_placed"] = backlog_placed
+    backlog = backlog or BacklogCounts()
+    summary["backlog_placed"] = backlog.placed
+    summary["backlog_held"] = backlog.held
+    summary["backlog_disqualified"] = backlog.disqualified
     with ctx.store.transaction() as tx:
         tx.execute(
             "finish_run",

@@ -47,11 +47,12 @@ def small_partner(home):
 
 def _run(now: dt.datetime) -> pipeline.RunContext:
     ctx = build_context(now=now)
-    placed = pipeline.rematch_backlog(ctx)
+    backlog = pipeline.rematch_backlog(ctx)
     for item in pipeline.claim_files(ctx):
         pipeline.commit_batch(ctx, item, *_stages(ctx, item))
         pipeline.archive_file(ctx, item, "committed")
-    ctx.placed = placed
+    ctx.placed = backlog.placed
+    ctx.backlog = backlog
     return ctx
 
 
@@ -338,6 +339,7 @@ def test_backlog_rechecks_current_rules(waiting_leads, home):
     later = _run(waiting_leads + dt.timedelta(days=10))
 
     assert later.placed == 1
+    assert later.backlog.disqualified == 3
     assert _outcome_of(later, "Plain Co")[0] == "shared"
     stale = _outcome_of(later, "Stale Co")
     assert stale[:2] == ("disqualified", "stale")

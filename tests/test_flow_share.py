@@ -846,6 +846,7 @@ def test_do_not_call_phone_never_leaves(home, tmp_path):
 
     assert summary["outcomes"]["shared"] == 3
     assert again["backlog_placed"] == 1
+    assert (again["backlog_held"], again["backlog_disqualified"]) == (0, 0)
     sent = sent_rows()
     assert sent["D1"]["phone"] == ""
     assert sent["D1"]["phone_e164"] == ""
