@@ -173,7 +173,7 @@ PARTNER_COLUMNS = (
 def _print_summary(summary: dict) -> None:
     # The run id goes on its own line: as a narrow table's title it wrapped.
     _stdout().print(f"Run {summary['run_id']}")
-    table = Table(title=f"{summary['rows_in']} rows in")
+    table = Table(title=f"{counted(summary['rows_in'], 'row')} in")
     table.add_column("outcome")
     table.add_column("rows", justify="right")
     for name, count in summary["outcomes"].items():

@@ -683,6 +683,44 @@ def test_run_exits_1_on_partner_error(home, monkeypatch):
     assert f"error: deliveries to partner P-DROP wait: {error}" in result.stderr
 
 
+def test_run_prints_waits_moves_and_backlog(home, monkeypatch):
+    from leadshare import cli
+
+    partner = {column: 0 for column in cli.PARTNER_COLUMNS}
+    partner.update(partner="P-REST", channel="webhook", waiting=2, retry_later=1)
+    partner.update(error=None, waiting_reason="the partner is inactive (paused)")
+    summary = {
+        "run_id": "run-here",
+        "rows_in": 3000,
+        "outcomes": {"shared": 3000},
+        "rejected_files": [
+            {
+                "file": "bad.csv",
+                "reason": "inbox/generic/bad.csv: the file is empty",
+                "quarantined_as": "quarantine/generic/0123456789ab-bad.csv",
+            }
+        ],
+        "partners": [partner],
+        "backlog_placed": 4,
+        "backlog_held": 1,
+        "backlog_disqualified": 2,
+    }
+    monkeypatch.setattr(cli, "_run_flow", lambda: summary)
+
+    result = CliRunner().invoke(cli.app, ["run"])
+    printed = " ".join(result.output.split())
+
+    assert result.exit_code == 0, result.output
+    assert "3,000 rows in" in printed
+    assert "moved to quarantine/generic/0123456789ab-bad.csv" in printed
+    assert "P-REST: 3 waiting: the partner is inactive (paused)" in printed
+    assert "Placed 4 waiting leads from earlier runs with a partner" in printed
+    assert (
+        "Of the leads from earlier runs, 1 went to the approval queue and 2 failed "
+        "a rule changed since"
+    ) in printed
+
+
 def test_unreachable_prefect_server_named(home: Path, tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
