@@ -1124,7 +1124,7 @@ def match_batch(ctx: RunContext, frame: pd.DataFrame, batch: str) -> MatchResult
 
 @dataclass(frozen=True)
 class BacklogCounts:
-    """What a run did with the leads that earlier runs could not place."""
+    """Counts of the leads that earlier runs could not place, by this run's result."""
 
     placed: int = 0
     held: int = 0

@@ -168,8 +168,8 @@ def test_share_names_files_another_run_handled(home, tmp_path, monkeypatch):
 
 
 def test_share_lists_a_skipped_repeat_once(home, tmp_path, monkeypatch):
-    # A file committed before and given again is skipped by this run, and the
-    # skip names the run that committed it; it is not listed a second time.
+    # A file committed before and given again is skipped by this run. The skip
+    # names the run that committed it, so the file is not listed a second time.
     from leadshare import cli
 
     source = _committed_elsewhere(home, tmp_path, "run-before")

@@ -144,7 +144,7 @@ def test_fuzzy_company_numbers_differ() -> None:
     assert _links(result) == {3: 1}
 
 
-def test_fuzzy_match_needs_same_contacts_or_same_name() -> None:
+def test_fuzzy_match_needs_same_contacts() -> None:
     # Three pairs of two people each: a similar name or company, and a different
     # e-mail and phone. None may hide the other. The last pair is one person with
     # a second address (same name, same company), which stays a duplicate.
