@@ -215,10 +215,10 @@ def _print_summary(summary: dict) -> None:
     for row in summary["partners"]:
         # Errors print after the summary (see _exit_on_errors); a wait that
         # needs no fix by hand, such as a paused partner, is explained here.
-        held = row["waiting"] + row["retry_later"]
-        if held and row.get("waiting_reason") and not row.get("error"):
+        pending = row["waiting"] + row["retry_later"]
+        if pending and row.get("waiting_reason") and not row.get("error"):
             console.print(
-                f"{row['partner']}: {held} waiting: {row['waiting_reason']}",
+                f"{row['partner']}: {pending} waiting: {row['waiting_reason']}",
                 markup=False,
                 highlight=False,
                 soft_wrap=True,

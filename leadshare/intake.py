@@ -221,10 +221,10 @@ _TEXT_CONTROL_BYTES = (0x09, 0x0A, 0x0D)
 def _binary_control_byte(data: bytes) -> int | None:
     """Return the offset of the first control byte if ``data`` looks binary, else None.
 
-    Text files contain no C0 control bytes other than tab and line ends; an exported
-    sheet may contain one stray byte (such as 0x1A at the end), but in a binary file
+    Text files contain no C0 control bytes other than tab and line ends. An exported
+    sheet may contain one stray byte, such as 0x1A at the end. In a binary file
     without NUL bytes, such as an image or encrypted data, about one byte in ten is
-    one.
+    a control byte.
     The check reads the first _BINARY_SAMPLE_BYTES bytes and needs both a share
     and a count, so that a short file with one stray byte still reads as text.
     """
@@ -506,7 +506,7 @@ def _check_data_rows(data: bytes, records: _Records, path: Path) -> None:
     if len(records.starts) < 2:
         # One line that is a lead: the file has no header, not no data rows.
         text = _record_text(data, records, 0)
-        cells = re.split("[,;\t]", text)
+        cells = re.split("|".join(map(re.escape, DELIMITERS)), text)
         _check_not_data([cell.strip() for cell in cells], path, int(records.lines[0]))
         raise IntakeError(
             str(path),

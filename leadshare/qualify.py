@@ -498,9 +498,7 @@ def flag_unreadable_amounts(fields: _Fields, rules: Rules) -> np.ndarray:
             found[negative] = _labelled(
                 prefix,
                 values[negative].map(repr).to_numpy(dtype=object),
-                suffix.replace(
-                    " is not a number that leadshare can read", " is below zero", 1
-                ),
+                _unreadable_advice(fields, field, label, negative=True),
             )
         reasons[unreadable] = _joined(reasons[unreadable], found)
     return reasons
@@ -510,16 +508,24 @@ _NEGATIVE = r"\s*[-−]\s*\d"
 """A value that starts with a minus sign (ASCII or U+2212) and a digit."""
 
 
-def _unreadable_advice(fields: _Fields, field: str, label: str) -> str:
+def _unreadable_advice(
+    fields: _Fields, field: str, label: str, negative: bool = False
+) -> str:
     """Return the end of an unreadable amount's reason: why it matters, what to do.
 
     A re-import of the corrected row does not replace a lead held for approval, so
-    the advice is a decision in the approval queue.
+    the advice is a decision in the approval queue. A ``negative`` value is a
+    number, so the number format plays no part in its advice.
     """
     decide = (
         "Check the value, then approve, reassign or reject the lead with "
         "`leadshare approvals`"
     )
+    if negative:
+        return (
+            f" is below zero, so the rules on {label} could not use it. {decide}, "
+            "and correct the value in the source"
+        )
     if field != "annual_revenue":
         return (
             f" is not a number that leadshare can read, so the rules on {label} "

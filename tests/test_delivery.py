@@ -662,7 +662,7 @@ def test_malformed_secret_leaves_transfers_waiting(store, settings, monkeypatch)
 
 def test_unset_secret_is_the_partners_error(store, settings, monkeypatch):
     # The example config's webhook partner outside the demo. Its transfers wait,
-    # and the row's error (which makes share and run exit 1) says why.
+    # and the row's error gives the reason, so share and run exit 1.
     monkeypatch.delenv("TEST_PARTNER_SECRET")
 
     summary = deliver_partner(store, settings, _partner("http://127.0.0.1:9/x"), NOW)

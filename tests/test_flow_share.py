@@ -1393,8 +1393,8 @@ def test_quarantined_opt_outs_withdraw_held_leads(home, tmp_path):
     # status shows the first run's counts and, below them, what its rows are now.
     from leadshare import cli
 
-    shown = CliRunner().invoke(cli.app, ["status"])
-    lines = " ".join(shown.output.split())
+    status_output = CliRunner().invoke(cli.app, ["status"])
+    lines = " ".join(status_output.output.split())
     assert f"{first['run_id']} started" in lines
     assert "shared 5 now: suppressed 5 (changed after the run" in lines
     outcomes = _outcome_rows(home, "opt_outs.csv")

@@ -1353,9 +1353,9 @@ def test_single_column_with_colons_in_values_still_read(tmp_path: Path) -> None:
 def test_headerless_file_named_without_its_values(
     tmp_path: Path, first_line: str, column: int, kind: str
 ) -> None:
-    # The first line is a lead. Its cells must not reach the reason, which goes
-    # to logs, the store and the quarantine folder; the repeated "Berlin" must not
-    # be reported as a duplicate column name either.
+    # The first line is a lead. Its cells must not reach the reason, because the
+    # reason goes to logs, the store and the quarantine folder. The repeated
+    # "Berlin" must not be reported as a duplicate column name either.
     content = f"{first_line}\nX-2,bo@example.org,Bo,Ng,Paris,Paris\n".encode()
 
     with pytest.raises(IntakeError) as caught:

@@ -368,6 +368,14 @@ def test_negative_size_named_below_zero(size):
     assert "`leadshare approvals`" in reason
 
 
+def test_negative_revenue_named_below_zero():
+    result = qualify(_frame(annual_revenue="-5000"), REVENUE_RULES, NOW)
+
+    reason = result.loc[0, "unreadable_amount"]
+    assert reason.startswith("annual revenue '-5000' is below zero, so the rules")
+    assert "number_format" not in reason
+
+
 def test_both_unreadable_in_one_reason():
     frame = _frame(company_size="many", annual_revenue="75.000")
 
