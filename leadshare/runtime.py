@@ -27,6 +27,7 @@ def build_context(
     config = load_config(settings.config_dir)
     check_intro_templates(config.partners)
     store = open_store(settings.database_url, settings.store_wait_s)
+    store.adopt_partner_ids([partner.id for partner in config.partners])
     now = now or dt.datetime.now(dt.UTC)
     run_id = run_id or f"run-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     return RunContext(

@@ -444,6 +444,18 @@ class LeadStore:
                     tx.connection.execute(sa.text(statement))
                 self.column_types = _store_column_types(tx.connection)
 
+    def adopt_partner_ids(self, partner_ids: list[str]) -> None:
+        """Give stored rows of a partner the spelling of its id in ``partner_ids``.
+
+        Ids match in any case, so a partner whose id changed only in case in
+        partners.yaml keeps its outbox, capacity used, endpoint state and approvals.
+        """
+        if not partner_ids:
+            return
+        ids = pd.DataFrame({"partner_id": partner_ids})
+        with self.transaction() as tx, tx.incoming(ids):
+            tx.execute_script("adopt_partner_ids")
+
     def rows(self, name: str, **params: Any) -> list[dict[str, Any]]:
         with self.transaction() as tx:
             return tx.rows(name, **params)

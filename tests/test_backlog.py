@@ -107,6 +107,30 @@ def test_backlog_lead_explained_with_latest_decision(small_partner):
 
 
 
+def test_partner_id_case_change_keeps_its_history(small_partner, home):
+    day1 = dt.datetime(2026, 12, 7, 9, tzinfo=dt.UTC)
+    first = _run(day1)
+    assert _count(first, "shared") == 4
+    with first.store.transaction() as tx:
+        tx.connection.exec_driver_sql(
+            "insert into endpoint_state values ('P-ONE', now(), 'HTTP 410 Gone')"
+        )
+    path = home / "config" / "partners.yaml"
+    path.write_text(path.read_text().replace("P-ONE", "p-One"))
+
+    same_day = _run(day1 + dt.timedelta(hours=1))
+
+    # Four leads today already used the daily capacity of 4 under the old spelling.
+    assert same_day.placed == 0
+    with same_day.store.transaction() as tx:
+        stored = tx.connection.exec_driver_sql(
+            "select distinct partner_id from transfers"
+        ).fetchall()
+    assert stored == [("p-One",)]
+    disabled = same_day.store.rows("disabled_endpoints")
+    assert [row["partner_id"] for row in disabled] == ["p-One"]
+
+
 def test_backlog_reads_amounts_per_profile(small_partner, home):
     profiles = home / "config" / "profiles"
     german = yaml.safe_load((profiles / "generic.yaml").read_text())
