@@ -223,6 +223,26 @@ def _print_summary(summary: dict) -> None:
                 highlight=False,
                 soft_wrap=True,
             )
+        if row.get("failed_leads"):
+            console.print(
+                _failed_line(row["partner"], row["failed_leads"], row["failed_reason"]),
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
+def _failed_line(partner: str, leads: list[str], reason: str | None) -> str:
+    """Describe the transfers that a partner rejected for good in this run."""
+    shown = ", ".join(leads[:3])
+    if len(leads) > 3:
+        shown += f" and {len(leads) - 3:,} more"
+    return (
+        f"{partner}: {counted(len(leads), 'transfer')} failed for good ({shown}), "
+        f"rejected by the partner, for example with: {reason}. No run sends them "
+        "again, so these leads reach no partner. `leadshare explain LEAD_ID` shows "
+        "each transfer and its error"
+    )
 
 
 def _free_name(target: Path) -> Path:

@@ -43,6 +43,9 @@ def run_summary(
         row["partner_id"]: row
         for row in ctx.store.rows("transfer_counts", run_id=ctx.run_id)
     }
+    failed_leads: dict[str, list[dict]] = {}
+    for row in ctx.store.rows("run_failed_transfers", run_id=ctx.run_id):
+        failed_leads.setdefault(row["partner_id"], []).append(row)
     failed_tasks = failed_tasks or {}
     delivered = {delivery.partner_id: delivery for delivery in deliveries}
     partners = []
@@ -62,7 +65,9 @@ def run_summary(
             delivery = delivered[partner.id]
         else:
             continue
-        partners.append(_partner_row(delivery, by_partner.get(partner.id, {})))
+        row = _partner_row(delivery, by_partner.get(partner.id, {}))
+        _add_failed_leads(row, failed_leads.get(partner.id, []))
+        partners.append(row)
     partners.extend(_unconfigured_partners(ctx, by_partner))
     return {
         "run_id": ctx.run_id,
@@ -138,6 +143,16 @@ def _partner_row(delivery: DeliverySummary, counts: dict) -> dict:
     }
 
 
+def _add_failed_leads(row: dict, failed: list[dict]) -> None:
+    """Add the leads whose transfers this run failed for good, and the first error.
+
+    The partner rejected these transfers, and no run sends them again, so the
+    leads reach no partner unless someone acts.
+    """
+    row["failed_leads"] = [transfer["lead_id"] for transfer in failed]
+    row["failed_reason"] = failed[0]["last_error"] if failed else None
+
+
 def _unconfigured_partners(
     ctx: RunContext, by_partner: dict[str, dict]
 ) -> list[dict]:
@@ -181,6 +196,8 @@ def _unconfigured_partners(
                 "pending_total": count,
                 "error": None,
                 "waiting_reason": "the partner is not in partners.yaml",
+                "failed_leads": [],
+                "failed_reason": None,
             }
         )
     return rows

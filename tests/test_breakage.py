@@ -689,6 +689,10 @@ def test_run_prints_waits_moves_and_backlog(home, monkeypatch):
     partner = {column: 0 for column in cli.PARTNER_COLUMNS}
     partner.update(partner="P-REST", channel="webhook", waiting=2, retry_later=1)
     partner.update(error=None, waiting_reason="the partner is inactive (paused)")
+    partner.update(
+        failed_leads=["L-1", "L-2", "L-3", "L-4", "L-5"],
+        failed_reason="HTTP 422 Unprocessable Entity: unknown industry",
+    )
     summary = {
         "run_id": "run-here",
         "rows_in": 3000,
@@ -714,6 +718,8 @@ def test_run_prints_waits_moves_and_backlog(home, monkeypatch):
     assert "3,000 rows in" in printed
     assert "moved to quarantine/generic/0123456789ab-bad.csv" in printed
     assert "P-REST: 3 waiting: the partner is inactive (paused)" in printed
+    assert "P-REST: 5 transfers failed for good (L-1, L-2, L-3 and 2 more)" in printed
+    assert "for example with: HTTP 422 Unprocessable Entity: unknown" in printed
     assert "Placed 4 waiting leads from earlier runs with a partner" in printed
     assert (
         "Of the leads from earlier runs, 1 went to the approval queue and 2 failed "

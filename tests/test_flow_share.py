@@ -1722,6 +1722,34 @@ def _partners_sharing_us_leads(home: Path, hook_url: str) -> None:
     config.write_text(yaml.safe_dump(data))
 
 
+def test_rejected_transfers_listed_in_summary(home, tmp_path, monkeypatch):
+    import json
+
+    from flows import share
+    from leadshare import cli
+    from leadshare.generate import write_leads
+
+    monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
+    monkeypatch.setattr(share, "share_leads", share.share_leads.with_options(retries=0))
+    leads = write_leads(tmp_path / "leads.csv", 300, seed=11)
+    rejection = Reply(422, body=b'{"error": "industry not accepted"}')
+    with LocalEndpoint(script=[rejection], secret=SECRET) as endpoint:
+        _partners_sharing_us_leads(home, endpoint.url)
+        result = CliRunner().invoke(cli.app, ["share", "--json", str(leads)])
+    summary = json.loads(result.stdout)
+    hook = {row["partner"]: row for row in summary["partners"]}["P-HOOK"]
+    stored = db_rows(home, "select lead_id from transfers where status = 'failed'")
+
+    assert result.exit_code == 0, result.output
+    assert hook["failed"] == 1
+    assert hook["failed_leads"] == [stored[0][0]]
+    assert "HTTP 422" in hook["failed_reason"]
+    assert "industry not accepted" in hook["failed_reason"]
+    assert {row["partner"]: row for row in summary["partners"]}["P-DROP"][
+        "failed_leads"
+    ] == []
+
+
 def test_unwritable_outbox_reported_not_retried(home, tmp_path, monkeypatch):
     import json
 

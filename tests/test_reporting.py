@@ -16,7 +16,14 @@ from leadshare.reporting import run_summary
 from leadshare.store import open_store
 
 NOW = dt.datetime(2026, 12, 4, 10, tzinfo=dt.UTC)
-TABLE_KEYS = {*PARTNER_COLUMNS, "pending_total", "error", "waiting_reason"}
+TABLE_KEYS = {
+    *PARTNER_COLUMNS,
+    "pending_total",
+    "error",
+    "waiting_reason",
+    "failed_leads",
+    "failed_reason",
+}
 
 
 def _partner(partner_id: str) -> Partner:
@@ -112,6 +119,7 @@ def test_removed_partner_listed_as_waiting(store, caplog):
     assert removed["sent"] == 0
     assert removed["failed"] == 0
     assert removed["retry_later"] == 0
+    assert removed["failed_leads"] == []
     assert set(summary["outcomes"]) == {outcome.value for outcome in Outcome}
 
     warnings = [r.getMessage() for r in caplog.records if "P-GONE" in r.getMessage()]
