@@ -456,7 +456,13 @@ def explain(lead_id: str) -> None:
 
     try:
         ctx = _context()
-        lines = explain_lead(ctx.store, clean_lead_id(lead_id), ctx.config.rules)
+        lines = explain_lead(
+            ctx.store,
+            clean_lead_id(lead_id),
+            ctx.config.rules,
+            ctx.config.partners,
+            ctx.now,
+        )
     except LeadshareError as exc:
         _fail(exc)
     for line in lines:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from leadshare.config import Rules, ScoreRule
+from leadshare.config import Partner, Rules, ScoreRule
 from leadshare.intake import JSONL_SUFFIXES
 from leadshare.match import W_LOAD, W_PERFORMANCE, W_TIER
 from leadshare.replacement import REPLACED_RULE
@@ -21,13 +22,18 @@ DEFAULT_FRESHNESS_DAYS = 30
 
 
 def explain_lead(
-    store: LeadStore, lead_id: str, rules: Rules | None = None
+    store: LeadStore,
+    lead_id: str,
+    rules: Rules | None = None,
+    partners: list[Partner] | None = None,
+    now: dt.datetime | None = None,
 ) -> list[str]:
     """Return the explanation of ``lead_id`` as lines of text.
 
     ``rules`` are the current rules from rules.yaml. With them, the lines name the
     score rules and the freshness window in days. Without them, they name the
-    settings only.
+    settings only. With ``partners`` from partners.yaml, a pending transfer to a
+    partner that is missing there or inactive at ``now`` says so.
     """
     rows = store.rows("explain_lead", lead_id=lead_id)
     if not rows:
@@ -76,9 +82,13 @@ def explain_lead(
                 else "."
             )
         )
+        if transfer["status"] != "pending":
+            continue
         endpoint = disabled.get(transfer["partner_id"])
-        if transfer["status"] == "pending" and endpoint is not None:
+        if endpoint is not None:
             lines.append(_disabled_endpoint_line(endpoint))
+        if partners is not None:
+            lines.extend(_partner_wait_lines(transfer["partner_id"], partners, now))
     lines.extend(_row_number_lines(row["file_name"] for row in rows))
     return lines
 
@@ -177,6 +187,25 @@ def _disabled_endpoint_line(endpoint: dict) -> str:
         f"`leadshare endpoint enable {partner_id}` a run sends it again with the "
         "same webhook-id."
     )
+
+
+def _partner_wait_lines(
+    partner_id: str, partners: list[Partner], now: dt.datetime | None
+) -> list[str]:
+    """Describe why partners.yaml holds back a pending transfer to ``partner_id``."""
+    partner = next((p for p in partners if p.id == partner_id), None)
+    if partner is None:
+        return [
+            f"It waits because {partner_id} is not in partners.yaml. It goes out "
+            "once the partner is added back with this id."
+        ]
+    inactive = partner.inactive_reason(now or dt.datetime.now(dt.UTC))
+    if inactive:
+        return [
+            f"It waits because {partner_id} is inactive ({inactive}). It goes out "
+            "in the first run after the partner is active again."
+        ]
+    return []
 
 
 def _duplicate_line(row: dict, where: str) -> str:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from typer.testing import CliRunner
 
-from leadshare.config import Rules, ScoreRule
+from leadshare.config import Partner, Rules, ScoreRule
 from leadshare.explain import (
     _decision_lines,
     _offered_again_line,
     _outcome_line,
+    _partner_wait_lines,
     _row_number_lines,
     _score_rule_lines,
 )
@@ -177,3 +179,32 @@ def test_empty_lead_id_named(home):
     output = " ".join(result.output.split())
 
     assert "No lead (empty id) is recorded" in output
+
+
+def _partner(**fields) -> Partner:
+    return Partner(
+        id="P-A",
+        name="A",
+        capacity_per_day=10,
+        capacity_per_week=10,
+        channel="file_drop",
+        fields=["lead_id"],
+        **fields,
+    )
+
+
+def test_pending_transfer_wait_named():
+    now = dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC)
+    expired = _partner(agreement_expires=dt.date(2026, 12, 1))
+
+    removed = _partner_wait_lines("P-GONE", [_partner()], now)
+    paused = _partner_wait_lines("P-A", [_partner(status="paused")], now)
+    ended = _partner_wait_lines("P-A", [expired], now)
+
+    assert removed == [
+        "It waits because P-GONE is not in partners.yaml. It goes out once the "
+        "partner is added back with this id."
+    ]
+    assert "P-A is inactive (partner status is paused)" in paused[0]
+    assert "partner agreement expired on 2026-12-01" in ended[0]
+    assert _partner_wait_lines("P-A", [_partner()], now) == []
