@@ -354,14 +354,21 @@ def share(
 
 
 @app.command()
-def run() -> None:
+def run(
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the run summary as JSON, as share does."
+    ),
+) -> None:
     """Run the sharing flow once on whatever is in the inbox and outbox."""
     try:
         _context()  # a bad config or setting fails here, before Prefect starts
         summary = _run_flow()
     except LeadshareError as exc:
         _fail(exc)
-    _print_summary(summary)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, default=str))
+    else:
+        _print_summary(summary)
     _exit_on_errors(summary)
 
 
@@ -449,7 +456,11 @@ def demo(
 
 
 @app.command()
-def explain(lead_id: str) -> None:
+def explain(
+    lead_id: str = typer.Argument(
+        ..., help="Lead id such as L-0123456789abcdef, from a partner file or a list."
+    ),
+) -> None:
     """Say in words why LEAD_ID was shared, held, dropped or sent where it was."""
     from leadshare.explain import explain_lead
     from leadshare.ids import clean_lead_id
@@ -654,33 +665,47 @@ APPROVER = typer.Option(
 )
 
 
+HELD_LEAD = typer.Argument(
+    ..., help="Id of a held lead, as `leadshare approvals list` shows it."
+)
+NOTE = typer.Option("", help="Free text recorded with the decision.")
+
+
 @approvals_app.command("approve")
-def approvals_approve(lead_id: str, approver: str = APPROVER, note: str = "") -> None:
+def approvals_approve(
+    lead_id: str = HELD_LEAD, approver: str = APPROVER, note: str = NOTE
+) -> None:
     """Approve LEAD_ID for its proposed partner."""
     _decide(lead_id, "approve", None, approver, note)
 
 
 @approvals_app.command("reassign")
 def approvals_reassign(
-    lead_id: str,
+    lead_id: str = HELD_LEAD,
     partner: str = typer.Option(
         ..., help="Partner id to give the lead to, in any letter case."
     ),
     approver: str = APPROVER,
-    note: str = "",
+    note: str = NOTE,
 ) -> None:
     """Approve LEAD_ID for another partner."""
     _decide(lead_id, "reassign", partner, approver, note)
 
 
 @approvals_app.command("reject")
-def approvals_reject(lead_id: str, approver: str = APPROVER, note: str = "") -> None:
+def approvals_reject(
+    lead_id: str = HELD_LEAD, approver: str = APPROVER, note: str = NOTE
+) -> None:
     """Reject LEAD_ID: it is not shared."""
     _decide(lead_id, "reject", None, approver, note)
 
 
 @endpoint_app.command("enable")
-def endpoint_enable(partner_id: str) -> None:
+def endpoint_enable(
+    partner_id: str = typer.Argument(
+        ..., help="Partner id from partners.yaml, in any letter case."
+    ),
+) -> None:
     """Re-enable an endpoint disabled after a 410, 401 or 403, or end its back-off.
 
     Its waiting leads go in the next run, each with its first webhook-id.

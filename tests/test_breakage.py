@@ -322,7 +322,7 @@ def test_explain_trims_the_lead_id(home, monkeypatch):
     monkeypatch.setattr(
         explain,
         "explain_lead",
-        lambda store, lead_id, rules=None: requested_ids.append(lead_id) or ["ok"],
+        lambda store, lead_id, *context: requested_ids.append(lead_id) or ["ok"],
     )
     runner = CliRunner()
     for typed_id in ("  L-00000000000000ab\t", "\ufeffL-00000000000000AB\u200b", "l-00000000000000ab"):
@@ -725,6 +725,20 @@ def test_run_prints_waits_moves_and_backlog(home, monkeypatch):
         "Of the leads from earlier runs, 1 went to the approval queue and 2 failed "
         "a rule changed since"
     ) in printed
+
+
+def test_run_json_prints_summary(home, monkeypatch):
+    import json
+
+    from leadshare import cli
+
+    summary = {"run_id": "run-here", "rows_in": 0, "outcomes": {}, "partners": []}
+    monkeypatch.setattr(cli, "_run_flow", lambda: summary)
+
+    result = CliRunner().invoke(cli.app, ["run", "--json"])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == summary
 
 
 def test_unreachable_prefect_server_named(home: Path, tmp_path: Path) -> None:
