@@ -14,6 +14,7 @@ from prefect.runtime import flow_run
 from leadshare import prefect_logs
 from leadshare.errors import DeliveriesFailedError
 from leadshare.pipeline import RunContext, mark_run_failed
+from leadshare.reporting import summary_errors
 from leadshare.runtime import build_context
 from leadshare.words import counted
 from tasks.intake import archive_repeated_files, claim_inbox_files, read_lead_file
@@ -105,11 +106,18 @@ def _share(ctx: RunContext, deliver: bool) -> dict:
             "see their task logs",
             summary,
         )
-    get_run_logger().info(
-        "Sharing run finished: %s, %s",
-        counted(len(summary["files"]), "file"),
-        counted(summary["rows_in"], "row"),
-    )
+    done = f"{counted(len(summary['files']), 'file')}, {counted(summary['rows_in'], 'row')}"
+    errors = summary_errors(summary)
+    if errors:
+        # The run completes, because a retry would not fix these, but the UI
+        # shows the error line.
+        get_run_logger().error(
+            "Sharing run finished with errors that need a fix by hand (%s): %s",
+            done,
+            "; ".join(errors),
+        )
+    else:
+        get_run_logger().info("Sharing run finished: %s", done)
     return summary
 
 

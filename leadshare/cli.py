@@ -26,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from leadshare.errors import DeliveriesFailedError, LeadshareError, StoreError
-from leadshare.words import counted
+from leadshare.words import counted, utc_text
 
 app = typer.Typer(help="Partner lead sharing on Prefect.", no_args_is_help=True)
 approvals_app = typer.Typer(
@@ -379,19 +379,14 @@ def _exit_on_errors(summary: dict) -> None:
     example, needs a fix by hand. The partner's transfers wait in the outbox, and
     files that were not archived wait in the inbox, for the next run.
     """
-    for message in summary.get("errors", []):
+    from leadshare.reporting import summary_errors
+
+    errors = summary_errors(summary)
+    for message in errors:
         console.print(
             f"error: {message}", markup=False, highlight=False, soft_wrap=True
         )
-    failed = [row for row in summary.get("partners", []) if row.get("error")]
-    for row in failed:
-        console.print(
-            f"error: deliveries to partner {row['partner']} wait: {row['error']}",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
-    if failed or summary.get("errors"):
+    if errors:
         raise typer.Exit(code=1)
 
 
@@ -537,7 +532,7 @@ def endpoint_lines(
     for row in disabled:
         partner_id = row["partner_id"]
         lines.append(
-            f"  {partner_id}: disabled since {str(row['disabled_at'])[:19]}, "
+            f"  {partner_id}: disabled since {utc_text(row['disabled_at'])}, "
             f"{counted(waiting.get(partner_id, 0), 'transfer')} waiting "
             f"({row['reason']}). Once the cause is fixed, run "
             f"'leadshare endpoint enable {partner_id}'"
@@ -545,7 +540,7 @@ def endpoint_lines(
     for row in backing_off:
         lines.append(
             f"  {row['partner_id']}: backing off until "
-            f"{str(row['next_attempt_at'])[:19]} ({row['reason']}); its transfers "
+            f"{utc_text(row['next_attempt_at'])} ({row['reason']}); its transfers "
             "wait until then"
         )
     return lines
@@ -573,9 +568,14 @@ def run_lines(row: dict, now_counts: dict[str, int] | None = None) -> list[str]:
         described = f"reported by {summary['taken_over_by']}"
     files = row["files_in"] or 0
     rows = row["rows_in"] or 0
+    if not described and now_counts:
+        # A run still going, or one that ended before its summary was written.
+        described = f"recorded so far: {_outcome_text(now_counts)}"
+    elif not described and rows:
+        described = "no outcomes recorded"
     lines = [
         row["run_id"],
-        f"  started {str(row['started_at'])[:19]}, {row['status']}, "
+        f"  started {utc_text(row['started_at'])}, {row['status']}, "
         f"{counted(files, 'file')}, {counted(rows, 'row')}",
         f"  {described or 'no rows'}",
     ]
@@ -740,7 +740,7 @@ def endpoint_enable(
     if backing_off:
         typer.echo(
             f"Back-off of {partner_id} ended (it ran until "
-            f"{str(backing_off[0]['next_attempt_at'])[:19]}); its waiting transfers "
+            f"{utc_text(backing_off[0]['next_attempt_at'])}); its waiting transfers "
             "go in the next run."
         )
     if partner_id in disabled:

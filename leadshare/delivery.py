@@ -851,10 +851,10 @@ def _wait_for_files(summary, partner, reason: str, waiting: int) -> None:
     summary.waiting = waiting
     summary.errors.append(summary.error)
     log.error(
-        "Partner %s: %s wait for the next run because its %s files cannot be "
+        "Partner %s: %s for the next run because its %s files cannot be "
         "written: %s",
         partner.id,
-        counted(waiting, "transfer"),
+        counted(waiting, "transfer") + (" waits" if waiting == 1 else " wait"),
         partner.channel,
         summary.error,
     )

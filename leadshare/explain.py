@@ -12,6 +12,7 @@ from leadshare.intake import JSONL_SUFFIXES
 from leadshare.match import W_LOAD, W_PERFORMANCE, W_TIER
 from leadshare.replacement import REPLACED_RULE
 from leadshare.store import LeadStore
+from leadshare.words import utc_text
 
 MISSING_COUNTRY = "country (missing) is outside territory"
 """The start of the exclusion reason of a partner with a country list, for a lead
@@ -183,7 +184,7 @@ def _disabled_endpoint_line(endpoint: dict) -> str:
     partner_id = endpoint["partner_id"]
     return (
         f"It waits because the endpoint of {partner_id} is disabled since "
-        f"{str(endpoint['disabled_at'])[:19]}: {endpoint['reason']}. After "
+        f"{utc_text(endpoint['disabled_at'])}: {endpoint['reason']}. After "
         f"`leadshare endpoint enable {partner_id}` a run sends it again with the "
         "same webhook-id."
     )

@@ -203,6 +203,19 @@ def _unconfigured_partners(
     return rows
 
 
+def summary_errors(summary: dict) -> list[str]:
+    """Return the run's errors that need a fix by hand, one line each.
+
+    These are the run's ``errors`` and each partner row's ``error``, whose
+    transfers wait in the outbox until someone fixes the cause.
+    """
+    errors = list(summary.get("errors") or [])
+    for row in summary.get("partners", []):
+        if row.get("error"):
+            errors.append(f"deliveries to partner {row['partner']} wait: {row['error']}")
+    return errors
+
+
 def slack_summary(summary: dict) -> str:
     """Return a one-message summary of a run: counts and partner ids only."""
     nonzero = ", ".join(

@@ -459,7 +459,9 @@ def test_status_lines_fit_80_columns():
     lines = run_lines(row)
 
     assert lines[0] == row["run_id"]
-    assert lines[1] == "  started 2026-12-04 22:15:30, completed, 2 files, 3,000 rows"
+    assert lines[1] == (
+        "  started 2026-12-04 22:15:30 UTC, completed, 2 files, 3,000 rows"
+    )
     assert lines[2] == "  shared 932, suppressed 1,281"
     assert all(len(line) <= 80 for line in lines)
 
@@ -501,11 +503,35 @@ def test_status_line_of_taken_over_run():
     }
 
     expected = [
-        "  started 2026-12-04 22:15:30, crashed, 1 file, 0 rows",
+        "  started 2026-12-04 22:15:30 UTC, crashed, 1 file, 0 rows",
         "  reported by run-b",
     ]
     assert run_lines(row)[1:] == expected
     assert run_lines(row, {"shared": 2})[1:] == expected
+
+
+BERLIN_WINTER = dt.timezone(dt.timedelta(hours=1))
+
+
+def test_status_line_of_unfinished_run():
+    from leadshare.cli import run_lines
+
+    row = {
+        "run_id": "run-c",
+        "started_at": dt.datetime(2026, 12, 4, 23, 15, 30, tzinfo=BERLIN_WINTER),
+        "status": "running",
+        "files_in": 2,
+        "rows_in": 200,
+        "summary": None,
+    }
+
+    assert run_lines(row)[1:] == [
+        "  started 2026-12-04 22:15:30 UTC, running, 2 files, 200 rows",
+        "  no outcomes recorded",
+    ]
+    assert run_lines(row, {"shared": 90, "duplicate": 10})[2] == (
+        "  recorded so far: shared 90, duplicate 10"
+    )
 
 
 def test_status_line_counts_backlog_placements():

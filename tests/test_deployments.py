@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import importlib
 from pathlib import Path
 
@@ -46,3 +48,17 @@ def test_hourly_schedule_has_timezone():
     assert hourly["schedules"][0]["cron"] == "0 * * * *"
     assert hourly["schedules"][0]["timezone"]
     assert hourly["concurrency_limit"] == 1
+
+
+def test_hourly_schedule_keeps_pace_at_clock_changes():
+    # The server's schedule model is the one that creates the scheduled runs.
+    from prefect.server.schemas.schedules import CronSchedule
+
+    entry = next(d for d in _deployments() if d["name"] == "hourly")["schedules"][0]
+    schedule = CronSchedule(cron=entry["cron"], timezone=entry["timezone"])
+    for day in (dt.datetime(2027, 3, 27, 12), dt.datetime(2027, 10, 30, 12)):
+        start = day.replace(tzinfo=dt.UTC)
+        dates = asyncio.run(schedule.get_dates(n=30, start=start))
+        times = [date.timestamp() for date in dates]
+        gaps = {later - earlier for earlier, later in zip(times, times[1:])}
+        assert gaps == {3600.0}, f"{day:%Y-%m-%d}: gaps of {sorted(gaps)} s"

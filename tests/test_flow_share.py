@@ -1722,6 +1722,52 @@ def _partners_sharing_us_leads(home: Path, hook_url: str) -> None:
     config.write_text(yaml.safe_dump(data))
 
 
+def _run_logs(flow_run_id: str) -> list[tuple[int, str]]:
+    """Return the level and message of every log line Prefect keeps for a flow run."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+        )
+    return [(log.level, log.message) for log in logs]
+
+
+def test_run_problems_reach_prefect_log(home, tmp_path, monkeypatch):
+    from prefect.settings import PREFECT_LOGGING_TO_API_ENABLED, temporary_settings
+
+    from leadshare.generate import write_leads
+
+    monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
+    drop = home / "outbox" / "file_drop" / "P-DROP"
+    drop.parent.mkdir(parents=True)
+    drop.write_text("not a folder", encoding="utf-8")
+    stray = home / "inbox" / "nosuchprofile" / "stray.csv"
+    stray.parent.mkdir(parents=True)
+    stray.write_text("email\na@example.com\n", encoding="utf-8")
+    leads = write_leads(tmp_path / "leads.csv", 300, seed=11)
+    # The suite keeps logs out of the API for speed; this test reads them back.
+    with (
+        temporary_settings({PREFECT_LOGGING_TO_API_ENABLED: True}),
+        LocalEndpoint(secret=SECRET) as endpoint,
+    ):
+        _partners_sharing_us_leads(home, endpoint.url)
+        summary = run_share(home, "generic", leads)
+        logs = _run_logs(summary["run_id"])
+    warnings = [text for level, text in logs if level == logging.WARNING]
+    errors = [text for level, text in logs if level == logging.ERROR]
+
+    assert any(text.startswith("Rejected stray.csv: ") for text in warnings)
+    assert len(errors) == 2
+    assert errors[0].startswith("Partner P-DROP: 1 transfer waits for the next run")
+    assert errors[1].startswith("Sharing run finished with errors that need a fix")
+    assert "deliveries to partner P-DROP wait: " in errors[1]
+    assert "@" not in " ".join(text for _, text in logs)
+
+
 def test_rejected_transfers_listed_in_summary(home, tmp_path, monkeypatch):
     import json
 

@@ -64,3 +64,16 @@ def test_install_adds_one_filter():
         filters = logging.getLogger(name).filters
         ours = [f for f in filters if isinstance(f, prefect_logs.LeadshareErrorFilter)]
         assert len(ours) == 1
+
+
+def test_install_adds_one_api_handler():
+    from prefect.logging.handlers import APILogHandler
+
+    prefect_logs.install()
+    prefect_logs.install()
+
+    for name in prefect_logs.OWN_LOGGERS:
+        handlers = logging.getLogger(name).handlers
+        ours = [h for h in handlers if isinstance(h, APILogHandler)]
+        assert len(ours) == 1
+        assert ours[0].level == logging.WARNING
