@@ -13,7 +13,7 @@ pass.
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger
+from prefect import State, flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Failed
 
@@ -30,8 +30,10 @@ from leadshare.runtime import build_context
 prefect_logs.install()
 
 
+# The return type names a class, not Prefect's Failed(), which is a function: Prefect
+# builds the UI form from the type hints, and an invalid hint leaves the form untyped.
 @flow(name="review-approvals")
-def review_approvals(decisions: list[DecisionRow]) -> list[str] | Failed:
+def review_approvals(decisions: list[DecisionRow]) -> list[str] | State:
     ctx = build_context(run_id=flow_run.get_id())
     logger = get_run_logger()
     results = []

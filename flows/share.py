@@ -106,7 +106,8 @@ def _share(ctx: RunContext, deliver: bool) -> dict:
             "see their task logs",
             summary,
         )
-    done = f"{counted(len(summary['files']), 'file')}, {counted(summary['rows_in'], 'row')}"
+    files = counted(len(summary["files"]), "file")
+    done = f"{files}, {counted(summary['rows_in'], 'row')}"
     errors = summary_errors(summary)
     if errors:
         # The run completes, because a retry would not fix these, but the UI

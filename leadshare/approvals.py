@@ -15,6 +15,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -53,21 +54,27 @@ class DecisionsNotAppliedError(LeadshareError):
 
 
 class DecisionRow(BaseModel):
-    """One row of the approval form in the Prefect UI, as typed.
+    """A decision on one held lead: approve, reassign to another partner, or reject."""
 
-    The form's rows are checked one by one when they are applied (see
-    :class:`ApprovalDecision`), so a blank field in one row rejects that row only.
-    """
+    # The form's rows are checked one by one when they are applied (see
+    # ApprovalDecision), so a blank or misspelt field rejects only its own row.
+    # Unknown keys are kept for that check instead of being dropped.
+    model_config = ConfigDict(extra="allow")
 
-    lead_id: str = ""
+    lead_id: str = Field(
+        default="", description="Id of a held lead, from `leadshare approvals list`"
+    )
     # Any text passes here, so that Prefect's parameter check accepts the whole form
     # and a misspelt action rejects only its own row (ApprovalDecision checks it).
     action: str = Field(default="", description="approve, reassign or reject")
-    partner_id: str | None = Field(default=None, description="Required for reassign")
+    partner_id: str | None = Field(
+        default=None,
+        description="Required for reassign; blank to approve for the proposed partner",
+    )
     approver: str = Field(
         default="", description="Who decides; recorded with the decision"
     )
-    note: str = ""
+    note: str = Field(default="", description="Free text recorded with the decision")
 
     @field_validator("lead_id", "action", "approver", "note", mode="before")
     @classmethod
@@ -93,6 +100,8 @@ MAX_APPROVER_LENGTH = 100
 
 class ApprovalDecision(DecisionRow):
     """One approver's decision on one strategic lead, checked."""
+
+    model_config = ConfigDict(extra="forbid")
 
     lead_id: str = Field(min_length=1)
     action: Literal["approve", "reassign", "reject"]
@@ -160,6 +169,13 @@ class ApprovalDecision(DecisionRow):
 
 def checked_decision(row: DecisionRow) -> ApprovalDecision:
     """Check one form row; raise ApprovalError listing what is wrong with it."""
+    unknown = sorted(row.model_extra or {})
+    if unknown:
+        known = ", ".join(DecisionRow.model_fields)
+        raise ApprovalError(
+            f"invalid decision: unknown field {', '.join(unknown)}; the fields are "
+            f"{known}. Nothing was changed"
+        )
     try:
         return ApprovalDecision.model_validate(row.model_dump())
     except ValidationError as exc:
@@ -328,6 +344,23 @@ def _proposed_partner(
     return proposed
 
 
+def _check_approved_partner(decision: ApprovalDecision, proposed: str) -> None:
+    """Raise ApprovalError when an approval names a partner other than the proposed one.
+
+    An approval gives the lead to its proposed partner. A form row with another
+    partner id is ambiguous, so the approver chooses between the two actions.
+    """
+    typed = (decision.partner_id or "").strip()
+    if not typed or typed.casefold() == proposed.casefold():
+        return
+    raise ApprovalError(
+        f"lead {decision.lead_id}: approve gives the lead to its proposed partner "
+        f"{proposed}, but partner {typed} was given. To give it to {typed}, use the "
+        "action reassign; to approve it for the proposed partner, leave the partner "
+        "blank. Nothing was changed"
+    )
+
+
 LOCK_WAIT_S = 5.0
 """Seconds a decision waits while another decision or a run has the run lock."""
 LOCK_RETRY_S = 0.25
@@ -415,10 +448,11 @@ def _apply_decision(
     rows = store.rows("lead_match_fields", lead_id=decision.lead_id)
     lead = rows[0] if rows else {"lead_id": decision.lead_id}
     _check_rules(lead, config, now)
-    if decision.action == "reassign" or decision.partner_id:
+    if decision.action == "reassign":
         partner_id = _typed_partner(config, decision)
     else:
         partner_id = _proposed_partner(config, decision, approval["proposed_partner"])
+        _check_approved_partner(decision, partner_id)
     _check_eligible(store, config, lead, partner_id, now)
     partner = config.partner(partner_id)
     with store.transaction() as tx:

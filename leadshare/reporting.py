@@ -212,7 +212,8 @@ def summary_errors(summary: dict) -> list[str]:
     errors = list(summary.get("errors") or [])
     for row in summary.get("partners", []):
         if row.get("error"):
-            errors.append(f"deliveries to partner {row['partner']} wait: {row['error']}")
+            partner, error = row["partner"], row["error"]
+            errors.append(f"deliveries to partner {partner} wait: {error}")
     return errors
 
 

@@ -342,6 +342,13 @@ def test_flow_skips_only_invalid_rows(queued, home):
             {"lead_id": big, "action": "approve"},
             {"lead_id": big, "action": "Approve", "approver": None},
             {"lead_id": " ", "action": "reject", "approver": "bob"},
+            {"lead_id": big, "action": "reassign", "partner": "P-DROP"},
+            {
+                "lead_id": big,
+                "action": "approve",
+                "partner_id": "P-DROP",
+                "approver": "bob",
+            },
         ]
     )
 
@@ -357,6 +364,26 @@ def test_flow_skips_only_invalid_rows(queued, home):
     assert "approver: is blank; give it" in results[3]
     assert "approver: is blank; give it" in results[4]
     assert "lead_id: a lead id is required" in results[5]
+    assert results[6] == (
+        "not applied: invalid decision: unknown field partner; the fields are "
+        "lead_id, action, partner_id, approver, note. Nothing was changed"
+    )
+    assert "approve gives the lead to its proposed partner P-HOOK" in results[7]
+    assert "To give it to P-DROP, use the action reassign" in results[7]
+    assert _approval_status(big) == "pending"
+
+
+def test_form_fields_typed_for_the_ui():
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.approval import review_approvals
+
+    schema = parameter_schema(review_approvals.fn).model_dump()
+    row = schema["definitions"]["DecisionRow"]["properties"]
+
+    assert schema["properties"]["decisions"]["type"] == "array"
+    assert set(row) == {"lead_id", "action", "partner_id", "approver", "note"}
+    assert all(field.get("description") for field in row.values())
 
 
 def test_decision_during_run_rejected(queued, home, monkeypatch):
