@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 
 from prefect import get_run_logger, task
+from prefect.runtime import task_run
 from prefect.cache_policies import NO_CACHE
 
 from leadshare import progress
@@ -75,5 +76,12 @@ def transfer_batch(ctx: RunContext, partner_id: str) -> DeliverySummary:
             f"{summary.retry_later:,}",
             f"{summary.failed:,}",
             f"{summary.waiting:,}",
+        )
+    elif task_run.run_count > 1:
+        # The earlier attempt sent them, and the run's partner table counts them.
+        get_run_logger().info(
+            "Nothing left to transfer to partner %s after attempt %d",
+            partner_id,
+            task_run.run_count - 1,
         )
     return summary

@@ -1736,6 +1736,60 @@ def _run_logs(flow_run_id: str) -> list[tuple[int, str]]:
     return [(log.level, log.message) for log in logs]
 
 
+@contextmanager
+def _task_run_messages() -> Iterator[list[str]]:
+    """Collect the messages of Prefect's task-run log lines, INFO and above."""
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    logger = logging.getLogger("prefect.task_runs")
+    handler = Collect(level=logging.INFO)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def test_retried_transfer_task_logs_its_result(home, tmp_path, monkeypatch):
+    from leadshare.generate import write_leads
+    from tasks import transfer
+
+    monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
+    real_deliver = transfer.deliver_partner
+    calls: list[str] = []
+
+    def deliver_then_fail(store, settings, partner, now, **options):
+        # P-DROP's first attempt writes its files, then its task raises.
+        summary = real_deliver(store, settings, partner, now, **options)
+        calls.append(partner.id)
+        if partner.id == "P-DROP" and calls.count("P-DROP") == 1:
+            raise OSError("store locked on purpose")
+        return summary
+
+    monkeypatch.setattr(transfer, "deliver_partner", deliver_then_fail)
+    leads = write_leads(tmp_path / "leads.csv", 300, seed=11)
+    with (
+        LocalEndpoint(secret=SECRET) as endpoint,
+        _task_run_messages() as messages,
+    ):
+        _partners_sharing_us_leads(home, endpoint.url)
+        summary = run_share(home, "generic", leads)
+    drop = {row["partner"]: row for row in summary["partners"]}["P-DROP"]
+    printed = "\n".join(messages)
+
+    assert calls.count("P-DROP") == 2
+    assert drop["sent"] == drop["offered"] > 0
+    assert "Nothing left to transfer to partner P-DROP after attempt 1" in printed
+    assert "Nothing left to transfer to partner P-INCRM" not in printed
+
+
 def test_run_problems_reach_prefect_log(home, tmp_path, monkeypatch):
     from prefect.settings import PREFECT_LOGGING_TO_API_ENABLED, temporary_settings
 
