@@ -56,7 +56,7 @@ def explain_lead(
         lines.append(f"Lead {lead_id} comes from {where}.")
         lines.append(_outcome_line(row, approval))
         if row["rule"] == "score_below_threshold":
-            lines.extend(_score_rule_lines(rules))
+            lines.extend(_score_rule_lines(rules, stored=row["score"] is not None))
         if row["outcome"] == "no_eligible_partner":
             lines.append(_offered_again_line(rules))
         if row["outcome"] == "duplicate":
@@ -67,6 +67,13 @@ def explain_lead(
         if row["score"] is not None:
             lines.append(
                 f"Score {row['score']:g}; country {row['country'] or '-'}, industry {row['industry'] or '-'}, product {row['product'] or '-'}."
+            )
+        if row["group_id"] and row["outcome"] == "disqualified":
+            # Only a lead that waited for a partner has a decision and then a rule.
+            lines.append(
+                "A later run checked this waiting lead against the rules in force "
+                "then, and it failed the rule above. The decision below is from "
+                "when the lead waited for a partner."
             )
         if row["group_id"]:
             lines.extend(_decision_lines(row, approval))
@@ -137,19 +144,28 @@ def _outcome_line(row: dict, approval: dict | None) -> str:
     return f"Outcome: {outcome} (rule {rule}): {reason}"
 
 
-def _score_rule_lines(rules: Rules | None) -> list[str]:
-    """List the score rules, because a disqualified lead's fields are not stored."""
+def _score_rule_lines(rules: Rules | None, stored: bool = False) -> list[str]:
+    """List the score rules for a lead below the threshold.
+
+    ``stored`` tells whether the lead's fields are stored, as they are for a lead
+    that waited for a partner before a later run disqualified it.
+    """
     if rules is None:
         return [
             "The score is the sum of the points of the lead's matching score rules "
             "(`points` in rules.yaml)."
         ]
-    lines = [
+    text = (
         f"The score is the sum of the points of the matching score rules. The "
         f"rules in rules.yaml now (version {rules.version}, threshold "
-        f"{rules.threshold:g}) are listed below. A disqualified lead's fields are "
-        "not stored, so which of them gave it points is not recorded."
-    ]
+        f"{rules.threshold:g}) are listed below."
+    )
+    if not stored:
+        text += (
+            " A disqualified lead's fields are not stored, so which of them gave it "
+            "points is not recorded."
+        )
+    lines = [text]
     lines.extend(f"  {_score_rule_text(rule)}" for rule in rules.points)
     return lines
 

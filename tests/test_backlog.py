@@ -432,6 +432,13 @@ def test_backlog_rechecks_raised_threshold(waiting_leads, home):
     expected = f"score {score:g} (from intake) is below the threshold {score + 1:g}"
     assert plain[2] == expected
     assert later.store.rows("pending_approvals") == []
+    with later.store.transaction() as tx:
+        lead_id = tx.connection.execute(
+            sa.text("select lead_id from leads where company = 'Plain Co'")
+        ).scalar_one()
+    text = " ".join(explain_lead(later.store, lead_id, later.config.rules))
+    assert "A later run checked this waiting lead against the rules" in text
+    assert "fields are not stored" not in text
 
 
 def test_approval_below_raised_threshold_rejected(waiting_leads, home):
