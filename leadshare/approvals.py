@@ -25,7 +25,7 @@ from pydantic import (
 from leadshare.config import Config
 from leadshare.errors import ConfigError, LeadshareError, RunLockedError
 from leadshare.ids import clean_lead_id, transfer_id_for
-from leadshare.match import static_exclusion
+from leadshare.match import PartnerState, static_exclusion
 from leadshare.model import Outcome
 from leadshare.pipeline import load_partner_states
 from leadshare.qualify import recheck_waiting
@@ -222,7 +222,18 @@ def _check_eligible(
 ) -> None:
     """Apply matching's partner rules to a human's choice; raise ApprovalError if it fails."""
     lead_id = lead["lead_id"]
-    partner = config.partner(partner_id)
+    (state,) = load_partner_states(store, [config.partner(partner_id)], now)
+    reason = _exclusion(lead, state, now)
+    if reason:
+        raise ApprovalError(
+            f"partner {partner_id} cannot take lead {lead_id}: {reason}; choose an "
+            "eligible partner (see `leadshare explain`) or decide later"
+        )
+
+
+def _exclusion(lead: dict, state: PartnerState, now: dt.datetime) -> str | None:
+    """Return why matching's partner rules exclude ``lead`` from a partner, or None."""
+    partner = state.partner
     key = {
         "country_code": (lead.get("country") or "").casefold(),
         "region": (lead.get("region") or "").casefold(),
@@ -231,18 +242,55 @@ def _check_eligible(
     }
     prefixes = tuple(partner.territory.postcode_prefixes)
     postcode_hit = bool(prefixes) and (lead.get("postcode") or "").startswith(prefixes)
-    (state,) = load_partner_states(store, [partner], now)
     reason = static_exclusion(state, key, postcode_hit, now)
     if reason is None and state.remaining == 0:
         reason = (
             f"no capacity left ({state.used_today} of {partner.capacity_per_day} "
             f"today, {state.used_week} of {partner.capacity_per_week} this week)"
         )
-    if reason:
-        raise ApprovalError(
-            f"partner {partner_id} cannot take lead {lead_id}: {reason}; choose an "
-            "eligible partner (see `leadshare explain`) or decide later"
-        )
+    return reason
+
+
+def approval_blockers(
+    store: LeadStore, config: Config, rows: list[dict], now: dt.datetime
+) -> dict[str, str]:
+    """Return why approving each listed lead for its proposed partner fails now.
+
+    ``rows`` are rows of ``pending_approvals``; leads that can be approved are left
+    out. The checks are those of :func:`decide`: an opt-out, the current rules, and
+    the proposed partner's presence in partners.yaml and eligibility. Reassigning
+    may still work where approving does not.
+    """
+    if not rows:
+        return {}
+    loaded = load_partner_states(store, config.partners, now)
+    states = {state.partner.id: state for state in loaded}
+    ids = [row["lead_id"] for row in rows]
+    with store.transaction() as tx:
+        leads = [
+            (tx.rows("lead_match_fields", lead_id=lead_id) or [row])[0]
+            for lead_id, row in zip(ids, rows, strict=True)
+        ]
+        opted_out = {
+            lead_id for lead_id in ids if tx.rows("lead_opt_out", lead_id=lead_id)
+        }
+    frame = pd.DataFrame(leads).rename(columns={"country": "country_code"})
+    frame["outcome"] = None
+    checked = recheck_waiting(frame, config.rules, now)
+    blockers = {}
+    for row, lead, rule in zip(rows, leads, checked["rule"], strict=True):
+        proposed = row["proposed_partner"]
+        if row["lead_id"] in opted_out:
+            blockers[row["lead_id"]] = "the person opted out"
+        elif not pd.isna(rule):
+            blockers[row["lead_id"]] = f"fails rule {rule}"
+        elif not proposed:
+            blockers[row["lead_id"]] = "no proposed partner"
+        elif proposed not in states:
+            blockers[row["lead_id"]] = f"{proposed} is not in partners.yaml"
+        elif reason := _exclusion(lead, states[proposed], now):
+            blockers[row["lead_id"]] = reason
+    return blockers
 
 
 def _repeated_decision(

@@ -601,15 +601,23 @@ def _outcome_text(outcomes: dict[str, int]) -> str:
 @approvals_app.command("list")
 def approvals_list() -> None:
     """List held leads: strategic accounts and unreadable sizes or revenues."""
-    from leadshare.approvals import pending
+    from leadshare.approvals import approval_blockers, pending
 
     try:
-        rows = pending(_context().store)
+        ctx = _context()
+        rows = pending(ctx.store)
+        blockers = approval_blockers(ctx.store, ctx.config, rows, ctx.now)
     except LeadshareError as exc:
         _fail(exc)
-    table = Table(title=f"{len(rows)} leads awaiting approval")
+    table = Table(
+        title=f"{len(rows)} leads awaiting approval",
+        caption="`leadshare explain LEAD` gives the whole reason for holding a lead.",
+    )
     table.add_column("lead", no_wrap=True, min_width=18)
-    for column in ("proposed partner", "why", "company", "country"):
+    table.add_column("proposed partner")
+    # A long reason would wrap to many lines in a narrow terminal.
+    table.add_column("why held", max_width=36, no_wrap=True, overflow="ellipsis")
+    for column in ("company", "country"):
         table.add_column(column)
     for row in rows:
         table.add_row(
@@ -620,6 +628,14 @@ def approvals_list() -> None:
             row["country"] or "",
         )
     _stdout().print(table)
+    if blockers:
+        typer.echo(
+            f"{counted(len(blockers), 'lead')} cannot be approved for the proposed "
+            "partner now; reassign or reject them, or change the rule or partner "
+            "that stops them:"
+        )
+    for lead_id, reason in blockers.items():
+        typer.echo(f"  {lead_id}: {reason}")
 
 
 def _decide(

@@ -599,6 +599,29 @@ def _approval_status(lead: str) -> str:
     return build_context().store.rows("approval_by_lead", lead_id=lead)[0]["status"]
 
 
+def test_list_says_which_leads_cannot_be_approved(queued, home):
+    from typer.testing import CliRunner
+
+    from leadshare import cli
+
+    globex = _lead(home, "Globex")
+    with build_context().store.transaction() as tx:
+        tx.connection.exec_driver_sql(
+            "insert into suppression (key, kind, reason, source, suppressed_at) "
+            "values ('a@globex.example', 'email', 'opted out', 'test', now())"
+        )
+    before = CliRunner().invoke(cli.app, ["approvals", "list"])
+    _remove_partner(home, "P-HOOK")
+    after = CliRunner().invoke(cli.app, ["approvals", "list"])
+
+    assert before.exit_code == 0, before.output
+    assert "1 lead cannot be approved for the proposed partner now" in before.stdout
+    assert f"  {globex}: the person opted out\n" in before.stdout
+    assert "3 leads cannot be approved" in after.stdout
+    assert f"  {globex}: the person opted out\n" in after.stdout
+    assert after.stdout.count(": P-HOOK is not in partners.yaml\n") == 2
+
+
 def test_approve_for_removed_partner_names_reassign(queued, home):
     from typer.testing import CliRunner
 
