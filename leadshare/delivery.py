@@ -466,11 +466,10 @@ def _send_webhooks(
                         f"at {_utc_text(ends)}"
                     )
                     log.warning(
-                        "Partner %s returned 429 Too Many Requests; deliveries "
-                        "waiting until %s: %d",
+                        "Partner %s returned 429 Too Many Requests; %s wait until %s",
                         partner.id,
+                        counted(summary.waiting + summary.retry_later, "transfer"),
                         _utc_text(ends),
-                        summary.waiting,
                     )
                     break
                 retry_at = _mark_retry(store, row, failed_at, exc, exc.retry_after_s)
@@ -482,13 +481,18 @@ def _send_webhooks(
                 ends = min(retry_times)
                 reason = f"{len(retry_times)} failed sends in a row"
                 _back_off(store, partner, ends, reason)
-                summary.waiting_reason = f"{reason}; next attempt at {_utc_text(ends)}"
+                # Each send retries within itself, so the earliest retry time can
+                # pass before the third failure. This run stops sending either way.
+                if ends > clock():
+                    next_try = f"next attempt at {_utc_text(ends)}"
+                else:
+                    next_try = "the next run tries again"
+                summary.waiting_reason = f"{reason}; {next_try}"
                 log.warning(
-                    "Partner %s: %s; the endpoint's next attempt is at %s, and %s "
-                    "of this run wait for it",
+                    "Partner %s: %s; %s, and %s of this run wait for it",
                     partner.id,
                     reason,
-                    _utc_text(ends),
+                    next_try,
                     counted(summary.waiting + summary.retry_later, "transfer"),
                 )
                 break

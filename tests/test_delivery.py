@@ -519,6 +519,35 @@ def test_last_try_logged_with_next_attempt(store, settings, caplog):
         assert "/hook" not in text
 
 
+@pytest.mark.parametrize(
+    ("seconds_per_send", "expected"),
+    [
+        (1, "3 failed sends in a row; next attempt at 2026-12-04T10:00:05Z"),
+        (4, "3 failed sends in a row; the next run tries again"),
+    ],
+)
+def test_back_off_names_next_try(store, settings, caplog, seconds_per_send, expected):
+    # Each send takes its time, so the first failure's retry may pass before the third.
+    reset = RetryableDeliveryError("connection failed (ConnectError)")
+    sender = FakeWebhookClient(script=[reset, reset, reset])
+    ticks = iter(range(100))
+
+    def clock() -> dt.datetime:
+        return NOW + dt.timedelta(seconds=seconds_per_send * next(ticks))
+
+    partner = _partner("http://127.0.0.1:9/hook")
+    summary = deliver_partner(
+        store, settings, partner, NOW, sender=sender, clock=clock
+    )
+    messages = [record.getMessage() for record in caplog.records]
+    warnings = [message for message in messages if "in a row" in message]
+
+    assert summary.waiting_reason == expected
+    assert len(warnings) == 1
+    assert expected in warnings[0]
+    assert "3 transfers of this run wait for it" in warnings[0]
+
+
 def test_last_try_transport_error_logged(store, settings, caplog):
     reset = RetryableDeliveryError("connection failed (ConnectError)")
     sender = FakeWebhookClient(script=[reset])
