@@ -477,6 +477,27 @@ def explain(
         raise typer.Exit(code=1)
 
 
+def _store_despite_config():
+    """Return the store and the time now, also while the config is invalid.
+
+    ``status`` reads only the store, and an operator needs it most when runs fail,
+    for example on a config error. That error is printed as a warning first.
+    """
+    from leadshare.errors import ConfigError
+    from leadshare.settings import get_settings
+    from leadshare.store import open_store
+
+    try:
+        ctx = _context()
+    except ConfigError as exc:
+        message = f" {exc}. Runs fail until it is fixed; these runs come from the store."
+        console.print(Text.assemble(("warning:", "yellow"), message), soft_wrap=True)
+        settings = get_settings()
+        store = open_store(settings.database_url, settings.store_wait_s)
+        return store, dt.datetime.now(dt.UTC)
+    return ctx.store, ctx.now
+
+
 @app.command()
 def status(
     limit: int = typer.Option(
@@ -485,8 +506,7 @@ def status(
 ) -> None:
     """Show the latest sharing runs and their outcome counts."""
     try:
-        ctx = _context()
-        store = ctx.store
+        store, now = _store_despite_config()
         runs = store.rows("recent_runs", limit=limit)
         now_counts: dict[str, dict[str, int]] = {}
         for count in store.rows("recent_run_outcomes", limit=limit):
@@ -495,7 +515,7 @@ def status(
             )
         live = store.run_in_progress()
         disabled = store.rows("disabled_endpoints")
-        backing_off = store.rows("backing_off_endpoints", now=ctx.now)
+        backing_off = store.rows("backing_off_endpoints", now=now)
         pending = store.rows("pending_by_partner")
     except LeadshareError as exc:
         _fail(exc)

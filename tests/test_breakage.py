@@ -513,6 +513,24 @@ def test_status_line_of_taken_over_run():
 BERLIN_WINTER = dt.timezone(dt.timedelta(hours=1))
 
 
+def test_status_works_with_invalid_config(home):
+    from leadshare import cli
+
+    runner = CliRunner()
+    first = runner.invoke(cli.app, ["status"])
+    partners = home / "config" / "partners.yaml"
+    partners.write_text("partners: [\n", encoding="utf-8")
+    second = runner.invoke(cli.app, ["status"])
+    explain = runner.invoke(cli.app, ["explain", "L-0123456789abcdef"])
+
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 0, second.output
+    assert "warning:" in second.stderr
+    assert "partners.yaml" in second.stderr
+    assert "Latest runs (0)" in second.stdout
+    assert explain.exit_code == 2
+
+
 def test_status_line_of_unfinished_run():
     from leadshare.cli import run_lines
 
