@@ -490,7 +490,9 @@ def _store_despite_config():
     try:
         ctx = _context()
     except ConfigError as exc:
-        message = f" {exc}. Runs fail until it is fixed; these runs come from the store."
+        message = (
+            f" {exc}. Runs fail until it is fixed; these runs come from the store."
+        )
         console.print(Text.assemble(("warning:", "yellow"), message), soft_wrap=True)
         settings = get_settings()
         store = open_store(settings.database_url, settings.store_wait_s)
