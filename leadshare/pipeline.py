@@ -435,11 +435,13 @@ def mark_run_failed(ctx: RunContext) -> None:
 
 def _unknown_profile_error(ctx: RunContext, item: InboxFile) -> IntakeError:
     folders = ", ".join(f"inbox/{name}/" for name in sorted(ctx.config.profiles))
+    if "generic" in ctx.config.profiles:
+        folders += " (inbox/ itself means generic)"
     return IntakeError(
         str(item.path),
         f"the inbox folder {item.profile!r} names no source profile",
-        fix=f"Move the file into one of {folders} (inbox/ itself means generic), or "
-        f"add config/profiles/{item.profile}.yaml with name: {item.profile}",
+        fix=f"Move the file into one of {folders}, or add "
+        f"config/profiles/{item.profile}.yaml with name: {item.profile}",
     )
 
 

@@ -220,3 +220,25 @@ def test_datablist_rows_pass_gate(datablist: pd.DataFrame) -> None:
     rules = load_config(REPO / "config").rules
 
     assert gates.check_rows(datablist, rules.required_fields).isna().all()
+
+
+def test_unknown_folder_hint_without_generic(home: Path) -> None:
+    from leadshare import pipeline
+    from leadshare.runtime import build_context
+
+    profiles = home / "config" / "profiles"
+    text = (profiles / "generic.yaml").read_text(encoding="utf-8")
+    (profiles / "generic.yaml").unlink()
+    (profiles / "mine.yaml").write_text(
+        text.replace("name: generic", "name: mine"), encoding="utf-8"
+    )
+    ctx = build_context()
+    waiting = home / "inbox" / "generic" / "n.csv"
+    waiting.parent.mkdir(parents=True)
+    waiting.write_text("email\na@example.com\n", encoding="utf-8")
+    item = pipeline.inbox_file(waiting, "generic")
+
+    error = pipeline._unknown_profile_error(ctx, item)
+
+    assert "inbox/mine/" in str(error)
+    assert "means generic" not in str(error)
