@@ -1,5 +1,7 @@
--- the latest runs, newest first; a run that has not finished (still going, or
--- killed) shows the files it has committed so far
+-- the latest runs, the one that finished last first: a Prefect retry of an older
+-- flow run keeps its start time but can take the newest files. A run that has not
+-- finished (still going, or killed) counts from its start and shows the files it
+-- has committed so far
 select
     r.run_id,
     r.flow_run_id,
@@ -16,5 +18,5 @@ left join (
     where status = 'committed'
     group by run_id
 ) as f on f.run_id = r.run_id
-order by r.started_at desc
+order by coalesce(r.finished_at, r.started_at) desc, r.started_at desc
 limit :limit

@@ -700,3 +700,24 @@ def test_failed_frame_statement_keeps_its_error(where, tmp_path):
         assert "Binder Error" in str(caught.value)
         assert "transaction is aborted" not in str(caught.value)
     assert store.rows("recent_runs", limit=1) == []
+
+
+def test_recent_runs_put_last_finished_first(store):
+    hour = dt.timedelta(hours=1)
+    with store.transaction() as tx:
+        for run_id, started, finished in (
+            ("run-retried", NOW, NOW + 3 * hour),
+            ("run-later", NOW + hour, NOW + 2 * hour),
+            ("run-going", NOW + 4 * hour, None),
+        ):
+            tx.connection.execute(
+                sa.text(
+                    "insert into runs (run_id, started_at, finished_at, status) "
+                    "values (:run_id, :started, :finished, 'completed')"
+                ),
+                {"run_id": run_id, "started": started, "finished": finished},
+            )
+
+    runs = store.rows("recent_runs", limit=5)
+
+    assert [run["run_id"] for run in runs] == ["run-going", "run-retried", "run-later"]
