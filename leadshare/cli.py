@@ -234,11 +234,11 @@ def _print_summary(summary: dict) -> None:
 
 def _failed_line(partner: str, leads: list[str], reason: str | None) -> str:
     """Describe the transfers that a partner rejected for good in this run."""
-    shown = ", ".join(leads[:3])
+    examples = ", ".join(leads[:3])
     if len(leads) > 3:
-        shown += f" and {len(leads) - 3:,} more"
+        examples += f" and {len(leads) - 3:,} more"
     return (
-        f"{partner}: {counted(len(leads), 'transfer')} failed for good ({shown}), "
+        f"{partner}: {counted(len(leads), 'transfer')} failed for good ({examples}), "
         f"rejected by the partner, for example with: {reason}. No run sends them "
         "again, so these leads reach no partner. `leadshare explain LEAD_ID` shows "
         "each transfer and its error"

@@ -34,7 +34,7 @@ def explain_lead(
     ``rules`` are the current rules from rules.yaml. With them, the lines name the
     score rules and the freshness window in days. Without them, they name the
     settings only. With ``partners`` from partners.yaml, a pending transfer to a
-    partner that is missing there or inactive at ``now`` says so.
+    partner that is missing there or inactive at ``now`` gets a line with the cause.
     """
     rows = store.rows("explain_lead", lead_id=lead_id)
     if not rows:
@@ -147,8 +147,8 @@ def _outcome_line(row: dict, approval: dict | None) -> str:
 def _score_rule_lines(rules: Rules | None, stored: bool = False) -> list[str]:
     """List the score rules for a lead below the threshold.
 
-    ``stored`` tells whether the lead's fields are stored, as they are for a lead
-    that waited for a partner before a later run disqualified it.
+    ``stored`` is True when the lead's fields are in the store, as for a lead that
+    waited for a partner before a later run disqualified it.
     """
     if rules is None:
         return [

@@ -54,7 +54,7 @@ class InsideRunFilter(logging.Filter):
 def install() -> None:
     """Add the filter to Prefect's run loggers and send leadshare's warnings to runs.
 
-    Does each once per process.
+    Calling it again changes nothing.
     """
     from prefect.logging.handlers import APILogHandler
 

@@ -1,4 +1,4 @@
-"""Counts and times in words for log lines and messages: "1 row", "2 rows"."""
+"""Counts and times in words for messages: "1 row", "2 rows", "... 07:00:05 UTC"."""
 
 from __future__ import annotations
 
