@@ -373,7 +373,7 @@ def test_flow_skips_only_invalid_rows(queued, home):
     assert _approval_status(big) == "pending"
 
 
-def test_form_fields_typed_for_the_ui():
+def test_form_fields_typed():
     from prefect.utilities.callables import parameter_schema
 
     from flows.approval import review_approvals
@@ -599,7 +599,7 @@ def _approval_status(lead: str) -> str:
     return build_context().store.rows("approval_by_lead", lead_id=lead)[0]["status"]
 
 
-def test_list_says_which_leads_cannot_be_approved(queued, home):
+def test_list_names_unapprovable_leads(queued, home):
     from typer.testing import CliRunner
 
     from leadshare import cli

@@ -107,7 +107,7 @@ def test_backlog_lead_explained_with_latest_decision(small_partner):
 
 
 
-def test_partner_id_case_change_keeps_its_history(small_partner, home):
+def test_partner_id_case_change_keeps_history(small_partner, home):
     day1 = dt.datetime(2026, 12, 7, 9, tzinfo=dt.UTC)
     first = _run(day1)
     assert _count(first, "shared") == 4

@@ -50,7 +50,7 @@ def test_hourly_schedule_has_timezone():
     assert hourly["concurrency_limit"] == 1
 
 
-def test_hourly_schedule_keeps_pace_at_clock_changes():
+def test_hourly_schedule_across_clock_changes():
     # The server's schedule model is the one that creates the scheduled runs.
     from prefect.server.schemas.schedules import CronSchedule
 

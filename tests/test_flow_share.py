@@ -1757,7 +1757,7 @@ def _task_run_messages() -> Iterator[list[str]]:
         logger.setLevel(level)
 
 
-def test_retried_transfer_task_logs_its_result(home, tmp_path, monkeypatch):
+def test_retried_transfer_task_logs_result(home, tmp_path, monkeypatch):
     from leadshare.generate import write_leads
     from tasks import transfer
 

@@ -702,7 +702,7 @@ def test_failed_frame_statement_keeps_its_error(where, tmp_path):
     assert store.rows("recent_runs", limit=1) == []
 
 
-def test_recent_runs_put_last_finished_first(store):
+def test_recent_runs_last_finished_first(store):
     hour = dt.timedelta(hours=1)
     with store.transaction() as tx:
         for run_id, started, finished in (
