@@ -568,7 +568,10 @@ def endpoint_lines(
     return lines
 
 
-ENDED_UNFINISHED = "ended without finishing (the next run takes over its files)"
+ENDED_UNFINISHED = (
+    "ended without finishing (the next run reports the files it committed and "
+    "reads the rest again)"
+)
 """The ``status`` text of a run marked running whose process holds no lock now."""
 
 
