@@ -1803,7 +1803,7 @@ def test_run_problems_reach_prefect_log(home, tmp_path, monkeypatch):
     stray.parent.mkdir(parents=True)
     stray.write_text("email\na@example.com\n", encoding="utf-8")
     leads = write_leads(tmp_path / "leads.csv", 300, seed=11)
-    # The suite keeps logs out of the API for speed; this test reads them back.
+    # The suite keeps logs out of the API for speed, so this test turns them on.
     with (
         temporary_settings({PREFECT_LOGGING_TO_API_ENABLED: True}),
         LocalEndpoint(secret=SECRET) as endpoint,
