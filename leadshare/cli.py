@@ -461,13 +461,13 @@ def explain(
     from leadshare.ids import clean_lead_id
 
     try:
-        ctx = _context()
+        store, now, config = _store_despite_config()
         lines = explain_lead(
-            ctx.store,
+            store,
             clean_lead_id(lead_id),
-            ctx.config.rules,
-            ctx.config.partners,
-            ctx.now,
+            config.rules if config else None,
+            config.partners if config else None,
+            now,
         )
     except LeadshareError as exc:
         _fail(exc)
@@ -478,10 +478,11 @@ def explain(
 
 
 def _store_despite_config():
-    """Return the store and the time now, also while the config is invalid.
+    """Return the store, the time now and the config, or None while it is invalid.
 
-    ``status`` reads only the store, and an operator needs it most when runs fail,
-    for example on a config error. That error is printed as a warning first.
+    ``status`` and ``explain`` read mainly the store, and an operator needs them
+    most when runs fail, for example on a config error. That error is printed as a
+    warning first.
     """
     from leadshare.errors import ConfigError
     from leadshare.settings import get_settings
@@ -490,14 +491,12 @@ def _store_despite_config():
     try:
         ctx = _context()
     except ConfigError as exc:
-        message = (
-            f" {exc}. Runs fail until it is fixed; these runs come from the store."
-        )
+        message = f" {exc}. Runs fail until it is fixed. The lines below are stored."
         console.print(Text.assemble(("warning:", "yellow"), message), soft_wrap=True)
         settings = get_settings()
         store = open_store(settings.database_url, settings.store_wait_s)
-        return store, dt.datetime.now(dt.UTC)
-    return ctx.store, ctx.now
+        return store, dt.datetime.now(dt.UTC), None
+    return ctx.store, ctx.now, ctx.config
 
 
 @app.command()
@@ -508,7 +507,7 @@ def status(
 ) -> None:
     """Show the latest sharing runs and their outcome counts."""
     try:
-        store, now = _store_despite_config()
+        store, now, _ = _store_despite_config()
         runs = store.rows("recent_runs", limit=limit)
         now_counts: dict[str, dict[str, int]] = {}
         for count in store.rows("recent_run_outcomes", limit=limit):

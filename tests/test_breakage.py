@@ -528,7 +528,9 @@ def test_status_works_with_invalid_config(home):
     assert "warning:" in second.stderr
     assert "partners.yaml" in second.stderr
     assert "Latest runs (0)" in second.stdout
-    assert explain.exit_code == 2
+    assert explain.exit_code == 1
+    assert "warning:" in explain.stderr
+    assert "No lead L-0123456789abcdef is recorded" in explain.stdout
 
 
 def test_status_line_of_unfinished_run():
