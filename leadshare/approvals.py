@@ -265,15 +265,11 @@ def approval_blockers(
         return {}
     loaded = load_partner_states(store, config.partners, now)
     states = {state.partner.id: state for state in loaded}
-    ids = [row["lead_id"] for row in rows]
-    with store.transaction() as tx:
-        leads = [
-            (tx.rows("lead_match_fields", lead_id=lead_id) or [row])[0]
-            for lead_id, row in zip(ids, rows, strict=True)
-        ]
-        opted_out = {
-            lead_id for lead_id in ids if tx.rows("lead_opt_out", lead_id=lead_id)
-        }
+    ids = pd.DataFrame({"lead_id": [row["lead_id"] for row in rows]})
+    with store.transaction() as tx, tx.incoming(ids):
+        stored = {found["lead_id"]: found for found in tx.rows("approval_check_fields")}
+    leads = [stored.get(row["lead_id"], row) for row in rows]
+    opted_out = {lead_id for lead_id, found in stored.items() if found["opted_out"]}
     frame = pd.DataFrame(leads).rename(columns={"country": "country_code"})
     frame["outcome"] = None
     checked = recheck_waiting(frame, config.rules, now)

@@ -81,6 +81,7 @@ def _sample_params(sql: str) -> dict:
 
 INCOMING_FRAMES = {
     "adopt_partner_ids": lambda: pd.DataFrame([{"partner_id": "P-1"}]),
+    "approval_check_fields": lambda: pd.DataFrame([{"lead_id": "L-1"}]),
     "add_suppressions": lambda: pd.DataFrame(
         [
             {
