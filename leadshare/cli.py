@@ -26,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from leadshare.errors import DeliveriesFailedError, LeadshareError, StoreError
-from leadshare.words import counted, utc_text
+from leadshare.words import counted, utc_iso, utc_text
 
 app = typer.Typer(help="Partner lead sharing on Prefect.", no_args_is_help=True)
 approvals_app = typer.Typer(
@@ -461,7 +461,7 @@ def explain(
     from leadshare.ids import clean_lead_id
 
     try:
-        store, now, config = _store_despite_config()
+        store, now, config, _ = _store_despite_config()
         lines = explain_lead(
             store,
             clean_lead_id(lead_id),
@@ -478,11 +478,12 @@ def explain(
 
 
 def _store_despite_config():
-    """Return the store, the time now and the config, or None while it is invalid.
+    """Return the store, the time now, the config and the config error.
 
-    ``status`` and ``explain`` read mainly the store, and an operator needs them
-    most when runs fail, for example on a config error. That error is printed as a
-    warning first.
+    The config is None while it is invalid, and the error is its message then
+    (None otherwise). ``status`` and ``explain`` read mainly the store, and an
+    operator needs them most when runs fail, for example on a config error. That
+    error is printed as a warning first.
     """
     from leadshare.errors import ConfigError
     from leadshare.settings import get_settings
@@ -495,19 +496,24 @@ def _store_despite_config():
         console.print(Text.assemble(("warning:", "yellow"), message), soft_wrap=True)
         settings = get_settings()
         store = open_store(settings.database_url, settings.store_wait_s)
-        return store, dt.datetime.now(dt.UTC), None
-    return ctx.store, ctx.now, ctx.config
+        return store, dt.datetime.now(dt.UTC), None, str(exc)
+    return ctx.store, ctx.now, ctx.config, None
 
 
 @app.command()
 def status(
     limit: int = typer.Option(
         10, min=1, max=10_000, help="How many runs to show (1 to 10,000)."
-    )
+    ),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print the runs and the endpoints holding transfers as JSON.",
+    ),
 ) -> None:
     """Show the latest sharing runs and their outcome counts."""
     try:
-        store, now, _ = _store_despite_config()
+        store, now, _, config_error = _store_despite_config()
         runs = store.rows("recent_runs", limit=limit)
         now_counts: dict[str, dict[str, int]] = {}
         for count in store.rows("recent_run_outcomes", limit=limit):
@@ -520,6 +526,12 @@ def status(
         pending = store.rows("pending_by_partner")
     except LeadshareError as exc:
         _fail(exc)
+    if as_json:
+        document = status_document(
+            runs, now_counts, live, disabled, backing_off, pending, config_error
+        )
+        typer.echo(json.dumps(document, indent=2, default=str))
+        return
     console = Console(highlight=False, markup=False)
     console.print(f"Latest runs ({len(runs)})", style="bold", markup=False)
     for row in runs:
@@ -533,6 +545,67 @@ def status(
             console.print(line, markup=False)
     for line in endpoint_lines(disabled, backing_off, pending):
         console.print(line, markup=False)
+
+
+def status_document(
+    runs: list[dict],
+    now_counts: dict[str, dict[str, int]],
+    live: bool | None,
+    disabled: list[dict],
+    backing_off: list[dict],
+    pending: list[dict],
+    config_error: str | None,
+) -> dict:
+    """Return what ``status --json`` prints: the runs, the endpoints, the config error.
+
+    A run's ``summary`` is the JSON that ``share --json`` printed for it (None when
+    the run ended before writing one), and ``outcomes_now`` counts the outcomes its
+    rows have now. A run marked running whose process is gone has the status
+    ``ended_unfinished``.
+    """
+    waiting: dict[str, int] = {}
+    for row in pending:
+        waiting[row["partner_id"]] = waiting.get(row["partner_id"], 0) + int(
+            row["pending"]
+        )
+    listed = []
+    for row in runs:
+        state = row["status"]
+        if state == "running" and live is False:
+            state = "ended_unfinished"
+        listed.append(
+            {
+                "run_id": row["run_id"],
+                "flow_run_id": row["flow_run_id"],
+                "status": state,
+                "started_at": utc_iso(row["started_at"]),
+                "finished_at": utc_iso(row["finished_at"]),
+                "files_in": row["files_in"] or 0,
+                "rows_in": row["rows_in"] or 0,
+                "summary": json.loads(row["summary"]) if row["summary"] else None,
+                "outcomes_now": now_counts.get(row["run_id"], {}),
+            }
+        )
+    endpoints = [
+        {
+            "partner_id": row["partner_id"],
+            "state": "disabled",
+            "since": utc_iso(row["disabled_at"]),
+            "reason": row["reason"],
+            "waiting_transfers": waiting.get(row["partner_id"], 0),
+        }
+        for row in disabled
+    ] + [
+        {
+            "partner_id": row["partner_id"],
+            "state": "backing_off",
+            "until": utc_iso(row["next_attempt_at"]),
+            "reason": row["reason"],
+            "waiting_transfers": waiting.get(row["partner_id"], 0),
+        }
+        for row in backing_off
+    ]
+    return {"runs": listed, "endpoints": endpoints, "config_error": config_error}
 
 
 def endpoint_lines(
@@ -623,7 +696,14 @@ def _outcome_text(outcomes: dict[str, int]) -> str:
 
 
 @approvals_app.command("list")
-def approvals_list() -> None:
+def approvals_list(
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print the held leads as a JSON list; 'blocked' says why a lead cannot "
+        "be approved now (null when it can).",
+    ),
+) -> None:
     """List held leads: strategic accounts and unreadable sizes or revenues."""
     from leadshare.approvals import approval_blockers, pending
 
@@ -633,6 +713,21 @@ def approvals_list() -> None:
         blockers = approval_blockers(ctx.store, ctx.config, rows, ctx.now)
     except LeadshareError as exc:
         _fail(exc)
+    if as_json:
+        held = [
+            {
+                "lead_id": row["lead_id"],
+                "proposed_partner": row["proposed_partner"],
+                "why_held": row["note"],
+                "held_since": utc_iso(row["created_at"]),
+                "company": row["company"],
+                "country": row["country"],
+                "blocked": blockers.get(row["lead_id"]),
+            }
+            for row in rows
+        ]
+        typer.echo(json.dumps(held, indent=2, default=str))
+        return
     table = Table(
         title=f"{len(rows)} leads awaiting approval",
         caption="`leadshare explain LEAD` gives the whole reason for holding a lead.",

@@ -23,3 +23,15 @@ def utc_text(moment: dt.datetime | str | None) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.UTC)
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def utc_iso(moment: dt.datetime | str | None) -> str | None:
+    """Return a stored time as ISO 8601 in UTC for JSON; None stays None.
+
+    A time without a zone is taken as UTC, and text is returned as it is.
+    """
+    if moment is None or isinstance(moment, str):
+        return moment
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC).isoformat()
+    return moment.astimezone(dt.UTC).isoformat()

@@ -622,6 +622,29 @@ def test_list_names_unapprovable_leads(queued, home):
     assert after.stdout.count(": P-HOOK is not in partners.yaml\n") == 2
 
 
+def test_list_as_json(queued, home):
+    import json
+
+    from typer.testing import CliRunner
+
+    from leadshare import cli
+
+    globex = _lead(home, "Globex")
+    _remove_partner(home, "P-HOOK")
+
+    result = CliRunner().invoke(cli.app, ["approvals", "list", "--json"])
+
+    assert result.exit_code == 0, result.output
+    held = json.loads(result.stdout)
+    by_lead = {row["lead_id"]: row for row in held}
+    assert len(held) == 3
+    assert by_lead[globex]["company"] == "Globex"
+    assert by_lead[globex]["proposed_partner"] == "P-HOOK"
+    assert by_lead[globex]["blocked"] == "P-HOOK is not in partners.yaml"
+    assert by_lead[globex]["why_held"]
+    assert by_lead[globex]["held_since"].endswith("+00:00")
+
+
 def test_approve_for_removed_partner_names_reassign(queued, home):
     from typer.testing import CliRunner
 

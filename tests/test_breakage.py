@@ -522,8 +522,11 @@ def test_status_works_with_invalid_config(home):
     partners.write_text("partners: [\n", encoding="utf-8")
     second = runner.invoke(cli.app, ["status"])
     explain = runner.invoke(cli.app, ["explain", "L-0123456789abcdef"])
+    as_json = runner.invoke(cli.app, ["status", "--json"])
 
     assert first.exit_code == 0, first.output
+    assert as_json.exit_code == 0, as_json.output
+    assert "partners.yaml" in json.loads(as_json.stdout)["config_error"]
     assert second.exit_code == 0, second.output
     assert "warning:" in second.stderr
     assert "partners.yaml" in second.stderr

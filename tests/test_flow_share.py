@@ -7,6 +7,7 @@ webhook partner (it verifies signatures and deduplicates on webhook-id) and as S
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import shutil
@@ -1138,6 +1139,34 @@ def test_status_shows_a_dead_run_as_ended(home, partner):
     assert f"{cli.ENDED_UNFINISHED}, 1 file, 7 rows" in dead_text
     assert "running" not in dead_text
     assert ", running, 1 file, 7 rows" in live_text
+
+
+def test_status_as_json(home, partner):
+    from leadshare import cli
+
+    summary = run_share(home, "generic")
+    with duckdb.connect(str(home / "leadshare.duckdb")) as con:
+        con.execute(
+            "insert into runs (run_id, flow_run_id, status, started_at) "
+            "values ('run-died', 'flow-died', 'running', now())"
+        )
+
+    result = CliRunner().invoke(cli.app, ["status", "--json"])
+
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    died, done = document["runs"]
+    assert died["status"] == "ended_unfinished"
+    assert died["summary"] is None
+    assert done["status"] == "completed"
+    assert done["summary"]["outcomes"] == summary["outcomes"]
+    assert done["outcomes_now"] == {
+        name: count for name, count in summary["outcomes"].items() if count
+    }
+    assert done["rows_in"] == summary["rows_in"]
+    assert done["started_at"] < done["finished_at"]
+    assert document["endpoints"] == []
+    assert document["config_error"] is None
 
 
 def test_crashed_empty_run_not_taken_over(home, partner, tmp_path):
