@@ -481,9 +481,9 @@ def _store_despite_config():
     """Return the store, the time now, the config and the config error.
 
     The config is None while it is invalid, and the error is its message then
-    (None otherwise). ``status`` and ``explain`` read mainly the store, and an
-    operator needs them most when runs fail, for example on a config error. That
-    error is printed as a warning first.
+    (None otherwise). ``status``, ``explain`` and ``approvals list`` read mainly
+    the store, and an operator needs them most when runs fail, for example on a
+    config error. That error is printed as a warning first.
     """
     from leadshare.errors import ConfigError
     from leadshare.settings import get_settings
@@ -708,9 +708,13 @@ def approvals_list(
     from leadshare.approvals import approval_blockers, pending
 
     try:
-        ctx = _context()
-        rows = pending(ctx.store)
-        blockers = approval_blockers(ctx.store, ctx.config, rows, ctx.now)
+        store, now, config, _ = _store_despite_config()
+        rows = pending(store)
+        if config is None:
+            # The checks need the rules and partners of a valid config.
+            blockers = {row["lead_id"]: UNCHECKED for row in rows}
+        else:
+            blockers = approval_blockers(store, config, rows, now)
     except LeadshareError as exc:
         _fail(exc)
     if as_json:
@@ -747,6 +751,10 @@ def approvals_list(
             row["country"] or "",
         )
     _stdout().print(table)
+    if config is None:
+        if rows:
+            typer.echo(f"Approvals are not possible now: {UNCHECKED}.")
+        return
     if blockers:
         typer.echo(
             f"{counted(len(blockers), 'lead')} cannot be approved for the proposed "
@@ -755,6 +763,10 @@ def approvals_list(
         )
     for lead_id, reason in blockers.items():
         typer.echo(f"  {lead_id}: {reason}")
+
+
+UNCHECKED = "not checked, because the config is invalid (see the warning)"
+"""The ``approvals list`` reason for every held lead while the config is invalid."""
 
 
 def _decide(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -623,8 +624,6 @@ def test_list_names_unapprovable_leads(queued, home):
 
 
 def test_list_as_json(queued, home):
-    import json
-
     from typer.testing import CliRunner
 
     from leadshare import cli
@@ -643,6 +642,25 @@ def test_list_as_json(queued, home):
     assert by_lead[globex]["blocked"] == "P-HOOK is not in partners.yaml"
     assert by_lead[globex]["why_held"]
     assert by_lead[globex]["held_since"].endswith("+00:00")
+
+
+def test_list_with_invalid_config(queued, home):
+    from typer.testing import CliRunner
+
+    from leadshare import cli
+
+    globex = _lead(home, "Globex")
+    (home / "config" / "rules.yaml").write_text("threshold: [\n", encoding="utf-8")
+
+    listed = CliRunner().invoke(cli.app, ["approvals", "list"])
+    as_json = CliRunner().invoke(cli.app, ["approvals", "list", "--json"])
+
+    assert listed.exit_code == 0, listed.output
+    assert "rules.yaml" in listed.stderr
+    assert globex in listed.stdout
+    assert f"Approvals are not possible now: {cli.UNCHECKED}" in listed.stdout
+    blocked = {row["lead_id"]: row["blocked"] for row in json.loads(as_json.stdout)}
+    assert blocked[globex] == cli.UNCHECKED
 
 
 def test_approve_for_removed_partner_names_reassign(queued, home):
