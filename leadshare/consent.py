@@ -8,6 +8,7 @@ re-import of the same person (in any letter case) cannot turn sharing back on.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Set
 from typing import NamedTuple
 
@@ -22,7 +23,15 @@ from leadshare.timestamps import NOT_ISO, check_timestamps, utc_minutes
 
 TRUE_TOKENS = frozenset({"true", "yes", "1", "y"})
 FALSE_TOKENS = frozenset({"false", "no", "0", "n"})
-OPT_OUT_STATUSES = frozenset({"unsubscribed", "opted out", "opt out"})
+# A status opts out when it contains one of these words, after lower-casing and
+# folding "-", "_" and spaces to one space: "Unsubscribed (manual)",
+# "unsubscribed_by_user", "Do not contact", "Spam complaint". A negated status such
+# as "not unsubscribed" also matches. Sharing a person who opted out costs more
+# than holding back one who did not.
+OPT_OUT_STATUS = re.compile(
+    r"\b(?:unsubscri\w*|opted out|opt out|optout|opted ?out|do not (?:contact|e ?mail|"
+    r"mail)|spam\w*|complain\w*)\b"
+)
 
 FLAG_COLUMNS = ("do_not_email", "do_not_call", "consent_share")
 
@@ -118,7 +127,8 @@ def _opted_out_status(frame: pd.DataFrame) -> pd.Series:
     codes, uniques = pd.factorize(_column(frame, "status"), use_na_sentinel=True)
     status = pd.Series(uniques, dtype=object).astype(str)
     folded = status.str.strip().str.lower().str.replace(r"[-_\s]+", " ", regex=True)
-    hits = np.append(folded.isin(OPT_OUT_STATUSES).to_numpy(), False)
+    matched = folded.str.contains(OPT_OUT_STATUS, regex=True).to_numpy(dtype=bool)
+    hits = np.append(matched, False)
     return pd.Series(hits[codes], index=frame.index)
 
 

@@ -177,6 +177,33 @@ def test_opt_out_status_tokens() -> None:
     assert out.loc[1, "reason"] == "opted out: status is opted-out"
 
 
+@pytest.mark.parametrize(
+    ("status", "opts_out"),
+    [
+        ("unsubscribe", True),
+        ("Unsubscribed (manual)", True),
+        ("unsubscribed_by_user", True),
+        ("Opt-Out", True),
+        ("OPTED_OUT", True),
+        ("do not contact", True),
+        ("Do-Not-Email", True),
+        ("Spam complaint", True),
+        ("subscribed", False),
+        ("re-subscribed", False),
+        ("Opted in", False),
+        ("Customer", False),
+        ("  ", False),
+    ],
+)
+def test_opt_out_status_forms(status, opts_out) -> None:
+    batch = _batch(email_key=["a@x.com"], status=[status], consent_share="yes")
+
+    out, entries = apply_consent(batch, set(), now=NOW)
+
+    assert (out.loc[0, "rule"] == "opted_out") is opts_out
+    assert (len(entries) > 0) is opts_out
+
+
 def test_opt_out_reason_names_flag() -> None:
     batch = _batch(
         email_key=["a@x.com", "b@x.com"],
