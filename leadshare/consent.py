@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadshare import arrowtext, record_text
-from leadshare.model import RECORD_COLUMN, Outcome
+from leadshare.model import RECORD_COLUMN, ROW_COLUMN, Outcome
 from leadshare.timestamps import NOT_ISO, check_timestamps, utc_minutes
 
 TRUE_TOKENS = frozenset({"true", "yes", "1", "y"})
@@ -95,10 +95,22 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
     return column.astype(object).where(column.notna(), None)
 
 
-def _parse_column(frame: pd.DataFrame, name: str) -> tuple[pd.Series, pd.Series]:
-    """Parse a flag column on its distinct values; returns (values, errors)."""
+def _parse_column(
+    frame: pd.DataFrame, name: str, opt_out_words: bool = False
+) -> tuple[pd.Series, pd.Series]:
+    """Parse a flag column on its distinct values; returns (values, errors).
+
+    With ``opt_out_words``, a value that is not a yes/no token but contains an
+    opt-out word (see :data:`OPT_OUT_STATUS`), such as "Unsubscribed" or "Yes,
+    opted out", counts as true.
+    """
     codes, uniques = pd.factorize(_column(frame, name), use_na_sentinel=True)
     parsed = [parse_flag(value) for value in uniques] + [(None, None)]
+    if opt_out_words:
+        parsed = [
+            (True, None) if error and _has_opt_out_word(value) else (flag, error)
+            for value, (flag, error) in zip(uniques, parsed, strict=False)
+        ] + [(None, None)]
     values = np.empty(len(parsed), dtype=object)
     errors = np.empty(len(parsed), dtype=object)
     values[:] = [value for value, _ in parsed]
@@ -107,6 +119,11 @@ def _parse_column(frame: pd.DataFrame, name: str) -> tuple[pd.Series, pd.Series]
         pd.Series(values[codes], index=frame.index, dtype=object),
         pd.Series(errors[codes], index=frame.index, dtype=object),
     )
+
+
+def _has_opt_out_word(value: object) -> bool:
+    folded = re.sub(r"[-_\s]+", " ", str(value).strip().lower())
+    return OPT_OUT_STATUS.search(folded) is not None
 
 
 def _unsubscribed(frame: pd.DataFrame) -> pd.Series:
@@ -264,7 +281,9 @@ def apply_consent(
     # Rows quarantined by an earlier stage keep that outcome, but their opt-out
     # still suppresses their keys below.
     quarantined_before = out["outcome"].eq(Outcome.QUARANTINED.value).to_numpy()
-    do_not_email, email_flag_errors = _parse_column(frame, "do_not_email")
+    do_not_email, email_flag_errors = _parse_column(
+        frame, "do_not_email", opt_out_words=True
+    )
     do_not_call, call_flag_errors = _parse_column(frame, "do_not_call")
     share, share_errors = _parse_column(frame, "consent_share")
     _mark_do_not_call(out, do_not_call)
@@ -343,6 +362,7 @@ def apply_consent(
     _check_consent_time(out, share.eq(True), at)
     _finish(out, share.eq(False), Outcome.SUPPRESSED, "no_consent", _NO_CONSENT)
     _finish(out, share.isna(), Outcome.SUPPRESSED, "no_consent", _MISSING_CONSENT)
+    _hold_duplicates_of_quarantined(out, quarantined_before)
 
     has_keys = pd.Series(
         email_keys.notna().to_numpy()
@@ -563,6 +583,17 @@ def _opt_out_reasons(
     """Name the field that made each opted-out row opt out."""
     reasons = pd.Series(None, index=frame.index, dtype=object)
     reasons[email_opt_out] = "opted out: do_not_email is yes"
+    # A value read as yes for its opt-out word is quoted, as a status is.
+    flags = _column(frame, "do_not_email")
+    worded_values = {
+        value
+        for value in flags[email_opt_out].dropna().unique()
+        if parse_flag(value)[1] is not None
+    }
+    if worded_values:
+        worded = email_opt_out & flags.isin(worded_values)
+        text = flags[worded].astype(str).str.strip()
+        reasons[worded] = "opted out: do_not_email is " + text.str.slice(0, 40)
     by_status = status_opt_out & ~email_opt_out
     if by_status.any():
         status = _column(frame, "status")[by_status].astype(str).str.strip()
@@ -612,6 +643,45 @@ def _finish_unknown_tokens(
         "consent_unknown_token",
         share_reason,
     )
+
+
+def _hold_duplicates_of_quarantined(
+    out: pd.DataFrame, quarantined_before: np.ndarray
+) -> None:
+    """Quarantine the duplicates of the rows that this stage quarantined.
+
+    Dedup linked each duplicate to an earlier row of the batch, and that row's lead
+    is stored only when the row is not quarantined. Left as duplicates, they would
+    point to a lead that does not exist. Their person's consent is unclear until
+    the quarantined row is fixed, so they wait with it.
+    """
+    if "duplicate_of" not in out.columns or "lead_id" not in out.columns:
+        return
+    quarantined_now = out["outcome"].eq(Outcome.QUARANTINED.value).to_numpy()
+    newly = quarantined_now & ~quarantined_before
+    if not newly.any():
+        return
+    quarantined = out.loc[newly]
+    rows = (
+        quarantined[ROW_COLUMN]
+        if ROW_COLUMN in out.columns
+        else pd.Series(quarantined.index, index=quarantined.index)
+    )
+    row_of = dict(zip(quarantined["lead_id"], rows, strict=True))
+    rule_of = dict(zip(quarantined["lead_id"], quarantined["rule"], strict=True))
+    held = out["outcome"].eq(Outcome.DUPLICATE.value) & out["duplicate_of"].isin(
+        row_of
+    )
+    if not held.any():
+        return
+    targets = out.loc[held, "duplicate_of"]
+    out.loc[held, "outcome"] = Outcome.QUARANTINED.value
+    out.loc[held, "rule"] = "duplicate_of_quarantined"
+    out.loc[held, "reason"] = [
+        f"same person as row {row_of[target]} of this file, which was quarantined "
+        f"({rule_of[target]}); fix that row, then import both rows again"
+        for target in targets
+    ]
 
 
 def _check_consent_time(

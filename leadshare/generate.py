@@ -339,7 +339,9 @@ def _vocabulary(code: str) -> _Vocabulary:
     first, first_weights = _words(_faker_list("person", locale, "first_names"))
     last, last_weights = _words(_faker_list("person", locale, "last_names"))
     suffixes = spec.suffixes or _faker_list("company", locale, "company_suffixes")
-    cities = spec.cities or _faker_list("address", locale, "cities")
+    # Faker builds some city lists from a set, whose order changes with the hash
+    # seed of each process. Sorted, the same seed gives the same file in any process.
+    cities = spec.cities or sorted(_faker_list("address", locale, "cities") or ())
     regions = spec.regions or _first_list(
         "address", locale, "states", "regions", "provinces", "cantons"
     )

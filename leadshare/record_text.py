@@ -41,10 +41,14 @@ def line_opts_out(line: str) -> bool:
 
 
 def email_keys_in(text: str) -> list[str]:
-    """Return the dedup keys of the valid e-mail addresses in ``text``, in order."""
+    """Return the dedup keys of the valid e-mail addresses in ``text``, in order.
+
+    A full stop after an address ends the sentence, as in "write to a@b.com.", so
+    it is dropped first.
+    """
     keys: list[str] = []
     for candidate in _ADDRESS.findall(text):
-        key = normalise_email(candidate).key
+        key = normalise_email(candidate.rstrip(".")).key
         if key is not None and key not in keys:
             keys.append(key)
     return keys

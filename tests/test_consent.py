@@ -487,16 +487,19 @@ def test_quarantined_opt_out_suppresses_keys() -> None:
 
 def test_opt_out_address_in_invalid_email() -> None:
     batch = _batch(
-        email=["Anna <anna@x.com", "no address"],
-        email_key=[None, None],
-        status=["unsubscribed", "unsubscribed"],
+        email=["Anna <anna@x.com", "no address", "bo@x.de."],
+        email_key=[None, None, None],
+        status=["unsubscribed", "unsubscribed", "unsubscribed"],
         outcome="quarantined",
         rule="email_syntax",
         reason="bad e-mail",
     )
     out, entries = apply_consent(batch, set(), now=NOW)
 
-    assert [(entry.kind, entry.key) for entry in entries] == [("email", "anna@x.com")]
+    assert [(entry.kind, entry.key) for entry in entries] == [
+        ("email", "anna@x.com"),
+        ("email", "bo@x.de"),
+    ]
     assert "and that was applied" in out.loc[0, "reason"]
     assert "contains no valid e-mail" in out.loc[1, "reason"]
 
@@ -601,3 +604,49 @@ def test_flag_any_letter_case(token: str, data: st.DataObject) -> None:
     mixed = "".join(char.upper() if flip else char for char, flip in letters)
 
     assert parse_flag(mixed) == (token in TRUE_TOKENS, None)
+
+
+def test_duplicates_of_quarantined_row_wait() -> None:
+    batch = _batch(
+        lead_id=["L-1", "L-2", "L-3", "L-4"],
+        email_key=["q@x.com", "q@x.com", "r@x.com", "r@x.com"],
+        do_not_call=["maybe", "no", "no", "no"],
+        consent_share="yes",
+        outcome=[None, "duplicate", None, "duplicate"],
+        duplicate_of=[None, "L-1", None, "L-3"],
+    )
+
+    out, _ = apply_consent(batch, set(), now=NOW)
+
+    assert out["outcome"].tolist() == [
+        "quarantined",
+        "quarantined",
+        None,
+        "duplicate",
+    ]
+    assert out.loc[1, "rule"] == "duplicate_of_quarantined"
+    assert out.loc[1, "reason"] == (
+        "same person as row 1 of this file, which was quarantined "
+        "(dnc_unknown_token); fix that row, then import both rows again"
+    )
+
+
+@pytest.mark.parametrize(
+    "value", ["Unsubscribed", "Yes, unsubscribed", "opted out", "Do not email"]
+)
+def test_do_not_email_opt_out_words(value) -> None:
+    batch = _batch(email_key=["a@x.com"], do_not_email=[value], consent_share="yes")
+
+    out, entries = apply_consent(batch, set(), now=NOW)
+
+    assert out.loc[0, "rule"] == "opted_out"
+    assert out.loc[0, "reason"] == f"opted out: do_not_email is {value}"
+    assert [entry.key for entry in entries] == ["a@x.com"]
+
+
+def test_do_not_email_unknown_value_flagged() -> None:
+    batch = _batch(email_key=["a@x.com"], do_not_email=["Oui"], consent_share="yes")
+
+    out, _ = apply_consent(batch, set(), now=NOW)
+
+    assert out.loc[0, "rule"] == "dnc_unknown_token"

@@ -217,3 +217,23 @@ def test_cli_writes_file(tmp_path):
     main([str(out), "--rows", "300", "--seed", "3", "--start", "2025-03-01T00:00:00Z"])
     expected = write_leads(tmp_path / "api.csv", 300, seed=3, start=START)
     assert out.read_bytes() == expected.read_bytes()
+
+
+def test_same_seed_same_file_in_any_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    sums = []
+    for hash_seed in ("1", "2"):
+        path = tmp_path / f"leads-{hash_seed}.csv"
+        subprocess.run(
+            [sys.executable, "-m", "leadshare.generate", str(path), "--rows", "2000"]
+            + ["--seed", "7"],
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            check=True,
+            capture_output=True,
+        )
+        sums.append(path.read_bytes())
+
+    assert sums[0] == sums[1]
