@@ -1594,6 +1594,18 @@ class _DuplicateKeyError(ValueError):
         self.key = key
 
 
+class _ConstantError(ValueError):
+    """A JSON line holds NaN, Infinity or -Infinity; ``name`` is the one it holds."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _reject_constant(name: str) -> object:
+    raise _ConstantError(name)
+
+
 def _object_from_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
     """Build a JSON object, rejecting a key written twice.
 
@@ -1613,8 +1625,8 @@ def _object_from_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
 def _json_type(value: object, line: str) -> str:
     """Name the JSON type of a parsed line's value.
 
-    Numbers and NaN or Infinity are parsed as str to keep them as written, so only
-    the line's first character distinguishes them from a JSON string.
+    Numbers are parsed as str to keep them as written, so only the line's first
+    character distinguishes them from a JSON string.
     """
     if isinstance(value, str):
         return "string" if line.lstrip().startswith('"') else "number"
@@ -1636,8 +1648,14 @@ def _parse_json_line(line: str, number: int) -> tuple[dict | None, str | None, b
             object_pairs_hook=_object_from_pairs,
             parse_int=str,
             parse_float=str,
-            parse_constant=str,
+            parse_constant=_reject_constant,
         )
+    except _ConstantError as exc:
+        problem = (
+            f"line {number}: {exc.name} is not valid JSON; write a number, a string "
+            "or null"
+        )
+        return None, problem, line.lstrip().startswith("{")
     except json.JSONDecodeError as exc:
         problem = (
             f"line {number}: invalid JSON ({exc.msg}; column {exc.colno}); "

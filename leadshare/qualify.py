@@ -87,7 +87,10 @@ class _Fields:
                 reader = _as_number
             else:
                 reader = functools.partial(_as_amount, form=form)
-            self._numbers[field] = self.spread(field, reader, np.nan)
+            numbers = self.spread(field, reader, np.nan)
+            # "Infinity" or "1e400" would pass every at_least rule.
+            numbers[~np.isfinite(numbers)] = np.nan
+            self._numbers[field] = numbers
         return self._numbers[field]
 
     def amount_form(self, field: str) -> str | None:

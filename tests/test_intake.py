@@ -888,7 +888,6 @@ def test_jsonl_only_repeated_keys_rejected(tmp_path: Path) -> None:
     [
         ("42", "number"),
         ("-1.5e3", "number"),
-        ("NaN", "number"),
         ('"just a string"', "string"),
         ("true", "boolean"),
         ("null", "null"),
@@ -901,6 +900,21 @@ def test_jsonl_scalar_line_names_type(tmp_path: Path, line: str, kind: str) -> N
 
     assert batch.frame.loc[1, PROBLEM_COLUMN] == (
         f"line 2: expected a JSON object, got a JSON {kind}; write one object per line"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [("NaN", "NaN"), ("Infinity", "Infinity"), ("-Infinity", "-Infinity")],
+)
+def test_jsonl_nan_and_infinity_rejected(tmp_path: Path, value: str, name: str) -> None:
+    content = '{"email": "a@x.io"}\n{"email": "b@x.io", "engagement": ' + value + "}\n"
+
+    batch = read_lead_file(_write(tmp_path, "leads.jsonl", content))
+
+    assert batch.frame.loc[0, PROBLEM_COLUMN] is None
+    assert batch.frame.loc[1, PROBLEM_COLUMN] == (
+        f"line 2: {name} is not valid JSON; write a number, a string or null"
     )
 
 

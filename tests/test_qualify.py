@@ -60,6 +60,13 @@ def test_below_threshold_names_score():
     assert "score 5 is below the threshold 20" in result.loc[0, "reason"]
 
 
+@pytest.mark.parametrize("engagement", ["Infinity", "1e400", "-inf", "NaN"])
+def test_infinite_engagement_earns_nothing(engagement):
+    result = qualify(_frame(engagement=engagement), RULES, NOW)
+
+    assert result.loc[0, "score"] == 25
+
+
 def test_competitor_domain_rejected():
     result = qualify(_frame(email_key="x@rivalcorp.example"), RULES, NOW)
     assert result.loc[0, "rule"] == "competitor_domain"
