@@ -68,7 +68,11 @@ def explain_lead(
             lines.append(
                 f"Score {row['score']:g}; country {row['country'] or '-'}, industry {row['industry'] or '-'}, product {row['product'] or '-'}."
             )
-        if row["group_id"] and row["outcome"] == "disqualified":
+        if (
+            row["group_id"]
+            and row["outcome"] == "disqualified"
+            and row["rule"] != "rejected_by_approver"
+        ):
             # Only a lead that waited for a partner has a decision and then a rule.
             lines.append(
                 "A later run checked this waiting lead against the rules in force "

@@ -326,6 +326,21 @@ def test_explain_shows_human_decision(queued, home):
     assert "proposed partner (a human decides): P-HOOK" in waiting
 
 
+def test_explain_of_rejected_lead(queued, home):
+    from leadshare.explain import explain_lead
+
+    ctx = build_context()
+    lead = _lead(home, "Big Co")
+    decision = ApprovalDecision(
+        lead_id=lead, action="reject", approver="mia", note="full"
+    )
+    decide(ctx.store, ctx.config, decision, "r-1", ctx.now)
+
+    text = " ".join(" ".join(explain_lead(ctx.store, lead)).split())
+    assert "Outcome: rejected by mia (full), so it is not shared." in text
+    assert "A later run checked" not in text
+
+
 def test_flow_skips_only_invalid_rows(queued, home):
     from flows.approval import review_approvals
     from leadshare.approvals import DecisionRow
