@@ -673,7 +673,8 @@ def test_config_folder_blocked_by_file(home):
     shutil.rmtree(home / "config", ignore_errors=True)
     (home / "config").write_text("a file where the folder should be", encoding="utf-8")
 
-    result = CliRunner().invoke(cli.app, ["approvals", "list"])
+    approve = ["approvals", "approve", "L-0123456789abcdef"]
+    result = CliRunner().invoke(cli.app, approve)
     status = CliRunner().invoke(cli.app, ["status"])
 
     output = " ".join(result.output.split())
@@ -858,8 +859,9 @@ def test_read_only_config_folder_named(tmp_path, monkeypatch):
 
     home = tmp_path / "home"
     monkeypatch.setenv("LEADSHARE_HOME", str(home))
+    approve = ["approvals", "approve", "L-0123456789abcdef"]
     with read_only_folder(home / "config"):
-        result = CliRunner().invoke(cli.app, ["approvals", "list"])
+        result = CliRunner().invoke(cli.app, approve)
     output = " ".join(result.output.split())
 
     assert result.exit_code == 2, output
