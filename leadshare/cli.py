@@ -377,11 +377,21 @@ def _exit_on_errors(summary: dict) -> None:
 
     Such an error, an outbox or processed/ folder that cannot be written for
     example, needs a fix by hand. The partner's transfers wait in the outbox, and
-    files that were not archived wait in the inbox, for the next run.
+    files that were not archived wait in the inbox, for the next run. A file
+    rejected whole needs a fix by hand too.
     """
     from leadshare.reporting import summary_errors
 
     errors = summary_errors(summary)
+    rejected = summary.get("rejected_files") or []
+    if rejected:
+        # The reasons were printed with the summary (or are in its JSON).
+        errors.append(
+            f"{counted(len(rejected), 'file was', 'files were')} rejected whole and "
+            "moved to quarantine/ with a reason file: "
+            + ", ".join(item["file"] for item in rejected)
+            + ". Fix each one and put it in the inbox again"
+        )
     for message in errors:
         console.print(
             f"error: {message}", markup=False, highlight=False, soft_wrap=True

@@ -1940,14 +1940,33 @@ def _resolve_columns(raw: RawBatch, profile: Profile) -> dict[str, str]:
             f"{name} (accepted headers: {profile.columns.get(name, 'none configured')})"
             for name in missing
         )
+        fix = (
+            f"Rename the column in the file or add its header to profile "
+            f"{profile.name!r} under 'columns'"
+        )
+        if _lists_opt_outs(raw.header):
+            fix += (
+                ". If the file lists people who opted out, its opt-outs were not "
+                "applied: import it with the optouts profile (inbox/optouts/, or "
+                "`leadshare share --profile optouts FILE`)"
+            )
         raise GateError(
             str(raw.path),
             f"missing required column for {wanted}; headers found: {raw.header}",
             line=raw.header_line,
-            fix=f"Rename the column in the file or add its header to profile "
-            f"{profile.name!r} under 'columns'",
+            fix=fix,
         )
     return sources
+
+
+_OPT_OUT_HEADER = re.compile(
+    r"unsubscri|opt(?:ed)?.?out|suppress|do.?not.?e.?mail", re.IGNORECASE
+)
+
+
+def _lists_opt_outs(header: list[str]) -> bool:
+    """Tell whether a header names a column of opt-outs, such as unsubscribed_at."""
+    return any(_OPT_OUT_HEADER.search(name) for name in header)
 
 
 def _clean_column(

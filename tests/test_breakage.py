@@ -768,7 +768,12 @@ def test_run_prints_waits_moves_and_backlog(home, monkeypatch):
     result = CliRunner().invoke(cli.app, ["run"])
     printed = " ".join(result.output.split())
 
-    assert result.exit_code == 0, result.output
+    # The rejected file needs a fix by hand.
+    assert result.exit_code == 1, result.output
+    assert (
+        "error: 1 file was rejected whole and moved to quarantine/ with a reason "
+        "file: bad.csv. Fix each one and put it in the inbox again"
+    ) in printed
     assert "3,000 rows in" in printed
     assert "moved to quarantine/generic/0123456789ab-bad.csv" in printed
     assert "P-REST: 3 waiting: the partner is inactive (paused)" in printed

@@ -1169,6 +1169,44 @@ def test_status_as_json(home, partner):
     assert document["config_error"] is None
 
 
+def test_optouts_file_suppresses_later_rows(home, partner, tmp_path):
+    optouts = tmp_path / "unsubscribes.csv"
+    optouts.write_text(
+        "Email Address,unsubscribed\nu1@unsub.example,2026-11-20\n"
+        "U2@Unsub.example,\n",
+        encoding="utf-8",
+    )
+    header = (
+        "email,first_name,last_name,company,country,consent_share,lead_source,"
+        "engagement,last_activity_at\n"
+    )
+    later = tmp_path / "later.csv"
+    later.write_text(
+        header
+        + "u1@unsub.example,Ulla,Unger,Unco GmbH,DE,yes,referral,50,2026-12-01\n"
+        + "u2@unsub.example,Udo,Uhr,Uhrco GmbH,DE,yes,referral,50,2026-12-01\n"
+        + "v3@other.example,Vera,Voss,Vossco GmbH,DE,yes,referral,50,2026-12-01\n",
+        encoding="utf-8",
+    )
+
+    first = run_share(home, "optouts", optouts)
+    second = run_share(home, "generic", later)
+
+    assert first["outcomes"]["suppressed"] == 2
+    assert db_rows(home, "select key from suppression order by key") == [
+        ("u1@unsub.example",),
+        ("u2@unsub.example",),
+    ]
+    rules = db_rows(
+        home,
+        "select o.source_row, o.rule from row_outcomes as o join source_files as f "
+        "using (file_id) where f.file_name = 'later.csv' order by o.source_row",
+    )
+    assert rules[:2] == [(1, "suppression_list"), (2, "suppression_list")]
+    assert rules[2][1] != "suppression_list"
+    assert second["rows_in"] == 3
+
+
 def test_crashed_empty_run_not_taken_over(home, partner, tmp_path):
     from leadshare.generate import write_leads
 

@@ -40,7 +40,7 @@ def _kept(values: list[str]) -> list[str | None]:
 
 
 def test_profiles_load(profiles: dict[str, Profile]) -> None:
-    assert set(profiles) >= {"xeducation", "datablist", "generic"}
+    assert set(profiles) >= {"xeducation", "datablist", "generic", "optouts"}
 
 
 # X Education
@@ -205,6 +205,22 @@ def test_generic_requires_consent(tmp_path: Path, profiles: dict[str, Profile]) 
         apply_profile(read_lead_file(path), profiles["generic"])
 
     assert "consent_share" in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("header", "hinted"),
+    [("email,unsubscribed_at", True), ("Email,Opted Out", True), ("email,name", False)],
+)
+def test_missing_column_hints_optouts(
+    tmp_path: Path, profiles: dict[str, Profile], header: str, hinted: bool
+) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text(f"{header}\na@example.com,x\n", encoding="utf-8")
+
+    with pytest.raises(GateError) as caught:
+        apply_profile(read_lead_file(path), profiles["generic"])
+
+    assert ("import it with the optouts profile" in caught.value.fix) is hinted
 
 
 def test_xeducation_rows_pass_gate(
