@@ -1142,6 +1142,19 @@ def _error_message(error: Any) -> str:
         return _wrong_type_message(EXPECTED_TYPES[error["type"]], value)
     if error["type"] == "string_type" and isinstance(value, int | float | dt.date):
         return _unquoted_text_message(value, show_value, error["loc"])
+    if error["type"] == "list_type":
+        shown = f"{value!r}" if show_value else "a single value"
+        example = f"[{value}]" if show_value and isinstance(value, str) else "[A, B]"
+        return (
+            f"expected a list, got {shown}; write the values in square brackets, "
+            f"such as {example}, or one '- value' line each"
+        )
+    if error["type"] in ("literal_error", "enum") and show_value:
+        expected = error.get("ctx", {}).get("expected", "")
+        return (
+            f"{value!r} is not one of {expected} (in this letter case); write one "
+            "of them"
+        )
     bound = _BOUND_WORDS.get(error["type"])
     if bound is not None and show_value:
         limit = next(iter(error.get("ctx", {}).values()), None)

@@ -68,7 +68,7 @@ BAD_PARTNER_FIELDS = [
     ("capacity_per_week", 100, "capacity_per_week (100) is smaller than"),
     ("sla_hours", -1, "sla_hours is -1; use a positive number of hours"),
     ("sla_hours", 0, "sla_hours is 0; use a positive number of hours"),
-    ("tier", "Gold", "Input should be 'gold', 'silver' or 'bronze'"),
+    ("tier", "Gold", "'Gold' is not one of 'gold', 'silver' or 'bronze'"),
     ("webhook", {"url": "http://127.0.0.1:1/x", "secret": "X"}, "must be a reference"),
 ]
 
@@ -1202,3 +1202,23 @@ def test_nested_unknown_key_gets_nearest(config_dir, file, keys, known):
     error = _load_error(config_dir)
 
     assert f"unknown field; did you mean {known}? Correct its spelling" in error
+
+
+def test_single_value_for_list_named(config_dir):
+    _edit_rules(config_dir, exclusions={"unsupported_countries": "KP"})
+
+    message = " ".join(_load_error(config_dir).split())
+
+    assert "field exclusions.unsupported_countries" in message
+    assert "expected a list, got 'KP'" in message
+    assert "such as [KP]" in message
+
+
+def test_status_in_wrong_case_named(config_dir):
+    _edit_first_partner(config_dir, status="Paused")
+
+    message = " ".join(_load_error(config_dir).split())
+
+    assert "'Paused' is not one of" in message
+    assert "'active'" in message
+    assert "(in this letter case)" in message
