@@ -622,8 +622,14 @@ class Profile(_Strict):
     def _lead_fields(cls, mapping: dict[str, Any]) -> dict[str, Any]:
         unknown = [name for name in mapping if name not in LEAD_FIELDS]
         if unknown:
+            guesses = [
+                f"{close[0]} for {name}"
+                for name in unknown
+                if (close := difflib.get_close_matches(name, LEAD_FIELDS, n=1))
+            ]
+            hint = f" (did you mean {', '.join(guesses)}?)" if guesses else ""
             raise ValueError(
-                f"unknown lead fields {unknown}; allowed: {list(LEAD_FIELDS)}"
+                f"unknown lead fields {unknown}{hint}; allowed: {list(LEAD_FIELDS)}"
             )
         return mapping
 

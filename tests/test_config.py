@@ -613,6 +613,10 @@ BAD_PROFILES = [
         "'1,234.56' (in quotes) when the source writes 1,234,567.89, or '1.234,56' "
         "when it writes 1.234.567,89",
     ),
+    (
+        {"columns": {"email": "email", "consent_share": "c", "citty": "City"}},
+        "field columns: unknown lead fields ['citty'] (did you mean city for citty?)",
+    ),
     ({"number_format": "german"}, "number_format 'german' is not supported"),
     ({"number_format": 1234.56}, "number_format 1234.56 is not supported"),
     ({"number_format": None}, "number_format None is not supported"),
