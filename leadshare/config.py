@@ -1022,6 +1022,10 @@ def _without_document_text(message: str) -> str:
     return QUOTED_TEXT.sub(keep_or_omit, message)
 
 
+UNION_MEMBERS = frozenset({"str", "list[str]", "int", "float", "bool"})
+"""The loc parts that pydantic adds for the members of a union type."""
+
+
 def _validate(model: type[BaseModel], data: Any, path: Path, prefix: str = "") -> Any:
     try:
         return model.model_validate(data)
@@ -1034,6 +1038,9 @@ def _validate(model: type[BaseModel], data: Any, path: Path, prefix: str = "") -
         if location[-1:] == ("[key]",):
             # A mapping key of the wrong type: pydantic appends '[key]' to its loc.
             location = location[:-2]
+        # A union field's errors name the union member tried, such as 'str' or
+        # 'list[str]', which is no key of the file.
+        location = tuple(part for part in location if part not in UNION_MEMBERS)
         field = "".join(
             f"[{part}]" if isinstance(part, int) else f".{part}" for part in location
         ).lstrip(".")
@@ -1358,7 +1365,10 @@ def load_config(config_dir: Path) -> Config:
         for index, item in enumerate(raw_list)
     ]
     if not partners:
-        raise ConfigError(f"{partners_path}: no partners defined under 'partners:'")
+        raise ConfigError(
+            f"{partners_path}: no partners defined under 'partners:'; add at least "
+            f"one partner, as in the example config in {EXAMPLE_CONFIG}"
+        )
     _check_unique_ids(partners, partners_path)
 
     rules_path = config_dir / "rules.yaml"

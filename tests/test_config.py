@@ -617,6 +617,10 @@ BAD_PROFILES = [
         {"columns": {"email": "email", "consent_share": "c", "citty": "City"}},
         "field columns: unknown lead fields ['citty'] (did you mean city for citty?)",
     ),
+    (
+        {"columns": {"email": "email", "consent_share": "c", "city": 5}},
+        "field columns.city: expected text, got the number 5",
+    ),
     ({"number_format": "german"}, "number_format 'german' is not supported"),
     ({"number_format": 1234.56}, "number_format 1234.56 is not supported"),
     ({"number_format": None}, "number_format None is not supported"),
