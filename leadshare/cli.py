@@ -383,7 +383,13 @@ def _exit_on_errors(summary: dict) -> None:
     from leadshare.reporting import summary_errors
 
     errors = summary_errors(summary)
-    rejected = summary.get("rejected_files") or []
+    rejected = list(summary.get("rejected_files") or [])
+    # A file of this command that another run, started at the same time, rejected.
+    rejected += [
+        other
+        for other in summary.get("files_in_other_runs") or []
+        if other.get("status") == "rejected"
+    ]
     if rejected:
         # The reasons were printed with the summary (or are in its JSON).
         errors.append(
@@ -568,10 +574,10 @@ def status_document(
 ) -> dict:
     """Return what ``status --json`` prints: the runs, the endpoints, the config error.
 
-    A run's ``summary`` is the JSON that ``share --json`` printed for it (None when
-    the run ended before writing one), and ``outcomes_now`` counts the outcomes its
-    rows have now. A run marked running whose process is gone has the status
-    ``ended_unfinished``.
+    A run's ``summary`` is the one the run stored, as ``share --json`` printed it
+    but without ``files_in_other_runs`` (None when the run ended before writing
+    one), and ``outcomes_now`` counts the outcomes its rows have now. A run marked
+    running whose process is gone has the status ``ended_unfinished``.
     """
     waiting: dict[str, int] = {}
     for row in pending:

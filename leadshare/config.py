@@ -562,6 +562,9 @@ def _check_highest_threshold(threshold: float, highest: float) -> None:
     )
 
 
+TRUE_WORDS = frozenset({"true", "yes", "1", "y"})
+"""The values of a flag that mean yes, as the consent stage reads them."""
+
 CONSENT_FIELDS = ("consent_share", "do_not_email", "do_not_call", "unsubscribed_at")
 """Lead fields that decide whether a person may be shared or contacted."""
 
@@ -585,6 +588,11 @@ class Profile(_Strict):
     )
     suite: str = "leads_batch"
     max_null_rate: dict[str, StrictFiniteFloat] = Field(default_factory=dict)
+    opt_out_list: bool = Field(
+        default=False,
+        description="Every row is an opt-out; a file needs an e-mail or phone "
+        "column and must have no consent column",
+    )
     number_format: NumberFormat = Field(
         default=DEFAULT_NUMBER_FORMAT,
         description="How the source writes annual revenue: '1,234.56' or '1.234,56'",
@@ -672,6 +680,22 @@ class Profile(_Strict):
                 f"null rates {wrong} are out of range; use a share between 0 and 1"
             )
         return rates
+
+    @model_validator(mode="after")
+    def _opt_out_list_reads_keys(self) -> Profile:
+        if not self.opt_out_list:
+            return self
+        if not {"email", "phone"} & set(self.columns):
+            raise ValueError(
+                "an opt_out_list profile must map email or phone under 'columns', "
+                "because those are the keys it suppresses"
+            )
+        if self.defaults.get("do_not_email", "").strip().lower() not in TRUE_WORDS:
+            raise ValueError(
+                "an opt_out_list profile needs 'do_not_email: \"yes\"' under "
+                "'defaults', so that every row opts out"
+            )
+        return self
 
     @model_validator(mode="after")
     def _required_columns_mapped(self) -> Profile:

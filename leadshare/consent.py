@@ -25,13 +25,16 @@ TRUE_TOKENS = frozenset({"true", "yes", "1", "y"})
 FALSE_TOKENS = frozenset({"false", "no", "0", "n"})
 # A status opts out when it contains one of these words, after lower-casing and
 # folding "-", "_" and spaces to one space: "Unsubscribed (manual)",
-# "unsubscribed_by_user", "Do not contact", "Spam complaint". A negated status such
-# as "not unsubscribed" also matches. Sharing a person who opted out costs more
-# than holding back one who did not.
+# "unsubscribed_by_user", "Do not contact", "DNC", "Spam complaint". Sharing a
+# person who opted out costs more than holding back one who did not.
 OPT_OUT_STATUS = re.compile(
-    r"\b(?:unsubscri\w*|opted out|opt out|optout|opted ?out|do not (?:contact|e ?mail|"
-    r"mail)|spam\w*|complain\w*)\b"
+    r"\b(?:unsubscri\w*|opted out|opt out|optout|do not (?:contact|e ?mail|mail)|"
+    r"dnc|spam\w*|complain\w*)\b"
 )
+# A negation outside "do not contact" turns the words around: "not unsubscribed",
+# "No, not opted out". Such a value is not read as an opt-out.
+NEGATION = re.compile(r"\b(?:not|no|never|non)\b")
+_DO_NOT_PHRASE = re.compile(r"\bdo not (?:contact|e ?mail|mail)\b")
 
 FLAG_COLUMNS = ("do_not_email", "do_not_call", "consent_share")
 
@@ -122,8 +125,11 @@ def _parse_column(
 
 
 def _has_opt_out_word(value: object) -> bool:
+    """Tell whether a value says opt-out in words: an opt-out word, no negation."""
     folded = re.sub(r"[-_\s]+", " ", str(value).strip().lower())
-    return OPT_OUT_STATUS.search(folded) is not None
+    if OPT_OUT_STATUS.search(folded) is None:
+        return False
+    return NEGATION.search(_DO_NOT_PHRASE.sub(" ", folded)) is None
 
 
 def _unsubscribed(frame: pd.DataFrame) -> pd.Series:
@@ -143,8 +149,7 @@ def _opted_out_status(frame: pd.DataFrame) -> pd.Series:
     """Return True where the status shows an opt-out, computed per distinct status."""
     codes, uniques = pd.factorize(_column(frame, "status"), use_na_sentinel=True)
     status = pd.Series(uniques, dtype=object).astype(str)
-    folded = status.str.strip().str.lower().str.replace(r"[-_\s]+", " ", regex=True)
-    matched = folded.str.contains(OPT_OUT_STATUS, regex=True).to_numpy(dtype=bool)
+    matched = np.fromiter(map(_has_opt_out_word, status), dtype=bool, count=len(status))
     hits = np.append(matched, False)
     return pd.Series(hits[codes], index=frame.index)
 
@@ -337,6 +342,24 @@ def apply_consent(
     # An opted-out row that repeats an earlier row of this batch is suppressed as
     # well; by_duplicate suppresses the row it repeats.
     _suppress_batch_duplicates(out, opted_out & _duplicate_in_batch(out), reasons)
+    has_keys = pd.Series(
+        email_keys.notna().to_numpy()
+        | phones.notna().to_numpy()
+        | externals.notna().to_numpy()
+        | frame.index.isin(recovered_keys.index)
+        | frame.index.isin(record_keys.index),
+        index=frame.index,
+    )
+    # An opt-out that names no key cannot go on the suppression list. Recorded as
+    # suppressed, it would look applied while a later row of the person is shared.
+    unkeyed = opted_out & ~has_keys & _column(frame, "duplicate_of").isna()
+    _finish(
+        out,
+        unkeyed,
+        Outcome.QUARANTINED,
+        "opt_out_not_applied",
+        _unkeyed_reasons(frame, unkeyed),
+    )
     _finish(out, opted_out, Outcome.SUPPRESSED, "opted_out", reasons)
     _finish(out, by_duplicate, Outcome.SUPPRESSED, "opted_out", _DUPLICATE_REASON)
     # A row that refuses consent for a person we hold, or whom another row of this
@@ -364,13 +387,6 @@ def apply_consent(
     _finish(out, share.isna(), Outcome.SUPPRESSED, "no_consent", _MISSING_CONSENT)
     _hold_duplicates_of_quarantined(out, quarantined_before)
 
-    has_keys = pd.Series(
-        email_keys.notna().to_numpy()
-        | phones.notna().to_numpy()
-        | externals.notna().to_numpy()
-        | frame.index.isin(recovered_keys.index),
-        index=frame.index,
-    )
     from_text = pd.Series(frame.index.isin(record_keys.index), index=frame.index)
     _note_quarantined_opt_outs(
         out, quarantined_before & opted_out, has_keys, from_text
@@ -426,6 +442,35 @@ def _keys_in_invalid_emails(frame: pd.DataFrame, opted_out: pd.Series) -> pd.Ser
         keys.extend(found)
         owners.extend([row] * len(found))
     return pd.Series(keys, index=owners, dtype=object)
+
+
+def _unkeyed_reasons(frame: pd.DataFrame, rows: pd.Series) -> pd.Series:
+    """Say why each opt-out row in ``rows`` could not be applied, naming its values."""
+    reasons = pd.Series(None, index=frame.index, dtype=object)
+    if not rows.any():
+        return reasons
+    parts = {}
+    for field, problem in (
+        ("email", "is not a valid e-mail address"),
+        ("phone", "is not a valid phone number (write it with + and the country "
+         "code, or give the row a country)"),
+    ):
+        values = _column(frame, field)[rows]
+        parts[field] = values.map(
+            lambda value, field=field, problem=problem: (
+                f"{field} {str(value).strip()[:40]!r} {problem}"
+                if value is not None and str(value).strip()
+                else None
+            )
+        )
+    for row in reasons.index[rows]:
+        found = [parts[field][row] for field in parts if parts[field][row]]
+        detail = "; ".join(found) if found else "it has no e-mail or phone"
+        reasons[row] = (
+            f"opted out, but nothing could be added to the suppression list: "
+            f"{detail}. Fix the row and import it again"
+        )
+    return reasons
 
 
 def _note_quarantined_opt_outs(

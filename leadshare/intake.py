@@ -1934,6 +1934,8 @@ def _resolve_columns(raw: RawBatch, profile: Profile) -> dict[str, str]:
                 sources[lead_field] = header
                 break
 
+    if profile.opt_out_list:
+        _check_opt_out_list(raw, profile, sources)
     missing = [name for name in profile.required_columns if name not in sources]
     if missing:
         wanted = "; ".join(
@@ -1944,7 +1946,7 @@ def _resolve_columns(raw: RawBatch, profile: Profile) -> dict[str, str]:
             f"Rename the column in the file or add its header to profile "
             f"{profile.name!r} under 'columns'"
         )
-        if _lists_opt_outs(raw.header):
+        if "consent_share" in missing or _lists_opt_outs(raw.header):
             fix += (
                 ". If the file lists people who opted out, its opt-outs were not "
                 "applied: import it with the optouts profile (inbox/optouts/, or "
@@ -1957,6 +1959,43 @@ def _resolve_columns(raw: RawBatch, profile: Profile) -> dict[str, str]:
             fix=fix,
         )
     return sources
+
+
+def _check_opt_out_list(
+    raw: RawBatch, profile: Profile, sources: dict[str, str]
+) -> None:
+    """Raise GateError unless the file of an opt-out list profile can be one.
+
+    Its rows are suppressed for good, so a file without an e-mail or phone column
+    would suppress no one, and a lead file sent to this profile by mistake would
+    suppress everyone in it.
+    """
+    keys = [name for name in ("email", "phone") if name in sources]
+    if not keys:
+        accepted = {
+            name: profile.columns[name]
+            for name in ("email", "phone")
+            if name in profile.columns
+        }
+        raise GateError(
+            str(raw.path),
+            f"no e-mail or phone column, so no opt-out could be applied; accepted "
+            f"headers: {accepted}; headers found: {raw.header}",
+            line=raw.header_line,
+            fix=f"Rename the column in the file or add its header to profile "
+            f"{profile.name!r} under 'columns'",
+        )
+    consent = [name for name in raw.header if "consent" in name.casefold()]
+    if consent:
+        raise GateError(
+            str(raw.path),
+            f"the file has the consent column {consent[0]!r}, so it looks like a "
+            f"lead file, while profile {profile.name!r} reads every row as an "
+            "opt-out for good",
+            line=raw.header_line,
+            fix="Import a lead file with its own profile (such as generic). If it "
+            "is a list of opt-outs, remove the consent column",
+        )
 
 
 _OPT_OUT_HEADER = re.compile(

@@ -786,6 +786,20 @@ def test_run_prints_waits_moves_and_backlog(home, monkeypatch):
     ) in printed
 
 
+def test_file_rejected_by_other_run_exits_1(home, monkeypatch):
+    from leadshare import cli
+
+    other = {"file": "late.csv", "status": "rejected", "run_id": "run-other"}
+    summary = {"run_id": "run-here", "rows_in": 0, "outcomes": {}, "partners": []}
+    summary.update(rejected_files=[], files_in_other_runs=[other])
+    monkeypatch.setattr(cli, "_run_flow", lambda: summary)
+
+    result = CliRunner().invoke(cli.app, ["run", "--json"])
+
+    assert result.exit_code == 1, result.output
+    assert "1 file was rejected whole" in " ".join(result.stderr.split())
+
+
 def test_run_json_prints_summary(home, monkeypatch):
     import json
 

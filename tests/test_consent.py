@@ -105,6 +105,8 @@ def test_xeducation_opted_out_count(shared_dir: Path) -> None:
     frame = leads.rename(
         columns={"Do Not Email": "do_not_email", "Do Not Call": "do_not_call"}
     )
+    # The file has no e-mail or phone: its source id is each person's only key.
+    frame["external_key"] = "ext:xeducation:" + frame["Prospect ID"]
     out, entries = apply_consent(frame, set(), now=NOW)
 
     assert sum(value is True for value, _ in flags) == 734
@@ -114,7 +116,26 @@ def test_xeducation_opted_out_count(shared_dir: Path) -> None:
     assert all(error is None for _, error in flags)
     assert (out["rule"] == "opted_out").sum() == 734
     assert (out["rule"] == "no_consent").sum() == len(leads) - 734
-    assert entries == []
+    assert len(entries) == 734
+    assert {entry.kind for entry in entries} == {"external_id"}
+
+
+def test_opt_out_without_keys_not_applied() -> None:
+    batch = _batch(
+        email=[None, "n/a", "a@x.com"],
+        email_key=[None, None, "a@x.com"],
+        phone=["030 7777777", None, None],
+        phone_e164=[None, None, None],
+        do_not_email="yes",
+    )
+
+    out, entries = apply_consent(batch, set(), now=NOW)
+
+    assert out["outcome"].tolist() == ["quarantined", "quarantined", "suppressed"]
+    assert out["rule"].tolist()[:2] == ["opt_out_not_applied"] * 2
+    assert "phone '030 7777777' is not a valid phone number" in out.loc[0, "reason"]
+    assert "email 'n/a' is not a valid e-mail address" in out.loc[1, "reason"]
+    assert [entry.key for entry in entries] == ["a@x.com"]
 
 
 def _opted_out_keys(shared_dir: Path) -> set[str]:
@@ -188,6 +209,9 @@ def test_opt_out_status_tokens() -> None:
         ("do not contact", True),
         ("Do-Not-Email", True),
         ("Spam complaint", True),
+        ("DNC", True),
+        ("Not unsubscribed", False),
+        ("never opted out", False),
         ("subscribed", False),
         ("re-subscribed", False),
         ("Opted in", False),
@@ -644,8 +668,9 @@ def test_do_not_email_opt_out_words(value) -> None:
     assert [entry.key for entry in entries] == ["a@x.com"]
 
 
-def test_do_not_email_unknown_value_flagged() -> None:
-    batch = _batch(email_key=["a@x.com"], do_not_email=["Oui"], consent_share="yes")
+@pytest.mark.parametrize("value", ["Oui", "No, not opted out"])
+def test_do_not_email_unknown_value_flagged(value) -> None:
+    batch = _batch(email_key=["a@x.com"], do_not_email=[value], consent_share="yes")
 
     out, _ = apply_consent(batch, set(), now=NOW)
 

@@ -209,18 +209,72 @@ def test_generic_requires_consent(tmp_path: Path, profiles: dict[str, Profile]) 
 
 @pytest.mark.parametrize(
     ("header", "hinted"),
-    [("email,unsubscribed_at", True), ("Email,Opted Out", True), ("email,name", False)],
+    [
+        ("email,unsubscribed_at", True),
+        ("Email,Opted Out", True),
+        ("Phone", True),
+        ("consent_share,name", False),
+    ],
 )
 def test_missing_column_hints_optouts(
     tmp_path: Path, profiles: dict[str, Profile], header: str, hinted: bool
 ) -> None:
     path = tmp_path / "list.csv"
-    path.write_text(f"{header}\na@example.com,x\n", encoding="utf-8")
+    row = ",".join(["a@example.com"] + ["x"] * header.count(","))
+    path.write_text(f"{header}\n{row}\n", encoding="utf-8")
 
     with pytest.raises(GateError) as caught:
         apply_profile(read_lead_file(path), profiles["generic"])
 
     assert ("import it with the optouts profile" in caught.value.fix) is hinted
+
+
+def _optouts(tmp_path: Path, profiles: dict[str, Profile], text: str) -> pd.DataFrame:
+    path = tmp_path / "optouts.csv"
+    path.write_text(text, encoding="utf-8")
+    return apply_profile(read_lead_file(path), profiles["optouts"])
+
+
+def test_optouts_reads_other_headers(
+    tmp_path: Path, profiles: dict[str, Profile]
+) -> None:
+    frame = _optouts(tmp_path, profiles, "Subscriber Email,Unsubscribed On\na@x.de,\n")
+
+    assert frame.loc[0, "email"] == "a@x.de"
+    assert frame.loc[0, "do_not_email"] == "yes"
+
+
+def test_optouts_without_key_column_rejected(
+    tmp_path: Path, profiles: dict[str, Profile]
+) -> None:
+    with pytest.raises(GateError) as caught:
+        _optouts(tmp_path, profiles, "Customer,Unsubscribed On\nAcme,2026-12-01\n")
+
+    assert "no e-mail or phone column, so no opt-out could be applied" in (
+        caught.value.reason
+    )
+
+
+def test_optouts_rejects_lead_file(
+    tmp_path: Path, profiles: dict[str, Profile]
+) -> None:
+    with pytest.raises(GateError) as caught:
+        _optouts(tmp_path, profiles, "email,consent_share\na@x.de,yes\n")
+
+    assert "the file has the consent column 'consent_share'" in caught.value.reason
+    assert "remove the consent column" in caught.value.fix
+
+
+def test_opt_out_list_needs_key_field() -> None:
+    with pytest.raises(ValueError, match="must map email or phone"):
+        Profile.model_validate(
+            {
+                "name": "x",
+                "opt_out_list": True,
+                "columns": {"company": "Company"},
+                "defaults": {"do_not_email": "yes"},
+            }
+        )
 
 
 def test_xeducation_rows_pass_gate(
