@@ -101,8 +101,46 @@ def explain_lead(
             lines.append(_disabled_endpoint_line(endpoint))
         if partners is not None:
             lines.extend(_partner_wait_lines(transfer["partner_id"], partners, now))
+    lines.extend(_opt_out_lines(store, lead_id, rows))
     lines.extend(_row_number_lines(row["file_name"] for row in rows))
     return lines
+
+
+KEY_WORDS = {"email": "e-mail", "phone": "phone", "external_id": "source id"}
+"""The words for each kind of suppression key."""
+
+
+def _opt_out_lines(store: LeadStore, lead_id: str, rows: list[dict]) -> list[str]:
+    """Say when the person opted out, for a lead whose rows do not say so already.
+
+    The opt-out may have come after the lead was shared. Its partner then holds
+    the data of a person who opted out, and someone must tell the partner.
+    """
+    if all(row["outcome"] == "suppressed" for row in rows):
+        return []
+    found = store.rows("lead_opt_out", lead_id=lead_id)
+    if not found:
+        return []
+    entry = found[0]
+    key = KEY_WORDS.get(entry["kind"], "key")
+    line = (
+        f"The person opted out later: the {key} of this lead went on the "
+        f"suppression list on {utc_text(entry['suppressed_at'])} "
+        f"({entry['source']}), so it is never shared again."
+    )
+    sent = sorted(
+        {
+            transfer["partner_id"]
+            for transfer in store.rows("lead_transfers", lead_id=lead_id)
+            if transfer["status"] == "sent"
+        }
+    )
+    if sent:
+        line += (
+            f" {', '.join(sent)} received it before that; tell them that the "
+            "person opted out."
+        )
+    return [line]
 
 
 def _row_number_lines(file_names: Iterable[str | None]) -> list[str]:

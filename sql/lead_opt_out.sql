@@ -1,7 +1,13 @@
--- the suppression entry that covers a lead (its e-mail key or phone), if any
-select s.kind, s.source, s.suppressed_at
+-- the first suppression entry that covers a lead (its e-mail key, phone or source
+-- id), if any
+select s.kind, s.reason, s.source, s.suppressed_at
 from leads as l
-inner join suppression as s on s.key in (l.email_key, l.phone_e164)
+inner join suppression as s
+    on s.key in (
+        l.email_key, l.phone_e164, 'ext:' || l.profile || ':' || trim(l.external_id)
+    )
 where l.lead_id = :lead_id
-order by s.suppressed_at
+order by
+    s.suppressed_at,
+    case s.kind when 'email' then 0 when 'phone' then 1 else 2 end
 limit 1

@@ -1207,6 +1207,28 @@ def test_optouts_file_suppresses_later_rows(home, partner, tmp_path):
     assert second["rows_in"] == 3
 
 
+def test_explain_names_opt_out_after_sharing(home, partner, tmp_path):
+    from leadshare.explain import explain_lead
+    from leadshare.generate import write_leads
+    from leadshare.runtime import build_context
+
+    run_share(home, "generic", write_leads(tmp_path / "leads.csv", 200, seed=5))
+    lead_id, email, partner_id = db_rows(
+        home,
+        "select l.lead_id, l.email, t.partner_id from leads as l join transfers as t "
+        "using (lead_id) where t.status = 'sent' and l.email_key is not null "
+        "order by l.lead_id limit 1",
+    )[0]
+    optouts = tmp_path / "unsubscribes.csv"
+    optouts.write_text(f"email\n{email}\n", encoding="utf-8")
+    run_share(home, "optouts", optouts)
+
+    text = " ".join(explain_lead(build_context().store, lead_id))
+
+    assert "The person opted out later: the e-mail of this lead went on" in text
+    assert f"{partner_id} received it before that" in text
+
+
 def test_crashed_empty_run_not_taken_over(home, partner, tmp_path):
     from leadshare.generate import write_leads
 
