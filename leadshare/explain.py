@@ -307,7 +307,8 @@ def _decision_lines(row: dict, approval: dict | None = None) -> list[str]:
         lines.append(
             f"  partner fit = {W_TIER:g} x tier weight + {W_PERFORMANCE:g} x "
             f"performance - {W_LOAD:g} x leads this week / weekly capacity. It "
-            "falls as a partner gets leads, so leads spread over partners."
+            "falls as a partner gets leads, so leads spread over partners. The "
+            "counts are from before this run placed its leads, in order of score."
         )
     for candidate in candidates:
         lines.append(
