@@ -325,8 +325,17 @@ def match_leads(
             + ", ".join(s.partner.id for s in candidates)
         )
         if len(hold):
-            proposal = _pick_slots(candidates, 1, rules, seed)
-            partner_col[hold] = proposal[0][1] if proposal else None
+            # Proposals take the slots that greedy would give next, so held leads
+            # of one run spread over partners with room, the best lead first. They
+            # reserve nothing, and held leads beyond the free slots get the best
+            # partner.
+            slots = _pick_slots(candidates, len(hold), rules, seed)
+            proposals = [partner_id for _, partner_id in slots]
+            if proposals:
+                proposals += [proposals[0]] * (len(hold) - len(proposals))
+                partner_col[hold] = proposals
+            else:
+                partner_col[hold] = None
             outcome[hold] = Outcome.AWAITING_APPROVAL.value
             rule[hold] = hold_rule[hold]
             reason[hold] = hold_reason[hold]

@@ -153,6 +153,17 @@ def test_strategic_lead_waits_with_proposal():
     assert result.per_partner["P-A"] == 1
 
 
+def test_strategic_proposals_spread_over_room():
+    leads = _leads(3).assign(strategic="named account")
+    partners = [_partner(pid, capacity_per_day=1) for pid in ("P-A", "P-B")]
+
+    result = _match(leads, partners)
+
+    proposed = sorted(result.leads["partner_id"])
+    assert proposed in (["P-A", "P-A", "P-B"], ["P-A", "P-B", "P-B"])
+    assert result.per_partner == {"P-A": 0, "P-B": 0}
+
+
 def test_unreadable_amount_waits_with_reason():
     size = "company size '12,5 Tsd.' is not a number"
     leads = _leads(4).assign(
