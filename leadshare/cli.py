@@ -602,25 +602,22 @@ def status_document(
                 "outcomes_now": now_counts.get(row["run_id"], {}),
             }
         )
-    endpoints = [
-        {
-            "partner_id": row["partner_id"],
-            "state": "disabled",
-            "since": utc_iso(row["disabled_at"]),
-            "reason": row["reason"],
-            "waiting_transfers": waiting.get(row["partner_id"], 0),
-        }
-        for row in disabled
-    ] + [
-        {
-            "partner_id": row["partner_id"],
-            "state": "backing_off",
-            "until": utc_iso(row["next_attempt_at"]),
-            "reason": row["reason"],
-            "waiting_transfers": waiting.get(row["partner_id"], 0),
-        }
-        for row in backing_off
-    ]
+    endpoints = []
+    for rows, state, field, column in (
+        (disabled, "disabled", "since", "disabled_at"),
+        (backing_off, "backing_off", "until", "next_attempt_at"),
+    ):
+        for row in rows:
+            partner_id = row["partner_id"]
+            endpoints.append(
+                {
+                    "partner_id": partner_id,
+                    "state": state,
+                    field: utc_iso(row[column]),
+                    "reason": row["reason"],
+                    "waiting_transfers": waiting.get(partner_id, 0),
+                }
+            )
     return {"runs": listed, "endpoints": endpoints, "config_error": config_error}
 
 

@@ -786,6 +786,34 @@ def test_run_prints_waits_moves_and_backlog(home, monkeypatch):
     ) in printed
 
 
+def test_status_document_lists_endpoints():
+    from leadshare.cli import status_document
+
+    at = dt.datetime(2026, 12, 6, 8, 0, tzinfo=BERLIN_WINTER)
+    disabled = [{"partner_id": "P-A", "disabled_at": at, "reason": "HTTP 410"}]
+    backing_off = [{"partner_id": "P-B", "next_attempt_at": at, "reason": "HTTP 429"}]
+    pending = [{"partner_id": "P-A", "pending": 2}, {"partner_id": "P-A", "pending": 1}]
+
+    document = status_document([], {}, None, disabled, backing_off, pending, None)
+
+    assert document["endpoints"] == [
+        {
+            "partner_id": "P-A",
+            "state": "disabled",
+            "since": "2026-12-06T07:00:00+00:00",
+            "reason": "HTTP 410",
+            "waiting_transfers": 3,
+        },
+        {
+            "partner_id": "P-B",
+            "state": "backing_off",
+            "until": "2026-12-06T07:00:00+00:00",
+            "reason": "HTTP 429",
+            "waiting_transfers": 0,
+        },
+    ]
+
+
 def test_file_rejected_by_other_run_exits_1(home, monkeypatch):
     from leadshare import cli
 
