@@ -713,8 +713,8 @@ def approvals_list(
     as_json: bool = typer.Option(
         False,
         "--json",
-        help="Print the held leads as a JSON list; 'blocked' says why a lead cannot "
-        "be approved now (null when it can).",
+        help="Print the held leads as a JSON list; 'blocked' gives the reason a "
+        "lead cannot be approved now (null when it can).",
     ),
 ) -> None:
     """List held leads: strategic accounts and unreadable sizes or revenues."""

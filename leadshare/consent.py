@@ -125,7 +125,7 @@ def _parse_column(
 
 
 def _has_opt_out_word(value: object) -> bool:
-    """Tell whether a value says opt-out in words: an opt-out word, no negation."""
+    """Tell whether a value states an opt-out in words: an opt-out word, no negation."""
     folded = re.sub(r"[-_\s]+", " ", str(value).strip().lower())
     if OPT_OUT_STATUS.search(folded) is None:
         return False
@@ -675,6 +675,8 @@ def _finish_unknown_tokens(
     call_flag_errors: pd.Series,
     share_errors: pd.Series,
 ) -> None:
+    # NOTE: only open rows are checked. An unknown token in a row that dedup
+    # already linked as a duplicate, perhaps a possible opt-out, is not reported.
     email_reason = "do_not_email: " + email_flag_errors
     call_reason = "do_not_call: " + call_flag_errors
     dnc_reason = email_reason.where(email_flag_errors.notna(), call_reason)

@@ -113,7 +113,7 @@ KEY_WORDS = {"email": "e-mail", "phone": "phone", "external_id": "source id"}
 def _opt_out_lines(store: LeadStore, lead_id: str, rows: list[dict]) -> list[str]:
     """Say when the person opted out, for a lead whose rows do not say so already.
 
-    The opt-out may have come after the lead was shared. Its partner then holds
+    The opt-out may have come after the lead was shared. Its partner then has
     the data of a person who opted out, and someone must tell the partner.
     """
     if all(row["outcome"] == "suppressed" for row in rows):

@@ -1595,7 +1595,7 @@ class _DuplicateKeyError(ValueError):
 
 
 class _ConstantError(ValueError):
-    """A JSON line holds NaN, Infinity or -Infinity; ``name`` is the one it holds."""
+    """The error for a JSON line with NaN, Infinity or -Infinity (``name``)."""
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
