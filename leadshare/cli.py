@@ -731,7 +731,7 @@ def approvals_list(
     except LeadshareError as exc:
         _fail(exc)
     if as_json:
-        held = [
+        queue = [
             {
                 "lead_id": row["lead_id"],
                 "proposed_partner": row["proposed_partner"],
@@ -743,7 +743,7 @@ def approvals_list(
             }
             for row in rows
         ]
-        typer.echo(json.dumps(held, indent=2, default=str))
+        typer.echo(json.dumps(queue, indent=2, default=str))
         return
     table = Table(
         title=f"{len(rows)} leads awaiting approval",

@@ -1180,10 +1180,10 @@ def _error_message(error: Any) -> str:
     if error["type"] == "string_type" and isinstance(value, int | float | dt.date):
         return _unquoted_text_message(value, show_value, error["loc"])
     if error["type"] == "list_type":
-        shown = f"{value!r}" if show_value else "a single value"
+        given = f"{value!r}" if show_value else "a single value"
         example = f"[{value}]" if show_value and isinstance(value, str) else "[A, B]"
         return (
-            f"expected a list, got {shown}; write the values in square brackets, "
+            f"expected a list, got {given}; write the values in square brackets, "
             f"such as {example}, or one '- value' line each"
         )
     if error["type"] in ("literal_error", "enum") and show_value:

@@ -108,12 +108,8 @@ def _parse_column(
     opted out", counts as true.
     """
     codes, uniques = pd.factorize(_column(frame, name), use_na_sentinel=True)
-    parsed = [parse_flag(value) for value in uniques] + [(None, None)]
-    if opt_out_words:
-        parsed = [
-            (True, None) if error and _has_opt_out_word(value) else (flag, error)
-            for value, (flag, error) in zip(uniques, parsed, strict=False)
-        ] + [(None, None)]
+    parse = _parse_opt_out_flag if opt_out_words else parse_flag
+    parsed = [parse(value) for value in uniques] + [(None, None)]
     values = np.empty(len(parsed), dtype=object)
     errors = np.empty(len(parsed), dtype=object)
     values[:] = [value for value, _ in parsed]
@@ -122,6 +118,14 @@ def _parse_column(
         pd.Series(values[codes], index=frame.index, dtype=object),
         pd.Series(errors[codes], index=frame.index, dtype=object),
     )
+
+
+def _parse_opt_out_flag(raw: object) -> tuple[bool | None, str | None]:
+    """Parse a cell as :func:`parse_flag` does, reading opt-out words as yes."""
+    flag, error = parse_flag(raw)
+    if error and _has_opt_out_word(raw):
+        return True, None
+    return flag, error
 
 
 def _has_opt_out_word(value: object) -> bool:
@@ -444,27 +448,27 @@ def _keys_in_invalid_emails(frame: pd.DataFrame, opted_out: pd.Series) -> pd.Ser
     return pd.Series(keys, index=owners, dtype=object)
 
 
+_INVALID_PHONE = (
+    "is not a valid phone number (write it with + and the country code, or give "
+    "the row a country)"
+)
+
+
 def _unkeyed_reasons(frame: pd.DataFrame, rows: pd.Series) -> pd.Series:
     """Say why each opt-out row in ``rows`` could not be applied, naming its values."""
     reasons = pd.Series(None, index=frame.index, dtype=object)
     if not rows.any():
         return reasons
-    parts = {}
-    for field, problem in (
-        ("email", "is not a valid e-mail address"),
-        ("phone", "is not a valid phone number (write it with + and the country "
-         "code, or give the row a country)"),
-    ):
-        values = _column(frame, field)[rows]
-        parts[field] = values.map(
-            lambda value, field=field, problem=problem: (
-                f"{field} {str(value).strip()[:40]!r} {problem}"
-                if value is not None and str(value).strip()
-                else None
-            )
-        )
+    emails, phones = _column(frame, "email"), _column(frame, "phone")
     for row in reasons.index[rows]:
-        found = [parts[field][row] for field in parts if parts[field][row]]
+        found = [
+            f"{field} {str(value).strip()[:40]!r} {problem}"
+            for field, value, problem in (
+                ("email", emails[row], "is not a valid e-mail address"),
+                ("phone", phones[row], _INVALID_PHONE),
+            )
+            if value is not None and str(value).strip()
+        ]
         detail = "; ".join(found) if found else "it has no e-mail or phone"
         reasons[row] = (
             f"opted out, but nothing could be added to the suppression list: "
@@ -716,15 +720,15 @@ def _hold_duplicates_of_quarantined(
     )
     row_of = dict(zip(quarantined["lead_id"], rows, strict=True))
     rule_of = dict(zip(quarantined["lead_id"], quarantined["rule"], strict=True))
-    held = out["outcome"].eq(Outcome.DUPLICATE.value) & out["duplicate_of"].isin(
+    twins = out["outcome"].eq(Outcome.DUPLICATE.value) & out["duplicate_of"].isin(
         row_of
     )
-    if not held.any():
+    if not twins.any():
         return
-    targets = out.loc[held, "duplicate_of"]
-    out.loc[held, "outcome"] = Outcome.QUARANTINED.value
-    out.loc[held, "rule"] = "duplicate_of_quarantined"
-    out.loc[held, "reason"] = [
+    targets = out.loc[twins, "duplicate_of"]
+    out.loc[twins, "outcome"] = Outcome.QUARANTINED.value
+    out.loc[twins, "rule"] = "duplicate_of_quarantined"
+    out.loc[twins, "reason"] = [
         f"same person as row {row_of[target]} of this file, which was quarantined "
         f"({rule_of[target]}); fix that row, then import both rows again"
         for target in targets

@@ -649,9 +649,9 @@ def test_list_as_json(queued, home):
     result = CliRunner().invoke(cli.app, ["approvals", "list", "--json"])
 
     assert result.exit_code == 0, result.output
-    held = json.loads(result.stdout)
-    by_lead = {row["lead_id"]: row for row in held}
-    assert len(held) == 3
+    queue = json.loads(result.stdout)
+    by_lead = {row["lead_id"]: row for row in queue}
+    assert len(queue) == 3
     assert by_lead[globex]["company"] == "Globex"
     assert by_lead[globex]["proposed_partner"] == "P-HOOK"
     assert by_lead[globex]["blocked"] == "P-HOOK is not in partners.yaml"
