@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import shutil
+import sys
 from pathlib import Path
 
 import typer
@@ -490,6 +491,51 @@ def explain(
     for line in lines:
         typer.echo(line)
     if lines and lines[0].startswith("No lead"):
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def rows(
+    file: str = typer.Argument(
+        ...,
+        help="A lead file (found by its content), or a file name or id that "
+        "`status --json` lists.",
+    ),
+    outcome: str | None = typer.Option(
+        None, help="Show only rows with this outcome, such as quarantined."
+    ),
+    limit: int | None = typer.Option(
+        None,
+        min=0,
+        help="Rows to show per file; 0 shows all. Default: 50, and all with --json.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the files as JSON."),
+) -> None:
+    """Show what became of each row of a lead file: outcome, lead, partners, reason."""
+    from leadshare import file_rows
+
+    row_limit = None if limit == 0 or (limit is None and as_json) else (limit or 50)
+    try:
+        wanted = file_rows.check_outcome(outcome)
+        store, _, _, _ = _store_despite_config()
+        files = file_rows.find_files(store, file)
+        documents = [file_rows.file_document(store, found, wanted) for found in files]
+        listed = [
+            file_rows.file_rows(store, found["file_id"], wanted, row_limit)
+            for found in files
+        ]
+        if as_json:
+            file_rows.write_json(documents, listed, sys.stdout)
+        else:
+            plain = Console(highlight=False, markup=False)
+            if not documents:
+                plain.print(file_rows.not_found_text(file), soft_wrap=True)
+            for document, rows_of_file in zip(documents, listed, strict=True):
+                for line in file_rows.file_lines(document, rows_of_file, wanted):
+                    plain.print(line, soft_wrap=True)
+    except LeadshareError as exc:
+        _fail(exc)
+    if not documents:
         raise typer.Exit(code=1)
 
 

@@ -321,6 +321,8 @@ class LeadStore:
         if self.dialect == "postgresql" and "options" not in parsed.query:
             connect_args["options"] = "-c TimeZone=UTC"
         self.engine = sa.create_engine(url, poolclass=pool, connect_args=connect_args)
+        if self.is_duckdb:
+            sa.event.listen(self.engine, "connect", _quiet_duckdb)
         self.column_types: dict[str, str] = {}
         # Seconds to wait for a DuckDB file that another process has open.
         self.wait_s = wait_s
@@ -463,6 +465,15 @@ class LeadStore:
     def frame(self, name: str, **params: Any) -> pd.DataFrame:
         with self.transaction() as tx:
             return tx.frame(name, **params)
+
+
+def _quiet_duckdb(dbapi_connection, _record) -> None:
+    """Turn off the progress bar that DuckDB draws for queries over about 2 s.
+
+    It is drawn on the terminal in the middle of the CLI's own output. The
+    setting is per connection, so it is set on each new one.
+    """
+    dbapi_connection.execute("set enable_progress_bar = false")
 
 
 def _forget_incoming(raw: duckdb.DuckDBPyConnection, keep_order: bool) -> None:

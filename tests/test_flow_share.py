@@ -2276,3 +2276,56 @@ def test_journal_recorded_before_opt_out(home, tmp_path, monkeypatch):
     assert statuses == [("sent", "run-killed")] * 2
     assert endpoint.requests == []
     assert not journal.path.exists()
+
+
+def test_rows_lists_each_row_of_a_file(home, partner, tmp_path):
+    from leadshare import cli
+    from leadshare.generate import write_leads
+
+    path = write_leads(tmp_path / "leads.csv", 300, seed=5)
+    renamed = tmp_path / "renamed.csv"
+    shutil.copyfile(path, renamed)
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    summary = run_share(home, "generic", path, empty)
+    stored = db_rows(
+        home,
+        "select o.source_row, o.outcome, o.rule, o.lead_id from row_outcomes as o "
+        "join source_files as f using (file_id) where f.file_name = 'leads.csv' "
+        "order by o.source_row",
+    )
+    sent = dict(db_rows(home, "select lead_id, partner_id from transfers"))
+    runner = CliRunner()
+
+    by_content = runner.invoke(cli.app, ["rows", str(renamed), "--json"])
+    by_name = runner.invoke(cli.app, ["rows", "leads.csv", "--outcome", "shared"])
+    limited = runner.invoke(cli.app, ["rows", "leads.csv", "--limit", "2"])
+    rejected = runner.invoke(cli.app, ["rows", "empty.csv"])
+    unknown = runner.invoke(cli.app, ["rows", "missing.csv"])
+    wrong = runner.invoke(cli.app, ["rows", "leads.csv", "--outcome", "sent"])
+
+    assert by_content.exit_code == 0, by_content.output
+    (document,) = json.loads(by_content.stdout)["files"]
+    assert document["file_name"] == "leads.csv"
+    assert document["outcomes"] == summary["outcomes"]
+    listed = [
+        (row["row"], row["outcome"], row["rule"], row["lead_id"])
+        for row in document["rows"]
+    ]
+    assert listed == stored
+    for row in document["rows"]:
+        partners = [item["partner_id"] for item in row["transfers"]]
+        expected = [sent[row["lead_id"]]] if row["outcome"] == "shared" else []
+        assert partners == expected
+    shared_rows = [row for row in stored if row[1] == "shared"]
+    assert by_name.exit_code == 0, by_name.output
+    assert f"row {shared_rows[0][0]}: shared, {shared_rows[0][3]}, to" in by_name.output
+    assert "suppressed" not in by_name.output.split("\n", 2)[2]
+    assert limited.output.count("\n  row ") == 2
+    assert f"and {len(stored) - 2} more rows" in limited.output
+    assert rejected.exit_code == 0
+    assert "rejected: " in rejected.output and "No row of it" in rejected.output
+    assert unknown.exit_code == 1
+    assert "No file named 'missing.csv' is recorded" in unknown.output
+    assert wrong.exit_code == 2
+    assert "'sent' is not an outcome" in wrong.output

@@ -70,7 +70,7 @@ def _sample_params(sql: str) -> dict:
     for name in PARAMETER.findall(sql):
         if name.endswith("_at") or name in ("now", "since"):
             params[name] = NOW
-        elif name in ("limit", "rows_in", "files_in", "key"):
+        elif name in ("limit", "after", "rows_in", "files_in", "key"):
             params[name] = 5
         elif name in ("attempts", "failed_sends"):
             params[name] = 5
@@ -722,3 +722,9 @@ def test_recent_runs_last_finished_first(store):
     runs = store.rows("recent_runs", limit=5)
 
     assert [run["run_id"] for run in runs] == ["run-going", "run-retried", "run-later"]
+
+
+def test_duckdb_draws_no_progress_bar(tmp_path):
+    store = open_store(f"duckdb:///{tmp_path / 'store.duckdb'}")
+
+    assert _sql(store, "select current_setting('enable_progress_bar')") == [(False,)]
