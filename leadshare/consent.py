@@ -275,9 +275,10 @@ def apply_consent(
     ``suppressed_keys`` contains the e-mail keys and E.164 phones already suppressed.
     Checks run in this order, and the first that applies sets the outcome: the row
     opted out; its key is suppressed (earlier, or by another row of this batch);
-    a do-not-contact or consent cell contains an unknown token (quarantined); the
-    time of a consent to share does not parse or lies ahead (quarantined); consent
-    to share is no or missing. Returns the frame and the new suppression entries
+    a do-not-contact or consent cell contains an unknown token (quarantined, also
+    in a duplicate row, with the batch row that it repeats); the time of a consent
+    to share does not parse or lies ahead (quarantined); consent to share is no or
+    missing. Returns the frame and the new suppression entries
     for every opt-out in the batch, including rows that already had an outcome.
     An opted-out row that dedup linked to a lead we hold becomes suppressed too,
     with that lead's id in its reason, and that lead's keys are suppressed. The
@@ -679,21 +680,52 @@ def _finish_unknown_tokens(
     call_flag_errors: pd.Series,
     share_errors: pd.Series,
 ) -> None:
-    # NOTE: only open rows are checked. An unknown token in a row that dedup
-    # already linked as a duplicate, perhaps a possible opt-out, is not reported.
     email_reason = "do_not_email: " + email_flag_errors
     call_reason = "do_not_call: " + call_flag_errors
     dnc_reason = email_reason.where(email_flag_errors.notna(), call_reason)
     unknown_dnc = email_flag_errors.notna() | call_flag_errors.notna()
-    _finish(out, unknown_dnc, Outcome.QUARANTINED, "dnc_unknown_token", dnc_reason)
     share_reason = "consent_share: " + share_errors
-    _finish(
-        out,
-        share_errors.notna(),
-        Outcome.QUARANTINED,
-        "consent_unknown_token",
-        share_reason,
-    )
+    unknown_share = share_errors.notna() & ~unknown_dnc
+    # A duplicate row is checked too: its unknown value may be an opt-out or a
+    # refusal of the person that the row repeats.
+    repeats = out["outcome"].eq(Outcome.DUPLICATE.value)
+    for unknown, rule, reason in (
+        (unknown_dnc, "dnc_unknown_token", dnc_reason),
+        (unknown_share, "consent_unknown_token", share_reason),
+    ):
+        _quarantine_repeats(out, unknown & repeats, rule, reason)
+        _finish(out, unknown, Outcome.QUARANTINED, rule, reason)
+
+
+def _quarantine_repeats(
+    out: pd.DataFrame, rows: pd.Series, rule: str, reasons: pd.Series
+) -> None:
+    """Quarantine duplicate ``rows`` with an unknown consent or contact value.
+
+    The batch row each one repeats is quarantined with it when it is still open,
+    because the person's consent is unclear until the value is fixed. A lead we
+    hold already is left as it is.
+    """
+    if not rows.any():
+        return
+    repeated = _linked_to(out, rows) & out["outcome"].isna()
+    if repeated.any():
+        source_rows = (
+            out[ROW_COLUMN] if ROW_COLUMN in out.columns else out.index.to_series()
+        )
+        later: dict[str, object] = {}
+        for target, row in zip(out.loc[rows, "duplicate_of"], source_rows[rows]):
+            later.setdefault(target, row)
+        out.loc[repeated, "outcome"] = Outcome.QUARANTINED.value
+        out.loc[repeated, "rule"] = "duplicate_quarantined"
+        out.loc[repeated, "reason"] = [
+            f"row {later[lead_id]} of this file is the same person and was "
+            f"quarantined ({rule}); fix that row, then import both rows again"
+            for lead_id in out.loc[repeated, "lead_id"]
+        ]
+    out.loc[rows, "outcome"] = Outcome.QUARANTINED.value
+    out.loc[rows, "rule"] = rule
+    out.loc[rows, "reason"] = reasons[rows]
 
 
 def _hold_duplicates_of_quarantined(

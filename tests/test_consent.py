@@ -675,3 +675,48 @@ def test_do_not_email_unknown_value_flagged(value) -> None:
     out, _ = apply_consent(batch, set(), now=NOW)
 
     assert out.loc[0, "rule"] == "dnc_unknown_token"
+
+
+def test_unknown_value_in_duplicate_quarantined() -> None:
+    batch = _batch(
+        lead_id=["L-1", "L-2", "L-3", "L-4", "L-5", "L-6"],
+        email_key=["q@x.com", "q@x.com", "q@x.com", "r@x.com", "r@x.com", "s@x.com"],
+        do_not_email=["no", "Abgemeldet", "no", "no", "no", "no"],
+        consent_share=["yes", "yes", "yes", "yes", "vielleicht", "unsure"],
+        outcome=[None, "duplicate", "duplicate", None, "duplicate", "duplicate"],
+        duplicate_of=[None, "L-1", "L-1", None, "L-4", "L-0"],
+        duplicate_held=[False, False, False, False, False, True],
+    )
+
+    out, entries = apply_consent(batch, set(), now=NOW)
+
+    assert out["rule"].tolist() == [
+        "duplicate_quarantined",
+        "dnc_unknown_token",
+        "duplicate_of_quarantined",
+        "duplicate_quarantined",
+        "consent_unknown_token",
+        "consent_unknown_token",
+    ]
+    assert set(out["outcome"]) == {"quarantined"}
+    assert out.loc[0, "reason"] == (
+        "row 2 of this file is the same person and was quarantined "
+        "(dnc_unknown_token); fix that row, then import both rows again"
+    )
+    assert out.loc[1, "reason"].startswith("do_not_email: ")
+    assert entries == []
+
+
+def test_known_values_in_duplicate_keep_it() -> None:
+    batch = _batch(
+        lead_id=["L-1", "L-2"],
+        email_key=["q@x.com", "q@x.com"],
+        do_not_email=["no", "false"],
+        consent_share=["yes", "Yes"],
+        outcome=[None, "duplicate"],
+        duplicate_of=[None, "L-1"],
+    )
+
+    out, _ = apply_consent(batch, set(), now=NOW)
+
+    assert out["outcome"].tolist() == [None, "duplicate"]
