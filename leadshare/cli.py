@@ -207,6 +207,10 @@ def _print_summary(summary: dict) -> None:
             f"to the approval queue and {summary.get('backlog_disqualified', 0):,} "
             "failed a rule changed since; `status` counts them under their own run"
         )
+    for warning in summary.get("warnings") or []:
+        console.print(
+            Text.assemble(("warning:", "yellow"), f" {warning}"), soft_wrap=True
+        )
     partners = Table(title="Transfers per partner")
     for column in PARTNER_COLUMNS:
         partners.add_column(column)

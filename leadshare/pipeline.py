@@ -74,6 +74,9 @@ class RunContext:
     errors: list[str] = field(default_factory=list)
     """Errors that need a fix by hand but let the run go on, such as a processed/
     folder that cannot be written. The summary lists them, and the CLI exits 1."""
+    warnings: list[str] = field(default_factory=list)
+    """Work a run could not do fully and that needs no fix, such as fuzzy dedup
+    blocks too large to compare. The summary lists them, and the exit code stays 0."""
 
 
 @dataclass(frozen=True)
@@ -946,7 +949,18 @@ def dedup_batch(
     history = ctx.store.frame("history_keys")
     live = frame["outcome"].isna()
     # find_duplicates skips rows that have an outcome, so no filtered copy is needed.
-    links = dedup.find_duplicates(frame, history, source=profile, timings=timings)
+    skipped: list[dedup.SkippedBlocks] = []
+    links = dedup.find_duplicates(
+        frame, history, source=profile, timings=timings, skipped=skipped
+    )
+    for found in skipped:
+        ctx.warnings.append(
+            f"dedup: {counted(found.rows, 'row')} of this run were in "
+            f"{counted(found.blocks, 'block')} of more than "
+            f"{dedup.MAX_BLOCK_SIZE:,} leads (largest {found.largest:,}) in blocking "
+            f"pass {found.blocking_pass}, so that pass did not compare them by name "
+            "and company. Matches by e-mail, phone or source id still apply"
+        )
     # The suppression key of a person known only by the source's id (such as the
     # X Education export, which has no e-mail or phone).
     frame["external_key"] = consent.external_keys(frame, profile)

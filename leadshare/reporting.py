@@ -101,6 +101,7 @@ def run_summary(
         "outcomes": outcomes,
         "partners": partners,
         "errors": list(ctx.errors),
+        "warnings": list(ctx.warnings),
     }
 
 

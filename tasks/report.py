@@ -54,6 +54,8 @@ def publish_report(
         description=f"Per-partner transfers of run {ctx.run_id}",
     )
     lines = [f"| {name} | {count} |" for name, count in summary["outcomes"].items()]
+    if summary["warnings"]:
+        lines += ["", "## Warnings", "", *(f"- {text}" for text in summary["warnings"])]
     create_markdown_artifact(
         key="row-outcomes",
         markdown="\n".join(

@@ -16,6 +16,7 @@ from leadshare.dedup import (
     FEBRL_SWAPS,
     FEBRL_THRESHOLD,
     Field,
+    SkippedBlocks,
     cluster_labels,
     find_duplicates,
     link_records,
@@ -270,10 +271,23 @@ def test_link_records_key_function() -> None:
 
 
 def test_link_records_skips_big_blocks() -> None:
-    frame = pd.DataFrame({"name": ["x"] * 5})
-    pairs = link_records(frame, [Field("name")], ["name"], 0.5, max_block_size=4)
+    frame = pd.DataFrame({"name": ["x"] * 5 + ["y"] * 6 + ["z"] * 2})
+    skipped: list[SkippedBlocks] = []
+    pairs = link_records(
+        frame,
+        [Field("name")],
+        ["name"],
+        0.5,
+        max_block_size=4,
+        focus=[False] * 5 + [True] * 8,
+        skipped=skipped,
+    )
 
-    assert pairs.empty
+    assert list(zip(pairs["left"], pairs["right"])) == [(11, 12)]
+    # The block of x holds no focus row, so only the block of y is reported.
+    assert skipped == [
+        SkippedBlocks(blocking_pass="name", blocks=1, rows=6, largest=6)
+    ]
 
 
 def test_febrl_dataset2_f1(shared_dir: Path) -> None:

@@ -2329,3 +2329,27 @@ def test_rows_lists_each_row_of_a_file(home, partner, tmp_path):
     assert "No file named 'missing.csv' is recorded" in unknown.output
     assert wrong.exit_code == 2
     assert "'sent' is not an outcome" in wrong.output
+
+
+def test_oversized_fuzzy_block_warned(home, partner, tmp_path):
+    letters = "bcdfghklmnprstvz"
+    rows = [
+        "email,first_name,last_name,company,country,consent_share,lead_source,"
+        "engagement,last_activity_at"
+    ]
+    for number in range(1002):
+        last = "".join(letters[(number >> shift) % 16] for shift in (0, 4, 8)) + "er"
+        rows.append(
+            f"p{number}@acme.example,Anna,{last.title()},Acme GmbH,DE,yes,referral,"
+            "50,2026-12-01"
+        )
+    path = tmp_path / "acme.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    summary = run_share(home, "generic", path)
+
+    (warning,) = summary["warnings"]
+    assert warning.startswith("dedup: 1,002 rows of this run were in 1 block of more")
+    assert "(largest 1,002)" in warning
+    assert "company_key" in warning
+    assert sum(summary["outcomes"].values()) == 1002

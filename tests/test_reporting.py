@@ -96,6 +96,7 @@ def _context(store, partners: list[Partner]) -> SimpleNamespace:
         run_id="r1",
         now=NOW,
         errors=[],
+        warnings=[],
         config=SimpleNamespace(partners=partners),
     )
 
