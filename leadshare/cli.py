@@ -923,13 +923,9 @@ def endpoint_enable(
     try:
         ctx = _context()
         partner_id = ctx.config.partner_id_as_configured(partner_id)
-        partner = ctx.config.partner(partner_id)
-        if partner.channel != "webhook":
-            raise LeadshareError(
-                f"partner {partner_id} delivers by {partner.channel}; only webhook "
-                "endpoints are disabled (after 410 Gone, 401 or 403). Nothing was "
-                "changed"
-            )
+        # A partner moved off webhooks keeps its endpoint's state until its next
+        # delivery ends it, so the state is cleared here whatever the channel is.
+        ctx.config.partner(partner_id)
         disabled = {row["partner_id"] for row in ctx.store.rows("disabled_endpoints")}
         backing_off = ctx.store.rows(
             "endpoint_backoff", partner_id=partner_id, now=ctx.now

@@ -170,6 +170,8 @@ def deliver_partner(
     except OSError as exc:
         journal_error = _journal_error(journal, exc)
     disabled = {row["partner_id"]: row for row in store.rows("disabled_endpoints")}
+    if partner.channel != "webhook":
+        _release_webhook_holds(store, partner, now, disabled.pop(partner.id, None))
     due = store.frame("due_transfers", partner_id=partner.id, now=now)
     summary.due = len(due)
     if journal_error:
@@ -277,6 +279,29 @@ def _journal_error(journal: SentJournal, error: OSError) -> str:
         f"webhook journal {journal.path} cannot be read or written "
         f"({error.strerror}); make {journal.path.parent} a writable folder for this "
         "user, then the next run records and sends the waiting transfers"
+    )
+
+
+def _release_webhook_holds(
+    store: LeadStore, partner: Partner, now: dt.datetime, disabled: dict | None
+) -> None:
+    """End the webhook hold of a partner that no longer delivers by webhook.
+
+    A disabled endpoint or a back-off belongs to the webhook URL, which the partner
+    does not use any more. Its transfers held for the back-off are due at once.
+    """
+    backoff = store.rows("endpoint_backoff", partner_id=partner.id, now=now)
+    if disabled is None and not backoff:
+        return
+    with store.transaction() as tx:
+        tx.execute("enable_endpoint", partner_id=partner.id)
+        tx.execute_script("end_endpoint_backoff", partner_id=partner.id, now=now)
+    held = "disabled" if disabled is not None else "backing off"
+    log.info(
+        "Partner %s delivers by %s now, so its webhook endpoint is no longer %s",
+        partner.id,
+        partner.channel,
+        held,
     )
 
 

@@ -405,6 +405,26 @@ def test_redirect_keeps_pending_and_stops(store, settings, caplog):
     assert "partners.yaml" in redirect_lines[0]
 
 
+@pytest.mark.parametrize(
+    "reply", [Reply(410), Reply(429, {"Retry-After": "3600"})], ids=["410", "429"]
+)
+def test_channel_change_ends_webhook_hold(store, settings, reply, caplog):
+    with LocalEndpoint(default=reply, secret=SECRET) as endpoint:
+        deliver_partner(
+            store, settings, _partner(endpoint.url), NOW, clock=_fixed_clock(NOW)
+        )
+    later = NOW + dt.timedelta(minutes=1)
+
+    with caplog.at_level(logging.INFO, logger="leadshare.delivery"):
+        moved = deliver_partner(store, settings, _partner("", "file_drop"), later)
+
+    assert moved.sent == 3
+    assert moved.error is None
+    assert store.rows("disabled_endpoints") == []
+    assert store.rows("endpoint_backoff", partner_id="P-X", now=later) == []
+    assert "delivers by file_drop now" in caplog.text
+
+
 def test_429_stops_the_batch(store, settings):
     reply = Reply(429, {"Retry-After": "120"})
     with LocalEndpoint(default=reply, secret=SECRET) as endpoint:
