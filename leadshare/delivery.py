@@ -188,6 +188,7 @@ def deliver_partner(
         )
         return summary
     if due.empty:
+        _note_not_due(store, partner, now, summary)
         return summary
     inactive = partner.inactive_reason(now)
     if inactive:
@@ -282,6 +283,39 @@ def _journal_error(journal: SentJournal, error: OSError) -> str:
     )
 
 
+def _note_not_due(
+    store: LeadStore, partner: Partner, now: dt.datetime, summary: DeliverySummary
+) -> None:
+    """Count the partner's pending transfers that are not due yet as waiting.
+
+    They wait for a back-off of the endpoint or for their own retry time. The
+    summary and Slack then name the partner with the reason, so an endpoint that
+    keeps failing does not look fine in the runs between its retries.
+    """
+    found = store.rows("pending_not_due", partner_id=partner.id, now=now)[0]
+    if not found["n"]:
+        return
+    summary.waiting = int(found["n"])
+    backoff = store.rows("endpoint_backoff", partner_id=partner.id, now=now)
+    if backoff:
+        summary.waiting_reason = (
+            f"the endpoint is backing off until "
+            f"{_utc_text(backoff[0]['next_attempt_at'])} ({backoff[0]['reason']})"
+        )
+    else:
+        summary.waiting_reason = (
+            f"earlier sends failed; the next attempt is at "
+            f"{_utc_text(found['next_at'])}"
+        )
+    log.info(
+        "Partner %s: %s %s: %s",
+        partner.id,
+        counted(summary.waiting, "transfer"),
+        "waits" if summary.waiting == 1 else "wait",
+        summary.waiting_reason,
+    )
+
+
 def _release_webhook_holds(
     store: LeadStore, partner: Partner, now: dt.datetime, disabled: dict | None
 ) -> None:
@@ -296,12 +330,12 @@ def _release_webhook_holds(
     with store.transaction() as tx:
         tx.execute("enable_endpoint", partner_id=partner.id)
         tx.execute_script("end_endpoint_backoff", partner_id=partner.id, now=now)
-    held = "disabled" if disabled is not None else "backing off"
+    state = "disabled" if disabled is not None else "backing off"
     log.info(
         "Partner %s delivers by %s now, so its webhook endpoint is no longer %s",
         partner.id,
         partner.channel,
-        held,
+        state,
     )
 
 

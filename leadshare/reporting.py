@@ -218,13 +218,45 @@ def summary_errors(summary: dict) -> list[str]:
     return errors
 
 
-def slack_summary(summary: dict) -> str:
-    """Return a one-message summary of a run: counts and partner ids only."""
+def slack_summary(summary: dict) -> str | None:
+    """Return a one-message summary of a run: counts and partner ids only.
+
+    A partner is named when its deliveries failed, wait or will be retried. A run
+    with no rows in, no deliveries and no errors or warnings returns None, so an
+    hourly schedule posts only when there is something to read.
+    """
+    troubled = []
+    for row in summary["partners"]:
+        counts = [
+            f"{row[key]:,} {word}"
+            for key, word in (
+                ("failed", "failed"),
+                ("waiting", "waiting"),
+                ("retry_later", "to retry"),
+            )
+            if row[key]
+        ]
+        if row.get("error") and not counts:
+            counts.append("stopped")
+        if counts:
+            troubled.append(f"{row['partner']} ({', '.join(counts)})")
+    sent = sum(row["sent"] for row in summary["partners"])
+    problems = summary.get("errors") or summary.get("warnings")
+    if not (summary["rows_in"] or sent or troubled or problems):
+        return None
     nonzero = ", ".join(
-        f"{name} {count}" for name, count in summary["outcomes"].items() if count
+        f"{name} {count:,}" for name, count in summary["outcomes"].items() if count
     )
-    failing = [p["partner"] for p in summary["partners"] if p["failed"] or p["waiting"]]
-    text = f"leadshare run {summary['run_id']}: {summary['rows_in']} rows in ({nonzero or 'nothing new'})."
-    if failing:
-        text += f" Partners with failed or waiting deliveries: {', '.join(failing)}."
+    text = (
+        f"leadshare run {summary['run_id']}: {counted(summary['rows_in'], 'row')} in "
+        f"({nonzero or 'nothing new'}), {counted(sent, 'transfer')} sent."
+    )
+    if troubled:
+        text += f" Partners with failed or waiting deliveries: {', '.join(troubled)}."
+    if problems:
+        text += (
+            f" {counted(len(summary.get('errors') or []), 'error')} and "
+            f"{counted(len(summary.get('warnings') or []), 'warning')}: "
+            "`leadshare status --json` has them."
+        )
     return text

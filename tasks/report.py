@@ -8,8 +8,7 @@ import json
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.context import FlowRunContext
-from prefect.runtime import flow_run
+from prefect.runtime import task_run
 
 from leadshare import progress
 from leadshare.delivery import DeliverySummary
@@ -80,27 +79,27 @@ def publish_report(
     return summary
 
 
-@task(cache_policy=NO_CACHE)
+SLACK_TASK_RETRIES = 1
+"""Extra attempts of the Slack post after one fails, each after its own client tries."""
+
+
+@task(cache_policy=NO_CACHE, retries=SLACK_TASK_RETRIES, retry_delay_seconds=5)
 def post_run_summary(ctx: RunContext, summary: dict) -> bool:
-    """Post the run's counts (no personal data) to Slack when Slack is configured."""
+    """Post the run's counts (no personal data) to Slack when Slack is configured.
+
+    A run with nothing new posts nothing. A failed post is tried again as a task
+    retry, which repeats no delivery. After the last try the failure is logged and
+    the run completes: its leads are committed and delivered already.
+    """
     client = slack_client(ctx)
-    if client is None:
+    text = slack_summary(summary)
+    if client is None or text is None:
         return False
     try:
-        client.post_message(slack_summary(summary))
+        client.post_message(text)
     except SlackPostError as exc:
-        # While the flow has a retry left, failing makes Prefect rerun it (every
-        # step is idempotent) and post the summary then. On the last attempt the
-        # leads are committed and delivered, so the run completes without Slack.
-        if _flow_retries_left():
+        if task_run.run_count <= SLACK_TASK_RETRIES:
             raise
         get_run_logger().error("Run summary not posted to Slack: %s", exc)
         return False
     return True
-
-
-def _flow_retries_left() -> int:
-    context = FlowRunContext.get()
-    if context is None or context.flow is None:
-        return 0
-    return max(0, (context.flow.retries or 0) - (flow_run.run_count - 1))

@@ -425,6 +425,38 @@ def test_channel_change_ends_webhook_hold(store, settings, reply, caplog):
     assert "delivers by file_drop now" in caplog.text
 
 
+def test_run_between_retries_names_the_wait(store, settings, caplog):
+    idle = _partner("http://127.0.0.1:9/leads")
+    with LocalEndpoint(script=[500, 500], secret=SECRET) as endpoint:
+        deliver_partner(
+            store, settings, _partner(endpoint.url), NOW, clock=_fixed_clock(NOW)
+        )
+    later = NOW + dt.timedelta(seconds=1)
+
+    between = deliver_partner(store, settings, idle, later)
+    reply = Reply(429, {"Retry-After": "600"})
+    with LocalEndpoint(default=reply, secret=SECRET) as endpoint:
+        third = NOW + dt.timedelta(seconds=10)
+        deliver_partner(
+            store, settings, _partner(endpoint.url), third, clock=_fixed_clock(third)
+        )
+    with caplog.at_level(logging.INFO, logger="leadshare.delivery"):
+        backing_off = deliver_partner(
+            store, settings, idle, third + dt.timedelta(seconds=1)
+        )
+
+    assert between.due == 0
+    assert between.waiting == 1
+    assert between.waiting_reason == (
+        "earlier sends failed; the next attempt is at 2026-12-04T10:00:05Z"
+    )
+    assert backing_off.waiting == 1
+    assert backing_off.waiting_reason.startswith(
+        "the endpoint is backing off until 2026-12-04T10:10:10Z"
+    )
+    assert "Partner P-X: 1 transfer waits: the endpoint is backing off" in caplog.text
+
+
 def test_429_stops_the_batch(store, settings):
     reply = Reply(429, {"Retry-After": "120"})
     with LocalEndpoint(default=reply, secret=SECRET) as endpoint:

@@ -12,7 +12,7 @@ from leadshare.cli import PARTNER_COLUMNS
 from leadshare.config import Partner
 from leadshare.delivery import DeliverySummary
 from leadshare.model import Outcome
-from leadshare.reporting import run_summary
+from leadshare.reporting import run_summary, slack_summary
 from leadshare.store import open_store
 
 NOW = dt.datetime(2026, 12, 4, 10, tzinfo=dt.UTC)
@@ -183,3 +183,41 @@ def test_sent_counts_every_attempt(store):
     assert by_partner["P-GONE"]["pending_total"] == 0
     assert by_partner["P-KEPT"]["sent"] == 0
     assert by_partner["P-KEPT"]["pending_total"] == 1
+
+
+def _summary(rows_in: int = 0, **partner_counts: int) -> dict:
+    quiet = {"partner": "P-B", "sent": 0, "failed": 0, "waiting": 0, "retry_later": 0}
+    counted_row = {**quiet, "partner": "P-A", **partner_counts}
+    return {
+        "run_id": "run-1",
+        "rows_in": rows_in,
+        "outcomes": {"shared": rows_in},
+        "partners": [counted_row, quiet],
+        "errors": [],
+        "warnings": [],
+    }
+
+
+def test_slack_quiet_run_posts_nothing():
+    assert slack_summary(_summary()) is None
+
+
+def test_slack_names_partners_to_retry():
+    text = slack_summary(_summary(retry_later=3, waiting=1))
+
+    assert text == (
+        "leadshare run run-1: 0 rows in (nothing new), 0 transfers sent. Partners "
+        "with failed or waiting deliveries: P-A (1 waiting, 3 to retry)."
+    )
+
+
+def test_slack_counts_errors_and_sends():
+    summary = _summary(rows_in=2, sent=2)
+    summary["warnings"] = ["dedup: ..."]
+
+    text = slack_summary(summary)
+
+    assert text == (
+        "leadshare run run-1: 2 rows in (shared 2), 2 transfers sent. 0 errors and "
+        "1 warning: `leadshare status --json` has them."
+    )
