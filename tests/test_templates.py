@@ -41,6 +41,14 @@ def test_default_without_optional_fields():
     assert "interested" not in text
 
 
+def test_brief_claims_nothing_it_lacks():
+    with_product = render_intro("intro_brief.j2", CONTEXT)
+    without = render_intro("intro_brief.j2", dict(CONTEXT, lead={}))
+
+    assert with_product.startswith("New lead for Acme: CRM. Contact within 48 h")
+    assert without.startswith("New lead for Acme. Contact within 48 h")
+
+
 def test_missing_variable_raises():
     context = {key: value for key, value in CONTEXT.items() if key != "sla_hours"}
     with pytest.raises(ConfigError) as caught:
