@@ -796,11 +796,13 @@ def approvals_list(
         typer.echo(json.dumps(queue, indent=2, default=str))
         return
     table = Table(
-        title=f"{len(rows)} leads awaiting approval",
+        title=f"{counted(len(rows), 'lead')} awaiting approval",
         caption="`leadshare explain LEAD` gives the whole reason for holding a lead.",
     )
     table.add_column("lead", no_wrap=True, min_width=18)
-    table.add_column("proposed partner")
+    # Ids are copied into `reassign`, so they are never cut; other columns give way.
+    partner_width = max((len(row["proposed_partner"] or "-") for row in rows), default=1)
+    table.add_column("proposed partner", no_wrap=True, min_width=partner_width)
     # A long reason would wrap to many lines in a narrow terminal.
     table.add_column("why held", max_width=36, no_wrap=True, overflow="ellipsis")
     for column in ("company", "country"):

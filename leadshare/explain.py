@@ -12,7 +12,7 @@ from leadshare.intake import JSONL_SUFFIXES
 from leadshare.match import W_LOAD, W_PERFORMANCE, W_TIER
 from leadshare.replacement import REPLACED_RULE
 from leadshare.store import LeadStore
-from leadshare.words import utc_text
+from leadshare.words import counted, utc_text
 
 MISSING_COUNTRY = "country (missing) is outside territory"
 """The start of the exclusion reason of a partner with a country list, for a lead
@@ -87,9 +87,10 @@ def explain_lead(
     for transfer in store.rows("lead_transfers", lead_id=lead_id):
         lines.append(
             f"Transfer {transfer['transfer_id']} to {transfer['partner_id']} via {transfer['channel']}: "
-            f"{transfer['status']} after {transfer['attempts']} attempt(s)"
+            f"{transfer['status']} after {counted(transfer['attempts'], 'attempt')} "
+            "in all runs"
             + (
-                f"; last error: {transfer['last_error']}"
+                f"; error of the last send: {transfer['last_error']}"
                 if transfer["last_error"]
                 else "."
             )

@@ -638,6 +638,20 @@ def test_list_names_unapprovable_leads(queued, home):
     assert after.stdout.count(": P-HOOK is not in partners.yaml\n") == 2
 
 
+def test_list_keeps_partner_ids_whole(queued, home, monkeypatch):
+    from typer.testing import CliRunner
+
+    from leadshare import cli
+
+    monkeypatch.setenv("COLUMNS", "60")
+    listed = CliRunner().invoke(cli.app, ["approvals", "list"])
+
+    assert listed.exit_code == 0, listed.output
+    assert "3 leads awaiting approval" in listed.stdout
+    assert "P-HOOK" in listed.stdout
+    assert "P-HO…" not in listed.stdout
+
+
 def test_list_as_json(queued, home):
     from typer.testing import CliRunner
 

@@ -158,7 +158,7 @@ def test_cli_reads_postgres(pg_home, postgres_url, tmp_path, monkeypatch):
     assert explain.exit_code == 0, explain.output
     assert f"Lead {globex} comes from row 1 of strategic.csv" in explain.output
     assert "Outcome: shared (rule approved)" in explain.output
-    assert "to P-HOOK via webhook: sent after 1 attempt(s)." in explain.output
+    assert "to P-HOOK via webhook: sent after 1 attempt in all runs." in explain.output
 
 
 def test_corrected_reimport_replaces_lead(pg_home, postgres_url, tmp_path):

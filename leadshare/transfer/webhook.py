@@ -60,6 +60,7 @@ from leadshare.errors import (
     RejectedDeliveryError,
     RetryableDeliveryError,
 )
+from leadshare.words import counted
 
 log = logging.getLogger(__name__)
 
@@ -468,7 +469,8 @@ def _with_context(
     error: DeliveryError, message_id: str, host: str, attempts: int
 ) -> DeliveryError:
     """Return an error of the same class whose message names the message and tries."""
-    text = f"webhook {message_id} to {host} failed after {attempts} tries: {error}"
+    tries = counted(attempts, "try", "tries")
+    text = f"webhook {message_id} to {host} failed after {tries}: {error}"
     if isinstance(error, RetryableDeliveryError):
         wrapped: DeliveryError = RetryableDeliveryError(
             text, status=error.status, retry_after_s=error.retry_after_s
