@@ -801,7 +801,9 @@ def approvals_list(
     )
     table.add_column("lead", no_wrap=True, min_width=18)
     # Ids are copied into `reassign`, so they are never cut; other columns give way.
-    partner_width = max((len(row["proposed_partner"] or "-") for row in rows), default=1)
+    partner_width = max(
+        (len(row["proposed_partner"] or "-") for row in rows), default=1
+    )
     table.add_column("proposed partner", no_wrap=True, min_width=partner_width)
     # A long reason would wrap to many lines in a narrow terminal.
     table.add_column("why held", max_width=36, no_wrap=True, overflow="ellipsis")
