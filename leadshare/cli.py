@@ -38,8 +38,12 @@ endpoint_app = typer.Typer(
     help="Partner endpoints disabled after 410 Gone, 401 or 403, or backing off "
     "after a 429."
 )
+transfer_app = typer.Typer(
+    help="Transfers that partners rejected for good with a 4xx response."
+)
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(endpoint_app, name="endpoint")
+app.add_typer(transfer_app, name="transfer")
 # markup=False everywhere: messages and table cells contain file names, lead ids and
 # config values, and Rich would read "[...]" in them as markup.
 console = Console(stderr=True, markup=False)
@@ -959,3 +963,29 @@ def endpoint_enable(
 
 if __name__ == "__main__":
     app()
+
+
+@transfer_app.command("retry")
+def transfer_retry(
+    lead_ids: list[str] = typer.Argument(
+        None, help="Leads whose failed transfers to send again (default: all)."
+    ),
+    partner: str | None = typer.Option(
+        None, help="Only the failed transfers to this partner, in any letter case."
+    ),
+) -> None:
+    """Put failed transfers back in the outbox once the partner fixed the cause.
+
+    The next run sends each with its first webhook-id.
+    """
+    from leadshare.failed_transfers import retry_failed, retry_text
+    from leadshare.ids import clean_lead_id
+
+    try:
+        ctx = _context()
+        partner_id = ctx.config.partner_id_as_configured(partner) if partner else None
+        leads = [clean_lead_id(lead_id) for lead_id in lead_ids or []]
+        result = retry_failed(ctx.store, partner_id, leads)
+    except LeadshareError as exc:
+        _fail(exc)
+    typer.echo(retry_text(result))

@@ -946,3 +946,22 @@ def test_home_that_is_a_file_named(tmp_path, monkeypatch):
 
     assert result.exit_code == 2, output
     assert f"LEADSHARE_HOME {home} is a file, not a folder" in output
+
+
+def test_transfer_retry_arguments_checked(home):
+    from leadshare import cli
+
+    runner = CliRunner()
+    nothing = runner.invoke(cli.app, ["transfer", "retry"])
+    unknown_lead = runner.invoke(cli.app, ["transfer", "retry", "L-0123456789abcdef"])
+    unknown_partner = runner.invoke(cli.app, ["transfer", "retry", "--partner", "P-NO"])
+    none_failed = runner.invoke(cli.app, ["transfer", "retry", "--partner", "p-thames"])
+
+    assert nothing.exit_code == 2
+    assert "lead ids, --partner ID, or both" in " ".join(nothing.output.split())
+    assert unknown_lead.exit_code == 2
+    assert "has no transfer to any partner" in " ".join(unknown_lead.output.split())
+    assert unknown_partner.exit_code == 2
+    assert "'P-NO' is not in partners.yaml" in " ".join(unknown_partner.output.split())
+    assert none_failed.exit_code == 0
+    assert none_failed.output == "No failed transfer matches; nothing to do.\n"

@@ -18,7 +18,8 @@ from test_store import duckdb_file_held
 
 from leadshare.config import Partner
 from leadshare.delivery import deliver_partner, record_journals
-from leadshare.errors import RetryableDeliveryError, StoreError
+from leadshare.errors import LeadshareError, RetryableDeliveryError, StoreError
+from leadshare.failed_transfers import retry_failed, retry_text
 from leadshare.settings import Settings
 from leadshare.slack import FakeSlackClient, SlackPostError
 from leadshare.store import open_store
@@ -241,6 +242,45 @@ def test_client_error_fails_without_retry(store, settings):
     assert summary.failed == 3
     assert len(endpoint.requests) == 3
     assert {status for _, status, _, _ in _statuses(store)} == {"failed"}
+
+
+def test_failed_transfers_sent_again_on_request(store, settings):
+    with store.transaction() as tx:
+        tx.connection.exec_driver_sql(
+            "update leads set email_key = email where lead_id = 'L-2'"
+        )
+    with LocalEndpoint(default=422, secret=SECRET) as endpoint:
+        deliver_partner(store, settings, _partner(endpoint.url), NOW)
+    with store.transaction() as tx:
+        tx.connection.exec_driver_sql(
+            "insert into suppression values "
+            "('ann2@corp.example', 'email', 'opted out', 'test', now())"
+        )
+
+    one = retry_failed(store, None, ["L-0"])
+    rest = retry_failed(store, "P-X", [])
+    again = retry_failed(store, "P-X", [])
+    with LocalEndpoint(secret=SECRET) as endpoint:
+        later = deliver_partner(
+            store, settings, _partner(endpoint.url), NOW + dt.timedelta(minutes=1)
+        )
+
+    assert one.by_partner == {"P-X": 1}
+    assert rest.by_partner == {"P-X": 1}
+    assert rest.opted_out == 1
+    assert retry_text(again) == (
+        "No failed transfer matches; nothing to do. 1 failed transfer stays failed, "
+        "because the person opted out since."
+    )
+    assert later.sent == 2
+    assert sorted(endpoint.accepted_ids) == ["msg_0", "msg_1"]
+    assert [status for _, status, _, _ in _statuses(store)] == [
+        "sent",
+        "sent",
+        "failed",
+    ]
+    with pytest.raises(LeadshareError, match="lead L-9 has no transfer"):
+        retry_failed(store, None, ["L-9"])
 
 
 def test_counts_name_sending_run(store, settings):
