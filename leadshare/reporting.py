@@ -102,6 +102,8 @@ def run_summary(
         "partners": partners,
         "errors": list(ctx.errors),
         "warnings": list(ctx.warnings),
+        # Held by any run, so that each summary reminds of the whole queue.
+        "approvals_waiting": int(ctx.store.rows("approval_queue_size")[0]["n"]),
     }
 
 
@@ -253,6 +255,11 @@ def slack_summary(summary: dict) -> str | None:
     )
     if troubled:
         text += f" Partners with failed or waiting deliveries: {', '.join(troubled)}."
+    if summary.get("approvals_waiting"):
+        text += (
+            f" {counted(summary['approvals_waiting'], 'lead')} in the approval queue: "
+            "`leadshare approvals list`."
+        )
     if problems:
         text += (
             f" {counted(len(summary.get('errors') or []), 'error')} and "

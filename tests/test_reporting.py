@@ -221,3 +221,22 @@ def test_slack_counts_errors_and_sends():
         "leadshare run run-1: 2 rows in (shared 2), 2 transfers sent. 0 errors and "
         "1 warning: `leadshare status --json` has them."
     )
+
+
+def test_summary_counts_whole_approval_queue(store):
+    with store.transaction() as tx:
+        for lead_id, status in (
+            ("L-a", "pending"),
+            ("L-b", "pending"),
+            ("L-c", "rejected"),
+        ):
+            tx.connection.exec_driver_sql(
+                "insert into approvals (lead_id, status, created_at) "
+                f"values ('{lead_id}', '{status}', now())"
+            )
+
+    summary = run_summary(_context(store, [_partner("P-A")]), [])
+    text = slack_summary({**summary, "rows_in": 1})
+
+    assert summary["approvals_waiting"] == 2
+    assert text.endswith(" 2 leads in the approval queue: `leadshare approvals list`.")
