@@ -1778,7 +1778,7 @@ def test_auth_failure_held_then_released(home, tmp_path, monkeypatch):
     assert "authentication failed" in status
     assert "env:TEST_PARTNER_SECRET" in status
     assert "'leadshare endpoint enable P-HOOK'" in status
-    assert "last error: webhook" in tried
+    assert "error of the last send: webhook" in tried
     assert "authentication failed" in tried
     assert "endpoint of P-HOOK is disabled" in untried
     assert "authentication failed" in untried
