@@ -510,6 +510,9 @@ def _send_webhooks(
                 )
                 break
             try:
+                # On PostgreSQL, a run whose lock session ended stops here, before
+                # a run that took the lock over can send the same transfer.
+                store.check_run_lock()
                 body = row["payload"].encode("utf-8")
                 result = sender.send(row["transfer_id"], body)
             except RetryableDeliveryError as exc:
@@ -825,6 +828,7 @@ def _deliver_file(store, settings, partner, rows, now, summary) -> None:
     for row in rows:
         by_batch.setdefault(row["delivery_batch"], []).append(row)
     for batch, batch_rows in sorted(by_batch.items()):
+        store.check_run_lock()
         try:
             _write_batch_file(
                 folder, partner, batch, batch_rows, now, summary.run_id

@@ -72,6 +72,10 @@ class RunLockedError(StoreError):
     """Another sharing run is using the same store, so this one changed nothing."""
 
 
+class RunLockLostError(StoreError):
+    """The database ended the session that held this run's lock (PostgreSQL)."""
+
+
 class DeliveriesFailedError(LeadshareError):
     """The delivery task of one or more partners raised, so the sharing run failed.
 

@@ -1190,6 +1190,13 @@ def rematch_backlog(ctx: RunContext) -> BacklogCounts:
         if not held.empty:
             tx.insert_frame("approvals", _approval_rows(ctx, held))
         tx.execute_with_frame("mark_backlog_decided", pd.concat(decided))
+        tx.execute(
+            "add_backlog_counts",
+            run_id=ctx.run_id,
+            placed=len(placed),
+            held=len(held),
+            disqualified=len(failed),
+        )
     log.info(
         "Backlog: %d of %s placed, %d held for approval, %d disqualified by the "
         "current rules",

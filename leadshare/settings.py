@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     db_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default is a DuckDB file in home."
     )
+    outbox_dir: Path | None = Field(
+        default=None,
+        description="Folder of partner file drops, CRM exports and the manual queue "
+        "(default home/outbox). Homes that share one PostgreSQL store must share it.",
+    )
+    journal_dir: Path | None = Field(
+        default=None,
+        description="Folder of the webhook journals (default home/journal). Homes "
+        "that share one PostgreSQL store must share it.",
+    )
     seed: int = Field(
         default=7, description="Seed for deterministic tie-breaks in matching."
     )
@@ -102,6 +112,14 @@ class Settings(BaseSettings):
             raise ValueError("is empty; set it to a folder, or unset it to use ./var")
         return value
 
+    @field_validator("outbox_dir", "journal_dir", mode="before")
+    @classmethod
+    def _blank_folder_is_default(cls, value: object) -> object:
+        # A blank value means the default folder in home, not the current folder.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @cached_property
     def root(self) -> Path:
         return self.home.expanduser().resolve()
@@ -125,11 +143,15 @@ class Settings(BaseSettings):
     @property
     def outbox(self) -> Path:
         """Partner file drops, CRM exports and the manual-handoff queue."""
+        if self.outbox_dir is not None:
+            return self.outbox_dir.expanduser().resolve()
         return self.root / "outbox"
 
     @property
     def journal(self) -> Path:
         """Webhooks accepted by partners and not yet recorded in the store."""
+        if self.journal_dir is not None:
+            return self.journal_dir.expanduser().resolve()
         return self.root / "journal"
 
     @property

@@ -38,7 +38,7 @@ import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from leadshare.errors import RunLockedError, StoreError
+from leadshare.errors import RunLockedError, RunLockLostError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,9 @@ RUN_LOCK_KEY = 0x6C65_6164_7368_6172
 """PostgreSQL advisory lock key of the sharing run ("leadshar" in ASCII)."""
 SCHEMA_LOCK_KEY = RUN_LOCK_KEY + 1
 """PostgreSQL advisory lock key of schema creation."""
+RUN_GUARD_KEY = RUN_LOCK_KEY + 2
+"""PostgreSQL advisory lock key that orders the transactions of two runs (see
+sql/pg_run_guard.sql)."""
 
 COPY_CHUNK_ROWS = 100_000
 """Rows per CSV chunk sent to COPY, which bounds the memory that the CSV text takes."""
@@ -326,11 +329,16 @@ class LeadStore:
         self.column_types: dict[str, str] = {}
         # Seconds to wait for a DuckDB file that another process has open.
         self.wait_s = wait_s
+        # PostgreSQL: the backend pid of the session that holds the run lock, while
+        # this store runs a sharing run (see exclusive_run).
+        self._run_lock_pid: int | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[StoreTransaction]:
         try:
             with self._connect() as connection, connection.begin():
+                if self._run_lock_pid is not None:
+                    self._check_run_lock(connection, guard=True)
                 yield StoreTransaction(connection, self.is_duckdb, self.column_types)
         except sa.exc.OperationalError as exc:
             if _is_file_lock_error(exc):
@@ -342,8 +350,12 @@ class LeadStore:
                     "set LEADSHARE_DB_URL to a PostgreSQL URL, where commands work "
                     "while a run is going"
                 ) from exc
+            if self._unwritable(exc):
+                raise self._unwritable_error(exc) from exc
             raise StoreError(f"store {self.url} failed: {exc}") from exc
         except sa.exc.DBAPIError as exc:
+            if self._unwritable(exc):
+                raise self._unwritable_error(exc) from exc
             if "corrupt" not in str(exc).lower():
                 raise
             raise StoreError(
@@ -351,6 +363,26 @@ class LeadStore:
                 "keep the damaged file for inspection and restore the store from a "
                 "backup; the inbox and outbox files are not affected"
             ) from exc
+
+    def _unwritable(self, error: sa.exc.DBAPIError) -> bool:
+        """Tell whether DuckDB failed because the file system refused a write."""
+        text = str(error.orig).lower()
+        return self.is_duckdb and any(
+            words in text
+            for words in (
+                "permission denied",
+                "operation not permitted",
+                "read-only file system",
+            )
+        )
+
+    def _unwritable_error(self, error: sa.exc.DBAPIError) -> StoreError:
+        folder = Path(self.database or ".").parent
+        return StoreError(
+            f"store {self.url} cannot be opened or written: {error.orig}. Make the "
+            f"folder {folder} and the store files in it writable for this user "
+            "(DuckDB writes a .wal file beside the store), then retry"
+        )
 
     def _connect(self) -> sa.Connection:
         """Open a connection, waiting up to ``wait_s`` for a DuckDB file lock.
@@ -411,6 +443,34 @@ class LeadStore:
             return None
         return _file_locked(Path(self.database + ".run-lock"))
 
+    def check_run_lock(self) -> None:
+        """Raise RunLockLostError when this store's run no longer holds the run lock.
+
+        Does nothing outside a run and on DuckDB, whose lock is the process's own.
+        Delivery calls it before each send, between the store's transactions.
+        """
+        if self._run_lock_pid is None:
+            return
+        with self._connect() as connection, connection.begin():
+            self._check_run_lock(connection, guard=False)
+
+    def _check_run_lock(self, connection: sa.Connection, guard: bool) -> None:
+        if guard:
+            guard_sql = sa.text(load_sql("pg_run_guard"))
+            connection.execute(guard_sql, {"key": RUN_GUARD_KEY})
+        held = connection.execute(
+            sa.text(load_sql("pg_run_lock_mine")),
+            {"key": RUN_LOCK_KEY, "pid": self._run_lock_pid},
+        ).scalar()
+        if not held:
+            raise RunLockLostError(
+                f"this sharing run lost its run lock on store {self.url}: the "
+                "database ended the session that held it (a restart, "
+                "idle_session_timeout, or a killed connection). The run stops so "
+                "that no other run works on the same leads at once. Its committed "
+                "work is kept, and the next run goes on from there"
+            )
+
     @contextmanager
     def _advisory_lock(self) -> Iterator[None]:
         try:
@@ -427,11 +487,31 @@ class LeadStore:
                 holders = self.rows("running_runs")
                 raise _locked_error(self.url, _describe_holders(holders))
             try:
+                self._keep_session(connection)
                 yield
             finally:
+                self._run_lock_pid = None
                 _release_advisory_lock(connection, self.url)
         finally:
             connection.close()
+
+    def _keep_session(self, connection: sa.Connection) -> None:
+        """Keep the run lock's idle session open and start this run's checks.
+
+        The session stays idle for the whole run, so a server's idle_session_timeout
+        (PostgreSQL 14 and later) is turned off for it. A run that lost its lock
+        to an earlier session's end may still be writing: this waits for its open
+        transactions, and its next ones fail the lock check.
+        """
+        version = connection.execute(sa.text("show server_version_num")).scalar()
+        if int(version) >= 140000:
+            connection.execute(sa.text("set idle_session_timeout = 0"))
+        connection.execute(
+            sa.text(load_sql("pg_run_guard_exclusive")), {"key": RUN_GUARD_KEY}
+        )
+        pid = connection.execute(sa.text("select pg_backend_pid()")).scalar()
+        connection.commit()
+        self._run_lock_pid = int(pid)
 
     def init_schema(self) -> None:
         with self.transaction() as tx:

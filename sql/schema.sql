@@ -195,3 +195,9 @@ create table if not exists skipped_files (
 -- the profile folder the skipped file was in; null in stores made before this
 -- column existed
 alter table skipped_files add column if not exists profile text;
+
+-- leads of earlier runs that a run placed, held for approval or disqualified,
+-- summed over every attempt of the run. Older rows have none
+alter table runs add column if not exists backlog_placed integer;
+alter table runs add column if not exists backlog_held integer;
+alter table runs add column if not exists backlog_disqualified integer;

@@ -33,10 +33,13 @@ def publish_report(
     """
     progress.stage("Publishing the run report")
     summary = run_summary(ctx, deliveries, failed_tasks)
-    backlog = backlog or BacklogCounts()
-    summary["backlog_placed"] = backlog.placed
-    summary["backlog_held"] = backlog.held
-    summary["backlog_disqualified"] = backlog.disqualified
+    # The store sums every attempt of a retried flow run; ``backlog`` is this
+    # attempt's, which is all a run that has no runs row yet (tests) can report.
+    stored = ctx.store.rows("run_backlog_counts", run_id=ctx.run_id)
+    counts = stored[0] if stored else vars(backlog or BacklogCounts())
+    summary["backlog_placed"] = int(counts["placed"])
+    summary["backlog_held"] = int(counts["held"])
+    summary["backlog_disqualified"] = int(counts["disqualified"])
     with ctx.store.transaction() as tx:
         tx.execute(
             "finish_run",

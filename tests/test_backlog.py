@@ -72,6 +72,25 @@ def _count(ctx, outcome: str) -> int:
     return {row["outcome"]: row["n"] for row in rows}.get(outcome, 0)
 
 
+def test_backlog_counts_sum_over_attempts(small_partner):
+    day1 = dt.datetime(2026, 12, 7, 9, tzinfo=dt.UTC)
+    _run(day1)
+    day2 = day1 + dt.timedelta(days=1)
+    ctx = build_context(now=day2)
+    with ctx.store.transaction() as tx:
+        tx.execute(
+            "start_run", run_id=ctx.run_id, flow_run_id="flow-1", started_at=day2
+        )
+
+    first = pipeline.rematch_backlog(ctx)
+    retried = pipeline.rematch_backlog(ctx)
+    stored = ctx.store.rows("run_backlog_counts", run_id=ctx.run_id)
+
+    assert first.placed == 4
+    assert retried.placed == 0
+    assert stored == [{"placed": 4, "held": 0, "disqualified": 0}]
+
+
 def test_capacity_backlog_placed_next_days(small_partner):
     day1 = dt.datetime(2026, 12, 7, 9, tzinfo=dt.UTC)
     first = _run(day1)

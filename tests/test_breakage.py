@@ -965,3 +965,18 @@ def test_transfer_retry_arguments_checked(home):
     assert "'P-NO' is not in partners.yaml" in " ".join(unknown_partner.output.split())
     assert none_failed.exit_code == 0
     assert none_failed.output == "No failed transfer matches; nothing to do.\n"
+
+
+def test_shared_outbox_and_journal_folders(monkeypatch, tmp_path):
+    from leadshare.settings import get_settings
+
+    monkeypatch.setenv("LEADSHARE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LEADSHARE_OUTBOX_DIR", str(tmp_path / "shared" / "outbox"))
+    monkeypatch.setenv("LEADSHARE_JOURNAL_DIR", " ")
+    settings = get_settings()
+    settings.ensure_folders()
+
+    assert settings.outbox == tmp_path / "shared" / "outbox"
+    assert settings.outbox.is_dir()
+    assert settings.journal == tmp_path / "home" / "journal"
+    assert not (tmp_path / "home" / "outbox").exists()

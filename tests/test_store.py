@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from leadshare.pipeline import BATCH_COLUMNS
-from leadshare.errors import RunLockedError
+from leadshare.errors import RunLockedError, RunLockLostError
 from leadshare.store import SQL_DIR, LeadStore, StoreError, load_sql, open_store
 
 NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
@@ -33,6 +33,9 @@ POSTGRES_ONLY = {
     "pg_release_run_lock",
     "pg_schema_lock",
     "pg_run_lock_held",
+    "pg_run_lock_mine",
+    "pg_run_guard",
+    "pg_run_guard_exclusive",
     "pg_unique_keys",
 }
 """Advisory lock statements; the DuckDB store locks a file instead."""
@@ -70,9 +73,9 @@ def _sample_params(sql: str) -> dict:
     for name in PARAMETER.findall(sql):
         if name.endswith("_at") or name in ("now", "since"):
             params[name] = NOW
-        elif name in ("limit", "after", "rows_in", "files_in", "key"):
+        elif name in ("limit", "after", "rows_in", "files_in", "key", "pid"):
             params[name] = 5
-        elif name in ("attempts", "failed_sends"):
+        elif name in ("attempts", "failed_sends", "placed", "held", "disqualified"):
             params[name] = 5
         else:
             params[name] = f"{name}-1"
@@ -547,13 +550,49 @@ def test_postgres_run_lock_survives_lost_session(postgres_url):
         killed = _sql(
             store,
             "select pg_terminate_backend(pid) from pg_locks where locktype = "
-            "'advisory' and database = (select oid from pg_database where datname "
-            "= current_database())",
+            "'advisory' and objsubid = 1 and pid <> pg_backend_pid() and database = "
+            "(select oid from pg_database where datname = current_database())",
         )
         assert killed == [(True,)]
     # The ended session took its lock with it, and the next run gets it.
     with open_store(postgres_url).exclusive_run("run-B"):
         pass
+
+
+def test_postgres_run_stops_after_losing_its_lock(postgres_url):
+    store = open_store(postgres_url)
+    other = open_store(postgres_url)
+    with store.exclusive_run("run-A"):
+        _sql(
+            other,
+            "select pg_terminate_backend(pid) from pg_locks where locktype = "
+            "'advisory' and objsubid = 1 and pid <> pg_backend_pid() and database = "
+            "(select oid from pg_database where datname = current_database())",
+        )
+        with other.exclusive_run("run-B"):
+            with pytest.raises(RunLockLostError, match="lost its run lock"):
+                _sql(store, "select 1")
+            with pytest.raises(RunLockLostError):
+                store.check_run_lock()
+            assert _sql(other, "select 1") == [(1,)]
+            other.check_run_lock()
+    # Outside a run, the store is checked no more.
+    assert _sql(store, "select 1") == [(1,)]
+
+
+def test_postgres_run_lock_outlasts_idle_timeout(postgres_url):
+    store = open_store(postgres_url)
+    database = sa.engine.make_url(postgres_url).database
+    with store.transaction() as tx:
+        tx.connection.exec_driver_sql(
+            f"alter database {database} set idle_session_timeout = '1s'"
+        )
+    fresh = open_store(postgres_url)
+
+    with fresh.exclusive_run("run-A"):
+        time.sleep(2.5)
+        fresh.check_run_lock()
+        assert _sql(fresh, "select 1") == [(1,)]
 
 
 @pytest.mark.parametrize(
@@ -728,3 +767,21 @@ def test_duckdb_draws_no_progress_bar(tmp_path):
     store = open_store(f"duckdb:///{tmp_path / 'store.duckdb'}")
 
     assert _sql(store, "select current_setting('enable_progress_bar')") == [(False,)]
+
+
+def test_unwritable_store_folder_named(tmp_path):
+    from test_filedrop import read_only_folder
+
+    folder = tmp_path / "home"
+    folder.mkdir()
+    store = open_store(f"duckdb:///{folder / 'store.duckdb'}")
+
+    with read_only_folder(folder), pytest.raises(StoreError) as caught:
+        with store.transaction() as tx:
+            tx.connection.exec_driver_sql(
+                "insert into suppression values ('k', 'email', 'r', 's', now())"
+            )
+
+    message = str(caught.value)
+    assert "cannot be opened or written" in message
+    assert f"Make the folder {folder} and the store files in it writable" in message
