@@ -438,7 +438,8 @@ class LeadStore:
         lock as ended without finishing (killed, or its machine stopped).
         """
         if not self.is_duckdb:
-            return bool(self.rows("pg_run_lock_held", key=RUN_LOCK_KEY)[0]["held"])
+            held = self.rows("pg_run_lock_held", key=RUN_LOCK_KEY, pid=None)
+            return bool(held[0]["held"])
         if not self.database or self.database == ":memory:":
             return None
         return _file_locked(Path(self.database + ".run-lock"))
@@ -459,7 +460,7 @@ class LeadStore:
             guard_sql = sa.text(load_sql("pg_run_guard"))
             connection.execute(guard_sql, {"key": RUN_GUARD_KEY})
         held = connection.execute(
-            sa.text(load_sql("pg_run_lock_mine")),
+            sa.text(load_sql("pg_run_lock_held")),
             {"key": RUN_LOCK_KEY, "pid": self._run_lock_pid},
         ).scalar()
         if not held:

@@ -33,7 +33,6 @@ POSTGRES_ONLY = {
     "pg_release_run_lock",
     "pg_schema_lock",
     "pg_run_lock_held",
-    "pg_run_lock_mine",
     "pg_run_guard",
     "pg_run_guard_exclusive",
     "pg_unique_keys",
