@@ -524,12 +524,14 @@ def rows(
 
     row_limit = None if limit == 0 or (limit is None and as_json) else (limit or 50)
     try:
-        wanted = file_rows.check_outcome(outcome)
+        outcome_name = file_rows.check_outcome(outcome)
         store, _, _, _ = _store_despite_config()
         files = file_rows.find_files(store, file)
-        documents = [file_rows.file_document(store, found, wanted) for found in files]
+        documents = [
+            file_rows.file_document(store, found, outcome_name) for found in files
+        ]
         listed = [
-            file_rows.file_rows(store, found["file_id"], wanted, row_limit)
+            file_rows.file_rows(store, found["file_id"], outcome_name, row_limit)
             for found in files
         ]
         if as_json:
@@ -539,7 +541,7 @@ def rows(
             if not documents:
                 plain.print(file_rows.not_found_text(file), soft_wrap=True)
             for document, rows_of_file in zip(documents, listed, strict=True):
-                for line in file_rows.file_lines(document, rows_of_file, wanted):
+                for line in file_rows.file_lines(document, rows_of_file, outcome_name):
                     plain.print(line, soft_wrap=True)
     except LeadshareError as exc:
         _fail(exc)

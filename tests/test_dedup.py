@@ -284,7 +284,7 @@ def test_link_records_skips_big_blocks() -> None:
     )
 
     assert list(zip(pairs["left"], pairs["right"])) == [(11, 12)]
-    # The block of x holds no focus row, so only the block of y is reported.
+    # The block of x has no focus row, so only the block of y is reported.
     assert skipped == [
         SkippedBlocks(blocking_pass="name", blocks=1, rows=6, largest=6)
     ]

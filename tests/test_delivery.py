@@ -257,7 +257,7 @@ def test_failed_transfers_sent_again_on_request(store, settings):
             "('ann2@corp.example', 'email', 'opted out', 'test', now())"
         )
 
-    one = retry_failed(store, None, ["L-0"])
+    by_lead = retry_failed(store, None, ["L-0"])
     rest = retry_failed(store, "P-X", [])
     again = retry_failed(store, "P-X", [])
     with LocalEndpoint(secret=SECRET) as endpoint:
@@ -265,7 +265,7 @@ def test_failed_transfers_sent_again_on_request(store, settings):
             store, settings, _partner(endpoint.url), NOW + dt.timedelta(minutes=1)
         )
 
-    assert one.by_partner == {"P-X": 1}
+    assert by_lead.by_partner == {"P-X": 1}
     assert rest.by_partner == {"P-X": 1}
     assert rest.opted_out == 1
     assert retry_text(again) == (

@@ -2324,7 +2324,8 @@ def test_rows_lists_each_row_of_a_file(home, partner, tmp_path):
     assert limited.output.count("\n  row ") == 2
     assert f"and {len(stored) - 2} more rows" in limited.output
     assert rejected.exit_code == 0
-    assert "rejected: " in rejected.output and "No row of it" in rejected.output
+    assert "rejected: " in rejected.output
+    assert "No row of it" in rejected.output
     assert unknown.exit_code == 1
     assert "No file named 'missing.csv' is recorded" in unknown.output
     assert wrong.exit_code == 2
