@@ -970,7 +970,9 @@ if __name__ == "__main__":
 @transfer_app.command("retry")
 def transfer_retry(
     lead_ids: list[str] = typer.Argument(
-        None, help="Leads whose failed transfers to send again (default: all)."
+        None,
+        help="Leads whose failed transfers to send again; give lead ids, --partner, "
+        "or both.",
     ),
     partner: str | None = typer.Option(
         None, help="Only the failed transfers to this partner, in any letter case."
