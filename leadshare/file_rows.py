@@ -1,6 +1,6 @@
 """The recorded outcome of each row of a lead file, for `leadshare rows`.
 
-An analyst who has a lead file asks what became of its rows: which were shared
+An analyst who has a lead file needs to know what became of its rows: which were shared
 and to whom, and why the others were not. A file is found by its content when the
 path given exists (so a renamed copy is found too), otherwise by the name the inbox
 gave it or by its file id.

@@ -453,7 +453,7 @@ class LeadStore:
 
         Does nothing outside a run and on DuckDB, whose lock is the process's own.
         Delivery calls it before each send, between the store's transactions. The
-        session that holds the lock answers a ping while it lives, and its lock
+        session that holds the lock responds to a ping while it lives, and its lock
         lives as long as it, so no new connection is opened (about 15 ms each).
         """
         lock_connection = self._run_lock_connection

@@ -33,8 +33,8 @@ def publish_report(
     """
     progress.stage("Publishing the run report")
     summary = run_summary(ctx, deliveries, failed_tasks)
-    # The store sums every attempt of a retried flow run; ``backlog`` is this
-    # attempt's, which is all a run that has no runs row yet (tests) can report.
+    # The store sums every attempt of a retried flow run. A run without a runs
+    # row (tests that call this task alone) reports this attempt's ``backlog``.
     stored = ctx.store.rows("run_backlog_counts", run_id=ctx.run_id)
     counts = stored[0] if stored else vars(backlog or BacklogCounts())
     summary["backlog_placed"] = int(counts["placed"])
