@@ -298,10 +298,7 @@ def _note_not_due(
     summary.waiting = int(found["n"])
     backoff = store.rows("endpoint_backoff", partner_id=partner.id, now=now)
     if backoff:
-        summary.waiting_reason = (
-            f"the endpoint is backing off until "
-            f"{_utc_text(backoff[0]['next_attempt_at'])} ({backoff[0]['reason']})"
-        )
+        summary.waiting_reason = _backoff_reason(backoff[0])
     else:
         summary.waiting_reason = (
             f"earlier sends failed; the next attempt is at "
@@ -313,6 +310,14 @@ def _note_not_due(
         counted(summary.waiting, "transfer"),
         "waits" if summary.waiting == 1 else "wait",
         summary.waiting_reason,
+    )
+
+
+def _backoff_reason(backoff: dict[str, Any]) -> str:
+    """Describe a running back-off of an endpoint_backoff row as a waiting reason."""
+    return (
+        f"the endpoint is backing off until {_utc_text(backoff['next_attempt_at'])} "
+        f"({backoff['reason']})"
     )
 
 
@@ -359,10 +364,7 @@ def _hold_during_backoff(
             "hold_partner_transfers", partner_id=partner.id, next_attempt_at=ends
         )
     summary.waiting = summary.due
-    summary.waiting_reason = (
-        f"the endpoint is backing off until {_utc_text(ends)} "
-        f"({backoff[0]['reason']})"
-    )
+    summary.waiting_reason = _backoff_reason(backoff[0])
     log.warning(
         "Partner %s endpoint is backing off until %s (%s); deliveries waiting: %d",
         partner.id,

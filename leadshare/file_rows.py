@@ -174,12 +174,12 @@ def file_lines(
 
     if outcome and not document["rows_matching"]:
         yield f"  No row is {outcome}"
-    shown = 0
+    listed = 0
     for row in rows:
-        shown += 1
+        listed += 1
         yield "  " + _row_text(row)
 
-    hidden = document["rows_matching"] - shown
+    hidden = document["rows_matching"] - listed
     if hidden > 0:
         yield (
             f"  ... and {counted(hidden, 'more row')}; --limit 0 shows them all, "

@@ -442,8 +442,8 @@ class LeadStore:
         lock as ended without finishing (killed, or its machine stopped).
         """
         if not self.is_duckdb:
-            held = self.rows("pg_run_lock_held", key=RUN_LOCK_KEY, pid=None)
-            return bool(held[0]["held"])
+            lock_rows = self.rows("pg_run_lock_held", key=RUN_LOCK_KEY, pid=None)
+            return bool(lock_rows[0]["held"])
         if not self.database or self.database == ":memory:":
             return None
         return _file_locked(Path(self.database + ".run-lock"))
@@ -474,11 +474,11 @@ class LeadStore:
         """Order this transaction after a run that takes the lock over, then check."""
         guard_sql = sa.text(load_sql("pg_run_guard"))
         connection.execute(guard_sql, {"key": RUN_GUARD_KEY})
-        held = connection.execute(
+        lock_held = connection.execute(
             sa.text(load_sql("pg_run_lock_held")),
             {"key": RUN_LOCK_KEY, "pid": self._run_lock_pid},
         ).scalar()
-        if not held:
+        if not lock_held:
             raise self._lock_lost_error()
 
     def _lock_lost_error(self) -> RunLockLostError:
