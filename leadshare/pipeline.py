@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import os
 import re
@@ -432,8 +433,26 @@ def mark_run_failed(ctx: RunContext) -> None:
             tx.execute(
                 "mark_run_failed", run_id=ctx.run_id, finished_at=dt.datetime.now(dt.UTC)
             )
+            keep_run_warnings(ctx, tx)
     except StoreError as exc:
         log.error("Run %s not marked failed: %s", ctx.run_id, exc)
+
+
+def keep_run_warnings(ctx: RunContext, tx: StoreTransaction) -> None:
+    """Add the warnings stored by earlier attempts of the run to ``ctx.warnings``,
+    and store the whole list again.
+
+    A retried flow run does not read again the files that an earlier attempt
+    committed, so their warnings (such as fuzzy dedup blocks too large to compare)
+    reach its summary only through the store. Earlier warnings come first; a
+    warning repeated word for word is kept once.
+    """
+    stored = tx.rows("run_warnings", run_id=ctx.run_id)
+    earlier = json.loads(stored[0]["warnings"] or "[]") if stored else []
+    merged = list(dict.fromkeys([*earlier, *ctx.warnings]))
+    ctx.warnings[:] = merged
+    if stored and merged != earlier:
+        tx.execute("set_run_warnings", run_id=ctx.run_id, warnings=json.dumps(merged))
 
 
 def _unknown_profile_error(ctx: RunContext, item: InboxFile) -> IntakeError:
@@ -1385,6 +1404,7 @@ def commit_batch(
             with tx.incoming(withdrawn):
                 tx.execute_script("withdraw_opted_out", now=ctx.now)
         tx.execute("mark_file_committed", file_id=item.file_id, committed_at=ctx.now)
+        keep_run_warnings(ctx, tx)
     failpoints.hit("after_commit")
     counts = BatchCounts(
         file_name=item.path.name,

@@ -201,3 +201,7 @@ alter table skipped_files add column if not exists profile text;
 alter table runs add column if not exists backlog_placed integer;
 alter table runs add column if not exists backlog_held integer;
 alter table runs add column if not exists backlog_disqualified integer;
+
+-- the run's warnings as a JSON list of texts, over every attempt of the run: a
+-- retried flow run does not read again the files an earlier attempt committed
+alter table runs add column if not exists warnings text;

@@ -12,7 +12,7 @@ from prefect.runtime import task_run
 
 from leadshare import progress
 from leadshare.delivery import DeliverySummary
-from leadshare.pipeline import BacklogCounts, RunContext
+from leadshare.pipeline import BacklogCounts, RunContext, keep_run_warnings
 from leadshare.reporting import run_summary, slack_summary
 from leadshare.slack import SlackPostError
 from leadshare.words import counted
@@ -32,6 +32,8 @@ def publish_report(
     that the partner still gets a row in the ``partner-transfers`` table.
     """
     progress.stage("Publishing the run report")
+    with ctx.store.transaction() as tx:
+        keep_run_warnings(ctx, tx)
     summary = run_summary(ctx, deliveries, failed_tasks)
     # The store sums every attempt of a retried flow run. A run without a runs
     # row (tests that call this task alone) reports this attempt's ``backlog``.

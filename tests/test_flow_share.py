@@ -2332,7 +2332,8 @@ def test_rows_lists_each_row_of_a_file(home, partner, tmp_path):
     assert "'sent' is not an outcome" in wrong.output
 
 
-def test_oversized_fuzzy_block_warned(home, partner, tmp_path):
+def _oversized_block_file(tmp_path: Path) -> Path:
+    """Write 1,002 leads that share one fuzzy dedup block (same name and company)."""
     letters = "bcdfghklmnprstvz"
     rows = [
         "email,first_name,last_name,company,country,consent_share,lead_source,"
@@ -2346,11 +2347,47 @@ def test_oversized_fuzzy_block_warned(home, partner, tmp_path):
         )
     path = tmp_path / "acme.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
 
-    summary = run_share(home, "generic", path)
+
+def test_oversized_fuzzy_block_warned(home, partner, tmp_path):
+    summary = run_share(home, "generic", _oversized_block_file(tmp_path))
 
     (warning,) = summary["warnings"]
     assert warning.startswith("dedup: 1,002 rows of this run were in 1 block of more")
     assert "(largest 1,002)" in warning
     assert "company_key" in warning
     assert sum(summary["outcomes"].values()) == 1002
+
+
+def test_retried_run_keeps_warnings_of_committed_file(
+    home, partner, tmp_path, monkeypatch
+):
+    """The retry does not read the committed file again, yet reports its warning."""
+    from flows.share import share_leads
+    from tasks import transfer
+
+    real_deliver = transfer.deliver_partner
+    failures: list[str] = []
+
+    def fail_first_attempt(store, settings, partner, now, **options):
+        # The delivery task's first try and its two retries fail.
+        if len(failures) < 3:
+            failures.append(partner.id)
+            raise OSError("delivery failed on purpose")
+        return real_deliver(store, settings, partner, now, **options)
+
+    monkeypatch.setattr(transfer, "deliver_partner", fail_first_attempt)
+    path = _oversized_block_file(tmp_path)
+    target = home / "inbox" / "generic" / path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, target)
+
+    summary = share_leads.with_options(retries=1, retry_delay_seconds=0)()
+    (stored,) = db_rows(home, "select warnings from runs")
+
+    assert len(failures) == 3
+    assert sum(summary["outcomes"].values()) == 1002
+    (warning,) = summary["warnings"]
+    assert warning.startswith("dedup: 1,002 rows of this run were in 1 block")
+    assert json.loads(stored[0]) == [warning]
