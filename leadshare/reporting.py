@@ -267,3 +267,19 @@ def slack_summary(summary: dict) -> str | None:
             "`leadshare status --json` has them."
         )
     return text
+
+
+def approval_reminder(summary: dict) -> str | None:
+    """Return a reminder of the approval queue for a run that posts nothing else.
+
+    The hourly run posts only when something happened, so without it a lead could
+    wait for an approver for days with no word in Slack.
+    """
+    waiting = summary.get("approvals_waiting")
+    if not waiting:
+        return None
+    return (
+        f"leadshare run {summary['run_id']}: nothing new. "
+        f"{counted(waiting, 'lead')} in the approval queue: "
+        "`leadshare approvals list`."
+    )

@@ -99,6 +99,15 @@ class Settings(BaseSettings):
         default=None,
         description="Reference to the Slack incoming-webhook URL: env:NAME or block:NAME.",
     )
+    slack_reminder_hours: float = Field(
+        default=24.0,
+        ge=0,
+        le=24 * 7,
+        allow_inf_nan=False,
+        description="Hours after the last Slack post at which a run with nothing "
+        "new posts a reminder of the leads in the approval queue. 0 turns the "
+        "reminder off.",
+    )
     failpoint: str | None = Field(
         default=None, description="Test only: name of a step to crash at."
     )

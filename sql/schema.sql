@@ -205,3 +205,6 @@ alter table runs add column if not exists backlog_disqualified integer;
 -- the run's warnings as a JSON list of texts, over every attempt of the run: a
 -- retried flow run does not read again the files an earlier attempt committed
 alter table runs add column if not exists warnings text;
+
+-- when the run's summary reached Slack; null when it posted nothing
+alter table runs add column if not exists slack_posted_at timestamptz;

@@ -13,7 +13,7 @@ from prefect.runtime import task_run
 from leadshare import progress
 from leadshare.delivery import DeliverySummary
 from leadshare.pipeline import BacklogCounts, RunContext, keep_run_warnings
-from leadshare.reporting import run_summary, slack_summary
+from leadshare.reporting import approval_reminder, run_summary, slack_summary
 from leadshare.slack import SlackPostError
 from leadshare.words import counted
 from tasks.transfer import slack_client
@@ -97,8 +97,12 @@ def post_run_summary(ctx: RunContext, summary: dict) -> bool:
     the run completes: its leads are committed and delivered already.
     """
     client = slack_client(ctx)
+    if client is None:
+        return False
     text = slack_summary(summary)
-    if client is None or text is None:
+    if text is None and _reminder_due(ctx):
+        text = approval_reminder(summary)
+    if text is None:
         return False
     try:
         client.post_message(text)
@@ -107,4 +111,17 @@ def post_run_summary(ctx: RunContext, summary: dict) -> bool:
             raise
         get_run_logger().error("Run summary not posted to Slack: %s", exc)
         return False
+    with ctx.store.transaction() as tx:
+        tx.execute(
+            "mark_slack_posted", run_id=ctx.run_id, posted_at=dt.datetime.now(dt.UTC)
+        )
     return True
+
+
+def _reminder_due(ctx: RunContext) -> bool:
+    """Tell whether no run posted to Slack within the reminder interval."""
+    hours = ctx.settings.slack_reminder_hours
+    if not hours:
+        return False
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
+    return not ctx.store.rows("slack_posts_since", since=since)[0]["n"]

@@ -1,0 +1,81 @@
+"""A run with nothing new reminds Slack of the approval queue, at most once a day."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from httpserver import LocalEndpoint
+from test_flow_share import SECRET, write_partners
+
+from leadshare.runtime import build_context
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def _quiet_runs(home, monkeypatch, count: int) -> list[str]:
+    """Run the flow ``count`` times on an empty inbox; return the Slack texts."""
+    from flows.share import share_leads
+
+    monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
+    with LocalEndpoint(secret=SECRET) as partner, LocalEndpoint() as slack:
+        write_partners(home, partner.url)
+        monkeypatch.setenv("TEST_SLACK_URL", slack.url)
+        monkeypatch.setenv("LEADSHARE_SLACK_WEBHOOK", "env:TEST_SLACK_URL")
+        for _ in range(count):
+            assert share_leads.with_options(retries=0)()["rows_in"] == 0
+    return [json.loads(request.body)["text"] for request in slack.requests]
+
+
+def _hold_for_approval(*lead_ids: str) -> None:
+    store = build_context().store
+    with store.transaction() as tx:
+        for lead_id in lead_ids:
+            tx.connection.exec_driver_sql(
+                "insert into approvals (lead_id, status, created_at) "
+                f"values ('{lead_id}', 'pending', now())"
+            )
+
+
+def test_quiet_runs_remind_of_waiting_approvals_once(home, monkeypatch):
+    _hold_for_approval("L-strategic-1", "L-strategic-2")
+
+    texts = _quiet_runs(home, monkeypatch, 2)
+
+    (text,) = texts
+    assert text.endswith(
+        ": nothing new. 2 leads in the approval queue: `leadshare approvals list`."
+    )
+    assert "L-strategic" not in text
+
+
+def test_reminder_again_after_the_interval(home, monkeypatch):
+    _hold_for_approval("L-strategic-1")
+    store = build_context().store
+    with store.transaction() as tx:
+        tx.execute(
+            "start_run",
+            run_id="run-yesterday",
+            flow_run_id=None,
+            started_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=30),
+        )
+        tx.execute(
+            "mark_slack_posted",
+            run_id="run-yesterday",
+            posted_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=25),
+        )
+    monkeypatch.setenv("LEADSHARE_SLACK_REMINDER_HOURS", "24")
+
+    (text,) = _quiet_runs(home, monkeypatch, 1)
+
+    assert "1 lead in the approval queue" in text
+
+
+def test_no_reminder_without_approvals_or_when_off(home, monkeypatch):
+    assert _quiet_runs(home, monkeypatch, 1) == []
+
+    _hold_for_approval("L-strategic-1")
+    monkeypatch.setenv("LEADSHARE_SLACK_REMINDER_HOURS", "0")
+
+    assert _quiet_runs(home, monkeypatch, 1) == []
