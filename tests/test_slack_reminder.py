@@ -1,4 +1,4 @@
-"""A run with nothing new reminds Slack of the approval queue, at most once a day."""
+"""A run with nothing new reminds Slack of the approval queue once per interval."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def _hold_for_approval(*lead_ids: str) -> None:
             )
 
 
-def test_quiet_runs_remind_of_waiting_approvals_once(home, monkeypatch):
+def test_quiet_run_reminds_once(home, monkeypatch):
     _hold_for_approval("L-strategic-1", "L-strategic-2")
 
     texts = _quiet_runs(home, monkeypatch, 2)
@@ -50,7 +50,7 @@ def test_quiet_runs_remind_of_waiting_approvals_once(home, monkeypatch):
     assert "L-strategic" not in text
 
 
-def test_reminder_again_after_the_interval(home, monkeypatch):
+def test_reminder_after_interval(home, monkeypatch):
     _hold_for_approval("L-strategic-1")
     store = build_context().store
     with store.transaction() as tx:
@@ -72,7 +72,7 @@ def test_reminder_again_after_the_interval(home, monkeypatch):
     assert "1 lead in the approval queue" in text
 
 
-def test_no_reminder_without_approvals_or_when_off(home, monkeypatch):
+def test_no_reminder_when_none_or_off(home, monkeypatch):
     assert _quiet_runs(home, monkeypatch, 1) == []
 
     _hold_for_approval("L-strategic-1")
