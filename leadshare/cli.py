@@ -39,7 +39,8 @@ endpoint_app = typer.Typer(
     "after a 429."
 )
 transfer_app = typer.Typer(
-    help="Transfers that partners rejected for good with a 4xx response."
+    help="Transfers that partners rejected for good with a 4xx response: send them "
+    "again, or offer their leads to other partners."
 )
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(endpoint_app, name="endpoint")
@@ -993,3 +994,33 @@ def transfer_retry(
     except LeadshareError as exc:
         _fail(exc)
     typer.echo(retry_text(result))
+
+
+@transfer_app.command("reoffer")
+def transfer_reoffer(
+    lead_ids: list[str] = typer.Argument(
+        None,
+        help="Leads whose failed transfers to offer to other partners; give lead "
+        "ids, --partner, or both.",
+    ),
+    partner: str | None = typer.Option(
+        None, help="Only the failed transfers to this partner, in any letter case."
+    ),
+) -> None:
+    """Send the leads of failed transfers back to the backlog, for other partners.
+
+    The next run matches them again and leaves out each partner whose transfer of
+    the lead failed. Leads whose person opted out stay as they are.
+    """
+    from leadshare.failed_transfers import reoffer_failed, reoffer_text
+    from leadshare.ids import clean_lead_id
+    from leadshare.pipeline import backlog_start
+
+    try:
+        ctx = _context()
+        partner_id = ctx.config.partner_id_as_configured(partner) if partner else None
+        leads = [clean_lead_id(lead_id) for lead_id in lead_ids or []]
+        result = reoffer_failed(ctx.store, partner_id, leads, backlog_start(ctx))
+    except LeadshareError as exc:
+        _fail(exc)
+    typer.echo(reoffer_text(result))

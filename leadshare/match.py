@@ -76,6 +76,10 @@ def _lead_order(seed: int, lead_ids: pd.Series) -> np.ndarray:
     ).to_numpy()
 
 
+REJECTED_BEFORE = "the partner rejected a transfer of this lead before"
+"""Exclusion of a partner whose transfer of a lead failed, for a re-offered lead."""
+
+
 def static_exclusion(
     partner: PartnerState, key: dict[str, str], postcode_hit: bool, now: dt.datetime
 ) -> str | None:
@@ -144,6 +148,13 @@ def _group_frame(leads: pd.DataFrame, states: list[PartnerState]) -> pd.DataFram
         prefixes = tuple(state.partner.territory.postcode_prefixes)
         if prefixes:
             keys[f"pc:{state.partner.id}"] = postcode.str.startswith(prefixes)
+    if "rejected_by" in leads.columns:
+        # Comma-separated partner ids; the commas around each make ids whole.
+        rejected = "," + leads["rejected_by"].fillna("").astype(str) + ","
+        for state in states:
+            keys[f"rj:{state.partner.id}"] = rejected.str.contains(
+                f",{state.partner.id},", regex=False
+            )
     return keys
 
 
@@ -256,9 +267,12 @@ def match_leads(
         )
         exclusions, candidates = {}, []
         for state in states:
-            reason = static_exclusion(
-                state, key, bool(key.get(f"pc:{state.partner.id}", False)), now
-            )
+            if key.get(f"rj:{state.partner.id}"):
+                reason = REJECTED_BEFORE
+            else:
+                reason = static_exclusion(
+                    state, key, bool(key.get(f"pc:{state.partner.id}", False)), now
+                )
             if reason:
                 exclusions[state.partner.id] = reason
             else:

@@ -1168,6 +1168,11 @@ class BacklogCounts:
     """Failing a rule that changed since they were read."""
 
 
+def backlog_start(ctx: RunContext) -> dt.datetime:
+    """Return the earliest read time of the leads the backlog offers again."""
+    return ctx.now - dt.timedelta(days=ctx.config.rules.freshness_days or 30)
+
+
 def rematch_backlog(ctx: RunContext) -> BacklogCounts:
     """Offer leads that found no partner earlier again, and count what became of them.
 
@@ -1176,8 +1181,7 @@ def rematch_backlog(ctx: RunContext) -> BacklogCounts:
     time, the current rules are applied first: a lead that now fails one is
     disqualified, and a strategic account goes to the approval queue.
     """
-    days = ctx.config.rules.freshness_days or 30
-    backlog = ctx.store.frame("backlog_leads", since=ctx.now - dt.timedelta(days=days))
+    backlog = ctx.store.frame("backlog_leads", since=backlog_start(ctx))
     if backlog.empty:
         return BacklogCounts()
     backlog["outcome"] = None
