@@ -964,8 +964,9 @@ def endpoint_enable(
         typer.echo(f"Endpoint of {partner_id} enabled.")
 
 
-if __name__ == "__main__":
-    app()
+FAILED_TRANSFER_PARTNER = typer.Option(
+    None, help="Only the failed transfers to this partner, in any letter case."
+)
 
 
 @transfer_app.command("retry")
@@ -975,25 +976,31 @@ def transfer_retry(
         help="Leads whose failed transfers to send again; give lead ids, --partner, "
         "or both.",
     ),
-    partner: str | None = typer.Option(
-        None, help="Only the failed transfers to this partner, in any letter case."
-    ),
+    partner: str | None = FAILED_TRANSFER_PARTNER,
 ) -> None:
     """Put failed transfers back in the outbox once the partner fixed the cause.
 
     The next run sends each with its first webhook-id.
     """
     from leadshare.failed_transfers import retry_failed, retry_text
-    from leadshare.ids import clean_lead_id
 
     try:
-        ctx = _context()
-        partner_id = ctx.config.partner_id_as_configured(partner) if partner else None
-        leads = [clean_lead_id(lead_id) for lead_id in lead_ids or []]
+        ctx, partner_id, leads = _failed_transfer_selection(lead_ids, partner)
         result = retry_failed(ctx.store, partner_id, leads)
     except LeadshareError as exc:
         _fail(exc)
     typer.echo(retry_text(result))
+
+
+def _failed_transfer_selection(
+    lead_ids: list[str] | None, partner: str | None
+) -> tuple:
+    """Return the run context, the partner id as configured (or None) and lead ids."""
+    from leadshare.ids import clean_lead_id
+
+    ctx = _context()
+    partner_id = ctx.config.partner_id_as_configured(partner) if partner else None
+    return ctx, partner_id, [clean_lead_id(lead_id) for lead_id in lead_ids or []]
 
 
 @transfer_app.command("reoffer")
@@ -1003,9 +1010,7 @@ def transfer_reoffer(
         help="Leads whose failed transfers to offer to other partners; give lead "
         "ids, --partner, or both.",
     ),
-    partner: str | None = typer.Option(
-        None, help="Only the failed transfers to this partner, in any letter case."
-    ),
+    partner: str | None = FAILED_TRANSFER_PARTNER,
 ) -> None:
     """Send the leads of failed transfers back to the backlog, for other partners.
 
@@ -1013,14 +1018,15 @@ def transfer_reoffer(
     the lead failed. Leads whose person opted out stay as they are.
     """
     from leadshare.failed_transfers import reoffer_failed, reoffer_text
-    from leadshare.ids import clean_lead_id
     from leadshare.pipeline import backlog_start
 
     try:
-        ctx = _context()
-        partner_id = ctx.config.partner_id_as_configured(partner) if partner else None
-        leads = [clean_lead_id(lead_id) for lead_id in lead_ids or []]
+        ctx, partner_id, leads = _failed_transfer_selection(lead_ids, partner)
         result = reoffer_failed(ctx.store, partner_id, leads, backlog_start(ctx))
     except LeadshareError as exc:
         _fail(exc)
     typer.echo(reoffer_text(result))
+
+
+if __name__ == "__main__":
+    app()
