@@ -9,6 +9,7 @@ Each task works on one file or one partner.
 from __future__ import annotations
 
 from prefect import State, flow, get_run_logger
+from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 
 from leadshare import prefect_logs
@@ -19,7 +20,7 @@ from leadshare.runtime import build_context
 from leadshare.words import counted
 from tasks.intake import archive_repeated_files, claim_inbox_files, read_lead_file
 from tasks.qualify import match_partners, qualify_leads, rematch_waiting_leads
-from tasks.report import post_run_summary, publish_report
+from tasks.report import post_run_failure, post_run_summary, publish_report
 from tasks.store import archive_file, commit_batch
 from tasks.transfer import record_sent_webhooks, transfer_batch
 from tasks.validate import check_consent, dedup_leads, validate_leads
@@ -39,15 +40,27 @@ def share_leads(deliver: bool = True, ready_files: list[str] | None = None) -> d
     While another sharing run uses the same store, this one raises RunLockedError
     at once without changing anything, and the flow's retry tries again later.
     """
-    ctx = build_context(
-        run_id=flow_run.get_id(), ready_files=frozenset(ready_files or ())
-    )
-    with ctx.store.exclusive_run(ctx.run_id):
-        try:
-            return _share(ctx, deliver)
-        except Exception:
-            mark_run_failed(ctx)
-            raise
+    run_id = flow_run.get_id()
+    try:
+        ctx = build_context(run_id=run_id, ready_files=frozenset(ready_files or ()))
+        with ctx.store.exclusive_run(ctx.run_id):
+            try:
+                return _share(ctx, deliver)
+            except Exception:
+                mark_run_failed(ctx)
+                raise
+    except DeliveriesFailedError:
+        raise  # its run summary, posted already, names the partners
+    except Exception as exc:
+        post_run_failure(run_id, exc, retries_left=_retries_left())
+        raise
+
+
+def _retries_left() -> bool:
+    """Tell whether Prefect runs this flow run again after the current attempt."""
+    context = FlowRunContext.get()
+    retries = (context.flow.retries or 0) if context and context.flow else 0
+    return flow_run.run_count <= retries
 
 
 def _share(ctx: RunContext, deliver: bool) -> dict:

@@ -392,22 +392,13 @@ def _exit_on_errors(summary: dict) -> None:
     """
     from leadshare.reporting import summary_errors
 
-    errors = summary_errors(summary)
-    rejected = list(summary.get("rejected_files") or [])
     # A file of this command that another run, started at the same time, rejected.
-    rejected += [
+    other_rejected = [
         other
         for other in summary.get("files_in_other_runs") or []
         if other.get("status") == "rejected"
     ]
-    if rejected:
-        # The reasons were printed with the summary (or are in its JSON).
-        errors.append(
-            f"{counted(len(rejected), 'file was', 'files were')} rejected whole and "
-            "moved to quarantine/ with a reason file: "
-            + ", ".join(item["file"] for item in rejected)
-            + ". Fix each one and put it in the inbox again"
-        )
+    errors = summary_errors(summary, other_rejected)
     for message in errors:
         console.print(
             f"error: {message}", markup=False, highlight=False, soft_wrap=True

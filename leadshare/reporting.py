@@ -206,17 +206,28 @@ def _unconfigured_partners(
     return rows
 
 
-def summary_errors(summary: dict) -> list[str]:
+def summary_errors(summary: dict, other_rejected: list[dict] | None = None) -> list[str]:
     """Return the run's errors that need a fix by hand, one line each.
 
-    These are the run's ``errors`` and each partner row's ``error``, whose
-    transfers wait in the outbox until someone fixes the cause.
+    These are the run's ``errors``, each partner row's ``error``, whose transfers
+    wait in the outbox until someone fixes the cause, and one line for the files
+    rejected whole: the run's ``rejected_files`` and ``other_rejected`` (files of
+    the caller that another run rejected).
     """
     errors = list(summary.get("errors") or [])
     for row in summary.get("partners", []):
         if row.get("error"):
             partner, error = row["partner"], row["error"]
             errors.append(f"deliveries to partner {partner} wait: {error}")
+    rejected = [*(summary.get("rejected_files") or []), *(other_rejected or [])]
+    if rejected:
+        # The reasons are in the summary's rejected_files and in the reason files.
+        errors.append(
+            f"{counted(len(rejected), 'file was', 'files were')} rejected whole and "
+            "moved to quarantine/ with a reason file: "
+            + ", ".join(item["file"] for item in rejected)
+            + ". Fix each one and put it in the inbox again"
+        )
     return errors
 
 
@@ -244,7 +255,8 @@ def slack_summary(summary: dict) -> str | None:
             troubled.append(f"{row['partner']} ({', '.join(counts)})")
     sent = sum(row["sent"] for row in summary["partners"])
     problems = summary.get("errors") or summary.get("warnings")
-    if not (summary["rows_in"] or sent or troubled or problems):
+    rejected = len(summary.get("rejected_files") or [])
+    if not (summary["rows_in"] or sent or troubled or problems or rejected):
         return None
     nonzero = ", ".join(
         f"{name} {count:,}" for name, count in summary["outcomes"].items() if count
@@ -253,6 +265,12 @@ def slack_summary(summary: dict) -> str | None:
         f"leadshare run {summary['run_id']}: {counted(summary['rows_in'], 'row')} in "
         f"({nonzero or 'nothing new'}), {counted(sent, 'transfer')} sent."
     )
+    if rejected:
+        # File names are left out: a name can contain a person's name.
+        text += (
+            f" {counted(rejected, 'file was', 'files were')} rejected whole and "
+            "moved to quarantine/: `leadshare status --json` has the reasons."
+        )
     if troubled:
         text += f" Partners with failed or waiting deliveries: {', '.join(troubled)}."
     if summary.get("approvals_waiting"):

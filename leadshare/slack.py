@@ -45,6 +45,12 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"\+\d[\d ().\-]{6,}\d")
 
 
+MAX_RETRY_AFTER_S = 5.0
+"""Longest Retry-After that a post waits for. A post runs while its run holds the
+store's run lock, which approvals and other runs wait for, so a message that Slack
+asks to delay for longer is dropped."""
+
+
 class SlackPostError(LeadshareError):
     """A Slack message was not accepted after the retries."""
 
@@ -141,13 +147,14 @@ class SlackClient:
         timeout_s: float = 10.0,
         attempts: int = 3,
         backoff_base_s: float = 1.0,
-        max_wait_s: float = 30.0,
+        max_wait_s: float = MAX_RETRY_AFTER_S,
     ) -> None:
         parts = urlsplit(webhook_url or "")
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise ConfigError(
-                "Slack webhook URL must be http(s)://host/...; "
-                "set LEADSHARE_SLACK_WEBHOOK_URL"
+                "the Slack webhook URL is invalid: it must start with http:// or "
+                "https:// and name a host. Fix the value that LEADSHARE_SLACK_WEBHOOK "
+                "refers to"
             )
         if attempts < 1:
             raise ConfigError(f"Slack attempts must be at least 1, got {attempts}")
@@ -194,8 +201,20 @@ class SlackClient:
             body = " ".join((response.body or "").split())[:100]
             raise SlackPostError(
                 f"Slack webhook at {self.host} returned HTTP {response.status_code} "
-                f"{body!r}; check that the webhook is still installed"
+                f"{body!r}; {_status_advice(response.status_code)}"
             )
+
+
+def _status_advice(status: int) -> str:
+    """Return what to do about a Slack webhook's failed response, by its status."""
+    if status == 429:
+        return (
+            "Slack limits the posts to this webhook, so the message was dropped. "
+            "Give leadshare a webhook of its own if other tools post to it"
+        )
+    if status >= 500:
+        return "Slack failed to take the message; later runs post as usual"
+    return "check that the webhook is still installed and its URL is complete"
 
 
 @dataclass(frozen=True)

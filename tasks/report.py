@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -12,11 +13,15 @@ from prefect.runtime import task_run
 
 from leadshare import progress
 from leadshare.delivery import DeliverySummary
+from leadshare.errors import LeadshareError
 from leadshare.pipeline import BacklogCounts, RunContext, keep_run_warnings
 from leadshare.reporting import approval_reminder, run_summary, slack_summary
+from leadshare.settings import get_settings
 from leadshare.slack import SlackPostError
 from leadshare.words import counted
-from tasks.transfer import slack_client
+from tasks.transfer import settings_slack_client, slack_client
+
+log = logging.getLogger(__name__)
 
 
 @task(cache_policy=NO_CACHE)
@@ -125,3 +130,35 @@ def _reminder_due(ctx: RunContext) -> bool:
         return False
     since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
     return not ctx.store.rows("slack_posts_since", since=since)[0]["n"]
+
+
+def post_run_failure(run_id: str, error: BaseException, retries_left: bool) -> bool:
+    """Post to Slack that a sharing run failed, unless Prefect retries it.
+
+    The run may have failed before its config or store could be read, so only the
+    settings (environment) are used. The message names the error's type, and the
+    message of leadshare's own errors, which quote no lead data. Returns whether
+    a message was posted. A failed post is logged and does not hide ``error``.
+    """
+    if retries_left:
+        return False
+    try:
+        client = settings_slack_client(get_settings(), run_id)
+    except Exception as exc:  # invalid settings: the run's own error says so
+        log.warning("Run failure not posted to Slack: %s", exc)
+        return False
+    if client is None:
+        return False
+    detail = type(error).__name__
+    if isinstance(error, LeadshareError):
+        detail += f": {' '.join(str(error).split())[:300]}"
+    text = (
+        f"leadshare run {run_id} failed ({detail}). Files it did not commit stay in "
+        "the inbox for the next run. The flow run's log in Prefect has the details."
+    )
+    try:
+        client.post_message(text)
+    except (SlackPostError, ValueError) as exc:
+        log.error("Run failure not posted to Slack: %s", exc)
+        return False
+    return True

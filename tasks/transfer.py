@@ -13,7 +13,7 @@ from leadshare import progress
 from leadshare.delivery import DeliverySummary, deliver_partner, record_journals
 from leadshare.errors import ConfigError
 from leadshare.pipeline import RunContext
-from leadshare.settings import resolve_secret
+from leadshare.settings import Settings, resolve_secret
 from leadshare.slack import SlackClient
 from leadshare.words import counted
 
@@ -26,14 +26,19 @@ def slack_client(ctx: RunContext) -> SlackClient | None:
     A Slack reference that does not resolve (an unset variable, a missing block)
     is logged and leaves alerts in the log only: it must not stop deliveries.
     """
+    return settings_slack_client(ctx.settings, ctx.run_id)
+
+
+def settings_slack_client(settings: Settings, run_id: str) -> SlackClient | None:
+    """Return the Slack client of ``settings``, as :func:`slack_client` does."""
     try:
-        url = resolve_secret(ctx.settings.slack_webhook)
+        url = resolve_secret(settings.slack_webhook)
         return SlackClient(url) if url else None
     except ConfigError as exc:
         # Every partner's task calls this, and one line per run is enough.
-        if ctx.run_id not in _SLACK_UNUSABLE_RUNS:
-            _SLACK_UNUSABLE_RUNS.add(ctx.run_id)
-            log.error("Slack is not used in run %s: %s", ctx.run_id, exc)
+        if run_id not in _SLACK_UNUSABLE_RUNS:
+            _SLACK_UNUSABLE_RUNS.add(run_id)
+            log.error("Slack is not used in run %s: %s", run_id, exc)
         return None
 
 

@@ -1908,6 +1908,7 @@ def test_run_problems_reach_prefect_log(home, tmp_path, monkeypatch):
     assert errors[0].startswith("Partner P-DROP: 1 transfer waits for the next run")
     assert errors[1].startswith("Sharing run finished with errors that need a fix")
     assert "deliveries to partner P-DROP wait: " in errors[1]
+    assert "1 file was rejected whole and moved to quarantine/" in errors[1]
     assert "@" not in " ".join(text for _, text in logs)
 
 

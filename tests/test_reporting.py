@@ -12,7 +12,7 @@ from leadshare.cli import PARTNER_COLUMNS
 from leadshare.config import Partner
 from leadshare.delivery import DeliverySummary
 from leadshare.model import Outcome
-from leadshare.reporting import run_summary, slack_summary
+from leadshare.reporting import run_summary, slack_summary, summary_errors
 from leadshare.store import open_store
 
 NOW = dt.datetime(2026, 12, 4, 10, tzinfo=dt.UTC)
@@ -221,6 +221,24 @@ def test_slack_counts_errors_and_sends():
         "leadshare run run-1: 2 rows in (shared 2), 2 transfers sent. 0 errors and "
         "1 warning: `leadshare status --json` has them."
     )
+
+
+def test_slack_counts_rejected_files():
+    summary = _summary()
+    summary["rejected_files"] = [{"file": "ann.lee.csv", "reason": "empty"}]
+
+    text = slack_summary(summary)
+    errors = summary_errors(summary)
+
+    assert text == (
+        "leadshare run run-1: 0 rows in (nothing new), 0 transfers sent. 1 file was "
+        "rejected whole and moved to quarantine/: `leadshare status --json` has the "
+        "reasons."
+    )
+    assert errors == [
+        "1 file was rejected whole and moved to quarantine/ with a reason file: "
+        "ann.lee.csv. Fix each one and put it in the inbox again"
+    ]
 
 
 def test_summary_counts_whole_approval_queue(store):

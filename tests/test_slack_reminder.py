@@ -1,4 +1,4 @@
-"""A run with nothing new reminds Slack of the approval queue once per interval."""
+"""Slack posts outside the run summary: approval reminders and failed runs."""
 
 from __future__ import annotations
 
@@ -79,3 +79,23 @@ def test_no_reminder_when_none_or_off(home, monkeypatch):
     monkeypatch.setenv("LEADSHARE_SLACK_REMINDER_HOURS", "0")
 
     assert _quiet_runs(home, monkeypatch, 1) == []
+
+
+def test_failed_run_posts_on_last_attempt(home, monkeypatch):
+    from flows.share import share_leads
+
+    path = home / "config" / "partners.yaml"
+    path.write_text(path.read_text() + "\n  - id: [unclosed\n")
+    with LocalEndpoint() as slack:
+        monkeypatch.setenv("TEST_SLACK_URL", slack.url)
+        monkeypatch.setenv("LEADSHARE_SLACK_WEBHOOK", "env:TEST_SLACK_URL")
+        state = share_leads.with_options(retries=1, retry_delay_seconds=0)(
+            return_state=True
+        )
+
+    assert state.is_failed()
+    (request,) = slack.requests
+    text = json.loads(request.body)["text"]
+    assert " failed (ConfigError: " in text
+    assert "partners.yaml" in text
+    assert text.endswith("The flow run's log in Prefect has the details.")
