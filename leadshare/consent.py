@@ -23,18 +23,25 @@ from leadshare.timestamps import NOT_ISO, check_timestamps, utc_minutes
 
 TRUE_TOKENS = frozenset({"true", "yes", "1", "y"})
 FALSE_TOKENS = frozenset({"false", "no", "0", "n"})
-# A status opts out when it contains one of these words, after lower-casing and
-# folding "-", "_" and spaces to one space: "Unsubscribed (manual)",
-# "unsubscribed_by_user", "Do not contact", "DNC", "Spam complaint". Sharing a
-# person who opted out costs more than holding back one who did not.
+# A status opts out when it contains one of these words, after splitting camel
+# case, lower-casing and folding "-", "_" and spaces to one space: "Unsubscribed
+# (manual)", "unsubscribed_by_user", "OptedOut", "Do not call or email", "DNC",
+# "Consent withdrawn", "GDPR erasure request", "Abgemeldet". Sharing a person who
+# opted out costs more than holding back one who did not.
+_DO_NOT = r"do not (?:call (?:or|and) )?(?:contact|e ?mail|mail)"
 OPT_OUT_STATUS = re.compile(
-    r"\b(?:unsubscri\w*|opted out|opt out|optout|do not (?:contact|e ?mail|mail)|"
-    r"dnc|spam\w*|complain\w*)\b"
+    r"\b(?:unsubscri\w*|opted out|opt out|optout|" + _DO_NOT + r"|dnc|spam\w*|"
+    r"complain\w*|consent (?:withdrawn|revoked)|withdr[ae]wn? consent|"
+    r"erasure|right to be forgotten|forget me|"
+    # German, French, Dutch and Spanish words for unsubscribed or revoked
+    r"abgemeldet|abmeldung|widerrufen|d[ée]sinscrit\w*|d[ée]sabonn\w*|"
+    r"afgemeld|uitgeschreven|dado de baja)\b"
 )
 # A negation outside "do not contact" turns the words around: "not unsubscribed",
 # "No, not opted out". Such a value is not read as an opt-out.
 NEGATION = re.compile(r"\b(?:not|no|never|non)\b")
-_DO_NOT_PHRASE = re.compile(r"\bdo not (?:contact|e ?mail|mail)\b")
+_DO_NOT_PHRASE = re.compile(r"\b" + _DO_NOT + r"\b")
+_CAMEL_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 FLAG_COLUMNS = ("do_not_email", "do_not_call", "consent_share")
 
@@ -130,7 +137,8 @@ def _parse_opt_out_flag(raw: object) -> tuple[bool | None, str | None]:
 
 def _has_opt_out_word(value: object) -> bool:
     """Tell whether a value states an opt-out in words: an opt-out word, no negation."""
-    folded = re.sub(r"[-_\s]+", " ", str(value).strip().lower())
+    words = _CAMEL_HUMP.sub(" ", str(value).strip())
+    folded = re.sub(r"[-_\s]+", " ", words.lower())
     if OPT_OUT_STATUS.search(folded) is None:
         return False
     return NEGATION.search(_DO_NOT_PHRASE.sub(" ", folded)) is None
