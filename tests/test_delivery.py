@@ -432,8 +432,8 @@ def test_redirect_keeps_pending_and_stops(store, settings, caplog):
     assert summary.failed == 0
     # A moved URL needs a fix in partners.yaml, so the command exits with code 1.
     assert summary.error == (
-        "the webhook URL redirects (HTTP 308) to https://moved.example/hook; "
-        "update it in partners.yaml"
+        "the webhook URL redirects (HTTP 308) to https://moved.example (path not "
+        "shown); update it in partners.yaml"
     )
     assert summary.waiting_reason == summary.error
     assert [status for _, status, _, _ in rows] == ["pending"] * 3
@@ -441,7 +441,7 @@ def test_redirect_keeps_pending_and_stops(store, settings, caplog):
     redirect_lines = [r.message for r in caplog.records if "308" in r.message]
     assert len(redirect_lines) == 1
     assert "P-X" in redirect_lines[0]
-    assert "https://moved.example/hook" in redirect_lines[0]
+    assert "https://moved.example (path not shown)" in redirect_lines[0]
     assert "partners.yaml" in redirect_lines[0]
 
 

@@ -351,14 +351,17 @@ def test_transient_4xx_retried(status):
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
 def test_redirect_not_followed(status):
-    script = [Reply(status, {"Location": "https://new.example/hook"})]
+    location = "https://user:pw@new.example:8443/hook/tok-path?token=tok-query"
+    script = [Reply(status, {"Location": location})]
     with LocalEndpoint(script) as endpoint, _client(endpoint.url) as client:
         with pytest.raises(EndpointRedirectError) as caught:
             client.send("msg_12", _body())
     assert len(endpoint.requests) == 1
     assert caught.value.status == status
-    assert caught.value.location == "https://new.example/hook"
-    assert "https://new.example/hook" in str(caught.value)
+    assert caught.value.location == "https://new.example:8443 (path not shown)"
+    assert "https://new.example:8443 (path not shown)" in str(caught.value)
+    for secret in ("tok-path", "tok-query", "pw@"):
+        assert secret not in str(caught.value)
     assert "partners.yaml" in str(caught.value)
     assert "check the payload" not in str(caught.value)
 

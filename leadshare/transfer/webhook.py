@@ -122,6 +122,28 @@ def parse_retry_after(
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
 
+def redirect_target(location: str | None) -> str | None:
+    """Return the scheme, host and port of a redirect's Location header, for messages.
+
+    The path, query and user part are left out, because a partner's URL can carry
+    a token in any of them. A relative Location (same host) becomes "a path on the
+    same host".
+    """
+    if location is None:
+        return None
+    parts = urlsplit(location.strip())
+    if not parts.hostname:
+        return "a path on the same host"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname if port is None else f"{parts.hostname}:{port}"
+    scheme = f"{parts.scheme}://" if parts.scheme else "//"
+    rest = " (path not shown)" if parts.path.strip("/") or parts.query else ""
+    return f"{scheme}{host}{rest}"
+
+
 def classify_status(
     status: int,
     reason: str,
@@ -386,7 +408,7 @@ class WebhookClient:
             response.status_code,
             short_reason(response, body_prefix),
             retry_after_s,
-            location=response.headers.get("location"),
+            location=redirect_target(response.headers.get("location")),
         )
         assert error is not None
         return error
