@@ -278,6 +278,8 @@ def approval_blockers(
         proposed = row["proposed_partner"]
         if row["lead_id"] in opted_out:
             blockers[row["lead_id"]] = "the person opted out"
+        elif hold := stored.get(row["lead_id"], {}).get("consent_hold"):
+            blockers[row["lead_id"]] = f"consent unclear: {hold}"
         elif not pd.isna(rule):
             blockers[row["lead_id"]] = f"fails rule {rule}"
         elif not proposed:
@@ -488,6 +490,12 @@ def _apply_decision(
         raise ApprovalError(
             f"lead {decision.lead_id} cannot be shared: the person opted out "
             f"({opt_out[0]['kind']}, {opt_out[0]['source']}); reject it instead"
+        )
+    hold = store.rows("consent_hold", lead_id=decision.lead_id)
+    if hold:
+        raise ApprovalError(
+            f"lead {decision.lead_id} cannot be shared yet, because its consent is "
+            f"unclear: {hold[0]['reason']}"
         )
     rows = store.rows("lead_match_fields", lead_id=decision.lead_id)
     lead = rows[0] if rows else {"lead_id": decision.lead_id}

@@ -711,11 +711,17 @@ def _quarantine_repeats(
     """Quarantine duplicate ``rows`` with an unknown consent or contact value.
 
     The batch row each one repeats is quarantined with it when it is still open,
-    because the person's consent is unclear until the value is fixed. A lead we
-    hold already is left as it is.
+    because the person's consent is unclear until the value is fixed. A row that
+    repeats a lead we hold puts that lead's id in ``holds_consent``, and the commit
+    holds the lead back (sql/hold_unclear_consent.sql).
     """
     if not rows.any():
         return
+    to_held = rows & _duplicate_of_held(out)
+    if to_held.any():
+        if "holds_consent" not in out.columns:
+            out["holds_consent"] = None
+        out.loc[to_held, "holds_consent"] = out.loc[to_held, "duplicate_of"]
     repeated = _linked_to(out, rows) & out["outcome"].isna()
     if repeated.any():
         source_rows = (

@@ -28,6 +28,8 @@ class RetryResult:
     by_partner: dict[str, int] = field(default_factory=dict)
     opted_out: int = 0
     """Failed transfers that matched but stay failed: their person opted out since."""
+    released: int = 0
+    """Leads released from a consent hold (sql/hold_unclear_consent.sql)."""
 
 
 def retry_failed(
@@ -47,6 +49,8 @@ def retry_failed(
         _check_lead_ids(tx, lead_ids)
         for lead_id in lead_ids or [None]:
             params = {"partner_id": partner_id, "lead_id": lead_id}
+            # Retrying is the user's word that the unclear value is no opt-out.
+            result.released += len(tx.rows("release_consent_holds", **params))
             for row in tx.rows("retry_failed_transfers", **params):
                 partner = row["partner_id"]
                 result.by_partner[partner] = result.by_partner.get(partner, 0) + 1
@@ -55,8 +59,10 @@ def retry_failed(
 
 
 def _check_lead_ids(tx: StoreTransaction, lead_ids: list[str]) -> None:
-    """Raise LeadshareError for the first lead id that has no transfer at all."""
+    """Raise LeadshareError for the first lead id with no transfer and no hold."""
     for lead_id in lead_ids:
+        if tx.rows("consent_hold", lead_id=lead_id):
+            continue
         if not tx.rows("lead_transfers", lead_id=lead_id):
             raise LeadshareError(
                 f"lead {lead_id} has no transfer to any partner. Lead ids look "
@@ -76,8 +82,15 @@ def retry_text(result: RetryResult) -> str:
             f"{counted(total, 'failed transfer')} back in the outbox ({partners}). "
             "The next run sends each with its first webhook-id."
         )
-    else:
+    elif not result.released:
         text = "No failed transfer matches; nothing to do."
+    else:
+        text = "No failed transfer matches."
+    if result.released:
+        text += (
+            f" {counted(result.released, 'lead')} released from a consent hold: "
+            "the next runs place and send them as usual."
+        )
     if result.opted_out:
         verb = "stays" if result.opted_out == 1 else "stay"
         text += (

@@ -1321,6 +1321,30 @@ def _leads_marked(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return pd.DataFrame({"lead_id": ids.to_numpy(dtype=object)})
 
 
+def _consent_holds(frame: pd.DataFrame, item: InboxFile) -> pd.DataFrame:
+    """Return lead_id and reason of the held leads whose consent a row made unclear.
+
+    One row per lead: the first row of the file that repeats it with an unknown
+    opt-out or consent value.
+    """
+    if "holds_consent" not in frame.columns:
+        return pd.DataFrame(columns=["lead_id", "reason"])
+    rows = frame.loc[frame["holds_consent"].notna()]
+    rows = rows.drop_duplicates("holds_consent")
+    name = _escape_undecodable(item.path.name)
+    reasons = [
+        f"row {row} of {name} is the same person with an unclear opt-out or "
+        f"consent value ({rule}). Check the value: if it is no opt-out, "
+        f"`leadshare transfer retry {lead_id}` releases the lead"
+        for row, rule, lead_id in zip(
+            rows[ROW_COLUMN], rows["rule"], rows["holds_consent"], strict=True
+        )
+    ]
+    return pd.DataFrame(
+        {"lead_id": rows["holds_consent"].to_numpy(dtype=object), "reason": reasons}
+    )
+
+
 def _replaced_leads(frame: pd.DataFrame, item: InboxFile) -> pd.DataFrame:
     """Return lead_id, replaces and reason of the rows that replace a held lead."""
     if "replaces" not in frame.columns:
@@ -1352,6 +1376,7 @@ def commit_batch(
         )
     replaced = _replaced_leads(frame, item)
     withdrawn = _leads_marked(frame, "withdraws")
+    consent_holds = _consent_holds(frame, item)
     not_to_call = _leads_marked(frame, "marks_do_not_call")
     # The store reads leads, outcomes and decisions straight from the batch frame
     # (sql/insert_batch_*.sql), so no per-table copies of its columns are made. The
@@ -1407,6 +1432,9 @@ def commit_batch(
             # their keys, and by id where a row linked to the lead another way.
             with tx.incoming(withdrawn):
                 tx.execute_script("withdraw_opted_out", now=ctx.now)
+        if not consent_holds.empty:
+            with tx.incoming(consent_holds):
+                tx.execute_script("hold_unclear_consent", now=ctx.now)
         tx.execute("mark_file_committed", file_id=item.file_id, committed_at=ctx.now)
         keep_run_warnings(ctx, tx)
     failpoints.hit("after_commit")

@@ -37,4 +37,5 @@ where
     and not exists (
         select 1 from suppression as s where s.key in (l.email_key, l.phone_e164)
     )
+    and not exists (select 1 from consent_holds as h where h.lead_id = l.lead_id)
 order by l.created_at, l.file_id, l.source_row

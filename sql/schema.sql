@@ -208,3 +208,13 @@ alter table runs add column if not exists warnings text;
 
 -- when the run's summary reached Slack; null when it posted nothing
 alter table runs add column if not exists slack_posted_at timestamptz;
+
+-- one row per held lead whose person a later file repeated with an unknown
+-- do_not_email, do_not_call or consent_share value: the lead is not sent, placed
+-- or approved until `leadshare transfer retry LEAD_ID` releases it or an opt-out
+-- withdraws it
+create table if not exists consent_holds (
+    lead_id text not null,
+    reason text not null,
+    held_at timestamptz not null
+);

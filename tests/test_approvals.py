@@ -789,3 +789,30 @@ def test_failed_run_in_engine_logs_one_line(home, tmp_path):
         "1 of 1 approval decisions were not applied" in engine.stderr
     )
     assert "Traceback (most recent call last)" not in engine.stderr
+
+
+def test_unclear_opt_out_blocks_approval(queued, home, tmp_path):
+    from leadshare.approvals import approval_blockers
+
+    ctx = build_context()
+    lead = _lead(home, "Big Co")
+    unclear = tmp_path / "unclear.csv"
+    unclear.write_text(
+        HEADER.strip() + ",do_not_email\n" + ROWS[1].strip() + ",vielleicht\n",
+        encoding="utf-8",
+    )
+    run_share(home, "generic", unclear)
+    rows = [row for row in pending(ctx.store) if row["lead_id"] == lead]
+
+    blockers = approval_blockers(ctx.store, ctx.config, rows, ctx.now)
+    with pytest.raises(ApprovalError, match="because its consent is unclear") as caught:
+        decide(
+            ctx.store,
+            ctx.config,
+            ApprovalDecision(lead_id=lead, action="approve", approver="mia"),
+            "r",
+            ctx.now,
+        )
+
+    assert blockers[lead].startswith("consent unclear: row 1 of unclear.csv is the same")
+    assert "dnc_unknown_token" in str(caught.value)

@@ -498,3 +498,80 @@ def test_second_commit_rejected(small_partner):
             for table in ("row_outcomes", "leads", "decisions", "transfers")
         ]
     assert counts == [10, 10, 10, 4]
+
+
+def _lead_by_outcome(ctx, outcome: str) -> tuple[str, str]:
+    """Return (lead id, e-mail) of the first lead with ``outcome``, by e-mail."""
+    with ctx.store.transaction() as tx:
+        return tuple(
+            tx.connection.exec_driver_sql(
+                "select l.lead_id, l.email from leads as l join row_outcomes as o "
+                f"on o.lead_id = l.lead_id where o.outcome = '{outcome}' "
+                "order by l.email limit 1"
+            ).fetchone()
+        )
+
+
+def test_unclear_opt_out_holds_queued_leads(small_partner, home):
+    from typer.testing import CliRunner
+
+    from leadshare import cli
+
+    day1 = dt.datetime(2026, 12, 7, 9, tzinfo=dt.UTC)
+    first = _run(day1)
+    shared_id, shared_email = _lead_by_outcome(first, "shared")
+    waiting_id, waiting_email = _lead_by_outcome(first, "no_eligible_partner")
+    later = home / "inbox" / "generic" / "later.csv"
+    later.write_text(
+        "email,consent_share,do_not_email\n"
+        f"{shared_email.upper()},yes,X\n"
+        f"{waiting_email},Nein,\n",
+        encoding="utf-8",
+    )
+
+    second = _run(day1 + dt.timedelta(hours=1))
+    third = _run(day1 + dt.timedelta(days=1))
+    backlog = {row["lead_id"] for row in third.store.rows("backlog_leads", since=day1)}
+    transfers = {
+        lead_id: status
+        for lead_id, status in db_pairs(third, "select lead_id, status from transfers")
+    }
+    hold = third.store.rows("consent_hold", lead_id=shared_id)[0]["reason"]
+
+    assert _count(second, "quarantined") == 2
+    assert transfers[shared_id] == "failed"
+    assert waiting_id not in transfers
+    # The waiting lead's row was read as a correction, so the quarantined row
+    # replaced the lead, and the person waits until that row is fixed.
+    assert waiting_id not in backlog
+    assert third.placed == 4
+    assert _outcome_rule(third, waiting_id) == ("duplicate", "replaced_by_reimport")
+    assert hold.startswith("row 1 of later.csv is the same person with an unclear")
+    assert f"`leadshare transfer retry {shared_id}`" in hold
+
+    runner = CliRunner()
+    released = runner.invoke(cli.app, ["transfer", "retry", shared_id])
+    fourth = _run(day1 + dt.timedelta(days=2))
+    after = dict(db_pairs(fourth, "select lead_id, status from transfers"))
+
+    assert released.exit_code == 0, released.output
+    assert "1 failed transfer back in the outbox (P-ONE 1)" in released.output
+    assert "1 lead released from a consent hold" in released.output
+    assert after[shared_id] == "pending"
+    assert waiting_id not in after
+
+
+def _outcome_rule(ctx, lead_id: str) -> tuple[str, str]:
+    with ctx.store.transaction() as tx:
+        return tuple(
+            tx.connection.exec_driver_sql(
+                "select o.outcome, o.rule from row_outcomes as o join leads as l "
+                "on o.file_id = l.file_id and o.source_row = l.source_row "
+                f"where l.lead_id = '{lead_id}'"
+            ).fetchone()
+        )
+
+
+def db_pairs(ctx, sql: str) -> list[tuple]:
+    with ctx.store.transaction() as tx:
+        return [tuple(row) for row in tx.connection.exec_driver_sql(sql).fetchall()]

@@ -110,6 +110,7 @@ INCOMING_FRAMES = {
     ),
     "replaceable_leads": lambda: pd.DataFrame([{"lead_id": "L-1"}]),
     "reoffer_leads": lambda: pd.DataFrame([{"lead_id": "L-1", "reason": "r"}]),
+    "hold_unclear_consent": lambda: pd.DataFrame([{"lead_id": "L-1", "reason": "r"}]),
     "mark_do_not_call": lambda: pd.DataFrame([{"lead_id": "L-1"}]),
     "withdraw_opted_out": lambda: pd.DataFrame([{"lead_id": "L-1"}]),
     "mark_transfers_sent": lambda: pd.DataFrame(
