@@ -25,6 +25,10 @@ GONE = PHONE_REMOVED
         ("ring 030 12345678", "US", f"ring {GONE}"),
         ("fax 030/1234-5679", None, f"fax {GONE}"),
         ("number 1234567", None, f"number {GONE}"),
+        # Groups apart by a spaced dash, slash or dot.
+        ("Handy 0151 – 234 – 56 – 78 bitte", "DE", f"Handy {GONE} bitte"),
+        ("Büro 030 / 12 / 34 / 56", "US", f"Büro {GONE}"),
+        ("0 3 0 . 5 5 . 4 4 . 3 3", "US", GONE),
         ("US test number 555-0132", "US", f"US test number {GONE}"),
         ("short +49 30 12345 line", None, f"short {GONE} line"),
         ("two: 0301234567 and 040 98 76 54", "de", f"two: {GONE} and {GONE}"),

@@ -16,10 +16,11 @@ import phonenumbers
 PHONE_REMOVED = "[phone removed]"
 """Marker that replaces each phone number removed from a text."""
 
-DIGIT_RUN = re.compile(r"[+(]?\d(?:[ \t./()\u2010-\u2015-]{0,2}\d){6,}")
-"""Seven or more digits where each two neighbours are apart by at most two spaces,
-tabs, dots, slashes, parentheses, hyphens or dashes, with an optional leading
-plus sign or parenthesis."""
+DIGIT_RUN = re.compile(r"[+(]?\d(?:[ \t./()\u2010-\u2015-]{0,3}\d){6,}")
+"""Seven or more digits where each two neighbours are apart by at most three
+spaces, tabs, dots, slashes, parentheses, hyphens or dashes, with an optional
+leading plus sign or parenthesis. Three covers a dash or slash with a space on
+each side, as in "0151 – 234 – 56 – 78"."""
 
 _TOLL_FREE = r"8(?:00|33|44|55|66|77|88)"
 VANITY_NUMBER = re.compile(
