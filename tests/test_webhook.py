@@ -472,6 +472,24 @@ def test_rejection_reason_redacted():
     assert "is invalid" in str(caught.value)
 
 
+def test_rejection_masks_sent_names_and_phones():
+    lead = {**LEAD, "first_name": "Jolanta", "last_name": "Brzęczyszczykiewicz"}
+    body = build_payload(lead, ["first_name", "last_name"], "Hello lead", "acme")
+    error = (
+        '{"error": "contact Jolanta Brzęczyszczykiewicz (tel +49-89-999-9999, '
+        '089/9999999) already exists, Hello"}'
+    )
+    reply = Reply(400, body=error.encode("utf-8"))
+    with LocalEndpoint([reply]) as endpoint, _client(endpoint.url) as client:
+        with pytest.raises(RejectedDeliveryError) as caught:
+            client.send("msg_15", body)
+    message = str(caught.value)
+    for private in ("Jolanta", "Brzęczyszczykiewicz", "999-9999", "9999999"):
+        assert private not in message
+    assert "contact [redacted] [redacted]" in message
+    assert "already exists, Hello" in message
+
+
 def test_logs_hold_no_secret_or_body(caplog):
     body = build_payload(LEAD, ["email"], "Hello", "acme")
     caplog.set_level(logging.DEBUG)

@@ -36,6 +36,7 @@ import base64
 import binascii
 import datetime as dt
 import email.utils
+import json
 import logging
 import math
 import re
@@ -60,6 +61,7 @@ from leadshare.errors import (
     RejectedDeliveryError,
     RetryableDeliveryError,
 )
+from leadshare.transfer.redact import DIGIT_RUN
 from leadshare.words import counted
 
 log = logging.getLogger(__name__)
@@ -189,13 +191,46 @@ def classify_status(
     )
 
 
-def short_reason(response: httpx.Response, body_prefix: bytes, limit: int = 160) -> str:
+def sent_values(body: bytes) -> list[str]:
+    """Return the words of the lead's text values in a request body, for masking.
+
+    The values are those under the body's ``lead`` key (see payload.py), not the
+    intro, whose common words would mask most of a partner's message. Words
+    shorter than 3 characters are left out, and so is a body that is not JSON.
+    The words are longest first, so that a longer one is masked whole.
+    """
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return []
+    if not isinstance(document, dict):
+        return []
+    words: set[str] = set()
+    stack = [document.get("lead")]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            words.update(re.findall(r"\w{3,}", value))
+    return sorted(words, key=len, reverse=True)
+
+
+def short_reason(
+    response: httpx.Response,
+    body_prefix: bytes,
+    sent: list[str] | None = None,
+    limit: int = 160,
+) -> str:
     """Return the status phrase and the start of the response body, redacted.
 
     ``body_prefix`` is the first raw (not decoded) bytes of the body. A body with a
     ``Content-Encoding`` other than identity is left out, because a prefix of it
-    cannot be decoded reliably. E-mail addresses and long digit runs are masked
-    because a partner may echo lead data in an error body.
+    cannot be decoded reliably. A partner may echo lead data in an error body, so
+    e-mail addresses, phone-like digit runs and the words of ``sent`` (the text
+    values of the request, such as names) are masked.
     """
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in {"", "identity"}:
@@ -204,7 +239,13 @@ def short_reason(response: httpx.Response, body_prefix: bytes, limit: int = 160)
         text = _decode_text(body_prefix, response.charset_encoding)
     snippet = " ".join(text[:limit].split())
     snippet = _EMAIL.sub("[redacted]", snippet)
+    snippet = DIGIT_RUN.sub("[redacted]", snippet)
     snippet = _LONG_NUMBER.sub("[redacted]", snippet)
+    if sent:
+        pattern = re.compile(
+            r"\b(?:" + "|".join(map(re.escape, sent)) + r")\b", re.IGNORECASE
+        )
+        snippet = pattern.sub("[redacted]", snippet)
     phrase = response.reason_phrase or ""
     return f"{phrase}: {snippet}" if snippet else phrase
 
@@ -406,7 +447,7 @@ class WebhookClient:
         retry_after_s = parse_retry_after(response.headers.get("retry-after"))
         error = classify_status(
             response.status_code,
-            short_reason(response, body_prefix),
+            short_reason(response, body_prefix, sent_values(body)),
             retry_after_s,
             location=redirect_target(response.headers.get("location")),
         )
