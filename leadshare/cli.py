@@ -216,6 +216,12 @@ def _print_summary(summary: dict) -> None:
         console.print(
             Text.assemble(("warning:", "yellow"), f" {warning}"), soft_wrap=True
         )
+    for partner, lead_ids in (summary.get("opted_out_after_delivery") or {}).items():
+        console.print(
+            f"Tell {partner} that the people of {counted(len(lead_ids), 'lead')} it "
+            f"received earlier opted out in this run: {', '.join(lead_ids)}",
+            soft_wrap=True,
+        )
     partners = Table(title="Transfers per partner")
     for column in PARTNER_COLUMNS:
         partners.add_column(column)

@@ -104,7 +104,19 @@ def run_summary(
         "warnings": list(ctx.warnings),
         # Held by any run, so that each summary reminds of the whole queue.
         "approvals_waiting": int(ctx.store.rows("approval_queue_size")[0]["n"]),
+        "opted_out_after_delivery": _opted_out_after_delivery(ctx),
     }
+
+
+def _opted_out_after_delivery(ctx: RunContext) -> dict[str, list[str]]:
+    """Return, per partner, the leads it received whose person opted out in this run.
+
+    Those partners must be told, because the lead left leadshare already.
+    """
+    found: dict[str, list[str]] = {}
+    for row in ctx.store.rows("opted_out_after_delivery", run_id=ctx.run_id):
+        found.setdefault(row["partner_id"], []).append(row["lead_id"])
+    return found
 
 
 def _quarantined_as(ctx: RunContext, file: dict) -> str | None:
@@ -256,7 +268,8 @@ def slack_summary(summary: dict) -> str | None:
     sent = sum(row["sent"] for row in summary["partners"])
     problems = summary.get("errors") or summary.get("warnings")
     rejected = len(summary.get("rejected_files") or [])
-    if not (summary["rows_in"] or sent or troubled or problems or rejected):
+    told = summary.get("opted_out_after_delivery")
+    if not (summary["rows_in"] or sent or troubled or problems or rejected or told):
         return None
     nonzero = ", ".join(
         f"{name} {count:,}" for name, count in summary["outcomes"].items() if count
@@ -273,6 +286,15 @@ def slack_summary(summary: dict) -> str | None:
         )
     if troubled:
         text += f" Partners with failed or waiting deliveries: {', '.join(troubled)}."
+    told = summary.get("opted_out_after_delivery") or {}
+    if told:
+        partners = ", ".join(f"{partner} {len(ids):,}" for partner, ids in told.items())
+        total = sum(len(ids) for ids in told.values())
+        text += (
+            f" {counted(total, 'lead')} whose person opted out in this run had "
+            f"reached partners before ({partners}). Tell them: the summary's "
+            "`opted_out_after_delivery` lists the lead ids."
+        )
     if summary.get("approvals_waiting"):
         text += (
             f" {counted(summary['approvals_waiting'], 'lead')} in the approval queue: "

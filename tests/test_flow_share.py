@@ -1209,6 +1209,7 @@ def test_optouts_file_suppresses_later_rows(home, partner, tmp_path):
 
 def test_explain_names_opt_out_after_sharing(home, partner, tmp_path):
     from leadshare.explain import explain_lead
+    from leadshare.reporting import slack_summary
     from leadshare.generate import write_leads
     from leadshare.runtime import build_context
 
@@ -1221,12 +1222,17 @@ def test_explain_names_opt_out_after_sharing(home, partner, tmp_path):
     )[0]
     optouts = tmp_path / "unsubscribes.csv"
     optouts.write_text(f"email\n{email}\n", encoding="utf-8")
-    run_share(home, "optouts", optouts)
+    summary = run_share(home, "optouts", optouts)
+    quiet = run_share(home, "generic")
 
     text = " ".join(explain_lead(build_context().store, lead_id))
 
     assert "The person opted out later: the e-mail of this lead went on" in text
     assert f"{partner_id} received it before that" in text
+    assert summary["opted_out_after_delivery"] == {partner_id: [lead_id]}
+    told = "1 lead whose person opted out in this run had reached partners before "
+    assert told + f"({partner_id} 1)" in slack_summary(summary)
+    assert quiet["opted_out_after_delivery"] == {}
 
 
 def test_crashed_empty_run_not_taken_over(home, partner, tmp_path):
