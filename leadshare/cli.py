@@ -233,8 +233,9 @@ def _print_summary(summary: dict) -> None:
         # needs no fix by hand, such as a paused partner, is explained here.
         pending = row["waiting"] + row["retry_later"]
         if pending and row.get("waiting_reason") and not row.get("error"):
+            # The table splits the count into waiting and retry_later.
             console.print(
-                f"{row['partner']}: {pending} waiting: {row['waiting_reason']}",
+                f"{row['partner']}: {pending} not sent yet: {row['waiting_reason']}",
                 markup=False,
                 highlight=False,
                 soft_wrap=True,
@@ -681,7 +682,7 @@ def endpoint_lines(
     """Describe the partner endpoints that hold transfers back, if any.
 
     ``pending`` contains the rows of ``pending_by_partner``, which give the number
-    of transfers each disabled endpoint holds.
+    of transfers each endpoint holds.
     """
     if not disabled and not backing_off:
         return []
@@ -699,10 +700,12 @@ def endpoint_lines(
             f"'leadshare endpoint enable {partner_id}'"
         )
     for row in backing_off:
+        held = waiting.get(row["partner_id"], 0)
+        verb = "waits" if held == 1 else "wait"
         lines.append(
             f"  {row['partner_id']}: backing off until "
-            f"{utc_text(row['next_attempt_at'])} ({row['reason']}); its transfers "
-            "wait until then"
+            f"{utc_text(row['next_attempt_at'])} ({row['reason']}); "
+            f"{counted(held, 'transfer')} {verb} until then"
         )
     return lines
 
@@ -762,6 +765,36 @@ def _outcome_text(outcomes: dict[str, int]) -> str:
     return ", ".join(f"{name} {count:,}" for name, count in ranked if count)
 
 
+WIDE_LIST_COLUMNS = 120
+"""Terminal width from which ``approvals list`` prints a table instead of lines."""
+
+APPROVALS_CAPTION = "`leadshare explain LEAD` gives the whole reason for holding a lead."
+
+
+def _approvals_table(title: str, rows: list[dict]) -> Table:
+    """Return the approval queue as a table for a wide terminal."""
+    table = Table(title=title, caption=APPROVALS_CAPTION)
+    table.add_column("lead", no_wrap=True, min_width=18)
+    # Ids are copied into `reassign`, so they are never cut; other columns give way.
+    partner_width = max(
+        (len(row["proposed_partner"] or "-") for row in rows), default=1
+    )
+    table.add_column("proposed partner", no_wrap=True, min_width=partner_width)
+    # A long reason would wrap to many lines, and `explain` has it whole.
+    table.add_column("why held", max_width=36, no_wrap=True, overflow="ellipsis")
+    for column in ("company", "country"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["lead_id"],
+            row["proposed_partner"] or "-",
+            row["note"] or "",
+            row["company"] or "",
+            row["country"] or "",
+        )
+    return table
+
+
 @approvals_app.command("list")
 def approvals_list(
     as_json: bool = typer.Option(
@@ -799,29 +832,20 @@ def approvals_list(
         ]
         typer.echo(json.dumps(queue, indent=2, default=str))
         return
-    table = Table(
-        title=f"{counted(len(rows), 'lead')} awaiting approval",
-        caption="`leadshare explain LEAD` gives the whole reason for holding a lead.",
-    )
-    table.add_column("lead", no_wrap=True, min_width=18)
-    # Ids are copied into `reassign`, so they are never cut; other columns give way.
-    partner_width = max(
-        (len(row["proposed_partner"] or "-") for row in rows), default=1
-    )
-    table.add_column("proposed partner", no_wrap=True, min_width=partner_width)
-    # A long reason would wrap to many lines in a narrow terminal.
-    table.add_column("why held", max_width=36, no_wrap=True, overflow="ellipsis")
-    for column in ("company", "country"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            row["lead_id"],
-            row["proposed_partner"] or "-",
-            row["note"] or "",
-            row["company"] or "",
-            row["country"] or "",
-        )
-    _stdout().print(table)
+    title = f"{counted(len(rows), 'lead')} awaiting approval"
+    if _stdout().width < WIDE_LIST_COLUMNS:
+        # A table cut the company and country to "…" in 80 columns; lines wrap.
+        _stdout().print(title, soft_wrap=True)
+        for row in rows:
+            place = ", ".join(part for part in (row["company"], row["country"]) if part)
+            _stdout().print(
+                f"  {row['lead_id']} for {row['proposed_partner'] or '-'}: "
+                f"{place or '-'}; held: {row['note'] or '-'}",
+                soft_wrap=True,
+            )
+        _stdout().print(APPROVALS_CAPTION, soft_wrap=True)
+    else:
+        _stdout().print(_approvals_table(title, rows))
     if config is None:
         if rows:
             typer.echo(f"Approvals are not possible now: {UNCHECKED}.")

@@ -650,6 +650,8 @@ def test_list_keeps_partner_ids_whole(queued, home, monkeypatch):
     assert "3 leads awaiting approval" in listed.stdout
     assert "P-HOOK" in listed.stdout
     assert "P-HO…" not in listed.stdout
+    assert "Huge Co, US; held: " in " ".join(listed.stdout.split())
+    assert "…" not in listed.stdout
 
 
 def test_list_as_json(queued, home):

@@ -778,7 +778,7 @@ def test_run_prints_waits_moves_and_backlog(home, monkeypatch):
     ) in printed
     assert "3,000 rows in" in printed
     assert "moved to quarantine/generic/0123456789ab-bad.csv" in printed
-    assert "P-REST: 3 waiting: the partner is inactive (paused)" in printed
+    assert "P-REST: 3 not sent yet: the partner is inactive (paused)" in printed
     assert "P-REST: 5 transfers failed for good (L-1, L-2, L-3 and 2 more)" in printed
     assert "for example with: HTTP 422 Unprocessable Entity: unknown" in printed
     assert "Placed 4 waiting leads from earlier runs with a partner" in printed

@@ -1730,7 +1730,7 @@ def test_status_shows_held_endpoints(home, partner):
     assert "P-GONE: disabled since" in text
     assert "'leadshare endpoint enable P-GONE'" in text
     assert "P-SLOW: backing off until" in text
-    assert "(HTTP 429, Retry-After 600 s)" in text
+    assert "(HTTP 429, Retry-After 600 s); 0 transfers wait until then" in text
     assert "P-OVER" not in text
 
 
