@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from leadshare import arrowtext, record_text
 from leadshare.model import RECORD_COLUMN, ROW_COLUMN, Outcome
 from leadshare.timestamps import NOT_ISO, check_timestamps, utc_minutes
+from leadshare.words import shown_value
 
 TRUE_TOKENS = frozenset({"true", "yes", "1", "y"})
 FALSE_TOKENS = frozenset({"false", "no", "0", "n"})
@@ -82,7 +83,7 @@ def parse_flag(raw: object) -> tuple[bool | None, str | None]:
         # JSON Lines keep numbers as written, so 1.0 arrives as the text "1.0".
         return number == 1.0, None
     error = (
-        f"unknown value {str(raw).strip()!r}: expected true/yes/1/y, false/no/0/n or "
+        f"unknown value {shown_value(raw)}: expected true/yes/1/y, false/no/0/n or "
         "blank. Map the value in the source profile, then import the row again."
     )
     return None, error
@@ -471,7 +472,7 @@ def _unkeyed_reasons(frame: pd.DataFrame, rows: pd.Series) -> pd.Series:
     emails, phones = _column(frame, "email"), _column(frame, "phone")
     for row in reasons.index[rows]:
         found = [
-            f"{field} {str(value).strip()[:40]!r} {problem}"
+            f"{field} {shown_value(value)} {problem}"
             for field, value, problem in (
                 ("email", emails[row], "is not a valid e-mail address"),
                 ("phone", phones[row], _INVALID_PHONE),
@@ -801,7 +802,7 @@ def _check_consent_time(
         unreadable[text.index] = unreadable_values
         # Reasons are built for the failing rows only, not for every consented row.
         bad = text[unreadable_values]
-        quoted = bad.astype(str).str.strip().str.slice(0, 40).map(repr)
+        quoted = bad.map(lambda value: shown_value(value, numbers=True))
         fix = "; fix the consent record in the source"
         reasons = "consent_at " + quoted + NOT_ISO + fix
         _finish(

@@ -30,7 +30,7 @@ from leadshare.config import (
 from leadshare.fields import company_key
 from leadshare.model import Outcome
 from leadshare.timestamps import NOT_ISO, check_timestamps, utc_minutes
-from leadshare.words import counted
+from leadshare.words import counted, shown_value
 
 
 class _Fields:
@@ -368,7 +368,9 @@ def _check_freshness(frame: pd.DataFrame, rules: Rules, now: dt.datetime) -> Non
             frame,
             on_frame(unreadable),
             "last engagement time ",
-            text[unreadable].map(repr).to_numpy(dtype=object),
+            text[unreadable]
+            .map(lambda value: shown_value(value, numbers=True))
+            .to_numpy(dtype=object),
             NOT_ISO + "; fix the date format in the source",
         ),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 
 def counted(number: int, noun: str, plural: str | None = None) -> str:
@@ -35,3 +36,25 @@ def utc_iso(moment: dt.datetime | str | None) -> str | None:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=dt.UTC).isoformat()
     return moment.astimezone(dt.UTC).isoformat()
+
+
+_EMAIL_LIKE = re.compile(r"\S@\S")
+_PHONE_LIKE = re.compile(r"(?:\d\D{0,3}){7}")
+_DATE_LIKE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
+
+
+def shown_value(value: object, limit: int = 40, numbers: bool = False) -> str:
+    """Return a cell value quoted for a row's reason, unless it looks personal.
+
+    A value with an e-mail address in it is named by its kind instead, because
+    reasons are stored and shown by `rows` and `explain`. So is one with seven
+    digits or more (a phone number) unless ``numbers`` is set, for columns of
+    times and amounts. A date such as 02/01/2026 is shown. Values are cut to
+    ``limit`` characters.
+    """
+    text = str(value).strip()
+    if _EMAIL_LIKE.search(text):
+        return "(an e-mail address, not shown)"
+    if not numbers and _PHONE_LIKE.search(_DATE_LIKE.sub("", text)):
+        return "(a number of 7 digits or more, not shown)"
+    return repr(text[:limit])
