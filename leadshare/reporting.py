@@ -111,7 +111,7 @@ def run_summary(
 def _opted_out_after_delivery(ctx: RunContext) -> dict[str, list[str]]:
     """Return, per partner, the leads it received whose person opted out in this run.
 
-    Those partners must be told, because the lead left leadshare already.
+    Each such partner needs a notice, because the lead has left leadshare already.
     """
     found: dict[str, list[str]] = {}
     for row in ctx.store.rows("opted_out_after_delivery", run_id=ctx.run_id):

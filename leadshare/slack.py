@@ -47,8 +47,8 @@ _PHONE = re.compile(r"\+\d[\d ().\-]{6,}\d")
 
 MAX_RETRY_AFTER_S = 5.0
 """Longest Retry-After that a post waits for. A post runs while its run holds the
-store's run lock, which approvals and other runs wait for, so a message that Slack
-asks to delay for longer is dropped."""
+store's run lock, which approvals and other runs wait for, so a message whose
+Retry-After is longer is dropped."""
 
 
 class SlackPostError(LeadshareError):

@@ -144,7 +144,7 @@ def post_run_failure(run_id: str, error: BaseException, retries_left: bool) -> b
         return False
     try:
         client = settings_slack_client(get_settings(), run_id)
-    except Exception as exc:  # invalid settings: the run's own error says so
+    except Exception as exc:  # invalid settings: the run's own error reports them
         log.warning("Run failure not posted to Slack: %s", exc)
         return False
     if client is None:
