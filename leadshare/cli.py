@@ -330,7 +330,7 @@ def share(
     from leadshare.pipeline import sha256_file
 
     try:
-        ctx = _context()
+        ctx = _context_or_alert()
         ctx.config.profile(profile)
         # Check every file before copying any, so a bad argument leaves the inbox as
         # it was.
@@ -378,7 +378,7 @@ def run(
 ) -> None:
     """Run the sharing flow once on whatever is in the inbox and outbox."""
     try:
-        _context()  # a bad config or setting fails here, before Prefect starts
+        _context_or_alert()  # a bad config or setting fails here, before Prefect
         summary = _run_flow()
     except LeadshareError as exc:
         _fail(exc)
@@ -387,6 +387,21 @@ def run(
     else:
         _print_summary(summary)
     _exit_on_errors(summary)
+
+
+def _context_or_alert():
+    """Return the run context; post a failure to Slack when it cannot be built.
+
+    A scheduled `leadshare run` with a broken config would otherwise fail every
+    hour with nothing in Slack. A failure of the flow itself is posted by the flow.
+    """
+    try:
+        return _context()
+    except LeadshareError as exc:
+        from tasks.report import post_run_failure
+
+        post_run_failure(None, exc, retries_left=False)
+        raise
 
 
 def _exit_on_errors(summary: dict) -> None:

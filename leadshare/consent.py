@@ -27,21 +27,28 @@ FALSE_TOKENS = frozenset({"false", "no", "0", "n"})
 # A status opts out when it contains one of these words, after splitting camel
 # case, lower-casing and folding "-", "_" and spaces to one space: "Unsubscribed
 # (manual)", "unsubscribed_by_user", "OptedOut", "Do not call or email", "DNC",
-# "Consent withdrawn", "GDPR erasure request", "Abgemeldet". Sharing a person who
-# opted out costs more than holding back one who did not.
-_DO_NOT = r"do not (?:call (?:or|and) )?(?:contact|e ?mail|mail)"
-OPT_OUT_STATUS = re.compile(
-    r"\b(?:unsubscri\w*|opted out|opt out|optout|" + _DO_NOT + r"|dnc|spam\w*|"
-    r"complain\w*|consent (?:withdrawn|revoked)|withdr[ae]wn? consent|"
-    r"erasure|right to be forgotten|forget me|"
-    # German, French, Dutch and Spanish words for unsubscribed or revoked
-    r"abgemeldet|abmeldung|widerrufen|d[ée]sinscrit\w*|d[ée]sabonn\w*|"
-    r"afgemeld|uitgeschreven|dado de baja)\b"
+# "Consent withdrawn", "GDPR erasure request", "Abgemeldet", "Ne pas contacter".
+# Sharing a person who opted out costs more than holding back one who did not.
+# Phrases with a negation in them (such as "do not contact" and "no consent")
+# are listed apart, because a negation elsewhere turns an opt-out word around.
+_NEGATED_OPT_OUT = (
+    r"do not (?:call (?:or|and) )?(?:contact|e ?mail|mail|share)|"
+    r"no (?:consent|contact)|keine? (?:kontakt|einwilligung|werbung)|"
+    r"nicht (?:kontaktieren|anrufen|anschreiben)|ne pas (?:contacter|d[ée]marcher)|"
+    r"niet (?:benaderen|contacteren)|no (?:contactar|molestar)"
 )
-# A negation outside "do not contact" turns the words around: "not unsubscribed",
+OPT_OUT_STATUS = re.compile(
+    r"\b(?:unsubscri\w*|opted out|opt out|optout|" + _NEGATED_OPT_OUT + r"|dnc|"
+    r"spam\w*|complain\w*|consent (?:withdrawn|revoked)|withdr[ae]wn?(?: consent)?|"
+    r"erased|erasure|right to be forgotten|forget me|"
+    # German, French, Dutch and Spanish words for unsubscribed, revoked or erased
+    r"abgemeldet|abmeldung|abbestellt|widerrufen|widerspruch|l[öo]schung\w*|dsgvo|"
+    r"d[ée]sinscrit\w*|d[ée]sabonn\w*|afgemeld|uitgeschreven|dado de baja)\b"
+)
+# A negation outside those phrases turns the words around: "not unsubscribed",
 # "No, not opted out". Such a value is not read as an opt-out.
 NEGATION = re.compile(r"\b(?:not|no|never|non)\b")
-_DO_NOT_PHRASE = re.compile(r"\b" + _DO_NOT + r"\b")
+_DO_NOT_PHRASE = re.compile(r"\b(?:" + _NEGATED_OPT_OUT + r")\b")
 _CAMEL_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 FLAG_COLUMNS = ("do_not_email", "do_not_call", "consent_share")

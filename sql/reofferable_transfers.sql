@@ -1,6 +1,7 @@
 -- failed transfers of :partner_id and of :lead_id (null means any) whose lead can
 -- go to another partner: still shared in its row outcome, not sent to another
--- partner and not opted out. in_window is false for a lead read before :since,
+-- partner, not opted out and not held for unclear consent (whose transfer failed
+-- without a send, see hold_unclear_consent.sql). in_window is false for a lead read before :since,
 -- which the backlog no longer offers
 select
     t.lead_id,
@@ -24,4 +25,5 @@ where
     and not exists (
         select 1 from suppression as s where s.key in (l.email_key, l.phone_e164)
     )
+    and not exists (select 1 from consent_holds as h where h.lead_id = t.lead_id)
 order by t.lead_id, t.partner_id

@@ -132,18 +132,21 @@ def _reminder_due(ctx: RunContext) -> bool:
     return not ctx.store.rows("slack_posts_since", since=since)[0]["n"]
 
 
-def post_run_failure(run_id: str, error: BaseException, retries_left: bool) -> bool:
+def post_run_failure(
+    run_id: str | None, error: BaseException, retries_left: bool
+) -> bool:
     """Post to Slack that a sharing run failed, unless Prefect retries it.
 
     The run may have failed before its config or store could be read, so only the
     settings (environment) are used. The message names the error's type, and the
     message of leadshare's own errors, which quote no lead data. Returns whether
     a message was posted. A failed post is logged and does not hide ``error``.
+    ``run_id`` is None for a command that failed before its flow run started.
     """
     if retries_left:
         return False
     try:
-        client = settings_slack_client(get_settings(), run_id)
+        client = settings_slack_client(get_settings(), run_id or "not started")
     except Exception as exc:  # invalid settings: the run's own error reports them
         log.warning("Run failure not posted to Slack: %s", exc)
         return False
@@ -152,10 +155,17 @@ def post_run_failure(run_id: str, error: BaseException, retries_left: bool) -> b
     detail = type(error).__name__
     if isinstance(error, LeadshareError):
         detail += f": {' '.join(str(error).split())[:300]}"
-    text = (
-        f"leadshare run {run_id} failed ({detail}). Files it did not commit stay in "
-        "the inbox for the next run. The flow run's log in Prefect has the details."
-    )
+    if run_id is None:
+        text = (
+            f"A leadshare run failed before it started ({detail}). The inbox files "
+            "wait for the next run."
+        )
+    else:
+        text = (
+            f"leadshare run {run_id} failed ({detail}). Files it did not commit stay "
+            "in the inbox for the next run. The flow run's log in Prefect has the "
+            "details."
+        )
     try:
         client.post_message(text)
     except (SlackPostError, ValueError) as exc:

@@ -550,10 +550,13 @@ def test_unclear_opt_out_holds_queued_leads(small_partner, home):
     assert f"`leadshare transfer retry {shared_id}`" in hold
 
     runner = CliRunner()
+    reoffered = runner.invoke(cli.app, ["transfer", "reoffer", shared_id])
     released = runner.invoke(cli.app, ["transfer", "retry", shared_id])
     fourth = _run(day1 + dt.timedelta(days=2))
     after = dict(db_pairs(fourth, "select lead_id, status from transfers"))
 
+    # The held transfer failed without a send, so it is no partner's rejection.
+    assert "nothing to do" in reoffered.output
     assert released.exit_code == 0, released.output
     assert "1 failed transfer back in the outbox (P-ONE 1)" in released.output
     assert "1 lead released from a consent hold" in released.output

@@ -99,3 +99,22 @@ def test_failed_run_posts_on_last_attempt(home, monkeypatch):
     assert " failed (ConfigError: " in text
     assert "partners.yaml" in text
     assert text.endswith("The flow run's log in Prefect has the details.")
+
+
+def test_cli_config_error_posts_once(home, monkeypatch):
+    from typer.testing import CliRunner
+
+    from leadshare import cli
+
+    path = home / "config" / "partners.yaml"
+    path.write_text(path.read_text() + "\n  - id: [unclosed\n")
+    with LocalEndpoint() as slack:
+        monkeypatch.setenv("TEST_SLACK_URL", slack.url)
+        monkeypatch.setenv("LEADSHARE_SLACK_WEBHOOK", "env:TEST_SLACK_URL")
+        result = CliRunner().invoke(cli.app, ["run"])
+
+    assert result.exit_code == 2
+    (request,) = slack.requests
+    text = json.loads(request.body)["text"]
+    assert text.startswith("A leadshare run failed before it started (ConfigError: ")
+    assert "partners.yaml" in text

@@ -490,6 +490,19 @@ def test_rejection_masks_sent_names_and_phones():
     assert "already exists, Hello" in message
 
 
+def test_rejection_masks_names_at_the_cut():
+    lead = {**LEAD, "last_name": "Quebeckerin"}
+    body = build_payload(lead, ["last_name"], "Hello", "acme")
+    # The surname starts at character 155 of the body, across the 160 cut.
+    error = "x" * 154 + " Quebeckerin is a duplicate"
+    reply = Reply(400, body=error.encode("utf-8"))
+    with LocalEndpoint([reply]) as endpoint, _client(endpoint.url) as client:
+        with pytest.raises(RejectedDeliveryError) as caught:
+            client.send("msg_16", body)
+    assert "Queb" not in str(caught.value)
+    assert " [reda" in str(caught.value)
+
+
 def test_logs_hold_no_secret_or_body(caplog):
     body = build_payload(LEAD, ["email"], "Hello", "acme")
     caplog.set_level(logging.DEBUG)

@@ -237,7 +237,8 @@ def short_reason(
         text = f"({encoding}-encoded body not shown)"
     else:
         text = _decode_text(body_prefix, response.charset_encoding)
-    snippet = " ".join(text[:limit].split())
+    # Masked before the cut, so that a value cut in two is masked whole.
+    snippet = " ".join(text.split())
     snippet = _EMAIL.sub("[redacted]", snippet)
     snippet = DIGIT_RUN.sub("[redacted]", snippet)
     snippet = _LONG_NUMBER.sub("[redacted]", snippet)
@@ -246,6 +247,7 @@ def short_reason(
             r"\b(?:" + "|".join(map(re.escape, sent)) + r")\b", re.IGNORECASE
         )
         snippet = pattern.sub("[redacted]", snippet)
+    snippet = snippet[:limit]
     phrase = response.reason_phrase or ""
     return f"{phrase}: {snippet}" if snippet else phrase
 
