@@ -29,8 +29,9 @@ FALSE_TOKENS = frozenset({"false", "no", "0", "n"})
 # (manual)", "unsubscribed_by_user", "OptedOut", "Do not call or email", "DNC",
 # "Consent withdrawn", "GDPR erasure request", "Abgemeldet", "Ne pas contacter".
 # Sharing a person who opted out costs more than holding back one who did not.
-# Phrases with a negation in them (such as "do not contact" and "no consent")
-# are listed apart, because a negation elsewhere turns an opt-out word around.
+# A deceased person is not shared either. Phrases with a negation in them (such
+# as "do not contact" and "no consent") are listed apart, because a negation
+# elsewhere turns an opt-out word around.
 _NEGATED_OPT_OUT = (
     r"do not (?:call (?:or|and) )?(?:contact|e ?mail|mail|share)|"
     r"no (?:consent|contact)|keine? (?:kontakt|einwilligung|werbung)|"
@@ -40,7 +41,7 @@ _NEGATED_OPT_OUT = (
 OPT_OUT_STATUS = re.compile(
     r"\b(?:unsubscri\w*|opted out|opt out|optout|" + _NEGATED_OPT_OUT + r"|dnc|"
     r"spam\w*|complain\w*|consent (?:withdrawn|revoked)|withdr[ae]wn?(?: consent)?|"
-    r"erased|erasure|right to be forgotten|forget me|"
+    r"erased|erasure|right to be forgotten|forget me|deceased|verstorben|"
     # German, French, Dutch and Spanish words for unsubscribed, revoked or erased
     r"abgemeldet|abmeldung|abbestellt|widerrufen|widerspruch|l[öo]schung\w*|dsgvo|"
     r"d[ée]sinscrit\w*|d[ée]sabonn\w*|afgemeld|uitgeschreven|dado de baja)\b"

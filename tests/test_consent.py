@@ -227,6 +227,7 @@ def test_opt_out_status_tokens() -> None:
         ("Do not share", True),
         ("Löschung beantragt", True),
         ("Withdrawn", True),
+        ("Deceased", True),
         ("No answer", False),
         ("Not interested", False),
         ("Do not call", False),
