@@ -783,7 +783,9 @@ def _outcome_text(outcomes: dict[str, int]) -> str:
 WIDE_LIST_COLUMNS = 120
 """Terminal width from which ``approvals list`` prints a table instead of lines."""
 
-APPROVALS_CAPTION = "`leadshare explain LEAD` gives the whole reason for holding a lead."
+APPROVALS_CAPTION = (
+    "`leadshare explain LEAD` gives the whole reason for holding a lead."
+)
 
 
 def _approvals_table(title: str, rows: list[dict]) -> Table:

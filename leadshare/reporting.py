@@ -218,7 +218,9 @@ def _unconfigured_partners(
     return rows
 
 
-def summary_errors(summary: dict, other_rejected: list[dict] | None = None) -> list[str]:
+def summary_errors(
+    summary: dict, other_rejected: list[dict] | None = None
+) -> list[str]:
     """Return the run's errors that need a fix by hand, one line each.
 
     These are the run's ``errors``, each partner row's ``error``, whose transfers

@@ -816,5 +816,7 @@ def test_unclear_opt_out_blocks_approval(queued, home, tmp_path):
             ctx.now,
         )
 
-    assert blockers[lead].startswith("consent unclear: row 1 of unclear.csv is the same")
+    assert blockers[lead].startswith(
+        "consent unclear: row 1 of unclear.csv is the same"
+    )
     assert "dnc_unknown_token" in str(caught.value)
