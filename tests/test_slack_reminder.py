@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from httpserver import LocalEndpoint
@@ -14,15 +16,27 @@ from leadshare.runtime import build_context
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
+@contextmanager
+def _slack(monkeypatch) -> Iterator[LocalEndpoint]:
+    """Start a stand-in Slack webhook and point LEADSHARE_SLACK_WEBHOOK at it."""
+    with LocalEndpoint() as slack:
+        monkeypatch.setenv("TEST_SLACK_URL", slack.url)
+        monkeypatch.setenv("LEADSHARE_SLACK_WEBHOOK", "env:TEST_SLACK_URL")
+        yield slack
+
+
+def _break_partners(home) -> None:
+    path = home / "config" / "partners.yaml"
+    path.write_text(path.read_text() + "\n  - id: [unclosed\n")
+
+
 def _quiet_runs(home, monkeypatch, count: int) -> list[str]:
     """Run the flow ``count`` times on an empty inbox; return the Slack texts."""
     from flows.share import share_leads
 
     monkeypatch.setenv("TEST_PARTNER_SECRET", SECRET)
-    with LocalEndpoint(secret=SECRET) as partner, LocalEndpoint() as slack:
+    with LocalEndpoint(secret=SECRET) as partner, _slack(monkeypatch) as slack:
         write_partners(home, partner.url)
-        monkeypatch.setenv("TEST_SLACK_URL", slack.url)
-        monkeypatch.setenv("LEADSHARE_SLACK_WEBHOOK", "env:TEST_SLACK_URL")
         for _ in range(count):
             assert share_leads.with_options(retries=0)()["rows_in"] == 0
     return [json.loads(request.body)["text"] for request in slack.requests]
@@ -84,11 +98,8 @@ def test_no_reminder_when_none_or_off(home, monkeypatch):
 def test_failed_run_posts_on_last_attempt(home, monkeypatch):
     from flows.share import share_leads
 
-    path = home / "config" / "partners.yaml"
-    path.write_text(path.read_text() + "\n  - id: [unclosed\n")
-    with LocalEndpoint() as slack:
-        monkeypatch.setenv("TEST_SLACK_URL", slack.url)
-        monkeypatch.setenv("LEADSHARE_SLACK_WEBHOOK", "env:TEST_SLACK_URL")
+    _break_partners(home)
+    with _slack(monkeypatch) as slack:
         state = share_leads.with_options(retries=1, retry_delay_seconds=0)(
             return_state=True
         )
@@ -106,11 +117,8 @@ def test_cli_config_error_posts_once(home, monkeypatch):
 
     from leadshare import cli
 
-    path = home / "config" / "partners.yaml"
-    path.write_text(path.read_text() + "\n  - id: [unclosed\n")
-    with LocalEndpoint() as slack:
-        monkeypatch.setenv("TEST_SLACK_URL", slack.url)
-        monkeypatch.setenv("LEADSHARE_SLACK_WEBHOOK", "env:TEST_SLACK_URL")
+    _break_partners(home)
+    with _slack(monkeypatch) as slack:
         result = CliRunner().invoke(cli.app, ["run"])
 
     assert result.exit_code == 2
