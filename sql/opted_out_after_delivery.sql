@@ -1,6 +1,6 @@
 -- leads that a partner had received before their person opted out in run
--- :run_id (over all its attempts): the partner must be told. One row per partner
--- and lead
+-- :run_id (over all its attempts), so the partner needs a notice. One row per
+-- partner and lead
 with
 
 run_start as (

@@ -1,8 +1,9 @@
 -- failed transfers of :partner_id and of :lead_id (null means any) whose lead can
--- go to another partner: still shared in its row outcome, not sent to another
--- partner, not opted out and not held for unclear consent (whose transfer failed
--- without a send, see hold_unclear_consent.sql). in_window is false for a lead
--- read before :since, which the backlog no longer offers
+-- go to another partner. Such a lead is still shared in its row outcome, was not
+-- sent to another partner, did not opt out and is not held for unclear consent
+-- (a held transfer failed without a send, see hold_unclear_consent.sql).
+-- in_window is false for a lead read before :since, which the backlog no longer
+-- offers
 select
     t.lead_id,
     t.partner_id,
