@@ -270,8 +270,8 @@ def slack_summary(summary: dict) -> str | None:
     sent = sum(row["sent"] for row in summary["partners"])
     problems = summary.get("errors") or summary.get("warnings")
     rejected = len(summary.get("rejected_files") or [])
-    told = summary.get("opted_out_after_delivery")
-    if not (summary["rows_in"] or sent or troubled or problems or rejected or told):
+    notices = summary.get("opted_out_after_delivery")
+    if not (summary["rows_in"] or sent or troubled or problems or rejected or notices):
         return None
     nonzero = ", ".join(
         f"{name} {count:,}" for name, count in summary["outcomes"].items() if count
@@ -288,10 +288,12 @@ def slack_summary(summary: dict) -> str | None:
         )
     if troubled:
         text += f" Partners with failed or waiting deliveries: {', '.join(troubled)}."
-    told = summary.get("opted_out_after_delivery") or {}
-    if told:
-        partners = ", ".join(f"{partner} {len(ids):,}" for partner, ids in told.items())
-        total = sum(len(ids) for ids in told.values())
+    notices = summary.get("opted_out_after_delivery") or {}
+    if notices:
+        partners = ", ".join(
+            f"{partner} {len(ids):,}" for partner, ids in notices.items()
+        )
+        total = sum(len(ids) for ids in notices.values())
         text += (
             f" {counted(total, 'lead')} whose person opted out in this run had "
             f"reached partners before ({partners}). Tell them: the summary's "

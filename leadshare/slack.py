@@ -54,6 +54,13 @@ Retry-After is longer is dropped."""
 class SlackPostError(LeadshareError):
     """A Slack message was not accepted after the retries."""
 
+    status: int | None
+    """The HTTP status of Slack's last response; None when none arrived."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 def find_personal_data(
     text: str, blocks: list[dict[str, Any]] | None = None
@@ -201,7 +208,8 @@ class SlackClient:
             body = " ".join((response.body or "").split())[:100]
             raise SlackPostError(
                 f"Slack webhook at {self.host} returned HTTP {response.status_code} "
-                f"{body!r}; {_status_advice(response.status_code)}"
+                f"{body!r}; {_status_advice(response.status_code)}",
+                status=response.status_code,
             )
 
 

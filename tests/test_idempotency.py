@@ -93,6 +93,17 @@ def test_slack_down_run_still_completes(home, monkeypatch):
     assert {request.status for request in slack.requests} == {503}
 
 
+def test_slack_rate_limit_not_retried(home, monkeypatch):
+    # A Retry-After beyond the client's wait drops the post at once, and the
+    # task does not try again 5 s later.
+    slack = LocalEndpoint(default=Reply(429, {"Retry-After": "3600"}))
+    state, partner = _run_with_slack(home, monkeypatch, slack)
+
+    assert state.is_completed()
+    assert len(partner.accepted_ids) == 2
+    assert [request.status for request in slack.requests] == [429]
+
+
 def test_unset_slack_variable_keeps_deliveries(home, monkeypatch):
     from flows.share import share_leads
 
