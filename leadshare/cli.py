@@ -715,12 +715,12 @@ def endpoint_lines(
             f"'leadshare endpoint enable {partner_id}'"
         )
     for row in backing_off:
-        held = waiting.get(row["partner_id"], 0)
-        verb = "waits" if held == 1 else "wait"
+        waiting_count = waiting.get(row["partner_id"], 0)
+        verb = "waits" if waiting_count == 1 else "wait"
         lines.append(
             f"  {row['partner_id']}: backing off until "
             f"{utc_text(row['next_attempt_at'])} ({row['reason']}); "
-            f"{counted(held, 'transfer')} {verb} until then"
+            f"{counted(waiting_count, 'transfer')} {verb} until then"
         )
     return lines
 

@@ -1230,8 +1230,8 @@ def test_explain_names_opt_out_after_sharing(home, partner, tmp_path):
     assert "The person opted out later: the e-mail of this lead went on" in text
     assert f"{partner_id} received it before that" in text
     assert summary["opted_out_after_delivery"] == {partner_id: [lead_id]}
-    told = "1 lead whose person opted out in this run had reached partners before "
-    assert told + f"({partner_id} 1)" in slack_summary(summary)
+    expected = "1 lead whose person opted out in this run had reached partners before "
+    assert expected + f"({partner_id} 1)" in slack_summary(summary)
     assert quiet["opted_out_after_delivery"] == {}
 
 
